@@ -1,0 +1,87 @@
+# recsys: PGXS build plus the targets a user runs on a fresh Debian machine:
+#   make demo    install what is missing, build, install, run the demo in a throwaway cluster
+#   make test    the same set-up, then pg_regress + pgTAP; ends with "N passed, N failed"
+#   make bench   the same set-up, then the benchmarks (ratios against baselines, one run)
+#   make fuzz    libFuzzer targets in test/fuzz, FUZZ_SECONDS each
+
+EXTENSION  = recsys
+EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
+
+MODULE_big = $(EXTENSION)
+OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+
+# The install script is assembled from one file per component (sql/install/NN_*.sql).
+# Released versions are frozen: later changes go into sql/recsys--A--B.sql upgrades.
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA       = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
+
+# pg_regress: every sql/NAME.sql with expected/NAME.out
+REGRESS      = $(sort $(filter-out $(EXTENSION)--%,$(basename $(notdir $(wildcard sql/*.sql)))))
+REGRESS_OPTS = --load-extension=$(EXTENSION)
+
+# OpenBLAS (cblas + its Fortran LAPACK symbols); Debian's pthread build by default
+BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)
+BLAS_LIBS   := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+
+PG_CPPFLAGS = -I$(srcdir)/src $(BLAS_CFLAGS)
+PG_CFLAGS   = -Wall -Wmissing-prototypes -Wpointer-arith -Werror=vla -Wno-declaration-after-statement
+SHLIB_LINK  = $(BLAS_LIBS) -lpthread -lm
+
+EXTRA_CLEAN = test/fuzz/*_fuzz bench/kernels_bench results regression.diffs regression.out
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(PGXS),)
+include $(PGXS)
+else
+all:
+	@echo "pg_config not found: run 'make deps' (or make test / make demo, which do it)" >&2; exit 1
+endif
+.DEFAULT_GOAL := all
+
+sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql)) $(EXTENSION).control
+	cat $(sort $(wildcard sql/install/*.sql)) > $@
+
+# --- fresh-machine set-up ---------------------------------------------------
+DEB_PACKAGES = make gcc pkgconf postgresql-15 postgresql-server-dev-15 libopenblas-dev \
+	postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl postgresql-15-cron
+FUZZ_PACKAGES = clang libclang-rt-14-dev
+
+.PHONY: deps fuzz-deps demo test bench fuzz installed
+deps:
+	@test/install-deps $(DEB_PACKAGES)
+
+fuzz-deps:
+	@test/install-deps $(FUZZ_PACKAGES)
+
+# Build and install; TEST_DESTDIR installs into a private tree instead (development
+# clusters load it through Debian's extension_destdir).
+installed: deps
+	$(MAKE) all
+	$(MAKE) install $(if $(TEST_DESTDIR),DESTDIR=$(TEST_DESTDIR))
+
+test: installed
+	TEST_DESTDIR=$(TEST_DESTDIR) test/run
+
+demo: installed
+	TEST_DESTDIR=$(TEST_DESTDIR) test/virtualenv psql -X -v ON_ERROR_STOP=1 -f test/demo.sql
+
+bench: installed
+	TEST_DESTDIR=$(TEST_DESTDIR) test/virtualenv bench/run
+
+# --- fuzzing ------------------------------------------------------------------
+# Each test/fuzz/NAME_fuzz.c is a libFuzzer target that includes the plain-C sources it
+# exercises; every target runs FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = $(patsubst %.c,%,$(wildcard test/fuzz/*_fuzz.c))
+
+test/fuzz/%_fuzz: test/fuzz/%_fuzz.c $(wildcard src/*.h src/*.c)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -o $@ $< -lm
+
+fuzz: fuzz-deps
+	$(MAKE) $(FUZZ_TARGETS)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		mkdir -p $$t-corpus; \
+		echo "== $$t ($(FUZZ_SECONDS) s)"; \
+		$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 $$t-corpus $$(test -d $$t-seeds && echo $$t-seeds) 2>&1 | tail -n 12; \
+	done

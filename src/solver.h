@@ -1,0 +1,122 @@
+/*
+ * solver.h
+ *		The contract between the SQL-facing training code (ratings.c) and the numeric
+ *		solvers (als.c, ials.c) and their thread pool (pool.c).
+ *
+ * Plain C: no PostgreSQL headers, no Datums, no elog.  The solvers take the
+ * interactions as CSR (by user) and CSC (by item) over dense indexes, write factors
+ * into arrays the caller allocated, and report failure as a status code that the
+ * caller raises on the main thread.
+ */
+#ifndef RECSYS_SOLVER_H
+#define RECSYS_SOLVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* status codes */
+#define RECSYS_OK			0
+#define RECSYS_INTERRUPTED	1	/* the interrupt callback asked to stop */
+#define RECSYS_ENOMEM		2	/* scratch allocation failed */
+#define RECSYS_ENOTPD		3	/* a normal-equation matrix was not positive definite */
+#define RECSYS_ETHREAD		4	/* a thread could not be started */
+#define RECSYS_EINVAL		5	/* arguments out of range */
+
+/*
+ * Deduplicated interactions over dense indexes, in both orientations.
+ * Row u of the CSR lists the items of user u (sorted), with their values;
+ * column i of the CSC lists the users of item i (sorted), with the same values.
+ */
+typedef struct RecRatings
+{
+	int32_t		n_users;
+	int32_t		n_items;
+	int64_t		nnz;
+	const int64_t *user_ptr;	/* [n_users + 1] */
+	const int32_t *user_items;	/* [nnz] */
+	const float *user_values;	/* [nnz] */
+	const int64_t *item_ptr;	/* [n_items + 1] */
+	const int32_t *item_users;	/* [nnz] */
+	const float *item_values;	/* [nnz] */
+} RecRatings;
+
+/*
+ * Callbacks run on the calling (main) thread only.  interrupted() is polled while
+ * worker threads run (at least every 50 ms) and between sweeps; when it returns
+ * true the solver stops its threads and returns RECSYS_INTERRUPTED.  progress() is
+ * called after every sweep (for verbose NOTICEs).  Either may be NULL.
+ */
+typedef struct RecControl
+{
+	bool		(*interrupted) (void *arg);
+	void		(*progress) (void *arg, int iteration, double loss, double seconds);
+	void	   *arg;
+} RecControl;
+
+/*
+ * Runs fn(ctx, thread, begin, end) over [0, n) in chunks of at most `chunk` items on
+ * `nthreads` threads (work is handed out dynamically, so results must not depend on
+ * which thread ran a chunk).  The calling thread only waits and polls
+ * ctl->interrupted.  Worker threads block all signals.  Returns RECSYS_OK, the first
+ * non-zero status a chunk returned, or RECSYS_INTERRUPTED.
+ */
+typedef int (*RecChunkFn) (void *ctx, int thread, int64_t begin, int64_t end);
+
+extern int	RecParallelFor(int nthreads, int64_t n, int64_t chunk,
+						   RecChunkFn fn, void *ctx, const RecControl *ctl);
+
+/* Explicit ALS: r ~ mu + b_u + b_i + x_u . y_i, weighted-lambda regularisation */
+typedef struct AlsParams
+{
+	int			factors;		/* k */
+	int			iterations;		/* sweeps (0: return the initial factors) */
+	float		regularization; /* lambda, scaled by each row's count */
+	bool		biases;			/* learn b_u, b_i (else they stay 0) */
+	uint64_t	seed;			/* initial factors */
+	int			threads;
+} AlsParams;
+
+/* Implicit ALS (Hu, Koren, Volinsky): c = 1 + alpha * w, p = [w > 0] */
+#define IALS_SOLVER_CG			0
+#define IALS_SOLVER_CHOLESKY	1
+
+typedef struct IalsParams
+{
+	int			factors;
+	int			iterations;
+	float		regularization; /* lambda, not scaled by counts */
+	float		alpha;
+	int			cg_steps;		/* conjugate-gradient steps per solve (warm-started) */
+	int			solver;			/* IALS_SOLVER_* */
+	uint64_t	seed;
+	int			threads;
+} IalsParams;
+
+/*
+ * Output arrays, allocated by the caller: user_factors[n_users * k],
+ * item_factors[n_items * k], user_bias[n_users], item_bias[n_items] (biases may be
+ * NULL for implicit).  On return *loss holds the objective after the last sweep and
+ * *iterations_done the sweeps completed.  global_mean is in/out for ALS: the
+ * solver computes the mean of the values.
+ */
+typedef struct RecFactors
+{
+	float	   *user_factors;
+	float	   *item_factors;
+	float	   *user_bias;
+	float	   *item_bias;
+	float		global_mean;
+	double		loss;
+	int			iterations_done;
+	int64_t		scratch_bytes;	/* peak scratch the solver allocated itself */
+} RecFactors;
+
+extern int	AlsTrain(const RecRatings *r, const AlsParams *p, RecFactors *out,
+					 const RecControl *ctl);
+extern int	IalsTrain(const RecRatings *r, const IalsParams *p, RecFactors *out,
+					  const RecControl *ctl);
+
+/* Deterministic initial factors: small values from seed, row by row */
+extern void RecInitFactors(float *f, int64_t rows, int k, uint64_t seed, uint64_t stream);
+
+#endif							/* RECSYS_SOLVER_H */
