@@ -285,6 +285,9 @@ RecModelGet(Datum datum)
 						   (unsigned) VARSIZE(h), sizeof(RecModelHeader))));
 	CheckHeader(h);
 
+	/* a lowered recsys.model_cache_mb takes effect at the next look-up */
+	EvictFor(0, (Size) recsys_model_cache_mb * 1024 * 1024);
+
 	dlist_foreach(iter, &cache_lru)
 	{
 		RecModelEntry *e = dlist_container(RecModelEntry, node, iter.cur);

@@ -486,12 +486,6 @@ FoldIn(FunctionCallInfo fcinfo, bool by_name)
 	work = palloc(sizeof(float) * (k + 1) * (k + 2));
 	if (m->algorithm == RECSYS_ALG_IALS)
 	{
-		for (int64 j = 0; j < used; j++)
-			if (vals[j] < 0.0f)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("implicit feedback weights must not be negative, item %lld has %g",
-								(long long) e->v.item_ids[items[j]], (double) vals[j])));
 		ok = RecFoldInImplicit(e->v.item_factors, e->gram, k, items, vals, used,
 							   e->lambda, e->alpha, result->x, work);
 	}

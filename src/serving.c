@@ -291,7 +291,7 @@ RecFoldInImplicit(const float *Y, const float *gram, int k,
 	for (int64_t e = 0; e < n; e++)
 	{
 		const float *y = Y + (int64_t) items[e] * k;
-		float		c = 1.0f + alpha * values[e];
+		float		c = 1.0f + alpha * fabsf(values[e]);
 
 		for (int r = 0; r < k; r++)
 			for (int q = 0; q < k; q++)

@@ -89,7 +89,7 @@ extern bool RecFoldInExplicit(const float *Y, int k, const float *item_bias, flo
 /*
  * Fold-in of one implicit-feedback user (Hu, Koren, Volinsky): solves exactly
  *		(Y'Y + sum_i (c_i - 1) y_i y_i' + lambda I) x = sum_i c_i p_i y_i,
- *		c_i = 1 + alpha * w_i, p_i = [w_i > 0]
+ *		c_i = 1 + alpha * |w_i|, p_i = [w_i > 0]
  * with gram = Y'Y (k x k) precomputed.  work holds k*(k+1) floats.
  */
 extern bool RecFoldInImplicit(const float *Y, const float *gram, int k,

@@ -23,9 +23,9 @@ SELECT is((SELECT options ->> 'factors' FROM recsys.models WHERE name = 'movies'
 SELECT is(recsys.model_info('movies') ->> 'n_users', '80', 'model_info by name');
 SELECT is((SELECT count(*) FROM recsys.item_factors('movies')), 60::bigint, 'item_factors by name');
 SELECT is((SELECT count(*) FROM recsys.user_factors('movies')), 80::bigint, 'user_factors by name');
-SELECT is(recsys.user_vector('movies', 3), recsys.user_vector(recsys.model_by_name('movies'), 3),
+SELECT is(recsys.user_vector('movies', 3)::real[], recsys.user_vector(recsys.model_by_name('movies'), 3)::real[],
 		  'user_vector by name');
-SELECT is(recsys.item_vector('movies', 3), recsys.item_vector(recsys.model_by_name('movies'), 3),
+SELECT is(recsys.item_vector('movies', 3)::real[], recsys.item_vector(recsys.model_by_name('movies'), 3)::real[],
 		  'item_vector by name');
 SELECT is(recsys.predict('movies', 3, 4), recsys.predict(recsys.model_by_name('movies'), 3, 4),
 		  'predict by name');
@@ -46,8 +46,8 @@ SELECT results_eq($$SELECT * FROM recsys.similar_items('movies', 4, 5)$$,
 SELECT results_eq($$SELECT * FROM recsys.similar_users('movies', 4, 5)$$,
 				  $$SELECT * FROM recsys.similar_users(recsys.model_by_name('movies'), 4, 5)$$,
 				  'similar_users by name equals by value');
-SELECT is(recsys.fold_in('movies', ARRAY[1, 2, 3], ARRAY[5, 3, 1]::real[]),
-		  recsys.fold_in(recsys.model_by_name('movies'), ARRAY[1, 2, 3], ARRAY[5, 3, 1]::real[]),
+SELECT is(recsys.fold_in('movies', ARRAY[1, 2, 3], ARRAY[5, 3, 1]::real[])::real[],
+		  recsys.fold_in(recsys.model_by_name('movies'), ARRAY[1, 2, 3], ARRAY[5, 3, 1]::real[])::real[],
 		  'fold_in by name equals by value');
 
 -- the cache: a second call is a hit, not a reload

@@ -58,7 +58,7 @@ BEGIN
 		'SELECT recsys.%I(s.u::bigint, s.i::bigint, s.v::real, $1) FROM (%s) AS s(u, i, v)',
 		'train_' || train.algorithm, query)
 		INTO m
-		USING pg_catalog.coalesce(train.options, '{}'::jsonb);
+		USING COALESCE(train.options, '{}'::jsonb);
 	IF m IS NULL THEN
 		RAISE EXCEPTION 'source query of model "%" returned no interactions', train.name
 			USING ERRCODE = 'invalid_parameter_value';
@@ -66,7 +66,7 @@ BEGIN
 
 	INSERT INTO recsys.models AS r (name, model, source, options, trained_at)
 		VALUES (train.name, m, train.source_query,
-				pg_catalog.coalesce(train.options, '{}'::jsonb), pg_catalog.now())
+				COALESCE(train.options, '{}'::jsonb), pg_catalog.now())
 		ON CONFLICT ON CONSTRAINT models_pkey DO UPDATE
 		SET model = EXCLUDED.model, source = EXCLUDED.source,
 			options = EXCLUDED.options, trained_at = EXCLUDED.trained_at;
