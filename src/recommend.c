@@ -520,11 +520,14 @@ fold_in_by_name(PG_FUNCTION_ARGS)
 	return FoldIn(fcinfo, true);
 }
 
-/* Polled by RecParallelFor on this (the main) thread while workers score */
+/*
+ * Polled by RecParallelFor on this (the main) thread while workers score: stop
+ * for a cancel or termination only (other pending interrupts can wait).
+ */
 static bool
 BatchInterrupted(void *arg)
 {
-	return InterruptPending;
+	return InterruptPending && (QueryCancelPending || ProcDiePending);
 }
 
 /*
@@ -628,7 +631,12 @@ RecommendAll(FunctionCallInfo fcinfo, bool by_name)
 		bt.users = users + start;
 		rc = RecParallelFor(threads, count, block, RecBatchChunk, &bt, &ctl);
 		if (rc == RECSYS_INTERRUPTED)
+		{
 			CHECK_FOR_INTERRUPTS();
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("recommend_all was interrupted")));
+		}
 		if (rc != RECSYS_OK)
 			ereport(ERROR,
 					(errcode(rc == RECSYS_ENOMEM ? ERRCODE_OUT_OF_MEMORY :

@@ -79,32 +79,84 @@ HeapFloor(const TopNHeap *h)
 	return h->size < h->cap ? -INFINITY : h->score[0];
 }
 
+/* elements checked at once against the heap's floor */
+#define SCAN_CHUNK	64
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang_analyzer__)
+#define SCAN_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define SCAN_CLONES
+#endif
+
 /*
- * Pushes items first .. first + n - 1 whose dot products are dots[0 .. n-1].
- * The common case (score below the current n-th best) costs one comparison.
+ * s[j] = s[j] + (base + item_bias[j]) for one chunk: turns dot products into
+ * scores in place, rounding exactly as ItemScore does.  The fixed trip count
+ * lets the compiler vectorise it at -O2.
+ */
+SCAN_CLONES
+static void
+AddChunkOffsets(float *restrict s, const float *restrict item_bias, float base)
+{
+	if (item_bias)
+		for (int j = 0; j < SCAN_CHUNK; j++)
+			s[j] = s[j] + (base + item_bias[j]);
+	else
+		for (int j = 0; j < SCAN_CHUNK; j++)
+			s[j] = s[j] + base;
+}
+
+/* Whether any of s[0 .. SCAN_CHUNK) reaches floor (one vectorised pass) */
+SCAN_CLONES
+static bool
+ChunkReaches(const float *s, float floor)
+{
+	int			any = 0;
+
+	for (int j = 0; j < SCAN_CHUNK; j++)
+		any |= (s[j] >= floor);
+	return any != 0;
+}
+
+/*
+ * Pushes items first .. first + n - 1 whose dot products are dots[0 .. n-1]
+ * (overwritten with the scores).  Once the heap is full, a chunk whose best
+ * score is below the n-th best so far costs one vectorised pass.
  */
 static void
-SelectRow(TopNHeap *h, const float *dots, const float *item_bias, float base,
+SelectRow(TopNHeap *h, float *dots, const float *item_bias, float base,
 		  int32_t first, int32_t n, const RecBlocked *b)
 {
-	float		floor = HeapFloor(h);
-
-	for (int32_t j = 0; j < n; j++)
+	for (int32_t j0 = 0; j0 < n; j0 += SCAN_CHUNK)
 	{
-		int32_t		i = first + j;
-		float		s = ItemScore(dots[j], item_bias, i, base);
+		int32_t		end = n - j0 < SCAN_CHUNK ? n : j0 + SCAN_CHUNK;
+		float		floor = HeapFloor(h);
 
-		if (s < floor || !TopNWouldEnter(h, s, i))
-			continue;
-		if (b && RecIsBlocked(b, i))
-			continue;
-		TopNPush(h, s, i);
-		floor = HeapFloor(h);
+		if (end - j0 == SCAN_CHUNK)
+		{
+			AddChunkOffsets(dots + j0, item_bias ? item_bias + first + j0 : NULL, base);
+			if (h->size == h->cap && !ChunkReaches(dots + j0, floor))
+				continue;
+		}
+		else
+			for (int32_t j = j0; j < end; j++)
+				dots[j] = ItemScore(dots[j], item_bias, first + j, base);
+		for (int32_t j = j0; j < end; j++)
+		{
+			int32_t		i = first + j;
+			float		s = dots[j];
+
+			if (s < floor || !TopNWouldEnter(h, s, i))
+				continue;
+			if (b && RecIsBlocked(b, i))
+				continue;
+			TopNPush(h, s, i);
+			floor = HeapFloor(h);
+		}
 	}
 }
 
 void
-RecSelectDense(TopNHeap *h, const float *dots, const float *item_bias, float offset,
+RecSelectDense(TopNHeap *h, float *dots, const float *item_bias, float offset,
 			   int32_t n_items, const RecBlocked *b)
 {
 	SelectRow(h, dots, item_bias, offset, 0, n_items, b);

@@ -44,8 +44,11 @@ RecIsBlocked(const RecBlocked *b, int32_t item)
 		(b->n_exclude > 0 && RecSortedContains(b->exclude, b->n_exclude, item));
 }
 
-/* Scores of a whole catalogue row (dot + item_bias[i] + offset) into the heap */
-extern void RecSelectDense(TopNHeap *h, const float *dots, const float *item_bias,
+/*
+ * Scores of a whole catalogue row (dot + (offset + item_bias[i])) into the heap;
+ * dots is scratch and is overwritten with the scores.
+ */
+extern void RecSelectDense(TopNHeap *h, float *dots, const float *item_bias,
 						   float offset, int32_t n_items, const RecBlocked *b);
 
 /* Scores only the listed items (sorted, unique) with one dot product each */
