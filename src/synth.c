@@ -60,7 +60,7 @@
 
 PG_FUNCTION_INFO_V1(synthetic_ratings);
 PG_FUNCTION_INFO_V1(synthetic_ratings_support);
-PG_FUNCTION_INFO_V1(fold);
+PG_FUNCTION_INFO_V1(recsys_fold);
 
 /* xoshiro256** state */
 typedef struct SynthRng
@@ -636,7 +636,7 @@ synthetic_ratings_support(PG_FUNCTION_ARGS)
  * hash of the pair, uniform over pairs, so `fold(...) <> 0` selects a train set.
  */
 Datum
-fold(PG_FUNCTION_ARGS)
+recsys_fold(PG_FUNCTION_ARGS)
 {
 	int64		user_id = PG_GETARG_INT64(0);
 	int64		item_id = PG_GETARG_INT64(1);
