@@ -1,0 +1,376 @@
+/*
+ * als.c
+ *		Explicit alternating least squares with biases and weighted-lambda
+ *		regularisation (AlsTrain).
+ *
+ * The model is r ~ mu + b_u + b_i + x_u . y_i, fitted by minimising
+ *
+ *		L = sum_(u,i) (r_ui - mu - b_u - b_i - x_u . y_i)^2
+ *			+ lambda * sum_u n_u (|x_u|^2 + b_u^2) + lambda * sum_i n_i (|y_i|^2 + b_i^2)
+ *
+ * where n_u, n_i count the ratings of the row and mu is the mean rating (fixed).
+ * A half-sweep fixes one side and solves every row of the other side exactly: for
+ * user u, z = [x_u; b_u] solves (A_u^T A_u + lambda n_u I) z = A_u^T t_u, where the
+ * rows of A_u are [y_i, 1] over the items u rated and t_ui = r_ui - mu - b_i.  Each
+ * such update minimises L over its block, so L never increases from sweep to sweep.
+ * Without biases the systems are k x k and the biases stay 0.
+ *
+ * The rated rows are gathered into a contiguous slab (at most ALS_SLAB rows at a
+ * time, so a popular item's thousands of rows stay in cache), the normal matrix is
+ * accumulated with SSYRK and the right-hand side with SGEMV, and the system is solved
+ * by Cholesky (SPOTRF/SPOTRS).  Rows are solved independently on the pool's threads
+ * and each reads only the other side's factors, so the result is bit-identical
+ * whatever the number of threads.  Plain C: no PostgreSQL calls.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blas.h"
+#include "solver.h"
+#include "solverutil.h"
+
+/* rows gathered at a time: 512 rows of 65 floats is 130 kB, inside L2 */
+#define ALS_SLAB	512
+
+/* Per-thread scratch, allocated before the threads start */
+typedef struct AlsScratch
+{
+	float	   *block;			/* [ALS_SLAB * dim], column-major dim x m */
+	float	   *target;			/* [ALS_SLAB] */
+	float	   *pred;			/* [ALS_SLAB] */
+	float	   *A;				/* [dim * dim] normal matrix, lower triangle */
+	float	   *rhs;			/* [dim] right-hand side, then the solution */
+} AlsScratch;
+
+/* One half-sweep: the rows being solved and the fixed other side */
+typedef struct AlsHalf
+{
+	int			k;
+	int			dim;			/* k + 1 with biases, else k */
+	float		lambda;
+	float		mu;
+	bool		solve;			/* false: only evaluate the loss terms */
+	bool		residuals;		/* add the squared residuals to row_loss */
+	const int64_t *ptr;
+	const int32_t *idx;
+	const float *val;
+	float	   *factors;		/* this side, [rows * k] */
+	float	   *bias;			/* this side, NULL without biases */
+	const float *other;			/* other side, [* k] */
+	const float *other_bias;	/* NULL without biases */
+	double	   *row_loss;		/* [rows]: this row's share of L */
+	AlsScratch *scratch;		/* [threads] */
+} AlsHalf;
+
+/*
+ * Copies rows idx[0..m) of the other side into the slab as columns [y, 1] and their
+ * targets r - mu - b_other.
+ */
+static void
+AlsGather(const AlsHalf *h, AlsScratch *s, int64_t from, int m)
+{
+	int			k = h->k;
+	int			dim = h->dim;
+	int			j;
+
+	for (j = 0; j < m; j++)
+	{
+		int32_t		o = h->idx[from + j];
+		float	   *col = s->block + (int64_t) j * dim;
+		float		t = h->val[from + j] - h->mu;
+
+		memcpy(col, h->other + (int64_t) o * k, sizeof(float) * k);
+		if (h->other_bias)
+		{
+			col[k] = 1.0f;
+			t -= h->other_bias[o];
+		}
+		s->target[j] = t;
+	}
+}
+
+/* Sum of squared residuals of row r's ratings against the current z = [x; b] */
+static double
+AlsResiduals(const AlsHalf *h, AlsScratch *s, int64_t begin, int64_t end,
+			 const float *z, bool gathered)
+{
+	double		sum = 0.0;
+	int64_t		from;
+
+	for (from = begin; from < end; from += ALS_SLAB)
+	{
+		int			m = (int) (end - from < ALS_SLAB ? end - from : ALS_SLAB);
+		int			j;
+
+		if (!gathered)
+			AlsGather(h, s, from, m);
+		/* pred = block^T z */
+		cblas_sgemv(CblasColMajor, CblasTrans, h->dim, m, 1.0f, s->block, h->dim,
+					z, 1, 0.0f, s->pred, 1);
+		for (j = 0; j < m; j++)
+		{
+			double		e = (double) s->target[j] - (double) s->pred[j];
+
+			sum += e * e;
+		}
+	}
+	return sum;
+}
+
+/* Solves (or only evaluates) one row; returns a status code */
+static int
+AlsRow(const AlsHalf *h, AlsScratch *s, int64_t r)
+{
+	int			k = h->k;
+	int			dim = h->dim;
+	int64_t		begin = h->ptr[r];
+	int64_t		end = h->ptr[r + 1];
+	int64_t		n = end - begin;
+	float	   *x = h->factors + r * k;
+	float	   *z = s->rhs;
+	double		norm2 = 0.0;
+	int			j;
+
+	if (n == 0)
+	{
+		/* no ratings: the regularised minimum is zero */
+		if (h->solve)
+		{
+			memset(x, 0, sizeof(float) * k);
+			if (h->bias)
+				h->bias[r] = 0.0f;
+		}
+		h->row_loss[r] = 0.0;
+		return RECSYS_OK;
+	}
+
+	if (h->solve)
+	{
+		int64_t		from;
+		int			info = 0;
+		float		reg = h->lambda * (float) n;
+
+		for (from = begin; from < end; from += ALS_SLAB)
+		{
+			int			m = (int) (end - from < ALS_SLAB ? end - from : ALS_SLAB);
+			float		beta = from == begin ? 0.0f : 1.0f;
+
+			AlsGather(h, s, from, m);
+			/* A += B B^T (lower), rhs += B t, with B the dim x m slab */
+			cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, dim, m, 1.0f,
+						s->block, dim, beta, s->A, dim);
+			cblas_sgemv(CblasColMajor, CblasNoTrans, dim, m, 1.0f, s->block, dim,
+						s->target, 1, beta, z, 1);
+		}
+		for (j = 0; j < dim; j++)
+			s->A[(int64_t) j * dim + j] += reg;
+		spotrf_("L", &dim, s->A, &dim, &info);
+		if (info != 0)
+			return RECSYS_ENOTPD;
+		{
+			int			one = 1;
+
+			spotrs_("L", &dim, &one, s->A, &dim, z, &dim, &info);
+			if (info != 0)
+				return RECSYS_ENOTPD;
+		}
+		for (j = 0; j < dim; j++)
+			if (!isfinite(z[j]))
+				return RECSYS_ENOTPD;
+		memcpy(x, z, sizeof(float) * k);
+		if (h->bias)
+			h->bias[r] = z[k];
+	}
+	else
+	{
+		memcpy(z, x, sizeof(float) * k);
+		if (h->bias)
+			z[k] = h->bias[r];
+	}
+
+	for (j = 0; j < dim; j++)
+		norm2 += (double) z[j] * (double) z[j];
+	h->row_loss[r] = (double) h->lambda * (double) n * norm2;
+	if (h->residuals)
+		h->row_loss[r] += AlsResiduals(h, s, begin, end, z,
+									   h->solve && n <= ALS_SLAB);
+	return RECSYS_OK;
+}
+
+/* RecParallelFor body: the rows [begin, end) of a half-sweep */
+static int
+AlsChunk(void *ctx, int thread, int64_t begin, int64_t end)
+{
+	const AlsHalf *h = (const AlsHalf *) ctx;
+	AlsScratch *s = &h->scratch[thread];
+	int64_t		r;
+
+	for (r = begin; r < end; r++)
+	{
+		int			rc = AlsRow(h, s, r);
+
+		if (rc != RECSYS_OK)
+			return rc;
+	}
+	return RECSYS_OK;
+}
+
+/* Runs one half-sweep over `rows` rows; returns a status code */
+static int
+AlsHalfSweep(AlsHalf *h, int64_t rows, int threads, const RecControl *ctl)
+{
+	return RecParallelFor(threads, rows, SolverChunk(rows, threads), AlsChunk, h, ctl);
+}
+
+/*
+ * Trains explicit ALS; see solver.h for the contract and the top of this file for
+ * the objective.  out->loss is L after the last sweep (or of the initial factors).
+ */
+int
+AlsTrain(const RecRatings *r, const AlsParams *p, RecFactors *out,
+		 const RecControl *ctl)
+{
+	int			k = p->factors;
+	int			dim;
+	int			threads = p->threads;
+	bool		biases = p->biases && out->user_bias && out->item_bias;
+	AlsScratch *scratch = NULL;
+	char	   *pool = NULL;
+	double	   *user_loss = NULL;
+	double	   *item_loss = NULL;
+	size_t		per_thread;
+	double		mean = 0.0;
+	AlsHalf		uh,
+				ih;
+	int			rc = RECSYS_OK;
+	int			it;
+	int64_t		e;
+	int			t;
+
+	if (r == NULL || p == NULL || out == NULL || k < 1 || p->iterations < 0 ||
+		!(p->regularization >= 0.0f) || !isfinite(p->regularization) ||
+		r->n_users < 0 || r->n_items < 0 || r->nnz < 0 ||
+		out->user_factors == NULL || out->item_factors == NULL)
+		return RECSYS_EINVAL;
+	if (threads < 1)
+		threads = 1;
+	if (threads > 256)
+		threads = 256;
+	dim = biases ? k + 1 : k;
+
+	out->iterations_done = 0;
+	out->loss = 0.0;
+	out->scratch_bytes = 0;
+
+	/* mu: the mean rating, summed in a fixed order */
+	for (e = 0; e < r->nnz; e++)
+		mean += r->user_values[e];
+	out->global_mean = r->nnz > 0 ? (float) (mean / (double) r->nnz) : 0.0f;
+
+	RecInitFactors(out->user_factors, r->n_users, k, p->seed, 1);
+	RecInitFactors(out->item_factors, r->n_items, k, p->seed, 2);
+	if (out->user_bias)
+		memset(out->user_bias, 0, sizeof(float) * (size_t) r->n_users);
+	if (out->item_bias)
+		memset(out->item_bias, 0, sizeof(float) * (size_t) r->n_items);
+
+	/* scratch: per-row loss terms and one set of buffers per thread */
+	per_thread = SolverFloats((int64_t) ALS_SLAB * dim) + 2 * SolverFloats(ALS_SLAB) +
+		SolverFloats((int64_t) dim * dim) + SolverFloats(dim);
+	scratch = calloc(threads, sizeof(AlsScratch));
+	pool = SolverAlloc(per_thread * threads);
+	user_loss = SolverAlloc(sizeof(double) * ((size_t) r->n_users + 1));
+	item_loss = SolverAlloc(sizeof(double) * ((size_t) r->n_items + 1));
+	if (scratch == NULL || pool == NULL || user_loss == NULL || item_loss == NULL)
+	{
+		rc = RECSYS_ENOMEM;
+		goto done;
+	}
+	out->scratch_bytes = (int64_t) (per_thread * threads + threads * sizeof(AlsScratch) +
+									sizeof(double) * ((size_t) r->n_users + r->n_items + 2));
+	for (t = 0; t < threads; t++)
+	{
+		char	   *b = pool + per_thread * t;
+
+		scratch[t].block = (float *) b;
+		b += SolverFloats((int64_t) ALS_SLAB * dim);
+		scratch[t].target = (float *) b;
+		b += SolverFloats(ALS_SLAB);
+		scratch[t].pred = (float *) b;
+		b += SolverFloats(ALS_SLAB);
+		scratch[t].A = (float *) b;
+		b += SolverFloats((int64_t) dim * dim);
+		scratch[t].rhs = (float *) b;
+	}
+
+	/* user half: solve users against items; item half: the reverse, plus residuals */
+	memset(&uh, 0, sizeof(uh));
+	uh.k = k;
+	uh.dim = dim;
+	uh.lambda = p->regularization;
+	uh.mu = out->global_mean;
+	uh.scratch = scratch;
+	ih = uh;
+	uh.ptr = r->user_ptr;
+	uh.idx = r->user_items;
+	uh.val = r->user_values;
+	uh.factors = out->user_factors;
+	uh.bias = biases ? out->user_bias : NULL;
+	uh.other = out->item_factors;
+	uh.other_bias = biases ? out->item_bias : NULL;
+	uh.row_loss = user_loss;
+	uh.residuals = false;
+	ih.ptr = r->item_ptr;
+	ih.idx = r->item_users;
+	ih.val = r->item_values;
+	ih.factors = out->item_factors;
+	ih.bias = biases ? out->item_bias : NULL;
+	ih.other = out->user_factors;
+	ih.other_bias = biases ? out->user_bias : NULL;
+	ih.row_loss = item_loss;
+	ih.residuals = true;
+
+	if (p->iterations == 0)
+	{
+		/* no sweep: report the objective of the initial factors */
+		uh.solve = ih.solve = false;
+		rc = AlsHalfSweep(&uh, r->n_users, threads, ctl);
+		if (rc == RECSYS_OK)
+			rc = AlsHalfSweep(&ih, r->n_items, threads, ctl);
+		if (rc == RECSYS_OK)
+			out->loss = SolverOrderedSum(user_loss, r->n_users) +
+				SolverOrderedSum(item_loss, r->n_items);
+		goto done;
+	}
+
+	uh.solve = ih.solve = true;
+	for (it = 0; it < p->iterations; it++)
+	{
+		double		start = SolverNow();
+
+		rc = AlsHalfSweep(&uh, r->n_users, threads, ctl);
+		if (rc != RECSYS_OK)
+			break;
+		rc = AlsHalfSweep(&ih, r->n_items, threads, ctl);
+		if (rc != RECSYS_OK)
+			break;
+		out->loss = SolverOrderedSum(user_loss, r->n_users) +
+			SolverOrderedSum(item_loss, r->n_items);
+		out->iterations_done = it + 1;
+		if (ctl && ctl->progress)
+			ctl->progress(ctl->arg, it + 1, out->loss, SolverNow() - start);
+		if (ctl && ctl->interrupted && ctl->interrupted(ctl->arg))
+		{
+			rc = RECSYS_INTERRUPTED;
+			break;
+		}
+	}
+
+done:
+	free(scratch);
+	free(pool);
+	free(user_loss);
+	free(item_loss);
+	return rc;
+}

@@ -1,0 +1,498 @@
+/*
+ * ials.c
+ *		Implicit-feedback ALS (Hu, Koren and Volinsky 2008) with a warm-started
+ *		conjugate-gradient solver or an exact Cholesky solver (IalsTrain).
+ *
+ * Every (user, item) pair counts: an observed weight w gives preference p = [w > 0]
+ * and confidence c = 1 + alpha |w|; an unobserved pair has p = 0 and c = 1.  The
+ * objective is
+ *
+ *		L = sum_(u,i all pairs) c_ui (p_ui - x_u . y_i)^2 + lambda (|X|^2 + |Y|^2)
+ *
+ * with lambda not scaled by counts.  With Y fixed, user u's minimiser solves
+ *
+ *		(G + sum_(i in u) (c_ui - 1) y_i y_i^T + lambda I) x_u = sum_(i in u) c_ui p_ui y_i
+ *
+ * where G = Y^T Y is computed once per half-sweep (SSYRK) and shared by every row:
+ * the unobserved pairs cost nothing beyond it.  The CG solver never forms the
+ * matrix: A v = G v + lambda v + Y_u^T (d .* (Y_u v)), d = c - 1, on the user's rows
+ * gathered into a contiguous block, starting from the current x_u and running
+ * cg_steps steps.  A row with more than IALS_GATHER_MAX entries forms A explicitly
+ * (SSYRK over slabs, cheaper than re-reading the rows each step) and runs the same
+ * CG on it.  The Cholesky solver forms A for every row and solves exactly.
+ *
+ * The loss is evaluated without touching the unobserved pairs:
+ *
+ *		sum_(u,i all) (x_u . y_i)^2 = sum_u x_u^T G_Y x_u = <X^T X, Y^T Y>  (Frobenius)
+ *
+ * so L = <G_X, G_Y> + sum_(observed) [c (p - s)^2 - s^2] + lambda (|X|^2 + |Y|^2),
+ * s = x_u . y_i, where the observed terms are summed while solving the item side.
+ * Rows only read the other side's factors, so results do not depend on the number
+ * of threads.  Plain C: no PostgreSQL calls.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blas.h"
+#include "solver.h"
+#include "solverutil.h"
+
+/* rows gathered for CG without forming A; also the slab height when forming A */
+#define IALS_GATHER_MAX	1024
+
+typedef struct IalsScratch
+{
+	float	   *block;			/* [IALS_GATHER_MAX * k] gathered rows, column-major */
+	float	   *d;				/* [IALS_GATHER_MAX] c - 1 */
+	float	   *cp;				/* [IALS_GATHER_MAX] c * p */
+	float	   *t;				/* [IALS_GATHER_MAX] block^T v */
+	float	   *A;				/* [k * k] explicit matrix, lower triangle */
+	float	   *b;				/* [k] right-hand side */
+	float	   *r;				/* [k] CG residual */
+	float	   *dir;			/* [k] CG search direction */
+	float	   *Ad;				/* [k] A times the direction */
+} IalsScratch;
+
+/* One half-sweep: the rows being solved and the fixed other side */
+typedef struct IalsHalf
+{
+	int			k;
+	float		lambda;
+	float		alpha;
+	int			cg_steps;
+	int			solver;			/* IALS_SOLVER_* */
+	bool		solve;			/* false: only evaluate the loss terms */
+	bool		observed;		/* add the observed-pair terms to row_loss */
+	const int64_t *ptr;
+	const int32_t *idx;
+	const float *val;
+	float	   *factors;		/* this side, [rows * k] */
+	const float *other;			/* other side, [* k] */
+	const float *gram;			/* G of the other side, [k * k], both triangles */
+	double	   *row_loss;		/* [rows] */
+	IalsScratch *scratch;		/* [threads] */
+} IalsHalf;
+
+/* Gathers rows idx[from..from+m) of the other side into the block, with c - 1 and c p */
+static void
+IalsGather(const IalsHalf *h, IalsScratch *s, int64_t from, int m)
+{
+	int			k = h->k;
+	int			j;
+
+	for (j = 0; j < m; j++)
+	{
+		float		w = h->val[from + j];
+		float		d = h->alpha * fabsf(w);
+
+		s->d[j] = d;
+		s->cp[j] = w > 0.0f ? 1.0f + d : 0.0f;
+		memcpy(s->block + (int64_t) j * k, h->other + (int64_t) h->idx[from + j] * k,
+			   sizeof(float) * k);
+	}
+}
+
+/* out = A v for the gathered (implicit) form: G v + lambda v + B (d .* (B^T v)) */
+static void
+IalsApplyGathered(const IalsHalf *h, IalsScratch *s, int m, const float *v, float *out)
+{
+	int			k = h->k;
+	int			j;
+
+	cblas_sgemv(CblasColMajor, CblasNoTrans, k, k, 1.0f, h->gram, k, v, 1, 0.0f, out, 1);
+	cblas_saxpy(k, h->lambda, v, 1, out, 1);
+	if (m > 0)
+	{
+		cblas_sgemv(CblasColMajor, CblasTrans, k, m, 1.0f, s->block, k, v, 1, 0.0f, s->t, 1);
+		for (j = 0; j < m; j++)
+			s->t[j] *= s->d[j];
+		cblas_sgemv(CblasColMajor, CblasNoTrans, k, m, 1.0f, s->block, k, s->t, 1, 1.0f, out, 1);
+	}
+}
+
+/*
+ * Forms A = G + lambda I + sum (c - 1) y y^T (lower triangle) and b = sum c p y over
+ * the row's entries, slab by slab: b from the plain rows, then each column scaled by
+ * sqrt(c - 1) so that one SSYRK adds the confidence term.
+ */
+static void
+IalsFormExplicit(const IalsHalf *h, IalsScratch *s, int64_t begin, int64_t end)
+{
+	int			k = h->k;
+	int64_t		from;
+	int			j;
+
+	memcpy(s->A, h->gram, sizeof(float) * k * k);
+	for (j = 0; j < k; j++)
+		s->A[(int64_t) j * k + j] += h->lambda;
+	memset(s->b, 0, sizeof(float) * k);
+	for (from = begin; from < end; from += IALS_GATHER_MAX)
+	{
+		int			m = (int) (end - from < IALS_GATHER_MAX ? end - from : IALS_GATHER_MAX);
+
+		IalsGather(h, s, from, m);
+		cblas_sgemv(CblasColMajor, CblasNoTrans, k, m, 1.0f, s->block, k,
+					s->cp, 1, 1.0f, s->b, 1);
+		for (j = 0; j < m; j++)
+			cblas_sscal(k, sqrtf(s->d[j]), s->block + (int64_t) j * k, 1);
+		cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, k, m, 1.0f,
+					s->block, k, 1.0f, s->A, k);
+	}
+}
+
+/*
+ * Runs h->cg_steps conjugate-gradient steps on A x = b from the current x, with A
+ * applied either from the gathered block (m rows) or explicitly (m < 0).
+ */
+static void
+IalsConjugateGradient(const IalsHalf *h, IalsScratch *s, int m, float *x)
+{
+	int			k = h->k;
+	float	   *r = s->r;
+	float	   *dir = s->dir;
+	float	   *Ad = s->Ad;
+	double		rs_old;
+	int			step;
+
+	/* r = b - A x */
+	if (m >= 0)
+		IalsApplyGathered(h, s, m, x, Ad);
+	else
+		cblas_ssymv(CblasColMajor, CblasLower, k, 1.0f, s->A, k, x, 1, 0.0f, Ad, 1);
+	for (step = 0; step < k; step++)
+	{
+		r[step] = s->b[step] - Ad[step];
+		dir[step] = r[step];
+	}
+	rs_old = cblas_dsdot(k, r, 1, r, 1);
+
+	for (step = 0; step < h->cg_steps; step++)
+	{
+		double		pAp,
+					a,
+					rs_new;
+		int			l;
+
+		if (rs_old < 1e-20)
+			break;
+		if (m >= 0)
+			IalsApplyGathered(h, s, m, dir, Ad);
+		else
+			cblas_ssymv(CblasColMajor, CblasLower, k, 1.0f, s->A, k, dir, 1, 0.0f, Ad, 1);
+		pAp = cblas_dsdot(k, dir, 1, Ad, 1);
+		if (!(pAp > 0.0))
+			break;
+		a = rs_old / pAp;
+		for (l = 0; l < k; l++)
+		{
+			x[l] += (float) a * dir[l];
+			r[l] -= (float) a * Ad[l];
+		}
+		rs_new = cblas_dsdot(k, r, 1, r, 1);
+		for (l = 0; l < k; l++)
+			dir[l] = r[l] + (float) (rs_new / rs_old) * dir[l];
+		rs_old = rs_new;
+	}
+}
+
+/* Sum over the row's observed pairs of c (p - s)^2 - s^2, s = x . y */
+static double
+IalsObservedTerms(const IalsHalf *h, IalsScratch *s, int64_t begin, int64_t end,
+				  const float *x, bool gathered)
+{
+	double		sum = 0.0;
+	int64_t		from;
+
+	for (from = begin; from < end; from += IALS_GATHER_MAX)
+	{
+		int			m = (int) (end - from < IALS_GATHER_MAX ? end - from : IALS_GATHER_MAX);
+		int			j;
+
+		if (!gathered)
+			IalsGather(h, s, from, m);
+		cblas_sgemv(CblasColMajor, CblasTrans, h->k, m, 1.0f, s->block, h->k,
+					x, 1, 0.0f, s->t, 1);
+		for (j = 0; j < m; j++)
+		{
+			double		sc = s->t[j];
+			double		c = 1.0 + (double) s->d[j];
+			double		pref = s->cp[j] > 0.0f ? 1.0 : 0.0;
+
+			sum += c * (pref - sc) * (pref - sc) - sc * sc;
+		}
+	}
+	return sum;
+}
+
+/* Solves (or only evaluates) one row; returns a status code */
+static int
+IalsRow(const IalsHalf *h, IalsScratch *s, int64_t row)
+{
+	int			k = h->k;
+	int64_t		begin = h->ptr[row];
+	int64_t		end = h->ptr[row + 1];
+	int64_t		n = end - begin;
+	float	   *x = h->factors + row * k;
+	bool		gathered = false;
+	double		norm2 = 0.0;
+	int			j;
+
+	if (h->solve)
+	{
+		if (h->solver == IALS_SOLVER_CHOLESKY)
+		{
+			int			info = 0;
+			int			one = 1;
+
+			IalsFormExplicit(h, s, begin, end);
+			spotrf_("L", &k, s->A, &k, &info);
+			if (info != 0)
+				return RECSYS_ENOTPD;
+			spotrs_("L", &k, &one, s->A, &k, s->b, &k, &info);
+			if (info != 0)
+				return RECSYS_ENOTPD;
+			memcpy(x, s->b, sizeof(float) * k);
+		}
+		else if (n <= IALS_GATHER_MAX)
+		{
+			IalsGather(h, s, begin, (int) n);
+			cblas_sgemv(CblasColMajor, CblasNoTrans, k, (int) n, 1.0f, s->block, k,
+						s->cp, 1, 0.0f, s->b, 1);
+			IalsConjugateGradient(h, s, (int) n, x);
+			gathered = true;
+		}
+		else
+		{
+			IalsFormExplicit(h, s, begin, end);
+			IalsConjugateGradient(h, s, -1, x);
+		}
+		for (j = 0; j < k; j++)
+			if (!isfinite(x[j]))
+				return RECSYS_ENOTPD;
+	}
+
+	for (j = 0; j < k; j++)
+		norm2 += (double) x[j] * (double) x[j];
+	h->row_loss[row] = (double) h->lambda * norm2;
+	if (h->observed && n > 0)
+		h->row_loss[row] += IalsObservedTerms(h, s, begin, end, x, gathered);
+	return RECSYS_OK;
+}
+
+/* RecParallelFor body: the rows [begin, end) of a half-sweep */
+static int
+IalsChunk(void *ctx, int thread, int64_t begin, int64_t end)
+{
+	const IalsHalf *h = (const IalsHalf *) ctx;
+	IalsScratch *s = &h->scratch[thread];
+	int64_t		r;
+
+	for (r = begin; r < end; r++)
+	{
+		int			rc = IalsRow(h, s, r);
+
+		if (rc != RECSYS_OK)
+			return rc;
+	}
+	return RECSYS_OK;
+}
+
+/* G = F^T F for the rows x k factor matrix F, both triangles filled */
+static void
+IalsGram(const float *f, int64_t rows, int k, float *gram)
+{
+	int			a,
+				b;
+
+	memset(gram, 0, sizeof(float) * k * k);
+	if (rows > 0)
+		cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, k, (int) rows, 1.0f,
+					f, k, 0.0f, gram, k);
+	for (a = 0; a < k; a++)
+		for (b = a + 1; b < k; b++)
+			gram[(int64_t) b * k + a] = gram[(int64_t) a * k + b];
+}
+
+/* <A, B> for two k x k matrices, in double */
+static double
+IalsFrobenius(const float *a, const float *b, int k)
+{
+	double		s = 0.0;
+	int64_t		i;
+
+	for (i = 0; i < (int64_t) k * k; i++)
+		s += (double) a[i] * (double) b[i];
+	return s;
+}
+
+/*
+ * Trains implicit ALS; see solver.h for the contract and the top of this file for
+ * the objective.  The biases in out are not used (set to 0 if present).
+ */
+int
+IalsTrain(const RecRatings *r, const IalsParams *p, RecFactors *out,
+		  const RecControl *ctl)
+{
+	int			k = p->factors;
+	int			threads = p->threads;
+	IalsScratch *scratch = NULL;
+	char	   *pool = NULL;
+	double	   *user_loss = NULL;
+	double	   *item_loss = NULL;
+	float	   *gram_x = NULL;
+	float	   *gram_y = NULL;
+	size_t		per_thread;
+	IalsHalf	uh,
+				ih;
+	int			rc = RECSYS_OK;
+	int			it;
+	int			t;
+
+	if (r == NULL || p == NULL || out == NULL || k < 1 || p->iterations < 0 ||
+		!(p->regularization >= 0.0f) || !isfinite(p->regularization) ||
+		!(p->alpha >= 0.0f) || !isfinite(p->alpha) || p->cg_steps < 1 ||
+		(p->solver != IALS_SOLVER_CG && p->solver != IALS_SOLVER_CHOLESKY) ||
+		r->n_users < 0 || r->n_items < 0 || r->nnz < 0 ||
+		out->user_factors == NULL || out->item_factors == NULL)
+		return RECSYS_EINVAL;
+	if (threads < 1)
+		threads = 1;
+	if (threads > 256)
+		threads = 256;
+
+	out->iterations_done = 0;
+	out->loss = 0.0;
+	out->scratch_bytes = 0;
+	out->global_mean = 0.0f;
+
+	RecInitFactors(out->user_factors, r->n_users, k, p->seed, 1);
+	RecInitFactors(out->item_factors, r->n_items, k, p->seed, 2);
+	if (out->user_bias)
+		memset(out->user_bias, 0, sizeof(float) * (size_t) r->n_users);
+	if (out->item_bias)
+		memset(out->item_bias, 0, sizeof(float) * (size_t) r->n_items);
+
+	per_thread = SolverFloats((int64_t) IALS_GATHER_MAX * k) +
+		3 * SolverFloats(IALS_GATHER_MAX) + SolverFloats((int64_t) k * k) +
+		4 * SolverFloats(k);
+	scratch = calloc(threads, sizeof(IalsScratch));
+	pool = SolverAlloc(per_thread * threads);
+	user_loss = SolverAlloc(sizeof(double) * ((size_t) r->n_users + 1));
+	item_loss = SolverAlloc(sizeof(double) * ((size_t) r->n_items + 1));
+	gram_x = SolverAlloc(sizeof(float) * k * k);
+	gram_y = SolverAlloc(sizeof(float) * k * k);
+	if (scratch == NULL || pool == NULL || user_loss == NULL || item_loss == NULL ||
+		gram_x == NULL || gram_y == NULL)
+	{
+		rc = RECSYS_ENOMEM;
+		goto done;
+	}
+	out->scratch_bytes = (int64_t) (per_thread * threads + threads * sizeof(IalsScratch) +
+									sizeof(double) * ((size_t) r->n_users + r->n_items + 2) +
+									2 * SolverFloats((int64_t) k * k));
+	for (t = 0; t < threads; t++)
+	{
+		char	   *b = pool + per_thread * t;
+
+		scratch[t].block = (float *) b;
+		b += SolverFloats((int64_t) IALS_GATHER_MAX * k);
+		scratch[t].d = (float *) b;
+		b += SolverFloats(IALS_GATHER_MAX);
+		scratch[t].cp = (float *) b;
+		b += SolverFloats(IALS_GATHER_MAX);
+		scratch[t].t = (float *) b;
+		b += SolverFloats(IALS_GATHER_MAX);
+		scratch[t].A = (float *) b;
+		b += SolverFloats((int64_t) k * k);
+		scratch[t].b = (float *) b;
+		b += SolverFloats(k);
+		scratch[t].r = (float *) b;
+		b += SolverFloats(k);
+		scratch[t].dir = (float *) b;
+		b += SolverFloats(k);
+		scratch[t].Ad = (float *) b;
+	}
+
+	memset(&uh, 0, sizeof(uh));
+	uh.k = k;
+	uh.lambda = p->regularization;
+	uh.alpha = p->alpha;
+	uh.cg_steps = p->cg_steps;
+	uh.solver = p->solver;
+	uh.scratch = scratch;
+	ih = uh;
+	uh.ptr = r->user_ptr;
+	uh.idx = r->user_items;
+	uh.val = r->user_values;
+	uh.factors = out->user_factors;
+	uh.other = out->item_factors;
+	uh.gram = gram_y;
+	uh.row_loss = user_loss;
+	uh.observed = false;
+	ih.ptr = r->item_ptr;
+	ih.idx = r->item_users;
+	ih.val = r->item_values;
+	ih.factors = out->item_factors;
+	ih.other = out->user_factors;
+	ih.gram = gram_x;
+	ih.row_loss = item_loss;
+	ih.observed = true;
+
+	if (p->iterations == 0)
+	{
+		/* no sweep: report the objective of the initial factors */
+		uh.solve = ih.solve = false;
+		IalsGram(out->user_factors, r->n_users, k, gram_x);
+		IalsGram(out->item_factors, r->n_items, k, gram_y);
+		rc = RecParallelFor(threads, r->n_users, SolverChunk(r->n_users, threads),
+							IalsChunk, &uh, ctl);
+		if (rc == RECSYS_OK)
+			rc = RecParallelFor(threads, r->n_items, SolverChunk(r->n_items, threads),
+								IalsChunk, &ih, ctl);
+		if (rc == RECSYS_OK)
+			out->loss = IalsFrobenius(gram_x, gram_y, k) +
+				SolverOrderedSum(user_loss, r->n_users) +
+				SolverOrderedSum(item_loss, r->n_items);
+		goto done;
+	}
+
+	uh.solve = ih.solve = true;
+	IalsGram(out->item_factors, r->n_items, k, gram_y);
+	for (it = 0; it < p->iterations; it++)
+	{
+		double		start = SolverNow();
+
+		rc = RecParallelFor(threads, r->n_users, SolverChunk(r->n_users, threads),
+							IalsChunk, &uh, ctl);
+		if (rc != RECSYS_OK)
+			break;
+		IalsGram(out->user_factors, r->n_users, k, gram_x);
+		rc = RecParallelFor(threads, r->n_items, SolverChunk(r->n_items, threads),
+							IalsChunk, &ih, ctl);
+		if (rc != RECSYS_OK)
+			break;
+		/* G_Y of the new items: for the loss now and the next user half */
+		IalsGram(out->item_factors, r->n_items, k, gram_y);
+		out->loss = IalsFrobenius(gram_x, gram_y, k) +
+			SolverOrderedSum(user_loss, r->n_users) +
+			SolverOrderedSum(item_loss, r->n_items);
+		out->iterations_done = it + 1;
+		if (ctl && ctl->progress)
+			ctl->progress(ctl->arg, it + 1, out->loss, SolverNow() - start);
+		if (ctl && ctl->interrupted && ctl->interrupted(ctl->arg))
+		{
+			rc = RECSYS_INTERRUPTED;
+			break;
+		}
+	}
+
+done:
+	free(scratch);
+	free(pool);
+	free(user_loss);
+	free(item_loss);
+	free(gram_x);
+	free(gram_y);
+	return rc;
+}
