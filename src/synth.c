@@ -12,7 +12,7 @@
  * Each user u gets floor(n_ratings / n_users) distinct items (the first
  * n_ratings mod n_users users one more), drawn without replacement with probability
  * proportional to the item's weight: its popularity (explicit) or its popularity
- * times exp(min(z_ui, 2) - 2) with z_ui = (x_u . y_i + e_ui) / 0.6 (implicit).
+ * times exp(3 (min(z_ui, 2) - 2)) with z_ui = (x_u . y_i + e_ui) / 0.6 (implicit).
  * Explicit rating: clip(mu + b_u + b_i + x_u . y_i, 1, 5) + e_ui; implicit value:
  * 1 + Geometric(mean exp(min(z_ui, 4))).  e_ui ~ N(0, noise^2) is a function of the
  * seed and the pair alone.  README (synthetic data) has the same model in prose.
@@ -45,7 +45,8 @@
 #define SYNTH_DOT_SD		0.6		/* standard deviation of x_u . y_i */
 #define SYNTH_ZIPF_EXPONENT 1.0		/* popularity weight (rank + offset)^-exponent */
 #define SYNTH_ZIPF_OFFSET	10.0
-#define SYNTH_TILT_CAP		2.0		/* implicit: preference tilt exp(min(z, cap) - cap) */
+#define SYNTH_TILT_BETA		3.0		/* implicit: preference tilt */
+#define SYNTH_TILT_CAP		2.0		/* exp(beta (min(z, cap) - cap)) */
 #define SYNTH_COUNT_ZMAX	4.0		/* implicit: count mean exp(min(z, zmax)) */
 #define SYNTH_MAX_RANK		1024
 
@@ -60,7 +61,7 @@
 
 PG_FUNCTION_INFO_V1(synthetic_ratings);
 PG_FUNCTION_INFO_V1(synthetic_ratings_support);
-PG_FUNCTION_INFO_V1(fold);
+PG_FUNCTION_INFO_V1(recsys_fold);
 
 /* xoshiro256** state */
 typedef struct SynthRng
@@ -323,11 +324,11 @@ Preference(SynthState *st, int32 user, int32 item)
 	return (dot + PairNoise(st, user, item)) / SYNTH_DOT_SD;
 }
 
-/* Implicit mode: the tilt exp(min(z, cap) - cap) in (0, 1] on top of popularity */
+/* Implicit mode: the tilt exp(beta (min(z, cap) - cap)) in (0, 1] on top of popularity */
 static inline double
 PreferenceTilt(double z)
 {
-	return exp((z < SYNTH_TILT_CAP ? z : SYNTH_TILT_CAP) - SYNTH_TILT_CAP);
+	return exp(SYNTH_TILT_BETA * ((z < SYNTH_TILT_CAP ? z : SYNTH_TILT_CAP) - SYNTH_TILT_CAP));
 }
 
 /* qsort comparator for item indexes */
@@ -636,7 +637,7 @@ synthetic_ratings_support(PG_FUNCTION_ARGS)
  * hash of the pair, uniform over pairs, so `fold(...) <> 0` selects a train set.
  */
 Datum
-fold(PG_FUNCTION_ARGS)
+recsys_fold(PG_FUNCTION_ARGS)
 {
 	int64		user_id = PG_GETARG_INT64(0);
 	int64		item_id = PG_GETARG_INT64(1);

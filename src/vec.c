@@ -532,7 +532,8 @@ vec_negative_inner_product(PG_FUNCTION_ARGS)
 	Vec		   *b = PG_GETARG_VEC_P(1);
 
 	CheckSameDims(a, b);
-	PG_RETURN_FLOAT8(-VecDot(a, b));
+	/* 0 - x rather than -x: a zero inner product prints as 0, not -0 */
+	PG_RETURN_FLOAT8(0.0 - VecDot(a, b));
 }
 
 /* a <=> b: cosine distance, 1 - cosine similarity (NaN for a zero vector) */
@@ -643,7 +644,11 @@ CheckFiniteResult(const Vec *v)
 {
 	for (int i = 0; i < v->dim; i++)
 		if (isinf(v->x[i]))
-			float_overflow_error();
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("value out of range: overflow"),
+					 errdetail("Element %d of the result is beyond the float4 range (about 3.4e38).",
+							   i + 1)));
 }
 
 /* a + b, element-wise */
@@ -696,7 +701,11 @@ vec_mul(PG_FUNCTION_ARGS)
 	CheckFiniteResult(result);
 	for (int i = 0; i < a->dim; i++)
 		if (result->x[i] == 0.0f && a->x[i] != 0.0f && b->x[i] != 0.0f)
-			float_underflow_error();
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("value out of range: underflow"),
+					 errdetail("Element %d of the product is not zero but below the smallest float4 (about 1.4e-45).",
+							   i + 1)));
 	PG_RETURN_VEC_P(result);
 }
 

@@ -31,7 +31,7 @@ COMMENT ON FUNCTION recsys.synthetic_ratings(int, int, bigint, int, float8, bigi
 
 CREATE FUNCTION recsys.fold(user_id bigint, item_id bigint, folds int, seed int DEFAULT 42)
 RETURNS int
-AS 'MODULE_PATHNAME', 'fold'
+AS 'MODULE_PATHNAME', 'recsys_fold'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 COMMENT ON FUNCTION recsys.fold(bigint, bigint, int, int) IS
