@@ -61,6 +61,16 @@ typedef struct Dataset
 	float	   *truth_item;
 } Dataset;
 
+/* CPU seconds of the whole process (all threads): insensitive to other load */
+static double
+CpuNow(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 static double
 Now(void)
 {
@@ -155,8 +165,8 @@ HeldOut(int32_t u, int32_t i)
 /*
  * Plants rank-`rank` user and item factors and biases; explicit ratings are
  * 3 + b_u + b_i + x_u.y_i + N(0, noise^2) (not clipped, so the noise floor is exactly
- * `noise`); implicit weights pick, among 8 popularity-sampled candidates, the one
- * the user prefers most (Gumbel-perturbed), weight 1 + floor(Exp(1) * 3).
+ * `noise`); implicit weights pick, among 32 popularity-sampled candidates, the one
+ * the user prefers most (Gumbel-perturbed); the weight is how often the pair was drawn.
  * Item popularity follows a power law; users are equally active.
  */
 static void
@@ -220,7 +230,7 @@ Plant(const Options *o, bool implicit, Dataset *d)
 				int			c;
 
 				item = 0;
-				for (c = 0; c < 8; c++)
+				for (c = 0; c < 32; c++)
 				{
 					int			cand = perm[SampleCdf(item_cdf, o->items, Uniform(&s))];
 					double		sc = 0.0;
@@ -256,7 +266,7 @@ Plant(const Options *o, bool implicit, Dataset *d)
 		while (run < o->ratings && keys[run] == keys[n])
 			run++;
 		if (implicit)
-			v = (double) (run - n) + floor(-log(Uniform(&s) + 1e-300) * 3.0);
+			v = (double) (run - n);
 		else
 		{
 			int			l;
@@ -614,6 +624,108 @@ RunIals(const Dataset *d, int k, int iters, int threads, int solver, int cg,
 	return IalsTrain(&d->r, &p, &t->out, &ctl);
 }
 
+/*
+ * Brute-force check on a small set: the reported loss equals the objective summed
+ * over every pair, and the item side (solved last, exactly) has zero gradient.
+ * Returns the worst relative error.
+ */
+static double
+BruteForceCheck(const Dataset *d, const Trained *t, int k, bool implicit,
+				double lambda, double alpha)
+{
+	const RecRatings *r = &d->r;
+	double		loss = 0.0,
+				worst;
+	double	   *dense = calloc((size_t) r->n_users * r->n_items, sizeof(double));
+	char	   *has = calloc((size_t) r->n_users * r->n_items, 1);
+	double	   *grad = malloc(sizeof(double) * (k + 1));
+	double		gmax = 0.0,
+				scale = 0.0;
+	int			u,
+				i,
+				l;
+	long		e;
+
+	for (u = 0; u < r->n_users; u++)
+		for (e = r->user_ptr[u]; e < r->user_ptr[u + 1]; e++)
+		{
+			dense[(long) u * r->n_items + r->user_items[e]] = r->user_values[e];
+			has[(long) u * r->n_items + r->user_items[e]] = 1;
+		}
+	for (i = 0; i < r->n_items; i++)
+	{
+		int			ni = (int) (r->item_ptr[i + 1] - r->item_ptr[i]);
+
+		memset(grad, 0, sizeof(double) * (k + 1));
+		for (u = 0; u < r->n_users; u++)
+		{
+			double		s = 0.0,
+						c,
+						pref,
+						res;
+			long		at = (long) u * r->n_items + i;
+
+			for (l = 0; l < k; l++)
+				s += (double) t->uf[(long) u * k + l] * t->itf[(long) i * k + l];
+			if (implicit)
+			{
+				c = has[at] ? 1.0 + alpha * fabs(dense[at]) : 1.0;
+				pref = has[at] && dense[at] > 0 ? 1.0 : 0.0;
+				loss += c * (pref - s) * (pref - s);
+				for (l = 0; l < k; l++)
+				{
+					grad[l] += 2 * c * (s - pref) * t->uf[(long) u * k + l];
+					scale += fabs(2 * c * pref * t->uf[(long) u * k + l]);
+				}
+			}
+			else if (has[at])
+			{
+				res = dense[at] - t->out.global_mean - t->ub[u] - t->ib[i] - s;
+				loss += res * res;
+				for (l = 0; l < k; l++)
+					grad[l] -= 2 * res * t->uf[(long) u * k + l];
+				grad[k] -= 2 * res;
+				for (l = 0; l < k; l++)
+					scale += fabs(2 * dense[at] * t->uf[(long) u * k + l]);
+			}
+		}
+		for (l = 0; l < k; l++)
+		{
+			double		y = t->itf[(long) i * k + l];
+
+			grad[l] += 2 * lambda * (implicit ? 1 : ni) * y;
+			loss += lambda * (implicit ? 1 : ni) * y * y;
+		}
+		if (!implicit)
+		{
+			grad[k] += 2 * lambda * ni * t->ib[i];
+			loss += lambda * ni * t->ib[i] * t->ib[i];
+		}
+		for (l = 0; l <= k; l++)
+			if (fabs(grad[l]) > gmax)
+				gmax = fabs(grad[l]);
+	}
+	for (u = 0; u < r->n_users; u++)
+	{
+		int			nu = (int) (r->user_ptr[u + 1] - r->user_ptr[u]);
+
+		for (l = 0; l < k; l++)
+			loss += lambda * (implicit ? 1 : nu) * t->uf[(long) u * k + l] * t->uf[(long) u * k + l];
+		if (!implicit)
+			loss += lambda * nu * t->ub[u] * t->ub[u];
+	}
+	worst = fabs(loss - t->out.loss) / loss;
+	fprintf(stderr, "brute force: loss %.8g reported %.8g; max |grad| %.3g (scale %.3g)\n",
+			loss, t->out.loss, gmax, scale / r->n_items);
+	/* gradient relative to the typical size of a row's right-hand side */
+	if (gmax / (scale / r->n_items + 1e-30) > worst)
+		worst = gmax / (scale / r->n_items + 1e-30);
+	free(dense);
+	free(has);
+	free(grad);
+	return worst;
+}
+
 static double
 Mean(const double *a, int from, int n)
 {
@@ -628,7 +740,7 @@ Mean(const double *a, int from, int n)
 int
 main(int argc, char **argv)
 {
-	Options		o = {3000, 1500, 150000, 16, 8, 0.5, 15, 2, 3, 0.05, 10.0, 0.9, "", 42};
+	Options		o = {3000, 1500, 300000, 16, 8, 0.5, 15, 2, 3, 0.05, 10.0, 0.9, "", 42};
 	double		gemm1 = 0,
 				gemmT = 0;
 	int			a;
@@ -688,6 +800,7 @@ main(int argc, char **argv)
 		Trained		t;
 		Progress	pr = {0};
 		double		start = Now(),
+					cpu,
 					flops,
 					sweep,
 					rmse;
@@ -698,12 +811,15 @@ main(int argc, char **argv)
 				o.users, o.items, (long) d.r.nnz, d.n_test, Now() - start);
 		Alloc(&t, &d.r, o.factors);
 		pr.print = true;
+		cpu = CpuNow();
 		rc = RunAls(&d, o.factors, o.iters, o.threads, true, &t, &pr);
+		cpu = (CpuNow() - cpu) / (pr.n > 0 ? pr.n : 1);
 		flops = AlsFlops(&d.r, o.factors, true);
 		sweep = Mean(pr.seconds, pr.n > 1 ? 1 : 0, pr.n);
 		rmse = HeldOutRmse(&d, &t, o.factors);
 		printf("| ALS k=%d, %ld ratings, %d threads: s/sweep | %.3f |\n",
 			   o.factors, (long) d.r.nnz, o.threads, sweep);
+		printf("| ALS CPU s/sweep (all threads) | %.3f |\n", cpu);
 		printf("| ALS FLOP per sweep | %.3g |\n", flops);
 		printf("| ALS time / (FLOP / GEMM rate at %d threads) | %.2f |\n",
 			   o.threads, sweep / (flops / (gemmT * 1e9)));
@@ -725,6 +841,7 @@ main(int argc, char **argv)
 		Trained		t;
 		Progress	pr = {0};
 		double		start = Now(),
+					cpu,
 					sweep;
 		int			rc;
 
@@ -733,10 +850,13 @@ main(int argc, char **argv)
 				o.users, o.items, (long) d.r.nnz, d.n_test, Now() - start);
 		Alloc(&t, &d.r, o.factors);
 		pr.print = true;
+		cpu = CpuNow();
 		rc = RunIals(&d, o.factors, o.iters, o.threads, IALS_SOLVER_CG, o.cg_steps, &t, &pr);
+		cpu = (CpuNow() - cpu) / (pr.n > 0 ? pr.n : 1);
 		sweep = Mean(pr.seconds, pr.n > 1 ? 1 : 0, pr.n);
 		printf("| iALS CG-%d k=%d, %ld interactions, %d threads: s/sweep | %.3f |\n",
 			   o.cg_steps, o.factors, (long) d.r.nnz, o.threads, sweep);
+		printf("| iALS CPU s/sweep (all threads) | %.3f |\n", cpu);
 		printf("| iALS scratch bytes | %lld |\n", (long long) t.out.scratch_bytes);
 		if (rc != RECSYS_OK)
 		{
@@ -827,6 +947,33 @@ main(int argc, char **argv)
 			printf("| iALS cholesky loss never rises | %s |\n", Monotone(&pc) ? "yes" : "NO");
 			failures += rc1 != 0 || !Monotone(&pc);
 			Release(&a1);
+		}
+
+		/* brute force on a tiny set: loss formula and exact item solves */
+		{
+			Options		tiny = o;
+			Dataset		dt;
+			double		err;
+
+			tiny.users = 60;
+			tiny.items = 40;
+			tiny.ratings = 800;
+			Plant(&tiny, false, &dt);
+			Alloc(&a1, &dt.r, 6);
+			rc1 = RunAls(&dt, 6, 3, 2, true, &a1, &pr);
+			err = BruteForceCheck(&dt, &a1, 6, false, g_lambda, g_alpha);
+			printf("| ALS brute-force loss and gradient, relative error | %.2g |\n", err);
+			failures += rc1 != 0 || !(err < 1e-4);
+			Release(&a1);
+			FreeDataset(&dt);
+			Plant(&tiny, true, &dt);
+			Alloc(&a1, &dt.r, 6);
+			rc1 = RunIals(&dt, 6, 3, 2, IALS_SOLVER_CHOLESKY, 3, &a1, &pr);
+			err = BruteForceCheck(&dt, &a1, 6, true, g_lambda, g_alpha);
+			printf("| iALS brute-force loss and gradient, relative error | %.2g |\n", err);
+			failures += rc1 != 0 || !(err < 1e-4);
+			Release(&a1);
+			FreeDataset(&dt);
 		}
 
 		/* interrupts: a long run stops promptly once interrupted() says so */

@@ -33,6 +33,9 @@
 /* rows gathered at a time: 512 rows of 65 floats is 130 kB, inside L2 */
 #define ALS_SLAB	512
 
+/* how many rows ahead the gather prefetches */
+#define ALS_PREFETCH	8
+
 /* Per-thread scratch, allocated before the threads start */
 typedef struct AlsScratch
 {
@@ -79,6 +82,10 @@ AlsGather(const AlsHalf *h, AlsScratch *s, int64_t from, int m)
 		int32_t		o = h->idx[from + j];
 		float	   *col = s->block + (int64_t) j * dim;
 		float		t = h->val[from + j] - h->mu;
+
+		/* the rows are scattered: ask for one ALS_PREFETCH rows ahead */
+		if (j + ALS_PREFETCH < m)
+			SolverPrefetchRow(h->other + (int64_t) h->idx[from + j + ALS_PREFETCH] * k, k);
 
 		memcpy(col, h->other + (int64_t) o * k, sizeof(float) * k);
 		if (h->other_bias)

@@ -49,6 +49,17 @@ SolverAlloc(size_t bytes)
 	return p;
 }
 
+/* Hints the cache to load the k floats at row (a scattered row about to be read) */
+static inline void
+SolverPrefetchRow(const float *row, int k)
+{
+	const char *p = (const char *) row;
+	const char *end = (const char *) (row + k);
+
+	for (; p < end; p += SOLVER_ALIGN)
+		__builtin_prefetch(p, 0, 3);
+}
+
 /* Sum of a[0..n) in index order, so the result never depends on the threads */
 static inline double
 SolverOrderedSum(const double *a, int64_t n)

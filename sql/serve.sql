@@ -1,0 +1,95 @@
+-- Serving recommendations to an application: the registry, the request path
+-- with business filters, similar items, fold-in, batch and cold start.
+-- Scores are rounded: the last bits depend on the CPU's BLAS kernels.
+
+-- a small shop: products, users and their ratings
+CREATE TABLE products AS
+	SELECT id, 'product ' || id AS title, 5 + id % 4 * 10 AS price, id % 3 <> 0 AS in_stock
+	FROM generate_series(1, 40) id;
+CREATE TABLE users AS
+	SELECT id, 'user' || id || '@example.com' AS email,
+		   CASE WHEN id % 20 = 0 THEN 'vip' ELSE 'regular' END AS segment
+	FROM generate_series(1, 60) id;
+CREATE TABLE ratings AS
+	SELECT user_id, item_id, rating FROM recsys.synthetic_ratings(60, 40, 900, seed => 5);
+
+-- train and store under a name
+INSERT INTO recsys.models(name, model)
+	SELECT 'movies', recsys.train_als(user_id, item_id, rating, '{"factors": 4, "iterations": 10}')
+	FROM ratings;
+SELECT name, info ->> 'algorithm' AS algorithm, info ->> 'n_users' AS users,
+	   info ->> 'n_items' AS items, trained_at IS NOT NULL AS stamped
+FROM recsys.models, recsys.model_info(model) info;
+
+-- the request path: top 10 unseen items, only those in stock, with business columns
+SELECT p.title, p.price, round(r.score::numeric, 1) AS score
+  FROM recsys.recommend('movies', 42, 10,
+		 candidates => (SELECT array_agg(id) FROM products WHERE in_stock)) r
+  JOIN products p ON p.id = r.item_id
+ ORDER BY r.score DESC, p.id;
+-- every row is in stock and none was rated by user 42
+SELECT count(*) AS n, bool_and(p.in_stock) AS all_in_stock,
+	   bool_and(NOT EXISTS (SELECT FROM ratings x WHERE x.user_id = 42 AND x.item_id = r.item_id)) AS all_unseen
+  FROM recsys.recommend('movies', 42, 10,
+		 candidates => (SELECT array_agg(id) FROM products WHERE in_stock)) r
+  JOIN products p ON p.id = r.item_id;
+-- a filter that leaves fewer items than asked for returns them all
+SELECT count(*) FROM recsys.recommend('movies', 42, 10, candidates => ARRAY[1, 2, 4, 5, 7]);
+-- an exclude list (say, items already in the cart)
+SELECT count(*) AS n, bool_or(item_id IN (3, 6, 9)) AS any_excluded
+  FROM recsys.recommend('movies', 42, 30, exclude => ARRAY[3, 6, 9]);
+
+-- items like item 7 (cosine of the item factors, item 7 itself excluded)
+SELECT count(*) AS n, bool_or(id = 7) AS includes_itself, bool_and(score BETWEEN -1 AND 1.0001) AS cosines
+  FROM recsys.similar_items('movies', 7, 5);
+
+-- a visitor without an account: fold in what they rated, then recommend
+SELECT recsys.dims(recsys.fold_in('movies', ARRAY[1, 7, 9], ARRAY[5, 4, 1]::real[])) AS dims;
+SELECT count(*) AS n, bool_or(item_id IN (1, 7, 9)) AS includes_rated
+  FROM recsys.recommend('movies', recsys.fold_in('movies', ARRAY[1, 7, 9], ARRAY[5, 4, 1]::real[]), 10,
+						exclude => ARRAY[1, 7, 9]);
+
+-- nightly batch: top 20 for every user
+CREATE TABLE nightly_recs AS SELECT * FROM recsys.recommend_all('movies', 20);
+SELECT count(DISTINCT user_id) AS users, min(rank) AS first, max(rank) AS last, count(*) AS rows
+  FROM nightly_recs;
+-- the batch agrees with the request path
+SELECT count(*) AS disagreements
+  FROM nightly_recs b
+  JOIN LATERAL recsys.recommend('movies', b.user_id, 20) WITH ORDINALITY AS s(item_id, score, rank)
+	ON s.rank = b.rank
+ WHERE s.item_id <> b.item_id AND abs(s.score - b.score) > 1e-5;
+
+-- three picks for each VIP user
+SELECT u.email, count(r.item_id) AS picks
+  FROM users u CROSS JOIN LATERAL recsys.recommend('movies', u.id, 3) r
+ WHERE u.segment = 'vip'
+ GROUP BY u.email ORDER BY u.email;
+
+-- a user the model has never seen gets the most popular items, scored by
+-- their number of training interactions
+SELECT r.item_id, r.score = c.cnt AS score_is_count
+  FROM recsys.recommend('movies', 999, 3) WITH ORDINALITY AS r(item_id, score, rank)
+  JOIN (SELECT item_id, count(DISTINCT user_id) AS cnt FROM ratings GROUP BY item_id) c USING (item_id)
+ ORDER BY r.rank;
+SELECT array_agg(item_id ORDER BY cnt DESC, item_id) AS most_popular
+  FROM (SELECT item_id, count(DISTINCT user_id) AS cnt FROM ratings
+		GROUP BY item_id ORDER BY cnt DESC, item_id LIMIT 3) s;
+
+-- train from a query and retrain on a schedule (this is what pg_cron would run)
+SELECT recsys.train('shop', 'ials', 'SELECT user_id, item_id, 1 FROM ratings WHERE rating >= 3',
+					'{"factors": 4, "iterations": 5}') ->> 'algorithm' AS trained;
+INSERT INTO ratings VALUES (1000, 1, 5), (1000, 2, 4);
+SELECT recsys.retrain('shop') ->> 'n_users' AS users_after_retrain;
+SELECT count(*) FROM recsys.recommend('shop', 1000, 5);
+
+-- errors name what was wrong
+SELECT * FROM recsys.recommend('no such model', 42);
+SELECT * FROM recsys.recommend('movies', 42, 0);
+SELECT * FROM recsys.recommend('movies', 42, 5, candidates => ARRAY[1, NULL]);
+SELECT * FROM recsys.recommend('movies', '[1,2,3]'::recsys.vec, 5);
+SELECT recsys.fold_in('movies', ARRAY[1, 2], ARRAY[5]::real[]);
+SELECT recsys.train('x', 'svd', 'SELECT 1, 2, 3');
+
+DROP TABLE nightly_recs, ratings, users, products;
+DELETE FROM recsys.models;

@@ -1,0 +1,397 @@
+/*
+ * cache.c
+ *		The per-backend model cache and the registry look-up by name.
+ *
+ * Serving calls arrive with a recsys.model Datum that is usually a TOAST pointer
+ * into recsys.models (or any table).  Detoasting a 30 MB model per call would
+ * dominate a request, so the first call in a backend loads the model into its
+ * own memory context (with the data serving derives from it: options, norms,
+ * popularity order) and later calls find it by the uuid in the header, which
+ * they read as a slice of the stored value.  A new or retrained model has a new
+ * uuid, so the next call loads it; old entries age out by LRU within the budget
+ * recsys.model_cache_mb.  A model larger than the whole budget is loaded for
+ * the call and freed with it.
+ *
+ * This file does not interpret the factors: that is recommend.c and serving.c.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/uuid.h"
+
+#include "blas.h"
+#include "cache.h"
+#include "recsys.h"
+#include "serving.h"
+
+/* defaults of the training options, used when a model's options omit them */
+#define DEFAULT_REGULARIZATION	0.1
+#define DEFAULT_ALPHA			10.0
+
+/* cached entries, most recently used first, and their total bytes */
+static dlist_head cache_lru = DLIST_STATIC_INIT(cache_lru);
+static Size model_cache_bytes = 0;
+
+/* the registry look-up, planned once per backend */
+static SPIPlanPtr model_by_name_plan = NULL;
+
+/*
+ * Checks the fixed header before anything is derived from its counts: magic,
+ * version, flags and count ranges (with these, RecModelComputeLayout cannot
+ * overflow).  A failure means the stored bytes are not a model of this format.
+ */
+static void
+CheckHeader(const RecModelHeader *h)
+{
+	if (h->magic != RECSYS_MODEL_MAGIC)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("invalid recsys.model value"),
+				 errdetail("Magic number is %08x, expected %08x.",
+						   h->magic, RECSYS_MODEL_MAGIC)));
+	if (h->version != RECSYS_MODEL_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("unsupported recsys.model format version %u",
+						(unsigned) h->version),
+				 errdetail("This build reads version %d.", RECSYS_MODEL_VERSION)));
+	if (h->factors < 1 || h->factors > RECSYS_MAX_FACTORS ||
+		h->n_users < 0 || h->n_items < 0 || h->n_seen < 0 ||
+		(h->flags & ~RECSYS_MODEL_KNOWN_FLAGS) != 0 ||
+		(h->algorithm != RECSYS_ALG_ALS && h->algorithm != RECSYS_ALG_IALS) ||
+		h->options_len > MaxAllocSize)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("invalid recsys.model value"),
+				 errdetail("Header has factors %d, %d users, %d items, algorithm %u, flags %x.",
+						   h->factors, h->n_users, h->n_items,
+						   (unsigned) h->algorithm, h->flags)));
+}
+
+/*
+ * Checks the sections a serving call indexes with stored numbers (the seen
+ * lists), so that even a damaged value cannot make a request read out of bounds.
+ */
+static void
+CheckSections(const RecModelView *v)
+{
+	const RecModelHeader *h = v->h;
+
+	if (h->options_len > 0 && v->options[h->options_len - 1] != '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("invalid recsys.model value"),
+				 errdetail("The options section is not NUL-terminated.")));
+	for (int32 i = 0; i < h->n_items; i++)
+		if (v->item_count[i] < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("invalid recsys.model value"),
+					 errdetail("Item %d has a negative interaction count.", i)));
+	if (v->seen_ptr == NULL)
+		return;
+	if (v->seen_ptr[0] != 0 || v->seen_ptr[h->n_users] != h->n_seen)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("invalid recsys.model value"),
+				 errdetail("Interaction rows span %lld .. %lld, expected 0 .. %lld.",
+						   (long long) v->seen_ptr[0],
+						   (long long) v->seen_ptr[h->n_users],
+						   (long long) h->n_seen)));
+	for (int32 u = 0; u < h->n_users; u++)
+		if (v->seen_ptr[u + 1] < v->seen_ptr[u])
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("invalid recsys.model value"),
+					 errdetail("Interaction row %d ends before it starts.", u)));
+	for (int64 e = 0; e < h->n_seen; e++)
+		if (v->seen_items[e] < 0 || v->seen_items[e] >= h->n_items)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("invalid recsys.model value"),
+					 errdetail("Interaction %lld names item index %d of %d.",
+							   (long long) e, v->seen_items[e], h->n_items)));
+}
+
+/* A numeric option from the model's options JSON, or the default */
+static float
+OptionNumber(Jsonb *options, const char *key, double dflt)
+{
+	JsonbValue	val;
+
+	if (options == NULL || !JB_ROOT_IS_OBJECT(options) ||
+		getKeyJsonValueFromContainer(&options->root, key, strlen(key), &val) == NULL ||
+		val.type != jbvNumeric)
+		return (float) dflt;
+	return (float) DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+													  NumericGetDatum(val.val.numeric)));
+}
+
+/* palloc for arrays that may exceed 1 GB on very large catalogues */
+static void *
+AllocArray(Size count, Size width)
+{
+	return MemoryContextAllocHuge(CurrentMemoryContext, count * width);
+}
+
+/*
+ * Computes what serving derives from a model, once per load: the solver options
+ * fold-in needs, row norms for cosine, the popularity order for cold start, Y'Y
+ * for implicit fold-in, and a score buffer for single requests.
+ */
+static void
+DeriveServingData(RecModelEntry *e)
+{
+	const RecModelHeader *h = e->model;
+	int			k = h->factors;
+	Jsonb	   *options = NULL;
+	int64	   *key;
+
+	if (h->options_len > 1)
+		options = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+													 CStringGetDatum(e->v.options)));
+	e->lambda = OptionNumber(options, "regularization", DEFAULT_REGULARIZATION);
+	e->alpha = OptionNumber(options, "alpha", DEFAULT_ALPHA);
+
+	e->item_norms = AllocArray(Max(h->n_items, 1), sizeof(float));
+	RecRowNorms(e->v.item_factors, h->n_items, k, e->item_norms);
+	e->user_norms = AllocArray(Max(h->n_users, 1), sizeof(float));
+	RecRowNorms(e->v.user_factors, h->n_users, k, e->user_norms);
+
+	e->popular = AllocArray(Max(h->n_items, 1), sizeof(int32));
+	key = AllocArray(Max(h->n_items, 1), sizeof(int64));
+	RecPopularityOrder(e->v.item_count, h->n_items, e->popular, key);
+	pfree(key);
+
+	e->gram = NULL;
+	if (h->algorithm == RECSYS_ALG_IALS)
+	{
+		e->gram = palloc0(sizeof(float) * k * k);
+		if (h->n_items > 0)
+			cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, k, h->n_items,
+						1.0f, e->v.item_factors, k, 0.0f, e->gram, k);
+		for (int r = 0; r < k; r++)
+			for (int c = 0; c < r; c++)
+				e->gram[r * k + c] = e->gram[c * k + r];
+	}
+
+	e->scores = AllocArray(Max(h->n_items, 1), sizeof(float));
+}
+
+/* Frees the least recently used entries until `need` more bytes fit the budget */
+static void
+EvictFor(Size need, Size budget)
+{
+	while (!dlist_is_empty(&cache_lru) && model_cache_bytes + need > budget)
+	{
+		RecModelEntry *old = dlist_tail_element(RecModelEntry, node, &cache_lru);
+
+		dlist_delete(&old->node);
+		model_cache_bytes -= old->bytes;
+		MemoryContextDelete(old->cxt);
+	}
+}
+
+/*
+ * Loads a model: detoasts it into a new context (under the caller's context, so
+ * an error frees it), checks it, derives the serving data, then either moves the
+ * context under CacheMemoryContext and keeps it, or leaves it to be freed with
+ * the call when it would not fit the budget.
+ */
+static RecModelEntry *
+LoadModel(Datum datum)
+{
+	MemoryContext cxt;
+	MemoryContext old;
+	RecModelEntry *e;
+	RecModelLayout layout;
+	Size		budget = (Size) recsys_model_cache_mb * 1024 * 1024;
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "recsys model",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+
+	e = palloc0(sizeof(RecModelEntry));
+	e->cxt = cxt;
+	e->model = (RecModelHeader *) PG_DETOAST_DATUM_COPY(datum);
+	if (VARSIZE(e->model) < sizeof(RecModelHeader))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("invalid recsys.model value"),
+				 errdetail("Value has %u bytes, the header alone needs %zu.",
+						   (unsigned) VARSIZE(e->model), sizeof(RecModelHeader))));
+	CheckHeader(e->model);
+	RecModelComputeLayout(e->model, &layout);
+	if ((uint64) VARSIZE(e->model) != layout.total)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("invalid recsys.model value"),
+				 errdetail("Value has %u bytes, its header describes %llu.",
+						   (unsigned) VARSIZE(e->model),
+						   (unsigned long long) layout.total)));
+	RecModelGetView(e->model, &e->v);
+	CheckSections(&e->v);
+	memcpy(e->uuid, e->model->uuid, sizeof(e->uuid));
+	DeriveServingData(e);
+
+	MemoryContextSwitchTo(old);
+	e->bytes = MemoryContextMemAllocated(cxt, true);
+
+	if (e->bytes <= budget)
+	{
+		EvictFor(e->bytes, budget);
+		MemoryContextSetParent(cxt, CacheMemoryContext);
+		dlist_push_head(&cache_lru, &e->node);
+		model_cache_bytes += e->bytes;
+		e->cached = true;
+	}
+	return e;
+}
+
+/*
+ * The entry for a model Datum.  Reads the header only (a slice of a TOASTed
+ * value, or in place for a plain inline one) and compares uuids; loads the
+ * whole value only on a miss.
+ */
+RecModelEntry *
+RecModelGet(Datum datum)
+{
+	struct varlena *raw = (struct varlena *) DatumGetPointer(datum);
+	const RecModelHeader *h;
+	struct varlena *slice = NULL;
+	dlist_iter	iter;
+
+	if (!VARATT_IS_EXTENDED(raw))
+		h = (const RecModelHeader *) raw;
+	else
+	{
+		slice = PG_DETOAST_DATUM_SLICE(datum, 0, sizeof(RecModelHeader) - VARHDRSZ);
+		h = (const RecModelHeader *) slice;
+	}
+	if (VARSIZE(h) < sizeof(RecModelHeader))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("invalid recsys.model value"),
+				 errdetail("Value has %u bytes, the header alone needs %zu.",
+						   (unsigned) VARSIZE(h), sizeof(RecModelHeader))));
+	CheckHeader(h);
+
+	/* a lowered recsys.model_cache_mb takes effect at the next look-up */
+	EvictFor(0, (Size) recsys_model_cache_mb * 1024 * 1024);
+
+	dlist_foreach(iter, &cache_lru)
+	{
+		RecModelEntry *e = dlist_container(RecModelEntry, node, iter.cur);
+
+		if (memcmp(e->uuid, h->uuid, sizeof(e->uuid)) == 0)
+		{
+			/* move to the front: least recently used entries sit at the tail */
+			dlist_move_head(&cache_lru, &e->node);
+			e->hits++;
+			if (slice)
+				pfree(slice);
+			return e;
+		}
+	}
+	if (slice)
+		pfree(slice);
+	return LoadModel(datum);
+}
+
+/*
+ * The stored model of a registry name, as the table holds it (usually a TOAST
+ * pointer, copied into the caller's context), so a cached model is found from
+ * its header slice without reading the rest.
+ */
+Datum
+RecModelDatumByName(text *name)
+{
+	Datum		arg = PointerGetDatum(name);
+	Datum		result;
+	bool		isnull;
+	int			rc;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (model_by_name_plan == NULL)
+	{
+		Oid			argtype = TEXTOID;
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare("SELECT model FROM recsys.models WHERE name = $1",
+						   1, &argtype);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		model_by_name_plan = plan;
+	}
+	rc = SPI_execute_plan(model_by_name_plan, &arg, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" does not exist", text_to_cstring(name)),
+				 errhint("Models are rows of recsys.models; recsys.train() creates one.")));
+	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model \"%s\" is NULL", text_to_cstring(name))));
+	result = SPI_datumTransfer(result, false, -1);
+	SPI_finish();
+	return result;
+}
+
+/*
+ * recsys.model_by_name(name text) returns recsys.model: the registry's model of
+ * that name, for passing to functions that have no name overload.
+ */
+PG_FUNCTION_INFO_V1(model_by_name);
+Datum
+model_by_name(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATUM(RecModelDatumByName(PG_GETARG_TEXT_PP(0)));
+}
+
+/*
+ * recsys.model_cache() returns one row per model cached in this backend, most
+ * recently used first: what the cache holds and how often it was reused.
+ */
+PG_FUNCTION_INFO_V1(model_cache);
+Datum
+model_cache(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	dlist_iter	iter;
+
+	InitMaterializedSRF(fcinfo, 0);
+	dlist_foreach(iter, &cache_lru)
+	{
+		RecModelEntry *e = dlist_container(RecModelEntry, node, iter.cur);
+		pg_uuid_t  *uuid = palloc(sizeof(pg_uuid_t));
+		Datum		values[7];
+		bool		nulls[7] = {0};
+
+		memcpy(uuid->data, e->uuid, sizeof(e->uuid));
+		values[0] = UUIDPGetDatum(uuid);
+		values[1] = CStringGetTextDatum(e->model->algorithm == RECSYS_ALG_ALS ? "als" : "ials");
+		values[2] = Int32GetDatum(e->model->n_users);
+		values[3] = Int32GetDatum(e->model->n_items);
+		values[4] = Int32GetDatum(e->model->factors);
+		values[5] = Int64GetDatum((int64) e->bytes);
+		values[6] = Int64GetDatum((int64) e->hits);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

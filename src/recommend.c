@@ -1,0 +1,678 @@
+/*
+ * recommend.c
+ *		The serving functions of SQL: recommend (by user id and by vector),
+ *		recommend_all, similar_items, similar_users and fold_in, each by model
+ *		value and by registry name.
+ *
+ * This layer only adapts: it fetches and checks arguments, turns id lists into
+ * sorted item indexes, takes the model from cache.c and calls the plain-C
+ * scoring in serving.c, then builds the result.  Results are small (at most n
+ * rows per user), so the set-returning functions fill a tuplestore in one call
+ * and hold no model pointer between calls.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "blas.h"
+#include "cache.h"
+#include "recsys.h"
+#include "serving.h"
+#include "solver.h"
+#include "vec.h"
+
+/* recommend_all: users per SGEMM block, items per tile, result rows per round */
+#define BATCH_BLOCK_USERS	256
+#define BATCH_TILE_ITEMS	4096
+#define BATCH_ROUND_ROWS	(1 << 22)
+
+/* The model argument (position 0), by value or by registry name */
+static RecModelEntry *
+ModelArg(FunctionCallInfo fcinfo, bool by_name)
+{
+	if (by_name)
+		return RecModelGet(RecModelDatumByName(PG_GETARG_TEXT_PP(0)));
+	return RecModelGet(PG_GETARG_DATUM(0));
+}
+
+static int
+CompareId(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* Checks a requested result count */
+static int
+CheckTopN(int32 n)
+{
+	if (n < 1 || n > RECSYS_MAX_TOPN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("n must be between 1 and %d, got %d", RECSYS_MAX_TOPN, n)));
+	return n;
+}
+
+/*
+ * The elements of a bigint[] argument as a plain array (no copy); raises 22004
+ * naming the argument if any element is NULL.
+ */
+static const int64 *
+BigintArrayValues(ArrayType *a, const char *argname, int *count)
+{
+	if (ARR_ELEMTYPE(a) != INT8OID)
+		elog(ERROR, "%s must be a bigint array", argname);
+	if (array_contains_nulls(a))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not contain NULL elements", argname)));
+	*count = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+	return (const int64 *) ARR_DATA_PTR(a);
+}
+
+/*
+ * Maps the ids of a bigint[] argument to sorted, unique indexes into ids
+ * (a model's sorted id array); ids the model does not know are dropped.
+ */
+static int32 *
+IdsToIndexes(ArrayType *a, const char *argname, const int64 *ids, int32 n_ids,
+			 int64 *n_out)
+{
+	int			count;
+	const int64 *vals = BigintArrayValues(a, argname, &count);
+	int32	   *idx = palloc(sizeof(int32) * Max(count, 1));
+	int64		n = 0;
+
+	for (int j = 0; j < count; j++)
+	{
+		int32		i = RecFindId(ids, n_ids, vals[j]);
+
+		if (i >= 0)
+			idx[n++] = i;
+	}
+	*n_out = RecSortUnique(idx, n);
+	return idx;
+}
+
+/* A heap for up to cap results (cap >= 1) */
+static void
+HeapAlloc(TopNHeap *h, int cap)
+{
+	TopNInit(h, cap, palloc(sizeof(float) * cap), palloc(sizeof(int64_t) * cap));
+}
+
+/* Writes the heap best first as (id, score) rows; heap ids are indexes into ids */
+static void
+EmitRows(FunctionCallInfo fcinfo, TopNHeap *h, const int64 *ids)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			rows = TopNSortDesc(h);
+
+	for (int r = 0; r < rows; r++)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		values[0] = Int64GetDatum(ids[h->id[r]]);
+		values[1] = Float4GetDatum(h->score[r]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}
+
+/*
+ * Ranks a user vector x against the catalogue or the candidates with the
+ * request's exclusions; base is added to every score (mu + b_u for explicit).
+ */
+static void
+RankVector(TopNHeap *h, RecModelEntry *e, const float *x, float base,
+		   const int32 *cand, int64 n_cand, bool use_cand, const RecBlocked *blocked)
+{
+	const RecModelHeader *m = e->model;
+
+	if (use_cand)
+		RecSelectCandidates(h, x, e->v.item_factors, m->factors, e->v.item_bias, base,
+							cand, n_cand, blocked);
+	else
+	{
+		/* one pass over the item matrix into the entry's scratch, no allocation */
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, m->n_items, m->factors, 1.0f,
+					e->v.item_factors, m->factors, x, 1, 0.0f, e->scores, 1);
+		RecSelectDense(h, e->scores, e->v.item_bias, base, m->n_items, blocked);
+	}
+}
+
+/*
+ * recommend(m, user_id, n, exclude_seen, candidates, exclude): the user's best n
+ * items; an unknown user gets the most popular ones (score = training count).
+ */
+static Datum
+RecommendUser(FunctionCallInfo fcinfo, bool by_name)
+{
+	RecModelEntry *e;
+	const RecModelHeader *m;
+	int64		user_id;
+	int			n;
+	bool		exclude_seen;
+	int32		u;
+	int32	   *cand = NULL;
+	int64		n_cand = 0;
+	bool		use_cand = !PG_ARGISNULL(4);
+	RecBlocked	blocked = {0};
+	TopNHeap	heap;
+	int			cap;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		return (Datum) 0;
+	user_id = PG_GETARG_INT64(1);
+	n = CheckTopN(PG_GETARG_INT32(2));
+	exclude_seen = PG_GETARG_BOOL(3);
+
+	e = ModelArg(fcinfo, by_name);
+	m = e->model;
+	if (use_cand)
+		cand = IdsToIndexes(PG_GETARG_ARRAYTYPE_P(4), "candidates",
+							e->v.item_ids, m->n_items, &n_cand);
+	if (!PG_ARGISNULL(5))
+	{
+		int32	   *ex = IdsToIndexes(PG_GETARG_ARRAYTYPE_P(5), "exclude",
+									  e->v.item_ids, m->n_items, &blocked.n_exclude);
+
+		blocked.exclude = ex;
+	}
+
+	u = RecFindId(e->v.user_ids, m->n_users, user_id);
+	if (u >= 0 && exclude_seen && e->v.seen_ptr)
+	{
+		blocked.seen = e->v.seen_items + e->v.seen_ptr[u];
+		blocked.n_seen = e->v.seen_ptr[u + 1] - e->v.seen_ptr[u];
+	}
+
+	cap = (int) Min((int64) n, use_cand ? n_cand : (int64) m->n_items);
+	if (cap == 0)
+		return (Datum) 0;
+	HeapAlloc(&heap, cap);
+
+	if (u >= 0)
+	{
+		float		base = m->global_mean + (e->v.user_bias ? e->v.user_bias[u] : 0.0f);
+
+		RankVector(&heap, e, e->v.user_factors + (int64) u * m->factors, base,
+				   cand, n_cand, use_cand, &blocked);
+	}
+	else if (use_cand)
+		RecSelectPopularCandidates(&heap, e->v.item_count, cand, n_cand, &blocked);
+	else
+		RecSelectPopular(&heap, e->popular, e->v.item_count, m->n_items, &blocked);
+
+	EmitRows(fcinfo, &heap, e->v.item_ids);
+	return (Datum) 0;
+}
+
+/* recsys.recommend(m recsys.model, user_id bigint, ...) */
+PG_FUNCTION_INFO_V1(recommend_user);
+Datum
+recommend_user(PG_FUNCTION_ARGS)
+{
+	return RecommendUser(fcinfo, false);
+}
+
+/* recsys.recommend(name text, user_id bigint, ...) */
+PG_FUNCTION_INFO_V1(recommend_user_by_name);
+Datum
+recommend_user_by_name(PG_FUNCTION_ARGS)
+{
+	return RecommendUser(fcinfo, true);
+}
+
+/* Checks that a vector argument has the model's dimension */
+static void
+CheckVectorDims(const Vec *x, const RecModelHeader *m)
+{
+	if (x->dim != m->factors)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("different vector dimensions %d and %d", x->dim, m->factors),
+				 errdetail("The model has %d factors.", m->factors)));
+}
+
+/*
+ * recommend(m, user_vector, n, candidates, exclude): the best n items for an
+ * ad-hoc profile; explicit models score mu + b_i + x.y (no user bias is known).
+ */
+static Datum
+RecommendVector(FunctionCallInfo fcinfo, bool by_name)
+{
+	RecModelEntry *e;
+	const RecModelHeader *m;
+	Vec		   *x;
+	int			n;
+	int32	   *cand = NULL;
+	int64		n_cand = 0;
+	bool		use_cand = !PG_ARGISNULL(3);
+	RecBlocked	blocked = {0};
+	TopNHeap	heap;
+	int			cap;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		return (Datum) 0;
+	x = PG_GETARG_VEC_P(1);
+	n = CheckTopN(PG_GETARG_INT32(2));
+
+	e = ModelArg(fcinfo, by_name);
+	m = e->model;
+	CheckVectorDims(x, m);
+	if (use_cand)
+		cand = IdsToIndexes(PG_GETARG_ARRAYTYPE_P(3), "candidates",
+							e->v.item_ids, m->n_items, &n_cand);
+	if (!PG_ARGISNULL(4))
+		blocked.exclude = IdsToIndexes(PG_GETARG_ARRAYTYPE_P(4), "exclude",
+									   e->v.item_ids, m->n_items, &blocked.n_exclude);
+
+	cap = (int) Min((int64) n, use_cand ? n_cand : (int64) m->n_items);
+	if (cap == 0)
+		return (Datum) 0;
+	HeapAlloc(&heap, cap);
+	RankVector(&heap, e, x->x, m->global_mean, cand, n_cand, use_cand, &blocked);
+	EmitRows(fcinfo, &heap, e->v.item_ids);
+	return (Datum) 0;
+}
+
+/* recsys.recommend(m recsys.model, user_vector vec, ...) */
+PG_FUNCTION_INFO_V1(recommend_vector);
+Datum
+recommend_vector(PG_FUNCTION_ARGS)
+{
+	return RecommendVector(fcinfo, false);
+}
+
+/* recsys.recommend(name text, user_vector vec, ...) */
+PG_FUNCTION_INFO_V1(recommend_vector_by_name);
+Datum
+recommend_vector_by_name(PG_FUNCTION_ARGS)
+{
+	return RecommendVector(fcinfo, true);
+}
+
+/*
+ * similar_items / similar_users: the n rows of the item (or user) matrix with
+ * the highest cosine similarity to the given one, itself excluded.  An unknown
+ * id returns no rows.
+ */
+static Datum
+Similar(FunctionCallInfo fcinfo, bool by_name, bool items)
+{
+	RecModelEntry *e;
+	const RecModelHeader *m;
+	int64		id = PG_GETARG_INT64(1);
+	int			n = CheckTopN(PG_GETARG_INT32(2));
+	const int64 *ids;
+	const float *M;
+	const float *norms;
+	int32		rows;
+	int32		self;
+	float	   *dots;
+	TopNHeap	heap;
+
+	InitMaterializedSRF(fcinfo, 0);
+	e = ModelArg(fcinfo, by_name);
+	m = e->model;
+	ids = items ? e->v.item_ids : e->v.user_ids;
+	M = items ? e->v.item_factors : e->v.user_factors;
+	norms = items ? e->item_norms : e->user_norms;
+	rows = items ? m->n_items : m->n_users;
+
+	self = RecFindId(ids, rows, id);
+	if (self < 0 || rows < 2)
+		return (Datum) 0;
+
+	dots = items ? e->scores : MemoryContextAllocHuge(CurrentMemoryContext,
+													  sizeof(float) * rows);
+	cblas_sgemv(CblasRowMajor, CblasNoTrans, rows, m->factors, 1.0f, M, m->factors,
+				M + (int64) self * m->factors, 1, 0.0f, dots, 1);
+	HeapAlloc(&heap, Min(n, rows - 1));
+	RecSelectCosine(&heap, dots, norms, rows, self);
+	EmitRows(fcinfo, &heap, ids);
+	return (Datum) 0;
+}
+
+/* recsys.similar_items(m recsys.model, item_id bigint, n int) */
+PG_FUNCTION_INFO_V1(similar_items);
+Datum
+similar_items(PG_FUNCTION_ARGS)
+{
+	return Similar(fcinfo, false, true);
+}
+
+/* recsys.similar_items(name text, item_id bigint, n int) */
+PG_FUNCTION_INFO_V1(similar_items_by_name);
+Datum
+similar_items_by_name(PG_FUNCTION_ARGS)
+{
+	return Similar(fcinfo, true, true);
+}
+
+/* recsys.similar_users(m recsys.model, user_id bigint, n int) */
+PG_FUNCTION_INFO_V1(similar_users);
+Datum
+similar_users(PG_FUNCTION_ARGS)
+{
+	return Similar(fcinfo, false, false);
+}
+
+/* recsys.similar_users(name text, user_id bigint, n int) */
+PG_FUNCTION_INFO_V1(similar_users_by_name);
+Datum
+similar_users_by_name(PG_FUNCTION_ARGS)
+{
+	return Similar(fcinfo, true, false);
+}
+
+/* (item index, position in the argument, value) of one fold-in interaction */
+typedef struct FoldInPair
+{
+	int32		item;
+	int32		pos;
+	float		value;
+} FoldInPair;
+
+static int
+CompareFoldInPair(const void *a, const void *b)
+{
+	const FoldInPair *x = a;
+	const FoldInPair *y = b;
+
+	if (x->item != y->item)
+		return (x->item > y->item) - (x->item < y->item);
+	return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/*
+ * fold_in(m, item_ids, values): the user vector training would learn from these
+ * interactions with the item side held fixed.  Items the model does not know
+ * are ignored; a repeated item keeps its last rating (explicit) or adds its
+ * weights (implicit), as the training aggregates do.
+ */
+static Datum
+FoldIn(FunctionCallInfo fcinfo, bool by_name)
+{
+	ArrayType  *item_arr = PG_GETARG_ARRAYTYPE_P(1);
+	ArrayType  *value_arr = PG_GETARG_ARRAYTYPE_P(2);
+	RecModelEntry *e;
+	const RecModelHeader *m;
+	const int64 *item_ids;
+	const float *values;
+	int			n_item_ids;
+	int			n_values;
+	FoldInPair *pairs;
+	int32	   *items;
+	float	   *vals;
+	int64		n = 0;
+	int64		used = 0;
+	Vec		   *result;
+	float	   *work;
+	bool		ok;
+	int			k;
+
+	item_ids = BigintArrayValues(item_arr, "item_ids", &n_item_ids);
+	if (ARR_ELEMTYPE(value_arr) != FLOAT4OID)
+		elog(ERROR, "values must be a real array");
+	if (array_contains_nulls(value_arr))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("values must not contain NULL elements")));
+	n_values = ArrayGetNItems(ARR_NDIM(value_arr), ARR_DIMS(value_arr));
+	values = (const float *) ARR_DATA_PTR(value_arr);
+	if (n_item_ids != n_values)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("item_ids and values must have the same length"),
+				 errdetail("item_ids has %d elements, values has %d.",
+						   n_item_ids, n_values)));
+	for (int j = 0; j < n_values; j++)
+		if (isnan(values[j]) || isinf(values[j]))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("values must be finite, element %d is %g", j + 1,
+							(double) values[j])));
+
+	e = ModelArg(fcinfo, by_name);
+	m = e->model;
+	k = m->factors;
+
+	/* known items, grouped by item in argument order */
+	pairs = palloc(sizeof(FoldInPair) * Max(n_values, 1));
+	for (int j = 0; j < n_values; j++)
+	{
+		int32		i = RecFindId(e->v.item_ids, m->n_items, item_ids[j]);
+
+		if (i < 0)
+			continue;
+		pairs[n].item = i;
+		pairs[n].pos = j;
+		pairs[n].value = values[j];
+		n++;
+	}
+	qsort(pairs, n, sizeof(FoldInPair), CompareFoldInPair);
+	items = palloc(sizeof(int32) * Max(n, 1));
+	vals = palloc(sizeof(float) * Max(n, 1));
+	for (int64 j = 0; j < n; j++)
+	{
+		if (used > 0 && items[used - 1] == pairs[j].item)
+		{
+			if (m->algorithm == RECSYS_ALG_IALS)
+				vals[used - 1] += pairs[j].value;
+			else
+				vals[used - 1] = pairs[j].value;
+			continue;
+		}
+		items[used] = pairs[j].item;
+		vals[used] = pairs[j].value;
+		used++;
+	}
+
+	result = InitVec(k);
+	work = palloc(sizeof(float) * (k + 1) * (k + 2));
+	if (m->algorithm == RECSYS_ALG_IALS)
+	{
+		ok = RecFoldInImplicit(e->v.item_factors, e->gram, k, items, vals, used,
+							   e->lambda, e->alpha, result->x, work);
+	}
+	else
+	{
+		float		bias;
+
+		ok = RecFoldInExplicit(e->v.item_factors, k, e->v.item_bias, m->global_mean,
+							   items, vals, used, e->lambda, result->x, &bias, work);
+	}
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("fold-in system is not positive definite"),
+				 errdetail("The model's regularization is %g.", (double) e->lambda)));
+	PG_RETURN_POINTER(result);
+}
+
+/* recsys.fold_in(m recsys.model, item_ids bigint[], values real[]) returns vec */
+PG_FUNCTION_INFO_V1(fold_in);
+Datum
+fold_in(PG_FUNCTION_ARGS)
+{
+	return FoldIn(fcinfo, false);
+}
+
+/* recsys.fold_in(name text, item_ids bigint[], values real[]) returns vec */
+PG_FUNCTION_INFO_V1(fold_in_by_name);
+Datum
+fold_in_by_name(PG_FUNCTION_ARGS)
+{
+	return FoldIn(fcinfo, true);
+}
+
+/*
+ * Polled by RecParallelFor on this (the main) thread while workers score: stop
+ * for a cancel or termination only (other pending interrupts can wait).
+ */
+static bool
+BatchInterrupted(void *arg)
+{
+	return InterruptPending && (QueryCancelPending || ProcDiePending);
+}
+
+/*
+ * recommend_all(m, n, users): the best n unseen items of every user (or of the
+ * listed users, unknown ones getting the popular items), in user id order.
+ * Users are scored in rounds; each round is split in blocks across
+ * recsys.threads threads, so memory is bounded by the round and block sizes,
+ * not by the number of users.
+ */
+static Datum
+RecommendAll(FunctionCallInfo fcinfo, bool by_name)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	RecModelEntry *e;
+	const RecModelHeader *m;
+	int			n;
+	int64	   *user_ids;		/* output ids, ascending */
+	int32	   *users;			/* their indexes, -1 = unknown */
+	int64		n_users;
+	int			threads = Max(recsys_threads, 1);
+	int			block;
+	int64		round;
+	RecBatch	bt;
+	RecControl	ctl = {BatchInterrupted, NULL, NULL};
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		return (Datum) 0;
+	n = CheckTopN(PG_GETARG_INT32(1));
+	e = ModelArg(fcinfo, by_name);
+	m = e->model;
+
+	if (PG_ARGISNULL(2))
+	{
+		n_users = m->n_users;
+		user_ids = (int64 *) e->v.user_ids;
+		users = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * Max(n_users, 1));
+		for (int32 u = 0; u < n_users; u++)
+			users[u] = u;
+	}
+	else
+	{
+		int			count;
+		const int64 *vals = BigintArrayValues(PG_GETARG_ARRAYTYPE_P(2), "users", &count);
+
+		user_ids = palloc(sizeof(int64) * Max(count, 1));
+		memcpy(user_ids, vals, sizeof(int64) * count);
+		qsort(user_ids, count, sizeof(int64), CompareId);
+		n_users = 0;
+		for (int j = 0; j < count; j++)
+			if (n_users == 0 || user_ids[n_users - 1] != user_ids[j])
+				user_ids[n_users++] = user_ids[j];
+		users = palloc(sizeof(int32) * Max(n_users, 1));
+		for (int64 j = 0; j < n_users; j++)
+			users[j] = RecFindId(e->v.user_ids, m->n_users, user_ids[j]);
+	}
+	if (n_users == 0 || m->n_items == 0)
+		return (Datum) 0;
+	n = Min(n, m->n_items);
+
+	/* blocks small enough that every thread gets work, rounds bounded in rows */
+	block = (int) Min((int64) BATCH_BLOCK_USERS, (n_users + threads - 1) / threads);
+	round = Max((int64) block, ((int64) BATCH_ROUND_ROWS / n) / block * block);
+	round = Min(round, n_users);
+
+	memset(&bt, 0, sizeof(bt));
+	bt.k = m->factors;
+	bt.n_items = m->n_items;
+	bt.X = e->v.user_factors;
+	bt.Y = e->v.item_factors;
+	bt.user_bias = e->v.user_bias;
+	bt.item_bias = e->v.item_bias;
+	bt.mu = m->global_mean;
+	bt.seen_ptr = e->v.seen_ptr;
+	bt.seen_items = e->v.seen_items;
+	bt.popular = e->popular;
+	bt.item_count = e->v.item_count;
+	bt.n = n;
+	bt.block = block;
+	bt.tile = Min(m->n_items, BATCH_TILE_ITEMS);
+	bt.out_score = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * round * n);
+	bt.out_item = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64_t) * round * n);
+	bt.out_count = palloc(sizeof(int) * round);
+	bt.xb = palloc(sizeof(float *) * threads);
+	bt.cb = palloc(sizeof(float *) * threads);
+	bt.heaps = palloc(sizeof(TopNHeap *) * threads);
+	for (int t = 0; t < threads; t++)
+	{
+		bt.xb[t] = palloc(sizeof(float) * block * bt.k);
+		bt.cb[t] = MemoryContextAllocHuge(CurrentMemoryContext,
+										  sizeof(float) * block * bt.tile);
+		bt.heaps[t] = palloc(sizeof(TopNHeap) * block);
+	}
+
+	for (int64 start = 0; start < n_users; start += round)
+	{
+		int64		count = Min(round, n_users - start);
+		int			rc;
+
+		CHECK_FOR_INTERRUPTS();
+		bt.users = users + start;
+		rc = RecParallelFor(threads, count, block, RecBatchChunk, &bt, &ctl);
+		if (rc == RECSYS_INTERRUPTED)
+		{
+			CHECK_FOR_INTERRUPTS();
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("recommend_all was interrupted")));
+		}
+		if (rc != RECSYS_OK)
+			ereport(ERROR,
+					(errcode(rc == RECSYS_ENOMEM ? ERRCODE_OUT_OF_MEMORY :
+							 ERRCODE_INTERNAL_ERROR),
+					 errmsg("recommend_all failed with solver status %d", rc)));
+
+		for (int64 r = 0; r < count; r++)
+		{
+			for (int j = 0; j < bt.out_count[r]; j++)
+			{
+				Datum		values[4];
+				bool		nulls[4] = {false, false, false, false};
+
+				values[0] = Int64GetDatum(user_ids[start + r]);
+				values[1] = Int32GetDatum(j + 1);
+				values[2] = Int64GetDatum(e->v.item_ids[bt.out_item[r * n + j]]);
+				values[3] = Float4GetDatum(bt.out_score[r * n + j]);
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			}
+		}
+	}
+	return (Datum) 0;
+}
+
+/* recsys.recommend_all(m recsys.model, n int, users bigint[]) */
+PG_FUNCTION_INFO_V1(recommend_all);
+Datum
+recommend_all(PG_FUNCTION_ARGS)
+{
+	return RecommendAll(fcinfo, false);
+}
+
+/* recsys.recommend_all(name text, n int, users bigint[]) */
+PG_FUNCTION_INFO_V1(recommend_all_by_name);
+Datum
+recommend_all_by_name(PG_FUNCTION_ARGS)
+{
+	return RecommendAll(fcinfo, true);
+}

@@ -1,0 +1,424 @@
+/*
+ * serving.c
+ *		Numeric code behind the serving functions: top-N selection over score rows
+ *		(with exclusions, candidates, popularity fallback, cosine), the fold-in
+ *		least-squares solves and the blocked SGEMM scorer of recommend_all.
+ *
+ * Plain C (no PostgreSQL headers): nothing here allocates, raises errors or
+ * looks at a Datum.  RecBatchChunk runs on worker threads.  The SQL-facing side
+ * is recommend.c; the model layout and its cache are model.h and cache.c.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blas.h"
+#include "serving.h"
+#include "solver.h"
+
+/* Binary search in a sorted int32 array */
+bool
+RecSortedContains(const int32_t *a, int64_t n, int32_t x)
+{
+	int64_t		lo = 0,
+				hi = n - 1;
+
+	while (lo <= hi)
+	{
+		int64_t		mid = lo + (hi - lo) / 2;
+
+		if (a[mid] < x)
+			lo = mid + 1;
+		else if (a[mid] > x)
+			hi = mid - 1;
+		else
+			return true;
+	}
+	return false;
+}
+
+static int
+CompareInt32(const void *a, const void *b)
+{
+	int32_t		x = *(const int32_t *) a;
+	int32_t		y = *(const int32_t *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* Sorts a in place and drops duplicates; returns the new length */
+int64_t
+RecSortUnique(int32_t *a, int64_t n)
+{
+	int64_t		out = 0;
+
+	if (n <= 1)
+		return n;
+	qsort(a, (size_t) n, sizeof(int32_t), CompareInt32);
+	for (int64_t i = 0; i < n; i++)
+		if (out == 0 || a[out - 1] != a[i])
+			a[out++] = a[i];
+	return out;
+}
+
+/*
+ * The score every path computes for one item, written once so single-user,
+ * candidate and batch scoring round alike: dot + (base + b_i), base being
+ * mu + b_u for explicit models and 0 for implicit ones.
+ */
+static inline float
+ItemScore(float dot, const float *item_bias, int32_t i, float base)
+{
+	return item_bias ? dot + (base + item_bias[i]) : dot + base;
+}
+
+/* The score a new entry must reach (ties then go by index), -inf while not full */
+static inline float
+HeapFloor(const TopNHeap *h)
+{
+	return h->size < h->cap ? -INFINITY : h->score[0];
+}
+
+/* elements checked at once against the heap's floor */
+#define SCAN_CHUNK	64
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang_analyzer__)
+#define SCAN_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define SCAN_CLONES
+#endif
+
+/*
+ * s[j] = s[j] + (base + item_bias[j]) for one chunk: turns dot products into
+ * scores in place, rounding exactly as ItemScore does.  The fixed trip count
+ * lets the compiler vectorise it at -O2.
+ */
+SCAN_CLONES
+static void
+AddChunkOffsets(float *restrict s, const float *restrict item_bias, float base)
+{
+	if (item_bias)
+		for (int j = 0; j < SCAN_CHUNK; j++)
+			s[j] = s[j] + (base + item_bias[j]);
+	else
+		for (int j = 0; j < SCAN_CHUNK; j++)
+			s[j] = s[j] + base;
+}
+
+/* Whether any of s[0 .. SCAN_CHUNK) reaches floor (one vectorised pass) */
+SCAN_CLONES
+static bool
+ChunkReaches(const float *s, float floor)
+{
+	int			any = 0;
+
+	for (int j = 0; j < SCAN_CHUNK; j++)
+		any |= (s[j] >= floor);
+	return any != 0;
+}
+
+/*
+ * Pushes items first .. first + n - 1 whose dot products are dots[0 .. n-1]
+ * (overwritten with the scores).  Once the heap is full, a chunk whose best
+ * score is below the n-th best so far costs one vectorised pass.
+ */
+static void
+SelectRow(TopNHeap *h, float *dots, const float *item_bias, float base,
+		  int32_t first, int32_t n, const RecBlocked *b)
+{
+	for (int32_t j0 = 0; j0 < n; j0 += SCAN_CHUNK)
+	{
+		int32_t		end = n - j0 < SCAN_CHUNK ? n : j0 + SCAN_CHUNK;
+		float		floor = HeapFloor(h);
+
+		if (end - j0 == SCAN_CHUNK)
+		{
+			AddChunkOffsets(dots + j0, item_bias ? item_bias + first + j0 : NULL, base);
+			if (h->size == h->cap && !ChunkReaches(dots + j0, floor))
+				continue;
+		}
+		else
+			for (int32_t j = j0; j < end; j++)
+				dots[j] = ItemScore(dots[j], item_bias, first + j, base);
+		for (int32_t j = j0; j < end; j++)
+		{
+			int32_t		i = first + j;
+			float		s = dots[j];
+
+			if (s < floor || !TopNWouldEnter(h, s, i))
+				continue;
+			if (b && RecIsBlocked(b, i))
+				continue;
+			TopNPush(h, s, i);
+			floor = HeapFloor(h);
+		}
+	}
+}
+
+void
+RecSelectDense(TopNHeap *h, float *dots, const float *item_bias, float offset,
+			   int32_t n_items, const RecBlocked *b)
+{
+	SelectRow(h, dots, item_bias, offset, 0, n_items, b);
+}
+
+void
+RecSelectCandidates(TopNHeap *h, const float *x, const float *Y, int k,
+					const float *item_bias, float offset,
+					const int32_t *cand, int64_t n_cand, const RecBlocked *b)
+{
+	for (int64_t c = 0; c < n_cand; c++)
+	{
+		int32_t		i = cand[c];
+		float		s = ItemScore(KernDot(x, Y + (int64_t) i * k, k), item_bias, i, offset);
+
+		if (TopNWouldEnter(h, s, i) && !RecIsBlocked(b, i))
+			TopNPush(h, s, i);
+	}
+}
+
+/*
+ * The order is already best first, so the first cap unblocked items are the
+ * answer: this touches O(n + blocked) items, not the catalogue.
+ */
+void
+RecSelectPopular(TopNHeap *h, const int32_t *order, const int32_t *count,
+				 int32_t n_items, const RecBlocked *b)
+{
+	for (int32_t r = 0; r < n_items && h->size < h->cap; r++)
+	{
+		int32_t		i = order[r];
+
+		if (b && RecIsBlocked(b, i))
+			continue;
+		TopNPush(h, (float) count[i], i);
+	}
+}
+
+void
+RecSelectPopularCandidates(TopNHeap *h, const int32_t *count,
+						   const int32_t *cand, int64_t n_cand, const RecBlocked *b)
+{
+	for (int64_t c = 0; c < n_cand; c++)
+	{
+		int32_t		i = cand[c];
+		float		s = (float) count[i];
+
+		if (TopNWouldEnter(h, s, i) && !RecIsBlocked(b, i))
+			TopNPush(h, s, i);
+	}
+}
+
+/* Rows with a zero norm have no direction: their cosine is taken as 0 */
+void
+RecSelectCosine(TopNHeap *h, const float *dots, const float *norms, int32_t n,
+				int32_t self)
+{
+	float		ns = norms[self];
+	float		floor = HeapFloor(h);
+
+	for (int32_t j = 0; j < n; j++)
+	{
+		float		d = ns * norms[j];
+		float		s = d > 0.0f ? dots[j] / d : 0.0f;
+
+		if (j == self || s < floor || !TopNWouldEnter(h, s, j))
+			continue;
+		TopNPush(h, s, j);
+		floor = HeapFloor(h);
+	}
+}
+
+void
+RecRowNorms(const float *M, int64_t n, int k, float *norms)
+{
+	for (int64_t r = 0; r < n; r++)
+		norms[r] = sqrtf(KernNormSquared(M + r * k, k));
+}
+
+static int
+CompareInt64(const void *a, const void *b)
+{
+	int64_t		x = *(const int64_t *) a;
+	int64_t		y = *(const int64_t *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Sorts (count desc, index asc) as one int64 key per item: the high half is
+ * INT32_MAX - count, the low half the index.  key is scratch for n_items int64s.
+ */
+void
+RecPopularityOrder(const int32_t *count, int32_t n_items, int32_t *order, int64_t *key)
+{
+	for (int32_t i = 0; i < n_items; i++)
+	{
+		int64_t		c = count[i] < 0 ? 0 : count[i];
+
+		key[i] = ((int64_t) (INT32_MAX - c) << 32) | (int64_t) i;
+	}
+	qsort(key, (size_t) n_items, sizeof(int64_t), CompareInt64);
+	for (int32_t i = 0; i < n_items; i++)
+		order[i] = (int32_t) (key[i] & 0xFFFFFFFF);
+}
+
+/* Solves the symmetric positive definite d x d system A z = rhs in place */
+static bool
+SolveSpd(float *A, float *rhs, int d)
+{
+	int			info = 0;
+	int			one = 1;
+
+	spotrf_("L", &d, A, &d, &info);
+	if (info != 0)
+		return false;
+	spotrs_("L", &d, &one, A, &d, rhs, &d, &info);
+	return info == 0;
+}
+
+bool
+RecFoldInExplicit(const float *Y, int k, const float *item_bias, float mu,
+				  const int32_t *items, const float *values, int64_t n,
+				  float lambda, float *x, float *bias, float *work)
+{
+	int			d = item_bias ? k + 1 : k;
+	float	   *A = work;
+	float	   *rhs = work + (int64_t) d * d;
+	float		reg = lambda * (float) n;
+
+	memset(x, 0, sizeof(float) * k);
+	if (bias)
+		*bias = 0.0f;
+	if (n == 0)
+		return true;
+
+	memset(work, 0, sizeof(float) * ((int64_t) d * d + d));
+	for (int64_t e = 0; e < n; e++)
+	{
+		const float *y = Y + (int64_t) items[e] * k;
+		float		t = values[e] - mu - (item_bias ? item_bias[items[e]] : 0.0f);
+
+		/* lower triangle of a a' with a = [y; 1], and a * t */
+		for (int r = 0; r < k; r++)
+		{
+			for (int c = 0; c <= r; c++)
+				A[(int64_t) r * d + c] += y[r] * y[c];
+			rhs[r] += y[r] * t;
+		}
+		if (item_bias)
+		{
+			for (int c = 0; c < k; c++)
+				A[(int64_t) k * d + c] += y[c];
+			A[(int64_t) k * d + k] += 1.0f;
+			rhs[k] += t;
+		}
+	}
+	for (int r = 0; r < d; r++)
+	{
+		A[(int64_t) r * d + r] += reg;
+		for (int c = 0; c < r; c++)
+			A[(int64_t) c * d + r] = A[(int64_t) r * d + c];
+	}
+	if (!SolveSpd(A, rhs, d))
+		return false;
+	memcpy(x, rhs, sizeof(float) * k);
+	if (bias && item_bias)
+		*bias = rhs[k];
+	return true;
+}
+
+bool
+RecFoldInImplicit(const float *Y, const float *gram, int k,
+				  const int32_t *items, const float *values, int64_t n,
+				  float lambda, float alpha, float *x, float *work)
+{
+	float	   *A = work;
+	float	   *rhs = work + (int64_t) k * k;
+
+	memcpy(A, gram, sizeof(float) * k * k);
+	memset(rhs, 0, sizeof(float) * k);
+	for (int r = 0; r < k; r++)
+		A[(int64_t) r * k + r] += lambda;
+	for (int64_t e = 0; e < n; e++)
+	{
+		const float *y = Y + (int64_t) items[e] * k;
+		float		c = 1.0f + alpha * fabsf(values[e]);
+
+		for (int r = 0; r < k; r++)
+			for (int q = 0; q < k; q++)
+				A[(int64_t) r * k + q] += (c - 1.0f) * y[r] * y[q];
+		if (values[e] > 0.0f)
+			KernAxpy(k, c, y, rhs);
+	}
+	if (!SolveSpd(A, rhs, k))
+	{
+		memset(x, 0, sizeof(float) * k);
+		return false;
+	}
+	memcpy(x, rhs, sizeof(float) * k);
+	return true;
+}
+
+/*
+ * One chunk of recommend_all: users begin .. end - 1 of the round (at most
+ * `block` of them).  Known users are gathered into xb and scored tile by tile
+ * with one SGEMM each; every user's heap lives in its slice of the output.
+ * Unknown users get the popularity fallback.  Runs on a worker thread.
+ */
+int
+RecBatchChunk(void *ctx, int thread, int64_t begin, int64_t end)
+{
+	RecBatch   *bt = (RecBatch *) ctx;
+	int			k = bt->k;
+	float	   *xb = bt->xb[thread];
+	float	   *cb = bt->cb[thread];
+	TopNHeap   *heaps = bt->heaps[thread];
+	int			nb = (int) (end - begin);
+	int			known = 0;
+
+	if (nb > bt->block)
+		return RECSYS_EINVAL;	/* chunking does not match the set-up */
+
+	for (int r = 0; r < nb; r++)
+	{
+		int64_t		row = begin + r;
+		int32_t		u = bt->users[row];
+
+		TopNInit(&heaps[r], bt->n, bt->out_score + row * bt->n, bt->out_item + row * bt->n);
+		if (u < 0)
+			RecSelectPopular(&heaps[r], bt->popular, bt->item_count, bt->n_items, NULL);
+		else
+			memcpy(xb + (int64_t) known++ * k, bt->X + (int64_t) u * k, sizeof(float) * k);
+	}
+
+	for (int32_t t0 = 0; known > 0 && t0 < bt->n_items; t0 += bt->tile)
+	{
+		int			tn = bt->n_items - t0 < bt->tile ? bt->n_items - t0 : bt->tile;
+		int			q = 0;
+
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, known, tn, k,
+					1.0f, xb, k, bt->Y + (int64_t) t0 * k, k, 0.0f, cb, tn);
+		for (int r = 0; r < nb; r++)
+		{
+			int32_t		u = bt->users[begin + r];
+			RecBlocked	blocked = {0};
+			float		base;
+
+			if (u < 0)
+				continue;
+			if (bt->seen_ptr)
+			{
+				blocked.seen = bt->seen_items + bt->seen_ptr[u];
+				blocked.n_seen = bt->seen_ptr[u + 1] - bt->seen_ptr[u];
+			}
+			base = bt->mu + (bt->user_bias ? bt->user_bias[u] : 0.0f);
+			SelectRow(&heaps[r], cb + (int64_t) q++ * tn, bt->item_bias, base, t0, tn,
+					  &blocked);
+		}
+	}
+
+	for (int r = 0; r < nb; r++)
+		bt->out_count[begin + r] = TopNSortDesc(&heaps[r]);
+	return 0;
+}

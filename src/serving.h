@@ -1,0 +1,140 @@
+/*
+ * serving.h
+ *		The numeric side of serving: top-N selection with the items a request
+ *		excludes, cosine neighbours, fold-in solves and the batch scorer that
+ *		recommend_all runs on worker threads.
+ *
+ * Plain C over arrays and sizes (no PostgreSQL headers): recommend.c turns SQL
+ * arguments and the cached model into these calls.  Items and users are dense
+ * indexes into the model's sorted id arrays, so "smaller index" is "smaller id"
+ * and the TopNHeap's tie-break by id works on indexes directly.
+ */
+#ifndef RECSYS_SERVING_H
+#define RECSYS_SERVING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kernels.h"
+
+/* largest n a top-N call accepts */
+#define RECSYS_MAX_TOPN		100000
+
+/*
+ * Items a request must not return: the user's training items and the caller's
+ * exclude list, both as sorted item indexes (either may be empty).  Only
+ * consulted for a score that would enter the heap, so its cost is per heap
+ * entry, not per catalogue item.
+ */
+typedef struct RecBlocked
+{
+	const int32_t *seen;
+	int64_t		n_seen;
+	const int32_t *exclude;
+	int64_t		n_exclude;
+} RecBlocked;
+
+extern bool RecSortedContains(const int32_t *a, int64_t n, int32_t x);
+extern int64_t RecSortUnique(int32_t *a, int64_t n);
+
+static inline bool
+RecIsBlocked(const RecBlocked *b, int32_t item)
+{
+	return (b->n_seen > 0 && RecSortedContains(b->seen, b->n_seen, item)) ||
+		(b->n_exclude > 0 && RecSortedContains(b->exclude, b->n_exclude, item));
+}
+
+/*
+ * Scores of a whole catalogue row (dot + (offset + item_bias[i])) into the heap;
+ * dots is scratch and is overwritten with the scores.
+ */
+extern void RecSelectDense(TopNHeap *h, float *dots, const float *item_bias,
+						   float offset, int32_t n_items, const RecBlocked *b);
+
+/* Scores only the listed items (sorted, unique) with one dot product each */
+extern void RecSelectCandidates(TopNHeap *h, const float *x, const float *Y, int k,
+								const float *item_bias, float offset,
+								const int32_t *cand, int64_t n_cand,
+								const RecBlocked *b);
+
+/* Cold start: the most popular items; order lists all items by count desc, id asc */
+extern void RecSelectPopular(TopNHeap *h, const int32_t *order, const int32_t *count,
+							 int32_t n_items, const RecBlocked *b);
+/* Cold start restricted to candidates (sorted, unique) */
+extern void RecSelectPopularCandidates(TopNHeap *h, const int32_t *count,
+									   const int32_t *cand, int64_t n_cand,
+									   const RecBlocked *b);
+
+/* Cosine neighbours of row self: dots[j] / (norms[j] * norms[self]), self excluded */
+extern void RecSelectCosine(TopNHeap *h, const float *dots, const float *norms,
+							int32_t n, int32_t self);
+
+/* Euclidean norms of the n rows of a row-major n x k matrix */
+extern void RecRowNorms(const float *M, int64_t n, int k, float *norms);
+
+/* Item indexes sorted by count descending, then index ascending (key: scratch) */
+extern void RecPopularityOrder(const int32_t *count, int32_t n_items, int32_t *order,
+							   int64_t *key);
+
+/*
+ * Fold-in of one explicit-feedback user: solves, for the unknowns z = [x; b_u]
+ * (or just x without biases),
+ *		(sum_i a_i a_i' + lambda * n * I) z = sum_i a_i (r_i - mu - b_i),
+ *		a_i = [y_i; 1]
+ * the same regularised least-squares step an ALS sweep makes for a user.  work
+ * holds (k+1)*(k+2) floats.  Returns false if the system was not positive
+ * definite (then x is zero).
+ */
+extern bool RecFoldInExplicit(const float *Y, int k, const float *item_bias, float mu,
+							  const int32_t *items, const float *values, int64_t n,
+							  float lambda, float *x, float *bias, float *work);
+
+/*
+ * Fold-in of one implicit-feedback user (Hu, Koren, Volinsky): solves exactly
+ *		(Y'Y + sum_i (c_i - 1) y_i y_i' + lambda I) x = sum_i c_i p_i y_i,
+ *		c_i = 1 + alpha * |w_i|, p_i = [w_i > 0]
+ * with gram = Y'Y (k x k) precomputed.  work holds k*(k+1) floats.
+ */
+extern bool RecFoldInImplicit(const float *Y, const float *gram, int k,
+							  const int32_t *items, const float *values, int64_t n,
+							  float lambda, float alpha, float *x, float *work);
+
+/*
+ * recommend_all: blocks of users scored against tiles of the item matrix with
+ * SGEMM, each user's best n kept in a heap whose storage is that user's slice of
+ * the output arrays.  Set up by the caller (all memory allocated before threads
+ * start), run by RecParallelFor with chunk = block users.
+ */
+typedef struct RecBatch
+{
+	/* the model */
+	int			k;
+	int32_t		n_items;
+	const float *X;				/* user factors, n_users x k */
+	const float *Y;				/* item factors, n_items x k */
+	const float *user_bias;		/* NULL for implicit models */
+	const float *item_bias;
+	float		mu;
+	const int64_t *seen_ptr;	/* NULL: nothing to exclude */
+	const int32_t *seen_items;
+	const int32_t *popular;		/* cold start order */
+	const int32_t *item_count;
+
+	/* this round */
+	const int32_t *users;		/* user index per output row block, -1 = unknown */
+	int			n;				/* results per user */
+	float	   *out_score;		/* [n_round_users * n] */
+	int64_t    *out_item;		/* [n_round_users * n] item indexes */
+	int		   *out_count;		/* [n_round_users] rows kept */
+
+	/* per-thread scratch, sized for `block` users and `tile` items */
+	int			block;
+	int			tile;
+	float	  **xb;				/* [thread] block x k gathered user rows */
+	float	  **cb;				/* [thread] block x tile scores */
+	TopNHeap  **heaps;			/* [thread] block heaps */
+} RecBatch;
+
+extern int	RecBatchChunk(void *ctx, int thread, int64_t begin, int64_t end);
+
+#endif							/* RECSYS_SERVING_H */
