@@ -1,10 +1,14 @@
 -- Quality of explicit ALS on planted data whose truth is known: 3000 users, 1500 items,
--- 150k ratings, rank 8, noise 0.5, trained on the 80% where recsys.fold(...) <> 0.
+-- 300k ratings, rank 8, noise 0.5, trained on the 80% where recsys.fold(...) <> 0.
+-- At 100 ratings a user the estimation error of a rank-8 model with biases is small
+-- enough that the held-out RMSE can approach the noise; at 50 a user (150k ratings)
+-- even exact least squares with the item side known would leave about 0.24 of
+-- estimation error on top of the 0.5 noise, so no method reaches the 15% bound there.
 BEGIN;
 SELECT plan(5);
 SET LOCAL recsys.threads = 2;
 
-CREATE TEMP TABLE planted AS SELECT * FROM recsys.synthetic_ratings(3000, 1500, 150000, rank => 8, noise => 0.5);
+CREATE TEMP TABLE planted AS SELECT * FROM recsys.synthetic_ratings(3000, 1500, 300000, rank => 8, noise => 0.5);
 CREATE TEMP TABLE train AS SELECT * FROM planted WHERE recsys.fold(user_id, item_id, 5) <> 0;
 CREATE TEMP TABLE test AS SELECT * FROM planted WHERE recsys.fold(user_id, item_id, 5) = 0;
 
