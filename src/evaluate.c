@@ -69,15 +69,16 @@ static double (*const MetricFormulas[EVAL_N_METRICS]) (const RecRankedHits *) = 
 
 /*
  * What the ranking pass accumulates: per evaluated user (in RecBatchRun's
- * order) its relevant item ids, and over all users the metric sums and the
- * items recommended at least once.
+ * order) its relevant items, and over all users the metric sums and the items
+ * recommended at least once.  Relevant items the model does not know count in
+ * n_relevant but can never be hit, so only the known ones are listed.
  */
 typedef struct EvalRanking
 {
-	const RecModelView *v;
 	int32		k;				/* the cut-off asked for */
+	const int64 *n_relevant;	/* [users] distinct relevant items, known or not */
 	const int64 *rel_ptr;		/* [users + 1] offsets into rel_items */
-	const int64 *rel_items;		/* each user's relevant item ids, sorted, unique */
+	const int32 *rel_items;		/* each user's known relevant item indexes, sorted */
 	bool	   *hit;			/* [k] scratch */
 	bool	   *covered;		/* [n_items] recommended to someone */
 	double		sums[EVAL_N_METRICS];
@@ -259,16 +260,6 @@ CompareTestRow(const void *a, const void *b)
 	return (x->item > y->item) - (x->item < y->item);
 }
 
-/* qsort comparator for int64 */
-static int
-CompareInt64(const void *a, const void *b)
-{
-	int64		x = *(const int64 *) a;
-	int64		y = *(const int64 *) b;
-
-	return (x > y) - (x < y);
-}
-
 /*
  * Scores one round of recommendations: each user's top k against its relevant
  * items, every formula added to its sum, the recommended items marked covered.
@@ -281,21 +272,20 @@ EvalEmit(void *arg, const RecBatch *bt, int64 start, int64 count)
 	for (int64 r = 0; r < count; r++)
 	{
 		int64		user = start + r;
-		const int64 *rel = ev->rel_items + ev->rel_ptr[user];
+		const int32 *rel = ev->rel_items + ev->rel_ptr[user];
 		int64		n_rel = ev->rel_ptr[user + 1] - ev->rel_ptr[user];
 		RecRankedHits rh;
 
 		rh.k = ev->k;
 		rh.n_ranked = bt->out_count[r];
 		rh.n_hits = 0;
-		rh.n_relevant = n_rel;
+		rh.n_relevant = ev->n_relevant[user];
 		for (int j = 0; j < rh.n_ranked; j++)
 		{
-			int64		i = bt->out_item[r * bt->n + j];
+			int32		i = (int32) bt->out_item[r * bt->n + j];
 
 			ev->covered[i] = true;
-			ev->hit[j] = bsearch(&ev->v->item_ids[i], rel, n_rel, sizeof(int64),
-								 CompareInt64) != NULL;
+			ev->hit[j] = RecSortedContains(rel, n_rel, i);
 			rh.n_hits += ev->hit[j] ? 1 : 0;
 		}
 		rh.hit = ev->hit;
@@ -333,12 +323,14 @@ Evaluate(FunctionCallInfo fcinfo, bool by_name)
 	double		rmse_state[REC_ERROR_STATE_LEN] = {0};
 	double		mae_state[REC_ERROR_STATE_LEN] = {0};
 	int32	   *users;
+	int64	   *n_relevant;
 	int64	   *rel_ptr;
-	int64	   *rel_items;
+	int32	   *rel_items;
 	int64		n_eval = 0;
 	int64		n_rel_total = 0;
 	int64		unknown_users = 0;
 	int64		n_covered = 0;
+	int64		rel_last_item = 0;
 	EvalRanking ev;
 	StringInfoData buf;
 
@@ -361,39 +353,44 @@ Evaluate(FunctionCallInfo fcinfo, bool by_name)
 
 	/*
 	 * One pass over the rows grouped by user: rating errors of every row with a
-	 * value, and each known user's relevant items (rows are sorted by item
-	 * within a user, so duplicates are adjacent).
+	 * value, and each known user's relevant items (rows are sorted by item id
+	 * within a user, so duplicates are adjacent and the item indexes, which
+	 * follow id order, come out sorted).
 	 */
 	users = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * Max(ts.n, 1));
+	n_relevant = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64) * Max(ts.n, 1));
 	rel_ptr = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64) * (ts.n + 1));
-	rel_items = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64) * Max(ts.n, 1));
+	rel_items = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * Max(ts.n, 1));
 	rel_ptr[0] = 0;
 	for (int64 first = 0, next; first < ts.n; first = next)
 	{
 		int64		user = ts.rows[first].user;
 		int32		u = RecFindId(v->user_ids, m->n_users, user);
 		int64		rel_start = n_rel_total;
+		int64		n_rel = 0;
 
 		CHECK_FOR_INTERRUPTS();
 		for (next = first; next < ts.n && ts.rows[next].user == user; next++)
 		{
 			const TestRow *row = &ts.rows[next];
 			bool		has_value = !isnan(row->value);
+			int32		i = RecFindId(v->item_ids, m->n_items, row->item);
 
 			if (explicit_model && has_value)
 			{
-				double		p = RecModelPredict(v, u, RecFindId(v->item_ids, m->n_items,
-																 row->item));
-				double		err = p - (double) row->value;
+				double		err = (double) RecModelPredict(v, u, i) - (double) row->value;
 
 				RecErrorAccum(rmse_state, err * err);
 				RecErrorAccum(mae_state, fabs(err));
 			}
 			if (threshold_applies && !(has_value && row->value >= opts.threshold))
 				continue;
-			if (n_rel_total > rel_start && rel_items[n_rel_total - 1] == row->item)
-				continue;
-			rel_items[n_rel_total++] = row->item;
+			if (n_rel > 0 && rel_last_item == row->item)
+				continue;		/* a duplicate test row counts once */
+			rel_last_item = row->item;
+			n_rel++;
+			if (i >= 0)
+				rel_items[n_rel_total++] = i;
 		}
 		if (u < 0)
 		{
@@ -401,16 +398,17 @@ Evaluate(FunctionCallInfo fcinfo, bool by_name)
 			n_rel_total = rel_start;
 			continue;
 		}
-		if (n_rel_total == rel_start)
+		if (n_rel == 0)
 			continue;			/* nothing relevant: no ranking metric */
-		users[n_eval++] = u;
+		users[n_eval] = u;
+		n_relevant[n_eval++] = n_rel;
 		rel_ptr[n_eval] = n_rel_total;
 	}
 
 	/* the top k of every evaluated user, scored round by round */
 	memset(&ev, 0, sizeof(ev));
-	ev.v = v;
 	ev.k = k;
+	ev.n_relevant = n_relevant;
 	ev.rel_ptr = rel_ptr;
 	ev.rel_items = rel_items;
 	ev.hit = palloc(sizeof(bool) * k);
