@@ -113,8 +113,16 @@ FROM movie_model;
 SELECT count(*) AS recommended FROM movie_model, recsys.recommend(m, 401, 5);
 SELECT (recsys.evaluate(m, 'SELECT user_id, item_id, rating FROM ratings_test', 10) ->> 'unknown_users')::int
 	   AS unknown_users FROM movie_model;
+-- with a key column and a unique index, readers need not wait for a refresh
+CREATE MATERIALIZED VIEW movie_model_online AS
+	SELECT 1 AS id, recsys.train_als(user_id, item_id, rating, '{"factors": 8, "iterations": 5}') AS m
+	FROM ratings;
+CREATE UNIQUE INDEX ON movie_model_online (id);
+DELETE FROM ratings WHERE user_id > 400;
+REFRESH MATERIALIZED VIEW CONCURRENTLY movie_model_online;
+SELECT recsys.model_info(m) ->> 'n_users' AS users FROM movie_model_online;
 
-DROP MATERIALIZED VIEW movie_model;
+DROP MATERIALIZED VIEW movie_model, movie_model_online;
 DELETE FROM recsys.model_history WHERE name = 'movies';
 DELETE FROM recsys.models WHERE name = 'movies';
 DROP TABLE ratings, ratings_test, ev, good, mv_before;
