@@ -93,3 +93,4 @@ SELECT recsys.train('x', 'svd', 'SELECT 1, 2, 3');
 
 DROP TABLE nightly_recs, ratings, users, products;
 DELETE FROM recsys.models;
+DELETE FROM recsys.model_history;

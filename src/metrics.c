@@ -10,7 +10,8 @@
  * `relevant`.  With nothing relevant every ranking metric is NULL, so that avg() over
  * users leaves such users out.  The formulas are in README (evaluation).
  *
- * This file does not produce recommendations or read models (recsys.evaluate does).
+ * The formulas themselves are plain C (metrics.h), shared with recsys.evaluate.
+ * This file does not produce recommendations or read models (evaluate.c does).
  */
 #include "postgres.h"
 
@@ -20,6 +21,8 @@
 #include "fmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+
+#include "metrics.h"
 
 PG_FUNCTION_INFO_V1(rmse_accum);
 PG_FUNCTION_INFO_V1(mae_accum);
@@ -31,28 +34,6 @@ PG_FUNCTION_INFO_V1(recall_at_k);
 PG_FUNCTION_INFO_V1(ndcg_at_k);
 PG_FUNCTION_INFO_V1(average_precision_at_k);
 PG_FUNCTION_INFO_V1(hit_rate_at_k);
-
-/*
- * The error aggregates keep a float8[3] state: the number of pairs, and a sum of
- * per-pair errors with its Neumaier compensation term.
- */
-#define ERROR_STATE_N		0
-#define ERROR_STATE_SUM		1
-#define ERROR_STATE_COMP	2
-#define ERROR_STATE_LEN		3
-
-/*
- * The top k of one user's recommendations read against the relevant set: whether
- * each ranked position is a hit, and the sizes the metrics divide by.
- */
-typedef struct RankedHits
-{
-	int32		k;				/* the cut-off asked for */
-	int32		n_ranked;		/* distinct non-NULL recommendations kept, <= k */
-	int32		n_hits;			/* of those, how many are relevant */
-	int64		n_relevant;		/* distinct non-NULL relevant items */
-	bool	   *hit;			/* [n_ranked] position j (0-based) is relevant */
-} RankedHits;
 
 /* An element of `recommended` and where it stood */
 typedef struct PositionedItem
@@ -79,16 +60,45 @@ NeumaierAdd(double *sum, double *comp, double x)
 	*sum = t;
 }
 
+void
+RecErrorAccum(double *state, double term)
+{
+	state[REC_ERROR_STATE_N] += 1.0;
+	NeumaierAdd(&state[REC_ERROR_STATE_SUM], &state[REC_ERROR_STATE_COMP], term);
+}
+
+void
+RecErrorCombine(double *state, const double *other)
+{
+	state[REC_ERROR_STATE_N] += other[REC_ERROR_STATE_N];
+	NeumaierAdd(&state[REC_ERROR_STATE_SUM], &state[REC_ERROR_STATE_COMP],
+				other[REC_ERROR_STATE_SUM]);
+	state[REC_ERROR_STATE_COMP] += other[REC_ERROR_STATE_COMP];
+}
+
+bool
+RecErrorMean(const double *state, double *mean)
+{
+	double		sum = state[REC_ERROR_STATE_SUM];
+
+	if (state[REC_ERROR_STATE_N] <= 0.0)
+		return false;
+	if (!isinf(sum) && !isnan(sum))
+		sum += state[REC_ERROR_STATE_COMP];
+	*mean = sum / state[REC_ERROR_STATE_N];
+	return true;
+}
+
 /* The float8[3] error state of an aggregate, checked */
 static double *
 ErrorState(ArrayType *state)
 {
-	if (ARR_NDIM(state) != 1 || ARR_DIMS(state)[0] != ERROR_STATE_LEN ||
+	if (ARR_NDIM(state) != 1 || ARR_DIMS(state)[0] != REC_ERROR_STATE_LEN ||
 		ARR_HASNULL(state) || ARR_ELEMTYPE(state) != FLOAT8OID)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("error aggregate state must be a float8 array of %d elements without NULLs",
-						ERROR_STATE_LEN)));
+						REC_ERROR_STATE_LEN)));
 	return (double *) ARR_DATA_PTR(state);
 }
 
@@ -109,11 +119,9 @@ Datum
 rmse_accum(PG_FUNCTION_ARGS)
 {
 	ArrayType  *state = WritableErrorState(fcinfo, 0);
-	double	   *s = ErrorState(state);
 	double		e = PG_GETARG_FLOAT8(1) - PG_GETARG_FLOAT8(2);
 
-	s[ERROR_STATE_N] += 1.0;
-	NeumaierAdd(&s[ERROR_STATE_SUM], &s[ERROR_STATE_COMP], e * e);
+	RecErrorAccum(ErrorState(state), e * e);
 	PG_RETURN_ARRAYTYPE_P(state);
 }
 
@@ -122,11 +130,9 @@ Datum
 mae_accum(PG_FUNCTION_ARGS)
 {
 	ArrayType  *state = WritableErrorState(fcinfo, 0);
-	double	   *s = ErrorState(state);
 	double		e = PG_GETARG_FLOAT8(1) - PG_GETARG_FLOAT8(2);
 
-	s[ERROR_STATE_N] += 1.0;
-	NeumaierAdd(&s[ERROR_STATE_SUM], &s[ERROR_STATE_COMP], fabs(e));
+	RecErrorAccum(ErrorState(state), fabs(e));
 	PG_RETURN_ARRAYTYPE_P(state);
 }
 
@@ -135,28 +141,9 @@ Datum
 error_combine(PG_FUNCTION_ARGS)
 {
 	ArrayType  *state = WritableErrorState(fcinfo, 0);
-	double	   *s = ErrorState(state);
-	double	   *o = ErrorState(PG_GETARG_ARRAYTYPE_P(1));
 
-	s[ERROR_STATE_N] += o[ERROR_STATE_N];
-	NeumaierAdd(&s[ERROR_STATE_SUM], &s[ERROR_STATE_COMP], o[ERROR_STATE_SUM]);
-	s[ERROR_STATE_COMP] += o[ERROR_STATE_COMP];
+	RecErrorCombine(ErrorState(state), ErrorState(PG_GETARG_ARRAYTYPE_P(1)));
 	PG_RETURN_ARRAYTYPE_P(state);
-}
-
-/* Mean error of a state, false when no pair was seen */
-static bool
-MeanError(ArrayType *state, double *mean)
-{
-	double	   *s = ErrorState(state);
-	double		sum = s[ERROR_STATE_SUM];
-
-	if (s[ERROR_STATE_N] <= 0.0)
-		return false;
-	if (!isinf(sum) && !isnan(sum))
-		sum += s[ERROR_STATE_COMP];
-	*mean = sum / s[ERROR_STATE_N];
-	return true;
 }
 
 /* Final function of recsys.rmse: sqrt(sum (p - a)^2 / n), NULL without pairs */
@@ -165,7 +152,7 @@ rmse_final(PG_FUNCTION_ARGS)
 {
 	double		mean;
 
-	if (!MeanError(PG_GETARG_ARRAYTYPE_P(0), &mean))
+	if (!RecErrorMean(ErrorState(PG_GETARG_ARRAYTYPE_P(0)), &mean))
 		PG_RETURN_NULL();
 	PG_RETURN_FLOAT8(sqrt(mean));
 }
@@ -176,7 +163,7 @@ mae_final(PG_FUNCTION_ARGS)
 {
 	double		mean;
 
-	if (!MeanError(PG_GETARG_ARRAYTYPE_P(0), &mean))
+	if (!RecErrorMean(ErrorState(PG_GETARG_ARRAYTYPE_P(0)), &mean))
 		PG_RETURN_NULL();
 	PG_RETURN_FLOAT8(mean);
 }
@@ -229,11 +216,11 @@ ItemArray(ArrayType *arr, const char *argname, int *n_out)
 }
 
 /*
- * Reads (recommended, relevant, k) into RankedHits; false when nothing is relevant
- * (every ranking metric is then NULL).  k <= 0 raises 22023.
+ * Reads (recommended, relevant, k) into rh; false when nothing is relevant (every
+ * ranking metric is then NULL).  k <= 0 raises 22023.
  */
 static bool
-ReadRanking(FunctionCallInfo fcinfo, RankedHits *rh)
+ReadRanking(FunctionCallInfo fcinfo, RecRankedHits *rh)
 {
 	int32		k = PG_GETARG_INT32(2);
 	int			n_rec;
@@ -243,6 +230,7 @@ ReadRanking(FunctionCallInfo fcinfo, RankedHits *rh)
 	int64		n_distinct = 0;
 	PositionedItem *byitem;
 	bool	   *first;
+	bool	   *hit;
 
 	if (k < 1)
 		ereport(ERROR,
@@ -275,7 +263,7 @@ ReadRanking(FunctionCallInfo fcinfo, RankedHits *rh)
 			first[byitem[j].position] = true;
 
 	/* the top k of those, in order, each looked up in the relevant set */
-	rh->hit = palloc(sizeof(bool) * Min(Max(n_rec, 1), k));
+	hit = palloc(sizeof(bool) * Min(Max(n_rec, 1), k));
 	rh->n_ranked = 0;
 	rh->n_hits = 0;
 	for (int j = 0; j < n_rec && rh->n_ranked < k; j++)
@@ -285,83 +273,105 @@ ReadRanking(FunctionCallInfo fcinfo, RankedHits *rh)
 		if (!first[j])
 			continue;
 		is_hit = bsearch(&rec[j], rel, n_distinct, sizeof(int64), CompareInt64) != NULL;
-		rh->hit[rh->n_ranked++] = is_hit;
+		hit[rh->n_ranked++] = is_hit;
 		rh->n_hits += is_hit ? 1 : 0;
 	}
+	rh->hit = hit;
 	return true;
+}
+
+/* The SQL side of one ranking metric: NULL without relevant items, else formula */
+static Datum
+RankingMetric(FunctionCallInfo fcinfo, double (*formula) (const RecRankedHits *))
+{
+	RecRankedHits rh;
+
+	if (!ReadRanking(fcinfo, &rh))
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(formula(&rh));
+}
+
+double
+RecPrecisionAtK(const RecRankedHits *rh)
+{
+	return (double) rh->n_hits / rh->k;
+}
+
+double
+RecRecallAtK(const RecRankedHits *rh)
+{
+	return (double) rh->n_hits / (double) rh->n_relevant;
+}
+
+/*
+ * DCG = sum over hits at 1-based position p of 1 / log2(p + 1); the ideal puts
+ * min(k, |relevant|) hits first.
+ */
+double
+RecNdcgAtK(const RecRankedHits *rh)
+{
+	double		dcg = 0.0;
+	double		ideal = 0.0;
+	int64		n_ideal;
+
+	for (int32 j = 0; j < rh->n_ranked; j++)
+		if (rh->hit[j])
+			dcg += 1.0 / log2(j + 2.0);
+	n_ideal = Min((int64) rh->k, rh->n_relevant);
+	for (int64 j = 0; j < n_ideal; j++)
+		ideal += 1.0 / log2(j + 2.0);
+	return dcg / ideal;
+}
+
+double
+RecAveragePrecisionAtK(const RecRankedHits *rh)
+{
+	double		sum = 0.0;
+	int32		hits = 0;
+
+	for (int32 j = 0; j < rh->n_ranked; j++)
+		if (rh->hit[j])
+			sum += (double) ++hits / (j + 1);
+	return sum / (double) Min((int64) rh->k, rh->n_relevant);
+}
+
+double
+RecHitRateAtK(const RecRankedHits *rh)
+{
+	return rh->n_hits > 0 ? 1.0 : 0.0;
 }
 
 /* recsys.precision_at_k: hits in the top k / k (missing positions count as misses) */
 Datum
 precision_at_k(PG_FUNCTION_ARGS)
 {
-	RankedHits	rh;
-
-	if (!ReadRanking(fcinfo, &rh))
-		PG_RETURN_NULL();
-	PG_RETURN_FLOAT8((double) rh.n_hits / rh.k);
+	return RankingMetric(fcinfo, RecPrecisionAtK);
 }
 
 /* recsys.recall_at_k: hits in the top k / |relevant| */
 Datum
 recall_at_k(PG_FUNCTION_ARGS)
 {
-	RankedHits	rh;
-
-	if (!ReadRanking(fcinfo, &rh))
-		PG_RETURN_NULL();
-	PG_RETURN_FLOAT8((double) rh.n_hits / (double) rh.n_relevant);
+	return RankingMetric(fcinfo, RecRecallAtK);
 }
 
-/*
- * recsys.ndcg_at_k: DCG / ideal DCG with binary relevance, DCG = sum over hits at
- * 1-based position p of 1 / log2(p + 1), the ideal putting min(k, |relevant|) hits first.
- */
+/* recsys.ndcg_at_k: normalised discounted cumulative gain, binary relevance */
 Datum
 ndcg_at_k(PG_FUNCTION_ARGS)
 {
-	RankedHits	rh;
-	double		dcg = 0.0;
-	double		ideal = 0.0;
-	int64		n_ideal;
-
-	if (!ReadRanking(fcinfo, &rh))
-		PG_RETURN_NULL();
-	for (int32 j = 0; j < rh.n_ranked; j++)
-		if (rh.hit[j])
-			dcg += 1.0 / log2(j + 2.0);
-	n_ideal = Min((int64) rh.k, rh.n_relevant);
-	for (int64 j = 0; j < n_ideal; j++)
-		ideal += 1.0 / log2(j + 2.0);
-	PG_RETURN_FLOAT8(dcg / ideal);
+	return RankingMetric(fcinfo, RecNdcgAtK);
 }
 
-/*
- * recsys.average_precision_at_k: the precision at the position of each hit in the top
- * k, summed and divided by min(k, |relevant|).
- */
+/* recsys.average_precision_at_k: its avg() over users is MAP@k */
 Datum
 average_precision_at_k(PG_FUNCTION_ARGS)
 {
-	RankedHits	rh;
-	double		sum = 0.0;
-	int32		hits = 0;
-
-	if (!ReadRanking(fcinfo, &rh))
-		PG_RETURN_NULL();
-	for (int32 j = 0; j < rh.n_ranked; j++)
-		if (rh.hit[j])
-			sum += (double) ++hits / (j + 1);
-	PG_RETURN_FLOAT8(sum / (double) Min((int64) rh.k, rh.n_relevant));
+	return RankingMetric(fcinfo, RecAveragePrecisionAtK);
 }
 
 /* recsys.hit_rate_at_k: 1 if any of the top k is relevant, else 0 */
 Datum
 hit_rate_at_k(PG_FUNCTION_ARGS)
 {
-	RankedHits	rh;
-
-	if (!ReadRanking(fcinfo, &rh))
-		PG_RETURN_NULL();
-	PG_RETURN_FLOAT8(rh.n_hits > 0 ? 1.0 : 0.0);
+	return RankingMetric(fcinfo, RecHitRateAtK);
 }

@@ -434,43 +434,47 @@ item_vector(PG_FUNCTION_ARGS)
 	return FactorVector(fcinfo, false);
 }
 
-PG_FUNCTION_INFO_V1(predict);
 /*
- * Predicted value of (user, item).  Explicit: mu + b_u + b_i + x_u . y_i clipped to
- * the training range, with the terms of an unknown user or item left out.
- * Implicit: x_u . y_i, 0 when either is unknown.
+ * Predicted value of user index u and item index i (-1 = unknown).  Explicit:
+ * mu + b_u + b_i + x_u . y_i clipped to the training range, with the terms of an
+ * unknown user or item left out.  Implicit: x_u . y_i, 0 when either is unknown.
  */
+float
+RecModelPredict(const RecModelView *v, int32 u, int32 i)
+{
+	const RecModelHeader *m = v->h;
+	int			k = m->factors;
+	float		p;
+
+	if (m->algorithm == RECSYS_ALG_IALS)
+	{
+		if (u < 0 || i < 0)
+			return 0.0f;
+		return KernDot(v->user_factors + (int64) u * k, v->item_factors + (int64) i * k, k);
+	}
+
+	p = m->global_mean;
+	if (u >= 0 && v->user_bias)
+		p += v->user_bias[u];
+	if (i >= 0 && v->item_bias)
+		p += v->item_bias[i];
+	if (u >= 0 && i >= 0)
+		p += KernDot(v->user_factors + (int64) u * k, v->item_factors + (int64) i * k, k);
+	p = Max(p, m->rating_min);
+	p = Min(p, m->rating_max);
+	return p;
+}
+
+PG_FUNCTION_INFO_V1(predict);
+/* recsys.predict(m, user_id, item_id): RecModelPredict on the ids' indexes */
 Datum
 predict(PG_FUNCTION_ARGS)
 {
 	const RecModelHeader *m = PG_GETARG_RECMODEL(0);
-	int64		user_id = PG_GETARG_INT64(1);
-	int64		item_id = PG_GETARG_INT64(2);
 	RecModelView v;
-	int32		u,
-				i;
-	int			k = m->factors;
-	float		p;
 
 	RecModelGetView(m, &v);
-	u = RecFindId(v.user_ids, m->n_users, user_id);
-	i = RecFindId(v.item_ids, m->n_items, item_id);
-	if (m->algorithm == RECSYS_ALG_IALS)
-	{
-		if (u < 0 || i < 0)
-			PG_RETURN_FLOAT4(0.0f);
-		PG_RETURN_FLOAT4(KernDot(v.user_factors + (int64) u * k,
-								 v.item_factors + (int64) i * k, k));
-	}
-
-	p = m->global_mean;
-	if (u >= 0 && v.user_bias)
-		p += v.user_bias[u];
-	if (i >= 0 && v.item_bias)
-		p += v.item_bias[i];
-	if (u >= 0 && i >= 0)
-		p += KernDot(v.user_factors + (int64) u * k, v.item_factors + (int64) i * k, k);
-	p = Max(p, m->rating_min);
-	p = Min(p, m->rating_max);
-	PG_RETURN_FLOAT4(p);
+	PG_RETURN_FLOAT4(RecModelPredict(&v,
+									 RecFindId(v.user_ids, m->n_users, PG_GETARG_INT64(1)),
+									 RecFindId(v.item_ids, m->n_items, PG_GETARG_INT64(2))));
 }

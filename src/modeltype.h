@@ -37,4 +37,10 @@ extern uint64 RecModelShapeSize(int algorithm, uint32 flags, int factors,
 								int32 n_users, int32 n_items, int64 n_seen,
 								size_t options_len);
 
+/*
+ * What recsys.predict returns for user index u and item index i of a model's
+ * view (-1 for an id the model does not know).
+ */
+extern float RecModelPredict(const RecModelView *v, int32 u, int32 i);
+
 #endif							/* RECSYS_MODELTYPE_H */

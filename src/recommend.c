@@ -24,6 +24,7 @@
 
 #include "blas.h"
 #include "cache.h"
+#include "recommend.h"
 #include "recsys.h"
 #include "serving.h"
 #include "solver.h"
@@ -531,61 +532,26 @@ BatchInterrupted(void *arg)
 }
 
 /*
- * recommend_all(m, n, users): the best n unseen items of every user (or of the
- * listed users, unknown ones getting the popular items), in user id order.
- * Users are scored in rounds; each round is split in blocks across
- * recsys.threads threads, so memory is bounded by the round and block sizes,
- * not by the number of users.
+ * Scores users (model user indexes, -1 = unknown: popular items) in rounds and
+ * hands each round's results to emit: for round row r, user users[start + r],
+ * bt->out_count[r] items bt->out_item[r * n ..] (item indexes, best first) with
+ * their scores.  Each round is split in blocks across recsys.threads threads,
+ * so memory is bounded by the round and block sizes, not by the number of users.
+ * Training items are excluded when the model stores them.
  */
-static Datum
-RecommendAll(FunctionCallInfo fcinfo, bool by_name)
+void
+RecBatchRun(RecModelEntry *e, const int32 *users, int64 n_users, int n,
+			RecBatchEmitFn emit, void *arg)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	RecModelEntry *e;
-	const RecModelHeader *m;
-	int			n;
-	int64	   *user_ids;		/* output ids, ascending */
-	int32	   *users;			/* their indexes, -1 = unknown */
-	int64		n_users;
+	const RecModelHeader *m = e->model;
 	int			threads = Max(recsys_threads, 1);
 	int			block;
 	int64		round;
 	RecBatch	bt;
 	RecControl	ctl = {BatchInterrupted, NULL, NULL};
 
-	InitMaterializedSRF(fcinfo, 0);
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		return (Datum) 0;
-	n = CheckTopN(PG_GETARG_INT32(1));
-	e = ModelArg(fcinfo, by_name);
-	m = e->model;
-
-	if (PG_ARGISNULL(2))
-	{
-		n_users = m->n_users;
-		user_ids = (int64 *) e->v.user_ids;
-		users = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * Max(n_users, 1));
-		for (int32 u = 0; u < n_users; u++)
-			users[u] = u;
-	}
-	else
-	{
-		int			count;
-		const int64 *vals = BigintArrayValues(PG_GETARG_ARRAYTYPE_P(2), "users", &count);
-
-		user_ids = palloc(sizeof(int64) * Max(count, 1));
-		memcpy(user_ids, vals, sizeof(int64) * count);
-		qsort(user_ids, count, sizeof(int64), CompareId);
-		n_users = 0;
-		for (int j = 0; j < count; j++)
-			if (n_users == 0 || user_ids[n_users - 1] != user_ids[j])
-				user_ids[n_users++] = user_ids[j];
-		users = palloc(sizeof(int32) * Max(n_users, 1));
-		for (int64 j = 0; j < n_users; j++)
-			users[j] = RecFindId(e->v.user_ids, m->n_users, user_ids[j]);
-	}
 	if (n_users == 0 || m->n_items == 0)
-		return (Datum) 0;
+		return;
 	n = Min(n, m->n_items);
 
 	/* blocks small enough that every thread gets work, rounds bounded in rows */
@@ -635,29 +601,99 @@ RecommendAll(FunctionCallInfo fcinfo, bool by_name)
 			CHECK_FOR_INTERRUPTS();
 			ereport(ERROR,
 					(errcode(ERRCODE_QUERY_CANCELED),
-					 errmsg("recommend_all was interrupted")));
+					 errmsg("batch scoring was interrupted")));
 		}
 		if (rc != RECSYS_OK)
 			ereport(ERROR,
 					(errcode(rc == RECSYS_ENOMEM ? ERRCODE_OUT_OF_MEMORY :
 							 ERRCODE_INTERNAL_ERROR),
-					 errmsg("recommend_all failed with solver status %d", rc)));
+					 errmsg("batch scoring failed with solver status %d", rc)));
+		emit(arg, &bt, start, count);
+	}
+}
 
-		for (int64 r = 0; r < count; r++)
+/* Where recommend_all's rounds go: the SRF's tuplestore */
+typedef struct RecommendAllSink
+{
+	ReturnSetInfo *rsinfo;
+	const int64 *user_ids;		/* output ids, ascending */
+	const int64 *item_ids;		/* the model's */
+} RecommendAllSink;
+
+/* Writes one round of recommend_all as (user_id, rank, item_id, score) rows */
+static void
+RecommendAllEmit(void *arg, const RecBatch *bt, int64 start, int64 count)
+{
+	RecommendAllSink *sink = (RecommendAllSink *) arg;
+
+	for (int64 r = 0; r < count; r++)
+	{
+		for (int j = 0; j < bt->out_count[r]; j++)
 		{
-			for (int j = 0; j < bt.out_count[r]; j++)
-			{
-				Datum		values[4];
-				bool		nulls[4] = {false, false, false, false};
+			Datum		values[4];
+			bool		nulls[4] = {false, false, false, false};
 
-				values[0] = Int64GetDatum(user_ids[start + r]);
-				values[1] = Int32GetDatum(j + 1);
-				values[2] = Int64GetDatum(e->v.item_ids[bt.out_item[r * n + j]]);
-				values[3] = Float4GetDatum(bt.out_score[r * n + j]);
-				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-			}
+			values[0] = Int64GetDatum(sink->user_ids[start + r]);
+			values[1] = Int32GetDatum(j + 1);
+			values[2] = Int64GetDatum(sink->item_ids[bt->out_item[r * bt->n + j]]);
+			values[3] = Float4GetDatum(bt->out_score[r * bt->n + j]);
+			tuplestore_putvalues(sink->rsinfo->setResult, sink->rsinfo->setDesc,
+								 values, nulls);
 		}
 	}
+}
+
+/*
+ * recommend_all(m, n, users): the best n unseen items of every user (or of the
+ * listed users, unknown ones getting the popular items), in user id order.
+ */
+static Datum
+RecommendAll(FunctionCallInfo fcinfo, bool by_name)
+{
+	RecModelEntry *e;
+	const RecModelHeader *m;
+	int			n;
+	int64	   *user_ids;		/* output ids, ascending */
+	int32	   *users;			/* their indexes, -1 = unknown */
+	int64		n_users;
+	RecommendAllSink sink;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		return (Datum) 0;
+	n = CheckTopN(PG_GETARG_INT32(1));
+	e = ModelArg(fcinfo, by_name);
+	m = e->model;
+
+	if (PG_ARGISNULL(2))
+	{
+		n_users = m->n_users;
+		user_ids = (int64 *) e->v.user_ids;
+		users = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * Max(n_users, 1));
+		for (int32 u = 0; u < n_users; u++)
+			users[u] = u;
+	}
+	else
+	{
+		int			count;
+		const int64 *vals = BigintArrayValues(PG_GETARG_ARRAYTYPE_P(2), "users", &count);
+
+		user_ids = palloc(sizeof(int64) * Max(count, 1));
+		memcpy(user_ids, vals, sizeof(int64) * count);
+		qsort(user_ids, count, sizeof(int64), CompareId);
+		n_users = 0;
+		for (int j = 0; j < count; j++)
+			if (n_users == 0 || user_ids[n_users - 1] != user_ids[j])
+				user_ids[n_users++] = user_ids[j];
+		users = palloc(sizeof(int32) * Max(n_users, 1));
+		for (int64 j = 0; j < n_users; j++)
+			users[j] = RecFindId(e->v.user_ids, m->n_users, user_ids[j]);
+	}
+
+	sink.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	sink.user_ids = user_ids;
+	sink.item_ids = e->v.item_ids;
+	RecBatchRun(e, users, n_users, n, RecommendAllEmit, &sink);
 	return (Datum) 0;
 }
 

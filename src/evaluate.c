@@ -1,0 +1,467 @@
+/*
+ * evaluate.c
+ *		recsys.evaluate: measures a model on held-out interactions in one call.
+ *
+ * It runs the caller's test query (user, item [, value]), predicts every test
+ * rating for rmse and mae (explicit models), recommends the top k for every test
+ * user the model knows through the batched SGEMM path of recommend_all, and
+ * scores those lists against each user's relevant test items with the same
+ * formulas as the SQL metric functions (metrics.h).  The result is one jsonb
+ * object.  This file owns only the orchestration: scoring is recommend.c and
+ * serving.c, the formulas metrics.c, predictions model.c.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "common/shortest_dec.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "parser/parse_coerce.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/plancache.h"
+
+#include "cache.h"
+#include "metrics.h"
+#include "modeltype.h"
+#include "recommend.h"
+
+/* rows fetched from the test query at a time */
+#define EVAL_FETCH_ROWS		10000
+
+/* Options of recsys.evaluate */
+typedef struct EvalOptions
+{
+	bool		has_threshold;	/* relevance_threshold given */
+	double		threshold;		/* test value >= this is relevant */
+} EvalOptions;
+
+/* One test interaction; value is NaN where the query gave NULL or had no column */
+typedef struct TestRow
+{
+	int64		user;
+	int64		item;
+	float		value;
+} TestRow;
+
+/* The rows of the test query with non-NULL user and item */
+typedef struct TestSet
+{
+	TestRow    *rows;
+	int64		n;				/* rows kept */
+	int64		returned;		/* rows the query returned */
+	bool		has_value;		/* the query has a third column */
+} TestSet;
+
+/* The five ranking metrics in the order they are summed and reported */
+#define EVAL_N_METRICS	5
+static const char *const MetricNames[EVAL_N_METRICS] = {
+	"precision", "recall", "ndcg", "map", "hit_rate"
+};
+static double (*const MetricFormulas[EVAL_N_METRICS]) (const RecRankedHits *) = {
+	RecPrecisionAtK, RecRecallAtK, RecNdcgAtK, RecAveragePrecisionAtK, RecHitRateAtK
+};
+
+/*
+ * What the ranking pass accumulates: per evaluated user (in RecBatchRun's
+ * order) its relevant items, and over all users the metric sums and the items
+ * recommended at least once.  Relevant items the model does not know count in
+ * n_relevant but can never be hit, so only the known ones are listed.
+ */
+typedef struct EvalRanking
+{
+	int32		k;				/* the cut-off asked for */
+	const int64 *n_relevant;	/* [users] distinct relevant items, known or not */
+	const int64 *rel_ptr;		/* [users + 1] offsets into rel_items */
+	const int32 *rel_items;		/* each user's known relevant item indexes, sorted */
+	bool	   *hit;			/* [k] scratch */
+	bool	   *covered;		/* [n_items] recommended to someone */
+	double		sums[EVAL_N_METRICS];
+} EvalRanking;
+
+/* Reads the options object; unknown keys and bad values raise 22023 */
+static void
+ParseEvalOptions(Jsonb *jb, EvalOptions *o)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	o->has_threshold = false;
+	o->threshold = 4.0;
+	if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options of evaluate must be a JSON object")));
+
+	it = JsonbIteratorInit(&jb->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *key;
+		double		d;
+
+		if (tok != WJB_KEY)
+			continue;
+		key = pnstrdup(v.val.string.val, v.val.string.len);
+		if (strcmp(key, "relevance_threshold") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown option \"%s\" for evaluate", key),
+					 errhint("evaluate accepts relevance_threshold.")));
+		tok = JsonbIteratorNext(&it, &v, true);
+		if (v.type != jbvNumeric)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"relevance_threshold\" must be a number")));
+		d = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+											   NumericGetDatum(v.val.numeric)));
+		if (isnan(d) || isinf(d))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"relevance_threshold\" must be finite")));
+		o->has_threshold = true;
+		o->threshold = d;
+	}
+}
+
+/*
+ * Checks the test query's shape (2 or 3 columns, castable to bigint, bigint,
+ * real) and returns the statement that reads it with those casts.
+ */
+static char *
+CastTestQuery(const char *query, bool *has_value)
+{
+	static const Oid targets[3] = {INT8OID, INT8OID, FLOAT4OID};
+	static const char *const roles[3] = {"user", "item", "value"};
+	SPIPlanPtr	plan;
+	List	   *sources;
+	TupleDesc	desc;
+	StringInfoData buf;
+
+	plan = SPI_prepare(query, 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	sources = SPI_plan_get_plan_sources(plan);
+	if (list_length(sources) != 1 ||
+		(desc = ((CachedPlanSource *) linitial(sources))->resultDesc) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("test query must be a single statement that returns rows")));
+	if (desc->natts != 2 && desc->natts != 3)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("test query must return 2 or 3 columns (user, item [, value]), got %d",
+						desc->natts)));
+	for (int c = 0; c < desc->natts; c++)
+	{
+		Oid			type = TupleDescAttr(desc, c)->atttypid;
+
+		if (!can_coerce_type(1, &type, (Oid *) &targets[c], COERCION_EXPLICIT))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("column %d (%s) of the test query has type %s, which cannot be cast to %s",
+							c + 1, roles[c], format_type_be(type), format_type_be(targets[c]))));
+	}
+	SPI_freeplan(plan);
+
+	*has_value = desc->natts == 3;
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "SELECT s.u::bigint, s.i::bigint%s FROM (%s\n) AS s(u, i%s)",
+					 *has_value ? ", s.v::real" : "", query, *has_value ? ", v" : "");
+	return buf.data;
+}
+
+/*
+ * Runs the test query through a cursor and keeps its rows (allocated in cxt):
+ * rows with a NULL user or item are dropped, a NULL value is kept as NaN, a
+ * non-finite value raises 22000.
+ */
+static void
+ReadTestSet(text *query_text, MemoryContext cxt, TestSet *ts)
+{
+	char	   *query = text_to_cstring(query_text);
+	int			len = strlen(query);
+	char	   *sql;
+	SPIPlanPtr	plan;
+	Portal		portal;
+	int64		cap = 1024;
+
+	/* a trailing semicolon would end the subquery */
+	while (len > 0 && (query[len - 1] == ';' || isspace((unsigned char) query[len - 1])))
+		query[--len] = '\0';
+
+	ts->rows = MemoryContextAllocHuge(cxt, sizeof(TestRow) * cap);
+	ts->n = 0;
+	ts->returned = 0;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	sql = CastTestQuery(query, &ts->has_value);
+	plan = SPI_prepare(sql, 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, false);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, EVAL_FETCH_ROWS);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		null_user,
+						null_item,
+						null_value = true;
+			Datum		user = SPI_getbinval(tup, desc, 1, &null_user);
+			Datum		item = SPI_getbinval(tup, desc, 2, &null_item);
+			Datum		value = ts->has_value ? SPI_getbinval(tup, desc, 3, &null_value) : 0;
+			TestRow    *row;
+
+			ts->returned++;
+			if (null_user || null_item)
+				continue;
+			if (ts->n == cap)
+			{
+				cap *= 2;
+				ts->rows = repalloc_huge(ts->rows, sizeof(TestRow) * cap);
+			}
+			row = &ts->rows[ts->n++];
+			row->user = DatumGetInt64(user);
+			row->item = DatumGetInt64(item);
+			row->value = null_value ? NAN : DatumGetFloat4(value);
+			if (!null_value && (isnan(row->value) || isinf(row->value)))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("test value must be finite, got %g for user " INT64_FORMAT " and item " INT64_FORMAT,
+								(double) row->value, row->user, row->item)));
+		}
+		SPI_freetuptable(SPI_tuptable);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+}
+
+/* qsort comparator: by user, then by item */
+static int
+CompareTestRow(const void *a, const void *b)
+{
+	const TestRow *x = a;
+	const TestRow *y = b;
+
+	if (x->user != y->user)
+		return (x->user > y->user) - (x->user < y->user);
+	return (x->item > y->item) - (x->item < y->item);
+}
+
+/*
+ * Scores one round of recommendations: each user's top k against its relevant
+ * items, every formula added to its sum, the recommended items marked covered.
+ */
+static void
+EvalEmit(void *arg, const RecBatch *bt, int64 start, int64 count)
+{
+	EvalRanking *ev = (EvalRanking *) arg;
+
+	for (int64 r = 0; r < count; r++)
+	{
+		int64		user = start + r;
+		const int32 *rel = ev->rel_items + ev->rel_ptr[user];
+		int64		n_rel = ev->rel_ptr[user + 1] - ev->rel_ptr[user];
+		RecRankedHits rh;
+
+		rh.k = ev->k;
+		rh.n_ranked = bt->out_count[r];
+		rh.n_hits = 0;
+		rh.n_relevant = ev->n_relevant[user];
+		for (int j = 0; j < rh.n_ranked; j++)
+		{
+			int32		i = (int32) bt->out_item[r * bt->n + j];
+
+			ev->covered[i] = true;
+			ev->hit[j] = RecSortedContains(rel, n_rel, i);
+			rh.n_hits += ev->hit[j] ? 1 : 0;
+		}
+		rh.hit = ev->hit;
+		for (int m = 0; m < EVAL_N_METRICS; m++)
+			ev->sums[m] += MetricFormulas[m] (&rh);
+	}
+}
+
+/* Appends "key": number to a JSON object under construction */
+static void
+AppendNumber(StringInfo buf, const char *key, double d)
+{
+	char		num[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+	double_to_shortest_decimal_buf(d, num);
+	appendStringInfo(buf, "%s\"%s\": %s", buf->len > 1 ? ", " : "", key, num);
+}
+
+/*
+ * evaluate(model, test_query, k, options): rating and ranking metrics of the
+ * model on the test query's rows, as jsonb.
+ */
+static Datum
+Evaluate(FunctionCallInfo fcinfo, bool by_name)
+{
+	int32		k = PG_GETARG_INT32(2);
+	EvalOptions opts;
+	Datum		model;
+	TestSet		ts;
+	RecModelEntry *e;
+	const RecModelHeader *m;
+	const RecModelView *v;
+	bool		explicit_model;
+	bool		threshold_applies;
+	double		rmse_state[REC_ERROR_STATE_LEN] = {0};
+	double		mae_state[REC_ERROR_STATE_LEN] = {0};
+	int32	   *users;
+	int64	   *n_relevant;
+	int64	   *rel_ptr;
+	int32	   *rel_items;
+	int64		n_eval = 0;
+	int64		n_rel_total = 0;
+	int64		unknown_users = 0;
+	int64		n_covered = 0;
+	int64		rel_last_item = 0;
+	EvalRanking ev;
+	StringInfoData buf;
+
+	if (k < 1 || k > RECSYS_MAX_TOPN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("k must be between 1 and %d, got %d", RECSYS_MAX_TOPN, k)));
+	ParseEvalOptions(PG_GETARG_JSONB_P(3), &opts);
+
+	/* an unknown name fails before the test query runs */
+	model = by_name ? RecModelDatumByName(PG_GETARG_TEXT_PP(0)) : PG_GETARG_DATUM(0);
+	ReadTestSet(PG_GETARG_TEXT_PP(1), CurrentMemoryContext, &ts);
+	qsort(ts.rows, ts.n, sizeof(TestRow), CompareTestRow);
+
+	e = RecModelGet(model);
+	m = e->model;
+	v = &e->v;
+	explicit_model = m->algorithm == RECSYS_ALG_ALS;
+	threshold_applies = ts.has_value && (explicit_model || opts.has_threshold);
+
+	/*
+	 * One pass over the rows grouped by user: rating errors of every row with a
+	 * value, and each known user's relevant items (rows are sorted by item id
+	 * within a user, so duplicates are adjacent and the item indexes, which
+	 * follow id order, come out sorted).
+	 */
+	users = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * Max(ts.n, 1));
+	n_relevant = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64) * Max(ts.n, 1));
+	rel_ptr = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64) * (ts.n + 1));
+	rel_items = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * Max(ts.n, 1));
+	rel_ptr[0] = 0;
+	for (int64 first = 0, next; first < ts.n; first = next)
+	{
+		int64		user = ts.rows[first].user;
+		int32		u = RecFindId(v->user_ids, m->n_users, user);
+		int64		rel_start = n_rel_total;
+		int64		n_rel = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		for (next = first; next < ts.n && ts.rows[next].user == user; next++)
+		{
+			const TestRow *row = &ts.rows[next];
+			bool		has_value = !isnan(row->value);
+			int32		i = RecFindId(v->item_ids, m->n_items, row->item);
+
+			if (explicit_model && has_value)
+			{
+				double		err = (double) RecModelPredict(v, u, i) - (double) row->value;
+
+				RecErrorAccum(rmse_state, err * err);
+				RecErrorAccum(mae_state, fabs(err));
+			}
+			if (threshold_applies && !(has_value && row->value >= opts.threshold))
+				continue;
+			if (n_rel > 0 && rel_last_item == row->item)
+				continue;		/* a duplicate test row counts once */
+			rel_last_item = row->item;
+			n_rel++;
+			if (i >= 0)
+				rel_items[n_rel_total++] = i;
+		}
+		if (u < 0)
+		{
+			unknown_users++;
+			n_rel_total = rel_start;
+			continue;
+		}
+		if (n_rel == 0)
+			continue;			/* nothing relevant: no ranking metric */
+		users[n_eval] = u;
+		n_relevant[n_eval++] = n_rel;
+		rel_ptr[n_eval] = n_rel_total;
+	}
+
+	/* the top k of every evaluated user, scored round by round */
+	memset(&ev, 0, sizeof(ev));
+	ev.k = k;
+	ev.n_relevant = n_relevant;
+	ev.rel_ptr = rel_ptr;
+	ev.rel_items = rel_items;
+	ev.hit = palloc(sizeof(bool) * k);
+	ev.covered = MemoryContextAllocExtended(CurrentMemoryContext,
+											sizeof(bool) * m->n_items,
+											MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	RecBatchRun(e, users, n_eval, k, EvalEmit, &ev);
+	for (int32 i = 0; i < m->n_items; i++)
+		n_covered += ev.covered[i] ? 1 : 0;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	if (explicit_model && ts.has_value)
+	{
+		double		mean;
+
+		if (RecErrorMean(rmse_state, &mean))
+			AppendNumber(&buf, "rmse", sqrt(mean));
+		else
+			appendStringInfoString(&buf, "\"rmse\": null");
+		if (RecErrorMean(mae_state, &mean))
+			AppendNumber(&buf, "mae", mean);
+		else
+			appendStringInfoString(&buf, ", \"mae\": null");
+	}
+	for (int j = 0; j < EVAL_N_METRICS; j++)
+	{
+		char	   *key = psprintf("%s@%d", MetricNames[j], k);
+
+		if (n_eval > 0)
+			AppendNumber(&buf, key, ev.sums[j] / (double) n_eval);
+		else
+			appendStringInfo(&buf, "%s\"%s\": null", buf.len > 1 ? ", " : "", key);
+	}
+	AppendNumber(&buf, "coverage", (double) n_covered / (double) m->n_items);
+	appendStringInfo(&buf, ", \"users\": " INT64_FORMAT ", \"test_rows\": " INT64_FORMAT
+					 ", \"unknown_users\": " INT64_FORMAT "}",
+					 n_eval, ts.returned, unknown_users);
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+/* recsys.evaluate(m recsys.model, test_query text, k int, options jsonb) */
+PG_FUNCTION_INFO_V1(evaluate);
+Datum
+evaluate(PG_FUNCTION_ARGS)
+{
+	return Evaluate(fcinfo, false);
+}
+
+/* recsys.evaluate(name text, test_query text, k int, options jsonb) */
+PG_FUNCTION_INFO_V1(evaluate_by_name);
+Datum
+evaluate_by_name(PG_FUNCTION_ARGS)
+{
+	return Evaluate(fcinfo, true);
+}
