@@ -18,6 +18,7 @@
 
 #include <math.h>
 
+#include "access/detoast.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -257,6 +258,27 @@ LoadModel(Datum datum)
 	return e;
 }
 
+/* The cached entry of a uuid, moved to the front of the LRU list, or NULL */
+static RecModelEntry *
+FindEntry(const uint8 *uuid)
+{
+	dlist_iter	iter;
+
+	dlist_foreach(iter, &cache_lru)
+	{
+		RecModelEntry *e = dlist_container(RecModelEntry, node, iter.cur);
+
+		if (memcmp(e->uuid, uuid, sizeof(e->uuid)) == 0)
+		{
+			/* move to the front: least recently used entries sit at the tail */
+			dlist_move_head(&cache_lru, &e->node);
+			e->hits++;
+			return e;
+		}
+	}
+	return NULL;
+}
+
 /*
  * The entry for a model Datum.  Reads the header only (a slice of a TOASTed
  * value, or in place for a plain inline one) and compares uuids; loads the
@@ -268,7 +290,7 @@ RecModelGet(Datum datum)
 	struct varlena *raw = (struct varlena *) DatumGetPointer(datum);
 	const RecModelHeader *h;
 	struct varlena *slice = NULL;
-	dlist_iter	iter;
+	RecModelEntry *e;
 
 	if (!VARATT_IS_EXTENDED(raw))
 		h = (const RecModelHeader *) raw;
@@ -288,23 +310,48 @@ RecModelGet(Datum datum)
 	/* a lowered recsys.model_cache_mb takes effect at the next look-up */
 	EvictFor(0, (Size) recsys_model_cache_mb * 1024 * 1024);
 
-	dlist_foreach(iter, &cache_lru)
-	{
-		RecModelEntry *e = dlist_container(RecModelEntry, node, iter.cur);
-
-		if (memcmp(e->uuid, h->uuid, sizeof(e->uuid)) == 0)
-		{
-			/* move to the front: least recently used entries sit at the tail */
-			dlist_move_head(&cache_lru, &e->node);
-			e->hits++;
-			if (slice)
-				pfree(slice);
-			return e;
-		}
-	}
+	e = FindEntry(h->uuid);
 	if (slice)
 		pfree(slice);
-	return LoadModel(datum);
+	return e ? e : LoadModel(datum);
+}
+
+/* What a scalar function remembers between rows of one query (in fn_extra) */
+typedef struct RecModelMemo
+{
+	struct varatt_external ptr; /* the last on-disk TOAST pointer seen */
+	uint8		uuid[16];		/* the model it pointed to */
+} RecModelMemo;
+
+/*
+ * RecModelGet for scalar functions called once per row (predict): when the
+ * argument is the same on-disk TOAST pointer as on the previous row of this
+ * query, the model is known without fetching even the header slice.  A TOAST
+ * pointer seen in one query names one immutable value for the whole query.
+ * Not for set-returning functions, which own fn_extra.
+ */
+RecModelEntry *
+RecModelGetForRow(FmgrInfo *flinfo, Datum datum)
+{
+	struct varlena *raw = (struct varlena *) DatumGetPointer(datum);
+	RecModelMemo *memo = (RecModelMemo *) flinfo->fn_extra;
+	struct varatt_external ptr;
+	RecModelEntry *e;
+
+	if (!VARATT_IS_EXTERNAL_ONDISK(raw))
+		return RecModelGet(datum);
+
+	VARATT_EXTERNAL_GET_POINTER(ptr, raw);
+	if (memo != NULL && memcmp(&memo->ptr, &ptr, sizeof(ptr)) == 0 &&
+		(e = FindEntry(memo->uuid)) != NULL)
+		return e;
+
+	e = RecModelGet(datum);
+	if (memo == NULL)
+		memo = flinfo->fn_extra = MemoryContextAlloc(flinfo->fn_mcxt, sizeof(RecModelMemo));
+	memo->ptr = ptr;
+	memcpy(memo->uuid, e->uuid, sizeof(memo->uuid));
+	return e;
 }
 
 /*

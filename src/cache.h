@@ -13,6 +13,7 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
 #include "lib/ilist.h"
 
 #include "model.h"
@@ -41,6 +42,9 @@ typedef struct RecModelEntry
 
 /* The cached (or freshly loaded) model behind a recsys.model Datum */
 extern RecModelEntry *RecModelGet(Datum model);
+
+/* The same, remembering the last TOAST pointer in flinfo (per-row scalar functions) */
+extern RecModelEntry *RecModelGetForRow(FmgrInfo *flinfo, Datum model);
 
 /* The stored recsys.model Datum (not detoasted) of a registry name; 42704 if none */
 extern Datum RecModelDatumByName(text *name);

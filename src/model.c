@@ -2,7 +2,7 @@
  * model.c
  *		The recsys.model type: input/output in text and binary form, the cheap check
  *		for stored values, allocation of new models, and the accessors
- *		(model_info, user/item factors and vectors, predict).
+ *		(model_info, user/item factors and vectors) and the prediction formula.
  *
  * Format decisions and full validation live in modelio.c (plain C, fuzzed); this
  * file adapts them to Datums and error reports.  Training lives in ratings.c.
@@ -463,18 +463,4 @@ RecModelPredict(const RecModelView *v, int32 u, int32 i)
 	p = Max(p, m->rating_min);
 	p = Min(p, m->rating_max);
 	return p;
-}
-
-PG_FUNCTION_INFO_V1(predict);
-/* recsys.predict(m, user_id, item_id): RecModelPredict on the ids' indexes */
-Datum
-predict(PG_FUNCTION_ARGS)
-{
-	const RecModelHeader *m = PG_GETARG_RECMODEL(0);
-	RecModelView v;
-
-	RecModelGetView(m, &v);
-	PG_RETURN_FLOAT4(RecModelPredict(&v,
-									 RecFindId(v.user_ids, m->n_users, PG_GETARG_INT64(1)),
-									 RecFindId(v.item_ids, m->n_items, PG_GETARG_INT64(2))));
 }

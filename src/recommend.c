@@ -24,6 +24,7 @@
 
 #include "blas.h"
 #include "cache.h"
+#include "modeltype.h"
 #include "recommend.h"
 #include "recsys.h"
 #include "serving.h"
@@ -218,6 +219,23 @@ RecommendUser(FunctionCallInfo fcinfo, bool by_name)
 
 	EmitRows(fcinfo, &heap, e->v.item_ids);
 	return (Datum) 0;
+}
+
+/*
+ * recsys.predict(m, user_id, item_id): the model's prediction for one pair.  Called
+ * once per row of a test set, so the model comes from the cache without fetching
+ * anything when consecutive rows carry the same stored value.
+ */
+PG_FUNCTION_INFO_V1(predict);
+Datum
+predict(PG_FUNCTION_ARGS)
+{
+	RecModelEntry *e = RecModelGetForRow(fcinfo->flinfo, PG_GETARG_DATUM(0));
+	const RecModelView *v = &e->v;
+
+	PG_RETURN_FLOAT4(RecModelPredict(v,
+									 RecFindId(v->user_ids, v->h->n_users, PG_GETARG_INT64(1)),
+									 RecFindId(v->item_ids, v->h->n_items, PG_GETARG_INT64(2))));
 }
 
 /* recsys.recommend(m recsys.model, user_id bigint, ...) */
