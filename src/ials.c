@@ -41,6 +41,9 @@
 /* rows gathered for CG without forming A; also the slab height when forming A */
 #define IALS_GATHER_MAX	1024
 
+/* how many rows ahead the gather prefetches */
+#define IALS_PREFETCH	8
+
 typedef struct IalsScratch
 {
 	float	   *block;			/* [IALS_GATHER_MAX * k] gathered rows, column-major */
@@ -86,6 +89,9 @@ IalsGather(const IalsHalf *h, IalsScratch *s, int64_t from, int m)
 		float		w = h->val[from + j];
 		float		d = h->alpha * fabsf(w);
 
+		/* the rows are scattered: ask for one IALS_PREFETCH rows ahead */
+		if (j + IALS_PREFETCH < m)
+			SolverPrefetchRow(h->other + (int64_t) h->idx[from + j + IALS_PREFETCH] * k, k);
 		s->d[j] = d;
 		s->cp[j] = w > 0.0f ? 1.0f + d : 0.0f;
 		memcpy(s->block + (int64_t) j * k, h->other + (int64_t) h->idx[from + j] * k,
