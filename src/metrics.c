@@ -1,0 +1,367 @@
+/*
+ * metrics.c
+ *		Evaluation metrics: the rating-error aggregates recsys.rmse and recsys.mae, and
+ *		the per-user ranking metrics precision, recall, nDCG, average precision and
+ *		hit rate at k.
+ *
+ * The ranking metrics share one reading of their arguments: the ranked list is the
+ * first k distinct non-NULL elements of `recommended` (a repeated item counts at its
+ * first position only), and the relevant set is the distinct non-NULL elements of
+ * `relevant`.  With nothing relevant every ranking metric is NULL, so that avg() over
+ * users leaves such users out.  The formulas are in README (evaluation).
+ *
+ * This file does not produce recommendations or read models (recsys.evaluate does).
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+
+PG_FUNCTION_INFO_V1(rmse_accum);
+PG_FUNCTION_INFO_V1(mae_accum);
+PG_FUNCTION_INFO_V1(error_combine);
+PG_FUNCTION_INFO_V1(rmse_final);
+PG_FUNCTION_INFO_V1(mae_final);
+PG_FUNCTION_INFO_V1(precision_at_k);
+PG_FUNCTION_INFO_V1(recall_at_k);
+PG_FUNCTION_INFO_V1(ndcg_at_k);
+PG_FUNCTION_INFO_V1(average_precision_at_k);
+PG_FUNCTION_INFO_V1(hit_rate_at_k);
+
+/*
+ * The error aggregates keep a float8[3] state: the number of pairs, and a sum of
+ * per-pair errors with its Neumaier compensation term.
+ */
+#define ERROR_STATE_N		0
+#define ERROR_STATE_SUM		1
+#define ERROR_STATE_COMP	2
+#define ERROR_STATE_LEN		3
+
+/*
+ * The top k of one user's recommendations read against the relevant set: whether
+ * each ranked position is a hit, and the sizes the metrics divide by.
+ */
+typedef struct RankedHits
+{
+	int32		k;				/* the cut-off asked for */
+	int32		n_ranked;		/* distinct non-NULL recommendations kept, <= k */
+	int32		n_hits;			/* of those, how many are relevant */
+	int64		n_relevant;		/* distinct non-NULL relevant items */
+	bool	   *hit;			/* [n_ranked] position j (0-based) is relevant */
+} RankedHits;
+
+/* An element of `recommended` and where it stood */
+typedef struct PositionedItem
+{
+	int64		item;
+	int32		position;
+} PositionedItem;
+
+/* Adds x to sum with Neumaier's compensation (a non-finite sum stays as it is) */
+static inline void
+NeumaierAdd(double *sum, double *comp, double x)
+{
+	double		t = *sum + x;
+
+	if (isinf(t) || isnan(t))
+	{
+		*sum = t;
+		return;
+	}
+	if (fabs(*sum) >= fabs(x))
+		*comp += (*sum - t) + x;
+	else
+		*comp += (x - t) + *sum;
+	*sum = t;
+}
+
+/* The float8[3] error state of an aggregate, checked */
+static double *
+ErrorState(ArrayType *state)
+{
+	if (ARR_NDIM(state) != 1 || ARR_DIMS(state)[0] != ERROR_STATE_LEN ||
+		ARR_HASNULL(state) || ARR_ELEMTYPE(state) != FLOAT8OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("error aggregate state must be a float8 array of %d elements without NULLs",
+						ERROR_STATE_LEN)));
+	return (double *) ARR_DATA_PTR(state);
+}
+
+/*
+ * The state to update: the argument itself inside an aggregate (it belongs to the
+ * aggregate), a copy otherwise.
+ */
+static ArrayType *
+WritableErrorState(FunctionCallInfo fcinfo, int argno)
+{
+	if (AggCheckCallContext(fcinfo, NULL))
+		return PG_GETARG_ARRAYTYPE_P(argno);
+	return PG_GETARG_ARRAYTYPE_P_COPY(argno);
+}
+
+/* Transition of recsys.rmse: one more squared error */
+Datum
+rmse_accum(PG_FUNCTION_ARGS)
+{
+	ArrayType  *state = WritableErrorState(fcinfo, 0);
+	double	   *s = ErrorState(state);
+	double		e = PG_GETARG_FLOAT8(1) - PG_GETARG_FLOAT8(2);
+
+	s[ERROR_STATE_N] += 1.0;
+	NeumaierAdd(&s[ERROR_STATE_SUM], &s[ERROR_STATE_COMP], e * e);
+	PG_RETURN_ARRAYTYPE_P(state);
+}
+
+/* Transition of recsys.mae: one more absolute error */
+Datum
+mae_accum(PG_FUNCTION_ARGS)
+{
+	ArrayType  *state = WritableErrorState(fcinfo, 0);
+	double	   *s = ErrorState(state);
+	double		e = PG_GETARG_FLOAT8(1) - PG_GETARG_FLOAT8(2);
+
+	s[ERROR_STATE_N] += 1.0;
+	NeumaierAdd(&s[ERROR_STATE_SUM], &s[ERROR_STATE_COMP], fabs(e));
+	PG_RETURN_ARRAYTYPE_P(state);
+}
+
+/* Combine function of both error aggregates: counts and compensated sums add up */
+Datum
+error_combine(PG_FUNCTION_ARGS)
+{
+	ArrayType  *state = WritableErrorState(fcinfo, 0);
+	double	   *s = ErrorState(state);
+	double	   *o = ErrorState(PG_GETARG_ARRAYTYPE_P(1));
+
+	s[ERROR_STATE_N] += o[ERROR_STATE_N];
+	NeumaierAdd(&s[ERROR_STATE_SUM], &s[ERROR_STATE_COMP], o[ERROR_STATE_SUM]);
+	s[ERROR_STATE_COMP] += o[ERROR_STATE_COMP];
+	PG_RETURN_ARRAYTYPE_P(state);
+}
+
+/* Mean error of a state, false when no pair was seen */
+static bool
+MeanError(ArrayType *state, double *mean)
+{
+	double	   *s = ErrorState(state);
+	double		sum = s[ERROR_STATE_SUM];
+
+	if (s[ERROR_STATE_N] <= 0.0)
+		return false;
+	if (!isinf(sum) && !isnan(sum))
+		sum += s[ERROR_STATE_COMP];
+	*mean = sum / s[ERROR_STATE_N];
+	return true;
+}
+
+/* Final function of recsys.rmse: sqrt(sum (p - a)^2 / n), NULL without pairs */
+Datum
+rmse_final(PG_FUNCTION_ARGS)
+{
+	double		mean;
+
+	if (!MeanError(PG_GETARG_ARRAYTYPE_P(0), &mean))
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(sqrt(mean));
+}
+
+/* Final function of recsys.mae: sum |p - a| / n, NULL without pairs */
+Datum
+mae_final(PG_FUNCTION_ARGS)
+{
+	double		mean;
+
+	if (!MeanError(PG_GETARG_ARRAYTYPE_P(0), &mean))
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(mean);
+}
+
+/* qsort comparator for int64 */
+static int
+CompareInt64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* qsort comparator: by item, then by position */
+static int
+ComparePositionedItem(const void *a, const void *b)
+{
+	const PositionedItem *x = a;
+	const PositionedItem *y = b;
+
+	if (x->item != y->item)
+		return (x->item > y->item) - (x->item < y->item);
+	return (x->position > y->position) - (x->position < y->position);
+}
+
+/* The non-NULL elements of a one-dimensional bigint[] argument */
+static int64 *
+ItemArray(ArrayType *arr, const char *argname, int *n_out)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int64	   *items;
+	int			m = 0;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("argument \"%s\" must be a one-dimensional array, got %d dimensions",
+						argname, ARR_NDIM(arr))));
+	deconstruct_array(arr, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &elems, &nulls, &n);
+	items = palloc(sizeof(int64) * Max(n, 1));
+	for (int j = 0; j < n; j++)
+		if (!nulls[j])
+			items[m++] = DatumGetInt64(elems[j]);
+	*n_out = m;
+	return items;
+}
+
+/*
+ * Reads (recommended, relevant, k) into RankedHits; false when nothing is relevant
+ * (every ranking metric is then NULL).  k <= 0 raises 22023.
+ */
+static bool
+ReadRanking(FunctionCallInfo fcinfo, RankedHits *rh)
+{
+	int32		k = PG_GETARG_INT32(2);
+	int			n_rec;
+	int			n_rel;
+	int64	   *rec;
+	int64	   *rel;
+	int64		n_distinct = 0;
+	PositionedItem *byitem;
+	bool	   *first;
+
+	if (k < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("argument \"k\" must be at least 1, got %d", k)));
+	rec = ItemArray(PG_GETARG_ARRAYTYPE_P(0), "recommended", &n_rec);
+	rel = ItemArray(PG_GETARG_ARRAYTYPE_P(1), "relevant", &n_rel);
+
+	/* the relevant set: sorted, duplicates dropped */
+	qsort(rel, n_rel, sizeof(int64), CompareInt64);
+	for (int j = 0; j < n_rel; j++)
+		if (j == 0 || rel[j] != rel[j - 1])
+			rel[n_distinct++] = rel[j];
+	rh->k = k;
+	rh->n_relevant = n_distinct;
+	if (n_distinct == 0)
+		return false;
+
+	/* keep the first occurrence of each recommended item */
+	byitem = palloc_extended(sizeof(PositionedItem) * Max(n_rec, 1), MCXT_ALLOC_HUGE);
+	first = palloc0(sizeof(bool) * Max(n_rec, 1));
+	for (int j = 0; j < n_rec; j++)
+	{
+		byitem[j].item = rec[j];
+		byitem[j].position = j;
+	}
+	qsort(byitem, n_rec, sizeof(PositionedItem), ComparePositionedItem);
+	for (int j = 0; j < n_rec; j++)
+		if (j == 0 || byitem[j].item != byitem[j - 1].item)
+			first[byitem[j].position] = true;
+
+	/* the top k of those, in order, each looked up in the relevant set */
+	rh->hit = palloc(sizeof(bool) * Min(Max(n_rec, 1), k));
+	rh->n_ranked = 0;
+	rh->n_hits = 0;
+	for (int j = 0; j < n_rec && rh->n_ranked < k; j++)
+	{
+		bool		is_hit;
+
+		if (!first[j])
+			continue;
+		is_hit = bsearch(&rec[j], rel, n_distinct, sizeof(int64), CompareInt64) != NULL;
+		rh->hit[rh->n_ranked++] = is_hit;
+		rh->n_hits += is_hit ? 1 : 0;
+	}
+	return true;
+}
+
+/* recsys.precision_at_k: hits in the top k / k (missing positions count as misses) */
+Datum
+precision_at_k(PG_FUNCTION_ARGS)
+{
+	RankedHits	rh;
+
+	if (!ReadRanking(fcinfo, &rh))
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8((double) rh.n_hits / rh.k);
+}
+
+/* recsys.recall_at_k: hits in the top k / |relevant| */
+Datum
+recall_at_k(PG_FUNCTION_ARGS)
+{
+	RankedHits	rh;
+
+	if (!ReadRanking(fcinfo, &rh))
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8((double) rh.n_hits / (double) rh.n_relevant);
+}
+
+/*
+ * recsys.ndcg_at_k: DCG / ideal DCG with binary relevance, DCG = sum over hits at
+ * 1-based position p of 1 / log2(p + 1), the ideal putting min(k, |relevant|) hits first.
+ */
+Datum
+ndcg_at_k(PG_FUNCTION_ARGS)
+{
+	RankedHits	rh;
+	double		dcg = 0.0;
+	double		ideal = 0.0;
+	int64		n_ideal;
+
+	if (!ReadRanking(fcinfo, &rh))
+		PG_RETURN_NULL();
+	for (int32 j = 0; j < rh.n_ranked; j++)
+		if (rh.hit[j])
+			dcg += 1.0 / log2(j + 2.0);
+	n_ideal = Min((int64) rh.k, rh.n_relevant);
+	for (int64 j = 0; j < n_ideal; j++)
+		ideal += 1.0 / log2(j + 2.0);
+	PG_RETURN_FLOAT8(dcg / ideal);
+}
+
+/*
+ * recsys.average_precision_at_k: the precision at the position of each hit in the top
+ * k, summed and divided by min(k, |relevant|).
+ */
+Datum
+average_precision_at_k(PG_FUNCTION_ARGS)
+{
+	RankedHits	rh;
+	double		sum = 0.0;
+	int32		hits = 0;
+
+	if (!ReadRanking(fcinfo, &rh))
+		PG_RETURN_NULL();
+	for (int32 j = 0; j < rh.n_ranked; j++)
+		if (rh.hit[j])
+			sum += (double) ++hits / (j + 1);
+	PG_RETURN_FLOAT8(sum / (double) Min((int64) rh.k, rh.n_relevant));
+}
+
+/* recsys.hit_rate_at_k: 1 if any of the top k is relevant, else 0 */
+Datum
+hit_rate_at_k(PG_FUNCTION_ARGS)
+{
+	RankedHits	rh;
+
+	if (!ReadRanking(fcinfo, &rh))
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(rh.n_hits > 0 ? 1.0 : 0.0);
+}

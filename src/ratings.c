@@ -1,0 +1,1310 @@
+/*
+ * ratings.c
+ *		The training aggregates recsys.train_als and recsys.train_ials: their options,
+ *		the aggregate state (dense id maps and compact interaction triples), combine
+ *		and (de)serialisation for parallel plans, and the final function that turns
+ *		the state into CSR/CSC, calls the solver and builds the model.
+ *
+ * The numbers are learnt in als.c / ials.c (solver.h); the model format belongs to
+ * model.c.  The model depends only on the multiset of input rows and the options:
+ * dense ids are relabelled in ascending raw-id order and the interactions sorted
+ * before the solver sees them, whatever the plan or the row order.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "common/shortest_dec.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+
+#include "model.h"
+#include "modelio.h"
+#include "modeltype.h"
+#include "recsys.h"
+#include "solver.h"
+
+/* Which aggregates an option applies to */
+#define FOR_ALS		0x1
+#define FOR_IALS	0x2
+#define FOR_BOTH	(FOR_ALS | FOR_IALS)
+
+/* Effective training options (defaults filled in) */
+typedef struct TrainOptions
+{
+	int64		factors;
+	int64		iterations;
+	double		regularization;
+	double		alpha;
+	int64		cg_steps;
+	int64		solver;			/* IALS_SOLVER_* */
+	bool		biases;
+	int64		seed;
+	bool		keep_interactions;
+	bool		verbose;
+} TrainOptions;
+
+typedef enum OptionKind
+{
+	OPTION_INTEGER,
+	OPTION_NUMBER,
+	OPTION_BOOLEAN,
+	OPTION_SOLVER
+} OptionKind;
+
+/* One accepted key of the options object */
+typedef struct OptionSpec
+{
+	const char *name;
+	OptionKind	kind;
+	int			applies;		/* FOR_* */
+	double		min;
+	double		max;
+	size_t		offset;			/* into TrainOptions */
+} OptionSpec;
+
+/* every option, in the order the effective options are written */
+static const OptionSpec TrainOptionSpecs[] = {
+	{"factors", OPTION_INTEGER, FOR_BOTH, 1, RECSYS_MAX_FACTORS, offsetof(TrainOptions, factors)},
+	{"iterations", OPTION_INTEGER, FOR_BOTH, 0, 10000, offsetof(TrainOptions, iterations)},
+	{"regularization", OPTION_NUMBER, FOR_BOTH, 0, 1e6, offsetof(TrainOptions, regularization)},
+	{"alpha", OPTION_NUMBER, FOR_IALS, 0, 1e6, offsetof(TrainOptions, alpha)},
+	{"cg_steps", OPTION_INTEGER, FOR_IALS, 1, 100, offsetof(TrainOptions, cg_steps)},
+	{"solver", OPTION_SOLVER, FOR_IALS, 0, 0, offsetof(TrainOptions, solver)},
+	{"biases", OPTION_BOOLEAN, FOR_ALS, 0, 0, offsetof(TrainOptions, biases)},
+	{"seed", OPTION_INTEGER, FOR_BOTH, 0, 9007199254740991.0, offsetof(TrainOptions, seed)},
+	{"keep_interactions", OPTION_BOOLEAN, FOR_BOTH, 0, 0, offsetof(TrainOptions, keep_interactions)},
+	{"verbose", OPTION_BOOLEAN, FOR_BOTH, 0, 0, offsetof(TrainOptions, verbose)},
+};
+
+/* One input row after id mapping: 12 bytes */
+typedef struct Interaction
+{
+	int32		user;			/* dense user index (arrival order) */
+	int32		item;			/* dense item index (arrival order) */
+	float		value;
+} Interaction;
+
+/* Interactions are kept in chunks that double up to this many entries (12 MB) */
+#define FIRST_CHUNK_LEN		1024
+#define MAX_CHUNK_LEN		(1 << 20)
+
+/* Hash table entry: raw id to dense index */
+typedef struct IdEntry
+{
+	int64		id;
+	int32		dense;
+	char		status;			/* used by simplehash */
+} IdEntry;
+
+/* 64-bit finaliser (MurmurHash3's fmix64), so sequential ids spread well */
+static inline uint32
+HashId(int64 id)
+{
+	uint64		h = (uint64) id;
+
+	h ^= h >> 33;
+	h *= UINT64CONST(0xff51afd7ed558ccd);
+	h ^= h >> 33;
+	h *= UINT64CONST(0xc4ceb9fe1a85ec53);
+	h ^= h >> 33;
+	return (uint32) h;
+}
+
+#define SH_PREFIX		idmap
+#define SH_ELEMENT_TYPE IdEntry
+#define SH_KEY_TYPE		int64
+#define SH_KEY			id
+#define SH_HASH_KEY(tb, key) HashId(key)
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE		static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/* Dense numbering of one side's raw ids, in order of first appearance */
+typedef struct IdMap
+{
+	idmap_hash *hash;
+	int64	   *raw;			/* dense index -> raw id */
+	int32		n;
+	int32		cap;
+} IdMap;
+
+/* The aggregate state */
+typedef struct TrainState
+{
+	MemoryContext ctx;			/* holds everything below; child of aggcontext */
+	int			algorithm;		/* RECSYS_ALG_* */
+	bool		have_options;
+	bool		consumed;		/* the final function has taken it apart */
+	TrainOptions options;
+	IdMap		users;
+	IdMap		items;
+	int64		last_user;		/* raw id of the last user looked up */
+	int32		last_user_dense;	/* its dense index, -1 if none yet */
+	Interaction **chunks;
+	int32		n_chunks;
+	int32		max_chunks;
+	int64		last_len;		/* entries used in the last chunk */
+	int64		n;				/* interactions appended */
+} TrainState;
+
+/* Serialised state header (same cluster, so native layout is fine) */
+typedef struct SerialHeader
+{
+	int32		algorithm;
+	bool		have_options;
+	TrainOptions options;
+	int32		n_users;
+	int32		n_items;
+	int64		n;
+} SerialHeader;
+
+/* ---------------------------------------------------------------- options */
+
+/* Defaults of the options of one algorithm */
+static void
+DefaultOptions(int algorithm, TrainOptions *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->factors = 32;
+	o->iterations = 15;
+	o->regularization = 0.1;
+	o->alpha = 10;
+	o->cg_steps = 3;
+	o->solver = IALS_SOLVER_CG;
+	o->biases = (algorithm == RECSYS_ALG_ALS);
+	o->seed = 42;
+	o->keep_interactions = true;
+	o->verbose = false;
+}
+
+/* SQL name of the aggregate that trains an algorithm */
+static const char *
+AggregateName(int algorithm)
+{
+	return algorithm == RECSYS_ALG_ALS ? "train_als" : "train_ials";
+}
+
+/* A JSON value as a user wrote it, for error messages */
+static char *
+JsonValueText(JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			return "null";
+		case jbvBool:
+			return v->val.boolean ? "true" : "false";
+		case jbvNumeric:
+			return DatumGetCString(DirectFunctionCall1(numeric_out,
+													   NumericGetDatum(v->val.numeric)));
+		case jbvString:
+			{
+				StringInfoData buf;
+				char	   *s = pnstrdup(v->val.string.val, v->val.string.len);
+
+				initStringInfo(&buf);
+				escape_json(&buf, s);
+				return buf.data;
+			}
+		default:
+			return "an array or object";
+	}
+}
+
+/* Raises the 22023 error for an option value outside what the spec allows */
+static void
+BadOption(const OptionSpec *spec, JsonbValue *v)
+{
+	switch (spec->kind)
+	{
+		case OPTION_INTEGER:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"%s\" must be an integer between %.0f and %.0f, got %s",
+							spec->name, spec->min, spec->max, JsonValueText(v))));
+			break;
+		case OPTION_NUMBER:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"%s\" must be a number between %g and %g, got %s",
+							spec->name, spec->min, spec->max, JsonValueText(v))));
+			break;
+		case OPTION_BOOLEAN:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"%s\" must be true or false, got %s",
+							spec->name, JsonValueText(v))));
+			break;
+		case OPTION_SOLVER:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"%s\" must be \"cg\" or \"cholesky\", got %s",
+							spec->name, JsonValueText(v))));
+			break;
+	}
+}
+
+/* Stores one option value after checking its type and range */
+static void
+SetOption(const OptionSpec *spec, JsonbValue *v, TrainOptions *o)
+{
+	char	   *field = (char *) o + spec->offset;
+
+	switch (spec->kind)
+	{
+		case OPTION_INTEGER:
+		case OPTION_NUMBER:
+			{
+				Numeric		num;
+				double		d;
+
+				if (v->type != jbvNumeric)
+					BadOption(spec, v);
+				num = v->val.numeric;
+				d = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(num)));
+				if (!(d >= spec->min && d <= spec->max))
+					BadOption(spec, v);
+				if (spec->kind == OPTION_NUMBER)
+				{
+					*(double *) field = d;
+					break;
+				}
+				if (!DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(num),
+													  DirectFunctionCall2(numeric_trunc,
+																		  NumericGetDatum(num),
+																		  Int32GetDatum(0)))))
+					BadOption(spec, v);
+				*(int64 *) field = DatumGetInt64(DirectFunctionCall1(numeric_int8,
+																	 NumericGetDatum(num)));
+				break;
+			}
+		case OPTION_BOOLEAN:
+			if (v->type != jbvBool)
+				BadOption(spec, v);
+			*(bool *) field = v->val.boolean;
+			break;
+		case OPTION_SOLVER:
+			if (v->type == jbvString && v->val.string.len == 2 &&
+				memcmp(v->val.string.val, "cg", 2) == 0)
+				*(int64 *) field = IALS_SOLVER_CG;
+			else if (v->type == jbvString && v->val.string.len == 8 &&
+					 memcmp(v->val.string.val, "cholesky", 8) == 0)
+				*(int64 *) field = IALS_SOLVER_CHOLESKY;
+			else
+				BadOption(spec, v);
+			break;
+	}
+}
+
+/* Validates an options object and fills o (defaults for absent keys) */
+static void
+ParseOptions(Jsonb *jb, int algorithm, TrainOptions *o)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			mine = (algorithm == RECSYS_ALG_ALS) ? FOR_ALS : FOR_IALS;
+
+	DefaultOptions(algorithm, o);
+	if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options of %s must be a JSON object", AggregateName(algorithm))));
+
+	it = JsonbIteratorInit(&jb->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		const OptionSpec *spec = NULL;
+		char	   *key;
+
+		if (tok != WJB_KEY)
+			continue;
+		key = pnstrdup(v.val.string.val, v.val.string.len);
+		for (int i = 0; i < lengthof(TrainOptionSpecs); i++)
+			if (strcmp(TrainOptionSpecs[i].name, key) == 0)
+				spec = &TrainOptionSpecs[i];
+		if (spec == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown option \"%s\" for %s", key, AggregateName(algorithm)),
+					 errhint("%s accepts %s.", AggregateName(algorithm),
+							 algorithm == RECSYS_ALG_ALS ?
+							 "factors, iterations, regularization, biases, seed, keep_interactions, verbose" :
+							 "factors, iterations, regularization, alpha, cg_steps, solver, seed, keep_interactions, verbose")));
+		if (!(spec->applies & mine))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"%s\" applies only to %s", key,
+							AggregateName(algorithm == RECSYS_ALG_ALS ? RECSYS_ALG_IALS : RECSYS_ALG_ALS))));
+		tok = JsonbIteratorNext(&it, &v, true);
+		Assert(tok == WJB_VALUE);
+		SetOption(spec, &v, o);
+	}
+}
+
+/* The effective options as normalised JSON text (what model_info shows) */
+static char *
+OptionsJson(int algorithm, const TrainOptions *o)
+{
+	StringInfoData buf;
+	int			mine = (algorithm == RECSYS_ALG_ALS) ? FOR_ALS : FOR_IALS;
+	bool		first = true;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	for (int i = 0; i < lengthof(TrainOptionSpecs); i++)
+	{
+		const OptionSpec *spec = &TrainOptionSpecs[i];
+		const char *field = (const char *) o + spec->offset;
+		char		num[32];
+
+		if (!(spec->applies & mine))
+			continue;
+		appendStringInfo(&buf, "%s\"%s\": ", first ? "" : ", ", spec->name);
+		first = false;
+		switch (spec->kind)
+		{
+			case OPTION_INTEGER:
+				appendStringInfo(&buf, INT64_FORMAT, *(const int64 *) field);
+				break;
+			case OPTION_NUMBER:
+				/* the solvers take float4: show the value they use */
+				float_to_shortest_decimal_buf((float) *(const double *) field, num);
+				appendStringInfoString(&buf, num);
+				break;
+			case OPTION_BOOLEAN:
+				appendStringInfoString(&buf, *(const bool *) field ? "true" : "false");
+				break;
+			case OPTION_SOLVER:
+				appendStringInfoString(&buf, *(const int64 *) field == IALS_SOLVER_CHOLESKY ?
+									   "\"cholesky\"" : "\"cg\"");
+				break;
+		}
+	}
+	appendStringInfoChar(&buf, '}');
+	return DatumGetCString(DirectFunctionCall1(jsonb_out,
+											   DirectFunctionCall1(jsonb_in,
+																   CStringGetDatum(buf.data))));
+}
+
+/* ------------------------------------------------------------------ state */
+
+/* Bytes a limit in MB stands for */
+static int64
+MaxTrainBytes(void)
+{
+	return (int64) recsys_max_train_mb * 1024 * 1024;
+}
+
+/* Fails early when the state outgrows recsys.max_train_mb */
+static void
+CheckStateMemory(TrainState *st)
+{
+	Size		bytes = MemoryContextMemAllocated(st->ctx, true);
+
+	if ((int64) bytes > MaxTrainBytes())
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s input needs more than recsys.max_train_mb (%d MB)",
+						AggregateName(st->algorithm), recsys_max_train_mb),
+				 errdetail("The aggregate state holds %.1f MB after " INT64_FORMAT " interactions of %d users and %d items.",
+						   bytes / (1024.0 * 1024.0), st->n, st->users.n, st->items.n),
+				 errhint("Raise recsys.max_train_mb, or train on fewer rows.")));
+}
+
+/* An empty id map with room for about n ids */
+static void
+IdMapInit(IdMap *m, MemoryContext ctx, int32 n)
+{
+	m->hash = idmap_create(ctx, Max(n, 256), NULL);
+	m->cap = Max(n, 256);
+	m->raw = MemoryContextAllocExtended(ctx, sizeof(int64) * m->cap, MCXT_ALLOC_HUGE);
+	m->n = 0;
+}
+
+/* Dense index of a raw id, numbering new ids in order of appearance */
+static inline int32
+IdMapLookup(TrainState *st, IdMap *m, int64 id, const char *side)
+{
+	bool		found;
+	IdEntry    *e = idmap_insert(m->hash, id, &found);
+
+	if (!found)
+	{
+		if (m->n == PG_INT32_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("%s input has more than %d distinct %s ids",
+							AggregateName(st->algorithm), PG_INT32_MAX - 1, side)));
+		if (m->n == m->cap)
+		{
+			int32		cap = (m->cap > PG_INT32_MAX / 2) ? PG_INT32_MAX : m->cap * 2;
+
+			m->raw = repalloc_huge(m->raw, sizeof(int64) * cap);
+			m->cap = cap;
+			CheckStateMemory(st);
+		}
+		m->raw[m->n] = id;
+		e->dense = m->n++;
+	}
+	return e->dense;
+}
+
+/* A new empty state in its own context under aggcontext */
+static TrainState *
+StateCreate(MemoryContext aggcontext, int algorithm, int32 n_users, int32 n_items)
+{
+	TrainState *st = MemoryContextAllocZero(aggcontext, sizeof(TrainState));
+
+	st->ctx = AllocSetContextCreate(aggcontext, "recsys training state",
+									ALLOCSET_DEFAULT_SIZES);
+	st->algorithm = algorithm;
+	DefaultOptions(algorithm, &st->options);
+	IdMapInit(&st->users, st->ctx, n_users);
+	IdMapInit(&st->items, st->ctx, n_items);
+	st->last_user_dense = -1;
+	st->max_chunks = 16;
+	st->chunks = MemoryContextAlloc(st->ctx, sizeof(Interaction *) * st->max_chunks);
+	return st;
+}
+
+/* Entries the chunk with this number holds */
+static inline int64
+ChunkLen(int32 c)
+{
+	return c >= 10 ? MAX_CHUNK_LEN : Min((int64) FIRST_CHUNK_LEN << c, MAX_CHUNK_LEN);
+}
+
+/* Appends one interaction (dense indexes already assigned) */
+static inline void
+StateAppend(TrainState *st, int32 user, int32 item, float value)
+{
+	Interaction *t;
+
+	if (st->n_chunks == 0 || st->last_len == ChunkLen(st->n_chunks - 1))
+	{
+		if (st->n_chunks == st->max_chunks)
+		{
+			st->max_chunks *= 2;
+			st->chunks = repalloc_huge(st->chunks, sizeof(Interaction *) * st->max_chunks);
+		}
+		st->chunks[st->n_chunks] =
+			MemoryContextAllocExtended(st->ctx,
+									   sizeof(Interaction) * ChunkLen(st->n_chunks),
+									   MCXT_ALLOC_HUGE);
+		st->n_chunks++;
+		st->last_len = 0;
+		CheckStateMemory(st);
+	}
+	t = &st->chunks[st->n_chunks - 1][st->last_len++];
+	t->user = user;
+	t->item = item;
+	t->value = value;
+	st->n++;
+}
+
+/* Entries used in chunk c */
+static inline int64
+ChunkUsed(const TrainState *st, int32 c)
+{
+	return (c == st->n_chunks - 1) ? st->last_len : ChunkLen(c);
+}
+
+/* Shared transition function: maps the ids and appends one row */
+static Datum
+TrainTransition(FunctionCallInfo fcinfo, int algorithm)
+{
+	MemoryContext aggcontext;
+	TrainState *st;
+	float		value;
+	int64		user_id,
+				item_id;
+	int32		u,
+				i;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "%s called in non-aggregate context", AggregateName(algorithm));
+	st = PG_ARGISNULL(0) ? NULL : (TrainState *) PG_GETARG_POINTER(0);
+	if (st == NULL)
+		st = StateCreate(aggcontext, algorithm, 0, 0);
+
+	if (PG_NARGS() > 4 && !PG_ARGISNULL(4) && !st->have_options)
+	{
+		ParseOptions(PG_GETARG_JSONB_P(4), algorithm, &st->options);
+		st->have_options = true;
+	}
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		PG_RETURN_POINTER(st);
+
+	user_id = PG_GETARG_INT64(1);
+	item_id = PG_GETARG_INT64(2);
+	value = PG_GETARG_FLOAT4(3);
+	if (isnan(value) || isinf(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("%s value must be finite, got %s for user " INT64_FORMAT " and item " INT64_FORMAT,
+						algorithm == RECSYS_ALG_ALS ? "rating" : "weight",
+						isnan(value) ? "NaN" : (value > 0 ? "Infinity" : "-Infinity"),
+						user_id, item_id)));
+	if (algorithm == RECSYS_ALG_IALS && value < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("weight must not be negative, got %g for user " INT64_FORMAT " and item " INT64_FORMAT,
+						(double) value, user_id, item_id),
+				 errhint("Implicit feedback weights count interactions; leave out or zero negative ones.")));
+
+	/* input is often grouped by user: skip the hash lookup for a repeat */
+	if (st->last_user_dense >= 0 && st->last_user == user_id)
+		u = st->last_user_dense;
+	else
+	{
+		u = IdMapLookup(st, &st->users, user_id, "user");
+		st->last_user = user_id;
+		st->last_user_dense = u;
+	}
+	i = IdMapLookup(st, &st->items, item_id, "item");
+	StateAppend(st, u, i, value);
+	PG_RETURN_POINTER(st);
+}
+
+PG_FUNCTION_INFO_V1(train_als_transfn);
+/* Transition function of train_als (3 or 4 arguments) */
+Datum
+train_als_transfn(PG_FUNCTION_ARGS)
+{
+	return TrainTransition(fcinfo, RECSYS_ALG_ALS);
+}
+
+PG_FUNCTION_INFO_V1(train_ials_transfn);
+/* Transition function of train_ials (3 or 4 arguments) */
+Datum
+train_ials_transfn(PG_FUNCTION_ARGS)
+{
+	return TrainTransition(fcinfo, RECSYS_ALG_IALS);
+}
+
+/* Appends every interaction of src to dst, renumbering src's dense ids */
+static void
+StateMerge(TrainState *dst, const TrainState *src)
+{
+	int32	   *umap = palloc_extended(sizeof(int32) * Max(src->users.n, 1), MCXT_ALLOC_HUGE);
+	int32	   *imap = palloc_extended(sizeof(int32) * Max(src->items.n, 1), MCXT_ALLOC_HUGE);
+
+	for (int32 d = 0; d < src->users.n; d++)
+		umap[d] = IdMapLookup(dst, &dst->users, src->users.raw[d], "user");
+	for (int32 d = 0; d < src->items.n; d++)
+		imap[d] = IdMapLookup(dst, &dst->items, src->items.raw[d], "item");
+	for (int32 c = 0; c < src->n_chunks; c++)
+	{
+		const Interaction *t = src->chunks[c];
+		int64		used = ChunkUsed(src, c);
+
+		for (int64 j = 0; j < used; j++)
+			StateAppend(dst, umap[t[j].user], imap[t[j].item], t[j].value);
+	}
+	if (!dst->have_options && src->have_options)
+	{
+		dst->options = src->options;
+		dst->have_options = true;
+	}
+	dst->last_user_dense = -1;
+	pfree(umap);
+	pfree(imap);
+}
+
+PG_FUNCTION_INFO_V1(train_combinefn);
+/* Combine function: merges two partial states (parallel aggregation) */
+Datum
+train_combinefn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	TrainState *a,
+			   *b;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "train_combinefn called in non-aggregate context");
+	a = PG_ARGISNULL(0) ? NULL : (TrainState *) PG_GETARG_POINTER(0);
+	b = PG_ARGISNULL(1) ? NULL : (TrainState *) PG_GETARG_POINTER(1);
+	if (b == NULL)
+	{
+		if (a == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(a);
+	}
+	/* a state deserialised into our aggcontext can be adopted as it is */
+	if (a == NULL && MemoryContextGetParent(b->ctx) == aggcontext)
+		PG_RETURN_POINTER(b);
+	if (a == NULL)
+		a = StateCreate(aggcontext, b->algorithm, b->users.n, b->items.n);
+	StateMerge(a, b);
+	if (MemoryContextGetParent(b->ctx) == aggcontext)
+	{
+		MemoryContextDelete(b->ctx);
+		pfree(b);
+	}
+	PG_RETURN_POINTER(a);
+}
+
+PG_FUNCTION_INFO_V1(train_serialfn);
+/* Serialises a partial state to bytea for a parallel worker's result */
+Datum
+train_serialfn(PG_FUNCTION_ARGS)
+{
+	TrainState *st = (TrainState *) PG_GETARG_POINTER(0);
+	SerialHeader h;
+	uint64		size;
+	bytea	   *out;
+	char	   *p;
+
+	size = VARHDRSZ + sizeof(SerialHeader) +
+		sizeof(int64) * ((uint64) st->users.n + st->items.n) +
+		sizeof(Interaction) * (uint64) st->n;
+	if (size > RECSYS_MODEL_MAX_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("partial %s state of " INT64_FORMAT " interactions is too large to pass between parallel workers",
+						AggregateName(st->algorithm), st->n),
+				 errdetail("It takes %llu bytes; a value holds at most %llu.",
+						   (unsigned long long) size, (unsigned long long) RECSYS_MODEL_MAX_BYTES),
+				 errhint("Run the training query with max_parallel_workers_per_gather = 0.")));
+
+	memset(&h, 0, sizeof(h));
+	h.algorithm = st->algorithm;
+	h.have_options = st->have_options;
+	h.options = st->options;
+	h.n_users = st->users.n;
+	h.n_items = st->items.n;
+	h.n = st->n;
+
+	out = palloc_extended(size, MCXT_ALLOC_HUGE);
+	SET_VARSIZE(out, size);
+	p = VARDATA(out);
+	memcpy(p, &h, sizeof(h));
+	p += sizeof(h);
+	memcpy(p, st->users.raw, sizeof(int64) * st->users.n);
+	p += sizeof(int64) * st->users.n;
+	memcpy(p, st->items.raw, sizeof(int64) * st->items.n);
+	p += sizeof(int64) * st->items.n;
+	for (int32 c = 0; c < st->n_chunks; c++)
+	{
+		memcpy(p, st->chunks[c], sizeof(Interaction) * ChunkUsed(st, c));
+		p += sizeof(Interaction) * ChunkUsed(st, c);
+	}
+	PG_RETURN_BYTEA_P(out);
+}
+
+PG_FUNCTION_INFO_V1(train_deserialfn);
+/* Rebuilds a partial state from train_serialfn's bytea */
+Datum
+train_deserialfn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	bytea	   *in = PG_GETARG_BYTEA_P(0);
+	const char *p = VARDATA(in);
+	SerialHeader h;
+	TrainState *st;
+	const Interaction *t;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "train_deserialfn called in non-aggregate context");
+	if (VARSIZE(in) - VARHDRSZ < sizeof(h))
+		elog(ERROR, "truncated training state");
+	memcpy(&h, p, sizeof(h));
+	p += sizeof(h);
+	if (h.n_users < 0 || h.n_items < 0 || h.n < 0 ||
+		VARSIZE(in) - VARHDRSZ != sizeof(h) + sizeof(int64) * ((uint64) h.n_users + h.n_items) +
+		sizeof(Interaction) * (uint64) h.n)
+		elog(ERROR, "training state of inconsistent size");
+
+	st = StateCreate(aggcontext, h.algorithm, h.n_users, h.n_items);
+	st->have_options = h.have_options;
+	st->options = h.options;
+	/* inserting in dense order reproduces the same dense indexes */
+	for (int32 d = 0; d < h.n_users; d++)
+		IdMapLookup(st, &st->users, ((const int64 *) p)[d], "user");
+	p += sizeof(int64) * h.n_users;
+	for (int32 d = 0; d < h.n_items; d++)
+		IdMapLookup(st, &st->items, ((const int64 *) p)[d], "item");
+	p += sizeof(int64) * h.n_items;
+	t = (const Interaction *) p;
+	for (int64 j = 0; j < h.n; j++)
+		StateAppend(st, t[j].user, t[j].item, t[j].value);
+	PG_RETURN_POINTER(st);
+}
+
+/* ----------------------------------------------------------- final function */
+
+/* Memory accounting of one training run (recsys.max_train_mb and peak_bytes) */
+typedef struct TrainMemory
+{
+	const char *aggregate;
+	int64		live;
+	int64		peak;
+	int64		n;				/* interactions, for messages */
+	int32		n_users;
+	int32		n_items;
+} TrainMemory;
+
+/* Counts bytes about to be allocated; fails before allocating past the limit */
+static void
+Reserve(TrainMemory *tm, int64 bytes, const char *what)
+{
+	if (tm->live + bytes > MaxTrainBytes())
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s needs %.1f MB for %s, more than recsys.max_train_mb (%d MB)",
+						tm->aggregate, (tm->live + bytes) / (1024.0 * 1024.0), what,
+						recsys_max_train_mb),
+				 errdetail("The input has " INT64_FORMAT " interactions of %d users and %d items.",
+						   tm->n, tm->n_users, tm->n_items),
+				 errhint("Raise recsys.max_train_mb, or train on fewer rows or factors.")));
+	tm->live += bytes;
+	tm->peak = Max(tm->peak, tm->live);
+}
+
+/* palloc of a counted array of n elements of size bytes (huge allowed) */
+static void *
+CountedAlloc(TrainMemory *tm, int64 n, size_t size, const char *what)
+{
+	int64		bytes = Max(n, 1) * (int64) size;
+
+	Reserve(tm, bytes, what);
+	return palloc_extended(bytes, MCXT_ALLOC_HUGE);
+}
+
+/* pfree of a CountedAlloc array */
+static void
+CountedFree(TrainMemory *tm, void *p, int64 n, size_t size)
+{
+	tm->live -= Max(n, 1) * (int64) size;
+	pfree(p);
+}
+
+/* qsort comparator for raw ids */
+static int
+CompareInt64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a,
+				y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* qsort comparator for values */
+static int
+CompareFloat(const void *a, const void *b)
+{
+	float		x = *(const float *) a,
+				y = *(const float *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Sorted copy of a map's raw ids (the model's id section) and rank[dense], the
+ * position of each dense index in that order.
+ */
+static void
+RelabelIds(TrainMemory *tm, const IdMap *m, int64 **sorted, int32 **rank)
+{
+	int64	   *s = CountedAlloc(tm, m->n, sizeof(int64), "sorted ids");
+	int32	   *r = CountedAlloc(tm, m->n, sizeof(int32), "id ranks");
+
+	memcpy(s, m->raw, sizeof(int64) * m->n);
+	qsort(s, m->n, sizeof(int64), CompareInt64);
+	for (int32 d = 0; d < m->n; d++)
+		r[d] = RecFindId(s, m->n, m->raw[d]);
+	*sorted = s;
+	*rank = r;
+}
+
+/*
+ * Merges duplicate (user, item) entries of a CSR whose rows are sorted by item with
+ * duplicates in arrival order; compacts it in place and returns the new nnz.
+ * Explicit: the last value wins.  Implicit: weights add up, summed in ascending
+ * order so the result does not depend on arrival order.
+ */
+static int64
+MergeDuplicates(int32 n_rows, int64 *ptr, int32 *idx, float *val, bool add,
+				const int64 *row_ids, const int64 *col_ids)
+{
+	int64		out = 0,
+				begin = 0;
+
+	for (int32 r = 0; r < n_rows; r++)
+	{
+		int64		end = ptr[r + 1];
+		int64		j = begin;
+
+		ptr[r] = out;
+		while (j < end)
+		{
+			int64		k = j + 1;
+			float		v;
+
+			while (k < end && idx[k] == idx[j])
+				k++;
+			if (k - j == 1)
+				v = val[j];
+			else if (!add)
+				v = val[k - 1];
+			else
+			{
+				double		sum = 0;
+
+				qsort(val + j, k - j, sizeof(float), CompareFloat);
+				for (int64 q = j; q < k; q++)
+					sum += val[q];
+				v = (float) sum;
+				if (isinf(v))
+					ereport(ERROR,
+							(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+							 errmsg("sum of the weights of user " INT64_FORMAT " and item " INT64_FORMAT " is out of range for real",
+									row_ids[r], col_ids[idx[j]])));
+			}
+			idx[out] = idx[j];
+			val[out] = v;
+			out++;
+			j = k;
+		}
+		begin = end;
+	}
+	ptr[n_rows] = out;
+	return out;
+}
+
+/* Turns per-bucket counts in ptr[1..n] into starts: ptr[b] = first slot of b */
+static void
+CountsToStarts(int64 *ptr, int32 n)
+{
+	ptr[0] = 0;
+	for (int32 b = 0; b < n; b++)
+		ptr[b + 1] += ptr[b];
+}
+
+/* After a scatter that advanced ptr[b] to b's end, shifts ptr back to starts */
+static void
+EndsToStarts(int64 *ptr, int32 n)
+{
+	memmove(ptr + 1, ptr, sizeof(int64) * n);
+	ptr[0] = 0;
+}
+
+/* What the solver callbacks need */
+typedef struct TrainProgress
+{
+	const char *aggregate;
+	int			iterations;
+} TrainProgress;
+
+/*
+ * Polled by the solver while its threads run: only reads the flags the signal
+ * handlers set (no function calls), so it is safe at any point.
+ */
+static bool
+TrainInterrupted(void *arg)
+{
+	return InterruptPending && (QueryCancelPending || ProcDiePending);
+}
+
+/* After every sweep (main thread, no worker running): the verbose NOTICE */
+static void
+TrainReportProgress(void *arg, int iteration, double loss, double seconds)
+{
+	TrainProgress *p = (TrainProgress *) arg;
+
+	ereport(NOTICE,
+			(errmsg("%s iteration %d of %d", p->aggregate, iteration, p->iterations),
+			 errdetail("loss %.6g, %.3f s", loss, seconds)));
+}
+
+/* Raises the error that belongs to a solver status */
+static void
+ReportSolverStatus(int status, const char *aggregate)
+{
+	switch (status)
+	{
+		case RECSYS_OK:
+			return;
+		case RECSYS_INTERRUPTED:
+			CHECK_FOR_INTERRUPTS();
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("%s was interrupted", aggregate)));
+			break;
+		case RECSYS_ENOMEM:
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory in the %s solver", aggregate)));
+			break;
+		case RECSYS_ENOTPD:
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("%s could not solve the normal equations: a matrix is not positive definite",
+							aggregate),
+					 errhint("Increase the \"regularization\" option.")));
+			break;
+		case RECSYS_ETHREAD:
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+					 errmsg("%s could not start its solver threads", aggregate),
+					 errhint("Lower recsys.threads (now %d).", recsys_threads)));
+			break;
+		default:
+			elog(ERROR, "%s solver failed with status %d", aggregate, status);
+	}
+}
+
+/*
+ * Bytes the solver may need for scratch: per thread the gathered rows of the
+ * longest row or column and a few k x k matrices.  An estimate for the early
+ * memory check; the solver reports what it really used.
+ */
+static int64
+EstimateSolverScratch(int64 longest, int k, int threads)
+{
+	int64		kk = (int64) k * k * sizeof(float);
+
+	return (int64) threads * (longest * (k + 2) * (int64) sizeof(float) + 4 * kk) + 2 * kk;
+}
+
+/* Longest row of a CSR/CSC */
+static int64
+LongestRow(const int64 *ptr, int32 n)
+{
+	int64		longest = 0;
+
+	for (int32 r = 0; r < n; r++)
+		longest = Max(longest, ptr[r + 1] - ptr[r]);
+	return longest;
+}
+
+/*
+ * The whole training run: relabel, sort, deduplicate, CSR + CSC, solve, fill the
+ * model.  Consumes the state (FINALFUNC_MODIFY = READ_WRITE).
+ */
+static RecModelHeader *
+TrainModel(TrainState *st)
+{
+	MemoryContext result_cxt = CurrentMemoryContext;
+	MemoryContext work_cxt;
+	const char *agg = AggregateName(st->algorithm);
+	const TrainOptions *o = &st->options;
+	bool		implicit = (st->algorithm == RECSYS_ALG_IALS);
+	int			k = (int) o->factors;
+	int32		nu = st->users.n,
+				ni = st->items.n;
+	int64		n = st->n,
+				nnz;
+	TrainMemory tm;
+	int64	   *user_ids,
+			   *item_ids;
+	int32	   *user_rank,
+			   *item_rank;
+	int64	   *item_ptr,
+			   *user_ptr;
+	int32	   *by_item_user,
+			   *user_items,
+			   *item_users;
+	float	   *by_item_value,
+			   *user_values,
+			   *item_values;
+	char	   *options_json;
+	uint32		flags;
+	uint64		model_bytes;
+	RecModelHeader *m;
+	RecModelLayout l;
+	RecRatings r;
+	RecFactors f;
+	RecControl ctl;
+	TrainProgress progress;
+	float	   *bias_scratch = NULL;
+	float		vmin,
+				vmax;
+	int64		scratch_estimate;
+	int			status;
+	instr_time	start,
+				duration;
+	RecModelError err;
+
+	options_json = OptionsJson(st->algorithm, o);
+	flags = (o->keep_interactions ? RECSYS_MODEL_HAS_INTERACTIONS : 0) |
+		(!implicit && o->biases ? RECSYS_MODEL_HAS_BIASES : 0);
+
+	memset(&tm, 0, sizeof(tm));
+	tm.aggregate = agg;
+	tm.n = n;
+	tm.n_users = nu;
+	tm.n_items = ni;
+	tm.live = tm.peak = (int64) MemoryContextMemAllocated(st->ctx, true);
+
+	/*
+	 * Fail before building anything if the phases below cannot fit: relabelling
+	 * and the by-item pass next to the state, the two passes' arrays, and CSR +
+	 * CSC + the model (duplicates can only make them smaller).
+	 */
+	model_bytes = RecModelShapeSize(st->algorithm, flags, k, nu, ni,
+									o->keep_interactions ? n : 0, strlen(options_json));
+	{
+		int64		ids = 12 * ((int64) nu + ni);
+		int64		csr = 8 * (int64) (nu + 1) + 8 * n;
+		int64		csc = 8 * (int64) (ni + 1) + 8 * n;
+		int64		need = Max(tm.live + ids + csc,
+							   Max(ids + csc + csr, ids + csr + csc + (int64) model_bytes));
+
+		if (need > MaxTrainBytes())
+		{
+			tm.live = 0;
+			Reserve(&tm, need, "its input, CSR/CSC copies and the model");
+		}
+	}
+
+	work_cxt = AllocSetContextCreate(CurrentMemoryContext, "recsys training",
+									 ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(work_cxt);
+
+	/* dense indexes in ascending raw-id order */
+	RelabelIds(&tm, &st->users, &user_ids, &user_rank);
+	RelabelIds(&tm, &st->items, &item_ids, &item_rank);
+
+	/* pass 1: counting sort by item, stable (arrival order within an item) */
+	item_ptr = CountedAlloc(&tm, (int64) ni + 1, sizeof(int64), "item pointers");
+	memset(item_ptr, 0, sizeof(int64) * ((int64) ni + 1));
+	by_item_user = CountedAlloc(&tm, n, sizeof(int32), "the by-item pass");
+	by_item_value = CountedAlloc(&tm, n, sizeof(float), "the by-item pass");
+	for (int32 c = 0; c < st->n_chunks; c++)
+	{
+		const Interaction *t = st->chunks[c];
+		int64		used = ChunkUsed(st, c);
+
+		for (int64 j = 0; j < used; j++)
+			item_ptr[item_rank[t[j].item] + 1]++;
+	}
+	CountsToStarts(item_ptr, ni);
+	for (int32 c = 0; c < st->n_chunks; c++)
+	{
+		const Interaction *t = st->chunks[c];
+		int64		used = ChunkUsed(st, c);
+
+		for (int64 j = 0; j < used; j++)
+		{
+			int64		pos = item_ptr[item_rank[t[j].item]]++;
+
+			by_item_user[pos] = user_rank[t[j].user];
+			by_item_value[pos] = t[j].value;
+		}
+	}
+	EndsToStarts(item_ptr, ni);
+	CHECK_FOR_INTERRUPTS();
+
+	/* the state is no longer needed: give its memory back */
+	tm.live -= (int64) MemoryContextMemAllocated(st->ctx, true);
+	MemoryContextDelete(st->ctx);
+	st->consumed = true;
+	CountedFree(&tm, user_rank, nu, sizeof(int32));
+	CountedFree(&tm, item_rank, ni, sizeof(int32));
+
+	/*
+	 * pass 2: counting sort by user, visiting items in order, so every user's row
+	 * is sorted by item and equal items keep arrival order
+	 */
+	user_ptr = CountedAlloc(&tm, (int64) nu + 1, sizeof(int64), "user pointers");
+	memset(user_ptr, 0, sizeof(int64) * ((int64) nu + 1));
+	user_items = CountedAlloc(&tm, n, sizeof(int32), "the CSR");
+	user_values = CountedAlloc(&tm, n, sizeof(float), "the CSR");
+	for (int64 j = 0; j < n; j++)
+		user_ptr[by_item_user[j] + 1]++;
+	CountsToStarts(user_ptr, nu);
+	for (int32 i = 0; i < ni; i++)
+		for (int64 j = item_ptr[i]; j < item_ptr[i + 1]; j++)
+		{
+			int64		pos = user_ptr[by_item_user[j]]++;
+
+			user_items[pos] = i;
+			user_values[pos] = by_item_value[j];
+		}
+	EndsToStarts(user_ptr, nu);
+	CountedFree(&tm, by_item_user, n, sizeof(int32));
+	CountedFree(&tm, by_item_value, n, sizeof(float));
+	CHECK_FOR_INTERRUPTS();
+
+	nnz = MergeDuplicates(nu, user_ptr, user_items, user_values, implicit,
+						  user_ids, item_ids);
+	vmin = vmax = user_values[0];
+	for (int64 j = 1; j < nnz; j++)
+	{
+		vmin = Min(vmin, user_values[j]);
+		vmax = Max(vmax, user_values[j]);
+	}
+
+	/* CSC by transposing the CSR: users come out sorted within each item */
+	memset(item_ptr, 0, sizeof(int64) * ((int64) ni + 1));
+	item_users = CountedAlloc(&tm, nnz, sizeof(int32), "the CSC");
+	item_values = CountedAlloc(&tm, nnz, sizeof(float), "the CSC");
+	for (int64 j = 0; j < nnz; j++)
+		item_ptr[user_items[j] + 1]++;
+	CountsToStarts(item_ptr, ni);
+	for (int32 u = 0; u < nu; u++)
+		for (int64 j = user_ptr[u]; j < user_ptr[u + 1]; j++)
+		{
+			int64		pos = item_ptr[user_items[j]]++;
+
+			item_users[pos] = u;
+			item_values[pos] = user_values[j];
+		}
+	EndsToStarts(item_ptr, ni);
+	CHECK_FOR_INTERRUPTS();
+
+	/* the model, in the caller's context: the solver writes into it directly */
+	model_bytes = RecModelShapeSize(st->algorithm, flags, k, nu, ni,
+									o->keep_interactions ? nnz : 0, strlen(options_json));
+	Reserve(&tm, (int64) model_bytes, "the model");
+	MemoryContextSwitchTo(result_cxt);
+	m = RecModelCreate(st->algorithm, flags, k, nu, ni, o->keep_interactions ? nnz : 0,
+					   options_json);
+	MemoryContextSwitchTo(work_cxt);
+	RecModelComputeLayout(m, &l);
+	memcpy((char *) m + l.user_ids, user_ids, sizeof(int64) * nu);
+	memcpy((char *) m + l.item_ids, item_ids, sizeof(int64) * ni);
+	for (int32 i = 0; i < ni; i++)
+		((int32 *) ((char *) m + l.item_count))[i] = (int32) (item_ptr[i + 1] - item_ptr[i]);
+	if (o->keep_interactions)
+	{
+		memcpy((char *) m + l.seen_ptr, user_ptr, sizeof(int64) * ((int64) nu + 1));
+		memcpy((char *) m + l.seen_items, user_items, sizeof(int32) * nnz);
+	}
+
+	/* solve */
+	scratch_estimate = EstimateSolverScratch(Max(LongestRow(user_ptr, nu),
+												 LongestRow(item_ptr, ni)),
+											 k, recsys_threads);
+	Reserve(&tm, scratch_estimate, "solver scratch");
+	tm.live -= scratch_estimate;
+
+	r.n_users = nu;
+	r.n_items = ni;
+	r.nnz = nnz;
+	r.user_ptr = user_ptr;
+	r.user_items = user_items;
+	r.user_values = user_values;
+	r.item_ptr = item_ptr;
+	r.item_users = item_users;
+	r.item_values = item_values;
+
+	memset(&f, 0, sizeof(f));
+	f.user_factors = (float *) ((char *) m + l.user_factors);
+	f.item_factors = (float *) ((char *) m + l.item_factors);
+	if (flags & RECSYS_MODEL_HAS_BIASES)
+	{
+		f.user_bias = (float *) ((char *) m + l.user_bias);
+		f.item_bias = (float *) ((char *) m + l.item_bias);
+	}
+	else if (!implicit)
+	{
+		/* explicit without biases: the solver keeps these at zero */
+		bias_scratch = CountedAlloc(&tm, (int64) nu + ni, sizeof(float), "biases");
+		memset(bias_scratch, 0, sizeof(float) * ((int64) nu + ni));
+		f.user_bias = bias_scratch;
+		f.item_bias = bias_scratch + nu;
+	}
+
+	progress.aggregate = agg;
+	progress.iterations = (int) o->iterations;
+	ctl.interrupted = TrainInterrupted;
+	ctl.progress = o->verbose ? TrainReportProgress : NULL;
+	ctl.arg = &progress;
+
+	INSTR_TIME_SET_CURRENT(start);
+	if (implicit)
+	{
+		IalsParams p;
+
+		p.factors = k;
+		p.iterations = (int) o->iterations;
+		p.regularization = (float) o->regularization;
+		p.alpha = (float) o->alpha;
+		p.cg_steps = (int) o->cg_steps;
+		p.solver = (int) o->solver;
+		p.seed = (uint64) o->seed;
+		p.threads = recsys_threads;
+		status = IalsTrain(&r, &p, &f, &ctl);
+	}
+	else
+	{
+		AlsParams	p;
+
+		p.factors = k;
+		p.iterations = (int) o->iterations;
+		p.regularization = (float) o->regularization;
+		p.biases = o->biases;
+		p.seed = (uint64) o->seed;
+		p.threads = recsys_threads;
+		status = AlsTrain(&r, &p, &f, &ctl);
+	}
+	INSTR_TIME_SET_CURRENT(duration);
+	INSTR_TIME_SUBTRACT(duration, start);
+	ReportSolverStatus(status, agg);
+	tm.peak = Max(tm.peak, tm.live + f.scratch_bytes);
+
+	/* statistics */
+	m->iterations = f.iterations_done;
+	m->n_interactions = nnz;
+	m->global_mean = implicit ? 0.0f : f.global_mean;
+	m->rating_min = vmin;
+	m->rating_max = vmax;
+	m->train_loss = (float) f.loss;
+	m->train_seconds = INSTR_TIME_GET_DOUBLE(duration);
+	m->peak_bytes = tm.peak;
+	if (!pg_strong_random(m->uuid, sizeof(m->uuid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random model uuid")));
+	m->uuid[6] = (m->uuid[6] & 0x0F) | 0x40;	/* RFC 4122 version 4 */
+	m->uuid[8] = (m->uuid[8] & 0x3F) | 0x80;
+
+	if (!isfinite(m->train_loss) || !isfinite(m->global_mean))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s diverged: the training loss is not finite", agg),
+				 errhint("Increase the \"regularization\" option.")));
+	{
+		uint64		total;
+
+		if (RecModelCheckHeader(m, &total, &err) != RECSYS_MODEL_OK ||
+			RecModelCheckPayload(m, &err) != RECSYS_MODEL_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("%s produced an invalid model: %s", agg, err.msg),
+					 errhint("Increase the \"regularization\" option.")));
+	}
+
+	MemoryContextSwitchTo(result_cxt);
+	MemoryContextDelete(work_cxt);
+	return m;
+}
+
+PG_FUNCTION_INFO_V1(train_finalfn);
+/* Final function of both aggregates: NULL for no rows, else the trained model */
+Datum
+train_finalfn(PG_FUNCTION_ARGS)
+{
+	TrainState *st = PG_ARGISNULL(0) ? NULL : (TrainState *) PG_GETARG_POINTER(0);
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "train_finalfn called in non-aggregate context");
+	if (st == NULL || st->n == 0)
+		PG_RETURN_NULL();
+	if (st->consumed)
+		elog(ERROR, "training state used twice");
+	PG_RETURN_POINTER(TrainModel(st));
+}
