@@ -55,6 +55,7 @@ typedef struct IalsScratch
 	float	   *r;				/* [k] CG residual */
 	float	   *dir;			/* [k] CG search direction */
 	float	   *Ad;				/* [k] A times the direction */
+	float	   *x;				/* [k] the row's factors, copied to aligned memory */
 } IalsScratch;
 
 /* One half-sweep: the rows being solved and the fixed other side */
@@ -239,11 +240,13 @@ IalsRow(const IalsHalf *h, IalsScratch *s, int64_t row)
 	int64_t		begin = h->ptr[row];
 	int64_t		end = h->ptr[row + 1];
 	int64_t		n = end - begin;
-	float	   *x = h->factors + row * k;
+	float	   *x = s->x;
 	bool		gathered = false;
 	double		norm2 = 0.0;
 	int			j;
 
+	/* work on an aligned copy, so BLAS sees the same alignment for every row */
+	memcpy(x, h->factors + row * k, sizeof(float) * k);
 	if (h->solve)
 	{
 		if (h->solver == IALS_SOLVER_CHOLESKY)
@@ -276,6 +279,7 @@ IalsRow(const IalsHalf *h, IalsScratch *s, int64_t row)
 		for (j = 0; j < k; j++)
 			if (!isfinite(x[j]))
 				return RECSYS_ENOTPD;
+		memcpy(h->factors + row * k, x, sizeof(float) * k);
 	}
 
 	for (j = 0; j < k; j++)
@@ -381,7 +385,7 @@ IalsTrain(const RecRatings *r, const IalsParams *p, RecFactors *out,
 
 	per_thread = SolverFloats((int64_t) IALS_GATHER_MAX * k) +
 		3 * SolverFloats(IALS_GATHER_MAX) + SolverFloats((int64_t) k * k) +
-		4 * SolverFloats(k);
+		5 * SolverFloats(k);
 	scratch = calloc(threads, sizeof(IalsScratch));
 	pool = SolverAlloc(per_thread * threads);
 	user_loss = SolverAlloc(sizeof(double) * ((size_t) r->n_users + 1));
@@ -418,6 +422,8 @@ IalsTrain(const RecRatings *r, const IalsParams *p, RecFactors *out,
 		scratch[t].dir = (float *) b;
 		b += SolverFloats(k);
 		scratch[t].Ad = (float *) b;
+		b += SolverFloats(k);
+		scratch[t].x = (float *) b;
 	}
 
 	memset(&uh, 0, sizeof(uh));
