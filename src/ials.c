@@ -17,7 +17,7 @@
  * the unobserved pairs cost nothing beyond it.  The CG solver never forms the
  * matrix: A v = G v + lambda v + Y_u^T (d .* (Y_u v)), d = c - 1, on the user's rows
  * gathered into a contiguous block, starting from the current x_u and running
- * cg_steps steps.  A row with more than IALS_GATHER_MAX entries forms A explicitly
+ * cg_steps steps.  A row with more entries than the block holds forms A explicitly
  * (SSYRK over slabs, cheaper than re-reading the rows each step) and runs the same
  * CG on it.  The Cholesky solver forms A for every row and solves exactly.
  *
@@ -38,18 +38,25 @@
 #include "solver.h"
 #include "solverutil.h"
 
-/* rows gathered for CG without forming A; also the slab height when forming A */
-#define IALS_GATHER_MAX	1024
+/*
+ * Floats of gathered rows per thread (4 MB): a row with up to IALS_GATHER_FLOATS / k
+ * entries runs CG on its gathered block, a longer one forms A explicitly in slabs of
+ * that height.  CG on the block costs about 16 k flops per entry against 2 k^2 for
+ * forming A, so the block is made as large as the caches reasonably allow.
+ */
+#ifndef IALS_GATHER_FLOATS		/* tests lower it to exercise the explicit path */
+#define IALS_GATHER_FLOATS	(1 << 20)
+#endif
 
 /* how many rows ahead the gather prefetches */
 #define IALS_PREFETCH	8
 
 typedef struct IalsScratch
 {
-	float	   *block;			/* [IALS_GATHER_MAX * k] gathered rows, column-major */
-	float	   *d;				/* [IALS_GATHER_MAX] c - 1 */
-	float	   *cp;				/* [IALS_GATHER_MAX] c * p */
-	float	   *t;				/* [IALS_GATHER_MAX] block^T v */
+	float	   *block;			/* [gather_max * k] gathered rows, column-major */
+	float	   *d;				/* [gather_max] c - 1 */
+	float	   *cp;				/* [gather_max] c * p */
+	float	   *t;				/* [gather_max] block^T v */
 	float	   *A;				/* [k * k] explicit matrix, lower triangle */
 	float	   *b;				/* [k] right-hand side */
 	float	   *r;				/* [k] CG residual */
@@ -66,6 +73,7 @@ typedef struct IalsHalf
 	float		alpha;
 	int			cg_steps;
 	int			solver;			/* IALS_SOLVER_* */
+	int			gather_max;		/* rows the per-thread block holds */
 	bool		solve;			/* false: only evaluate the loss terms */
 	bool		observed;		/* add the observed-pair terms to row_loss */
 	const int64_t *ptr;
@@ -134,15 +142,22 @@ IalsFormExplicit(const IalsHalf *h, IalsScratch *s, int64_t begin, int64_t end)
 	for (j = 0; j < k; j++)
 		s->A[(int64_t) j * k + j] += h->lambda;
 	memset(s->b, 0, sizeof(float) * k);
-	for (from = begin; from < end; from += IALS_GATHER_MAX)
+	for (from = begin; from < end; from += h->gather_max)
 	{
-		int			m = (int) (end - from < IALS_GATHER_MAX ? end - from : IALS_GATHER_MAX);
+		int			m = (int) (end - from < h->gather_max ? end - from : h->gather_max);
 
 		IalsGather(h, s, from, m);
 		cblas_sgemv(CblasColMajor, CblasNoTrans, k, m, 1.0f, s->block, k,
 					s->cp, 1, 1.0f, s->b, 1);
 		for (j = 0; j < m; j++)
-			cblas_sscal(k, sqrtf(s->d[j]), s->block + (int64_t) j * k, 1);
+		{
+			float	   *col = s->block + (int64_t) j * k;
+			float		scale = sqrtf(s->d[j]);
+			int			l;
+
+			for (l = 0; l < k; l++)
+				col[l] *= scale;
+		}
 		cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, k, m, 1.0f,
 					s->block, k, 1.0f, s->A, k);
 	}
@@ -211,9 +226,9 @@ IalsObservedTerms(const IalsHalf *h, IalsScratch *s, int64_t begin, int64_t end,
 	double		sum = 0.0;
 	int64_t		from;
 
-	for (from = begin; from < end; from += IALS_GATHER_MAX)
+	for (from = begin; from < end; from += h->gather_max)
 	{
-		int			m = (int) (end - from < IALS_GATHER_MAX ? end - from : IALS_GATHER_MAX);
+		int			m = (int) (end - from < h->gather_max ? end - from : h->gather_max);
 		int			j;
 
 		if (!gathered)
@@ -263,7 +278,7 @@ IalsRow(const IalsHalf *h, IalsScratch *s, int64_t row)
 				return RECSYS_ENOTPD;
 			memcpy(x, s->b, sizeof(float) * k);
 		}
-		else if (n <= IALS_GATHER_MAX)
+		else if (n <= h->gather_max)
 		{
 			IalsGather(h, s, begin, (int) n);
 			cblas_sgemv(CblasColMajor, CblasNoTrans, k, (int) n, 1.0f, s->block, k,
@@ -353,6 +368,7 @@ IalsTrain(const RecRatings *r, const IalsParams *p, RecFactors *out,
 	float	   *gram_x = NULL;
 	float	   *gram_y = NULL;
 	size_t		per_thread;
+	int			gather_max;
 	IalsHalf	uh,
 				ih;
 	int			rc = RECSYS_OK;
@@ -383,8 +399,11 @@ IalsTrain(const RecRatings *r, const IalsParams *p, RecFactors *out,
 	if (out->item_bias)
 		memset(out->item_bias, 0, sizeof(float) * (size_t) r->n_items);
 
-	per_thread = SolverFloats((int64_t) IALS_GATHER_MAX * k) +
-		3 * SolverFloats(IALS_GATHER_MAX) + SolverFloats((int64_t) k * k) +
+	gather_max = IALS_GATHER_FLOATS / k;
+	if (gather_max < 16)
+		gather_max = 16;
+	per_thread = SolverFloats((int64_t) gather_max * k) +
+		3 * SolverFloats(gather_max) + SolverFloats((int64_t) k * k) +
 		5 * SolverFloats(k);
 	scratch = calloc(threads, sizeof(IalsScratch));
 	pool = SolverAlloc(per_thread * threads);
@@ -406,13 +425,13 @@ IalsTrain(const RecRatings *r, const IalsParams *p, RecFactors *out,
 		char	   *b = pool + per_thread * t;
 
 		scratch[t].block = (float *) b;
-		b += SolverFloats((int64_t) IALS_GATHER_MAX * k);
+		b += SolverFloats((int64_t) gather_max * k);
 		scratch[t].d = (float *) b;
-		b += SolverFloats(IALS_GATHER_MAX);
+		b += SolverFloats(gather_max);
 		scratch[t].cp = (float *) b;
-		b += SolverFloats(IALS_GATHER_MAX);
+		b += SolverFloats(gather_max);
 		scratch[t].t = (float *) b;
-		b += SolverFloats(IALS_GATHER_MAX);
+		b += SolverFloats(gather_max);
 		scratch[t].A = (float *) b;
 		b += SolverFloats((int64_t) k * k);
 		scratch[t].b = (float *) b;
@@ -432,6 +451,7 @@ IalsTrain(const RecRatings *r, const IalsParams *p, RecFactors *out,
 	uh.alpha = p->alpha;
 	uh.cg_steps = p->cg_steps;
 	uh.solver = p->solver;
+	uh.gather_max = gather_max;
 	uh.scratch = scratch;
 	ih = uh;
 	uh.ptr = r->user_ptr;
