@@ -51,6 +51,7 @@
 /* how many rows ahead the gather prefetches */
 #define IALS_PREFETCH	8
 
+/* Per-thread scratch, allocated before the threads start */
 typedef struct IalsScratch
 {
 	float	   *block;			/* [gather_max * k] gathered rows, column-major */
@@ -176,16 +177,17 @@ IalsConjugateGradient(const IalsHalf *h, IalsScratch *s, int m, float *x)
 	float	   *Ad = s->Ad;
 	double		rs_old;
 	int			step;
+	int			l;
 
 	/* r = b - A x */
 	if (m >= 0)
 		IalsApplyGathered(h, s, m, x, Ad);
 	else
 		cblas_ssymv(CblasColMajor, CblasLower, k, 1.0f, s->A, k, x, 1, 0.0f, Ad, 1);
-	for (step = 0; step < k; step++)
+	for (l = 0; l < k; l++)
 	{
-		r[step] = s->b[step] - Ad[step];
-		dir[step] = r[step];
+		r[l] = s->b[l] - Ad[l];
+		dir[l] = r[l];
 	}
 	rs_old = cblas_dsdot(k, r, 1, r, 1);
 
@@ -194,7 +196,6 @@ IalsConjugateGradient(const IalsHalf *h, IalsScratch *s, int m, float *x)
 		double		pAp,
 					a,
 					rs_new;
-		int			l;
 
 		if (rs_old < 1e-20)
 			break;
