@@ -18,7 +18,9 @@
  * The rated rows are gathered into a contiguous slab (at most ALS_SLAB rows at a
  * time, so a popular item's thousands of rows stay in cache), the normal matrix is
  * accumulated with SSYRK and the right-hand side with SGEMV, and the system is solved
- * by Cholesky (SPOTRF/SPOTRS).  Rows are solved independently on the pool's threads
+ * by Cholesky (SPOTRF/SPOTRS).  The bias adds a border to the matrix (see
+ * AlsSolveRow), so SSYRK always runs on k columns: k = 64 suits its kernels far
+ * better than 65.  Rows are solved independently on the pool's threads
  * and each reads only the other side's factors, so the result is bit-identical
  * whatever the number of threads.  Plain C: no PostgreSQL calls.
  */
@@ -39,9 +41,11 @@
 /* Per-thread scratch, allocated before the threads start */
 typedef struct AlsScratch
 {
-	float	   *block;			/* [ALS_SLAB * dim], column-major dim x m */
+	float	   *block;			/* [ALS_SLAB * k]: gathered rows as columns, k x m */
 	float	   *target;			/* [ALS_SLAB] */
 	float	   *pred;			/* [ALS_SLAB] */
+	float	   *ones;			/* [ALS_SLAB] all 1: column sums of the block */
+	float	   *colsum;			/* [k] sum of the gathered rows (bias border) */
 	float	   *A;				/* [dim * dim] normal matrix, lower triangle */
 	float	   *rhs;			/* [dim] right-hand side, then the solution */
 } AlsScratch;
@@ -66,41 +70,32 @@ typedef struct AlsHalf
 	AlsScratch *scratch;		/* [threads] */
 } AlsHalf;
 
-/*
- * Copies rows idx[0..m) of the other side into the slab as columns [y, 1] and their
- * targets r - mu - b_other.
- */
+/* Copies rows idx[from..from+m) of the other side into the slab, and their targets */
 static void
 AlsGather(const AlsHalf *h, AlsScratch *s, int64_t from, int m)
 {
 	int			k = h->k;
-	int			dim = h->dim;
 	int			j;
 
 	for (j = 0; j < m; j++)
 	{
 		int32_t		o = h->idx[from + j];
-		float	   *col = s->block + (int64_t) j * dim;
 		float		t = h->val[from + j] - h->mu;
 
 		/* the rows are scattered: ask for one ALS_PREFETCH rows ahead */
 		if (j + ALS_PREFETCH < m)
 			SolverPrefetchRow(h->other + (int64_t) h->idx[from + j + ALS_PREFETCH] * k, k);
-
-		memcpy(col, h->other + (int64_t) o * k, sizeof(float) * k);
+		memcpy(s->block + (int64_t) j * k, h->other + (int64_t) o * k, sizeof(float) * k);
 		if (h->other_bias)
-		{
-			col[k] = 1.0f;
 			t -= h->other_bias[o];
-		}
 		s->target[j] = t;
 	}
 }
 
-/* Sum of squared residuals of row r's ratings against the current z = [x; b] */
+/* Sum of squared residuals of a row's ratings against its factors x and bias b */
 static double
 AlsResiduals(const AlsHalf *h, AlsScratch *s, int64_t begin, int64_t end,
-			 const float *z, bool gathered)
+			 const float *x, float b, bool gathered)
 {
 	double		sum = 0.0;
 	int64_t		from;
@@ -112,12 +107,12 @@ AlsResiduals(const AlsHalf *h, AlsScratch *s, int64_t begin, int64_t end,
 
 		if (!gathered)
 			AlsGather(h, s, from, m);
-		/* pred = block^T z */
-		cblas_sgemv(CblasColMajor, CblasTrans, h->dim, m, 1.0f, s->block, h->dim,
-					z, 1, 0.0f, s->pred, 1);
+		/* pred = block^T x */
+		cblas_sgemv(CblasColMajor, CblasTrans, h->k, m, 1.0f, s->block, h->k,
+					x, 1, 0.0f, s->pred, 1);
 		for (j = 0; j < m; j++)
 		{
-			double		e = (double) s->target[j] - (double) s->pred[j];
+			double		e = (double) s->target[j] - (double) s->pred[j] - (double) b;
 
 			sum += e * e;
 		}
@@ -125,17 +120,78 @@ AlsResiduals(const AlsHalf *h, AlsScratch *s, int64_t begin, int64_t end,
 	return sum;
 }
 
+/*
+ * Builds and solves row r's normal equations.  With biases the (k+1) x (k+1)
+ * matrix is bordered: [Y^T Y + reg I, Y^T 1; 1^T Y, n + reg], so the level-3 part
+ * (SSYRK) works on the k gathered factor columns only, and the border comes from
+ * one SGEMV against a vector of ones.  Leaves [x; b] in s->rhs.
+ */
+static int
+AlsSolveRow(const AlsHalf *h, AlsScratch *s, int64_t begin, int64_t end)
+{
+	int			k = h->k;
+	int			dim = h->dim;
+	int64_t		n = end - begin;
+	float		reg = h->lambda * (float) n;
+	double		tsum = 0.0;
+	int64_t		from;
+	int			info = 0;
+	int			one = 1;
+	int			j;
+
+	for (from = begin; from < end; from += ALS_SLAB)
+	{
+		int			m = (int) (end - from < ALS_SLAB ? end - from : ALS_SLAB);
+		float		beta = from == begin ? 0.0f : 1.0f;
+
+		AlsGather(h, s, from, m);
+		/* A[0:k, 0:k] += B B^T (lower), rhs[0:k] += B t, with B the k x m slab */
+		cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, k, m, 1.0f,
+					s->block, k, beta, s->A, dim);
+		cblas_sgemv(CblasColMajor, CblasNoTrans, k, m, 1.0f, s->block, k,
+					s->target, 1, beta, s->rhs, 1);
+		if (h->bias)
+		{
+			cblas_sgemv(CblasColMajor, CblasNoTrans, k, m, 1.0f, s->block, k,
+						s->ones, 1, beta, s->colsum, 1);
+			for (j = 0; j < m; j++)
+				tsum += s->target[j];
+		}
+	}
+	if (h->bias)
+	{
+		/* the border: row k of the lower triangle, and the bias's own entry */
+		for (j = 0; j < k; j++)
+			s->A[(int64_t) j * dim + k] = s->colsum[j];
+		s->A[(int64_t) k * dim + k] = (float) n;
+		s->rhs[k] = (float) tsum;
+	}
+	for (j = 0; j < dim; j++)
+		s->A[(int64_t) j * dim + j] += reg;
+
+	spotrf_("L", &dim, s->A, &dim, &info);
+	if (info != 0)
+		return RECSYS_ENOTPD;
+	spotrs_("L", &dim, &one, s->A, &dim, s->rhs, &dim, &info);
+	if (info != 0)
+		return RECSYS_ENOTPD;
+	for (j = 0; j < dim; j++)
+		if (!isfinite(s->rhs[j]))
+			return RECSYS_ENOTPD;
+	return RECSYS_OK;
+}
+
 /* Solves (or only evaluates) one row; returns a status code */
 static int
 AlsRow(const AlsHalf *h, AlsScratch *s, int64_t r)
 {
 	int			k = h->k;
-	int			dim = h->dim;
 	int64_t		begin = h->ptr[r];
 	int64_t		end = h->ptr[r + 1];
 	int64_t		n = end - begin;
 	float	   *x = h->factors + r * k;
 	float	   *z = s->rhs;
+	float		b;
 	double		norm2 = 0.0;
 	int			j;
 
@@ -154,53 +210,24 @@ AlsRow(const AlsHalf *h, AlsScratch *s, int64_t r)
 
 	if (h->solve)
 	{
-		int64_t		from;
-		int			info = 0;
-		float		reg = h->lambda * (float) n;
+		int			rc = AlsSolveRow(h, s, begin, end);
 
-		for (from = begin; from < end; from += ALS_SLAB)
-		{
-			int			m = (int) (end - from < ALS_SLAB ? end - from : ALS_SLAB);
-			float		beta = from == begin ? 0.0f : 1.0f;
-
-			AlsGather(h, s, from, m);
-			/* A += B B^T (lower), rhs += B t, with B the dim x m slab */
-			cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, dim, m, 1.0f,
-						s->block, dim, beta, s->A, dim);
-			cblas_sgemv(CblasColMajor, CblasNoTrans, dim, m, 1.0f, s->block, dim,
-						s->target, 1, beta, z, 1);
-		}
-		for (j = 0; j < dim; j++)
-			s->A[(int64_t) j * dim + j] += reg;
-		spotrf_("L", &dim, s->A, &dim, &info);
-		if (info != 0)
-			return RECSYS_ENOTPD;
-		{
-			int			one = 1;
-
-			spotrs_("L", &dim, &one, s->A, &dim, z, &dim, &info);
-			if (info != 0)
-				return RECSYS_ENOTPD;
-		}
-		for (j = 0; j < dim; j++)
-			if (!isfinite(z[j]))
-				return RECSYS_ENOTPD;
+		if (rc != RECSYS_OK)
+			return rc;
 		memcpy(x, z, sizeof(float) * k);
 		if (h->bias)
 			h->bias[r] = z[k];
 	}
 	else
-	{
-		memcpy(z, x, sizeof(float) * k);
-		if (h->bias)
-			z[k] = h->bias[r];
-	}
+		memcpy(z, x, sizeof(float) * k);	/* an aligned copy for SGEMV */
+	b = h->bias ? h->bias[r] : 0.0f;
 
-	for (j = 0; j < dim; j++)
+	for (j = 0; j < k; j++)
 		norm2 += (double) z[j] * (double) z[j];
+	norm2 += (double) b * (double) b;
 	h->row_loss[r] = (double) h->lambda * (double) n * norm2;
 	if (h->residuals)
-		h->row_loss[r] += AlsResiduals(h, s, begin, end, z,
+		h->row_loss[r] += AlsResiduals(h, s, begin, end, z, b,
 									   h->solve && n <= ALS_SLAB);
 	return RECSYS_OK;
 }
@@ -283,8 +310,8 @@ AlsTrain(const RecRatings *r, const AlsParams *p, RecFactors *out,
 		memset(out->item_bias, 0, sizeof(float) * (size_t) r->n_items);
 
 	/* scratch: per-row loss terms and one set of buffers per thread */
-	per_thread = SolverFloats((int64_t) ALS_SLAB * dim) + 2 * SolverFloats(ALS_SLAB) +
-		SolverFloats((int64_t) dim * dim) + SolverFloats(dim);
+	per_thread = SolverFloats((int64_t) ALS_SLAB * k) + 3 * SolverFloats(ALS_SLAB) +
+		SolverFloats(k) + SolverFloats((int64_t) dim * dim) + SolverFloats(dim);
 	scratch = calloc(threads, sizeof(AlsScratch));
 	pool = SolverAlloc(per_thread * threads);
 	user_loss = SolverAlloc(sizeof(double) * ((size_t) r->n_users + 1));
@@ -299,13 +326,20 @@ AlsTrain(const RecRatings *r, const AlsParams *p, RecFactors *out,
 	for (t = 0; t < threads; t++)
 	{
 		char	   *b = pool + per_thread * t;
+		int			j;
 
 		scratch[t].block = (float *) b;
-		b += SolverFloats((int64_t) ALS_SLAB * dim);
+		b += SolverFloats((int64_t) ALS_SLAB * k);
 		scratch[t].target = (float *) b;
 		b += SolverFloats(ALS_SLAB);
 		scratch[t].pred = (float *) b;
 		b += SolverFloats(ALS_SLAB);
+		scratch[t].ones = (float *) b;
+		for (j = 0; j < ALS_SLAB; j++)
+			scratch[t].ones[j] = 1.0f;
+		b += SolverFloats(ALS_SLAB);
+		scratch[t].colsum = (float *) b;
+		b += SolverFloats(k);
 		scratch[t].A = (float *) b;
 		b += SolverFloats((int64_t) dim * dim);
 		scratch[t].rhs = (float *) b;

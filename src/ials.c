@@ -17,7 +17,7 @@
  * the unobserved pairs cost nothing beyond it.  The CG solver never forms the
  * matrix: A v = G v + lambda v + Y_u^T (d .* (Y_u v)), d = c - 1, on the user's rows
  * gathered into a contiguous block, starting from the current x_u and running
- * cg_steps steps.  A row with more than IALS_GATHER_MAX entries forms A explicitly
+ * cg_steps steps.  A row with more entries than the block holds forms A explicitly
  * (SSYRK over slabs, cheaper than re-reading the rows each step) and runs the same
  * CG on it.  The Cholesky solver forms A for every row and solves exactly.
  *
@@ -38,20 +38,32 @@
 #include "solver.h"
 #include "solverutil.h"
 
-/* rows gathered for CG without forming A; also the slab height when forming A */
-#define IALS_GATHER_MAX	1024
+/*
+ * Floats of gathered rows per thread (4 MB): a row with up to IALS_GATHER_FLOATS / k
+ * entries runs CG on its gathered block, a longer one forms A explicitly in slabs of
+ * that height.  CG on the block costs about 16 k flops per entry against 2 k^2 for
+ * forming A, so the block is made as large as the caches reasonably allow.
+ */
+#ifndef IALS_GATHER_FLOATS		/* tests lower it to exercise the explicit path */
+#define IALS_GATHER_FLOATS	(1 << 20)
+#endif
 
+/* how many rows ahead the gather prefetches */
+#define IALS_PREFETCH	8
+
+/* Per-thread scratch, allocated before the threads start */
 typedef struct IalsScratch
 {
-	float	   *block;			/* [IALS_GATHER_MAX * k] gathered rows, column-major */
-	float	   *d;				/* [IALS_GATHER_MAX] c - 1 */
-	float	   *cp;				/* [IALS_GATHER_MAX] c * p */
-	float	   *t;				/* [IALS_GATHER_MAX] block^T v */
+	float	   *block;			/* [gather_max * k] gathered rows, column-major */
+	float	   *d;				/* [gather_max] c - 1 */
+	float	   *cp;				/* [gather_max] c * p */
+	float	   *t;				/* [gather_max] block^T v */
 	float	   *A;				/* [k * k] explicit matrix, lower triangle */
 	float	   *b;				/* [k] right-hand side */
 	float	   *r;				/* [k] CG residual */
 	float	   *dir;			/* [k] CG search direction */
 	float	   *Ad;				/* [k] A times the direction */
+	float	   *x;				/* [k] the row's factors, copied to aligned memory */
 } IalsScratch;
 
 /* One half-sweep: the rows being solved and the fixed other side */
@@ -62,6 +74,7 @@ typedef struct IalsHalf
 	float		alpha;
 	int			cg_steps;
 	int			solver;			/* IALS_SOLVER_* */
+	int			gather_max;		/* rows the per-thread block holds */
 	bool		solve;			/* false: only evaluate the loss terms */
 	bool		observed;		/* add the observed-pair terms to row_loss */
 	const int64_t *ptr;
@@ -86,6 +99,9 @@ IalsGather(const IalsHalf *h, IalsScratch *s, int64_t from, int m)
 		float		w = h->val[from + j];
 		float		d = h->alpha * fabsf(w);
 
+		/* the rows are scattered: ask for one IALS_PREFETCH rows ahead */
+		if (j + IALS_PREFETCH < m)
+			SolverPrefetchRow(h->other + (int64_t) h->idx[from + j + IALS_PREFETCH] * k, k);
 		s->d[j] = d;
 		s->cp[j] = w > 0.0f ? 1.0f + d : 0.0f;
 		memcpy(s->block + (int64_t) j * k, h->other + (int64_t) h->idx[from + j] * k,
@@ -127,15 +143,22 @@ IalsFormExplicit(const IalsHalf *h, IalsScratch *s, int64_t begin, int64_t end)
 	for (j = 0; j < k; j++)
 		s->A[(int64_t) j * k + j] += h->lambda;
 	memset(s->b, 0, sizeof(float) * k);
-	for (from = begin; from < end; from += IALS_GATHER_MAX)
+	for (from = begin; from < end; from += h->gather_max)
 	{
-		int			m = (int) (end - from < IALS_GATHER_MAX ? end - from : IALS_GATHER_MAX);
+		int			m = (int) (end - from < h->gather_max ? end - from : h->gather_max);
 
 		IalsGather(h, s, from, m);
 		cblas_sgemv(CblasColMajor, CblasNoTrans, k, m, 1.0f, s->block, k,
 					s->cp, 1, 1.0f, s->b, 1);
 		for (j = 0; j < m; j++)
-			cblas_sscal(k, sqrtf(s->d[j]), s->block + (int64_t) j * k, 1);
+		{
+			float	   *col = s->block + (int64_t) j * k;
+			float		scale = sqrtf(s->d[j]);
+			int			l;
+
+			for (l = 0; l < k; l++)
+				col[l] *= scale;
+		}
 		cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, k, m, 1.0f,
 					s->block, k, 1.0f, s->A, k);
 	}
@@ -154,16 +177,17 @@ IalsConjugateGradient(const IalsHalf *h, IalsScratch *s, int m, float *x)
 	float	   *Ad = s->Ad;
 	double		rs_old;
 	int			step;
+	int			l;
 
 	/* r = b - A x */
 	if (m >= 0)
 		IalsApplyGathered(h, s, m, x, Ad);
 	else
 		cblas_ssymv(CblasColMajor, CblasLower, k, 1.0f, s->A, k, x, 1, 0.0f, Ad, 1);
-	for (step = 0; step < k; step++)
+	for (l = 0; l < k; l++)
 	{
-		r[step] = s->b[step] - Ad[step];
-		dir[step] = r[step];
+		r[l] = s->b[l] - Ad[l];
+		dir[l] = r[l];
 	}
 	rs_old = cblas_dsdot(k, r, 1, r, 1);
 
@@ -172,7 +196,6 @@ IalsConjugateGradient(const IalsHalf *h, IalsScratch *s, int m, float *x)
 		double		pAp,
 					a,
 					rs_new;
-		int			l;
 
 		if (rs_old < 1e-20)
 			break;
@@ -204,9 +227,9 @@ IalsObservedTerms(const IalsHalf *h, IalsScratch *s, int64_t begin, int64_t end,
 	double		sum = 0.0;
 	int64_t		from;
 
-	for (from = begin; from < end; from += IALS_GATHER_MAX)
+	for (from = begin; from < end; from += h->gather_max)
 	{
-		int			m = (int) (end - from < IALS_GATHER_MAX ? end - from : IALS_GATHER_MAX);
+		int			m = (int) (end - from < h->gather_max ? end - from : h->gather_max);
 		int			j;
 
 		if (!gathered)
@@ -233,11 +256,13 @@ IalsRow(const IalsHalf *h, IalsScratch *s, int64_t row)
 	int64_t		begin = h->ptr[row];
 	int64_t		end = h->ptr[row + 1];
 	int64_t		n = end - begin;
-	float	   *x = h->factors + row * k;
+	float	   *x = s->x;
 	bool		gathered = false;
 	double		norm2 = 0.0;
 	int			j;
 
+	/* work on an aligned copy, so BLAS sees the same alignment for every row */
+	memcpy(x, h->factors + row * k, sizeof(float) * k);
 	if (h->solve)
 	{
 		if (h->solver == IALS_SOLVER_CHOLESKY)
@@ -254,7 +279,7 @@ IalsRow(const IalsHalf *h, IalsScratch *s, int64_t row)
 				return RECSYS_ENOTPD;
 			memcpy(x, s->b, sizeof(float) * k);
 		}
-		else if (n <= IALS_GATHER_MAX)
+		else if (n <= h->gather_max)
 		{
 			IalsGather(h, s, begin, (int) n);
 			cblas_sgemv(CblasColMajor, CblasNoTrans, k, (int) n, 1.0f, s->block, k,
@@ -270,6 +295,7 @@ IalsRow(const IalsHalf *h, IalsScratch *s, int64_t row)
 		for (j = 0; j < k; j++)
 			if (!isfinite(x[j]))
 				return RECSYS_ENOTPD;
+		memcpy(h->factors + row * k, x, sizeof(float) * k);
 	}
 
 	for (j = 0; j < k; j++)
@@ -343,6 +369,7 @@ IalsTrain(const RecRatings *r, const IalsParams *p, RecFactors *out,
 	float	   *gram_x = NULL;
 	float	   *gram_y = NULL;
 	size_t		per_thread;
+	int			gather_max;
 	IalsHalf	uh,
 				ih;
 	int			rc = RECSYS_OK;
@@ -373,9 +400,12 @@ IalsTrain(const RecRatings *r, const IalsParams *p, RecFactors *out,
 	if (out->item_bias)
 		memset(out->item_bias, 0, sizeof(float) * (size_t) r->n_items);
 
-	per_thread = SolverFloats((int64_t) IALS_GATHER_MAX * k) +
-		3 * SolverFloats(IALS_GATHER_MAX) + SolverFloats((int64_t) k * k) +
-		4 * SolverFloats(k);
+	gather_max = IALS_GATHER_FLOATS / k;
+	if (gather_max < 16)
+		gather_max = 16;
+	per_thread = SolverFloats((int64_t) gather_max * k) +
+		3 * SolverFloats(gather_max) + SolverFloats((int64_t) k * k) +
+		5 * SolverFloats(k);
 	scratch = calloc(threads, sizeof(IalsScratch));
 	pool = SolverAlloc(per_thread * threads);
 	user_loss = SolverAlloc(sizeof(double) * ((size_t) r->n_users + 1));
@@ -396,13 +426,13 @@ IalsTrain(const RecRatings *r, const IalsParams *p, RecFactors *out,
 		char	   *b = pool + per_thread * t;
 
 		scratch[t].block = (float *) b;
-		b += SolverFloats((int64_t) IALS_GATHER_MAX * k);
+		b += SolverFloats((int64_t) gather_max * k);
 		scratch[t].d = (float *) b;
-		b += SolverFloats(IALS_GATHER_MAX);
+		b += SolverFloats(gather_max);
 		scratch[t].cp = (float *) b;
-		b += SolverFloats(IALS_GATHER_MAX);
+		b += SolverFloats(gather_max);
 		scratch[t].t = (float *) b;
-		b += SolverFloats(IALS_GATHER_MAX);
+		b += SolverFloats(gather_max);
 		scratch[t].A = (float *) b;
 		b += SolverFloats((int64_t) k * k);
 		scratch[t].b = (float *) b;
@@ -412,6 +442,8 @@ IalsTrain(const RecRatings *r, const IalsParams *p, RecFactors *out,
 		scratch[t].dir = (float *) b;
 		b += SolverFloats(k);
 		scratch[t].Ad = (float *) b;
+		b += SolverFloats(k);
+		scratch[t].x = (float *) b;
 	}
 
 	memset(&uh, 0, sizeof(uh));
@@ -420,6 +452,7 @@ IalsTrain(const RecRatings *r, const IalsParams *p, RecFactors *out,
 	uh.alpha = p->alpha;
 	uh.cg_steps = p->cg_steps;
 	uh.solver = p->solver;
+	uh.gather_max = gather_max;
 	uh.scratch = scratch;
 	ih = uh;
 	uh.ptr = r->user_ptr;

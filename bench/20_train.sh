@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Training speed against baselines measured in the same run:
+#  - the machine's SGEMM rate (bench/solver_bench.c, OpenBLAS at 1 and 2 threads);
+#  - explicit ALS on a MovieLens-20M-shaped synthetic set (138,000 users, 27,000
+#    items, 20,000,000 ratings, 64 factors): seconds per iteration, and their ratio to
+#    (FLOP per sweep / GEMM rate) with FLOP = sum over rows of n (k+1)^2 + (k+1)^3 / 3;
+#  - implicit ALS, CG with 3 steps, on a 10,000,000-interaction implicit set of the
+#    same shape: seconds per iteration;
+#  - feeding the aggregate ("iterations": 0) against count(*) over the same table;
+#  - peak training memory per interaction (model_info's peak_bytes).
+# The data sets are generated once with recsys.synthetic_ratings and kept in
+# bench/data/ as COPY binary files, so later runs only load them.  Prints markdown;
+# asserts nothing.  Sizes can be lowered with TRAIN_BENCH_* for a quick run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+USERS=${TRAIN_BENCH_USERS:-138000}
+ITEMS=${TRAIN_BENCH_ITEMS:-27000}
+RATINGS=${TRAIN_BENCH_RATINGS:-20000000}
+IMPLICIT=${TRAIN_BENCH_IMPLICIT:-10000000}
+FACTORS=${TRAIN_BENCH_FACTORS:-64}
+ITERS=${TRAIN_BENCH_ITERATIONS:-5}
+THREADS=${TRAIN_BENCH_THREADS:-2}
+PSQL=(psql -X -q -v ON_ERROR_STOP=1)
+mkdir -p bench/data bench/out
+
+# 1. the GEMM rate, from the standalone driver (OpenBLAS as the extension links it)
+BLAS_CFLAGS=$(pkg-config --cflags openblas 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)
+BLAS_LIBS=$(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+gcc -O2 -Isrc $BLAS_CFLAGS -o bench/out/solver_bench bench/solver_bench.c \
+	src/als.c src/ials.c src/pool.c $BLAS_LIBS -lpthread -lm
+gemm=$(bench/out/solver_bench --only gemm --threads "$THREADS")
+gemm1=$(echo "$gemm" | sed -n 's/^| SGEMM 2048^3, 1 thread | \([0-9.]*\) .*/\1/p')
+gemmT=$(echo "$gemm" | sed -n "s/^| SGEMM 2048^3, $THREADS threads | \([0-9.]*\) .*/\1/p")
+
+# 2. the data sets: generated once, then loaded from bench/data
+load_set() {
+	local table=$1 file=$2 n=$3 implicit=$4
+	"${PSQL[@]}" -c "SET client_min_messages = warning" -c "DROP TABLE IF EXISTS $table" \
+		-c "CREATE TABLE $table (user_id bigint, item_id bigint, rating real)"
+	if [ ! -s "$file" ]; then
+		echo "Generating $table ($n rows, kept in $file)..." >&2
+		"${PSQL[@]}" -c "INSERT INTO $table SELECT * FROM recsys.synthetic_ratings($USERS, $ITEMS, $n, 8, 0.5, 42, $implicit)" \
+			-c "\\copy $table TO '$file.tmp' WITH (FORMAT binary)"
+		mv "$file.tmp" "$file"
+	else
+		"${PSQL[@]}" -c "\\copy $table FROM '$file' WITH (FORMAT binary)"
+	fi
+	"${PSQL[@]}" -c "VACUUM ANALYZE $table"
+}
+tag="${USERS}x${ITEMS}"
+load_set bench_explicit "bench/data/explicit_${tag}_${RATINGS}.copy" "$RATINGS" false
+load_set bench_implicit "bench/data/implicit_${tag}_${IMPLICIT}.copy" "$IMPLICIT" true
+
+# Best of 3 wall-clock milliseconds of one query (psql \timing), serial plan
+best_ms() {
+	"${PSQL[@]}" -c 'SET max_parallel_workers_per_gather = 0' -c "SET recsys.threads = $THREADS" \
+		-c '\timing on' -c "$1" -c "$1" -c "$1" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' |
+		sort -g | head -n 1
+}
+
+# Trains with "verbose": prints the per-iteration seconds (NOTICEs) and model_info
+train() {
+	local agg=$1 table=$2 opts=$3
+	"${PSQL[@]}" -At -c 'SET max_parallel_workers_per_gather = 0' -c "SET recsys.threads = $THREADS" \
+		-c "SELECT recsys.model_info(recsys.$agg(user_id, item_id, rating, '$opts')) FROM $table" 2>&1
+}
+
+# mean seconds of iterations 2.. (the first one warms caches), from the NOTICE details
+iteration_seconds() {
+	sed -n 's/.*loss [^,]*, \([0-9.]*\) s.*/\1/p' | tail -n +2 |
+		awk '{ s += $1; n++ } END { if (n) printf "%.3f", s / n; else print "n/a" }'
+}
+info_field() {
+	grep '^{' | sed -n "s/.*\"$1\": \"\{0,1\}\([0-9.e+-]*\).*/\1/p" | head -n 1
+}
+
+echo "Training explicit ALS (${ITERS} iterations, ${FACTORS} factors, ${THREADS} threads)..." >&2
+als_out=$(train train_als bench_explicit "{\"factors\": $FACTORS, \"iterations\": $ITERS, \"regularization\": 0.05, \"verbose\": true, \"keep_interactions\": false}")
+als_sweep=$(echo "$als_out" | iteration_seconds)
+als_nnz=$(echo "$als_out" | info_field n_interactions)
+als_users=$(echo "$als_out" | info_field n_users)
+als_items=$(echo "$als_out" | info_field n_items)
+als_peak=$(echo "$als_out" | info_field peak_bytes)
+als_flop=$(awk -v n="$als_nnz" -v u="$als_users" -v i="$als_items" -v k="$FACTORS" \
+	'BEGIN { d = k + 1; printf "%.4g", 2 * n * d * d + (u + i) * d * d * d / 3 }')
+als_ratio=$(awk -v t="$als_sweep" -v f="$als_flop" -v g="$gemmT" 'BEGIN { printf "%.2f", t / (f / (g * 1e9)) }')
+
+echo "Training implicit ALS, CG 3 steps..." >&2
+ials_out=$(train train_ials bench_implicit "{\"factors\": $FACTORS, \"iterations\": $ITERS, \"cg_steps\": 3, \"alpha\": 10, \"verbose\": true, \"keep_interactions\": false}")
+ials_sweep=$(echo "$ials_out" | iteration_seconds)
+ials_nnz=$(echo "$ials_out" | info_field n_interactions)
+ials_peak=$(echo "$ials_out" | info_field peak_bytes)
+
+echo "Feeding the aggregate..." >&2
+count_ms=$(best_ms "SELECT count(*) FROM bench_explicit")
+feed_ms=$(best_ms "SELECT recsys.train_als(user_id, item_id, rating, '{\"factors\": $FACTORS, \"iterations\": 0, \"keep_interactions\": false}') IS NOT NULL FROM bench_explicit")
+
+cat <<EOF
+
+| training ($USERS users, $ITEMS items, $FACTORS factors, $THREADS threads) | measured | baseline | ratio |
+| --- | ---: | ---: | ---: |
+| SGEMM 2048^3 rate, 1 / $THREADS threads (GFLOP/s) | $gemm1 / $gemmT | | |
+| explicit ALS, $als_nnz ratings: s/iteration vs FLOP/GEMM rate ($als_flop FLOP) | $als_sweep | $(awk -v f="$als_flop" -v g="$gemmT" 'BEGIN { printf "%.3f", f / (g * 1e9) }') | $als_ratio |
+| implicit ALS CG-3, $ials_nnz interactions: s/iteration | $ials_sweep | | |
+| feeding train_als ("iterations": 0) vs count(*), ms | $feed_ms | $count_ms | $(awk -v a="$feed_ms" -v b="$count_ms" 'BEGIN { printf "%.2f", a / b }') |
+| peak training memory per interaction, explicit / implicit (bytes) | $(awk -v p="$als_peak" -v n="$als_nnz" 'BEGIN { printf "%.0f", p / n }') / $(awk -v p="$ials_peak" -v n="$ials_nnz" 'BEGIN { printf "%.0f", p / n }') | | |
+EOF
