@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -276,4 +277,23 @@ RecInitFactors(float *f, int64_t rows, int k, uint64_t seed, uint64_t stream)
 			row[j] = (float) ((u - 0.5) * scale);
 		}
 	}
+}
+
+/*
+ * Asks the kernel to back the 2 MB-aligned interior of a large, not yet touched
+ * array with transparent huge pages.  Training fills arrays of hundreds of MB
+ * right after allocating them; with 4 kB pages a fifth of that time went to page
+ * faults.  Advice only: where THP is off or the call fails nothing changes.
+ */
+void
+RecAdviseHugePages(void *p, size_t bytes)
+{
+#ifdef MADV_HUGEPAGE
+	const uintptr_t huge = (uintptr_t) 2 << 20;
+	uintptr_t	start = ((uintptr_t) p + huge - 1) & ~(huge - 1);
+	uintptr_t	end = ((uintptr_t) p + bytes) & ~(huge - 1);
+
+	if (bytes >= 4 * huge && end > start)
+		(void) madvise((void *) start, end - start, MADV_HUGEPAGE);
+#endif
 }

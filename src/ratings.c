@@ -129,14 +129,24 @@ HashId(int64 id)
 #define SH_DEFINE
 #include "lib/simplehash.h"
 
-/* Dense numbering of one side's raw ids, in order of first appearance */
+/*
+ * Dense numbering of one side's raw ids, in order of first appearance.  Ids are
+ * usually small non-negative serials: those are numbered through a directly
+ * indexed array (one load per row), kept at most DIRECT_PER_ID entries per distinct
+ * id so sparse ids cannot inflate it; every other id goes through the hash table.
+ */
 typedef struct IdMap
 {
-	idmap_hash *hash;
+	idmap_hash *hash;			/* ids outside [0, direct_cap) */
+	int32	   *direct;			/* [direct_cap]: raw id -> dense index, or -1 */
+	int64		direct_cap;
 	int64	   *raw;			/* dense index -> raw id */
 	int32		n;
 	int32		cap;
 } IdMap;
+
+#define DIRECT_PER_ID	8
+#define DIRECT_SLACK	65536
 
 /* The aggregate state */
 typedef struct TrainState
@@ -426,38 +436,93 @@ CheckStateMemory(TrainState *st)
 static void
 IdMapInit(IdMap *m, MemoryContext ctx, int32 n)
 {
-	m->hash = idmap_create(ctx, Max(n, 256), NULL);
+	m->hash = idmap_create(ctx, 256, NULL);
+	m->direct = NULL;
+	m->direct_cap = 0;
 	m->cap = Max(n, 256);
 	m->raw = MemoryContextAllocExtended(ctx, sizeof(int64) * m->cap, MCXT_ALLOC_HUGE);
 	m->n = 0;
+}
+
+/*
+ * Extends the direct array to cover id if that keeps it within DIRECT_PER_ID
+ * entries per distinct id; fills it from the ids numbered so far.
+ */
+static bool
+IdMapGrowDirect(TrainState *st, IdMap *m, int64 id)
+{
+	int64		limit = DIRECT_PER_ID * ((int64) m->n + DIRECT_SLACK);
+	int64		cap;
+
+	if (id < 0 || id >= limit)
+		return false;
+	cap = Min(Max(m->direct_cap * 2, id + 1), limit);
+	if (m->direct == NULL)
+		m->direct = MemoryContextAllocExtended(st->ctx, sizeof(int32) * cap, MCXT_ALLOC_HUGE);
+	else
+		m->direct = repalloc_huge(m->direct, sizeof(int32) * cap);
+	memset(m->direct + m->direct_cap, 0xff, sizeof(int32) * (cap - m->direct_cap));
+	for (int32 d = 0; d < m->n; d++)
+		if (m->raw[d] >= m->direct_cap && m->raw[d] < cap)
+			m->direct[m->raw[d]] = d;
+	m->direct_cap = cap;
+	CheckStateMemory(st);
+	return true;
+}
+
+/* Gives a new raw id the next dense index */
+static int32
+IdMapAdd(TrainState *st, IdMap *m, int64 id, const char *side)
+{
+	if (m->n == PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s input has more than %d distinct %s ids",
+						AggregateName(st->algorithm), PG_INT32_MAX - 1, side)));
+	if (m->n == m->cap)
+	{
+		int32		cap = (m->cap > PG_INT32_MAX / 2) ? PG_INT32_MAX : m->cap * 2;
+
+		m->raw = repalloc_huge(m->raw, sizeof(int64) * cap);
+		m->cap = cap;
+		CheckStateMemory(st);
+	}
+	m->raw[m->n] = id;
+	return m->n++;
+}
+
+/* The lookup of an id the direct array does not cover yet */
+static int32
+IdMapLookupSlow(TrainState *st, IdMap *m, int64 id, const char *side)
+{
+	bool		found;
+	IdEntry    *e;
+
+	if (IdMapGrowDirect(st, m, id))
+	{
+		if (m->direct[id] < 0)
+			m->direct[id] = IdMapAdd(st, m, id, side);
+		return m->direct[id];
+	}
+	e = idmap_insert(m->hash, id, &found);
+	if (!found)
+		e->dense = IdMapAdd(st, m, id, side);
+	return e->dense;
 }
 
 /* Dense index of a raw id, numbering new ids in order of appearance */
 static inline int32
 IdMapLookup(TrainState *st, IdMap *m, int64 id, const char *side)
 {
-	bool		found;
-	IdEntry    *e = idmap_insert(m->hash, id, &found);
-
-	if (!found)
+	if ((uint64) id < (uint64) m->direct_cap)
 	{
-		if (m->n == PG_INT32_MAX)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("%s input has more than %d distinct %s ids",
-							AggregateName(st->algorithm), PG_INT32_MAX - 1, side)));
-		if (m->n == m->cap)
-		{
-			int32		cap = (m->cap > PG_INT32_MAX / 2) ? PG_INT32_MAX : m->cap * 2;
+		int32		d = m->direct[id];
 
-			m->raw = repalloc_huge(m->raw, sizeof(int64) * cap);
-			m->cap = cap;
-			CheckStateMemory(st);
-		}
-		m->raw[m->n] = id;
-		e->dense = m->n++;
+		if (d < 0)
+			d = m->direct[id] = IdMapAdd(st, m, id, side);
+		return d;
 	}
-	return e->dense;
+	return IdMapLookupSlow(st, m, id, side);
 }
 
 /* A new empty state in its own context under aggcontext */
@@ -502,6 +567,8 @@ StateAppend(TrainState *st, int32 user, int32 item, float value)
 			MemoryContextAllocExtended(st->ctx,
 									   sizeof(Interaction) * ChunkLen(st->n_chunks),
 									   MCXT_ALLOC_HUGE);
+		RecAdviseHugePages(st->chunks[st->n_chunks],
+						   sizeof(Interaction) * ChunkLen(st->n_chunks));
 		st->n_chunks++;
 		st->last_len = 0;
 		CheckStateMemory(st);
@@ -778,8 +845,12 @@ CountedAlloc(TrainMemory *tm, int64 n, size_t size, const char *what)
 {
 	int64		bytes = Max(n, 1) * (int64) size;
 
+	void	   *p;
+
 	Reserve(tm, bytes, what);
-	return palloc_extended(bytes, MCXT_ALLOC_HUGE);
+	p = palloc_extended(bytes, MCXT_ALLOC_HUGE);
+	RecAdviseHugePages(p, bytes);
+	return p;
 }
 
 /* pfree of a CountedAlloc array */

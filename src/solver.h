@@ -12,6 +12,7 @@
 #define RECSYS_SOLVER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* status codes */
@@ -115,6 +116,9 @@ extern int	AlsTrain(const RecRatings *r, const AlsParams *p, RecFactors *out,
 					 const RecControl *ctl);
 extern int	IalsTrain(const RecRatings *r, const IalsParams *p, RecFactors *out,
 					  const RecControl *ctl);
+
+/* Advises transparent huge pages for a large array before it is first written */
+extern void RecAdviseHugePages(void *p, size_t bytes);
 
 /* Deterministic initial factors: small values from seed, row by row */
 extern void RecInitFactors(float *f, int64_t rows, int k, uint64_t seed, uint64_t stream);
