@@ -43,7 +43,8 @@ SELECT info->>'algorithm' AS algorithm, info->'n_users' AS users, info->'n_items
   FROM (SELECT recsys.model_info(m) AS info FROM movie_model) s;
 
 \echo '== 4. Evaluate on the held-out fifth: rating and ranking metrics'
-SELECT key, round(value::numeric, 4) AS value
+SELECT key, CASE WHEN key IN ('users', 'test_rows', 'unknown_users') THEN value
+                 ELSE round(value::numeric, 4)::text END AS value
   FROM movie_model,
        jsonb_each_text(recsys.evaluate(m, 'SELECT user_id, item_id, rating FROM ratings_test', 10))
  ORDER BY key;
@@ -91,7 +92,25 @@ SELECT r.item_id, p.title, round(r.score::numeric, 3) AS score
 CREATE TABLE nightly_recs AS SELECT * FROM recsys.recommend_all('movies', 3);
 SELECT count(*) AS rows, count(DISTINCT user_id) AS users FROM nightly_recs;
 
-\echo '== 11. Retrain on a schedule with pg_cron (every night at 03:00)'
+\echo '== 11. Vectors: item factors as recsys.vec, searched with the distance operators'
+CREATE TABLE movie_vectors AS
+  SELECT id, factors FROM recsys.item_factors('movies');
+SELECT recsys.dims(factors) AS dims, round(recsys.norm(factors)::numeric, 3) AS norm
+  FROM movie_vectors WHERE id = 1;
+-- the nearest movies to movie 1 by cosine distance: the same as similar_items above
+SELECT v.id, round((v.factors OPERATOR(recsys.<=>) q.factors)::numeric, 3) AS cosine_distance
+  FROM movie_vectors v, movie_vectors q
+ WHERE q.id = 1 AND v.id <> 1
+ ORDER BY v.factors OPERATOR(recsys.<=>) q.factors, v.id
+ LIMIT 5;
+-- a taste profile: the average of what a user liked, as a vector, then recommend from it
+SELECT r.item_id, round(r.score::numeric, 3) AS score
+  FROM recsys.recommend('movies',
+         (SELECT recsys.avg(v.factors) FROM movie_vectors v
+            JOIN ratings t ON t.item_id = v.id WHERE t.user_id = 42 AND t.rating >= 4), 3) r
+ ORDER BY r.score DESC, r.item_id;
+
+\echo '== 12. Retrain on a schedule with pg_cron (every night at 03:00)'
 CREATE EXTENSION IF NOT EXISTS pg_cron;
 SELECT cron.schedule('retrain-movies', '0 3 * * *', $$SELECT recsys.retrain('movies')$$) > 0
        AS scheduled;
