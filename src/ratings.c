@@ -1426,8 +1426,9 @@ TrainModel(TrainState *st)
 									o->keep_interactions ? nnz : 0, strlen(options_json));
 	Reserve(&tm, (int64) model_bytes, "the model");
 	MemoryContextSwitchTo(result_cxt);
-	m = RecModelCreate(st->algorithm, flags, k, nu, ni, o->keep_interactions ? nnz : 0,
-					   options_json);
+	/* the solver's initialisation writes every factor: no need to zero them */
+	m = RecModelCreateForFactors(st->algorithm, flags, k, nu, ni,
+								 o->keep_interactions ? nnz : 0, options_json);
 	MemoryContextSwitchTo(work_cxt);
 	RecModelComputeLayout(m, &l);
 	memcpy((char *) m + l.user_ids, user_ids, sizeof(int64) * nu);
