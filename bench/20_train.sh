@@ -6,7 +6,9 @@
 #    (FLOP per sweep / GEMM rate) with FLOP = sum over rows of n (k+1)^2 + (k+1)^3 / 3;
 #  - implicit ALS, CG with 3 steps, on a 10,000,000-interaction implicit set of the
 #    same shape: seconds per iteration;
-#  - feeding the aggregate ("iterations": 0) against count(*) over the same table;
+#  - feeding the aggregate ("iterations": 0) against count(*) over the same table,
+#    once with a serial plan and once with the default (parallel) plan, each ratio
+#    against count(*) under the same settings;
 #  - peak training memory per interaction (model_info's peak_bytes).
 # The data sets are generated once with recsys.synthetic_ratings and kept in
 # bench/data/ as COPY binary files, so later runs only load them.  Prints markdown;
@@ -52,9 +54,14 @@ tag="${USERS}x${ITEMS}"
 load_set bench_explicit "bench/data/explicit_${tag}_${RATINGS}.copy" "$RATINGS" false
 load_set bench_implicit "bench/data/implicit_${tag}_${IMPLICIT}.copy" "$IMPLICIT" true
 
-# Best of 3 wall-clock milliseconds of one query (psql \timing), serial plan
+# Best of 3 wall-clock milliseconds of one query (psql \timing); serial plan unless
+# the second argument is "default" (the server's parallel settings)
 best_ms() {
-	"${PSQL[@]}" -c 'SET max_parallel_workers_per_gather = 0' -c "SET recsys.threads = $THREADS" \
+	local plan='SET max_parallel_workers_per_gather = 0'
+	if [ "${2:-serial}" = default ]; then
+		plan='RESET max_parallel_workers_per_gather'
+	fi
+	"${PSQL[@]}" -c "$plan" -c "SET recsys.threads = $THREADS" \
 		-c '\timing on' -c "$1" -c "$1" -c "$1" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' |
 		sort -g | head -n 1
 }
@@ -93,8 +100,11 @@ ials_nnz=$(echo "$ials_out" | info_field n_interactions)
 ials_peak=$(echo "$ials_out" | info_field peak_bytes)
 
 echo "Feeding the aggregate..." >&2
+feed_query="SELECT recsys.train_als(user_id, item_id, rating, '{\"factors\": $FACTORS, \"iterations\": 0, \"keep_interactions\": false}') IS NOT NULL FROM bench_explicit"
 count_ms=$(best_ms "SELECT count(*) FROM bench_explicit")
-feed_ms=$(best_ms "SELECT recsys.train_als(user_id, item_id, rating, '{\"factors\": $FACTORS, \"iterations\": 0, \"keep_interactions\": false}') IS NOT NULL FROM bench_explicit")
+feed_ms=$(best_ms "$feed_query")
+count_par_ms=$(best_ms "SELECT count(*) FROM bench_explicit" default)
+feed_par_ms=$(best_ms "$feed_query" default)
 
 cat <<EOF
 
@@ -103,6 +113,7 @@ cat <<EOF
 | SGEMM 2048^3 rate, 1 / $THREADS threads (GFLOP/s) | $gemm1 / $gemmT | | |
 | explicit ALS, $als_nnz ratings: s/iteration vs FLOP/GEMM rate ($als_flop FLOP) | $als_sweep | $(awk -v f="$als_flop" -v g="$gemmT" 'BEGIN { printf "%.3f", f / (g * 1e9) }') | $als_ratio |
 | implicit ALS CG-3, $ials_nnz interactions: s/iteration | $ials_sweep | | |
-| feeding train_als ("iterations": 0) vs count(*), ms | $feed_ms | $count_ms | $(awk -v a="$feed_ms" -v b="$count_ms" 'BEGIN { printf "%.2f", a / b }') |
+| feeding train_als ("iterations": 0) vs count(*), serial plan, ms | $feed_ms | $count_ms | $(awk -v a="$feed_ms" -v b="$count_ms" 'BEGIN { printf "%.2f", a / b }') |
+| feeding train_als ("iterations": 0) vs count(*), default (parallel) plan, ms | $feed_par_ms | $count_par_ms | $(awk -v a="$feed_par_ms" -v b="$count_par_ms" 'BEGIN { printf "%.2f", a / b }') |
 | peak training memory per interaction, explicit / implicit (bytes) | $(awk -v p="$als_peak" -v n="$als_nnz" 'BEGIN { printf "%.0f", p / n }') / $(awk -v p="$ials_peak" -v n="$ials_nnz" 'BEGIN { printf "%.0f", p / n }') | | |
 EOF

@@ -374,8 +374,14 @@ AlsTrain(const RecRatings *r, const AlsParams *p, RecFactors *out,
 
 	if (p->iterations == 0)
 	{
-		/* no sweep: report the objective of the initial factors */
+		/*
+		 * no sweep: report the objective of the initial factors.  The residuals
+		 * are summed in the user half, which gathers item rows: the smaller
+		 * side, so the rows it reads again and again stay in cache.
+		 */
 		uh.solve = ih.solve = false;
+		uh.residuals = true;
+		ih.residuals = false;
 		rc = AlsHalfSweep(&uh, r->n_users, threads, ctl);
 		if (rc == RECSYS_OK)
 			rc = AlsHalfSweep(&ih, r->n_items, threads, ctl);

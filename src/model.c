@@ -25,6 +25,7 @@
 #include "model.h"
 #include "modelio.h"
 #include "modeltype.h"
+#include "solver.h"
 #include "vec.h"
 
 /* Raises a decoding error with the SQLSTATE of the input path */
@@ -224,9 +225,13 @@ RecModelShapeSize(int algorithm, uint32 flags, int factors, int32 n_users,
 	return l.total;
 }
 
-RecModelHeader *
-RecModelCreate(int algorithm, uint32 flags, int factors, int32 n_users,
-			   int32 n_items, int64 n_seen, const char *options)
+/*
+ * The model of a shape, header and options filled in; with zero_factors false the
+ * two factor sections are left as allocated and everything else is zeroed.
+ */
+static RecModelHeader *
+CreateModel(int algorithm, uint32 flags, int factors, int32 n_users, int32 n_items,
+			int64 n_seen, const char *options, bool zero_factors)
 {
 	size_t		olen = strlen(options);
 	uint64		total = RecModelShapeSize(algorithm, flags, factors, n_users, n_items,
@@ -242,7 +247,32 @@ RecModelCreate(int algorithm, uint32 flags, int factors, int32 n_users,
 						n_users, n_items, factors, (unsigned long long) total,
 						(unsigned long long) RECSYS_MODEL_MAX_BYTES),
 				 errhint("Use fewer factors, or \"keep_interactions\": false.")));
-	m = palloc_extended(total, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	if (zero_factors)
+		m = palloc_extended(total, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	else
+	{
+		RecModelLayout l;
+		uint64		user_end,
+					item_end;
+
+		m = palloc_extended(total, MCXT_ALLOC_HUGE);
+		RecAdviseHugePages(m, total);
+		/* the header is all the layout needs */
+		memset(m, 0, sizeof(RecModelHeader));
+		m->flags = flags;
+		m->factors = factors;
+		m->n_users = n_users;
+		m->n_items = n_items;
+		m->n_seen = n_seen;
+		m->options_len = (uint32) (olen + 1);
+		RecModelComputeLayout(m, &l);
+		user_end = l.user_factors + (uint64) n_users * factors * sizeof(float);
+		item_end = l.item_factors + (uint64) n_items * factors * sizeof(float);
+		Assert(l.total == total);
+		memset(m, 0, l.user_factors);
+		memset((char *) m + user_end, 0, l.item_factors - user_end);
+		memset((char *) m + item_end, 0, total - item_end);
+	}
 	SET_VARSIZE(m, total);
 	m->magic = RECSYS_MODEL_MAGIC;
 	m->version = RECSYS_MODEL_VERSION;
@@ -255,6 +285,20 @@ RecModelCreate(int algorithm, uint32 flags, int factors, int32 n_users,
 	m->options_len = (uint32) (olen + 1);
 	memcpy((char *) m + RECSYS_ALIGN8(sizeof(RecModelHeader)), options, olen + 1);
 	return m;
+}
+
+RecModelHeader *
+RecModelCreate(int algorithm, uint32 flags, int factors, int32 n_users,
+			   int32 n_items, int64 n_seen, const char *options)
+{
+	return CreateModel(algorithm, flags, factors, n_users, n_items, n_seen, options, true);
+}
+
+RecModelHeader *
+RecModelCreateForFactors(int algorithm, uint32 flags, int factors, int32 n_users,
+						 int32 n_items, int64 n_seen, const char *options)
+{
+	return CreateModel(algorithm, flags, factors, n_users, n_items, n_seen, options, false);
 }
 
 /* Appends a float4 to buf in its shortest exact decimal form */

@@ -32,6 +32,15 @@ extern RecModelHeader *RecModelCreate(int algorithm, uint32 flags, int factors,
 									  int32 n_users, int32 n_items, int64 n_seen,
 									  const char *options);
 
+/*
+ * As RecModelCreate, but the user and item factor sections are left unwritten (and
+ * the allocation advised onto huge pages): for a caller that writes every factor
+ * itself, as training does, saving a pass over the largest sections.
+ */
+extern RecModelHeader *RecModelCreateForFactors(int algorithm, uint32 flags, int factors,
+												int32 n_users, int32 n_items, int64 n_seen,
+												const char *options);
+
 /* Bytes RecModelCreate would allocate for that shape (without the 1 GB check) */
 extern uint64 RecModelShapeSize(int algorithm, uint32 flags, int factors,
 								int32 n_users, int32 n_items, int64 n_seen,

@@ -96,6 +96,28 @@ typedef struct Interaction
 #define FIRST_CHUNK_LEN		1024
 #define MAX_CHUNK_LEN		(1 << 20)
 
+/*
+ * A run of interactions in one allocation.  A chunk taken over from another state
+ * (train_combinefn) keeps that state's dense indexes; its segment says how they
+ * map to this state's, so combining never rewrites or copies the interactions.
+ */
+typedef struct Chunk
+{
+	Interaction *t;
+	int64		len;			/* entries used */
+	int64		cap;			/* entries allocated; len == cap means full */
+	int32		segment;		/* -1: this state's dense indexes; else segments[] */
+} Chunk;
+
+/* Dense index maps of chunks merged in from another state, into this state's */
+typedef struct Segment
+{
+	int32	   *users;			/* [n_users]: the other state's dense user -> ours */
+	int32	   *items;			/* [n_items] */
+	int32		n_users;
+	int32		n_items;
+} Segment;
+
 /* Hash table entry: raw id to dense index */
 typedef struct IdEntry
 {
@@ -160,11 +182,14 @@ typedef struct TrainState
 	IdMap		items;
 	int64		last_user;		/* raw id of the last user looked up */
 	int32		last_user_dense;	/* its dense index, -1 if none yet */
-	Interaction **chunks;
+	Chunk	   *chunks;
 	int32		n_chunks;
 	int32		max_chunks;
-	int64		last_len;		/* entries used in the last chunk */
-	int64		n;				/* interactions appended */
+	int32		own_chunks;		/* chunks the transition allocated (their sizes double) */
+	Segment    *segments;
+	int32		n_segments;
+	int32		max_segments;
+	int64		n;				/* interactions in all chunks */
 } TrainState;
 
 /* Serialised state header (same cluster, so native layout is fine) */
@@ -539,52 +564,67 @@ StateCreate(MemoryContext aggcontext, int algorithm, int32 n_users, int32 n_item
 	IdMapInit(&st->items, st->ctx, n_items);
 	st->last_user_dense = -1;
 	st->max_chunks = 16;
-	st->chunks = MemoryContextAlloc(st->ctx, sizeof(Interaction *) * st->max_chunks);
+	st->chunks = MemoryContextAlloc(st->ctx, sizeof(Chunk) * st->max_chunks);
 	return st;
 }
 
-/* Entries the chunk with this number holds */
-static inline int64
-ChunkLen(int32 c)
+/* Adds a chunk descriptor for t[0..len) of capacity cap; returns it */
+static Chunk *
+StateAddChunk(TrainState *st, Interaction *t, int64 len, int64 cap, int32 segment)
 {
-	return c >= 10 ? MAX_CHUNK_LEN : Min((int64) FIRST_CHUNK_LEN << c, MAX_CHUNK_LEN);
+	Chunk	   *c;
+
+	if (st->n_chunks == st->max_chunks)
+	{
+		st->max_chunks *= 2;
+		st->chunks = repalloc_huge(st->chunks, sizeof(Chunk) * st->max_chunks);
+	}
+	c = &st->chunks[st->n_chunks++];
+	c->t = t;
+	c->len = len;
+	c->cap = cap;
+	c->segment = segment;
+	return c;
+}
+
+/* A fresh, untouched array of n interactions in the state's context */
+static Interaction *
+StateAllocInteractions(TrainState *st, int64 n)
+{
+	Size		bytes = sizeof(Interaction) * Max(n, 1);
+	Interaction *t = MemoryContextAllocExtended(st->ctx, bytes, MCXT_ALLOC_HUGE);
+
+	RecAdviseHugePages(t, bytes);
+	return t;
+}
+
+/* Starts a new chunk for the transition: sizes double up to MAX_CHUNK_LEN */
+static pg_noinline Chunk *
+StateNewChunk(TrainState *st)
+{
+	int64		cap = st->own_chunks >= 10 ? MAX_CHUNK_LEN :
+		Min((int64) FIRST_CHUNK_LEN << st->own_chunks, MAX_CHUNK_LEN);
+	Chunk	   *c = StateAddChunk(st, StateAllocInteractions(st, cap), 0, cap, -1);
+
+	st->own_chunks++;
+	CheckStateMemory(st);
+	return c;
 }
 
 /* Appends one interaction (dense indexes already assigned) */
 static inline void
 StateAppend(TrainState *st, int32 user, int32 item, float value)
 {
+	Chunk	   *c = st->n_chunks > 0 ? &st->chunks[st->n_chunks - 1] : NULL;
 	Interaction *t;
 
-	if (st->n_chunks == 0 || st->last_len == ChunkLen(st->n_chunks - 1))
-	{
-		if (st->n_chunks == st->max_chunks)
-		{
-			st->max_chunks *= 2;
-			st->chunks = repalloc_huge(st->chunks, sizeof(Interaction *) * st->max_chunks);
-		}
-		st->chunks[st->n_chunks] =
-			MemoryContextAllocExtended(st->ctx,
-									   sizeof(Interaction) * ChunkLen(st->n_chunks),
-									   MCXT_ALLOC_HUGE);
-		RecAdviseHugePages(st->chunks[st->n_chunks],
-						   sizeof(Interaction) * ChunkLen(st->n_chunks));
-		st->n_chunks++;
-		st->last_len = 0;
-		CheckStateMemory(st);
-	}
-	t = &st->chunks[st->n_chunks - 1][st->last_len++];
+	if (c == NULL || c->len == c->cap || c->segment >= 0)
+		c = StateNewChunk(st);
+	t = &c->t[c->len++];
 	t->user = user;
 	t->item = item;
 	t->value = value;
 	st->n++;
-}
-
-/* Entries used in chunk c */
-static inline int64
-ChunkUsed(const TrainState *st, int32 c)
-{
-	return (c == st->n_chunks - 1) ? st->last_len : ChunkLen(c);
 }
 
 /* Shared transition function: maps the ids and appends one row */
@@ -660,24 +700,79 @@ train_ials_transfn(PG_FUNCTION_ARGS)
 	return TrainTransition(fcinfo, RECSYS_ALG_IALS);
 }
 
-/* Appends every interaction of src to dst, renumbering src's dense ids */
+/* A segment of dst mapping indexes through first (if any) and then through second */
+static int32
+StateAddSegment(TrainState *dst, const Segment *first, const int32 *umap, int32 n_users,
+				const int32 *imap, int32 n_items)
+{
+	Segment    *seg;
+
+	if (dst->n_segments == dst->max_segments)
+	{
+		dst->max_segments = Max(4, dst->max_segments * 2);
+		dst->segments = dst->segments == NULL ?
+			MemoryContextAlloc(dst->ctx, sizeof(Segment) * dst->max_segments) :
+			repalloc(dst->segments, sizeof(Segment) * dst->max_segments);
+	}
+	seg = &dst->segments[dst->n_segments];
+	seg->n_users = first ? first->n_users : n_users;
+	seg->n_items = first ? first->n_items : n_items;
+	seg->users = MemoryContextAllocExtended(dst->ctx, sizeof(int32) * Max(seg->n_users, 1),
+											MCXT_ALLOC_HUGE);
+	seg->items = MemoryContextAllocExtended(dst->ctx, sizeof(int32) * Max(seg->n_items, 1),
+											MCXT_ALLOC_HUGE);
+	for (int32 d = 0; d < seg->n_users; d++)
+		seg->users[d] = umap[first ? first->users[d] : d];
+	for (int32 d = 0; d < seg->n_items; d++)
+		seg->items[d] = imap[first ? first->items[d] : d];
+	return dst->n_segments++;
+}
+
+/*
+ * Moves every interaction of src into dst in O(distinct ids): dst numbers src's ids,
+ * and src's chunks join dst's list with maps from src's numbering to dst's; the
+ * interactions themselves are neither rewritten nor (when own is true, src's
+ * memory being ours to keep) copied.  With own, src is consumed.
+ */
 static void
-StateMerge(TrainState *dst, const TrainState *src)
+StateAbsorb(TrainState *dst, TrainState *src, bool own)
 {
 	int32	   *umap = palloc_extended(sizeof(int32) * Max(src->users.n, 1), MCXT_ALLOC_HUGE);
 	int32	   *imap = palloc_extended(sizeof(int32) * Max(src->items.n, 1), MCXT_ALLOC_HUGE);
+	int32	   *segmap = palloc(sizeof(int32) * (src->n_segments + 1));
 
 	for (int32 d = 0; d < src->users.n; d++)
 		umap[d] = IdMapLookup(dst, &dst->users, src->users.raw[d], "user");
 	for (int32 d = 0; d < src->items.n; d++)
 		imap[d] = IdMapLookup(dst, &dst->items, src->items.raw[d], "item");
+
+	/* segmap[s + 1]: dst's segment for src's segment s (-1: src's own numbering) */
+	segmap[0] = -1;
 	for (int32 c = 0; c < src->n_chunks; c++)
 	{
-		const Interaction *t = src->chunks[c];
-		int64		used = ChunkUsed(src, c);
+		int32		s = src->chunks[c].segment;
 
-		for (int64 j = 0; j < used; j++)
-			StateAppend(dst, umap[t[j].user], imap[t[j].item], t[j].value);
+		if (src->chunks[c].len > 0 && segmap[0] < 0 && s < 0)
+			segmap[0] = StateAddSegment(dst, NULL, umap, src->users.n, imap, src->items.n);
+	}
+	for (int32 s = 0; s < src->n_segments; s++)
+		segmap[s + 1] = StateAddSegment(dst, &src->segments[s], umap, 0, imap, 0);
+
+	for (int32 c = 0; c < src->n_chunks; c++)
+	{
+		const Chunk *sc = &src->chunks[c];
+		Interaction *t = sc->t;
+
+		if (sc->len == 0)
+			continue;
+		if (!own)
+		{
+			t = StateAllocInteractions(dst, sc->len);
+			memcpy(t, sc->t, sizeof(Interaction) * sc->len);
+		}
+		/* full (cap = len): nothing is ever appended to a chunk that is not ours */
+		StateAddChunk(dst, t, sc->len, sc->len, segmap[sc->segment + 1]);
+		dst->n += sc->len;
 	}
 	if (!dst->have_options && src->have_options)
 	{
@@ -687,6 +782,31 @@ StateMerge(TrainState *dst, const TrainState *src)
 	dst->last_user_dense = -1;
 	pfree(umap);
 	pfree(imap);
+	pfree(segmap);
+
+	if (own)
+	{
+		/* keep src's interactions under dst's context; drop the rest of src */
+		idmap_destroy(src->users.hash);
+		idmap_destroy(src->items.hash);
+		pfree(src->users.raw);
+		pfree(src->items.raw);
+		if (src->users.direct)
+			pfree(src->users.direct);
+		if (src->items.direct)
+			pfree(src->items.direct);
+		for (int32 s = 0; s < src->n_segments; s++)
+		{
+			pfree(src->segments[s].users);
+			pfree(src->segments[s].items);
+		}
+		if (src->segments)
+			pfree(src->segments);
+		pfree(src->chunks);
+		MemoryContextSetParent(src->ctx, dst->ctx);
+		pfree(src);
+	}
+	CheckStateMemory(dst);
 }
 
 PG_FUNCTION_INFO_V1(train_combinefn);
@@ -713,12 +833,7 @@ train_combinefn(PG_FUNCTION_ARGS)
 		PG_RETURN_POINTER(b);
 	if (a == NULL)
 		a = StateCreate(aggcontext, b->algorithm, b->users.n, b->items.n);
-	StateMerge(a, b);
-	if (MemoryContextGetParent(b->ctx) == aggcontext)
-	{
-		MemoryContextDelete(b->ctx);
-		pfree(b);
-	}
+	StateAbsorb(a, b, MemoryContextGetParent(b->ctx) == aggcontext);
 	PG_RETURN_POINTER(a);
 }
 
@@ -764,8 +879,24 @@ train_serialfn(PG_FUNCTION_ARGS)
 	p += sizeof(int64) * st->items.n;
 	for (int32 c = 0; c < st->n_chunks; c++)
 	{
-		memcpy(p, st->chunks[c], sizeof(Interaction) * ChunkUsed(st, c));
-		p += sizeof(Interaction) * ChunkUsed(st, c);
+		const Chunk *ch = &st->chunks[c];
+		Interaction *t = (Interaction *) p;
+
+		if (ch->segment < 0)
+			memcpy(t, ch->t, sizeof(Interaction) * ch->len);
+		else
+		{
+			/* merged in from another state: write in this state's numbering */
+			const Segment *seg = &st->segments[ch->segment];
+
+			for (int64 j = 0; j < ch->len; j++)
+			{
+				t[j].user = seg->users[ch->t[j].user];
+				t[j].item = seg->items[ch->t[j].item];
+				t[j].value = ch->t[j].value;
+			}
+		}
+		p += sizeof(Interaction) * ch->len;
 	}
 	PG_RETURN_BYTEA_P(out);
 }
@@ -780,7 +911,7 @@ train_deserialfn(PG_FUNCTION_ARGS)
 	const char *p = VARDATA(in);
 	SerialHeader h;
 	TrainState *st;
-	const Interaction *t;
+	Interaction *t;
 
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
 		elog(ERROR, "train_deserialfn called in non-aggregate context");
@@ -803,9 +934,22 @@ train_deserialfn(PG_FUNCTION_ARGS)
 	for (int32 d = 0; d < h.n_items; d++)
 		IdMapLookup(st, &st->items, ((const int64 *) p)[d], "item");
 	p += sizeof(int64) * h.n_items;
-	t = (const Interaction *) p;
-	for (int64 j = 0; j < h.n; j++)
-		StateAppend(st, t[j].user, t[j].item, t[j].value);
+
+	/*
+	 * One copy of the interactions, described as full chunks of at most
+	 * MAX_CHUNK_LEN entries so the final function's passes can check for
+	 * interrupts between them.
+	 */
+	t = StateAllocInteractions(st, h.n);
+	memcpy(t, p, sizeof(Interaction) * h.n);
+	for (int64 j = 0; j < h.n; j += MAX_CHUNK_LEN)
+	{
+		int64		len = Min(h.n - j, MAX_CHUNK_LEN);
+
+		StateAddChunk(st, t + j, len, len, -1);
+	}
+	st->n = h.n;
+	CheckStateMemory(st);
 	PG_RETURN_POINTER(st);
 }
 
@@ -954,6 +1098,35 @@ MergeDuplicates(int32 n_rows, int64 *ptr, int32 *idx, float *val, bool add,
 	return out;
 }
 
+/*
+ * Rank arrays for every chunk's numbering: [0] is the state's own (user_rank,
+ * item_rank), [s + 1] segment s's maps composed with them, so the passes relabel
+ * interactions merged from other states with one lookup, as they do the others.
+ */
+static void
+SegmentRanks(TrainMemory *tm, const TrainState *st, int32 *user_rank, int32 *item_rank,
+			 int32 ***seg_user_rank, int32 ***seg_item_rank)
+{
+	int32	  **ur = palloc(sizeof(int32 *) * (st->n_segments + 1));
+	int32	  **ir = palloc(sizeof(int32 *) * (st->n_segments + 1));
+
+	ur[0] = user_rank;
+	ir[0] = item_rank;
+	for (int32 s = 0; s < st->n_segments; s++)
+	{
+		const Segment *seg = &st->segments[s];
+
+		ur[s + 1] = CountedAlloc(tm, seg->n_users, sizeof(int32), "id ranks");
+		ir[s + 1] = CountedAlloc(tm, seg->n_items, sizeof(int32), "id ranks");
+		for (int32 d = 0; d < seg->n_users; d++)
+			ur[s + 1][d] = user_rank[seg->users[d]];
+		for (int32 d = 0; d < seg->n_items; d++)
+			ir[s + 1][d] = item_rank[seg->items[d]];
+	}
+	*seg_user_rank = ur;
+	*seg_item_rank = ir;
+}
+
 /* Turns per-bucket counts in ptr[1..n] into starts: ptr[b] = first slot of b */
 static void
 CountsToStarts(int64 *ptr, int32 n)
@@ -1082,6 +1255,8 @@ TrainModel(TrainState *st)
 			   *item_ids;
 	int32	   *user_rank,
 			   *item_rank;
+	int32	  **seg_user_rank,
+			  **seg_item_rank;
 	int64	   *item_ptr,
 			   *user_ptr;
 	int32	   *by_item_user,
@@ -1153,35 +1328,45 @@ TrainModel(TrainState *st)
 	memset(item_ptr, 0, sizeof(int64) * ((int64) ni + 1));
 	by_item_user = CountedAlloc(&tm, n, sizeof(int32), "the by-item pass");
 	by_item_value = CountedAlloc(&tm, n, sizeof(float), "the by-item pass");
+	SegmentRanks(&tm, st, user_rank, item_rank, &seg_user_rank, &seg_item_rank);
 	for (int32 c = 0; c < st->n_chunks; c++)
 	{
-		const Interaction *t = st->chunks[c];
-		int64		used = ChunkUsed(st, c);
+		const Interaction *t = st->chunks[c].t;
+		int64		len = st->chunks[c].len;
+		const int32 *irank = seg_item_rank[st->chunks[c].segment + 1];
 
-		for (int64 j = 0; j < used; j++)
-			item_ptr[item_rank[t[j].item] + 1]++;
+		for (int64 j = 0; j < len; j++)
+			item_ptr[irank[t[j].item] + 1]++;
+		CHECK_FOR_INTERRUPTS();
 	}
 	CountsToStarts(item_ptr, ni);
 	for (int32 c = 0; c < st->n_chunks; c++)
 	{
-		const Interaction *t = st->chunks[c];
-		int64		used = ChunkUsed(st, c);
+		const Interaction *t = st->chunks[c].t;
+		int64		len = st->chunks[c].len;
+		const int32 *urank = seg_user_rank[st->chunks[c].segment + 1];
+		const int32 *irank = seg_item_rank[st->chunks[c].segment + 1];
 
-		for (int64 j = 0; j < used; j++)
+		for (int64 j = 0; j < len; j++)
 		{
-			int64		pos = item_ptr[item_rank[t[j].item]]++;
+			int64		pos = item_ptr[irank[t[j].item]]++;
 
-			by_item_user[pos] = user_rank[t[j].user];
+			by_item_user[pos] = urank[t[j].user];
 			by_item_value[pos] = t[j].value;
 		}
+		CHECK_FOR_INTERRUPTS();
 	}
 	EndsToStarts(item_ptr, ni);
-	CHECK_FOR_INTERRUPTS();
 
 	/* the state is no longer needed: give its memory back */
 	tm.live -= (int64) MemoryContextMemAllocated(st->ctx, true);
 	MemoryContextDelete(st->ctx);
 	st->consumed = true;
+	for (int32 s = 0; s < st->n_segments; s++)
+	{
+		CountedFree(&tm, seg_user_rank[s + 1], st->segments[s].n_users, sizeof(int32));
+		CountedFree(&tm, seg_item_rank[s + 1], st->segments[s].n_items, sizeof(int32));
+	}
 	CountedFree(&tm, user_rank, nu, sizeof(int32));
 	CountedFree(&tm, item_rank, ni, sizeof(int32));
 
@@ -1241,8 +1426,9 @@ TrainModel(TrainState *st)
 									o->keep_interactions ? nnz : 0, strlen(options_json));
 	Reserve(&tm, (int64) model_bytes, "the model");
 	MemoryContextSwitchTo(result_cxt);
-	m = RecModelCreate(st->algorithm, flags, k, nu, ni, o->keep_interactions ? nnz : 0,
-					   options_json);
+	/* the solver's initialisation writes every factor: no need to zero them */
+	m = RecModelCreateForFactors(st->algorithm, flags, k, nu, ni,
+								 o->keep_interactions ? nnz : 0, options_json);
 	MemoryContextSwitchTo(work_cxt);
 	RecModelComputeLayout(m, &l);
 	memcpy((char *) m + l.user_ids, user_ids, sizeof(int64) * nu);
