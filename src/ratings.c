@@ -1151,16 +1151,6 @@ typedef struct TrainProgress
 	int			iterations;
 } TrainProgress;
 
-/*
- * Polled by the solver while its threads run: only reads the flags the signal
- * handlers set (no function calls), so it is safe at any point.
- */
-static bool
-TrainInterrupted(void *arg)
-{
-	return InterruptPending && (QueryCancelPending || ProcDiePending);
-}
-
 /* After every sweep (main thread, no worker running): the verbose NOTICE */
 static void
 TrainReportProgress(void *arg, int iteration, double loss, double seconds)
@@ -1477,7 +1467,7 @@ TrainModel(TrainState *st)
 
 	progress.aggregate = agg;
 	progress.iterations = (int) o->iterations;
-	ctl.interrupted = TrainInterrupted;
+	ctl.interrupted = RecCancelRequested;
 	ctl.progress = o->verbose ? TrainReportProgress : NULL;
 	ctl.arg = &progress;
 

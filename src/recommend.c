@@ -540,16 +540,6 @@ fold_in_by_name(PG_FUNCTION_ARGS)
 }
 
 /*
- * Polled by RecParallelFor on this (the main) thread while workers score: stop
- * for a cancel or termination only (other pending interrupts can wait).
- */
-static bool
-BatchInterrupted(void *arg)
-{
-	return InterruptPending && (QueryCancelPending || ProcDiePending);
-}
-
-/*
  * Scores users (model user indexes, -1 = unknown: popular items) in rounds and
  * hands each round's results to emit: for round row r, user users[start + r],
  * bt->out_count[r] items bt->out_item[r * n ..] (item indexes, best first) with
@@ -566,7 +556,7 @@ RecBatchRun(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 	int			block;
 	int64		round;
 	RecBatch	bt;
-	RecControl	ctl = {BatchInterrupted, NULL, NULL};
+	RecControl	ctl = {RecCancelRequested, NULL, NULL};
 
 	if (n_users == 0 || m->n_items == 0)
 		return;

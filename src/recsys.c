@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "blas.h"
@@ -22,6 +23,17 @@ int			recsys_model_cache_mb = 256;
 int			recsys_max_train_mb = 1024;
 
 void		_PG_init(void);
+
+/*
+ * RecControl.interrupted for solver and batch threads: polled on the main thread
+ * while workers run, so it only reads the flags the signal handlers set.  A cancel
+ * or termination stops the work; other pending interrupts wait until it is done.
+ */
+bool
+RecCancelRequested(void *arg)
+{
+	return InterruptPending && (QueryCancelPending || ProcDiePending);
+}
 
 /* Number of online CPUs, at least 1 */
 static int

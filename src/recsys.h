@@ -13,4 +13,7 @@ extern int	recsys_threads;			/* recsys.threads: solver and batch threads */
 extern int	recsys_model_cache_mb;	/* recsys.model_cache_mb: per-backend model cache */
 extern int	recsys_max_train_mb;	/* recsys.max_train_mb: training memory ceiling */
 
+/* RecControl.interrupted: true once a cancel or termination is pending */
+extern bool RecCancelRequested(void *arg);
+
 #endif							/* RECSYS_H */
