@@ -273,7 +273,34 @@ IalsRow(const IalsHalf *h, IalsScratch *s, int64_t row)
 			IalsFormExplicit(h, s, begin, end);
 			spotrf_("L", &k, s->A, &k, &info);
 			if (info != 0)
-				return RECSYS_ENOTPD;
+			{
+				/*
+				 * A is positive definite in exact arithmetic, but when many rows of
+				 * the other side are (nearly) equal, float rounding in the large
+				 * eigenvalues can swamp lambda.  Factor again with a ridge of
+				 * 1e-6, then 1e-5, then 1e-4 of the largest diagonal entry: a
+				 * perturbation at the level of float rounding of the data's scale.
+				 */
+				float		ridge_scale = 1e-6f;
+				int			attempt;
+
+				for (attempt = 0; info != 0 && attempt < 3; attempt++)
+				{
+					float		dmax = 0.0f;
+
+					IalsFormExplicit(h, s, begin, end);
+					for (j = 0; j < k; j++)
+						if (s->A[(int64_t) j * k + j] > dmax)
+							dmax = s->A[(int64_t) j * k + j];
+					for (j = 0; j < k; j++)
+						s->A[(int64_t) j * k + j] += ridge_scale * dmax;
+					info = 0;
+					spotrf_("L", &k, s->A, &k, &info);
+					ridge_scale *= 10.0f;
+				}
+				if (info != 0)
+					return RECSYS_ENOTPD;
+			}
 			spotrs_("L", &k, &one, s->A, &k, s->b, &k, &info);
 			if (info != 0)
 				return RECSYS_ENOTPD;
