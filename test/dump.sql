@@ -22,7 +22,7 @@ SELECT dblink_exec(pg_temp.conninfo('recsys_dump_src'), $sql$
 						'{"factors": 4, "iterations": 3}');
 	SELECT recsys.retrain('m');
 	CREATE TABLE kept AS
-		SELECT 1 AS id, recsys.train_ials(user_id, item_id, rating, '{"factors": 3}') AS model,
+		SELECT 1 AS id, recsys.train_ials(user_id, item_id, greatest(rating, 0), '{"factors": 3}') AS model,
 			   '[1,-2.5,3e-3]'::recsys.vec(3) AS v
 		FROM ratings;
 $sql$);
