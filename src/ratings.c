@@ -13,6 +13,7 @@
 #include "postgres.h"
 
 #include <math.h>
+#include <stdatomic.h>
 
 #include "common/shortest_dec.h"
 #include "fmgr.h"
@@ -1027,7 +1028,8 @@ CompareFloat(const void *a, const void *b)
 
 /*
  * Sorted copy of a map's raw ids (the model's id section) and rank[dense], the
- * position of each dense index in that order.
+ * position of each dense index in that order.  Ids all held by the direct array
+ * come out sorted by scanning it; others are sorted and searched.
  */
 static void
 RelabelIds(TrainMemory *tm, const IdMap *m, int64 **sorted, int32 **rank)
@@ -1035,6 +1037,22 @@ RelabelIds(TrainMemory *tm, const IdMap *m, int64 **sorted, int32 **rank)
 	int64	   *s = CountedAlloc(tm, m->n, sizeof(int64), "sorted ids");
 	int32	   *r = CountedAlloc(tm, m->n, sizeof(int32), "id ranks");
 
+	if (m->hash->members == 0 && m->direct != NULL)
+	{
+		/* every id is in the direct array: reading it in id order sorts them */
+		int32		next = 0;
+
+		for (int64 id = 0; id < m->direct_cap; id++)
+			if (m->direct[id] >= 0)
+			{
+				s[next] = id;
+				r[m->direct[id]] = next++;
+			}
+		Assert(next == m->n);
+		*sorted = s;
+		*rank = r;
+		return;
+	}
 	memcpy(s, m->raw, sizeof(int64) * m->n);
 	qsort(s, m->n, sizeof(int64), CompareInt64);
 	for (int32 d = 0; d < m->n; d++)
@@ -1127,23 +1145,6 @@ SegmentRanks(TrainMemory *tm, const TrainState *st, int32 *user_rank, int32 *ite
 	*seg_item_rank = ir;
 }
 
-/* Turns per-bucket counts in ptr[1..n] into starts: ptr[b] = first slot of b */
-static void
-CountsToStarts(int64 *ptr, int32 n)
-{
-	ptr[0] = 0;
-	for (int32 b = 0; b < n; b++)
-		ptr[b + 1] += ptr[b];
-}
-
-/* After a scatter that advanced ptr[b] to b's end, shifts ptr back to starts */
-static void
-EndsToStarts(int64 *ptr, int32 n)
-{
-	memmove(ptr + 1, ptr, sizeof(int64) * n);
-	ptr[0] = 0;
-}
-
 /* What the solver callbacks need */
 typedef struct TrainProgress
 {
@@ -1197,6 +1198,256 @@ ReportSolverStatus(int status, const char *aggregate)
 		default:
 			elog(ERROR, "%s solver failed with status %d", aggregate, status);
 	}
+}
+
+/*
+ * The final function's counting sorts, run over recsys.threads.  The input is cut
+ * into ranges in input order; each range counts its keys into its own histogram,
+ * the histograms become write positions (bucket by bucket, ranges in input order),
+ * and each range scatters into its own positions.  Every bucket thus receives its
+ * entries in input order, exactly where a single serial pass would put them,
+ * whatever the number of threads.  Memory is allocated before the threads start;
+ * they call nothing in PostgreSQL.
+ */
+typedef struct BucketPass
+{
+	/* the source: the state's chunks, or a compressed matrix (rows -> buckets) */
+	const TrainState *st;		/* NULL for a matrix */
+	const int64 *chunk_start;	/* [n_chunks + 1]: position of each chunk's first entry */
+	int32	  **user_rank;		/* [segment + 1]: dense user -> rank */
+	int32	  **item_rank;
+	const int64 *ptr;			/* matrix: [rows + 1] */
+	const int32 *idx;			/* matrix: bucket of each entry */
+	const float *val;
+	int64	   *range_begin;	/* [ranges + 1]: positions (chunks) or rows (matrix) */
+	int			ranges;
+	int32		n_buckets;
+	int64	   *hist;			/* [ranges * n_buckets]: counts, then positions */
+	bool		counting;		/* which half of the pass runs */
+	bool		poll_inline;	/* the range runs on the backend's own thread */
+	atomic_bool cancel;			/* set on the backend's thread, read by the ranges */
+	int32	   *out_idx;		/* scatter: row (or user rank) of each entry */
+	float	   *out_val;
+} BucketPass;
+
+/* Entries a range handles between two looks at the cancel flag */
+#define PASS_POLL_BLOCK		65536
+
+/* Below this many entries per range the threads cost more than they save */
+#define PASS_MIN_RANGE		4096
+
+/* RecControl.interrupted of a pass: also tells running ranges to stop */
+static bool
+BucketPassInterrupted(void *arg)
+{
+	BucketPass *p = (BucketPass *) arg;
+
+	if (!RecCancelRequested(NULL))
+		return false;
+	atomic_store(&p->cancel, true);
+	return true;
+}
+
+/* True if the range should stop (on the backend's thread: asks PostgreSQL itself) */
+static inline bool
+BucketPassStop(BucketPass *p)
+{
+	if (p->poll_inline)
+		return BucketPassInterrupted(p);
+	return atomic_load_explicit(&p->cancel, memory_order_relaxed);
+}
+
+/* One range of the state's interactions: bucket = item rank, entry = user rank */
+static int
+BucketPassChunks(BucketPass *p, int r)
+{
+	const TrainState *st = p->st;
+	int64	   *h = p->hist + (int64) r * p->n_buckets;
+	int64		pos = p->range_begin[r],
+				end = p->range_begin[r + 1];
+	int32		c = 0;
+
+	while (c < st->n_chunks && p->chunk_start[c + 1] <= pos)
+		c++;
+	while (pos < end)
+	{
+		const Chunk *ch = &st->chunks[c];
+		const Interaction *t = ch->t;
+		const int32 *urank = p->user_rank[ch->segment + 1];
+		const int32 *irank = p->item_rank[ch->segment + 1];
+		int64		from = pos - p->chunk_start[c];
+		int64		to = Min(end, p->chunk_start[c + 1]) - p->chunk_start[c];
+
+		to = Min(to, from + PASS_POLL_BLOCK);
+		if (BucketPassStop(p))
+			return RECSYS_INTERRUPTED;
+		if (p->counting)
+			for (int64 j = from; j < to; j++)
+				h[irank[t[j].item]]++;
+		else
+			for (int64 j = from; j < to; j++)
+			{
+				int64		q = h[irank[t[j].item]]++;
+
+				p->out_idx[q] = urank[t[j].user];
+				p->out_val[q] = t[j].value;
+			}
+		pos += to - from;
+		if (pos == p->chunk_start[c + 1])
+			c++;
+	}
+	return RECSYS_OK;
+}
+
+/* One range of rows of a compressed matrix: bucket = column, entry = row */
+static int
+BucketPassRows(BucketPass *p, int r)
+{
+	int64	   *h = p->hist + (int64) r * p->n_buckets;
+	int64		done = 0;
+
+	for (int64 row = p->range_begin[r]; row < p->range_begin[r + 1]; row++)
+	{
+		int64		from = p->ptr[row],
+					to = p->ptr[row + 1];
+
+		if (p->counting)
+			for (int64 j = from; j < to; j++)
+				h[p->idx[j]]++;
+		else
+			for (int64 j = from; j < to; j++)
+			{
+				int64		q = h[p->idx[j]]++;
+
+				p->out_idx[q] = (int32) row;
+				p->out_val[q] = p->val[j];
+			}
+		done += to - from;
+		if (done >= PASS_POLL_BLOCK)
+		{
+			done = 0;
+			if (BucketPassStop(p))
+				return RECSYS_INTERRUPTED;
+		}
+	}
+	return RECSYS_OK;
+}
+
+/* RecParallelFor body: the ranges [begin, end) */
+static int
+BucketPassChunk(void *ctx, int thread, int64_t begin, int64_t end)
+{
+	BucketPass *p = (BucketPass *) ctx;
+
+	for (int64 r = begin; r < end; r++)
+	{
+		int			rc = p->st ? BucketPassChunks(p, (int) r) : BucketPassRows(p, (int) r);
+
+		if (rc != RECSYS_OK)
+			return rc;
+	}
+	return RECSYS_OK;
+}
+
+/* Runs one half of a pass over all ranges; raises an interrupt or thread failure */
+static void
+BucketPassRun(BucketPass *p, const char *agg)
+{
+	RecControl	ctl;
+	int			status;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.interrupted = BucketPassInterrupted;
+	ctl.arg = p;
+	atomic_store(&p->cancel, false);
+	p->poll_inline = (p->ranges == 1 || recsys_threads == 1);
+	status = RecParallelFor(recsys_threads, p->ranges, 1, BucketPassChunk, p, &ctl);
+	ReportSolverStatus(status, agg);
+}
+
+/*
+ * Prepares a pass over n entries: the number of ranges, the histograms (from
+ * tm) and range_begin (filled by the caller).
+ */
+static void
+BucketPassInit(TrainMemory *tm, BucketPass *p, int64 n, int32 n_buckets)
+{
+	memset(p, 0, sizeof(*p));
+	p->ranges = (int) Max(1, Min((int64) recsys_threads, n / PASS_MIN_RANGE));
+	p->n_buckets = n_buckets;
+	p->hist = CountedAlloc(tm, (int64) p->ranges * n_buckets, sizeof(int64),
+						   "the counting sort");
+	p->range_begin = palloc(sizeof(int64) * (p->ranges + 1));
+}
+
+/* Releases what BucketPassInit took */
+static void
+BucketPassFree(TrainMemory *tm, BucketPass *p)
+{
+	CountedFree(tm, p->hist, (int64) p->ranges * p->n_buckets, sizeof(int64));
+	pfree(p->range_begin);
+}
+
+/*
+ * Counts, turns the counts into positions (bucket starts in ptr[0..n_buckets]) and
+ * scatters.
+ */
+static void
+BucketPassSort(BucketPass *p, int64 *ptr, const char *agg)
+{
+	int64		pos = 0;
+
+	memset(p->hist, 0, sizeof(int64) * p->ranges * (int64) p->n_buckets);
+	p->counting = true;
+	BucketPassRun(p, agg);
+	for (int32 b = 0; b < p->n_buckets; b++)
+	{
+		ptr[b] = pos;
+		for (int r = 0; r < p->ranges; r++)
+		{
+			int64	   *h = p->hist + (int64) r * p->n_buckets + b;
+			int64		count = *h;
+
+			*h = pos;
+			pos += count;
+		}
+	}
+	ptr[p->n_buckets] = pos;
+	p->counting = false;
+	BucketPassRun(p, agg);
+}
+
+/*
+ * Transposes a compressed matrix of n_rows rows and nnz entries (columns idx, values
+ * val) into out_ptr[n_cols + 1], out_idx[nnz], out_val[nnz]: each column lists its
+ * rows in ascending order, entries of one row in their order in the row.
+ */
+static void
+TransposeRows(TrainMemory *tm, const int64 *ptr, const int32 *idx, const float *val,
+			  int32 n_rows, int64 nnz, int32 n_cols,
+			  int64 *out_ptr, int32 *out_idx, float *out_val, const char *agg)
+{
+	BucketPass	p;
+	int64		row = 0;
+
+	BucketPassInit(tm, &p, nnz, n_cols);
+	p.ptr = ptr;
+	p.idx = idx;
+	p.val = val;
+	p.out_idx = out_idx;
+	p.out_val = out_val;
+	/* ranges of whole rows holding about nnz / ranges entries each */
+	for (int r = 0; r < p.ranges; r++)
+	{
+		int64		target = nnz / p.ranges * r;
+
+		while (row < n_rows && ptr[row] < target)
+			row++;
+		p.range_begin[r] = row;
+	}
+	p.range_begin[p.ranges] = n_rows;
+	BucketPassSort(&p, out_ptr, agg);
+	BucketPassFree(tm, &p);
 }
 
 /*
@@ -1315,38 +1566,30 @@ TrainModel(TrainState *st)
 
 	/* pass 1: counting sort by item, stable (arrival order within an item) */
 	item_ptr = CountedAlloc(&tm, (int64) ni + 1, sizeof(int64), "item pointers");
-	memset(item_ptr, 0, sizeof(int64) * ((int64) ni + 1));
 	by_item_user = CountedAlloc(&tm, n, sizeof(int32), "the by-item pass");
 	by_item_value = CountedAlloc(&tm, n, sizeof(float), "the by-item pass");
 	SegmentRanks(&tm, st, user_rank, item_rank, &seg_user_rank, &seg_item_rank);
-	for (int32 c = 0; c < st->n_chunks; c++)
 	{
-		const Interaction *t = st->chunks[c].t;
-		int64		len = st->chunks[c].len;
-		const int32 *irank = seg_item_rank[st->chunks[c].segment + 1];
+		BucketPass	p;
+		int64	   *chunk_start = palloc(sizeof(int64) * (st->n_chunks + 1));
 
-		for (int64 j = 0; j < len; j++)
-			item_ptr[irank[t[j].item] + 1]++;
-		CHECK_FOR_INTERRUPTS();
+		chunk_start[0] = 0;
+		for (int32 c = 0; c < st->n_chunks; c++)
+			chunk_start[c + 1] = chunk_start[c] + st->chunks[c].len;
+		BucketPassInit(&tm, &p, n, ni);
+		p.st = st;
+		p.chunk_start = chunk_start;
+		p.user_rank = seg_user_rank;
+		p.item_rank = seg_item_rank;
+		p.out_idx = by_item_user;
+		p.out_val = by_item_value;
+		for (int r = 0; r <= p.ranges; r++)
+			p.range_begin[r] = n / p.ranges * r;
+		p.range_begin[p.ranges] = n;
+		BucketPassSort(&p, item_ptr, agg);
+		BucketPassFree(&tm, &p);
+		pfree(chunk_start);
 	}
-	CountsToStarts(item_ptr, ni);
-	for (int32 c = 0; c < st->n_chunks; c++)
-	{
-		const Interaction *t = st->chunks[c].t;
-		int64		len = st->chunks[c].len;
-		const int32 *urank = seg_user_rank[st->chunks[c].segment + 1];
-		const int32 *irank = seg_item_rank[st->chunks[c].segment + 1];
-
-		for (int64 j = 0; j < len; j++)
-		{
-			int64		pos = item_ptr[irank[t[j].item]]++;
-
-			by_item_user[pos] = urank[t[j].user];
-			by_item_value[pos] = t[j].value;
-		}
-		CHECK_FOR_INTERRUPTS();
-	}
-	EndsToStarts(item_ptr, ni);
 
 	/* the state is no longer needed: give its memory back */
 	tm.live -= (int64) MemoryContextMemAllocated(st->ctx, true);
@@ -1365,21 +1608,10 @@ TrainModel(TrainState *st)
 	 * is sorted by item and equal items keep arrival order
 	 */
 	user_ptr = CountedAlloc(&tm, (int64) nu + 1, sizeof(int64), "user pointers");
-	memset(user_ptr, 0, sizeof(int64) * ((int64) nu + 1));
 	user_items = CountedAlloc(&tm, n, sizeof(int32), "the CSR");
 	user_values = CountedAlloc(&tm, n, sizeof(float), "the CSR");
-	for (int64 j = 0; j < n; j++)
-		user_ptr[by_item_user[j] + 1]++;
-	CountsToStarts(user_ptr, nu);
-	for (int32 i = 0; i < ni; i++)
-		for (int64 j = item_ptr[i]; j < item_ptr[i + 1]; j++)
-		{
-			int64		pos = user_ptr[by_item_user[j]]++;
-
-			user_items[pos] = i;
-			user_values[pos] = by_item_value[j];
-		}
-	EndsToStarts(user_ptr, nu);
+	TransposeRows(&tm, item_ptr, by_item_user, by_item_value, ni, n, nu,
+				  user_ptr, user_items, user_values, agg);
 	CountedFree(&tm, by_item_user, n, sizeof(int32));
 	CountedFree(&tm, by_item_value, n, sizeof(float));
 	CHECK_FOR_INTERRUPTS();
@@ -1394,23 +1626,11 @@ TrainModel(TrainState *st)
 	}
 
 	/* CSC by transposing the CSR: users come out sorted within each item */
-	memset(item_ptr, 0, sizeof(int64) * ((int64) ni + 1));
 	item_users = CountedAlloc(&tm, nnz, sizeof(int32), "the CSC");
 	item_values = CountedAlloc(&tm, nnz, sizeof(float), "the CSC");
-	for (int64 j = 0; j < nnz; j++)
-		item_ptr[user_items[j] + 1]++;
-	CountsToStarts(item_ptr, ni);
-	for (int32 u = 0; u < nu; u++)
-		for (int64 j = user_ptr[u]; j < user_ptr[u + 1]; j++)
-		{
-			int64		pos = item_ptr[user_items[j]]++;
-
-			item_users[pos] = u;
-			item_values[pos] = user_values[j];
-		}
-	EndsToStarts(item_ptr, ni);
+	TransposeRows(&tm, user_ptr, user_items, user_values, nu, nnz, ni,
+				  item_ptr, item_users, item_values, agg);
 	CHECK_FOR_INTERRUPTS();
-
 	/* the model, in the caller's context: the solver writes into it directly */
 	model_bytes = RecModelShapeSize(st->algorithm, flags, k, nu, ni,
 									o->keep_interactions ? nnz : 0, strlen(options_json));
