@@ -376,8 +376,10 @@ AlsPlanChunks(const int64_t *ptr, int64_t rows, int threads, int64_t *chunks,
 			acc = 0;
 		}
 	}
-	/* the heavy runs, by insertion: there are at most 1/2 of ALS_CHUNKS_PER_THREAD
-	 * per thread of them */
+	/*
+	 * the heavy runs first, sorted by insertion: each has more than twice the
+	 * target work, so there are fewer than half as many of them as chunks
+	 */
 	for (c = 0; c < n; c++)
 		if (work[c] > 2 * target)
 		{
