@@ -473,6 +473,9 @@ Alloc(Trained *t, const RecRatings *r, int k)
 	t->itf = malloc(sizeof(float) * r->n_items * (size_t) k);
 	t->ub = malloc(sizeof(float) * r->n_users);
 	t->ib = malloc(sizeof(float) * r->n_items);
+	/* as the extension's model memory (model.c): huge pages where THP allows */
+	RecAdviseHugePages(t->uf, sizeof(float) * r->n_users * (size_t) k);
+	RecAdviseHugePages(t->itf, sizeof(float) * r->n_items * (size_t) k);
 	memset(&t->out, 0, sizeof(t->out));
 	t->out.user_factors = t->uf;
 	t->out.item_factors = t->itf;

@@ -17,12 +17,16 @@
  *
  * The rated rows are gathered into a contiguous slab (at most ALS_SLAB rows at a
  * time, so a popular item's thousands of rows stay in cache), the normal matrix is
- * accumulated with SSYRK and the right-hand side with SGEMV, and the system is solved
- * by Cholesky (SPOTRF/SPOTRS).  The bias adds a border to the matrix (see
- * AlsSolveRow), so SSYRK always runs on k columns: k = 64 suits its kernels far
- * better than 65.  Rows are solved independently on the pool's threads
- * and each reads only the other side's factors, so the result is bit-identical
- * whatever the number of threads.  Plain C: no PostgreSQL calls.
+ * accumulated with SSYRK and the right-hand side with SGEMV, factorised by
+ * Cholesky (SPOTRF), and solved by two triangular substitutions written here: for a
+ * 65 x 65 system SPOTRS costs more in call overhead than the arithmetic.  The bias
+ * adds a border to the matrix (see AlsSolveRow), so SSYRK always runs on k
+ * columns: k = 64 suits its kernels far better than 65.  In the item half-sweep an
+ * item's gathered rows stay in a scratch block of up to ALS_KEEP_FLOATS for its
+ * residuals, so the loss costs no second gather.  Rows are solved independently on
+ * the pool's threads, in chunks of about equal work, and each reads only the other
+ * side's factors, so the result is bit-identical whatever the number of threads.
+ * Plain C: no PostgreSQL calls.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -36,13 +40,22 @@
 #define ALS_SLAB	512
 
 /* how many rows ahead the gather prefetches */
-#define ALS_PREFETCH	8
+#define ALS_PREFETCH	16
+
+/* a row's fixed cost (SPOTRF, the solve, the calls) in ratings' worth of SSYRK */
+#define ALS_ROW_COST	128
+
+/* chunks per thread and half-sweep: enough to even out the threads' finish */
+#define ALS_CHUNKS_PER_THREAD	256
+
+/* the longest row kept gathered between its solve and its residuals: 4 MB at k = 64 */
+#define ALS_KEEP_FLOATS	(16384 * 64)
 
 /* Per-thread scratch, allocated before the threads start */
 typedef struct AlsScratch
 {
-	float	   *block;			/* [ALS_SLAB * k]: gathered rows as columns, k x m */
-	float	   *target;			/* [ALS_SLAB] */
+	float	   *block;			/* [keep * k]: gathered rows as columns, k x m */
+	float	   *target;			/* [keep] */
 	float	   *pred;			/* [ALS_SLAB] */
 	float	   *ones;			/* [ALS_SLAB] all 1: column sums of the block */
 	float	   *colsum;			/* [k] sum of the gathered rows (bias border) */
@@ -59,7 +72,11 @@ typedef struct AlsHalf
 	float		mu;
 	bool		solve;			/* false: only evaluate the loss terms */
 	bool		residuals;		/* add the squared residuals to row_loss */
+	int64_t		keep;			/* rows of the scratch block: a row this long is
+								 * gathered once for its solve and its residuals */
 	const int64_t *ptr;
+	const int64_t *chunks;		/* [n_chunks + 1] row bounds of the work chunks */
+	const int32_t *order;		/* [n_chunks]: the chunks, heaviest first */
 	const int32_t *idx;
 	const float *val;
 	float	   *factors;		/* this side, [rows * k] */
@@ -70,29 +87,45 @@ typedef struct AlsHalf
 	AlsScratch *scratch;		/* [threads] */
 } AlsHalf;
 
-/* Copies rows idx[from..from+m) of the other side into the slab, and their targets */
+/* The smaller of two counts */
+static inline int64_t
+Min64(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+/*
+ * Copies rows idx[from..from+m) of the other side, and their targets, to column
+ * `at` onwards of the scratch block
+ */
 static void
-AlsGather(const AlsHalf *h, AlsScratch *s, int64_t from, int m)
+AlsGather(const AlsHalf *h, AlsScratch *s, int64_t from, int m, int64_t at)
 {
 	int			k = h->k;
+	float	   *dst = s->block + at * k;
+	float	   *target = s->target + at;
 	int			j;
 
 	for (j = 0; j < m; j++)
 	{
 		int32_t		o = h->idx[from + j];
+		const float *src = h->other + (int64_t) o * k;
 		float		t = h->val[from + j] - h->mu;
 
 		/* the rows are scattered: ask for one ALS_PREFETCH rows ahead */
 		if (j + ALS_PREFETCH < m)
 			SolverPrefetchRow(h->other + (int64_t) h->idx[from + j + ALS_PREFETCH] * k, k);
-		memcpy(s->block + (int64_t) j * k, h->other + (int64_t) o * k, sizeof(float) * k);
+		memcpy(dst + (int64_t) j * k, src, sizeof(float) * k);
 		if (h->other_bias)
 			t -= h->other_bias[o];
-		s->target[j] = t;
+		target[j] = t;
 	}
 }
 
-/* Sum of squared residuals of a row's ratings against its factors x and bias b */
+/*
+ * Sum of squared residuals of a row's ratings against its factors x and bias b.
+ * With `gathered` the whole row is still in the scratch block from its solve.
+ */
 static double
 AlsResiduals(const AlsHalf *h, AlsScratch *s, int64_t begin, int64_t end,
 			 const float *x, float b, bool gathered)
@@ -103,16 +136,18 @@ AlsResiduals(const AlsHalf *h, AlsScratch *s, int64_t begin, int64_t end,
 	for (from = begin; from < end; from += ALS_SLAB)
 	{
 		int			m = (int) (end - from < ALS_SLAB ? end - from : ALS_SLAB);
+		int64_t		at = gathered ? from - begin : 0;
+		const float *target = s->target + at;
 		int			j;
 
 		if (!gathered)
-			AlsGather(h, s, from, m);
+			AlsGather(h, s, from, m, 0);
 		/* pred = block^T x */
-		cblas_sgemv(CblasColMajor, CblasTrans, h->k, m, 1.0f, s->block, h->k,
+		cblas_sgemv(CblasColMajor, CblasTrans, h->k, m, 1.0f, s->block + at * h->k, h->k,
 					x, 1, 0.0f, s->pred, 1);
 		for (j = 0; j < m; j++)
 		{
-			double		e = (double) s->target[j] - (double) s->pred[j] - (double) b;
+			double		e = (double) target[j] - (double) s->pred[j] - (double) b;
 
 			sum += e * e;
 		}
@@ -121,10 +156,61 @@ AlsResiduals(const AlsHalf *h, AlsScratch *s, int64_t begin, int64_t end,
 }
 
 /*
+ * Solves L L^T z = rhs in place, with L the lower Cholesky factor SPOTRF left in
+ * the column-major n x n matrix a: forward substitution by columns (an axpy per
+ * column), then back substitution by dot products, each split over four partial
+ * sums so the additions do not wait on one another.  The same code on every
+ * thread, so the result does not depend on which thread solves the row.
+ */
+static void
+AlsCholeskySolve(const float *restrict a, int n, float *restrict z)
+{
+	int			i,
+				j;
+
+	for (j = 0; j < n; j++)
+	{
+		const float *col = a + (int64_t) j * n;
+		float		zj = z[j] / col[j];
+
+		z[j] = zj;
+		for (i = j + 1; i + 3 < n; i += 4)
+		{
+			z[i] -= col[i] * zj;
+			z[i + 1] -= col[i + 1] * zj;
+			z[i + 2] -= col[i + 2] * zj;
+			z[i + 3] -= col[i + 3] * zj;
+		}
+		for (; i < n; i++)
+			z[i] -= col[i] * zj;
+	}
+	for (j = n - 1; j >= 0; j--)
+	{
+		const float *col = a + (int64_t) j * n;
+		float		s0 = 0.0f,
+					s1 = 0.0f,
+					s2 = 0.0f,
+					s3 = 0.0f;
+
+		for (i = j + 1; i + 3 < n; i += 4)
+		{
+			s0 += col[i] * z[i];
+			s1 += col[i + 1] * z[i + 1];
+			s2 += col[i + 2] * z[i + 2];
+			s3 += col[i + 3] * z[i + 3];
+		}
+		for (; i < n; i++)
+			s0 += col[i] * z[i];
+		z[j] = (z[j] - ((s0 + s1) + (s2 + s3))) / col[j];
+	}
+}
+
+/*
  * Builds and solves row r's normal equations.  With biases the (k+1) x (k+1)
  * matrix is bordered: [Y^T Y + reg I, Y^T 1; 1^T Y, n + reg], so the level-3 part
  * (SSYRK) works on the k gathered factor columns only, and the border comes from
- * one SGEMV against a vector of ones.  Leaves [x; b] in s->rhs.
+ * one SGEMV against a vector of ones.  A row of at most h->keep ratings stays
+ * gathered in the scratch block for AlsResiduals.  Leaves [x; b] in s->rhs.
  */
 static int
 AlsSolveRow(const AlsHalf *h, AlsScratch *s, int64_t begin, int64_t end)
@@ -132,30 +218,33 @@ AlsSolveRow(const AlsHalf *h, AlsScratch *s, int64_t begin, int64_t end)
 	int			k = h->k;
 	int			dim = h->dim;
 	int64_t		n = end - begin;
+	bool		keep = n <= h->keep;
 	float		reg = h->lambda * (float) n;
 	double		tsum = 0.0;
 	int64_t		from;
 	int			info = 0;
-	int			one = 1;
 	int			j;
 
 	for (from = begin; from < end; from += ALS_SLAB)
 	{
 		int			m = (int) (end - from < ALS_SLAB ? end - from : ALS_SLAB);
 		float		beta = from == begin ? 0.0f : 1.0f;
+		int64_t		at = keep ? from - begin : 0;
+		const float *block = s->block + at * k;
+		const float *target = s->target + at;
 
-		AlsGather(h, s, from, m);
+		AlsGather(h, s, from, m, at);
 		/* A[0:k, 0:k] += B B^T (lower), rhs[0:k] += B t, with B the k x m slab */
 		cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, k, m, 1.0f,
-					s->block, k, beta, s->A, dim);
-		cblas_sgemv(CblasColMajor, CblasNoTrans, k, m, 1.0f, s->block, k,
-					s->target, 1, beta, s->rhs, 1);
+					block, k, beta, s->A, dim);
+		cblas_sgemv(CblasColMajor, CblasNoTrans, k, m, 1.0f, block, k,
+					target, 1, beta, s->rhs, 1);
 		if (h->bias)
 		{
-			cblas_sgemv(CblasColMajor, CblasNoTrans, k, m, 1.0f, s->block, k,
+			cblas_sgemv(CblasColMajor, CblasNoTrans, k, m, 1.0f, block, k,
 						s->ones, 1, beta, s->colsum, 1);
 			for (j = 0; j < m; j++)
-				tsum += s->target[j];
+				tsum += target[j];
 		}
 	}
 	if (h->bias)
@@ -172,9 +261,7 @@ AlsSolveRow(const AlsHalf *h, AlsScratch *s, int64_t begin, int64_t end)
 	spotrf_("L", &dim, s->A, &dim, &info);
 	if (info != 0)
 		return RECSYS_ENOTPD;
-	spotrs_("L", &dim, &one, s->A, &dim, s->rhs, &dim, &info);
-	if (info != 0)
-		return RECSYS_ENOTPD;
+	AlsCholeskySolve(s->A, dim, s->rhs);
 	for (j = 0; j < dim; j++)
 		if (!isfinite(s->rhs[j]))
 			return RECSYS_ENOTPD;
@@ -228,33 +315,94 @@ AlsRow(const AlsHalf *h, AlsScratch *s, int64_t r)
 	h->row_loss[r] = (double) h->lambda * (double) n * norm2;
 	if (h->residuals)
 		h->row_loss[r] += AlsResiduals(h, s, begin, end, z, b,
-									   h->solve && n <= ALS_SLAB);
+									   h->solve && n <= h->keep);
 	return RECSYS_OK;
 }
 
-/* RecParallelFor body: the rows [begin, end) of a half-sweep */
+/* RecParallelFor body: the work chunks [begin, end) of a half-sweep */
 static int
 AlsChunk(void *ctx, int thread, int64_t begin, int64_t end)
 {
 	const AlsHalf *h = (const AlsHalf *) ctx;
 	AlsScratch *s = &h->scratch[thread];
-	int64_t		r;
+	int64_t		c;
 
-	for (r = begin; r < end; r++)
+	for (c = begin; c < end; c++)
 	{
-		int			rc = AlsRow(h, s, r);
+		int32_t		chunk = h->order[c];
+		int64_t		r;
 
-		if (rc != RECSYS_OK)
-			return rc;
+		for (r = h->chunks[chunk]; r < h->chunks[chunk + 1]; r++)
+		{
+			int			rc = AlsRow(h, s, r);
+
+			if (rc != RECSYS_OK)
+				return rc;
+		}
 	}
 	return RECSYS_OK;
 }
 
-/* Runs one half-sweep over `rows` rows; returns a status code */
-static int
-AlsHalfSweep(AlsHalf *h, int64_t rows, int threads, const RecControl *ctl)
+/*
+ * Splits rows [0, rows) into runs of consecutive rows of about equal work (ratings
+ * plus a fixed cost per row for its factorisation) and orders them: the runs of
+ * more than twice the usual work (a popular item alone) first, heaviest first, so
+ * they start early instead of keeping one thread busy after the others ran out of
+ * work, then the rest in row order.  `chunks` has room for rows + 1 bounds, `order`
+ * and `work` for rows entries; returns the chunk count.  Only the order in which
+ * rows are solved changes, never a result.
+ */
+static int32_t
+AlsPlanChunks(const int64_t *ptr, int64_t rows, int threads, int64_t *chunks,
+			  int32_t *order, int64_t *work)
 {
-	return RecParallelFor(threads, rows, SolverChunk(rows, threads), AlsChunk, h, ctl);
+	int64_t		total = ptr[rows] - ptr[0] + rows * ALS_ROW_COST;
+	int64_t		target = total / ((int64_t) (threads < 64 ? threads : 64) *
+								  ALS_CHUNKS_PER_THREAD) + 1;
+	int64_t		acc = 0;
+	int32_t		n = 0;
+	int32_t		heavy = 0;
+	int64_t		r;
+	int32_t		c;
+
+	chunks[0] = 0;
+	for (r = 0; r < rows; r++)
+	{
+		acc += ptr[r + 1] - ptr[r] + ALS_ROW_COST;
+		if (acc >= target || r == rows - 1)
+		{
+			work[n] = acc;
+			chunks[++n] = r + 1;
+			acc = 0;
+		}
+	}
+	/*
+	 * the heavy runs first, sorted by insertion: each has more than twice the
+	 * target work, so there are fewer than half as many of them as chunks
+	 */
+	for (c = 0; c < n; c++)
+		if (work[c] > 2 * target)
+		{
+			int32_t		at = heavy++;
+
+			while (at > 0 && work[order[at - 1]] < work[c])
+			{
+				order[at] = order[at - 1];
+				at--;
+			}
+			order[at] = c;
+		}
+	for (c = 0; c < n; c++)
+		if (work[c] <= 2 * target)
+			order[heavy++] = c;
+	return n;
+}
+
+/* Runs one half-sweep over its planned chunks; returns a status code */
+static int
+AlsHalfSweep(AlsHalf *h, int32_t n_chunks, int threads, const RecControl *ctl)
+{
+	return RecParallelFor(threads, n_chunks, 1, AlsChunk, h, ctl);
 }
 
 /*
@@ -273,7 +421,12 @@ AlsTrain(const RecRatings *r, const AlsParams *p, RecFactors *out,
 	char	   *pool = NULL;
 	double	   *user_loss = NULL;
 	double	   *item_loss = NULL;
+	char	   *plan = NULL;
+	int64_t		cap[2];
+	int32_t		n_chunks[2];
+	int64_t		keep = ALS_SLAB;
 	size_t		per_thread;
+	size_t		plan_bytes = 0;
 	double		mean = 0.0;
 	AlsHalf		uh,
 				ih;
@@ -309,29 +462,54 @@ AlsTrain(const RecRatings *r, const AlsParams *p, RecFactors *out,
 	if (out->item_bias)
 		memset(out->item_bias, 0, sizeof(float) * (size_t) r->n_items);
 
+	/*
+	 * the scratch block holds the longest item row, up to ALS_KEEP_FLOATS, in whole
+	 * slabs: the item half-sweep then sums its residuals without gathering again
+	 */
+	for (e = 0; e < r->n_items; e++)
+	{
+		int64_t		n = r->item_ptr[e + 1] - r->item_ptr[e];
+
+		if (n > keep)
+			keep = n;
+	}
+	if (keep > ALS_KEEP_FLOATS / k)
+		keep = ALS_KEEP_FLOATS / k;
+	keep = (keep + ALS_SLAB - 1) / ALS_SLAB * ALS_SLAB;
+
+	/* the work chunks of both sides (see AlsPlanChunks for their number) */
+	cap[0] = Min64(r->n_users, (int64_t) (threads < 64 ? threads : 64) * ALS_CHUNKS_PER_THREAD);
+	cap[1] = Min64(r->n_items, (int64_t) (threads < 64 ? threads : 64) * ALS_CHUNKS_PER_THREAD);
+	for (t = 0; t < 2; t++)
+		plan_bytes += sizeof(int64_t) * 2 * (size_t) (cap[t] + 1) +
+			sizeof(int32_t) * (size_t) (cap[t] + 1);
+
 	/* scratch: per-row loss terms and one set of buffers per thread */
-	per_thread = SolverFloats((int64_t) ALS_SLAB * k) + 3 * SolverFloats(ALS_SLAB) +
+	per_thread = SolverFloats(keep * k) + SolverFloats(keep) + 2 * SolverFloats(ALS_SLAB) +
 		SolverFloats(k) + SolverFloats((int64_t) dim * dim) + SolverFloats(dim);
 	scratch = calloc(threads, sizeof(AlsScratch));
 	pool = SolverAlloc(per_thread * threads);
 	user_loss = SolverAlloc(sizeof(double) * ((size_t) r->n_users + 1));
 	item_loss = SolverAlloc(sizeof(double) * ((size_t) r->n_items + 1));
-	if (scratch == NULL || pool == NULL || user_loss == NULL || item_loss == NULL)
+	plan = SolverAlloc(plan_bytes);
+	if (scratch == NULL || pool == NULL || user_loss == NULL || item_loss == NULL ||
+		plan == NULL)
 	{
 		rc = RECSYS_ENOMEM;
 		goto done;
 	}
 	out->scratch_bytes = (int64_t) (per_thread * threads + threads * sizeof(AlsScratch) +
-									sizeof(double) * ((size_t) r->n_users + r->n_items + 2));
+									sizeof(double) * ((size_t) r->n_users + r->n_items + 2) +
+									plan_bytes);
 	for (t = 0; t < threads; t++)
 	{
 		char	   *b = pool + per_thread * t;
 		int			j;
 
 		scratch[t].block = (float *) b;
-		b += SolverFloats((int64_t) ALS_SLAB * k);
+		b += SolverFloats(keep * k);
 		scratch[t].target = (float *) b;
-		b += SolverFloats(ALS_SLAB);
+		b += SolverFloats(keep);
 		scratch[t].pred = (float *) b;
 		b += SolverFloats(ALS_SLAB);
 		scratch[t].ones = (float *) b;
@@ -362,6 +540,7 @@ AlsTrain(const RecRatings *r, const AlsParams *p, RecFactors *out,
 	uh.other_bias = biases ? out->item_bias : NULL;
 	uh.row_loss = user_loss;
 	uh.residuals = false;
+	uh.keep = ALS_SLAB;			/* no residuals here: reuse one slab, hot in cache */
 	ih.ptr = r->item_ptr;
 	ih.idx = r->item_users;
 	ih.val = r->item_values;
@@ -371,6 +550,27 @@ AlsTrain(const RecRatings *r, const AlsParams *p, RecFactors *out,
 	ih.other_bias = biases ? out->user_bias : NULL;
 	ih.row_loss = item_loss;
 	ih.residuals = true;
+	ih.keep = keep;
+	{
+		char	   *b = plan;
+		int64_t    *work;
+
+		uh.chunks = (int64_t *) b;
+		b += sizeof(int64_t) * (size_t) (cap[0] + 1);
+		uh.order = (int32_t *) b;
+		b += sizeof(int32_t) * (size_t) (cap[0] + 1);
+		work = (int64_t *) b;
+		b += sizeof(int64_t) * (size_t) (cap[0] + 1);
+		n_chunks[0] = AlsPlanChunks(r->user_ptr, r->n_users, threads,
+									(int64_t *) uh.chunks, (int32_t *) uh.order, work);
+		ih.chunks = (int64_t *) b;
+		b += sizeof(int64_t) * (size_t) (cap[1] + 1);
+		ih.order = (int32_t *) b;
+		b += sizeof(int32_t) * (size_t) (cap[1] + 1);
+		work = (int64_t *) b;
+		n_chunks[1] = AlsPlanChunks(r->item_ptr, r->n_items, threads,
+									(int64_t *) ih.chunks, (int32_t *) ih.order, work);
+	}
 
 	if (p->iterations == 0)
 	{
@@ -382,9 +582,9 @@ AlsTrain(const RecRatings *r, const AlsParams *p, RecFactors *out,
 		uh.solve = ih.solve = false;
 		uh.residuals = true;
 		ih.residuals = false;
-		rc = AlsHalfSweep(&uh, r->n_users, threads, ctl);
+		rc = AlsHalfSweep(&uh, n_chunks[0], threads, ctl);
 		if (rc == RECSYS_OK)
-			rc = AlsHalfSweep(&ih, r->n_items, threads, ctl);
+			rc = AlsHalfSweep(&ih, n_chunks[1], threads, ctl);
 		if (rc == RECSYS_OK)
 			out->loss = SolverOrderedSum(user_loss, r->n_users) +
 				SolverOrderedSum(item_loss, r->n_items);
@@ -396,10 +596,10 @@ AlsTrain(const RecRatings *r, const AlsParams *p, RecFactors *out,
 	{
 		double		start = SolverNow();
 
-		rc = AlsHalfSweep(&uh, r->n_users, threads, ctl);
+		rc = AlsHalfSweep(&uh, n_chunks[0], threads, ctl);
 		if (rc != RECSYS_OK)
 			break;
-		rc = AlsHalfSweep(&ih, r->n_items, threads, ctl);
+		rc = AlsHalfSweep(&ih, n_chunks[1], threads, ctl);
 		if (rc != RECSYS_OK)
 			break;
 		out->loss = SolverOrderedSum(user_loss, r->n_users) +
@@ -419,5 +619,6 @@ done:
 	free(pool);
 	free(user_loss);
 	free(item_loss);
+	free(plan);
 	return rc;
 }
