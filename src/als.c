@@ -605,13 +605,9 @@ AlsTrain(const RecRatings *r, const AlsParams *p, RecFactors *out,
 		out->loss = SolverOrderedSum(user_loss, r->n_users) +
 			SolverOrderedSum(item_loss, r->n_items);
 		out->iterations_done = it + 1;
-		if (ctl && ctl->progress)
-			ctl->progress(ctl->arg, it + 1, out->loss, SolverNow() - start);
-		if (ctl && ctl->interrupted && ctl->interrupted(ctl->arg))
-		{
-			rc = RECSYS_INTERRUPTED;
+		rc = SolverSweepDone(ctl, it + 1, out->loss, start);
+		if (rc != RECSYS_OK)
 			break;
-		}
 	}
 
 done:

@@ -538,13 +538,9 @@ IalsTrain(const RecRatings *r, const IalsParams *p, RecFactors *out,
 			SolverOrderedSum(user_loss, r->n_users) +
 			SolverOrderedSum(item_loss, r->n_items);
 		out->iterations_done = it + 1;
-		if (ctl && ctl->progress)
-			ctl->progress(ctl->arg, it + 1, out->loss, SolverNow() - start);
-		if (ctl && ctl->interrupted && ctl->interrupted(ctl->arg))
-		{
-			rc = RECSYS_INTERRUPTED;
+		rc = SolverSweepDone(ctl, it + 1, out->loss, start);
+		if (rc != RECSYS_OK)
 			break;
-		}
 	}
 
 done:

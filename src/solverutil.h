@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "solver.h"
+
 /* scratch buffers start on cache-line boundaries, so every thread sees the same
  * alignment and BLAS takes the same code path whichever thread runs a row */
 #define SOLVER_ALIGN	64
@@ -83,6 +85,17 @@ SolverChunk(int64_t rows, int threads)
 	if (c > 64)
 		c = 64;
 	return c;
+}
+
+/* After a sweep, on the main thread: report progress, then stop if a cancel is pending */
+static inline int
+SolverSweepDone(const RecControl *ctl, int iteration, double loss, double start)
+{
+	if (ctl && ctl->progress)
+		ctl->progress(ctl->arg, iteration, loss, SolverNow() - start);
+	if (ctl && ctl->interrupted && ctl->interrupted(ctl->arg))
+		return RECSYS_INTERRUPTED;
+	return RECSYS_OK;
 }
 
 #endif							/* RECSYS_SOLVERUTIL_H */
