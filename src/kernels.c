@@ -209,3 +209,23 @@ TopNSortDesc(TopNHeap *h)
 	}
 	return h->size;
 }
+
+/* qsort/bsearch comparator for int64_t arrays */
+int
+RecCompareInt64(const void *a, const void *b)
+{
+	int64_t		x = *(const int64_t *) a;
+	int64_t		y = *(const int64_t *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* qsort/bsearch comparator for int32_t arrays */
+int
+RecCompareInt32(const void *a, const void *b)
+{
+	int32_t		x = *(const int32_t *) a;
+	int32_t		y = *(const int32_t *) b;
+
+	return (x > y) - (x < y);
+}

@@ -21,6 +21,10 @@ extern void KernDotNorms(const float *a, const float *b, int n,
 						 float *dot, float *na2, float *nb2);
 extern void KernAxpy(int n, float alpha, const float *x, float *y);
 
+/* qsort/bsearch comparators for plain integer arrays (ascending) */
+extern int	RecCompareInt64(const void *a, const void *b);
+extern int	RecCompareInt32(const void *a, const void *b);
+
 /*
  * Bounded heap keeping the best `cap` (score, id) pairs: higher score is better,
  * equal scores prefer the smaller id, so results are deterministic.  The caller

@@ -23,6 +23,7 @@
 #include "utils/builtins.h"
 
 #include "metrics.h"
+#include "kernels.h"
 
 PG_FUNCTION_INFO_V1(rmse_accum);
 PG_FUNCTION_INFO_V1(mae_accum);
@@ -168,16 +169,6 @@ mae_final(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(mean);
 }
 
-/* qsort comparator for int64 */
-static int
-CompareInt64(const void *a, const void *b)
-{
-	int64		x = *(const int64 *) a;
-	int64		y = *(const int64 *) b;
-
-	return (x > y) - (x < y);
-}
-
 /* qsort comparator: by item, then by position */
 static int
 ComparePositionedItem(const void *a, const void *b)
@@ -240,7 +231,7 @@ ReadRanking(FunctionCallInfo fcinfo, RecRankedHits *rh)
 	rel = ItemArray(PG_GETARG_ARRAYTYPE_P(1), "relevant", &n_rel);
 
 	/* the relevant set: sorted, duplicates dropped */
-	qsort(rel, n_rel, sizeof(int64), CompareInt64);
+	qsort(rel, n_rel, sizeof(int64), RecCompareInt64);
 	for (int j = 0; j < n_rel; j++)
 		if (j == 0 || rel[j] != rel[j - 1])
 			rel[n_distinct++] = rel[j];
@@ -272,7 +263,7 @@ ReadRanking(FunctionCallInfo fcinfo, RecRankedHits *rh)
 
 		if (!first[j])
 			continue;
-		is_hit = bsearch(&rec[j], rel, n_distinct, sizeof(int64), CompareInt64) != NULL;
+		is_hit = bsearch(&rec[j], rel, n_distinct, sizeof(int64), RecCompareInt64) != NULL;
 		hit[rh->n_ranked++] = is_hit;
 		rh->n_hits += is_hit ? 1 : 0;
 	}

@@ -31,6 +31,7 @@
 #include "modeltype.h"
 #include "recsys.h"
 #include "solver.h"
+#include "kernels.h"
 
 /* Which aggregates an option applies to */
 #define FOR_ALS		0x1
@@ -1006,16 +1007,6 @@ CountedFree(TrainMemory *tm, void *p, int64 n, size_t size)
 	pfree(p);
 }
 
-/* qsort comparator for raw ids */
-static int
-CompareInt64(const void *a, const void *b)
-{
-	int64		x = *(const int64 *) a,
-				y = *(const int64 *) b;
-
-	return (x > y) - (x < y);
-}
-
 /* qsort comparator for values */
 static int
 CompareFloat(const void *a, const void *b)
@@ -1054,7 +1045,7 @@ RelabelIds(TrainMemory *tm, const IdMap *m, int64 **sorted, int32 **rank)
 		return;
 	}
 	memcpy(s, m->raw, sizeof(int64) * m->n);
-	qsort(s, m->n, sizeof(int64), CompareInt64);
+	qsort(s, m->n, sizeof(int64), RecCompareInt64);
 	for (int32 d = 0; d < m->n; d++)
 		r[d] = RecFindId(s, m->n, m->raw[d]);
 	*sorted = s;

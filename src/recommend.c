@@ -30,6 +30,7 @@
 #include "serving.h"
 #include "solver.h"
 #include "vec.h"
+#include "kernels.h"
 
 /* recommend_all: users per SGEMM block, items per tile, result rows per round */
 #define BATCH_BLOCK_USERS	256
@@ -43,15 +44,6 @@ ModelArg(FunctionCallInfo fcinfo, bool by_name)
 	if (by_name)
 		return RecModelGet(RecModelDatumByName(PG_GETARG_TEXT_PP(0)));
 	return RecModelGet(PG_GETARG_DATUM(0));
-}
-
-static int
-CompareId(const void *a, const void *b)
-{
-	int64		x = *(const int64 *) a;
-	int64		y = *(const int64 *) b;
-
-	return (x > y) - (x < y);
 }
 
 /* Checks a requested result count */
@@ -688,7 +680,7 @@ RecommendAll(FunctionCallInfo fcinfo, bool by_name)
 
 		user_ids = palloc(sizeof(int64) * Max(count, 1));
 		memcpy(user_ids, vals, sizeof(int64) * count);
-		qsort(user_ids, count, sizeof(int64), CompareId);
+		qsort(user_ids, count, sizeof(int64), RecCompareInt64);
 		n_users = 0;
 		for (int j = 0; j < count; j++)
 			if (n_users == 0 || user_ids[n_users - 1] != user_ids[j])

@@ -15,6 +15,7 @@
 #include "blas.h"
 #include "serving.h"
 #include "solver.h"
+#include "kernels.h"
 
 /* Binary search in a sorted int32 array */
 bool
@@ -37,15 +38,6 @@ RecSortedContains(const int32_t *a, int64_t n, int32_t x)
 	return false;
 }
 
-static int
-CompareInt32(const void *a, const void *b)
-{
-	int32_t		x = *(const int32_t *) a;
-	int32_t		y = *(const int32_t *) b;
-
-	return (x > y) - (x < y);
-}
-
 /* Sorts a in place and drops duplicates; returns the new length */
 int64_t
 RecSortUnique(int32_t *a, int64_t n)
@@ -54,7 +46,7 @@ RecSortUnique(int32_t *a, int64_t n)
 
 	if (n <= 1)
 		return n;
-	qsort(a, (size_t) n, sizeof(int32_t), CompareInt32);
+	qsort(a, (size_t) n, sizeof(int32_t), RecCompareInt32);
 	for (int64_t i = 0; i < n; i++)
 		if (out == 0 || a[out - 1] != a[i])
 			a[out++] = a[i];
@@ -236,15 +228,6 @@ RecRowNorms(const float *M, int64_t n, int k, float *norms)
 		norms[r] = sqrtf(KernNormSquared(M + r * k, k));
 }
 
-static int
-CompareInt64(const void *a, const void *b)
-{
-	int64_t		x = *(const int64_t *) a;
-	int64_t		y = *(const int64_t *) b;
-
-	return (x > y) - (x < y);
-}
-
 /*
  * Sorts (count desc, index asc) as one int64 key per item: the high half is
  * INT32_MAX - count, the low half the index.  key is scratch for n_items int64s.
@@ -258,7 +241,7 @@ RecPopularityOrder(const int32_t *count, int32_t n_items, int32_t *order, int64_
 
 		key[i] = ((int64_t) (INT32_MAX - c) << 32) | (int64_t) i;
 	}
-	qsort(key, (size_t) n_items, sizeof(int64_t), CompareInt64);
+	qsort(key, (size_t) n_items, sizeof(int64_t), RecCompareInt64);
 	for (int32_t i = 0; i < n_items; i++)
 		order[i] = (int32_t) (key[i] & 0xFFFFFFFF);
 }

@@ -32,6 +32,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "kernels.h"
 #include "nodes/pg_list.h"
 #include "nodes/primnodes.h"
 #include "nodes/supportnodes.h"
@@ -331,16 +332,6 @@ PreferenceTilt(double z)
 	return exp(SYNTH_TILT_BETA * ((z < SYNTH_TILT_CAP ? z : SYNTH_TILT_CAP) - SYNTH_TILT_CAP));
 }
 
-/* qsort comparator for item indexes */
-static int
-CompareInt32(const void *a, const void *b)
-{
-	int32		x = *(const int32 *) a;
-	int32		y = *(const int32 *) b;
-
-	return (x > y) - (x < y);
-}
-
 /* A (key, item) pair of the exact sampler */
 typedef struct KeyedItem
 {
@@ -439,7 +430,7 @@ GenerateUser(SynthState *st)
 		have = ExactRemainder(st, &rng, have, need);
 	Assert(have == need);
 
-	qsort(st->items, have, sizeof(int32), CompareInt32);
+	qsort(st->items, have, sizeof(int32), RecCompareInt32);
 	for (int32 j = 0; j < have; j++)
 	{
 		int32		i = st->items[j];
