@@ -1,7 +1,8 @@
 /*
  * pool.c
- *		The solvers' thread pool (RecParallelFor) and their deterministic initial
- *		factors (RecInitFactors).
+ *		The solvers' thread pool (RecParallelFor), their deterministic initial
+ *		factors (RecInitFactors), and the huge-page advice for the large arrays
+ *		training fills (RecAdviseHugePages).
  *
  * Plain C and pthreads: nothing here calls PostgreSQL.  The calling thread starts
  * the workers, then only waits and polls the interrupt callback; the workers take
