@@ -5,15 +5,15 @@
 #   make fuzz    libFuzzer targets in test/fuzz, FUZZ_SECONDS each
 
 EXTENSION  = recsys
-EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
 
 MODULE_big = $(EXTENSION)
 OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
-# The install script is assembled from one file per component (sql/install/NN_*.sql).
-# Released versions are frozen: later changes go into sql/recsys--A--B.sql upgrades.
-DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA       = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
+# Install scripts: sql/recsys--0.1.0.sql is the first release, frozen; every later
+# version is an upgrade script sql/recsys--A--B.sql.  CREATE EXTENSION installs the
+# default version by running 0.1.0 and then the upgrade chain, so a fresh install and
+# an upgraded one run the same statements and cannot drift apart.
+DATA       = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # pg_regress: every sql/NAME.sql with expected/NAME.out
 REGRESS      = $(sort $(filter-out $(EXTENSION)--%,$(basename $(notdir $(wildcard sql/*.sql)))))
@@ -42,9 +42,6 @@ all:
 	@echo "pg_config not found: run 'make deps' (or make test / make demo, which do it)" >&2; exit 1
 endif
 .DEFAULT_GOAL := all
-
-sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql)) $(EXTENSION).control
-	cat $(sort $(wildcard sql/install/*.sql)) > $@
 
 # --- fresh-machine set-up ---------------------------------------------------
 DEB_PACKAGES = make gcc pkgconf postgresql-15 postgresql-server-dev-15 libopenblas-dev \
