@@ -4,3 +4,245 @@
  * CREATE EXTENSION recsys installs 0.1.0 and then runs this script.
  */
 \echo Use "ALTER EXTENSION recsys UPDATE" to load this file. \quit
+
+-- ---------------------------------------------------------------------------
+-- Registry rows have an owner; row-level security lets a role see and change only
+-- the rows it owns (or, for reading, that their owner shared with it).
+-- ---------------------------------------------------------------------------
+
+ALTER TABLE recsys.models
+	ADD COLUMN owner regrole,
+	ADD COLUMN readers regrole[] NOT NULL DEFAULT '{}',
+	ADD COLUMN search_path text;
+ALTER TABLE recsys.model_history
+	ADD COLUMN owner regrole,
+	ADD COLUMN search_path text;
+
+-- rows from 0.1.0 belong to the role that installed the extension; they were
+-- trained with PostgreSQL's default search_path as far as anyone can tell
+UPDATE recsys.models
+	SET owner = $owner$@extowner@$owner$::regrole,
+		search_path = '"$user", public'
+	WHERE source IS NOT NULL;
+UPDATE recsys.models SET owner = $owner$@extowner@$owner$::regrole WHERE owner IS NULL;
+UPDATE recsys.model_history
+	SET owner = $owner$@extowner@$owner$::regrole,
+		search_path = '"$user", public';
+
+ALTER TABLE recsys.models
+	ALTER COLUMN owner SET DEFAULT pg_catalog.to_regrole(pg_catalog.quote_ident(CURRENT_USER::text)),
+	ALTER COLUMN owner SET NOT NULL;
+ALTER TABLE recsys.model_history
+	ALTER COLUMN owner SET DEFAULT pg_catalog.to_regrole(pg_catalog.quote_ident(CURRENT_USER::text)),
+	ALTER COLUMN owner SET NOT NULL;
+
+COMMENT ON COLUMN recsys.models.owner IS
+	'the role that created the row: only roles with its privileges see, train, retrain, roll back, share or delete it; train and retrain run the stored queries as this role';
+COMMENT ON COLUMN recsys.models.readers IS
+	'roles the owner shared the model with (recsys.share): they may read and serve it by name; ''-'' stands for PUBLIC';
+COMMENT ON COLUMN recsys.models.search_path IS
+	'the search_path recsys.train ran the source query with; retrain uses it again';
+COMMENT ON COLUMN recsys.model_history.owner IS 'its recsys.models.owner';
+COMMENT ON COLUMN recsys.model_history.search_path IS 'its recsys.models.search_path';
+
+ALTER TABLE recsys.models ENABLE ROW LEVEL SECURITY;
+ALTER TABLE recsys.model_history ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY models_owner ON recsys.models
+	USING (pg_catalog.pg_has_role(owner, 'USAGE'))
+	WITH CHECK (pg_catalog.pg_has_role(owner, 'USAGE'));
+CREATE POLICY models_reader ON recsys.models FOR SELECT
+	USING (EXISTS (SELECT FROM pg_catalog.unnest(readers) AS r(role)
+				   WHERE r.role::pg_catalog.oid OPERATOR(pg_catalog.=) 0::pg_catalog.oid
+					  OR pg_catalog.pg_has_role(r.role, 'USAGE')));
+CREATE POLICY model_history_owner ON recsys.model_history
+	USING (pg_catalog.pg_has_role(owner, 'USAGE'))
+	WITH CHECK (pg_catalog.pg_has_role(owner, 'USAGE'));
+COMMENT ON POLICY models_owner ON recsys.models IS
+	'the owner (and members of the owning role) may do everything with a row';
+COMMENT ON POLICY models_reader ON recsys.models IS
+	'roles the owner shared the row with (readers) may read it';
+COMMENT ON POLICY model_history_owner ON recsys.model_history IS
+	'history rows are seen and changed by the owner of the model only';
+
+-- Table privileges: everyone may look (row-level security shows each role its own
+-- and shared rows), the installing role may write and decides who else may, by
+-- GRANT: its privileges carry the grant option.
+REVOKE ALL ON recsys.models, recsys.model_history FROM @extowner@;
+GRANT SELECT, INSERT, UPDATE, DELETE ON recsys.models, recsys.model_history
+	TO @extowner@ WITH GRANT OPTION;
+GRANT SELECT ON recsys.models TO PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- train and retrain in C (src/registry.c): permissions checked before training,
+-- the source and eval queries parsed as exactly one SELECT and run as the row's
+-- owner inside a security-restricted operation.
+-- ---------------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION recsys.train(name text, algorithm text, source_query text,
+										options jsonb DEFAULT '{}')
+	RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'registry_train'
+	LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION recsys.train(text, text, text, jsonb) IS
+	'trains a model (algorithm ''als'' or ''ials'') on a query whose first three columns are user, item, value, as the owner of the registry row (the caller for a new name), evaluates it on options.eval_query if given, and stores it under name in recsys.models (the model it replaces goes to recsys.model_history); returns its model_info';
+
+CREATE OR REPLACE FUNCTION recsys.retrain(name text) RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'registry_retrain'
+	LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION recsys.retrain(text) IS
+	'retrains the named model from its stored source query, options and search_path, running the queries as the row''s owner (what a pg_cron job calls); returns the new model_info';
+
+CREATE OR REPLACE FUNCTION recsys.rollback(name text) RETURNS jsonb
+	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	target		CONSTANT text := $1;
+	row_owner	regrole;
+	prev		record;
+BEGIN
+	SELECT r.owner INTO row_owner FROM recsys.models AS r WHERE r.name = target;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" does not exist', pg_catalog.left(target, 64)
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	IF NOT pg_catalog.pg_has_role(row_owner, 'USAGE') THEN
+		RAISE EXCEPTION 'permission denied for model "%"', pg_catalog.left(target, 64)
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'Only its owner (or a member of the owning role) may roll it back.';
+	END IF;
+	PERFORM FROM recsys.models AS r WHERE r.name = target FOR UPDATE;
+	SELECT h.ctid AS row_id, h.model, h.source, h.options, h.trained_at, h.metrics,
+		   h.search_path
+		INTO prev
+		FROM recsys.model_history AS h
+		WHERE h.name = target
+		ORDER BY h.replaced_at DESC
+		LIMIT 1
+		FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" has no previous version to roll back to', pg_catalog.left(target, 64)
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'recsys.train and recsys.retrain keep the models they replace in recsys.model_history.';
+	END IF;
+	UPDATE recsys.models AS r
+		SET model = prev.model, source = prev.source, options = prev.options,
+			trained_at = prev.trained_at, metrics = prev.metrics,
+			search_path = prev.search_path
+		WHERE r.name = target;
+	DELETE FROM recsys.model_history AS h WHERE h.ctid = prev.row_id;
+	RETURN recsys.model_info(prev.model);
+END
+$$;
+
+-- ---------------------------------------------------------------------------
+-- Sharing a model with other roles
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION recsys.share(name text, role text) RETURNS void
+	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	target		CONSTANT text := $1;
+	grantee		regrole;
+	row_owner	regrole;
+BEGIN
+	IF pg_catalog.lower($2) = 'public' THEN
+		grantee := '-'::regrole;
+	ELSE
+		grantee := pg_catalog.to_regrole($2);
+		IF grantee IS NULL THEN
+			RAISE EXCEPTION 'role "%" does not exist', pg_catalog.left($2, 64)
+				USING ERRCODE = 'undefined_object';
+		END IF;
+	END IF;
+	SELECT r.owner INTO row_owner FROM recsys.models AS r WHERE r.name = target;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" does not exist', pg_catalog.left(target, 64)
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	IF NOT pg_catalog.pg_has_role(row_owner, 'USAGE') THEN
+		RAISE EXCEPTION 'permission denied for model "%"', pg_catalog.left(target, 64)
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'Only its owner (or a member of the owning role) may share it.';
+	END IF;
+	UPDATE recsys.models AS r
+		SET readers = r.readers || grantee
+		WHERE r.name = target AND NOT grantee = ANY (r.readers);
+END
+$$;
+COMMENT ON FUNCTION recsys.share(text, text) IS
+	'lets role (or PUBLIC) read the named model and serve it by name; only its owner may share it';
+
+CREATE FUNCTION recsys.unshare(name text, role text) RETURNS void
+	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	target		CONSTANT text := $1;
+	grantee		regrole;
+	row_owner	regrole;
+BEGIN
+	IF pg_catalog.lower($2) = 'public' THEN
+		grantee := '-'::regrole;
+	ELSE
+		grantee := pg_catalog.to_regrole($2);
+		IF grantee IS NULL THEN
+			RAISE EXCEPTION 'role "%" does not exist', pg_catalog.left($2, 64)
+				USING ERRCODE = 'undefined_object';
+		END IF;
+	END IF;
+	SELECT r.owner INTO row_owner FROM recsys.models AS r WHERE r.name = target;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" does not exist', pg_catalog.left(target, 64)
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	IF NOT pg_catalog.pg_has_role(row_owner, 'USAGE') THEN
+		RAISE EXCEPTION 'permission denied for model "%"', pg_catalog.left(target, 64)
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'Only its owner (or a member of the owning role) may unshare it.';
+	END IF;
+	UPDATE recsys.models AS r
+		SET readers = pg_catalog.array_remove(r.readers, grantee)
+		WHERE r.name = target;
+END
+$$;
+COMMENT ON FUNCTION recsys.unshare(text, text) IS
+	'takes back recsys.share: role (or PUBLIC) no longer reads the named model';
+
+-- ---------------------------------------------------------------------------
+-- The name overloads of the model accessors: SQL-standard bodies, resolved when
+-- created, so no caller's search_path can change what they call.
+-- ---------------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION recsys.model_info(name text) RETURNS jsonb
+	LANGUAGE sql STABLE STRICT PARALLEL SAFE
+	RETURN recsys.model_info(recsys.model_by_name($1));
+
+CREATE OR REPLACE FUNCTION recsys.user_factors(name text)
+	RETURNS TABLE(id bigint, bias real, factors recsys.vec)
+	LANGUAGE sql STABLE STRICT PARALLEL SAFE
+BEGIN ATOMIC
+	SELECT f.id, f.bias, f.factors FROM recsys.user_factors(recsys.model_by_name($1)) AS f;
+END;
+
+CREATE OR REPLACE FUNCTION recsys.item_factors(name text)
+	RETURNS TABLE(id bigint, bias real, factors recsys.vec)
+	LANGUAGE sql STABLE STRICT PARALLEL SAFE
+BEGIN ATOMIC
+	SELECT f.id, f.bias, f.factors FROM recsys.item_factors(recsys.model_by_name($1)) AS f;
+END;
+
+CREATE OR REPLACE FUNCTION recsys.user_vector(name text, user_id bigint) RETURNS recsys.vec
+	LANGUAGE sql STABLE STRICT PARALLEL SAFE
+	RETURN recsys.user_vector(recsys.model_by_name($1), $2);
+
+CREATE OR REPLACE FUNCTION recsys.item_vector(name text, item_id bigint) RETURNS recsys.vec
+	LANGUAGE sql STABLE STRICT PARALLEL SAFE
+	RETURN recsys.item_vector(recsys.model_by_name($1), $2);
+
+CREATE OR REPLACE FUNCTION recsys.predict(name text, user_id bigint, item_id bigint) RETURNS real
+	LANGUAGE sql STABLE STRICT PARALLEL SAFE
+	RETURN recsys.predict(recsys.model_by_name($1), $2, $3);

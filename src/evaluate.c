@@ -16,23 +16,19 @@
 
 #include "catalog/pg_type.h"
 #include "common/shortest_dec.h"
-#include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
-#include "parser/parse_coerce.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
-#include "utils/plancache.h"
 
 #include "cache.h"
+#include "evaluate.h"
 #include "metrics.h"
 #include "modeltype.h"
 #include "recommend.h"
-
-/* rows fetched from the test query at a time */
-#define EVAL_FETCH_ROWS		10000
+#include "registry.h"
 
 /* Options of recsys.evaluate */
 typedef struct EvalOptions
@@ -54,6 +50,7 @@ typedef struct TestSet
 {
 	TestRow    *rows;
 	int64		n;				/* rows kept */
+	int64		cap;			/* rows allocated */
 	int64		returned;		/* rows the query returned */
 	bool		has_value;		/* the query has a third column */
 } TestSet;
@@ -129,123 +126,45 @@ ParseEvalOptions(Jsonb *jb, EvalOptions *o)
 	}
 }
 
-/*
- * Checks the test query's shape (2 or 3 columns, castable to bigint, bigint,
- * real) and returns the statement that reads it with those casts.
- */
-static char *
-CastTestQuery(const char *query, bool *has_value)
+/* Row callback of the test query: keeps rows with a user and an item */
+static void
+TestSetRow(void *arg, const RecSourceRow *row)
 {
-	static const Oid targets[3] = {INT8OID, INT8OID, FLOAT4OID};
-	static const char *const roles[3] = {"user", "item", "value"};
-	SPIPlanPtr	plan;
-	List	   *sources;
-	TupleDesc	desc;
-	StringInfoData buf;
+	TestSet    *ts = (TestSet *) arg;
+	TestRow    *t;
 
-	plan = SPI_prepare(query, 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	sources = SPI_plan_get_plan_sources(plan);
-	if (list_length(sources) != 1 ||
-		(desc = ((CachedPlanSource *) linitial(sources))->resultDesc) == NULL)
+	ts->returned++;
+	if (row->user_null || row->item_null)
+		return;
+	if (!row->value_null && (isnan(row->value) || isinf(row->value)))
 		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("test query must be a single statement that returns rows")));
-	if (desc->natts != 2 && desc->natts != 3)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("test query must return 2 or 3 columns (user, item [, value]), got %d",
-						desc->natts)));
-	for (int c = 0; c < desc->natts; c++)
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("test value must be finite, got %g for user " INT64_FORMAT " and item " INT64_FORMAT,
+						(double) row->value, row->user, row->item)));
+	if (ts->n == ts->cap)
 	{
-		Oid			type = TupleDescAttr(desc, c)->atttypid;
-
-		if (!can_coerce_type(1, &type, (Oid *) &targets[c], COERCION_EXPLICIT))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("column %d (%s) of the test query has type %s, which cannot be cast to %s",
-							c + 1, roles[c], format_type_be(type), format_type_be(targets[c]))));
+		ts->cap *= 2;
+		ts->rows = repalloc_huge(ts->rows, sizeof(TestRow) * ts->cap);
 	}
-	SPI_freeplan(plan);
-
-	*has_value = desc->natts == 3;
-	initStringInfo(&buf);
-	appendStringInfo(&buf, "SELECT s.u::bigint, s.i::bigint%s FROM (%s\n) AS s(u, i%s)",
-					 *has_value ? ", s.v::real" : "", query, *has_value ? ", v" : "");
-	return buf.data;
+	t = &ts->rows[ts->n++];
+	t->user = row->user;
+	t->item = row->item;
+	t->value = row->value_null ? NAN : row->value;
 }
 
 /*
- * Runs the test query through a cursor and keeps its rows (allocated in cxt):
+ * Runs the test query (exactly one SELECT, registry.c) and keeps its rows:
  * rows with a NULL user or item are dropped, a NULL value is kept as NaN, a
  * non-finite value raises 22000.
  */
 static void
-ReadTestSet(text *query_text, MemoryContext cxt, TestSet *ts)
+ReadTestSet(const char *query, TestSet *ts)
 {
-	char	   *query = text_to_cstring(query_text);
-	int			len = strlen(query);
-	char	   *sql;
-	SPIPlanPtr	plan;
-	Portal		portal;
-	int64		cap = 1024;
-
-	/* a trailing semicolon would end the subquery */
-	while (len > 0 && (query[len - 1] == ';' || isspace((unsigned char) query[len - 1])))
-		query[--len] = '\0';
-
-	ts->rows = MemoryContextAllocHuge(cxt, sizeof(TestRow) * cap);
+	ts->cap = 1024;
+	ts->rows = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(TestRow) * ts->cap);
 	ts->n = 0;
 	ts->returned = 0;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	sql = CastTestQuery(query, &ts->has_value);
-	plan = SPI_prepare(sql, 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, false);
-	for (;;)
-	{
-		SPI_cursor_fetch(portal, true, EVAL_FETCH_ROWS);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[r];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		null_user,
-						null_item,
-						null_value = true;
-			Datum		user = SPI_getbinval(tup, desc, 1, &null_user);
-			Datum		item = SPI_getbinval(tup, desc, 2, &null_item);
-			Datum		value = ts->has_value ? SPI_getbinval(tup, desc, 3, &null_value) : 0;
-			TestRow    *row;
-
-			ts->returned++;
-			if (null_user || null_item)
-				continue;
-			if (ts->n == cap)
-			{
-				cap *= 2;
-				ts->rows = repalloc_huge(ts->rows, sizeof(TestRow) * cap);
-			}
-			row = &ts->rows[ts->n++];
-			row->user = DatumGetInt64(user);
-			row->item = DatumGetInt64(item);
-			row->value = null_value ? NAN : DatumGetFloat4(value);
-			if (!null_value && (isnan(row->value) || isinf(row->value)))
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_EXCEPTION),
-						 errmsg("test value must be finite, got %g for user " INT64_FORMAT " and item " INT64_FORMAT,
-								(double) row->value, row->user, row->item)));
-		}
-		SPI_freetuptable(SPI_tuptable);
-		CHECK_FOR_INTERRUPTS();
-	}
-	SPI_cursor_close(portal);
-	SPI_finish();
+	ts->has_value = RecRunSourceQuery(query, "test query", 2, 3, TestSetRow, ts) == 3;
 }
 
 /* qsort comparator: by user, then by item */
@@ -304,16 +223,23 @@ AppendNumber(StringInfo buf, const char *key, double d)
 	appendStringInfo(buf, "%s\"%s\": %s", buf->len > 1 ? ", " : "", key, num);
 }
 
-/*
- * evaluate(model, test_query, k, options): rating and ranking metrics of the
- * model on the test query's rows, as jsonb.
- */
-static Datum
-Evaluate(FunctionCallInfo fcinfo, bool by_name)
+/* Checks the options object of evaluate (recsys.train checks eval_options early) */
+void
+RecCheckEvalOptions(Jsonb *options)
 {
-	int32		k = PG_GETARG_INT32(2);
 	EvalOptions opts;
-	Datum		model;
+
+	ParseEvalOptions(options, &opts);
+}
+
+/*
+ * Rating and ranking metrics of the model on the test query's rows, as jsonb
+ * (evaluate.h).
+ */
+Jsonb *
+RecEvaluate(Datum model, const char *test_query, int32 k, Jsonb *options)
+{
+	EvalOptions opts;
 	TestSet		ts;
 	RecModelEntry *e;
 	const RecModelHeader *m;
@@ -338,11 +264,8 @@ Evaluate(FunctionCallInfo fcinfo, bool by_name)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("k must be between 1 and %d, got %d", RECSYS_MAX_TOPN, k)));
-	ParseEvalOptions(PG_GETARG_JSONB_P(3), &opts);
-
-	/* an unknown name fails before the test query runs */
-	model = by_name ? RecModelDatumByName(PG_GETARG_TEXT_PP(0)) : PG_GETARG_DATUM(0);
-	ReadTestSet(PG_GETARG_TEXT_PP(1), CurrentMemoryContext, &ts);
+	ParseEvalOptions(options, &opts);
+	ReadTestSet(test_query, &ts);
 	qsort(ts.rows, ts.n, sizeof(TestRow), CompareTestRow);
 
 	e = RecModelGet(model);
@@ -447,7 +370,7 @@ Evaluate(FunctionCallInfo fcinfo, bool by_name)
 	appendStringInfo(&buf, ", \"users\": " INT64_FORMAT ", \"test_rows\": " INT64_FORMAT
 					 ", \"unknown_users\": " INT64_FORMAT "}",
 					 n_eval, ts.returned, unknown_users);
-	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }
 
 /* recsys.evaluate(m recsys.model, test_query text, k int, options jsonb) */
@@ -455,7 +378,8 @@ PG_FUNCTION_INFO_V1(evaluate);
 Datum
 evaluate(PG_FUNCTION_ARGS)
 {
-	return Evaluate(fcinfo, false);
+	PG_RETURN_JSONB_P(RecEvaluate(PG_GETARG_DATUM(0), text_to_cstring(PG_GETARG_TEXT_PP(1)),
+								  PG_GETARG_INT32(2), PG_GETARG_JSONB_P(3)));
 }
 
 /* recsys.evaluate(name text, test_query text, k int, options jsonb) */
@@ -463,5 +387,9 @@ PG_FUNCTION_INFO_V1(evaluate_by_name);
 Datum
 evaluate_by_name(PG_FUNCTION_ARGS)
 {
-	return Evaluate(fcinfo, true);
+	/* an unknown name fails before the test query runs */
+	Datum		model = RecModelDatumByName(PG_GETARG_TEXT_PP(0));
+
+	PG_RETURN_JSONB_P(RecEvaluate(model, text_to_cstring(PG_GETARG_TEXT_PP(1)),
+								  PG_GETARG_INT32(2), PG_GETARG_JSONB_P(3)));
 }

@@ -29,6 +29,7 @@
 #include "model.h"
 #include "modelio.h"
 #include "modeltype.h"
+#include "ratings.h"
 #include "recsys.h"
 #include "solver.h"
 #include "kernels.h"
@@ -629,43 +630,21 @@ StateAppend(TrainState *st, int32 user, int32 item, float value)
 	st->n++;
 }
 
-/* Shared transition function: maps the ids and appends one row */
-static Datum
-TrainTransition(FunctionCallInfo fcinfo, int algorithm)
+/* Checks one row's value, maps its ids and appends it */
+static void
+StateAddRow(TrainState *st, int64 user_id, int64 item_id, float value)
 {
-	MemoryContext aggcontext;
-	TrainState *st;
-	float		value;
-	int64		user_id,
-				item_id;
 	int32		u,
 				i;
 
-	if (!AggCheckCallContext(fcinfo, &aggcontext))
-		elog(ERROR, "%s called in non-aggregate context", AggregateName(algorithm));
-	st = PG_ARGISNULL(0) ? NULL : (TrainState *) PG_GETARG_POINTER(0);
-	if (st == NULL)
-		st = StateCreate(aggcontext, algorithm, 0, 0);
-
-	if (PG_NARGS() > 4 && !PG_ARGISNULL(4) && !st->have_options)
-	{
-		ParseOptions(PG_GETARG_JSONB_P(4), algorithm, &st->options);
-		st->have_options = true;
-	}
-	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
-		PG_RETURN_POINTER(st);
-
-	user_id = PG_GETARG_INT64(1);
-	item_id = PG_GETARG_INT64(2);
-	value = PG_GETARG_FLOAT4(3);
 	if (isnan(value) || isinf(value))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("%s value must be finite, got %s for user " INT64_FORMAT " and item " INT64_FORMAT,
-						algorithm == RECSYS_ALG_ALS ? "rating" : "weight",
+						st->algorithm == RECSYS_ALG_ALS ? "rating" : "weight",
 						isnan(value) ? "NaN" : (value > 0 ? "Infinity" : "-Infinity"),
 						user_id, item_id)));
-	if (algorithm == RECSYS_ALG_IALS && value < 0)
+	if (st->algorithm == RECSYS_ALG_IALS && value < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("weight must not be negative, got %g for user " INT64_FORMAT " and item " INT64_FORMAT,
@@ -683,6 +662,30 @@ TrainTransition(FunctionCallInfo fcinfo, int algorithm)
 	}
 	i = IdMapLookup(st, &st->items, item_id, "item");
 	StateAppend(st, u, i, value);
+}
+
+/* Shared transition function: maps the ids and appends one row */
+static Datum
+TrainTransition(FunctionCallInfo fcinfo, int algorithm)
+{
+	MemoryContext aggcontext;
+	TrainState *st;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "%s called in non-aggregate context", AggregateName(algorithm));
+	st = PG_ARGISNULL(0) ? NULL : (TrainState *) PG_GETARG_POINTER(0);
+	if (st == NULL)
+		st = StateCreate(aggcontext, algorithm, 0, 0);
+
+	if (PG_NARGS() > 4 && !PG_ARGISNULL(4) && !st->have_options)
+	{
+		ParseOptions(PG_GETARG_JSONB_P(4), algorithm, &st->options);
+		st->have_options = true;
+	}
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		PG_RETURN_POINTER(st);
+
+	StateAddRow(st, PG_GETARG_INT64(1), PG_GETARG_INT64(2), PG_GETARG_FLOAT4(3));
 	PG_RETURN_POINTER(st);
 }
 
@@ -1765,4 +1768,54 @@ train_finalfn(PG_FUNCTION_ARGS)
 	if (st->consumed)
 		elog(ERROR, "training state used twice");
 	PG_RETURN_POINTER(TrainModel(st));
+}
+
+/* ------------------------------------------------- training from C (ratings.h) */
+
+/*
+ * A training run fed row by row from C instead of through the aggregate (how
+ * recsys.train reads its source query); the state lives under ctx.
+ */
+RecTraining *
+RecTrainingBegin(MemoryContext ctx, int algorithm, Jsonb *options)
+{
+	TrainState *st = StateCreate(ctx, algorithm, 0, 0);
+
+	if (options != NULL)
+	{
+		ParseOptions(options, algorithm, &st->options);
+		st->have_options = true;
+	}
+	return (RecTraining *) st;
+}
+
+/* Adds one interaction; the same checks as the aggregate's transition */
+void
+RecTrainingAdd(RecTraining *t, int64 user_id, int64 item_id, float value)
+{
+	StateAddRow((TrainState *) t, user_id, item_id, value);
+}
+
+/* Trains the model (allocated in the current context); NULL if no rows came */
+RecModelHeader *
+RecTrainingFinish(RecTraining *t)
+{
+	TrainState *st = (TrainState *) t;
+
+	if (st->n == 0)
+		return NULL;
+	if (st->consumed)
+		elog(ERROR, "training state used twice");
+	return TrainModel(st);
+}
+
+/* RECSYS_ALG_* of an algorithm name of recsys.train ("als", "ials"), 0 if unknown */
+int
+RecAlgorithmByName(const char *name)
+{
+	if (strcmp(name, "als") == 0)
+		return RECSYS_ALG_ALS;
+	if (strcmp(name, "ials") == 0)
+		return RECSYS_ALG_IALS;
+	return 0;
 }

@@ -189,9 +189,9 @@ SELECT throws_ok($$SELECT recsys.evaluate(m, 'SELECT 1, ''x''::text') FROM mdl$$
 SELECT throws_ok($$SELECT recsys.evaluate(m, 'SELEC 1, 2') FROM mdl$$,
 				 '42601', NULL, 'a syntax error: 42601');
 SELECT throws_ok($$SELECT recsys.evaluate(m, 'SELECT 1, 2; SELECT 3, 4') FROM mdl$$,
-				 '22023', 'test query must be a single statement that returns rows', 'two statements: 22023');
+				 '22023', 'test query must be exactly one SELECT statement, got 2 statements', 'two statements: 22023');
 SELECT throws_ok($$SELECT recsys.evaluate(m, 'DELETE FROM test_r') FROM mdl$$,
-				 '22023', 'test query must be a single statement that returns rows', 'a statement without rows: 22023');
+				 '22023', 'test query must be a SELECT statement', 'a statement without rows: 22023');
 SELECT is((SELECT count(*) FROM test_r) > 0, true, 'and nothing was deleted');
 SELECT throws_ok($$SELECT recsys.evaluate(m, 'SELECT 1, 2, ''NaN''::real') FROM mdl$$,
 				 '22000', 'test value must be finite, got NaN for user 1 and item 2', 'a NaN rating: 22000');
