@@ -73,6 +73,10 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON recsys.models, recsys.model_history
 	TO @extowner@ WITH GRANT OPTION;
 GRANT SELECT ON recsys.models TO PUBLIC;
 
+-- every role may use the extension's types and functions (what each may do with
+-- the registry is the policies' and the table privileges' business)
+GRANT USAGE ON SCHEMA recsys TO PUBLIC;
+
 -- ---------------------------------------------------------------------------
 -- train and retrain in C (src/registry.c): permissions checked before training,
 -- the source and eval queries parsed as exactly one SELECT and run as the row's

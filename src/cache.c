@@ -374,7 +374,8 @@ RecModelDatumByName(text *name)
 		Oid			argtype = TEXTOID;
 		SPIPlanPtr	plan;
 
-		plan = SPI_prepare("SELECT model FROM recsys.models WHERE name = $1",
+		plan = SPI_prepare("SELECT r.model FROM recsys.models AS r"
+						   " WHERE r.name OPERATOR(pg_catalog.=) $1",
 						   1, &argtype);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
