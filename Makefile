@@ -27,6 +27,10 @@ PG_CPPFLAGS = -I$(srcdir)/src $(BLAS_CFLAGS)
 PG_CFLAGS   = -Wall -Wmissing-prototypes -Wpointer-arith -Werror=vla -Wno-declaration-after-statement
 SHLIB_LINK  = $(BLAS_LIBS) -lpthread -lm
 
+# PGXS tracks no header dependencies: rebuild every object when a header changes
+# (a struct layout that changed under a stale object is a crash, not a warning)
+$(OBJS): $(wildcard src/*.h)
+
 # The dense kernels: `#pragma omp simd reduction` lets the compiler vectorise the
 # reductions without -ffast-math; kernels.c dispatches per CPU at run time.
 src/kernels.o: CFLAGS += -O3 -fopenmp-simd
