@@ -1,8 +1,9 @@
 # recsys: PGXS build plus the targets a user runs on a fresh Debian machine:
 #   make demo    install what is missing, build, install, run the demo in a throwaway cluster
-#   make test    the same set-up, then pg_regress + pgTAP; ends with "N passed, N failed"
+#   make test    the same set-up, then pg_regress + pgTAP + cluster scripts + every fuzz
+#                target for TEST_FUZZ_SECONDS; ends with "N passed, N failed"
 #   make bench   the same set-up, then the benchmarks (ratios against baselines, one run)
-#   make fuzz    libFuzzer targets in test/fuzz, FUZZ_SECONDS each
+#   make fuzz    libFuzzer targets in test/fuzz, FUZZ_SECONDS each; one "ok"/"not ok" line per target
 
 EXTENSION  = recsys
 
@@ -27,11 +28,15 @@ PG_CPPFLAGS = -I$(srcdir)/src $(BLAS_CFLAGS)
 PG_CFLAGS   = -Wall -Wmissing-prototypes -Wpointer-arith -Werror=vla -Wno-declaration-after-statement
 SHLIB_LINK  = $(BLAS_LIBS) -lpthread -lm
 
+# PGXS tracks no header dependencies: rebuild every object when a header changes
+# (a struct layout that changed under a stale object is a crash, not a warning)
+$(OBJS): $(wildcard src/*.h)
+
 # The dense kernels: `#pragma omp simd reduction` lets the compiler vectorise the
 # reductions without -ffast-math; kernels.c dispatches per CPU at run time.
 src/kernels.o: CFLAGS += -O3 -fopenmp-simd
 
-EXTRA_CLEAN = test/fuzz/*_fuzz bench/kernels_bench results regression.diffs regression.out
+EXTRA_CLEAN = test/fuzz/*_fuzz test/fuzz/*_fuzz.log bench/kernels_bench results regression.diffs regression.out
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
@@ -61,8 +66,11 @@ installed: deps
 	$(MAKE) all
 	$(MAKE) install $(if $(TEST_DESTDIR),DESTDIR=$(TEST_DESTDIR))
 
-test: installed
-	TEST_DESTDIR=$(TEST_DESTDIR) test/run
+# Seconds each fuzz target runs in make test (0 skips fuzzing, for a quick local run)
+TEST_FUZZ_SECONDS ?= 10
+
+test: installed fuzz-deps
+	TEST_DESTDIR=$(TEST_DESTDIR) TEST_FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) test/run
 
 demo: installed
 	TEST_DESTDIR=$(TEST_DESTDIR) test/virtualenv psql -X -v ON_ERROR_STOP=1 -f test/demo.sql
@@ -81,8 +89,17 @@ test/fuzz/%_fuzz: test/fuzz/%_fuzz.c $(wildcard src/*.h src/*.c)
 
 fuzz: fuzz-deps
 	$(MAKE) $(FUZZ_TARGETS)
-	@set -e; for t in $(FUZZ_TARGETS); do \
+	@failed=0; for t in $(FUZZ_TARGETS); do \
 		mkdir -p $$t-corpus; \
 		echo "== $$t ($(FUZZ_SECONDS) s)"; \
-		$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 $$t-corpus $$(test -d $$t-seeds && echo $$t-seeds) 2>&1 | tail -n 12; \
-	done
+		if $$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
+			-artifact_prefix=test/fuzz/ $$t-corpus $$(test -d $$t-seeds && echo $$t-seeds) \
+			>$$t.log 2>&1; then \
+			grep -E '^stat::(number_of_executed_units|new_units_added)' $$t.log; \
+			echo "ok - fuzz $$(basename $$t)"; \
+		else \
+			tail -n 40 $$t.log; \
+			echo "not ok - fuzz $$(basename $$t): a crash or sanitizer report, input saved in test/fuzz/"; \
+			failed=1; \
+		fi; \
+	done; exit $$failed

@@ -6,11 +6,31 @@
  * into recsys.models (or any table).  Detoasting a 30 MB model per call would
  * dominate a request, so the first call in a backend loads the model into its
  * own memory context (with the data serving derives from it: options, norms,
- * popularity order) and later calls find it by the uuid in the header, which
- * they read as a slice of the stored value.  A new or retrained model has a new
- * uuid, so the next call loads it; old entries age out by LRU within the budget
- * recsys.model_cache_mb.  A model larger than the whole budget is loaded for
- * the call and freed with it.
+ * popularity order) and later calls find it again; old entries age out by LRU
+ * within the budget recsys.model_cache_mb.  A model larger than the whole budget
+ * is loaded for the call and freed with it.
+ *
+ * How a call finds its entry decides whose model it is served, and a model's
+ * header is user input (the text and binary forms accept any uuid), so nothing a
+ * value claims about itself is a key.  A value is matched by its bytes:
+ *
+ *	- A stored value (an on-disk TOAST pointer) by that pointer.  SQL cannot make
+ *	  a TOAST pointer, and the value behind one is immutable while it exists, so a
+ *	  pointer remembered at load names exactly the bytes that were loaded.  The
+ *	  one way it can name other bytes is OID reuse after the value was deleted,
+ *	  vacuumed and the OID counter wrapped; a hit therefore also fetches the
+ *	  header slice (one TOAST chunk) and compares it whole with the cached header
+ *	  (random uuid, timings, counts), and a registry read by name also keys on the
+ *	  row version (xmin), so a replaced row never matches an old entry.
+ *	- Any other value (in memory: a literal, a PL/pgSQL variable, a function
+ *	  result) by comparing it in full with cached entries of the same size and
+ *	  uuid.  Such a value is already in memory, so the comparison costs less than
+ *	  having produced it, and no hash collision is assumed anywhere.
+ *
+ * A pointer that misses is detoasted and compared the same way, so a value
+ * copied to another row (history, a user table) shares the loaded entry and
+ * becomes one more pointer of it.  A forged value with another model's uuid is
+ * therefore a different entry, loaded from its own bytes, in either order.
  *
  * This file does not interpret the factors: that is recommend.c and serving.c.
  */
@@ -23,6 +43,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
@@ -32,6 +53,7 @@
 #include "blas.h"
 #include "cache.h"
 #include "recsys.h"
+#include "registry.h"
 #include "serving.h"
 
 /* defaults of the training options, used when a model's options omit them */
@@ -42,8 +64,12 @@
 static dlist_head cache_lru = DLIST_STATIC_INIT(cache_lru);
 static Size model_cache_bytes = 0;
 
+/* the serial number of the next load */
+static uint64 next_serial = 1;
+
 /* the registry look-up, planned once per backend */
 static SPIPlanPtr model_by_name_plan = NULL;
+
 
 /*
  * Checks the fixed header before anything is derived from its counts: magic,
@@ -202,48 +228,63 @@ EvictFor(Size need, Size budget)
 	}
 }
 
-/*
- * Loads a model: detoasts it into a new context (under the caller's context, so
- * an error frees it), checks it, derives the serving data, then either moves the
- * context under CacheMemoryContext and keeps it, or leaves it to be freed with
- * the call when it would not fit the budget.
- */
-static RecModelEntry *
-LoadModel(Datum datum)
+/* A new context for one model, under the caller's so an error frees it */
+static MemoryContext
+NewModelContext(void)
 {
-	MemoryContext cxt;
-	MemoryContext old;
-	RecModelEntry *e;
+	return AllocSetContextCreate(CurrentMemoryContext, "recsys model",
+								 ALLOCSET_DEFAULT_SIZES);
+}
+
+/*
+ * Checks that a detoasted value is at least a header of this format and as long
+ * as that header says, before its bytes are compared or loaded.
+ */
+static void
+CheckValueSize(const struct varlena *value)
+{
+	const RecModelHeader *h = (const RecModelHeader *) value;
 	RecModelLayout layout;
-	Size		budget = (Size) recsys_model_cache_mb * 1024 * 1024;
 
-	cxt = AllocSetContextCreate(CurrentMemoryContext, "recsys model",
-								ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(cxt);
-
-	e = palloc0(sizeof(RecModelEntry));
-	e->cxt = cxt;
-	e->model = (RecModelHeader *) PG_DETOAST_DATUM_COPY(datum);
-	if (VARSIZE(e->model) < sizeof(RecModelHeader))
+	if (VARSIZE(value) < sizeof(RecModelHeader))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("invalid recsys.model value"),
 				 errdetail("Value has %u bytes, the header alone needs %zu.",
-						   (unsigned) VARSIZE(e->model), sizeof(RecModelHeader))));
-	CheckHeader(e->model);
-	RecModelComputeLayout(e->model, &layout);
-	if ((uint64) VARSIZE(e->model) != layout.total)
+						   (unsigned) VARSIZE(value), sizeof(RecModelHeader))));
+	CheckHeader(h);
+	RecModelComputeLayout(h, &layout);
+	if ((uint64) VARSIZE(value) != layout.total)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("invalid recsys.model value"),
 				 errdetail("Value has %u bytes, its header describes %llu.",
-						   (unsigned) VARSIZE(e->model),
+						   (unsigned) VARSIZE(value),
 						   (unsigned long long) layout.total)));
+}
+
+/*
+ * Loads a model whose checked value was detoasted into cxt (a context of its
+ * own): checks its sections, derives the serving data, then either moves the
+ * context under CacheMemoryContext and keeps it, or leaves it to be freed with
+ * the call when it would not fit the budget.
+ */
+static RecModelEntry *
+LoadModel(MemoryContext cxt, struct varlena *value)
+{
+	MemoryContext old;
+	RecModelEntry *e;
+	Size		budget = (Size) recsys_model_cache_mb * 1024 * 1024;
+
+	old = MemoryContextSwitchTo(cxt);
+	e = palloc0(sizeof(RecModelEntry));
+	e->cxt = cxt;
+	e->serial = next_serial++;
+	e->model = (RecModelHeader *) value;
 	RecModelGetView(e->model, &e->v);
 	CheckSections(&e->v);
 	memcpy(e->uuid, e->model->uuid, sizeof(e->uuid));
 	DeriveServingData(e);
-
 	MemoryContextSwitchTo(old);
 	e->bytes = MemoryContextMemAllocated(cxt, true);
 
@@ -258,9 +299,38 @@ LoadModel(Datum datum)
 	return e;
 }
 
-/* The cached entry of a uuid, moved to the front of the LRU list, or NULL */
+/* Marks a cached entry as used by this call: front of the LRU list, one more hit */
 static RecModelEntry *
-FindEntry(const uint8 *uuid)
+Touch(RecModelEntry *e)
+{
+	dlist_move_head(&cache_lru, &e->node);
+	e->hits++;
+	return e;
+}
+
+/* The cached entry with exactly these bytes, or NULL */
+static RecModelEntry *
+FindByContent(const struct varlena *value)
+{
+	const RecModelHeader *h = (const RecModelHeader *) value;
+	dlist_iter	iter;
+
+	dlist_foreach(iter, &cache_lru)
+	{
+		RecModelEntry *e = dlist_container(RecModelEntry, node, iter.cur);
+
+		/* size and uuid first: a full comparison only for a likely match */
+		if (VARSIZE(e->model) == VARSIZE(value) &&
+			memcmp(e->uuid, h->uuid, sizeof(e->uuid)) == 0 &&
+			memcmp(e->model, value, VARSIZE(value)) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* The cached entry remembered for a TOAST pointer and row version, or NULL */
+static RecModelEntry *
+FindByPointer(const varatt_external *ptr, TransactionId xmin, int *slot)
 {
 	dlist_iter	iter;
 
@@ -268,74 +338,166 @@ FindEntry(const uint8 *uuid)
 	{
 		RecModelEntry *e = dlist_container(RecModelEntry, node, iter.cur);
 
-		if (memcmp(e->uuid, uuid, sizeof(e->uuid)) == 0)
-		{
-			/* move to the front: least recently used entries sit at the tail */
-			dlist_move_head(&cache_lru, &e->node);
-			e->hits++;
-			return e;
-		}
+		for (int a = 0; a < e->n_aliases; a++)
+			if (e->aliases[a].xmin == xmin &&
+				memcmp(&e->aliases[a].ptr, ptr, sizeof(*ptr)) == 0)
+			{
+				*slot = a;
+				return e;
+			}
 	}
 	return NULL;
 }
 
-/*
- * The entry for a model Datum.  Reads the header only (a slice of a TOASTed
- * value, or in place for a plain inline one) and compares uuids; loads the
- * whole value only on a miss.
- */
-RecModelEntry *
-RecModelGet(Datum datum)
+/* The cached entry of a serial number (from an earlier call), or NULL */
+static RecModelEntry *
+FindBySerial(uint64 serial)
 {
-	struct varlena *raw = (struct varlena *) DatumGetPointer(datum);
-	const RecModelHeader *h;
-	struct varlena *slice = NULL;
-	RecModelEntry *e;
+	dlist_iter	iter;
 
-	if (!VARATT_IS_EXTENDED(raw))
-		h = (const RecModelHeader *) raw;
+	dlist_foreach(iter, &cache_lru)
+	{
+		RecModelEntry *e = dlist_container(RecModelEntry, node, iter.cur);
+
+		if (e->serial == serial)
+			return e;
+	}
+	return NULL;
+}
+
+/* Remembers that a TOAST pointer (at a row version) holds an entry's bytes */
+static void
+AddAlias(RecModelEntry *e, const varatt_external *ptr, TransactionId xmin)
+{
+	int			a;
+
+	if (!e->cached)
+		return;
+	if (e->n_aliases < RECSYS_MODEL_ALIASES)
+		a = e->n_aliases++;
 	else
 	{
-		slice = PG_DETOAST_DATUM_SLICE(datum, 0, sizeof(RecModelHeader) - VARHDRSZ);
-		h = (const RecModelHeader *) slice;
+		a = e->next_alias;
+		e->next_alias = (a + 1) % RECSYS_MODEL_ALIASES;
 	}
-	if (VARSIZE(h) < sizeof(RecModelHeader))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("invalid recsys.model value"),
-				 errdetail("Value has %u bytes, the header alone needs %zu.",
-						   (unsigned) VARSIZE(h), sizeof(RecModelHeader))));
-	CheckHeader(h);
+	e->aliases[a].ptr = *ptr;
+	e->aliases[a].xmin = xmin;
+}
+
+/*
+ * True if the stored value behind a TOAST pointer still starts with the cached
+ * entry's header: fetches the header slice only (one TOAST chunk) and compares
+ * all of it, random uuid and training statistics included.
+ */
+static bool
+HeaderSliceMatches(Datum datum, const RecModelEntry *e)
+{
+	struct varlena *slice;
+	bool		match;
+
+	slice = PG_DETOAST_DATUM_SLICE(datum, 0, sizeof(RecModelHeader) - VARHDRSZ);
+	match = VARSIZE(slice) == sizeof(RecModelHeader) &&
+		memcmp(VARDATA(slice), VARDATA(e->model),
+			   sizeof(RecModelHeader) - VARHDRSZ) == 0;
+	pfree(slice);
+	return match;
+}
+
+/*
+ * The entry for a model Datum; xmin is the registry row version of a by-name
+ * read, InvalidTransactionId otherwise.  A stored value is found by its TOAST
+ * pointer without reading more than its header slice; anything else, and a
+ * pointer seen for the first time, by its full content.  Loads on a miss.
+ */
+static RecModelEntry *
+Lookup(Datum datum, TransactionId xmin)
+{
+	struct varlena *raw = (struct varlena *) DatumGetPointer(datum);
+	struct varlena *value;
+	RecModelEntry *e;
+	MemoryContext cxt;
+	MemoryContext old;
 
 	/* a lowered recsys.model_cache_mb takes effect at the next look-up */
 	EvictFor(0, (Size) recsys_model_cache_mb * 1024 * 1024);
 
-	e = FindEntry(h->uuid);
-	if (slice)
-		pfree(slice);
-	return e ? e : LoadModel(datum);
+	if (VARATT_IS_EXTERNAL_ONDISK(raw))
+	{
+		varatt_external ptr;
+		int			slot;
+
+		VARATT_EXTERNAL_GET_POINTER(ptr, raw);
+		e = FindByPointer(&ptr, xmin, &slot);
+		if (e != NULL)
+		{
+			if (HeaderSliceMatches(datum, e))
+				return Touch(e);
+			/* the OID was reused for another value: forget it */
+			e->aliases[slot] = e->aliases[--e->n_aliases];
+			e->next_alias = 0;
+		}
+
+		/* first sight of this pointer: read the value into a context of its own */
+		cxt = NewModelContext();
+		old = MemoryContextSwitchTo(cxt);
+		value = detoast_attr(raw);
+		MemoryContextSwitchTo(old);
+		CheckValueSize(value);
+		e = FindByContent(value);
+		if (e != NULL)
+		{
+			/* the same bytes are cached already (a copy in another row) */
+			MemoryContextDelete(cxt);
+			AddAlias(e, &ptr, xmin);
+			return Touch(e);
+		}
+		e = LoadModel(cxt, value);
+		AddAlias(e, &ptr, xmin);
+		return e;
+	}
+
+	/* in memory (possibly compressed or with a short header): compare the bytes */
+	value = PG_DETOAST_DATUM(datum);
+	CheckValueSize(value);
+	e = FindByContent(value);
+	if (e != NULL)
+		return Touch(e);
+	cxt = NewModelContext();
+	old = MemoryContextSwitchTo(cxt);
+	raw = MemoryContextAllocHuge(cxt, VARSIZE(value));
+	memcpy(raw, value, VARSIZE(value));
+	MemoryContextSwitchTo(old);
+	return LoadModel(cxt, raw);
+}
+
+/* The entry for a model Datum (a value passed in, not read by name) */
+RecModelEntry *
+RecModelGet(Datum datum)
+{
+	return Lookup(datum, InvalidTransactionId);
 }
 
 /* What a scalar function remembers between rows of one query (in fn_extra) */
 typedef struct RecModelMemo
 {
-	struct varatt_external ptr; /* the last on-disk TOAST pointer seen */
-	uint8		uuid[16];		/* the model it pointed to */
+	varatt_external ptr;		/* the last on-disk TOAST pointer seen */
+	uint64		serial;			/* the entry it was found as */
 } RecModelMemo;
 
 /*
  * RecModelGet for scalar functions called once per row (predict): when the
  * argument is the same on-disk TOAST pointer as on the previous row of this
  * query, the model is known without fetching even the header slice.  A TOAST
- * pointer seen in one query names one immutable value for the whole query.
- * Not for set-returning functions, which own fn_extra.
+ * pointer seen in one query names one immutable value for the whole query (the
+ * query's snapshot keeps it from being vacuumed).  Not for set-returning
+ * functions, which own fn_extra.
  */
 RecModelEntry *
 RecModelGetForRow(FmgrInfo *flinfo, Datum datum)
 {
 	struct varlena *raw = (struct varlena *) DatumGetPointer(datum);
 	RecModelMemo *memo = (RecModelMemo *) flinfo->fn_extra;
-	struct varatt_external ptr;
+	varatt_external ptr;
 	RecModelEntry *e;
 
 	if (!VARATT_IS_EXTERNAL_ONDISK(raw))
@@ -343,24 +505,25 @@ RecModelGetForRow(FmgrInfo *flinfo, Datum datum)
 
 	VARATT_EXTERNAL_GET_POINTER(ptr, raw);
 	if (memo != NULL && memcmp(&memo->ptr, &ptr, sizeof(ptr)) == 0 &&
-		(e = FindEntry(memo->uuid)) != NULL)
-		return e;
+		(e = FindBySerial(memo->serial)) != NULL)
+		return Touch(e);
 
 	e = RecModelGet(datum);
 	if (memo == NULL)
-		memo = flinfo->fn_extra = MemoryContextAlloc(flinfo->fn_mcxt, sizeof(RecModelMemo));
+		memo = flinfo->fn_extra = MemoryContextAllocZero(flinfo->fn_mcxt, sizeof(RecModelMemo));
 	memo->ptr = ptr;
-	memcpy(memo->uuid, e->uuid, sizeof(memo->uuid));
+	memo->serial = e->cached ? e->serial : 0;
 	return e;
 }
 
 /*
  * The stored model of a registry name, as the table holds it (usually a TOAST
- * pointer, copied into the caller's context), so a cached model is found from
- * its header slice without reading the rest.
+ * pointer, copied into the caller's context), and the row version it was read
+ * from if xmin is not NULL.  The query qualifies its operator, so a caller's
+ * search_path cannot redirect it.
  */
-Datum
-RecModelDatumByName(text *name)
+static Datum
+RegistryModel(text *name, TransactionId *xmin)
 {
 	Datum		arg = PointerGetDatum(name);
 	Datum		result;
@@ -374,7 +537,7 @@ RecModelDatumByName(text *name)
 		Oid			argtype = TEXTOID;
 		SPIPlanPtr	plan;
 
-		plan = SPI_prepare("SELECT r.model FROM recsys.models AS r"
+		plan = SPI_prepare("SELECT r.model, r.xmin FROM recsys.models AS r"
 						   " WHERE r.name OPERATOR(pg_catalog.=) $1",
 						   1, &argtype);
 		if (plan == NULL)
@@ -389,16 +552,39 @@ RecModelDatumByName(text *name)
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("model \"%s\" does not exist", text_to_cstring(name)),
+				 errmsg("model \"%s\" does not exist", RecMessageTextLen(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name))),
 				 errhint("Models are rows of recsys.models; recsys.train() creates one.")));
 	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("model \"%s\" is NULL", text_to_cstring(name))));
+				 errmsg("model \"%s\" is NULL", RecMessageTextLen(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name)))));
+	if (xmin != NULL)
+		*xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0],
+													SPI_tuptable->tupdesc, 2, &isnull));
 	result = SPI_datumTransfer(result, false, -1);
 	SPI_finish();
 	return result;
+}
+
+/* The stored model of a registry name, not detoasted */
+Datum
+RecModelDatumByName(text *name)
+{
+	return RegistryModel(name, NULL);
+}
+
+/*
+ * The entry for a registry name: the row's TOAST pointer and row version find a
+ * cached model, so a by-name call costs the index look-up and a header slice.
+ */
+RecModelEntry *
+RecModelGetByName(text *name)
+{
+	TransactionId xmin;
+	Datum		model = RegistryModel(name, &xmin);
+
+	return Lookup(model, xmin);
 }
 
 /*

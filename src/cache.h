@@ -1,27 +1,50 @@
 /*
  * cache.h
- *		Per-backend cache of loaded models, keyed by the model's uuid, and the
- *		registry look-up by name.
+ *		Per-backend cache of loaded models, and the registry look-up by name.
  *
  * A serving function hands its model argument (a Datum, possibly a TOAST
- * pointer) to RecModelGet, which reads only the header slice to find a cached
- * copy, and loads (detoasts, checks, derives) the model on a miss.  The entry
- * stays valid until the calling function returns; do not keep it across calls.
+ * pointer) to RecModelGet, or a registry name to RecModelGetByName, and gets the
+ * loaded model (detoasted, checked, with derived data).  An entry is found only
+ * by the value's own bytes, never by what its header claims (see cache.c): a
+ * stored value by its TOAST pointer plus a check of its header slice, any other
+ * value by comparing its content.  The entry stays valid until the calling
+ * function returns; do not keep it across calls.
  */
 #ifndef RECSYS_CACHE_H
 #define RECSYS_CACHE_H
 
 #include "postgres.h"
 
+#include "access/transam.h"
 #include "fmgr.h"
 #include "lib/ilist.h"
 
 #include "model.h"
 
+/* TOAST pointers remembered per entry (values copied between tables, history) */
+#define RECSYS_MODEL_ALIASES	4
+
+/*
+ * An on-disk TOAST pointer known to hold an entry's exact bytes.  A TOAST value
+ * is immutable while it exists and its pointer cannot be made by SQL, so the
+ * pointer names the content; xmin narrows it to one registry row version.
+ */
+typedef struct RecModelAlias
+{
+	varatt_external ptr;		/* the stored value's TOAST pointer */
+	TransactionId xmin;			/* registry row version read by name, or
+								 * InvalidTransactionId for a value passed in */
+} RecModelAlias;
+
 typedef struct RecModelEntry
 {
 	dlist_node	node;			/* in the LRU list, most recently used first */
-	uint8		uuid[16];		/* the model's uuid: the cache key */
+	uint64		serial;			/* unique per load in this backend */
+	uint8		uuid[16];		/* the model's uuid (shown, not a key: any
+								 * value may claim any uuid) */
+	int			n_aliases;		/* used slots of aliases */
+	int			next_alias;		/* slot the next new alias replaces */
+	RecModelAlias aliases[RECSYS_MODEL_ALIASES];
 	MemoryContext cxt;			/* holds the entry and everything it points to */
 	bool		cached;			/* kept; else freed with the calling function */
 	Size		bytes;			/* memory of cxt, counted against the budget */
@@ -45,6 +68,9 @@ extern RecModelEntry *RecModelGet(Datum model);
 
 /* The same, remembering the last TOAST pointer in flinfo (per-row scalar functions) */
 extern RecModelEntry *RecModelGetForRow(FmgrInfo *flinfo, Datum model);
+
+/* The cached (or freshly loaded) model of a registry name; 42704 if none */
+extern RecModelEntry *RecModelGetByName(text *name);
 
 /* The stored recsys.model Datum (not detoasted) of a registry name; 42704 if none */
 extern Datum RecModelDatumByName(text *name);

@@ -42,7 +42,7 @@ static RecModelEntry *
 ModelArg(FunctionCallInfo fcinfo, bool by_name)
 {
 	if (by_name)
-		return RecModelGet(RecModelDatumByName(PG_GETARG_TEXT_PP(0)));
+		return RecModelGetByName(PG_GETARG_TEXT_PP(0));
 	return RecModelGet(PG_GETARG_DATUM(0));
 }
 

@@ -57,8 +57,8 @@
 /* recsys.model_info, the value train and retrain return */
 extern Datum model_info(PG_FUNCTION_ARGS);
 
-/* longest piece of user text quoted in a message */
-#define MESSAGE_TEXT_MAX	64
+/* longest piece of user text quoted in a message, in characters */
+#define MESSAGE_TEXT_CHARS	64
 
 /* longest model name the registry accepts, in bytes */
 #define MODEL_NAME_MAX		256
@@ -141,19 +141,25 @@ typedef struct RegistryRow
 /* ---------------------------------------------------------------- messages */
 
 /*
- * User text in a message: at most MESSAGE_TEXT_MAX bytes (cut on a character
- * boundary) followed by "..." when it was longer.
+ * User text of len bytes in a message: at most MESSAGE_TEXT_CHARS characters,
+ * followed by "..." when it was longer, so a huge name or value never fills a
+ * message or the server log.
  */
+char *
+RecMessageTextLen(const char *s, int len)
+{
+	int			keep = pg_mbcharcliplen(s, len, MESSAGE_TEXT_CHARS);
+
+	if (keep >= len)
+		return pnstrdup(s, len);
+	return psprintf("%.*s...", keep, s);
+}
+
+/* The same for a NUL-terminated string */
 char *
 RecMessageText(const char *s)
 {
-	int			len = strlen(s);
-	int			cut;
-
-	if (len <= MESSAGE_TEXT_MAX)
-		return pstrdup(s);
-	cut = pg_mbcliplen(s, len, MESSAGE_TEXT_MAX);
-	return psprintf("%.*s...", cut, s);
+	return RecMessageTextLen(s, strlen(s));
 }
 
 /* ---------------------------------------------------- reading a user's query */

@@ -33,5 +33,6 @@ extern int	RecRunSourceQuery(const char *query, const char *what,
 
 /* Shortens a name or other user text for an error message (palloc'd) */
 extern char *RecMessageText(const char *s);
+extern char *RecMessageTextLen(const char *s, int len);
 
 #endif							/* RECSYS_REGISTRY_H */
