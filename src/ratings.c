@@ -12,6 +12,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdatomic.h>
 
@@ -335,6 +336,12 @@ SetOption(const OptionSpec *spec, JsonbValue *v, TrainOptions *o)
 													   NumericGetDatum(num)));
 				if (!(d >= spec->min && d <= spec->max))
 					return BadOption(spec, v);
+				/* below float8 range: readers of a model's options could not convert it */
+				if (d == 0.0 && !DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(num),
+																   DirectFunctionCall1(int4_numeric,
+																					   Int32GetDatum(0)))))
+					return psprintf("option \"%s\" must be 0 or at least %g in magnitude, got %s",
+									spec->name, DBL_MIN, JsonValueText(v));
 				if (spec->kind == OPTION_NUMBER)
 				{
 					*(double *) field = d;
