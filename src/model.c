@@ -12,12 +12,10 @@
 #include <math.h>
 
 #include "access/detoast.h"
-#include "common/jsonapi.h"
 #include "common/shortest_dec.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
-#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 

@@ -18,6 +18,7 @@
 
 #include "common/shortest_dec.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "portability/instr_time.h"
 #include "utils/builtins.h"
@@ -26,7 +27,6 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
-#include "mb/pg_wchar.h"
 
 #include "model.h"
 #include "modelio.h"
