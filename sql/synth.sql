@@ -28,6 +28,9 @@ SELECT * FROM recsys.synthetic_ratings(0, 10, 10);
 SELECT * FROM recsys.synthetic_ratings(10, 10, 101);
 SELECT * FROM recsys.synthetic_ratings(10, 10, 10, rank => 2000);
 SELECT * FROM recsys.synthetic_ratings(10, 10, 10, noise => 'NaN');
+SELECT * FROM recsys.synthetic_ratings(10, 10, 10, noise => 1e308);
+-- The work is bounded by n_ratings: users past the n_ratings-th are never visited.
+SELECT * FROM recsys.synthetic_ratings(2147483647, 2, 1);
 
 -- fold: a fold number in [0, folds) per (user, item); fold <> 0 is an 80% train set.
 SELECT recsys.fold(1, 1, 5) AS f11, recsys.fold(1, 2, 5) AS f12, recsys.fold(2, 1, 5) AS f21;

@@ -27,6 +27,7 @@
 #include "evaluate.h"
 #include "metrics.h"
 #include "modeltype.h"
+#include "options.h"
 #include "recommend.h"
 #include "registry.h"
 
@@ -99,28 +100,35 @@ ParseEvalOptions(Jsonb *jb, EvalOptions *o)
 	it = JsonbIteratorInit(&jb->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
-		char	   *key;
 		double		d;
 
 		if (tok != WJB_KEY)
 			continue;
-		key = pnstrdup(v.val.string.val, v.val.string.len);
-		if (strcmp(key, "relevance_threshold") != 0)
+		if (v.val.string.len != strlen("relevance_threshold") ||
+			memcmp(v.val.string.val, "relevance_threshold", v.val.string.len) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown option \"%s\" for evaluate", key),
+					 errmsg("unknown option \"%s\" for evaluate",
+							RecEchoInput(v.val.string.val, v.val.string.len)),
 					 errhint("evaluate accepts relevance_threshold.")));
 		tok = JsonbIteratorNext(&it, &v, true);
 		if (v.type != jbvNumeric)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("option \"relevance_threshold\" must be a number")));
-		d = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+		/* a number beyond float8 becomes infinity here and is refused below */
+		d = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
 											   NumericGetDatum(v.val.numeric)));
 		if (isnan(d) || isinf(d))
+		{
+			char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out,
+																NumericGetDatum(v.val.numeric)));
+
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("option \"relevance_threshold\" must be finite")));
+					 errmsg("option \"relevance_threshold\" must be a finite float8, got %s",
+							RecEchoInput(s, strlen(s)))));
+		}
 		o->has_threshold = true;
 		o->threshold = d;
 	}
@@ -213,14 +221,30 @@ EvalEmit(void *arg, const RecBatch *bt, int64 start, int64 count)
 	}
 }
 
-/* Appends "key": number to a JSON object under construction */
+/*
+ * Appends "key": number to a JSON object under construction.  JSON has no NaN
+ * or infinity: a valid model and finite test values cannot produce one (model.h
+ * bounds every prediction, test values are float4), so one is an error naming
+ * the metric rather than invalid JSON.
+ */
 static void
 AppendNumber(StringInfo buf, const char *key, double d)
 {
 	char		num[DOUBLE_SHORTEST_DECIMAL_LEN];
 
+	if (!isfinite(d))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("evaluate: %s is out of range for type double precision", key)));
 	double_to_shortest_decimal_buf(d, num);
 	appendStringInfo(buf, "%s\"%s\": %s", buf->len > 1 ? ", " : "", key, num);
+}
+
+/* Appends "key": null */
+static void
+AppendNull(StringInfo buf, const char *key)
+{
+	appendStringInfo(buf, "%s\"%s\": null", buf->len > 1 ? ", " : "", key);
 }
 
 /* Checks the options object of evaluate (recsys.train checks eval_options early) */
@@ -351,11 +375,11 @@ RecEvaluate(Datum model, const char *test_query, int32 k, Jsonb *options)
 		if (RecErrorMean(rmse_state, &mean))
 			AppendNumber(&buf, "rmse", sqrt(mean));
 		else
-			appendStringInfoString(&buf, "\"rmse\": null");
+			AppendNull(&buf, "rmse");
 		if (RecErrorMean(mae_state, &mean))
 			AppendNumber(&buf, "mae", mean);
 		else
-			appendStringInfoString(&buf, ", \"mae\": null");
+			AppendNull(&buf, "mae");
 	}
 	for (int j = 0; j < EVAL_N_METRICS; j++)
 	{
@@ -364,9 +388,13 @@ RecEvaluate(Datum model, const char *test_query, int32 k, Jsonb *options)
 		if (n_eval > 0)
 			AppendNumber(&buf, key, ev.sums[j] / (double) n_eval);
 		else
-			appendStringInfo(&buf, "%s\"%s\": null", buf.len > 1 ? ", " : "", key);
+			AppendNull(&buf, key);
 	}
-	AppendNumber(&buf, "coverage", (double) n_covered / (double) m->n_items);
+	/* model input refuses a model without items; this keeps 0/0 out regardless */
+	if (m->n_items > 0)
+		AppendNumber(&buf, "coverage", (double) n_covered / (double) m->n_items);
+	else
+		AppendNull(&buf, "coverage");
 	appendStringInfo(&buf, ", \"users\": " INT64_FORMAT ", \"test_rows\": " INT64_FORMAT
 					 ", \"unknown_users\": " INT64_FORMAT "}",
 					 n_eval, ts.returned, unknown_users);

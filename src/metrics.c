@@ -115,14 +115,40 @@ WritableErrorState(FunctionCallInfo fcinfo, int argno)
 	return PG_GETARG_ARRAYTYPE_P_COPY(argno);
 }
 
+/*
+ * Adds one pair's error term to an aggregate's state.  A NaN or infinite input
+ * gives a NaN or infinite result, as avg() does; finite inputs whose error term
+ * or running sum overflows float8 raise 22003 naming the pair instead.
+ */
+static void
+AccumPair(double *st, const char *what, double predicted, double actual, double term)
+{
+	double		before = st[REC_ERROR_STATE_SUM];
+
+	if (isfinite(predicted) && isfinite(actual) && !isfinite(term))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the %s of predicted %g and actual %g is out of range for type double precision",
+						what, predicted, actual)));
+	RecErrorAccum(st, term);
+	if (isfinite(term) && isfinite(before) && !isfinite(st[REC_ERROR_STATE_SUM]))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the sum of %ss is out of range for type double precision", what),
+				 errdetail("It overflowed when adding the pair predicted %g, actual %g.",
+						   predicted, actual)));
+}
+
 /* Transition of recsys.rmse: one more squared error */
 Datum
 rmse_accum(PG_FUNCTION_ARGS)
 {
 	ArrayType  *state = WritableErrorState(fcinfo, 0);
-	double		e = PG_GETARG_FLOAT8(1) - PG_GETARG_FLOAT8(2);
+	double		p = PG_GETARG_FLOAT8(1);
+	double		a = PG_GETARG_FLOAT8(2);
+	double		e = p - a;
 
-	RecErrorAccum(ErrorState(state), e * e);
+	AccumPair(ErrorState(state), "squared error", p, a, e * e);
 	PG_RETURN_ARRAYTYPE_P(state);
 }
 
@@ -131,9 +157,10 @@ Datum
 mae_accum(PG_FUNCTION_ARGS)
 {
 	ArrayType  *state = WritableErrorState(fcinfo, 0);
-	double		e = PG_GETARG_FLOAT8(1) - PG_GETARG_FLOAT8(2);
+	double		p = PG_GETARG_FLOAT8(1);
+	double		a = PG_GETARG_FLOAT8(2);
 
-	RecErrorAccum(ErrorState(state), fabs(e));
+	AccumPair(ErrorState(state), "absolute error", p, a, fabs(p - a));
 	PG_RETURN_ARRAYTYPE_P(state);
 }
 
@@ -142,8 +169,16 @@ Datum
 error_combine(PG_FUNCTION_ARGS)
 {
 	ArrayType  *state = WritableErrorState(fcinfo, 0);
+	double	   *st = ErrorState(state);
+	const double *other = ErrorState(PG_GETARG_ARRAYTYPE_P(1));
+	bool		finite = isfinite(st[REC_ERROR_STATE_SUM]) &&
+		isfinite(other[REC_ERROR_STATE_SUM]);
 
-	RecErrorCombine(ErrorState(state), ErrorState(PG_GETARG_ARRAYTYPE_P(1)));
+	RecErrorCombine(st, other);
+	if (finite && !isfinite(st[REC_ERROR_STATE_SUM]))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the sum of errors is out of range for type double precision")));
 	PG_RETURN_ARRAYTYPE_P(state);
 }
 

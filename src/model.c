@@ -12,12 +12,10 @@
 #include <math.h>
 
 #include "access/detoast.h"
-#include "common/jsonapi.h"
 #include "common/shortest_dec.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
-#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
@@ -25,6 +23,7 @@
 #include "model.h"
 #include "modelio.h"
 #include "modeltype.h"
+#include "options.h"
 #include "solver.h"
 #include "vec.h"
 
@@ -38,26 +37,42 @@ ReportDecodeError(const RecModelError *err, int sqlstate)
 }
 
 /*
- * Checks that the options section of a decoded model is a JSON object, so that
- * model_info can always turn it into jsonb.
+ * Checks the options of a decoded model (modelio.c has checked their syntax) as
+ * training checks its options argument, and that the keys the header duplicates
+ * agree with it: what serving reads from the options (regularization, alpha) is
+ * then always usable, and model_info always shows valid JSON.
  */
 static void
-CheckOptionsJson(const RecModelHeader *h, int sqlstate)
+CheckModelOptions(const RecModelHeader *h, int sqlstate)
 {
 	RecModelView v;
-	JsonLexContext *lex;
-	size_t		len = h->options_len - 1;
-	size_t		i = 0;
+	RecOptionFacts facts;
+	char	   *message;
 
 	RecModelGetView(h, &v);
-	while (i < len && isspace((unsigned char) v.options[i]))
-		i++;
-	lex = makeJsonLexContextCstringLen((char *) v.options, (int) len,
-									   GetDatabaseEncoding(), false);
-	if (i >= len || v.options[i] != '{' || pg_parse_json(lex, &nullSemAction) != JSON_SUCCESS)
+	if (!RecCheckModelOptions(v.options, h->algorithm, &facts, &message))
 		ereport(ERROR,
 				(errcode(sqlstate),
-				 errmsg("invalid recsys.model value: options are not a JSON object")));
+				 errmsg("invalid recsys.model value: %s", message)));
+	if (facts.has_factors && facts.factors != h->factors)
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid recsys.model value: option \"factors\" is %d but the model has %d factors",
+						facts.factors, h->factors)));
+	if (facts.has_biases &&
+		facts.biases != ((h->flags & RECSYS_MODEL_HAS_BIASES) != 0))
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid recsys.model value: option \"biases\" is %s but the model %s biases",
+						facts.biases ? "true" : "false",
+						facts.biases ? "has no" : "has")));
+	if (facts.has_keep_interactions &&
+		facts.keep_interactions != ((h->flags & RECSYS_MODEL_HAS_INTERACTIONS) != 0))
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid recsys.model value: option \"keep_interactions\" is %s but the model %s its interactions",
+						facts.keep_interactions ? "true" : "false",
+						facts.keep_interactions ? "does not keep" : "keeps")));
 }
 
 /* Decodes and validates a binary form; errors carry the given SQLSTATE */
@@ -75,7 +90,7 @@ DecodeModel(const uint8 *buf, size_t len, int sqlstate)
 	if (RecModelDecodeBody(buf, len, m, &err) != RECSYS_MODEL_OK)
 		ReportDecodeError(&err, sqlstate);
 	SET_VARSIZE(m, total);
-	CheckOptionsJson(m, sqlstate);
+	CheckModelOptions(m, sqlstate);
 	return m;
 }
 

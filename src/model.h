@@ -45,6 +45,16 @@
 
 #define RECSYS_MAX_FACTORS	1024
 
+/*
+ * Largest magnitude of a factor, and of a bias or the global mean.  With at most
+ * RECSYS_MAX_FACTORS factors a dot product (or squared norm) of two rows stays
+ * below 1.03e37, and mu + b_u + b_i + x.y below 4.1e37: every score, prediction
+ * and cosine that serving computes from a valid model is a finite float4 (at most
+ * 3.4e38), whatever the order of summation.  Input and training both enforce it.
+ */
+#define RECSYS_MODEL_MAX_FACTOR	1e17f
+#define RECSYS_MODEL_MAX_BIAS	1e37f
+
 typedef struct RecModelHeader
 {
 	int32_t		vl_len_;		/* varlena header (do not touch directly) */
@@ -53,13 +63,13 @@ typedef struct RecModelHeader
 	uint16_t	algorithm;		/* RECSYS_ALG_* */
 	uint32_t	flags;			/* RECSYS_MODEL_* flags */
 	int32_t		factors;		/* k, 1..RECSYS_MAX_FACTORS */
-	int32_t		n_users;		/* rows of user_ids / user_factors */
-	int32_t		n_items;		/* rows of item_ids / item_factors */
+	int32_t		n_users;		/* rows of user_ids / user_factors, at least 1 */
+	int32_t		n_items;		/* rows of item_ids / item_factors, at least 1 */
 	int32_t		iterations;		/* sweeps actually run */
 	int64_t		n_interactions; /* distinct (user,item) pairs trained on */
 	int64_t		n_seen;			/* entries in seen_items (0 without interactions) */
 	uint8_t		uuid[16];		/* random per trained value: the cache key */
-	float		global_mean;	/* mu (explicit), 0 for implicit */
+	float		global_mean;	/* mu (explicit), exactly 0 for implicit */
 	float		rating_min;		/* smallest training value (predict clips to it) */
 	float		rating_max;		/* largest training value */
 	float		train_loss;		/* objective after the last sweep */

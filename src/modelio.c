@@ -187,16 +187,20 @@ RecModelCheckHeader(const RecModelHeader *h, uint64_t *total, RecModelError *err
 		return ModelFail(err, RECSYS_MODEL_EBINARY,
 						 "factors must be between 1 and %d, got %" PRId32,
 						 RECSYS_MAX_FACTORS, h->factors);
-	if (h->n_users < 0 || h->n_items < 0)
+	/* training never makes an empty model, and evaluate divides by n_items */
+	if (h->n_users < 1 || h->n_items < 1)
 		return ModelFail(err, RECSYS_MODEL_EBINARY,
-						 "negative count of users (%" PRId32 ") or items (%" PRId32 ")",
+						 "a model has at least one user and one item, got %" PRId32
+						 " users and %" PRId32 " items",
 						 h->n_users, h->n_items);
 	if (h->iterations < 0)
 		return ModelFail(err, RECSYS_MODEL_EBINARY, "negative iteration count %" PRId32,
 						 h->iterations);
-	if (h->n_interactions < 0)
+	if (h->n_interactions < 0 ||
+		h->n_interactions > (int64_t) h->n_users * h->n_items)
 		return ModelFail(err, RECSYS_MODEL_EBINARY,
-						 "negative interaction count %" PRId64, h->n_interactions);
+						 "interaction count %" PRId64 " out of range 0..%" PRId64,
+						 h->n_interactions, (int64_t) h->n_users * h->n_items);
 	if (h->n_seen < 0 || (uint64_t) h->n_seen > RECSYS_MODEL_MAX_BYTES / 4)
 		return ModelFail(err, RECSYS_MODEL_EBINARY,
 						 "seen-item count %" PRId64 " out of range", h->n_seen);
@@ -218,6 +222,15 @@ RecModelCheckHeader(const RecModelHeader *h, uint64_t *total, RecModelError *err
 		!isfinite(h->rating_max) || !isfinite(h->train_loss))
 		return ModelFail(err, RECSYS_MODEL_EBINARY,
 						 "global_mean, rating_min, rating_max and train_loss must be finite");
+	if (!(fabsf(h->global_mean) <= RECSYS_MODEL_MAX_BIAS))
+		return ModelFail(err, RECSYS_MODEL_EBINARY,
+						 "global_mean %g is beyond the limit %g",
+						 (double) h->global_mean, (double) RECSYS_MODEL_MAX_BIAS);
+	/* implicit scores are x.y alone: predict ignores mu, recommend would add it */
+	if (h->algorithm == RECSYS_ALG_IALS && h->global_mean != 0.0f)
+		return ModelFail(err, RECSYS_MODEL_EBINARY,
+						 "an implicit model has global_mean 0, got %g",
+						 (double) h->global_mean);
 	if (h->rating_min > h->rating_max)
 		return ModelFail(err, RECSYS_MODEL_EBINARY,
 						 "rating_min %g is greater than rating_max %g",
@@ -238,14 +251,183 @@ RecModelCheckHeader(const RecModelHeader *h, uint64_t *total, RecModelError *err
 	return RECSYS_MODEL_OK;
 }
 
-/* True if every one of n floats is finite */
-static bool
-AllFinite(const float *x, uint64_t n)
+/*
+ * Checks that every number of a rows x width matrix is finite and at most
+ * limit in magnitude; names the first offending row by its id.
+ */
+static int
+CheckMagnitudes(const float *x, uint64_t rows, uint64_t width, const int64_t *ids,
+				const char *what, float limit, RecModelError *err)
 {
-	for (uint64_t i = 0; i < n; i++)
-		if (!isfinite(x[i]))
+	for (uint64_t r = 0; r < rows; r++)
+		for (uint64_t j = 0; j < width; j++)
+		{
+			float		f = x[r * width + j];
+
+			/* written so that NaN fails too */
+			if (!(fabsf(f) <= limit))
+			{
+				char		num[32];
+
+				if (isnan(f))
+					strcpy(num, "NaN");
+				else if (isinf(f))
+					strcpy(num, f > 0 ? "Infinity" : "-Infinity");
+				else
+					snprintf(num, sizeof(num), "%g", (double) f);
+				return ModelFail(err, RECSYS_MODEL_EBINARY,
+								 "%s %" PRId64 " is %s, it must be finite and at most %g in magnitude",
+								 what, ids[r], num, (double) limit);
+			}
+		}
+	return RECSYS_MODEL_OK;
+}
+
+/* True for the ASCII whitespace JSON allows between tokens */
+static inline bool
+IsJsonSpace(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* longest JSON number in options, and largest exponent (numeric_in takes 1000) */
+#define OPTIONS_MAX_NUMBER	64
+#define OPTIONS_MAX_EXPONENT 999
+
+/*
+ * Scans a JSON number at s[*pos] (grammar of RFC 8259) of at most
+ * OPTIONS_MAX_NUMBER characters and exponent at most OPTIONS_MAX_EXPONENT.
+ */
+static bool
+ScanJsonNumber(const char *s, size_t len, size_t *pos)
+{
+	size_t		p = *pos;
+	size_t		start = p;
+	int			exponent = 0;
+
+	if (p < len && s[p] == '-')
+		p++;
+	if (p < len && s[p] == '0')
+		p++;
+	else if (p < len && s[p] >= '1' && s[p] <= '9')
+		while (p < len && s[p] >= '0' && s[p] <= '9')
+			p++;
+	else
+		return false;
+	if (p < len && s[p] == '.')
+	{
+		p++;
+		if (!(p < len && s[p] >= '0' && s[p] <= '9'))
 			return false;
+		while (p < len && s[p] >= '0' && s[p] <= '9')
+			p++;
+	}
+	if (p < len && (s[p] == 'e' || s[p] == 'E'))
+	{
+		p++;
+		if (p < len && (s[p] == '+' || s[p] == '-'))
+			p++;
+		if (!(p < len && s[p] >= '0' && s[p] <= '9'))
+			return false;
+		while (p < len && s[p] >= '0' && s[p] <= '9')
+		{
+			exponent = exponent * 10 + (s[p] - '0');
+			if (exponent > OPTIONS_MAX_EXPONENT)
+				return false;
+			p++;
+		}
+	}
+	if (p - start > OPTIONS_MAX_NUMBER)
+		return false;
+	*pos = p;
 	return true;
+}
+
+/*
+ * The options section must be what training writes, in the form the backend can
+ * read without surprises: a flat JSON object whose values are numbers, strings,
+ * true, false or null, in printable ASCII (valid in every server encoding) with
+ * no escape sequences (so no \u0000 and nothing jsonb would refuse).  Which keys
+ * and values are allowed is the training option parser's business (model.c).
+ */
+static int
+CheckOptionsText(const char *s, size_t len, RecModelError *err)
+{
+	size_t		p = 0;
+	const char *q;
+	bool		closed = false;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		if (!(c >= 0x20 && c <= 0x7E) && !IsJsonSpace((char) c))
+			return ModelFail(err, RECSYS_MODEL_EBINARY,
+							 "options hold byte 0x%02X at offset %zu, only printable ASCII is allowed",
+							 (unsigned) c, i);
+		if (c == '\\')
+			return ModelFail(err, RECSYS_MODEL_EBINARY,
+							 "options hold an escape sequence at offset %zu", i);
+	}
+
+#define SKIP_SPACE() while (p < len && IsJsonSpace(s[p])) p++
+	SKIP_SPACE();
+	if (p >= len || s[p] != '{')
+		return ModelFail(err, RECSYS_MODEL_EBINARY, "options are not a JSON object");
+	p++;
+	SKIP_SPACE();
+	if (p < len && s[p] == '}')
+	{
+		p++;
+		closed = true;
+	}
+	while (!closed)
+	{
+		/* "key" : value, then ',' or '}' */
+		if (p >= len || s[p] != '"' || (q = memchr(s + p + 1, '"', len - p - 1)) == NULL)
+			break;
+		p = (size_t) (q - s) + 1;
+		SKIP_SPACE();
+		if (p >= len || s[p] != ':')
+			break;
+		p++;
+		SKIP_SPACE();
+		if (p < len && s[p] == '"')
+		{
+			if ((q = memchr(s + p + 1, '"', len - p - 1)) == NULL)
+				break;
+			p = (size_t) (q - s) + 1;
+		}
+		else if (len - p >= 4 && memcmp(s + p, "true", 4) == 0)
+			p += 4;
+		else if (len - p >= 5 && memcmp(s + p, "false", 5) == 0)
+			p += 5;
+		else if (len - p >= 4 && memcmp(s + p, "null", 4) == 0)
+			p += 4;
+		else if (!ScanJsonNumber(s, len, &p))
+			return ModelFail(err, RECSYS_MODEL_EBINARY,
+							 "options value at offset %zu is not a number of at most %d characters, a string, true, false or null",
+							 p, OPTIONS_MAX_NUMBER);
+		SKIP_SPACE();
+		if (p < len && s[p] == ',')
+		{
+			p++;
+			SKIP_SPACE();
+		}
+		else if (p < len && s[p] == '}')
+		{
+			p++;
+			closed = true;
+		}
+		else
+			break;
+	}
+	SKIP_SPACE();
+#undef SKIP_SPACE
+	if (!closed || p != len)
+		return ModelFail(err, RECSYS_MODEL_EBINARY,
+						 "options are not a flat JSON object (syntax error at offset %zu)", p);
+	return RECSYS_MODEL_OK;
 }
 
 /* Checks that ids[n] is strictly increasing; names the first offending position */
@@ -268,6 +450,7 @@ RecModelCheckPayload(const RecModelHeader *h, RecModelError *err)
 	uint64_t	nu = (uint64_t) h->n_users;
 	uint64_t	ni = (uint64_t) h->n_items;
 	uint64_t	k = (uint64_t) h->factors;
+	int64_t		count_sum = 0;
 
 	RecModelGetView(h, &v);
 
@@ -276,18 +459,32 @@ RecModelCheckPayload(const RecModelHeader *h, RecModelError *err)
 		return ModelFail(err, RECSYS_MODEL_EBINARY,
 						 "options must be a string of %" PRIu32 " bytes ending in its only NUL",
 						 h->options_len);
-	if (CheckIdsSorted(v.user_ids, h->n_users, "user", err) ||
-		CheckIdsSorted(v.item_ids, h->n_items, "item", err))
+	if (CheckOptionsText(v.options, h->options_len - 1, err) ||
+		CheckIdsSorted(v.user_ids, h->n_users, "user", err) ||
+		CheckIdsSorted(v.item_ids, h->n_items, "item", err) ||
+		CheckMagnitudes(v.user_factors, nu, k, v.user_ids, "a factor of user",
+						RECSYS_MODEL_MAX_FACTOR, err) ||
+		CheckMagnitudes(v.item_factors, ni, k, v.item_ids, "a factor of item",
+						RECSYS_MODEL_MAX_FACTOR, err))
 		return err->code;
-	if (!AllFinite(v.user_factors, nu * k) || !AllFinite(v.item_factors, ni * k))
-		return ModelFail(err, RECSYS_MODEL_EBINARY, "factor matrix holds NaN or infinity");
-	if (v.user_bias && (!AllFinite(v.user_bias, nu) || !AllFinite(v.item_bias, ni)))
-		return ModelFail(err, RECSYS_MODEL_EBINARY, "bias holds NaN or infinity");
+	if (v.user_bias &&
+		(CheckMagnitudes(v.user_bias, nu, 1, v.user_ids, "the bias of user",
+						 RECSYS_MODEL_MAX_BIAS, err) ||
+		 CheckMagnitudes(v.item_bias, ni, 1, v.item_ids, "the bias of item",
+						 RECSYS_MODEL_MAX_BIAS, err)))
+		return err->code;
 	for (uint64_t i = 0; i < ni; i++)
+	{
 		if (v.item_count[i] < 0)
 			return ModelFail(err, RECSYS_MODEL_EBINARY,
 							 "negative interaction count for item %" PRId64,
 							 v.item_ids[i]);
+		count_sum += v.item_count[i];
+	}
+	if (count_sum != h->n_interactions)
+		return ModelFail(err, RECSYS_MODEL_EBINARY,
+						 "item interaction counts add up to %" PRId64 ", the header says %" PRId64,
+						 count_sum, h->n_interactions);
 	if (v.seen_ptr)
 	{
 		if (v.seen_ptr[0] != 0 || v.seen_ptr[nu] != h->n_seen)

@@ -34,16 +34,20 @@ typedef struct RecModelError
 
 /*
  * Header checks that need no payload: magic, version, algorithm, flags, reserved,
- * factors, counts bounded so RecModelComputeLayout cannot overflow and the total
- * fits in a varlena.  On success *total is the value's VARSIZE.
+ * factors, at least one user and one item, counts bounded so RecModelComputeLayout
+ * cannot overflow and the total fits in a varlena, finite statistics, a mean within
+ * RECSYS_MODEL_MAX_BIAS (0 for implicit models).  On success *total is the value's
+ * VARSIZE.
  */
 extern int	RecModelCheckHeader(const RecModelHeader *h, uint64_t *total,
 								RecModelError *err);
 
 /*
  * Full validation of a native model whose header passed RecModelCheckHeader and
- * whose memory holds the whole layout: options string, ids, finite floats, counts,
- * the CSR of seen items.
+ * whose memory holds the whole layout: the options' syntax (a flat JSON object in
+ * printable ASCII without escapes; which keys and values are allowed is checked by
+ * the backend, options.h), sorted ids, factors and biases within the model.h
+ * limits, item counts adding up to the interaction count, the CSR of seen items.
  */
 extern int	RecModelCheckPayload(const RecModelHeader *h, RecModelError *err);
 

@@ -12,11 +12,13 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdatomic.h>
 
 #include "common/shortest_dec.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "portability/instr_time.h"
 #include "utils/builtins.h"
@@ -29,6 +31,7 @@
 #include "model.h"
 #include "modelio.h"
 #include "modeltype.h"
+#include "options.h"
 #include "ratings.h"
 #include "recsys.h"
 #include "solver.h"
@@ -232,7 +235,18 @@ AggregateName(int algorithm)
 	return algorithm == RECSYS_ALG_ALS ? "train_als" : "train_ials";
 }
 
-/* A JSON value as a user wrote it, for error messages */
+char *
+RecEchoInput(const char *s, size_t len)
+{
+	int			cut;
+
+	if (len <= RECSYS_ECHO_MAX)
+		return pnstrdup(s, len);
+	cut = pg_mbcliplen(s, (int) Min(len, (size_t) MaxAllocSize), RECSYS_ECHO_MAX);
+	return psprintf("%.*s... (%zu bytes)", cut, s, len);
+}
+
+/* A JSON value as a user wrote it, shortened for an error message */
 static char *
 JsonValueText(JsonbValue *v)
 {
@@ -243,15 +257,24 @@ JsonValueText(JsonbValue *v)
 		case jbvBool:
 			return v->val.boolean ? "true" : "false";
 		case jbvNumeric:
-			return DatumGetCString(DirectFunctionCall1(numeric_out,
-													   NumericGetDatum(v->val.numeric)));
+			{
+				char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out,
+																	NumericGetDatum(v->val.numeric)));
+
+				return RecEchoInput(s, strlen(s));
+			}
 		case jbvString:
 			{
+				/* escape only the part that is shown */
 				StringInfoData buf;
-				char	   *s = pnstrdup(v->val.string.val, v->val.string.len);
+				size_t		len = v->val.string.len;
+				int			cut = len <= RECSYS_ECHO_MAX ? (int) len :
+					pg_mbcliplen(v->val.string.val, (int) len, RECSYS_ECHO_MAX);
 
 				initStringInfo(&buf);
-				escape_json(&buf, s);
+				escape_json(&buf, pnstrdup(v->val.string.val, cut));
+				if ((size_t) cut < len)
+					appendStringInfo(&buf, "... (%zu bytes)", len);
 				return buf.data;
 			}
 		default:
@@ -259,41 +282,42 @@ JsonValueText(JsonbValue *v)
 	}
 }
 
-/* Raises the 22023 error for an option value outside what the spec allows */
-static void
+/* Why an options object was refused: what ereport would say */
+typedef struct OptionError
+{
+	char	   *msg;
+	char	   *hint;			/* NULL if none */
+} OptionError;
+
+/* The message for an option value outside what the spec allows */
+static char *
 BadOption(const OptionSpec *spec, JsonbValue *v)
 {
 	switch (spec->kind)
 	{
 		case OPTION_INTEGER:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("option \"%s\" must be an integer between %.0f and %.0f, got %s",
-							spec->name, spec->min, spec->max, JsonValueText(v))));
-			break;
+			return psprintf("option \"%s\" must be an integer between %.0f and %.0f, got %s",
+							spec->name, spec->min, spec->max, JsonValueText(v));
 		case OPTION_NUMBER:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("option \"%s\" must be a number between %g and %g, got %s",
-							spec->name, spec->min, spec->max, JsonValueText(v))));
-			break;
+			return psprintf("option \"%s\" must be a number between %g and %g, got %s",
+							spec->name, spec->min, spec->max, JsonValueText(v));
 		case OPTION_BOOLEAN:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("option \"%s\" must be true or false, got %s",
-							spec->name, JsonValueText(v))));
-			break;
+			return psprintf("option \"%s\" must be true or false, got %s",
+							spec->name, JsonValueText(v));
 		case OPTION_SOLVER:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("option \"%s\" must be \"cg\" or \"cholesky\", got %s",
-							spec->name, JsonValueText(v))));
-			break;
+			return psprintf("option \"%s\" must be \"cg\" or \"cholesky\", got %s",
+							spec->name, JsonValueText(v));
 	}
+	return psprintf("option \"%s\" is invalid", spec->name);
 }
 
-/* Stores one option value after checking its type and range */
-static void
+/*
+ * Stores one option value after checking its type and range; returns NULL, or
+ * the message if the value is refused.  Numbers are compared as float8 with
+ * overflow turned into infinity, so a value of any size is refused as out of
+ * range (22023), never as a float8 overflow.
+ */
+static char *
 SetOption(const OptionSpec *spec, JsonbValue *v, TrainOptions *o)
 {
 	char	   *field = (char *) o + spec->offset;
@@ -307,11 +331,18 @@ SetOption(const OptionSpec *spec, JsonbValue *v, TrainOptions *o)
 				double		d;
 
 				if (v->type != jbvNumeric)
-					BadOption(spec, v);
+					return BadOption(spec, v);
 				num = v->val.numeric;
-				d = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(num)));
+				d = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+													   NumericGetDatum(num)));
 				if (!(d >= spec->min && d <= spec->max))
-					BadOption(spec, v);
+					return BadOption(spec, v);
+				/* below float8 range: readers of a model's options could not convert it */
+				if (d == 0.0 && !DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(num),
+																   DirectFunctionCall1(int4_numeric,
+																					   Int32GetDatum(0)))))
+					return psprintf("option \"%s\" must be 0 or at least %g in magnitude, got %s",
+									spec->name, DBL_MIN, JsonValueText(v));
 				if (spec->kind == OPTION_NUMBER)
 				{
 					*(double *) field = d;
@@ -321,14 +352,14 @@ SetOption(const OptionSpec *spec, JsonbValue *v, TrainOptions *o)
 													  DirectFunctionCall2(numeric_trunc,
 																		  NumericGetDatum(num),
 																		  Int32GetDatum(0)))))
-					BadOption(spec, v);
+					return BadOption(spec, v);
 				*(int64 *) field = DatumGetInt64(DirectFunctionCall1(numeric_int8,
 																	 NumericGetDatum(num)));
 				break;
 			}
 		case OPTION_BOOLEAN:
 			if (v->type != jbvBool)
-				BadOption(spec, v);
+				return BadOption(spec, v);
 			*(bool *) field = v->val.boolean;
 			break;
 		case OPTION_SOLVER:
@@ -339,55 +370,120 @@ SetOption(const OptionSpec *spec, JsonbValue *v, TrainOptions *o)
 					 memcmp(v->val.string.val, "cholesky", 8) == 0)
 				*(int64 *) field = IALS_SOLVER_CHOLESKY;
 			else
-				BadOption(spec, v);
+				return BadOption(spec, v);
 			break;
 	}
+	return NULL;
 }
 
-/* Validates an options object and fills o (defaults for absent keys) */
-static void
-ParseOptions(Jsonb *jb, int algorithm, TrainOptions *o)
+/*
+ * Validates an options object and fills o (defaults for absent keys); present
+ * (if not NULL) gets bit i set for each TrainOptionSpecs[i] given.  Returns false
+ * with *err filled for the first thing refused.
+ */
+static bool
+ReadOptions(Jsonb *jb, int algorithm, TrainOptions *o, uint32 *present,
+			OptionError *err)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 	int			mine = (algorithm == RECSYS_ALG_ALS) ? FOR_ALS : FOR_IALS;
 
+	StaticAssertStmt(lengthof(TrainOptionSpecs) <= 32, "present is a 32-bit mask");
 	DefaultOptions(algorithm, o);
+	if (present)
+		*present = 0;
+	err->hint = NULL;
 	if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("options of %s must be a JSON object", AggregateName(algorithm))));
+	{
+		err->msg = psprintf("options of %s must be a JSON object", AggregateName(algorithm));
+		return false;
+	}
 
 	it = JsonbIteratorInit(&jb->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
-		const OptionSpec *spec = NULL;
-		char	   *key;
+		int			spec = -1;
 
 		if (tok != WJB_KEY)
 			continue;
-		key = pnstrdup(v.val.string.val, v.val.string.len);
 		for (int i = 0; i < lengthof(TrainOptionSpecs); i++)
-			if (strcmp(TrainOptionSpecs[i].name, key) == 0)
-				spec = &TrainOptionSpecs[i];
-		if (spec == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown option \"%s\" for %s", key, AggregateName(algorithm)),
-					 errhint("%s accepts %s.", AggregateName(algorithm),
-							 algorithm == RECSYS_ALG_ALS ?
-							 "factors, iterations, regularization, biases, seed, keep_interactions, verbose" :
-							 "factors, iterations, regularization, alpha, cg_steps, solver, seed, keep_interactions, verbose")));
-		if (!(spec->applies & mine))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("option \"%s\" applies only to %s", key,
-							AggregateName(algorithm == RECSYS_ALG_ALS ? RECSYS_ALG_IALS : RECSYS_ALG_ALS))));
+			if (strlen(TrainOptionSpecs[i].name) == v.val.string.len &&
+				memcmp(TrainOptionSpecs[i].name, v.val.string.val, v.val.string.len) == 0)
+				spec = i;
+		if (spec < 0)
+		{
+			err->msg = psprintf("unknown option \"%s\" for %s",
+								RecEchoInput(v.val.string.val, v.val.string.len),
+								AggregateName(algorithm));
+			err->hint = psprintf("%s accepts %s.", AggregateName(algorithm),
+								 algorithm == RECSYS_ALG_ALS ?
+								 "factors, iterations, regularization, biases, seed, keep_interactions, verbose" :
+								 "factors, iterations, regularization, alpha, cg_steps, solver, seed, keep_interactions, verbose");
+			return false;
+		}
+		if (!(TrainOptionSpecs[spec].applies & mine))
+		{
+			err->msg = psprintf("option \"%s\" applies only to %s", TrainOptionSpecs[spec].name,
+								AggregateName(algorithm == RECSYS_ALG_ALS ? RECSYS_ALG_IALS : RECSYS_ALG_ALS));
+			return false;
+		}
 		tok = JsonbIteratorNext(&it, &v, true);
 		Assert(tok == WJB_VALUE);
-		SetOption(spec, &v, o);
+		if ((err->msg = SetOption(&TrainOptionSpecs[spec], &v, o)) != NULL)
+			return false;
+		if (present)
+			*present |= (uint32) 1 << spec;
 	}
+	return true;
+}
+
+/* Validates the options argument of a training aggregate; 22023 if refused */
+static void
+ParseOptions(Jsonb *jb, int algorithm, TrainOptions *o)
+{
+	OptionError err;
+
+	if (!ReadOptions(jb, algorithm, o, NULL, &err))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg_internal("%s", err.msg),
+				 err.hint ? errhint("%s", err.hint) : 0));
+}
+
+/* Index of an option in TrainOptionSpecs */
+static int
+OptionIndex(const char *name)
+{
+	for (int i = 0; i < lengthof(TrainOptionSpecs); i++)
+		if (strcmp(TrainOptionSpecs[i].name, name) == 0)
+			return i;
+	elog(ERROR, "no option \"%s\"", name);
+	return -1;
+}
+
+bool
+RecCheckModelOptions(const char *json, int algorithm, RecOptionFacts *facts,
+					 char **message)
+{
+	Jsonb	   *jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+	TrainOptions o;
+	uint32		present;
+	OptionError err;
+
+	if (!ReadOptions(jb, algorithm, &o, &present, &err))
+	{
+		*message = err.msg;
+		return false;
+	}
+	facts->has_factors = (present & (1u << OptionIndex("factors"))) != 0;
+	facts->factors = (int) o.factors;
+	facts->has_biases = (present & (1u << OptionIndex("biases"))) != 0;
+	facts->biases = o.biases;
+	facts->has_keep_interactions = (present & (1u << OptionIndex("keep_interactions"))) != 0;
+	facts->keep_interactions = o.keep_interactions;
+	return true;
 }
 
 /* The effective options as normalised JSON text (what model_info shows) */

@@ -126,23 +126,26 @@ EmitRows(FunctionCallInfo fcinfo, TopNHeap *h, const int64 *ids)
 /*
  * Ranks a user vector x against the catalogue or the candidates with the
  * request's exclusions; base is added to every score (mu + b_u for explicit).
+ * Returns false if some score overflowed float4 (the ranking is then void):
+ * the model's limits (model.h) rule that out for its own user vectors, not for
+ * a caller's vector.
  */
-static void
+static bool
 RankVector(TopNHeap *h, RecModelEntry *e, const float *x, float base,
 		   const int32 *cand, int64 n_cand, bool use_cand, const RecBlocked *blocked)
 {
 	const RecModelHeader *m = e->model;
 
 	if (use_cand)
-		RecSelectCandidates(h, x, e->v.item_factors, m->factors, e->v.item_bias, base,
-							cand, n_cand, blocked);
-	else
-	{
-		/* one pass over the item matrix into the entry's scratch, no allocation */
-		cblas_sgemv(CblasRowMajor, CblasNoTrans, m->n_items, m->factors, 1.0f,
-					e->v.item_factors, m->factors, x, 1, 0.0f, e->scores, 1);
-		RecSelectDense(h, e->scores, e->v.item_bias, base, m->n_items, blocked);
-	}
+		return RecSelectCandidates(h, x, e->v.item_factors, m->factors, e->v.item_bias,
+								   base, cand, n_cand, blocked);
+
+	/* one pass over the item matrix into the entry's scratch, no allocation */
+	cblas_sgemv(CblasRowMajor, CblasNoTrans, m->n_items, m->factors, 1.0f,
+				e->v.item_factors, m->factors, x, 1, 0.0f, e->scores, 1);
+	RecSelectDense(h, e->scores, e->v.item_bias, base, m->n_items, blocked);
+	/* RecSelectDense leaves every item's score in the scratch */
+	return RecAllFinite(e->scores, m->n_items);
 }
 
 /*
@@ -201,8 +204,9 @@ RecommendUser(FunctionCallInfo fcinfo, bool by_name)
 	{
 		float		base = m->global_mean + (e->v.user_bias ? e->v.user_bias[u] : 0.0f);
 
-		RankVector(&heap, e, e->v.user_factors + (int64) u * m->factors, base,
-				   cand, n_cand, use_cand, &blocked);
+		if (!RankVector(&heap, e, e->v.user_factors + (int64) u * m->factors, base,
+						cand, n_cand, use_cand, &blocked))
+			elog(ERROR, "scores of user " INT64_FORMAT " are not finite", user_id);
 	}
 	else if (use_cand)
 		RecSelectPopularCandidates(&heap, e->v.item_count, cand, n_cand, &blocked);
@@ -244,6 +248,17 @@ Datum
 recommend_user_by_name(PG_FUNCTION_ARGS)
 {
 	return RecommendUser(fcinfo, true);
+}
+
+/* Euclidean norm of a vector argument, in double (for messages) */
+static double
+VecNorm(const Vec *x)
+{
+	double		s = 0.0;
+
+	for (int j = 0; j < x->dim; j++)
+		s += (double) x->x[j] * x->x[j];
+	return sqrt(s);
 }
 
 /* Checks that a vector argument has the model's dimension */
@@ -295,7 +310,11 @@ RecommendVector(FunctionCallInfo fcinfo, bool by_name)
 	if (cap == 0)
 		return (Datum) 0;
 	HeapAlloc(&heap, cap);
-	RankVector(&heap, e, x->x, m->global_mean, cand, n_cand, use_cand, &blocked);
+	if (!RankVector(&heap, e, x->x, m->global_mean, cand, n_cand, use_cand, &blocked))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("user_vector is too large for this model: scores overflow type real"),
+				 errdetail("The vector's norm is %g.", VecNorm(x))));
 	EmitRows(fcinfo, &heap, e->v.item_ids);
 	return (Datum) 0;
 }
@@ -433,7 +452,7 @@ FoldIn(FunctionCallInfo fcinfo, bool by_name)
 	int64		used = 0;
 	Vec		   *result;
 	float	   *work;
-	bool		ok;
+	int			status;
 	int			k;
 
 	item_ids = BigintArrayValues(item_arr, "item_ids", &n_item_ids);
@@ -497,17 +516,28 @@ FoldIn(FunctionCallInfo fcinfo, bool by_name)
 	work = palloc(sizeof(float) * (k + 1) * (k + 2));
 	if (m->algorithm == RECSYS_ALG_IALS)
 	{
-		ok = RecFoldInImplicit(e->v.item_factors, e->gram, k, items, vals, used,
-							   e->lambda, e->alpha, result->x, work);
+		status = RecFoldInImplicit(e->v.item_factors, e->gram, k, items, vals, used,
+								   e->lambda, e->alpha, result->x, work);
 	}
 	else
 	{
 		float		bias;
 
-		ok = RecFoldInExplicit(e->v.item_factors, k, e->v.item_bias, m->global_mean,
-							   items, vals, used, e->lambda, result->x, &bias, work);
+		status = RecFoldInExplicit(e->v.item_factors, k, e->v.item_bias, m->global_mean,
+								   items, vals, used, e->lambda, result->x, &bias, work);
 	}
-	if (!ok)
+	if (status == RECSYS_FOLDIN_OVERFLOW)
+	{
+		double		largest = 0.0;
+
+		for (int j = 0; j < n_values; j++)
+			largest = Max(largest, fabs((double) values[j]));
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("values are too large for fold-in: the user vector would overflow type real"),
+				 errdetail("The largest absolute value is %g.", largest)));
+	}
+	if (status != RECSYS_FOLDIN_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("fold-in system is not positive definite"),

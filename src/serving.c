@@ -8,6 +8,7 @@
  * looks at a Datum.  RecBatchChunk runs on worker threads.  The SQL-facing side
  * is recommend.c; the model layout and its cache are model.h and cache.c.
  */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,19 +155,34 @@ RecSelectDense(TopNHeap *h, float *dots, const float *item_bias, float offset,
 	SelectRow(h, dots, item_bias, offset, 0, n_items, b);
 }
 
-void
+bool
 RecSelectCandidates(TopNHeap *h, const float *x, const float *Y, int k,
 					const float *item_bias, float offset,
 					const int32_t *cand, int64_t n_cand, const RecBlocked *b)
 {
+	bool		finite = true;
+
 	for (int64_t c = 0; c < n_cand; c++)
 	{
 		int32_t		i = cand[c];
 		float		s = ItemScore(KernDot(x, Y + (int64_t) i * k, k), item_bias, i, offset);
 
+		finite &= isfinite(s) != 0;
 		if (TopNWouldEnter(h, s, i) && !RecIsBlocked(b, i))
 			TopNPush(h, s, i);
 	}
+	return finite;
+}
+
+/* One pass with a single flag, so the compiler can vectorise it */
+bool
+RecAllFinite(const float *x, int64_t n)
+{
+	int			bad = 0;
+
+	for (int64_t i = 0; i < n; i++)
+		bad |= !(fabsf(x[i]) <= FLT_MAX);
+	return bad == 0;
 }
 
 /*
@@ -260,7 +276,23 @@ SolveSpd(float *A, float *rhs, int d)
 	return info == 0;
 }
 
-bool
+/*
+ * Solves A z = rhs (d x d, both filled) for a fold-in, telling an overflow (a
+ * non-finite number in the system or the solution) apart from a singular system.
+ */
+static int
+SolveFoldIn(float *A, float *rhs, int d)
+{
+	if (!RecAllFinite(A, (int64_t) d * d) || !RecAllFinite(rhs, d))
+		return RECSYS_FOLDIN_OVERFLOW;
+	if (!SolveSpd(A, rhs, d))
+		return RECSYS_FOLDIN_SINGULAR;
+	if (!RecAllFinite(rhs, d))
+		return RECSYS_FOLDIN_OVERFLOW;
+	return RECSYS_FOLDIN_OK;
+}
+
+int
 RecFoldInExplicit(const float *Y, int k, const float *item_bias, float mu,
 				  const int32_t *items, const float *values, int64_t n,
 				  float lambda, float *x, float *bias, float *work)
@@ -269,12 +301,13 @@ RecFoldInExplicit(const float *Y, int k, const float *item_bias, float mu,
 	float	   *A = work;
 	float	   *rhs = work + (int64_t) d * d;
 	float		reg = lambda * (float) n;
+	int			status;
 
 	memset(x, 0, sizeof(float) * k);
 	if (bias)
 		*bias = 0.0f;
 	if (n == 0)
-		return true;
+		return RECSYS_FOLDIN_OK;
 
 	memset(work, 0, sizeof(float) * ((int64_t) d * d + d));
 	for (int64_t e = 0; e < n; e++)
@@ -303,21 +336,22 @@ RecFoldInExplicit(const float *Y, int k, const float *item_bias, float mu,
 		for (int c = 0; c < r; c++)
 			A[(int64_t) c * d + r] = A[(int64_t) r * d + c];
 	}
-	if (!SolveSpd(A, rhs, d))
-		return false;
+	if ((status = SolveFoldIn(A, rhs, d)) != RECSYS_FOLDIN_OK)
+		return status;
 	memcpy(x, rhs, sizeof(float) * k);
 	if (bias && item_bias)
 		*bias = rhs[k];
-	return true;
+	return RECSYS_FOLDIN_OK;
 }
 
-bool
+int
 RecFoldInImplicit(const float *Y, const float *gram, int k,
 				  const int32_t *items, const float *values, int64_t n,
 				  float lambda, float alpha, float *x, float *work)
 {
 	float	   *A = work;
 	float	   *rhs = work + (int64_t) k * k;
+	int			status;
 
 	memcpy(A, gram, sizeof(float) * k * k);
 	memset(rhs, 0, sizeof(float) * k);
@@ -334,13 +368,13 @@ RecFoldInImplicit(const float *Y, const float *gram, int k,
 		if (values[e] > 0.0f)
 			KernAxpy(k, c, y, rhs);
 	}
-	if (!SolveSpd(A, rhs, k))
+	if ((status = SolveFoldIn(A, rhs, k)) != RECSYS_FOLDIN_OK)
 	{
 		memset(x, 0, sizeof(float) * k);
-		return false;
+		return status;
 	}
 	memcpy(x, rhs, sizeof(float) * k);
-	return true;
+	return RECSYS_FOLDIN_OK;
 }
 
 /*

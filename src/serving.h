@@ -51,8 +51,8 @@ RecIsBlocked(const RecBlocked *b, int32_t item)
 extern void RecSelectDense(TopNHeap *h, float *dots, const float *item_bias,
 						   float offset, int32_t n_items, const RecBlocked *b);
 
-/* Scores only the listed items (sorted, unique) with one dot product each */
-extern void RecSelectCandidates(TopNHeap *h, const float *x, const float *Y, int k,
+/* Scores only the listed items (sorted, unique) with one dot product each; false if a score was not finite */
+extern bool RecSelectCandidates(TopNHeap *h, const float *x, const float *Y, int k,
 								const float *item_bias, float offset,
 								const int32_t *cand, int64_t n_cand,
 								const RecBlocked *b);
@@ -69,6 +69,13 @@ extern void RecSelectPopularCandidates(TopNHeap *h, const int32_t *count,
 extern void RecSelectCosine(TopNHeap *h, const float *dots, const float *norms,
 							int32_t n, int32_t self);
 
+/*
+ * True if every one of x[0 .. n-1] is finite.  A score computed from finite
+ * numbers is finite exactly when nothing overflowed on the way (an infinity
+ * cannot turn finite again), so this is the overflow check of a whole request.
+ */
+extern bool RecAllFinite(const float *x, int64_t n);
+
 /* Euclidean norms of the n rows of a row-major n x k matrix */
 extern void RecRowNorms(const float *M, int64_t n, int k, float *norms);
 
@@ -76,16 +83,21 @@ extern void RecRowNorms(const float *M, int64_t n, int k, float *norms);
 extern void RecPopularityOrder(const int32_t *count, int32_t n_items, int32_t *order,
 							   int64_t *key);
 
+/* Outcomes of a fold-in solve */
+#define RECSYS_FOLDIN_OK		0
+#define RECSYS_FOLDIN_SINGULAR	1	/* the system is not positive definite */
+#define RECSYS_FOLDIN_OVERFLOW	2	/* the system or its solution is beyond float4 */
+
 /*
  * Fold-in of one explicit-feedback user: solves, for the unknowns z = [x; b_u]
  * (or just x without biases),
  *		(sum_i a_i a_i' + lambda * n * I) z = sum_i a_i (r_i - mu - b_i),
  *		a_i = [y_i; 1]
  * the same regularised least-squares step an ALS sweep makes for a user.  work
- * holds (k+1)*(k+2) floats.  Returns false if the system was not positive
- * definite (then x is zero).
+ * holds (k+1)*(k+2) floats.  Returns a RECSYS_FOLDIN_* status; x is zero unless
+ * it is RECSYS_FOLDIN_OK.
  */
-extern bool RecFoldInExplicit(const float *Y, int k, const float *item_bias, float mu,
+extern int	RecFoldInExplicit(const float *Y, int k, const float *item_bias, float mu,
 							  const int32_t *items, const float *values, int64_t n,
 							  float lambda, float *x, float *bias, float *work);
 
@@ -93,9 +105,10 @@ extern bool RecFoldInExplicit(const float *Y, int k, const float *item_bias, flo
  * Fold-in of one implicit-feedback user (Hu, Koren, Volinsky): solves exactly
  *		(Y'Y + sum_i (c_i - 1) y_i y_i' + lambda I) x = sum_i c_i p_i y_i,
  *		c_i = 1 + alpha * |w_i|, p_i = [w_i > 0]
- * with gram = Y'Y (k x k) precomputed.  work holds k*(k+1) floats.
+ * with gram = Y'Y (k x k) precomputed.  work holds k*(k+1) floats.  Returns a
+ * RECSYS_FOLDIN_* status as RecFoldInExplicit does.
  */
-extern bool RecFoldInImplicit(const float *Y, const float *gram, int k,
+extern int	RecFoldInImplicit(const float *Y, const float *gram, int k,
 							  const int32_t *items, const float *values, int64_t n,
 							  float lambda, float alpha, float *x, float *work);
 

@@ -50,6 +50,11 @@
 #define SYNTH_TILT_CAP		2.0		/* exp(beta (min(z, cap) - cap)) */
 #define SYNTH_COUNT_ZMAX	4.0		/* implicit: count mean exp(min(z, zmax)) */
 #define SYNTH_MAX_RANK		1024
+#define SYNTH_MAX_NOISE		1e6		/* beyond it the 1..5 scale is noise alone */
+#define SYNTH_MAX_BYTES		((uint64) 1 << 30)	/* generator memory (54000 beyond) */
+
+/* draws or items between interrupt checks in the per-user loops */
+#define SYNTH_INTERRUPT_EVERY	65536
 
 /* independent random streams, mixed into every seed */
 #define STREAM_ITEM			0x6974656dULL	/* item bias and factors */
@@ -97,6 +102,7 @@ typedef struct SynthState
 
 	/* the current user */
 	int32		user;			/* index of the next user to generate */
+	int32		users_with_rows;	/* users after these get no rows */
 	float	   *user_factors;	/* [rank] */
 	float		user_bias;
 	int32	   *items;			/* [max per user] the user's items, sorted */
@@ -369,6 +375,8 @@ ExactRemainder(SynthState *st, SynthRng *rng, int32 have, int32 need)
 	{
 		double		w;
 
+		if ((i & (SYNTH_INTERRUPT_EVERY - 1)) == 0)
+			CHECK_FOR_INTERRUPTS();
 		if (st->taken[i] == mark)
 			continue;
 		w = st->popularity[i];
@@ -417,7 +425,8 @@ GenerateUser(SynthState *st)
 	{
 		int32		i = DrawByPopularity(st, &rng);
 
-		draws++;
+		if ((++draws & (SYNTH_INTERRUPT_EVERY - 1)) == 0)
+			CHECK_FOR_INTERRUPTS();
 		if (st->taken[i] == mark)
 			continue;
 		if (st->implicit &&
@@ -460,11 +469,32 @@ GenerateUser(SynthState *st)
 	st->next_row = 0;
 }
 
-/* Checks the arguments of synthetic_ratings; 22023 naming the argument */
+/*
+ * Bytes the generator holds at its peak: per item the planted factors and bias,
+ * the popularity and alias tables, the taken marks and the exact sampler's keys;
+ * per user's row its item and value.
+ */
+static uint64
+SynthStateBytes(int32 n_items, int64 n_ratings, int32 n_users, int32 rank)
+{
+	uint64		per_item = sizeof(float) * (uint64) rank + sizeof(float) +
+		2 * sizeof(double) + sizeof(int32) + sizeof(uint32) + sizeof(KeyedItem);
+	uint64		max_per_user = (uint64) ((n_ratings + n_users - 1) / n_users);
+
+	return (uint64) n_items * per_item + max_per_user * (sizeof(int32) + sizeof(float));
+}
+
+/*
+ * Checks the arguments of synthetic_ratings: 22023 naming the argument, 54000 if
+ * the generator would need more than SYNTH_MAX_BYTES.  The work is then bounded
+ * by n_ratings rows and users with no rows are never visited.
+ */
 static void
 CheckSynthArguments(int32 n_users, int32 n_items, int64 n_ratings, int32 rank,
 					double noise)
 {
+	uint64		bytes;
+
 	if (n_users < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -485,11 +515,20 @@ CheckSynthArguments(int32 n_users, int32 n_items, int64 n_ratings, int32 rank,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("argument \"rank\" must be between 1 and %d, got %d",
 						SYNTH_MAX_RANK, rank)));
-	if (isnan(noise) || isinf(noise) || noise < 0.0)
+	/* written so that NaN fails too; a larger noise could overflow a rating */
+	if (!(noise >= 0.0 && noise <= SYNTH_MAX_NOISE))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("argument \"noise\" must be a finite number at least 0, got %g",
-						noise)));
+				 errmsg("argument \"noise\" must be between 0 and %g, got %g",
+						SYNTH_MAX_NOISE, noise)));
+	bytes = SynthStateBytes(n_items, n_ratings, n_users, rank);
+	if (bytes > SYNTH_MAX_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("synthetic_ratings of %d items at rank %d would need %llu MB, more than the %llu MB it may use",
+						n_items, rank, (unsigned long long) (bytes >> 20),
+						(unsigned long long) (SYNTH_MAX_BYTES >> 20)),
+				 errhint("Use fewer items or a lower rank.")));
 }
 
 /* Allocates the generator state and plants every item */
@@ -507,6 +546,8 @@ InitSynthState(int32 n_users, int32 n_items, int64 n_ratings, int32 rank,
 	st->noise = noise;
 	st->seed = (uint64) seed;
 	st->implicit = implicit;
+	/* with fewer ratings than users, only the first n_ratings users get one */
+	st->users_with_rows = (int32) Min((int64) n_users, n_ratings);
 
 	st->item_factors = palloc_extended(sizeof(float) * (size_t) n_items * rank,
 									   MCXT_ALLOC_HUGE);
@@ -569,7 +610,7 @@ synthetic_ratings(PG_FUNCTION_ARGS)
 	funcctx = SRF_PERCALL_SETUP();
 	st = (SynthState *) funcctx->user_fctx;
 
-	while (st->next_row >= st->n_rows && st->user < st->n_users)
+	while (st->next_row >= st->n_rows && st->user < st->users_with_rows)
 	{
 		CHECK_FOR_INTERRUPTS();
 		GenerateUser(st);

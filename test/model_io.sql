@@ -153,7 +153,7 @@ SELECT throws_ok(format('SELECT %L::recsys.model', pg_temp.as_text(b)), '22P02',
 				 'invalid recsys.model value: user ids not strictly increasing at position 1 (2 after 99)', what)
 FROM io_bad WHERE what = 'user ids out of order';
 SELECT throws_ok(format('SELECT %L::recsys.model', pg_temp.as_text(b)), '22P02',
-				 'invalid recsys.model value: factor matrix holds NaN or infinity', what)
+				 'invalid recsys.model value: a factor of user 1 is NaN, it must be finite and at most 1e+17 in magnitude', what)
 FROM io_bad WHERE what = 'NaN user factor';
 SELECT throws_ok(format('SELECT %L::recsys.model', pg_temp.as_text(b)), '22P02',
 				 'invalid recsys.model value: seen item index 4 out of range 0..3', what)

@@ -1,7 +1,7 @@
 -- recsys.synthetic_ratings and recsys.fold: shape, determinism, the planted structure,
 -- and every argument error.
 BEGIN;
-SELECT plan(61);
+SELECT plan(71);
 
 -- A small explicit set: 1000 users x 1000 items, 20 ratings per user.
 CREATE TEMP TABLE ex AS SELECT * FROM recsys.synthetic_ratings(1000, 1000, 20000);
@@ -163,11 +163,57 @@ SELECT throws_ok('SELECT * FROM recsys.synthetic_ratings(10, 10, 10, rank => 0)'
 SELECT throws_ok('SELECT * FROM recsys.synthetic_ratings(10, 10, 10, rank => 1025)', '22023',
 	'argument "rank" must be between 1 and 1024, got 1025', 'rank 1025');
 SELECT throws_ok('SELECT * FROM recsys.synthetic_ratings(10, 10, 10, noise => -0.1)', '22023',
-	'argument "noise" must be a finite number at least 0, got -0.1', 'negative noise');
+	'argument "noise" must be between 0 and 1e+06, got -0.1', 'negative noise');
 SELECT throws_ok($$SELECT * FROM recsys.synthetic_ratings(10, 10, 10, noise => 'NaN')$$, '22023',
-	'argument "noise" must be a finite number at least 0, got NaN', 'NaN noise');
+	'argument "noise" must be between 0 and 1e+06, got NaN', 'NaN noise');
 SELECT throws_ok($$SELECT * FROM recsys.synthetic_ratings(10, 10, 10, noise => 'Infinity')$$, '22023',
-	'argument "noise" must be a finite number at least 0, got Infinity', 'infinite noise');
+	'argument "noise" must be between 0 and 1e+06, got Infinity', 'infinite noise');
+-- a noise that would overflow real is refused, not turned into infinite ratings
+SELECT throws_ok('SELECT * FROM recsys.synthetic_ratings(10, 10, 10, noise => 1e308)', '22023',
+	'argument "noise" must be between 0 and 1e+06, got 1e+308', 'noise 1e308');
+SELECT ok((SELECT bool_and(rating::float8 BETWEEN -1e8 AND 1e8)
+		   FROM recsys.synthetic_ratings(50, 50, 2500, noise => 1e6)),
+	'the largest noise still gives finite ratings');
+-- the work is bounded: users past the n_ratings-th have no rows and are not visited,
+-- and long calls poll for interrupts, so a statement_timeout stops them at once
+CREATE TEMP TABLE synth_runs (run text, seconds float8, state text, rows bigint);
+CREATE FUNCTION pg_temp.timed(run text, q text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	t0 timestamptz := clock_timestamp();
+	n bigint;
+BEGIN
+	EXECUTE q INTO n;
+	INSERT INTO synth_runs VALUES (run, extract(epoch FROM clock_timestamp() - t0), 'finished', n);
+EXCEPTION WHEN query_canceled THEN
+	INSERT INTO synth_runs VALUES (run, extract(epoch FROM clock_timestamp() - t0), SQLSTATE, NULL);
+END $$;
+SET LOCAL statement_timeout = '1s';
+SELECT pg_temp.timed('one rating', 'SELECT count(*) FROM recsys.synthetic_ratings(2147483647, 2, 1)');
+SET LOCAL statement_timeout = '1s';
+SELECT pg_temp.timed('five ratings', 'SELECT count(DISTINCT user_id) FROM recsys.synthetic_ratings(2147483647, 3, 5)');
+SET LOCAL statement_timeout = '300ms';
+SELECT pg_temp.timed('many users', 'SELECT count(*) FROM recsys.synthetic_ratings(2147483647, 2, 4294967294)');
+SET LOCAL statement_timeout = '300ms';
+SELECT pg_temp.timed('one big user', 'SELECT count(*) FROM recsys.synthetic_ratings(1, 2000000, 2000000, rank => 1, implicit => true)');
+SET LOCAL statement_timeout = 0;
+SELECT is((SELECT state || ' ' || rows FROM synth_runs WHERE run = 'one rating'), 'finished 1',
+	'2^31 - 1 users and one rating: one row, within a second');
+SELECT is((SELECT state || ' ' || rows FROM synth_runs WHERE run = 'five ratings'), 'finished 5',
+	'fewer ratings than users: one rating each for the first n_ratings users');
+SELECT is((SELECT state FROM synth_runs WHERE run = 'many users'), '57014',
+	'a generation over 2^31 users is canceled by statement_timeout');
+SELECT cmp_ok((SELECT seconds FROM synth_runs WHERE run = 'many users'), '<', 1.3::float8,
+	'and stops within a second of it');
+SELECT is((SELECT state FROM synth_runs WHERE run = 'one big user'), '57014',
+	'one user drawing 2 million implicit items is canceled by statement_timeout');
+SELECT cmp_ok((SELECT seconds FROM synth_runs WHERE run = 'one big user'), '<', 1.3::float8,
+	'and stops within a second of it');
+-- a generator bigger than 1 GB is refused up front
+SELECT throws_ok('SELECT * FROM recsys.synthetic_ratings(1, 2147483647, 1)', '54000',
+	'synthetic_ratings of 2147483647 items at rank 8 would need 155647 MB, more than the 1024 MB it may use',
+	'huge catalogue: 54000');
+SELECT throws_ok('SELECT * FROM recsys.synthetic_ratings(10, 300000, 10, rank => 1024)', '54000', NULL,
+	'rank 1024 over 300000 items: 54000');
 
 -- ---------------------------------------------------------------- fold
 CREATE TEMP TABLE pairs AS

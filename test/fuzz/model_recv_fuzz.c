@@ -3,12 +3,65 @@
  *		libFuzzer target for the binary form of recsys.model (model_recv).
  *
  * Every input must either be rejected with an error message or decode to a model
- * that passes validation and encodes back to exactly the same bytes.
+ * that passes validation, encodes back to exactly the same bytes and keeps the
+ * invariants the readers rely on (CheckReaderInvariants).
  */
+#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../src/modelio.c"
+
+/*
+ * What serving assumes of an accepted model, checked independently of the
+ * validator: at least one user and one item, an implicit model's mean is 0,
+ * options are printable ASCII without escapes, and every score, cosine and
+ * prediction serving can compute is a finite float.
+ */
+static void
+CheckReaderInvariants(const RecModelHeader *m)
+{
+	RecModelView v;
+	int			k = m->factors;
+	double		max_user = 0,
+				max_item = 0,
+				max_bias = 0;
+
+	RecModelGetView(m, &v);
+	if (m->n_users < 1 || m->n_items < 1)
+		abort();
+	if (m->algorithm == RECSYS_ALG_IALS && m->global_mean != 0.0f)
+		abort();
+	for (uint32_t i = 0; i + 1 < m->options_len; i++)
+		if ((unsigned char) v.options[i] > 0x7E || v.options[i] == '\\' ||
+			((unsigned char) v.options[i] < 0x20 && strchr(" \t\n\r", v.options[i]) == NULL))
+			abort();
+	/* largest squared row norms, in double so this check cannot overflow */
+	for (int64_t u = 0; u < m->n_users; u++)
+	{
+		double		s = 0;
+
+		for (int j = 0; j < k; j++)
+			s += (double) v.user_factors[u * k + j] * v.user_factors[u * k + j];
+		max_user = s > max_user ? s : max_user;
+		if (v.user_bias)
+			max_bias = fabs(v.user_bias[u]) > max_bias ? fabs(v.user_bias[u]) : max_bias;
+	}
+	for (int64_t i = 0; i < m->n_items; i++)
+	{
+		double		s = 0;
+
+		for (int j = 0; j < k; j++)
+			s += (double) v.item_factors[i * k + j] * v.item_factors[i * k + j];
+		max_item = s > max_item ? s : max_item;
+		if (v.item_bias)
+			max_bias = fabs(v.item_bias[i]) > max_bias ? fabs(v.item_bias[i]) : max_bias;
+	}
+	/* |x.y| <= |x| |y| bounds every partial sum of a dot product */
+	if (!(max_user <= FLT_MAX / 16 && max_item <= FLT_MAX / 16 &&
+		  sqrt(max_user * max_item) + fabs(m->global_mean) + 2 * max_bias <= FLT_MAX / 2))
+		abort();
+}
 
 /* Touches every section the way a reader would, so ASan sees any overrun */
 static void
@@ -54,6 +107,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (RecModelDecodeBody(data, size, m, &err) == RECSYS_MODEL_OK)
 	{
 		ReadModel(m);
+		CheckReaderInvariants(m);
 		again = malloc(size);
 		if (RecModelBinarySize(m) != size)
 			abort();
