@@ -32,7 +32,7 @@ SELECT throws_ok($$ SET recsys.max_threads = 256 $$, '22023', NULL,
 				 'not even a superuser can allow more threads than OpenBLAS supports');
 SELECT set_config('recsys.max_threads', max_val, true) FROM pg_settings WHERE name = 'recsys.max_threads';
 SELECT lives_ok($$ SELECT pg_temp.peak_with(256, 128) $$,
-				'recsys.threads = 256 with 128 factors trains (it used to crash inside OpenBLAS)');
+				'recsys.threads = 256 with 128 factors trains (on more data it used to crash inside OpenBLAS)');
 SELECT is(pg_temp.peak_with(256, 128),
 		  pg_temp.peak_with((SELECT max_val::int FROM pg_settings WHERE name = 'recsys.max_threads'), 128),
 		  '... on recsys.max_threads threads');
