@@ -442,8 +442,12 @@ AlsTrain(const RecRatings *r, const AlsParams *p, RecFactors *out,
 		return RECSYS_EINVAL;
 	if (threads < 1)
 		threads = 1;
-	if (threads > 256)
-		threads = 256;
+	if (threads > RECSYS_MAX_THREADS)
+		threads = RECSYS_MAX_THREADS;
+
+	/* OpenBLAS scratch for the threads and this one, before any thread starts */
+	if (RecBlasReserve(threads, NULL) != RECSYS_OK)
+		return RECSYS_ENOMEM;
 	dim = biases ? k + 1 : k;
 
 	out->iterations_done = 0;

@@ -412,8 +412,12 @@ IalsTrain(const RecRatings *r, const IalsParams *p, RecFactors *out,
 		return RECSYS_EINVAL;
 	if (threads < 1)
 		threads = 1;
-	if (threads > 256)
-		threads = 256;
+	if (threads > RECSYS_MAX_THREADS)
+		threads = RECSYS_MAX_THREADS;
+
+	/* OpenBLAS scratch for the threads and this one, before any thread starts */
+	if (RecBlasReserve(threads, NULL) != RECSYS_OK)
+		return RECSYS_ENOMEM;
 
 	out->iterations_done = 0;
 	out->loss = 0.0;

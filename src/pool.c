@@ -1,6 +1,8 @@
 /*
  * pool.c
- *		The solvers' thread pool (RecParallelFor), their deterministic initial
+ *		The solvers' thread pool (RecParallelFor), the limits and scratch of the
+ *		linked OpenBLAS that every thread calling it depends on (RecPoolInit,
+ *		RecBlasThreadLimit, RecBlasReserve), the solvers' deterministic initial
  *		factors (RecInitFactors), and the huge-page advice for the large arrays
  *		training fills (RecAdviseHugePages).
  *
@@ -8,7 +10,8 @@
  * the workers, then only waits and polls the interrupt callback; the workers take
  * chunks of the index range from an atomic counter until it runs out, a chunk fails
  * or a stop is requested.  Scratch memory belongs to the solvers, which allocate it
- * per thread before calling in here.
+ * per thread before calling in here; OpenBLAS's own scratch is reserved by
+ * RecBlasReserve on the calling thread before any worker starts.
  */
 #include <errno.h>
 #include <math.h>
@@ -16,15 +19,28 @@
 #include <sys/mman.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "blas.h"
 #include "solver.h"
 
 /* how long the calling thread sleeps between two polls of ctl->interrupted */
 #define POOL_POLL_NS	(20 * 1000 * 1000L)
 
-#define POOL_MAX_THREADS	256
+/*
+ * How long workers may take to stop once a stop was requested after an
+ * interrupt: a chunk is a few milliseconds of work, so a worker that has not
+ * returned after this long is stuck (in practice: inside OpenBLAS's allocator,
+ * which retries a failing mmap forever) and RecParallelFor gives up on it.
+ */
+#define POOL_STOP_GRACE_NS	(5 * 1000 * 1000 * 1000L)
+
+/* Signal that parks a stuck worker for good (see PoolFreezeWorker) */
+#define POOL_FREEZE_SIGNAL	(SIGRTMIN + 7)
 
 /* What the workers share: the range, the counter and the stop/outcome flags */
 typedef struct PoolShared
@@ -45,7 +61,215 @@ typedef struct PoolWorker
 {
 	PoolShared *shared;
 	int			thread;
+	atomic_int	finished;		/* set as the worker leaves PoolWorkerMain */
 } PoolWorker;
+
+/* ------------------------------------------------------- OpenBLAS limits */
+
+/*
+ * When the build does not say its MAX_THREADS (OpenBLAS before 0.3.10): its
+ * buffer table never has fewer than 50 slots, OpenBLAS's own idle threads may
+ * hold up to half of them, and one stays for the calling thread.
+ */
+#define POOL_BLAS_FALLBACK_THREADS	24
+
+/* OpenBLAS 0.3's BUFFER_SIZE on x86-64 and arm64, until a mapping is measured */
+#define POOL_BLAS_BUFFER_GUESS	((size_t) 128 << 20)
+
+static int	blas_build_threads = 0; /* MAX_THREADS of the build, 0 if unknown */
+static int	blas_thread_limit = 1;	/* RecBlasThreadLimit() */
+static int	blas_slots_reserved = 0;	/* slots RecBlasReserve has seen mapped */
+static size_t blas_buffer_bytes = POOL_BLAS_BUFFER_GUESS;	/* one slot's mapping */
+static bool blas_buffer_measured = false;	/* blas_buffer_bytes was seen, not guessed */
+static size_t blas_probe_factor = 2;	/* probe mappings of this many buffers */
+
+/* true on pool worker threads: only they park on POOL_FREEZE_SIGNAL */
+static __thread volatile sig_atomic_t pool_is_worker = 0;
+
+/* workers parked by PoolFreezeWorker, for the calling thread to wait on */
+static atomic_int pool_frozen = 0;
+
+/*
+ * POOL_FREEZE_SIGNAL handler: a stuck worker sleeps here until the process
+ * exits, with every signal blocked, so it never again touches memory that the
+ * backend frees on its way out.  Async-signal-safe.  On any other thread the
+ * signal is ignored.
+ */
+static void
+PoolFreezeHandler(int sig)
+{
+	sigset_t	all;
+
+	if (!pool_is_worker)
+		return;
+	atomic_fetch_add(&pool_frozen, 1);
+	sigfillset(&all);
+	for (;;)
+		sigsuspend(&all);
+}
+
+/*
+ * Once per process: OpenBLAS on one thread (its pthread build would otherwise
+ * start a thread per CPU in every backend and parallel worker), its thread limit
+ * from the "MAX_THREADS=n" of its build configuration, and the handler that parks
+ * stuck workers.
+ */
+void
+RecPoolInit(void)
+{
+	const char *config = openblas_get_config();
+	const char *at = config ? strstr(config, "MAX_THREADS=") : NULL;
+	struct sigaction sa;
+
+	openblas_set_num_threads(1);
+
+	blas_build_threads = 0;
+	if (at != NULL)
+	{
+		long		n = strtol(at + strlen("MAX_THREADS="), NULL, 10);
+
+		if (n > 0 && n <= 1 << 20)
+			blas_build_threads = (int) n;
+	}
+
+	/*
+	 * OpenBLAS's table has 2 * MAX_THREADS slots; its own idle threads (at most
+	 * MAX_THREADS - 1) hold one each for their lifetime, which leaves MAX_THREADS
+	 * + 1: MAX_THREADS - 1 workers, the calling thread and a spare.
+	 */
+	if (blas_build_threads > 0)
+		blas_thread_limit = blas_build_threads - 1;
+	else
+		blas_thread_limit = POOL_BLAS_FALLBACK_THREADS;
+	if (blas_thread_limit < 1)
+		blas_thread_limit = 1;
+	if (blas_thread_limit > RECSYS_MAX_THREADS)
+		blas_thread_limit = RECSYS_MAX_THREADS;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = PoolFreezeHandler;
+	sigfillset(&sa.sa_mask);
+	sigaction(POOL_FREEZE_SIGNAL, &sa, NULL);
+}
+
+/* The most threads that may call BLAS at once; see RecPoolInit */
+int
+RecBlasThreadLimit(void)
+{
+	return blas_thread_limit;
+}
+
+/* MAX_THREADS of the linked OpenBLAS, 0 if its configuration does not say */
+int
+RecBlasBuildThreads(void)
+{
+	return blas_build_threads;
+}
+
+/* The process's mapped and resident bytes (0 if /proc is not readable) */
+static void
+PoolMemory(size_t *mapped, size_t *resident)
+{
+	FILE	   *f = fopen("/proc/self/statm", "r");
+	unsigned long size = 0,
+				rss = 0;
+
+	if (f != NULL)
+	{
+		if (fscanf(f, "%lu %lu", &size, &rss) != 2)
+			size = rss = 0;
+		fclose(f);
+	}
+	*mapped = (size_t) size * (size_t) sysconf(_SC_PAGESIZE);
+	*resident = (size_t) rss * (size_t) sysconf(_SC_PAGESIZE);
+}
+
+/*
+ * Reserves OpenBLAS scratch for `threads` concurrent callers; see blas.h.
+ *
+ * OpenBLAS hands out the lowest free slot of its table and maps a slot's buffer
+ * the first time the slot is used, keeping it for the life of the process; the
+ * mapped slots are therefore always the first ones.  Holding threads + 1 buffers
+ * at once here (one per worker, one for this thread) makes that many slots
+ * mapped, so no worker ever maps one.  Before each slot OpenBLAS would have to
+ * map, the same size is mapped and unmapped here: if that fails, so would
+ * OpenBLAS, which would then retry forever.
+ *
+ * The size is learnt from the first mapping seen.  Until then the probe is twice
+ * a 0.3 BUFFER_SIZE: builds without NO_WARMUP map twice the buffer for a moment
+ * and touch it to pick a cache-friendly offset.  A first mapping that left the
+ * resident size alone shows a NO_WARMUP build (Debian's), and from then on the
+ * probe is the buffer itself.
+ */
+int
+RecBlasReserve(int threads, size_t *bytes_each)
+{
+	void	   *held[RECSYS_MAX_THREADS + 2];
+	long		page = sysconf(_SC_PAGESIZE);
+	int			slots = threads + 1;
+	int			n;
+	int			rc = RECSYS_OK;
+
+	if (slots < 2)
+		slots = 2;
+	if (slots > blas_thread_limit + 1)
+		slots = blas_thread_limit + 1;
+	if (bytes_each)
+		*bytes_each = blas_buffer_bytes;
+	if (slots <= blas_slots_reserved)
+		return RECSYS_OK;
+
+	for (n = 0; n < slots; n++)
+	{
+		size_t		mapped = 0,
+					resident = 0;
+
+		if (n >= blas_slots_reserved)
+		{
+			size_t		probe = blas_probe_factor * blas_buffer_bytes + (size_t) page;
+			void	   *p = mmap(NULL, probe, PROT_READ | PROT_WRITE,
+								 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+			if (p == MAP_FAILED)
+			{
+				rc = RECSYS_ENOMEM;
+				break;
+			}
+			munmap(p, probe);
+			PoolMemory(&mapped, &resident);
+		}
+		held[n] = blas_memory_alloc(0);
+		if (held[n] == NULL)
+		{
+			/* the table is full: only possible beyond blas_thread_limit */
+			rc = RECSYS_ENOMEM;
+			break;
+		}
+		if (mapped > 0 && !blas_buffer_measured)
+		{
+			size_t		mapped_after,
+						resident_after;
+
+			/* a slot mapped just now: learn its size and how it was mapped */
+			PoolMemory(&mapped_after, &resident_after);
+			if (mapped_after > mapped && mapped_after - mapped <= ((size_t) 1 << 30))
+			{
+				blas_buffer_bytes = mapped_after - mapped;
+				blas_buffer_measured = true;
+				if (resident_after < resident + blas_buffer_bytes / 4)
+					blas_probe_factor = 1;
+			}
+		}
+	}
+	/* the slots held are mapped now, whether or not all could be */
+	if (n > blas_slots_reserved)
+		blas_slots_reserved = n;
+	while (n > 0)
+		blas_memory_free(held[--n]);
+	if (bytes_each)
+		*bytes_each = blas_buffer_bytes;
+	return rc;
+}
 
 /* Records a chunk's failure (the first one wins) and stops the other workers */
 static void
@@ -63,6 +287,13 @@ PoolWorkerMain(void *arg)
 {
 	PoolWorker *w = (PoolWorker *) arg;
 	PoolShared *s = w->shared;
+	sigset_t	freeze;
+
+	/* every signal stays blocked (see RecParallelFor) except the one parking us */
+	pool_is_worker = 1;
+	sigemptyset(&freeze);
+	sigaddset(&freeze, POOL_FREEZE_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &freeze, NULL);
 
 	while (!atomic_load(&s->stop))
 	{
@@ -82,6 +313,7 @@ PoolWorkerMain(void *arg)
 	s->running--;
 	pthread_cond_signal(&s->done);
 	pthread_mutex_unlock(&s->lock);
+	atomic_store(&w->finished, 1);
 	return NULL;
 }
 
@@ -113,31 +345,71 @@ PoolRunInline(int64_t n, int64_t chunk, RecChunkFn fn, void *ctx,
 	return RECSYS_OK;
 }
 
+/* Nanoseconds on the monotonic clock */
+static int64_t
+PoolNowNs(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+/*
+ * Parks the workers that have not finished (see PoolFreezeHandler) and waits a
+ * moment for them to get there.  Their stacks, the pool's lock and OpenBLAS
+ * slots stay taken for the rest of the process, which is about to exit.
+ */
+static void
+PoolFreezeStuck(PoolWorker *workers, const pthread_t *tids, int started)
+{
+	int			expect = 0;
+	int64_t		until = PoolNowNs() + 1000 * 1000 * 1000L;
+	int			t;
+
+	atomic_store(&pool_frozen, 0);
+	for (t = 0; t < started; t++)
+		if (!atomic_load(&workers[t].finished) &&
+			pthread_kill(tids[t], POOL_FREEZE_SIGNAL) == 0)
+			expect++;
+	while (atomic_load(&pool_frozen) < expect && PoolNowNs() < until)
+	{
+		struct timespec pause = {0, 1000 * 1000L};
+
+		nanosleep(&pause, NULL);
+	}
+}
+
 /*
  * Runs fn over [0, n) in chunks on nthreads threads; see solver.h.  The calling
  * thread waits on a condition variable with short timeouts and polls
- * ctl->interrupted in between, outside any lock.
+ * ctl->interrupted in between, outside any lock.  A thread that cannot be
+ * started leaves its share to the others (to the calling thread if none
+ * started).  Once interrupted, workers get POOL_STOP_GRACE_NS to return; those
+ * that have not are parked for good and RECSYS_STUCK is returned, after which
+ * the process must exit (the caller raises FATAL).
  */
 int
 RecParallelFor(int nthreads, int64_t n, int64_t chunk, RecChunkFn fn, void *ctx,
 			   const RecControl *ctl)
 {
 	PoolShared	s;
-	PoolWorker	workers[POOL_MAX_THREADS];
-	pthread_t	tids[POOL_MAX_THREADS];
+	PoolWorker	workers[RECSYS_MAX_THREADS];
+	pthread_t	tids[RECSYS_MAX_THREADS];
 	sigset_t	all,
 				saved;
 	int			started = 0;
-	int			create_failed = 0;
 	bool		interrupted = false;
+	bool		stuck = false;
+	int64_t		interrupted_at = 0;
 	int			t;
 
 	if (n < 0 || chunk < 1 || fn == NULL || nthreads < 1)
 		return RECSYS_EINVAL;
 	if (n == 0)
 		return PoolInterrupted(ctl) ? RECSYS_INTERRUPTED : RECSYS_OK;
-	if (nthreads > POOL_MAX_THREADS)
-		nthreads = POOL_MAX_THREADS;
+	if (nthreads > RECSYS_MAX_THREADS)
+		nthreads = RECSYS_MAX_THREADS;
 	/* never more threads than chunks */
 	if ((n + chunk - 1) / chunk < nthreads)
 		nthreads = (int) ((n + chunk - 1) / chunk);
@@ -183,21 +455,28 @@ RecParallelFor(int nthreads, int64_t n, int64_t chunk, RecChunkFn fn, void *ctx,
 	{
 		workers[t].shared = &s;
 		workers[t].thread = t;
+		atomic_init(&workers[t].finished, 0);
 		pthread_mutex_lock(&s.lock);
 		s.running++;
 		pthread_mutex_unlock(&s.lock);
 		if (pthread_create(&tids[t], NULL, PoolWorkerMain, &workers[t]) != 0)
 		{
+			/* out of memory for a stack or over a process limit: do without */
 			pthread_mutex_lock(&s.lock);
 			s.running--;
 			pthread_mutex_unlock(&s.lock);
-			create_failed = 1;
-			atomic_store(&s.stop, 1);
 			break;
 		}
 		started++;
 	}
 	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+
+	if (started == 0)
+	{
+		pthread_cond_destroy(&s.done);
+		pthread_mutex_destroy(&s.lock);
+		return PoolRunInline(n, chunk, fn, ctx, ctl);
+	}
 
 	/* wait for the workers, polling for interrupts every POOL_POLL_NS */
 	pthread_mutex_lock(&s.lock);
@@ -213,25 +492,38 @@ RecParallelFor(int nthreads, int64_t n, int64_t chunk, RecChunkFn fn, void *ctx,
 			deadline.tv_nsec -= 1000000000L;
 		}
 		pthread_cond_timedwait(&s.done, &s.lock, &deadline);
-		if (s.running == 0 || interrupted)
+		if (s.running == 0)
 			continue;
+		if (interrupted)
+		{
+			if (PoolNowNs() - interrupted_at < POOL_STOP_GRACE_NS)
+				continue;
+			stuck = true;
+			break;
+		}
 		pthread_mutex_unlock(&s.lock);
 		if (PoolInterrupted(ctl))
 		{
 			interrupted = true;
+			interrupted_at = PoolNowNs();
 			atomic_store(&s.stop, 1);
 		}
 		pthread_mutex_lock(&s.lock);
 	}
 	pthread_mutex_unlock(&s.lock);
 
+	if (stuck)
+	{
+		/* the pool's lock, condition and stack frame are left to the parked */
+		PoolFreezeStuck(workers, tids, started);
+		return RECSYS_STUCK;
+	}
+
 	for (t = 0; t < started; t++)
 		pthread_join(tids[t], NULL);
 	pthread_cond_destroy(&s.done);
 	pthread_mutex_destroy(&s.lock);
 
-	if (create_failed)
-		return RECSYS_ETHREAD;
 	if (interrupted)
 		return RECSYS_INTERRUPTED;
 	return atomic_load(&s.status);

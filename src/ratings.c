@@ -549,11 +549,11 @@ CheckStateMemory(TrainState *st)
 	if ((int64) bytes > MaxTrainBytes())
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("%s input needs more than recsys.max_train_mb (%d MB)",
-						AggregateName(st->algorithm), recsys_max_train_mb),
+				 errmsg("%s input needs more than %s (%d MB)",
+						AggregateName(st->algorithm), RecTrainMbSetting(), recsys_max_train_mb),
 				 errdetail("The aggregate state holds %.1f MB after " INT64_FORMAT " interactions of %d users and %d items.",
 						   bytes / (1024.0 * 1024.0), st->n, st->users.n, st->items.n),
-				 errhint("Raise recsys.max_train_mb, or train on fewer rows.")));
+				 errhint("Raise %s, or train on fewer rows.", RecTrainMbSetting())));
 }
 
 /* An empty id map with room for about n ids */
@@ -1074,12 +1074,12 @@ Reserve(TrainMemory *tm, int64 bytes, const char *what)
 	if (tm->live + bytes > MaxTrainBytes())
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("%s needs %.1f MB for %s, more than recsys.max_train_mb (%d MB)",
+				 errmsg("%s needs %.1f MB for %s, more than %s (%d MB)",
 						tm->aggregate, (tm->live + bytes) / (1024.0 * 1024.0), what,
-						recsys_max_train_mb),
+						RecTrainMbSetting(), recsys_max_train_mb),
 				 errdetail("The input has " INT64_FORMAT " interactions of %d users and %d items.",
 						   tm->n, tm->n_users, tm->n_items),
-				 errhint("Raise recsys.max_train_mb, or train on fewer rows or factors.")));
+				 errhint("Raise %s, or train on fewer rows or factors.", RecTrainMbSetting())));
 	tm->live += bytes;
 	tm->peak = Max(tm->peak, tm->live);
 }
@@ -1278,6 +1278,9 @@ ReportSolverStatus(int status, const char *aggregate)
 					 errmsg("%s could not solve the normal equations: a matrix is not positive definite",
 							aggregate),
 					 errhint("Increase the \"regularization\" option.")));
+			break;
+		case RECSYS_STUCK:
+			RecReportStuck(aggregate);
 			break;
 		case RECSYS_ETHREAD:
 			ereport(ERROR,
@@ -1609,6 +1612,7 @@ TrainModel(TrainState *st)
 	float		vmin,
 				vmax;
 	int64		scratch_estimate;
+	int			threads = RecWorkThreads();
 	int			status;
 	instr_time	start,
 				duration;
@@ -1645,6 +1649,12 @@ TrainModel(TrainState *st)
 			Reserve(&tm, need, "its input, CSR/CSC copies and the model");
 		}
 	}
+
+	/*
+	 * OpenBLAS scratch for the solver's threads, mapped now on this thread: a
+	 * failure is an error here instead of a worker retrying forever
+	 */
+	RecReserveBlas(threads, agg);
 
 	work_cxt = AllocSetContextCreate(CurrentMemoryContext, "recsys training",
 									 ALLOCSET_DEFAULT_SIZES);
@@ -1744,7 +1754,7 @@ TrainModel(TrainState *st)
 	/* solve */
 	scratch_estimate = EstimateSolverScratch(Max(LongestRow(user_ptr, nu),
 												 LongestRow(item_ptr, ni)),
-											 k, recsys_threads);
+											 k, threads);
 	Reserve(&tm, scratch_estimate, "solver scratch");
 	tm.live -= scratch_estimate;
 
@@ -1793,7 +1803,7 @@ TrainModel(TrainState *st)
 		p.cg_steps = (int) o->cg_steps;
 		p.solver = (int) o->solver;
 		p.seed = (uint64) o->seed;
-		p.threads = recsys_threads;
+		p.threads = threads;
 		status = IalsTrain(&r, &p, &f, &ctl);
 	}
 	else
@@ -1805,7 +1815,7 @@ TrainModel(TrainState *st)
 		p.regularization = (float) o->regularization;
 		p.biases = o->biases;
 		p.seed = (uint64) o->seed;
-		p.threads = recsys_threads;
+		p.threads = threads;
 		status = AlsTrain(&r, &p, &f, &ctl);
 	}
 	INSTR_TIME_SET_CURRENT(duration);

@@ -37,10 +37,14 @@
 #define BATCH_TILE_ITEMS	4096
 #define BATCH_ROUND_ROWS	(1 << 22)
 
-/* The model argument (position 0), by value or by registry name */
+/*
+ * The model argument (position 0), by value or by registry name.  Loading a model
+ * and scoring call BLAS on this thread: its OpenBLAS scratch is mapped first.
+ */
 static RecModelEntry *
 ModelArg(FunctionCallInfo fcinfo, bool by_name)
 {
+	RecReserveBlas(1, "serving");
 	if (by_name)
 		return RecModelGetByName(PG_GETARG_TEXT_PP(0));
 	return RecModelGet(PG_GETARG_DATUM(0));
@@ -226,8 +230,12 @@ PG_FUNCTION_INFO_V1(predict);
 Datum
 predict(PG_FUNCTION_ARGS)
 {
-	RecModelEntry *e = RecModelGetForRow(fcinfo->flinfo, PG_GETARG_DATUM(0));
-	const RecModelView *v = &e->v;
+	RecModelEntry *e;
+	const RecModelView *v;
+
+	RecReserveBlas(1, "predict");	/* loading a model may call BLAS */
+	e = RecModelGetForRow(fcinfo->flinfo, PG_GETARG_DATUM(0));
+	v = &e->v;
 
 	PG_RETURN_FLOAT4(RecModelPredict(v,
 									 RecFindId(v->user_ids, v->h->n_users, PG_GETARG_INT64(1)),
@@ -574,7 +582,7 @@ RecBatchRun(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 			RecBatchEmitFn emit, void *arg)
 {
 	const RecModelHeader *m = e->model;
-	int			threads = Max(recsys_threads, 1);
+	int			threads = RecWorkThreads();
 	int			block;
 	int64		round;
 	RecBatch	bt;
@@ -583,6 +591,8 @@ RecBatchRun(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 	if (n_users == 0 || m->n_items == 0)
 		return;
 	n = Min(n, m->n_items);
+	/* the workers' OpenBLAS scratch, before any of them starts */
+	RecReserveBlas(threads, "batch scoring");
 
 	/* blocks small enough that every thread gets work, rounds bounded in rows */
 	block = (int) Min((int64) BATCH_BLOCK_USERS, (n_users + threads - 1) / threads);
@@ -626,6 +636,8 @@ RecBatchRun(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 		CHECK_FOR_INTERRUPTS();
 		bt.users = users + start;
 		rc = RecParallelFor(threads, count, block, RecBatchChunk, &bt, &ctl);
+		if (rc == RECSYS_STUCK)
+			RecReportStuck("batch scoring");
 		if (rc == RECSYS_INTERRUPTED)
 		{
 			CHECK_FOR_INTERRUPTS();

@@ -1,8 +1,15 @@
 /*
  * recsys.c
- *		Module entry point: PG_MODULE_MAGIC, settings (GUCs) and _PG_init.
+ *		Module entry point: PG_MODULE_MAGIC, settings (GUCs) and _PG_init, and the
+ *		main-thread side of the thread and OpenBLAS limits (RecWorkThreads,
+ *		RecReserveBlas, RecReportStuck).
  *
- * Everything else lives in the file that owns it (see DESIGN §2).
+ * Resource settings come in pairs: a ceiling that only a superuser (or a role
+ * granted SET on it) may change, and the setting any role may lower below it.
+ * The value the rest of the extension reads is the smaller of the two, kept up to
+ * date by assign hooks, so no SET by an ordinary role can raise it above the
+ * administrator's ceiling.  Everything else lives in the file that owns it (see
+ * DESIGN §2).
  */
 #include "postgres.h"
 
@@ -15,12 +22,22 @@
 
 #include "blas.h"
 #include "recsys.h"
+#include "solver.h"
 
 PG_MODULE_MAGIC;
 
+/* effective values, read by the rest of the extension (recsys.h) */
 int			recsys_threads = 1;
 int			recsys_model_cache_mb = 256;
 int			recsys_max_train_mb = 1024;
+
+/* the settings themselves: what a role asked for, and the ceilings */
+static int	threads_setting = 1;
+static int	max_threads_setting = 1;
+static int	model_cache_mb_setting = 256;
+static int	model_cache_mb_limit_setting = 256;
+static int	max_train_mb_setting = 1024;
+static int	train_mb_limit_setting = 1024;
 
 void		_PG_init(void);
 
@@ -35,13 +52,88 @@ RecCancelRequested(void *arg)
 	return InterruptPending && (QueryCancelPending || ProcDiePending);
 }
 
+/*
+ * The number of threads work may use now: recsys.threads, at most
+ * recsys.max_threads (itself never above what the linked OpenBLAS supports).  The
+ * first time in a session that a request is cut down, a NOTICE says so.
+ */
+int
+RecWorkThreads(void)
+{
+	static int	noticed_setting = 0;
+	static int	noticed_limit = 0;
+	int			threads = Max(recsys_threads, 1);
+
+	if (threads < threads_setting &&
+		(noticed_setting != threads_setting || noticed_limit != threads))
+	{
+		noticed_setting = threads_setting;
+		noticed_limit = threads;
+		ereport(NOTICE,
+				(errmsg_plural("using %d thread: recsys.threads is %d, recsys.max_threads is %d",
+							   "using %d threads: recsys.threads is %d, recsys.max_threads is %d",
+							   threads, threads, threads_setting, max_threads_setting),
+				 max_threads_setting < RecBlasThreadLimit() ?
+				 errdetail("recsys.max_threads caps recsys.threads; a superuser may raise it up to %d, the most the linked OpenBLAS supports.",
+						   RecBlasThreadLimit()) :
+				 errdetail("The linked OpenBLAS (built for MAX_THREADS=%d) supports at most %d threads calling it at once.",
+						   RecBlasBuildThreads(), RecBlasThreadLimit())));
+	}
+	return threads;
+}
+
+/*
+ * The setting that bounds training memory now: recsys.max_train_mb, or the
+ * administrator's recsys.train_mb_limit when that is lower
+ */
+const char *
+RecTrainMbSetting(void)
+{
+	return max_train_mb_setting > train_mb_limit_setting ?
+		"recsys.train_mb_limit" : "recsys.max_train_mb";
+}
+
+/*
+ * Maps OpenBLAS's scratch for `threads` threads calling it at once (blas.h), or
+ * fails with out of memory: on this thread, before any worker could hang in
+ * OpenBLAS's allocator instead.
+ */
+void
+RecReserveBlas(int threads, const char *what)
+{
+	size_t		bytes = 0;
+
+	if (RecBlasReserve(threads, &bytes) != RECSYS_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("%s could not map OpenBLAS scratch for %d threads (%zu MB of address space each).",
+						   what, threads, bytes >> 20),
+				 errhint("Lower recsys.threads, or raise the server's memory limits.")));
+}
+
+/*
+ * After RECSYS_STUCK: worker threads did not stop within seconds of a cancel or
+ * termination and were parked for good, so this process cannot go on.  FATAL
+ * ends the session cleanly; the postmaster does not restart the cluster.
+ */
+void
+RecReportStuck(const char *what)
+{
+	ereport(FATAL,
+			(errcode(ProcDiePending ? ERRCODE_ADMIN_SHUTDOWN : ERRCODE_QUERY_CANCELED),
+			 errmsg("terminating connection because the threads of %s did not stop after an interrupt",
+					what),
+			 errdetail("A worker thread was stuck, most likely waiting for memory inside OpenBLAS.")));
+}
+
 /* Number of online CPUs, at least 1 */
 static int
 OnlineCpus(void)
 {
 	long		n = sysconf(_SC_NPROCESSORS_ONLN);
 
-	return (n < 1) ? 1 : (n > 256 ? 256 : (int) n);
+	return (n < 1) ? 1 : (n > RECSYS_MAX_THREADS ? RECSYS_MAX_THREADS : (int) n);
 }
 
 /* A quarter of physical memory in MB, at least 256 */
@@ -63,37 +155,109 @@ DefaultMaxTrainMb(void)
 }
 
 /*
- * Module load: keep OpenBLAS on one thread (its pthread build would otherwise use
- * every CPU in every backend and parallel worker) and define the settings.
+ * Assign hooks: each keeps the effective value (the smaller of the setting and its
+ * ceiling) in step with the one that changes; guc.c stores newval after the hook
+ * returns, so the other half is read from its variable.
+ */
+static void
+AssignThreads(int newval, void *extra)
+{
+	recsys_threads = Min(newval, max_threads_setting);
+}
+
+static void
+AssignMaxThreads(int newval, void *extra)
+{
+	recsys_threads = Min(threads_setting, newval);
+}
+
+static void
+AssignModelCacheMb(int newval, void *extra)
+{
+	recsys_model_cache_mb = Min(newval, model_cache_mb_limit_setting);
+}
+
+static void
+AssignModelCacheMbLimit(int newval, void *extra)
+{
+	recsys_model_cache_mb = Min(model_cache_mb_setting, newval);
+}
+
+static void
+AssignMaxTrainMb(int newval, void *extra)
+{
+	recsys_max_train_mb = Min(newval, train_mb_limit_setting);
+}
+
+static void
+AssignTrainMbLimit(int newval, void *extra)
+{
+	recsys_max_train_mb = Min(max_train_mb_setting, newval);
+}
+
+/*
+ * Module load: OpenBLAS on one thread and its limits (pool.c), then the settings.
+ * Each ceiling is defined before the setting under it, so that the setting's
+ * assign hook sees the ceiling's boot value.
  */
 void
 _PG_init(void)
 {
-	openblas_set_num_threads(1);
+	int			blas_limit;
+	int			default_threads;
+	int			default_train_mb = DefaultMaxTrainMb();
+
+	RecPoolInit();
+	blas_limit = RecBlasThreadLimit();
+	default_threads = Min(OnlineCpus(), blas_limit);
+
+	DefineCustomIntVariable("recsys.max_threads",
+							"Most threads training solvers and batch scoring may use (ceiling of recsys.threads).",
+							"Defaults to the number of CPUs; never above what the linked OpenBLAS supports.",
+							&max_threads_setting,
+							default_threads, 1, blas_limit,
+							PGC_SUSET, 0,
+							NULL, AssignMaxThreads, NULL);
 
 	DefineCustomIntVariable("recsys.threads",
 							"Threads used by training solvers and batch scoring.",
-							"Defaults to the number of CPUs.",
-							&recsys_threads,
-							OnlineCpus(), 1, 256,
+							"At most recsys.max_threads are used; defaults to the number of CPUs.",
+							&threads_setting,
+							default_threads, 1, RECSYS_MAX_THREADS,
 							PGC_USERSET, 0,
-							NULL, NULL, NULL);
+							NULL, AssignThreads, NULL);
+
+	DefineCustomIntVariable("recsys.model_cache_mb_limit",
+							"Most memory each backend may use to cache loaded models (ceiling of recsys.model_cache_mb).",
+							"Defaults to a quarter of physical memory.",
+							&model_cache_mb_limit_setting,
+							default_train_mb, 0, INT_MAX / 2,
+							PGC_SUSET, GUC_UNIT_MB,
+							NULL, AssignModelCacheMbLimit, NULL);
 
 	DefineCustomIntVariable("recsys.model_cache_mb",
 							"Memory each backend may use to cache loaded models.",
-							NULL,
-							&recsys_model_cache_mb,
+							"At most recsys.model_cache_mb_limit is used.",
+							&model_cache_mb_setting,
 							256, 0, INT_MAX / 2,
 							PGC_USERSET, GUC_UNIT_MB,
-							NULL, NULL, NULL);
+							NULL, AssignModelCacheMb, NULL);
+
+	DefineCustomIntVariable("recsys.train_mb_limit",
+							"Most memory a training aggregate may use (ceiling of recsys.max_train_mb).",
+							"Defaults to a quarter of physical memory.",
+							&train_mb_limit_setting,
+							default_train_mb, 16, INT_MAX / 2,
+							PGC_SUSET, GUC_UNIT_MB,
+							NULL, AssignTrainMbLimit, NULL);
 
 	DefineCustomIntVariable("recsys.max_train_mb",
 							"Memory a training aggregate may use before it fails.",
-							"Defaults to a quarter of physical memory.",
-							&recsys_max_train_mb,
-							DefaultMaxTrainMb(), 16, INT_MAX / 2,
+							"At most recsys.train_mb_limit is used; defaults to a quarter of physical memory.",
+							&max_train_mb_setting,
+							default_train_mb, 16, INT_MAX / 2,
 							PGC_USERSET, GUC_UNIT_MB,
-							NULL, NULL, NULL);
+							NULL, AssignMaxTrainMb, NULL);
 
 	MarkGUCPrefixReserved("recsys");
 }

@@ -8,12 +8,30 @@
 #ifndef RECSYS_H
 #define RECSYS_H
 
-/* GUCs, defined in recsys.c */
-extern int	recsys_threads;			/* recsys.threads: solver and batch threads */
-extern int	recsys_model_cache_mb;	/* recsys.model_cache_mb: per-backend model cache */
-extern int	recsys_max_train_mb;	/* recsys.max_train_mb: training memory ceiling */
+/*
+ * Settings, defined in recsys.c: each the smaller of what the role set and the
+ * administrator's ceiling
+ */
+extern int	recsys_threads;			/* recsys.threads, at most recsys.max_threads
+									 * (use RecWorkThreads() to start threads) */
+extern int	recsys_model_cache_mb;	/* recsys.model_cache_mb, at most
+									 * recsys.model_cache_mb_limit */
+extern int	recsys_max_train_mb;	/* recsys.max_train_mb, at most
+									 * recsys.train_mb_limit */
 
 /* RecControl.interrupted: true once a cancel or termination is pending */
 extern bool RecCancelRequested(void *arg);
+
+/* The setting that bounds recsys_max_train_mb now, for messages */
+extern const char *RecTrainMbSetting(void);
+
+/* Threads to start for one piece of work (NOTICE if recsys.threads was cut down) */
+extern int	RecWorkThreads(void);
+
+/* OpenBLAS scratch for `threads` callers, or ERROR out of memory naming `what` */
+extern void RecReserveBlas(int threads, const char *what);
+
+/* FATAL after RECSYS_STUCK: workers could not be stopped (see pool.c) */
+extern void RecReportStuck(const char *what) pg_attribute_noreturn();
 
 #endif							/* RECSYS_H */

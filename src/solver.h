@@ -22,6 +22,11 @@
 #define RECSYS_ENOTPD		3	/* a normal-equation matrix was not positive definite */
 #define RECSYS_ETHREAD		4	/* a thread could not be started */
 #define RECSYS_EINVAL		5	/* arguments out of range */
+#define RECSYS_STUCK		6	/* workers did not stop after an interrupt: they
+								 * are parked and the process must exit */
+
+/* the most threads a pool runs (recsys.threads is clamped lower still) */
+#define RECSYS_MAX_THREADS	256
 
 /*
  * Deduplicated interactions over dense indexes, in both orientations.
@@ -57,9 +62,12 @@ typedef struct RecControl
 /*
  * Runs fn(ctx, thread, begin, end) over [0, n) in chunks of at most `chunk` items on
  * `nthreads` threads (work is handed out dynamically, so results must not depend on
- * which thread ran a chunk).  The calling thread only waits and polls
- * ctl->interrupted.  Worker threads block all signals.  Returns RECSYS_OK, the first
- * non-zero status a chunk returned, or RECSYS_INTERRUPTED.
+ * which thread ran a chunk; fewer threads run it if some cannot be started).  The
+ * calling thread only waits and polls ctl->interrupted.  Worker threads block all
+ * signals.  Returns RECSYS_OK, the first non-zero status a chunk returned,
+ * RECSYS_INTERRUPTED, or RECSYS_STUCK if workers did not stop within seconds of an
+ * interrupt (then the caller must end the process: they are parked, not gone).
+ * Threads that call BLAS need RecBlasReserve(nthreads) first (blas.h).
  */
 typedef int (*RecChunkFn) (void *ctx, int thread, int64_t begin, int64_t end);
 

@@ -37,6 +37,8 @@ BEGIN
 END $$;
 
 SET LOCAL max_parallel_workers_per_gather = 0;
+-- more threads than CPUs: their ceiling (a superuser setting) defaults to the CPUs
+SET LOCAL recsys.max_threads = 8;
 
 SELECT is(pg_temp.trained($$ SELECT recsys.train_als(user_id, item_id, rating, '{"factors": 4, "iterations": 1}') FROM thr_ratings $$, 2),
 		  pg_temp.trained($$ SELECT recsys.train_als(user_id, item_id, rating, '{"factors": 4, "iterations": 1}') FROM thr_ratings $$, 1),
