@@ -29,6 +29,7 @@
 #include "modeltype.h"
 #include "options.h"
 #include "recommend.h"
+#include "recsys.h"
 #include "registry.h"
 
 /* Options of recsys.evaluate */
@@ -292,6 +293,7 @@ RecEvaluate(Datum model, const char *test_query, int32 k, Jsonb *options)
 	ReadTestSet(test_query, &ts);
 	qsort(ts.rows, ts.n, sizeof(TestRow), CompareTestRow);
 
+	RecReserveBlas(1, "evaluate");	/* loading a model may call BLAS */
 	e = RecModelGet(model);
 	m = e->model;
 	v = &e->v;
