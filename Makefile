@@ -36,7 +36,7 @@ $(OBJS): $(wildcard src/*.h)
 # reductions without -ffast-math; kernels.c dispatches per CPU at run time.
 src/kernels.o: CFLAGS += -O3 -fopenmp-simd
 
-EXTRA_CLEAN = test/fuzz/*_fuzz test/fuzz/*_fuzz.log bench/kernels_bench results regression.diffs regression.out
+EXTRA_CLEAN = test/fuzz/*_fuzz test/fuzz/*_fuzz.log test/unit/*_test bench/kernels_bench results regression.diffs regression.out
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
@@ -103,3 +103,18 @@ fuzz: fuzz-deps
 			failed=1; \
 		fi; \
 	done; exit $$failed
+
+# --- unit drivers -------------------------------------------------------------
+# Each test/unit/NAME_test.c is a TAP driver for plain-C code (no PostgreSQL),
+# linked against UNIT_SRCS and OpenBLAS; make unit builds and runs every driver and
+# fails if any prints "not ok".  UNIT_ARGS=... passes an environment to the drivers
+# (NEIGHBOURS_TEST_QUICK=1 skips the timings).
+UNIT_SRCS    = src/pool.c src/neighbours.c src/knn.c src/ease.c
+UNIT_TARGETS = $(patsubst %.c,%,$(wildcard test/unit/*_test.c))
+
+test/unit/%_test: test/unit/%_test.c $(UNIT_SRCS) $(wildcard src/*.h)
+	gcc -O2 -g -Wall -Wmissing-prototypes -Werror=vla -Isrc $(BLAS_CFLAGS) -o $@ $< $(UNIT_SRCS) $(BLAS_LIBS) -lpthread -lm
+
+.PHONY: unit
+unit: $(UNIT_TARGETS)
+	@set -e; for t in $(UNIT_TARGETS); do echo "== $$t"; env $(UNIT_ARGS) $$t; done

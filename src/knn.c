@@ -165,6 +165,8 @@ RecKnnScratchBytes(const RecRatings *r, const RecKnnParams *p)
 	if (!KnnParamsValid(r, p))
 		return 0;
 	n_rows = p->kind == REC_KNN_ITEM ? r->n_items : r->n_users;
+	if (n_rows == 0)
+		return 0;
 	threads = KnnThreads(p);
 	bytes = KnnScratchPerThread(n_rows, p->similarity) * threads +
 		sizeof(KnnScratch) * threads;
@@ -450,6 +452,12 @@ RecKnnFit(const RecRatings *r, const RecKnnParams *p, RecNeighbours *out,
 		}
 	}
 
+	/* a cancel already pending stops here; while threads run the pool polls */
+	if (ctl != NULL && ctl->interrupted != NULL && ctl->interrupted(ctl->arg))
+	{
+		rc = RECSYS_INTERRUPTED;
+		goto done;
+	}
 	chunk = p->chunk > 0 ? p->chunk : KNN_CHUNK;
 	rc = RecParallelFor(threads, n_rows, chunk, KnnChunk, &job, ctl);
 	if (rc == RECSYS_OK)
