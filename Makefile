@@ -36,7 +36,7 @@ $(OBJS): $(wildcard src/*.h)
 # reductions without -ffast-math; kernels.c dispatches per CPU at run time.
 src/kernels.o: CFLAGS += -O3 -fopenmp-simd
 
-EXTRA_CLEAN = test/fuzz/*_fuzz test/fuzz/*_fuzz.log test/unit/*_test bench/kernels_bench results regression.diffs regression.out
+EXTRA_CLEAN = test/fuzz/*_fuzz test/fuzz/*_fuzz.log test/unit/*_test bench/kernels_bench bench/neighbours_bench results regression.diffs regression.out
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
@@ -118,3 +118,7 @@ test/unit/%_test: test/unit/%_test.c $(UNIT_SRCS) $(wildcard src/*.h)
 .PHONY: unit
 unit: $(UNIT_TARGETS)
 	@set -e; for t in $(UNIT_TARGETS); do echo "== $$t"; env $(UNIT_ARGS) $$t; done
+
+# the neighbourhood fits' benchmark driver (plain C, see its header for usage)
+bench/neighbours_bench: bench/neighbours_bench.c $(UNIT_SRCS) $(wildcard src/*.h)
+	gcc -O2 -g -Wall -Isrc $(BLAS_CFLAGS) -o $@ $< $(UNIT_SRCS) $(BLAS_LIBS) -lpthread -lm

@@ -171,6 +171,17 @@ EaseInterrupted(const RecControl *ctl)
 	return ctl != NULL && ctl->interrupted != NULL && ctl->interrupted(ctl->arg);
 }
 
+/* After a phase that succeeded: progress(phase, 0, its seconds), on the main thread */
+static void
+EaseProgress(const RecControl *ctl, int rc, int phase, double *phase_start)
+{
+	double		now = SolverNow();
+
+	if (rc == RECSYS_OK && ctl != NULL && ctl->progress != NULL)
+		ctl->progress(ctl->arg, phase, 0.0, now - *phase_start);
+	*phase_start = now;
+}
+
 /* Position of item i in user u's sorted items (it is there: i lists u) */
 static int64_t
 EaseFindItem(const RecRatings *r, int32_t u, int32_t i)
@@ -381,13 +392,20 @@ EaseMirrorChunk(void *ctx, int thread, int64_t begin, int64_t end)
 	return RECSYS_OK;
 }
 
-/* Phase 5b, output rows [begin, end): B[j, i] = -P[j, i] / P[i, i], best |B| kept */
+/*
+ * Phase 5b, output rows [begin, end): B[j, i] = -P[j, i] / P[i, i].  All of a row
+ * is sorted by weight; a pruned row is first selected by |B| (candidates packed
+ * with |B|, so the selection compares plain integers), then repacked with the
+ * signed weights of the kept entries and sorted.
+ */
 static int
 EasePruneChunk(void *ctx, int thread, int64_t begin, int64_t end)
 {
 	const EaseJob *job = (const EaseJob *) ctx;
 	uint64_t   *cand = job->cand + thread * job->cand_stride;
 	uint64_t   *tmp = job->tmp + thread * job->cand_stride;
+	float	   *w = (float *) tmp;	/* the row's weights, before tmp sorts */
+	bool		all = job->stride >= job->n - 1;
 	int			n = job->n;
 	int64_t		j;
 
@@ -396,19 +414,33 @@ EasePruneChunk(void *ctx, int thread, int64_t begin, int64_t end)
 		const float *col = At(job, 0, (int) j);
 		int64_t		n_cand = 0;
 		int64_t		kept;
+		int64_t		t;
 		int			i;
 
+		/* a plain loop of divisions: vectorised */
+		for (i = 0; i < n; i++)
+			w[i] = -col[i] / job->pdiag[i];
+		w[j] = 0.0f;
 		for (i = 0; i < n; i++)
 		{
-			float		w = -col[i] / job->pdiag[i];
-
-			if (i == j || w == 0.0f)
+			if (w[i] == 0.0f)
 				continue;
-			if (!isfinite(w))
+			if (!isfinite(w[i]))
 				return RECSYS_ENOTPD;
-			cand[n_cand++] = RecPackNeighbour(w, i);
+			cand[n_cand++] = RecPackNeighbour(all ? w[i] : fabsf(w[i]), i);
 		}
-		kept = RecKeepBest(cand, n_cand, job->stride, true, tmp);
+		if (!all && n_cand > job->stride)
+		{
+			kept = RecKeepBest(cand, n_cand, job->stride, tmp);
+			for (t = 0; t < kept; t++)
+			{
+				int32_t		at = (int32_t) (uint32_t) cand[t];
+
+				cand[t] = RecPackNeighbour(-col[at] / job->pdiag[at], at);
+			}
+			n_cand = kept;
+		}
+		kept = RecKeepBest(cand, n_cand, n_cand, tmp);
 		RecUnpackNeighbours(cand, kept, job->out->idx + j * job->stride,
 							job->out->weight + j * job->stride);
 		job->out->ptr[j + 1] = kept;
@@ -535,6 +567,7 @@ RecEaseFit(const RecRatings *r, const RecEaseParams *p, RecNeighbours *out,
 	int			n;
 	char	   *small = NULL;
 	double		start = SolverNow();
+	double		phase_start = start;
 	int			rc = RECSYS_OK;
 	int			i;
 
@@ -590,12 +623,16 @@ RecEaseFit(const RecRatings *r, const RecEaseParams *p, RecNeighbours *out,
 
 	/* 1: the Gram matrix, one column per task (a popular item's column is long) */
 	rc = RecParallelFor(threads, n, 1, EaseGramChunk, &job, ctl);
+	EaseProgress(ctl, rc, 1, &phase_start);
 	if (rc == RECSYS_OK)
 		rc = EaseCholesky(&job, threads, ctl);
+	EaseProgress(ctl, rc, 2, &phase_start);
 	if (rc == RECSYS_OK)
 		rc = EaseInverse(&job, threads, ctl);
+	EaseProgress(ctl, rc, 3, &phase_start);
 	if (rc == RECSYS_OK)
 		rc = EaseProduct(&job, threads, ctl);
+	EaseProgress(ctl, rc, 4, &phase_start);
 	if (rc != RECSYS_OK)
 		goto done;
 
@@ -621,6 +658,7 @@ RecEaseFit(const RecRatings *r, const RecEaseParams *p, RecNeighbours *out,
 		rc = RecParallelFor(threads, n, EASE_PRUNE_CHUNK, EasePruneChunk, &job, ctl);
 	if (rc == RECSYS_OK)
 		RecCompactNeighbours(out, n, job.stride);
+	EaseProgress(ctl, rc, 5, &phase_start);
 
 done:
 	if (rc != RECSYS_OK)

@@ -328,7 +328,7 @@ KnnRow(const KnnJob *job, KnnScratch *s, int64_t r)
 			s->sy[c] = s->sxx[c] = s->syy[c] = s->sxy[c] = 0.0;
 	}
 
-	kept = RecKeepBest(s->cand, n_cand, job->stride, false, s->tmp);
+	kept = RecKeepBest(s->cand, n_cand, job->stride, s->tmp);
 	RecUnpackNeighbours(s->cand, kept, idx, weight);
 	if (job->p->normalize && kept > 0)
 		RecNormalizeNeighbours(idx, weight, kept);

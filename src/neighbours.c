@@ -60,28 +60,18 @@ RecUnpackWeight(uint64_t packed)
 	return FloatFromOrderKey(~(uint32_t) (packed >> 32));
 }
 
-/* The selection key: the packed value itself, or the same order on |weight| */
-static inline uint64_t
-SelectKey(uint64_t packed, bool by_abs)
-{
-	if (!by_abs)
-		return packed;
-	return RecPackNeighbour(fabsf(RecUnpackWeight(packed)), (int32_t) (uint32_t) packed);
-}
-
-/* Sorts a[0..n) ascending by SelectKey by insertion (short or nearly sorted runs) */
+/* Sorts a[0..n) ascending by insertion (short or nearly sorted runs) */
 static void
-InsertionSort(uint64_t *a, int64_t n, bool by_abs)
+InsertionSort(uint64_t *a, int64_t n)
 {
 	int64_t		i;
 
 	for (i = 1; i < n; i++)
 	{
 		uint64_t	v = a[i];
-		uint64_t	kv = SelectKey(v, by_abs);
 		int64_t		j = i;
 
-		while (j > 0 && SelectKey(a[j - 1], by_abs) > kv)
+		while (j > 0 && a[j - 1] > v)
 		{
 			a[j] = a[j - 1];
 			j--;
@@ -92,7 +82,7 @@ InsertionSort(uint64_t *a, int64_t n, bool by_abs)
 
 /* Restores the max-heap order of a[0..n) below entry i (HeapSort) */
 static void
-SiftDown(uint64_t *a, int64_t i, int64_t n, bool by_abs)
+SiftDown(uint64_t *a, int64_t i, int64_t n)
 {
 	for (;;)
 	{
@@ -100,9 +90,9 @@ SiftDown(uint64_t *a, int64_t i, int64_t n, bool by_abs)
 		int64_t		big = i;
 		uint64_t	t;
 
-		if (l < n && SelectKey(a[l], by_abs) > SelectKey(a[big], by_abs))
+		if (l < n && a[l] > a[big])
 			big = l;
-		if (l + 1 < n && SelectKey(a[l + 1], by_abs) > SelectKey(a[big], by_abs))
+		if (l + 1 < n && a[l + 1] > a[big])
 			big = l + 1;
 		if (big == i)
 			return;
@@ -113,31 +103,31 @@ SiftDown(uint64_t *a, int64_t i, int64_t n, bool by_abs)
 	}
 }
 
-/* Sorts a[0..n) ascending by SelectKey in O(n log n) whatever the input */
+/* Sorts a[0..n) ascending in O(n log n) whatever the input */
 static void
-HeapSort(uint64_t *a, int64_t n, bool by_abs)
+HeapSort(uint64_t *a, int64_t n)
 {
 	int64_t		i;
 
 	for (i = n / 2 - 1; i >= 0; i--)
-		SiftDown(a, i, n, by_abs);
+		SiftDown(a, i, n);
 	for (i = n - 1; i > 0; i--)
 	{
 		uint64_t	t = a[0];
 
 		a[0] = a[i];
 		a[i] = t;
-		SiftDown(a, 0, i, by_abs);
+		SiftDown(a, 0, i);
 	}
 }
 
 /*
- * Rearranges a[0..n) so that a[0..k) hold its k smallest keys (in no order):
+ * Rearranges a[0..n) so that a[0..k) hold its k smallest values (in no order):
  * quickselect with a median-of-three pivot, falling back to a heap sort of the
  * remaining range if the partitions stop shrinking (a hostile input).
  */
 static void
-SelectSmallest(uint64_t *a, int64_t n, int64_t k, bool by_abs)
+SelectSmallest(uint64_t *a, int64_t n, int64_t k)
 {
 	int64_t		lo = 0;
 	int64_t		hi = n - 1;
@@ -145,16 +135,16 @@ SelectSmallest(uint64_t *a, int64_t n, int64_t k, bool by_abs)
 
 	while (hi - lo > NB_INSERTION_SORT)
 	{
-		uint64_t	x = SelectKey(a[lo], by_abs);
-		uint64_t	y = SelectKey(a[lo + (hi - lo) / 2], by_abs);
-		uint64_t	z = SelectKey(a[hi], by_abs);
+		uint64_t	x = a[lo];
+		uint64_t	y = a[lo + (hi - lo) / 2];
+		uint64_t	z = a[hi];
 		uint64_t	pivot;
 		int64_t		i = lo;
 		int64_t		j = hi;
 
 		if (--budget < 0)
 		{
-			HeapSort(a + lo, hi - lo + 1, by_abs);
+			HeapSort(a + lo, hi - lo + 1);
 			return;
 		}
 		/* the median of x, y, z */
@@ -163,9 +153,9 @@ SelectSmallest(uint64_t *a, int64_t n, int64_t k, bool by_abs)
 		{
 			uint64_t	t;
 
-			while (SelectKey(a[i], by_abs) < pivot)
+			while (a[i] < pivot)
 				i++;
-			while (SelectKey(a[j], by_abs) > pivot)
+			while (a[j] > pivot)
 				j--;
 			if (i <= j)
 			{
@@ -184,7 +174,7 @@ SelectSmallest(uint64_t *a, int64_t n, int64_t k, bool by_abs)
 		else
 			return;
 	}
-	InsertionSort(a + lo, hi - lo + 1, by_abs);
+	InsertionSort(a + lo, hi - lo + 1);
 }
 
 /*
@@ -203,7 +193,7 @@ RadixSort(uint64_t *a, int64_t n, uint64_t *tmp)
 
 	if (n <= NB_INSERTION_SORT)
 	{
-		InsertionSort(a, n, false);
+		InsertionSort(a, n);
 		return;
 	}
 	for (shift = 0; shift < 64; shift += NB_RADIX_BITS)
@@ -235,18 +225,17 @@ RadixSort(uint64_t *a, int64_t n, uint64_t *tmp)
 }
 
 /*
- * Keeps the best k of the n candidates in cand[0..k), sorted weight descending
- * then index ascending; "best" is the largest weight, or with by_abs the largest
- * |weight| (ties: the smaller index).  tmp has room for n keys.  Returns the count
- * kept, min(n, k).
+ * Keeps the best k of the n packed candidates in cand[0..k), sorted weight
+ * descending then index ascending: the k smallest packed values (quickselect),
+ * then sorted (radix).  tmp has room for n keys.  Returns min(n, k).
  */
 int64_t
-RecKeepBest(uint64_t *cand, int64_t n, int64_t k, bool by_abs, uint64_t *tmp)
+RecKeepBest(uint64_t *cand, int64_t n, int64_t k, uint64_t *tmp)
 {
 	if (k < 0)
 		k = 0;
 	if (n > k)
-		SelectSmallest(cand, n, k, by_abs);
+		SelectSmallest(cand, n, k);
 	else
 		k = n;
 	RadixSort(cand, k, tmp);

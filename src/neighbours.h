@@ -120,6 +120,9 @@ extern double RecEaseFlops(const RecRatings *r);
  * that item j contributes to, with weight B[j,i] = -P[j,i] / P[i,i]; each row
  * keeps its `neighbours` largest |B[j,i]|, sorted by weight descending.  Returns
  * RECSYS_ENOTPD when G + lambda I is not positive definite, else as RecKnnFit.
+ * ctl->progress, if set, is called after each phase with iteration = the phase
+ * (1 Gram, 2 Cholesky, 3 triangular inverse, 4 P = W^T W, 5 weights and pruning),
+ * loss = 0 and the phase's seconds.
  */
 extern int	RecEaseFit(const RecRatings *r, const RecEaseParams *p, RecNeighbours *out,
 					   const RecControl *ctl);
@@ -132,9 +135,11 @@ extern int	RecEaseFit(const RecRatings *r, const RecEaseParams *p, RecNeighbours
 extern uint64_t RecPackNeighbour(float weight, int32_t idx);
 extern float RecUnpackWeight(uint64_t packed);
 
-/* Keeps the best k of cand[0..n) (by |weight| with by_abs, else by weight), sorted */
-extern int64_t RecKeepBest(uint64_t *cand, int64_t n, int64_t k, bool by_abs,
-						   uint64_t *tmp);
+/*
+ * Keeps the best k of cand[0..n) (largest weight, then smallest index), sorted;
+ * tmp has room for n keys.  To rank by |weight|, pack |weight| and repack after.
+ */
+extern int64_t RecKeepBest(uint64_t *cand, int64_t n, int64_t k, uint64_t *tmp);
 
 /* Writes the n sorted candidates to idx/weight */
 extern void RecUnpackNeighbours(const uint64_t *cand, int64_t n, int32_t *idx,
