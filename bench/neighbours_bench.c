@@ -322,7 +322,7 @@ BenchKnn(int n_users, int n_items, int per_user, int threads)
 int
 main(int argc, char **argv)
 {
-	openblas_set_num_threads(1);
+	RecPoolInit();
 	if (argc >= 3 && strcmp(argv[1], "ease") == 0)
 	{
 		int			n = atoi(argv[2]);

@@ -94,7 +94,8 @@ EaseBlock(int32_t n_items, const RecEaseParams *p)
 static int
 EaseThreads(const RecEaseParams *p)
 {
-	return p->threads < 1 ? 1 : (p->threads > 256 ? 256 : p->threads);
+	return p->threads < 1 ? 1 :
+		(p->threads > RECSYS_MAX_THREADS ? RECSYS_MAX_THREADS : p->threads);
 }
 
 /* Output slots per row: neighbours, or all other items */
@@ -587,6 +588,9 @@ RecEaseFit(const RecRatings *r, const RecEaseParams *p, RecNeighbours *out,
 		((int64_t) n * job.stride > 0 && (out->idx == NULL || out->weight == NULL)))
 		return RECSYS_EINVAL;
 	threads = EaseThreads(p);
+	/* OpenBLAS scratch for the threads and this one, before any thread starts */
+	if (RecBlasReserve(threads, NULL) != RECSYS_OK)
+		return RECSYS_ENOMEM;
 	out->ptr[0] = 0;
 	out->scratch_bytes = 0;
 	out->flops = RecEaseFlops(r);
@@ -663,6 +667,8 @@ RecEaseFit(const RecRatings *r, const RecEaseParams *p, RecNeighbours *out,
 done:
 	if (rc != RECSYS_OK)
 		memset(out->ptr, 0, sizeof(int64_t) * ((size_t) n + 1));
+	if (rc == RECSYS_STUCK)
+		return rc;				/* parked workers may still read it: the process exits */
 	free(job.a);
 	free(small);
 	out->seconds = SolverNow() - start;

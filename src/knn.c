@@ -139,7 +139,8 @@ RecKnnCapacity(const RecRatings *r, const RecKnnParams *p)
 static int
 KnnThreads(const RecKnnParams *p)
 {
-	return p->threads < 1 ? 1 : (p->threads > 256 ? 256 : p->threads);
+	return p->threads < 1 ? 1 :
+		(p->threads > RECSYS_MAX_THREADS ? RECSYS_MAX_THREADS : p->threads);
 }
 
 /* Bytes of one thread's scratch over n_rows rows */
@@ -466,6 +467,8 @@ RecKnnFit(const RecRatings *r, const RecKnnParams *p, RecNeighbours *out,
 done:
 	if (rc != RECSYS_OK)
 		memset(out->ptr, 0, sizeof(int64_t) * (size_t) (n_rows + 1));
+	if (rc == RECSYS_STUCK)
+		return rc;				/* parked workers may still write it: the process exits */
 	free(job.scratch);
 	free(pool);
 	free(pows);

@@ -74,7 +74,7 @@ typedef struct RecKnnParams
 	int			min_support;	/* >= 1 */
 	float		alpha;			/* asymmetric cosine, in [0, 1] */
 	bool		normalize;
-	int			threads;		/* >= 1 (capped at 256) */
+	int			threads;		/* >= 1 (capped at RECSYS_MAX_THREADS) */
 	int64_t		chunk;			/* rows per work chunk; 0: automatic */
 } RecKnnParams;
 
@@ -86,7 +86,7 @@ typedef struct RecEaseParams
 	float		regularization; /* lambda >= 0 added to the Gram diagonal */
 	int32_t		neighbours;		/* kept per row by |weight|; <= 0 or >= n_items - 1:
 								 * all */
-	int			threads;		/* >= 1 (capped at 256) */
+	int			threads;		/* >= 1 (capped at RECSYS_MAX_THREADS) */
 	int			block;			/* Cholesky/inverse block; 0: REC_EASE_BLOCK_DEFAULT
 								 * (rounding differs with it, threads never) */
 } RecEaseParams;
@@ -100,7 +100,8 @@ extern int64_t RecKnnScratchBytes(const RecRatings *r, const RecKnnParams *p);
 /*
  * Top-k similar rows per item (REC_KNN_ITEM, n_items rows) or user (REC_KNN_USER,
  * n_users rows); see RecKnnParams.  Returns RECSYS_OK, RECSYS_EINVAL,
- * RECSYS_ENOMEM, RECSYS_ETHREAD or RECSYS_INTERRUPTED.
+ * RECSYS_ENOMEM, RECSYS_INTERRUPTED or RECSYS_STUCK (see solver.h; its scratch
+ * is then left allocated, as workers may still touch it).  No BLAS.
  */
 extern int	RecKnnFit(const RecRatings *r, const RecKnnParams *p, RecNeighbours *out,
 					  const RecControl *ctl);
@@ -119,7 +120,8 @@ extern double RecEaseFlops(const RecRatings *r);
  * Scores are s_ui = sum_j x_uj B[j,i], so row j of the output lists the items i
  * that item j contributes to, with weight B[j,i] = -P[j,i] / P[i,i]; each row
  * keeps its `neighbours` largest |B[j,i]|, sorted by weight descending.  Returns
- * RECSYS_ENOTPD when G + lambda I is not positive definite, else as RecKnnFit.
+ * RECSYS_ENOTPD when G + lambda I is not positive definite, else as RecKnnFit;
+ * reserves OpenBLAS scratch for its threads itself (RecBlasReserve).
  * ctl->progress, if set, is called after each phase with iteration = the phase
  * (1 Gram, 2 Cholesky, 3 triangular inverse, 4 P = W^T W, 5 weights and pruning),
  * loss = 0 and the phase's seconds.

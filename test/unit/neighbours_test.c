@@ -1253,7 +1253,7 @@ main(void)
 	const char *quick = getenv("NEIGHBOURS_TEST_QUICK");
 
 	/* as in a backend: OpenBLAS single-threaded, our threads do the splitting */
-	openblas_set_num_threads(1);
+	RecPoolInit();
 	KnnTests();
 	EaseTests();
 	printf("1..%d\n", tests_run);
