@@ -115,8 +115,10 @@ UNIT_TARGETS = $(patsubst %.c,%,$(wildcard test/unit/*_test.c))
 test/unit/%_test: test/unit/%_test.c $(UNIT_SRCS) $(wildcard src/*.h)
 	gcc -O2 -g -Wall -Wmissing-prototypes -Werror=vla -Isrc $(BLAS_CFLAGS) -o $@ $< $(UNIT_SRCS) $(BLAS_LIBS) -lpthread -lm
 
-.PHONY: unit
-unit: $(UNIT_TARGETS)
+.PHONY: unit unit-build
+unit-build: $(UNIT_TARGETS)
+
+unit: unit-build
 	@set -e; for t in $(UNIT_TARGETS); do echo "== $$t"; env $(UNIT_ARGS) $$t; done
 
 # the neighbourhood fits' benchmark driver (plain C, see its header for usage)

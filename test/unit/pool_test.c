@@ -3,7 +3,7 @@
  *		TAP checks of the solver thread pool (src/pool.c) as plain C, for what a
  *		backend cannot easily show: a worker that never returns, threads that
  *		cannot be started, OpenBLAS scratch that cannot be mapped.  Built and run
- *		by test/cluster/21_pool.sh.
+ *		by test/run with the other unit drivers.
  */
 #include <pthread.h>
 #include <stdatomic.h>
