@@ -116,6 +116,7 @@ AlgorithmRow(int algorithm)
 	return alg;
 }
 
+/* A user's value as an error message may repeat it (options.h) */
 char *
 RecEchoInput(const char *s, size_t len)
 {
@@ -418,6 +419,10 @@ RecParseOptions(int algorithm, Jsonb *jb, void *opts)
 				 err.hint ? errhint("%s", err.hint) : 0));
 }
 
+/*
+ * Checks a model's options text by the rules of its algorithm's spec array and
+ * reports the keys its header duplicates (options.h)
+ */
 bool
 RecCheckModelOptions(const char *json, int algorithm, RecOptionFacts *facts,
 					 char **message)
