@@ -1,16 +1,20 @@
 /*
  * options.h
- *		The training options as other parts see them: checking the options text a
- *		model carries, and echoing user input in error messages.
+ *		Training options: the option specs of every algorithm (one array of keys,
+ *		kinds, ranges and defaults per algorithm, defined in options.c), the options
+ *		structs they fill, and the functions that parse an options object, write
+ *		the effective options back as JSON, check the options text a model carries,
+ *		and echo user input in error messages.
  *
- * Defined in ratings.c, next to the option table the training aggregates use
- * (DESIGN §2 moves both to options.c), so a model's options are held to exactly
- * the rules training applies.
+ * Which spec array belongs to which algorithm is the algorithm table's business
+ * (algorithms.h); what the values mean is the fit's.
  */
 #ifndef RECSYS_OPTIONS_H
 #define RECSYS_OPTIONS_H
 
 #include "postgres.h"
+
+#include "utils/jsonb.h"
 
 /* most bytes of a user's value that an error message repeats */
 #define RECSYS_ECHO_MAX		40
@@ -20,6 +24,138 @@
  * character boundary after RECSYS_ECHO_MAX bytes and marked with its length.
  */
 extern char *RecEchoInput(const char *s, size_t len);
+
+/* The kinds of value an option takes, and the C type of its field */
+typedef enum RecOptionKind
+{
+	RECSYS_OPTION_INTEGER,		/* a JSON integer within [min, max]: int64 */
+	RECSYS_OPTION_NUMBER,		/* a JSON number within [min, max]: double */
+	RECSYS_OPTION_BOOLEAN,		/* true or false: bool */
+	RECSYS_OPTION_CHOICE		/* one of the strings choices[]: int64, its index */
+} RecOptionKind;
+
+/* One key an algorithm's options object accepts */
+typedef struct RecOptionSpec
+{
+	const char *name;			/* the JSON key */
+	RecOptionKind kind;
+	double		min;			/* integer, number: the inclusive range */
+	double		max;
+	double		default_value;	/* when absent (boolean: 0 or 1; choice: index) */
+	const char *const *choices; /* choice: the accepted strings, NULL-terminated */
+	size_t		offset;			/* of its field in the algorithm's options struct */
+} RecOptionSpec;
+
+/*
+ * The rows every algorithm accepts, last in its spec array (type: its options
+ * struct), and the row that ends the array
+ */
+#define RECSYS_COMMON_OPTION_SPECS(type) \
+	{"seed", RECSYS_OPTION_INTEGER, 0, 9007199254740991.0, 42, NULL, \
+	 offsetof(type, common.seed)}, \
+	{"keep_interactions", RECSYS_OPTION_BOOLEAN, 0, 0, 1, NULL, \
+	 offsetof(type, common.keep_interactions)}, \
+	{"verbose", RECSYS_OPTION_BOOLEAN, 0, 0, 0, NULL, \
+	 offsetof(type, common.verbose)}, \
+	{NULL}
+
+/* The fields of the common rows: the first member of every options struct */
+typedef struct RecCommonOptions
+{
+	int64		seed;			/* of whatever the fit draws at random */
+	bool		keep_interactions;	/* the model keeps the training interactions */
+	bool		verbose;		/* a NOTICE per iteration */
+} RecCommonOptions;
+
+/* Largest options struct: the aggregate state holds one by value */
+#define RECSYS_OPTIONS_MAX_BYTES	256
+
+/* Holds any algorithm's options struct, suitably aligned */
+typedef union RecOptionsBuffer
+{
+	char		bytes[RECSYS_OPTIONS_MAX_BYTES];
+	int64		align_int;
+	double		align_double;
+} RecOptionsBuffer;
+
+/* train_als: explicit ALS (AlsParams) */
+typedef struct AlsOptions
+{
+	RecCommonOptions common;
+	int64		factors;
+	int64		iterations;
+	double		regularization;
+	bool		biases;
+} AlsOptions;
+
+/* train_ials: implicit ALS (IalsParams) */
+typedef struct IalsOptions
+{
+	RecCommonOptions common;
+	int64		factors;
+	int64		iterations;
+	double		regularization;
+	double		alpha;
+	int64		cg_steps;
+	int64		solver;			/* IALS_SOLVER_*: the index in the choices */
+} IalsOptions;
+
+/* values of KnnOptions.kind and KnnOptions.similarity (indexes of the choices) */
+#define KNN_KIND_ITEM				0
+#define KNN_KIND_USER				1
+#define KNN_SIMILARITY_COSINE		0
+#define KNN_SIMILARITY_PEARSON		1
+#define KNN_SIMILARITY_JACCARD		2
+#define KNN_SIMILARITY_ASYMMETRIC	3
+
+/* train_knn (issue 9): declared and checked here, no table row trains it yet */
+typedef struct KnnOptions
+{
+	RecCommonOptions common;
+	int64		kind;			/* KNN_KIND_* */
+	int64		similarity;		/* KNN_SIMILARITY_* */
+	double		alpha;			/* asymmetric cosine's exponent */
+	int64		neighbours;		/* top-k kept per item or user */
+	double		shrinkage;		/* sim * n / (n + shrinkage) */
+	int64		min_support;	/* co-occurrences needed */
+	bool		normalize;		/* scale each row's neighbour weights */
+} KnnOptions;
+
+/* train_ease (issue 9): declared and checked here, no table row trains it yet */
+typedef struct EaseOptions
+{
+	RecCommonOptions common;
+	double		regularization; /* lambda added to the Gram matrix's diagonal */
+	int64		neighbours;		/* top-k weights kept per item, 0: all */
+	int64		max_items;		/* keep the most popular items only, 0: all */
+} EaseOptions;
+
+/* The spec arrays (the algorithm table points at them), each ended by a NULL name */
+extern const RecOptionSpec AlsOptionSpecs[];
+extern const RecOptionSpec IalsOptionSpecs[];
+extern const RecOptionSpec KnnOptionSpecs[];
+extern const RecOptionSpec EaseOptionSpecs[];
+
+/* Keys in a spec array */
+extern int	RecOptionCount(const RecOptionSpec *specs);
+
+/*
+ * The algorithm (RECSYS_ALG_*) of recsys.train or a model and its training
+ * aggregate must be in the algorithm table; these raise or return an error like
+ * any other problem with the options.
+ */
+
+/* Fills opts (the algorithm's options struct) with the defaults of every key */
+extern void RecDefaultOptions(int algorithm, void *opts);
+
+/*
+ * Validates the options argument of a training aggregate and fills opts
+ * (defaults for absent keys); raises 22023 naming the first thing refused.
+ */
+extern void RecParseOptions(int algorithm, Jsonb *jb, void *opts);
+
+/* The effective options as normalised JSON text: what a model records */
+extern char *RecOptionsJson(int algorithm, const void *opts);
 
 /* What a model's options say about fields its header also records */
 typedef struct RecOptionFacts

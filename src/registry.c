@@ -16,7 +16,7 @@
  * more rights than the row's owner has.  The registry itself is written as the
  * caller, under the row-level security policies of recsys.models.
  *
- * The numbers are learnt by ratings.c; evaluation is evaluate.c.  Row visibility
+ * The numbers are learnt by train.c (the algorithms by algorithms.c); evaluation is evaluate.c.  Row visibility
  * (who sees which rows) is the policies' job, defined in the install script.
  */
 #include "postgres.h"
@@ -47,12 +47,13 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
+#include "algorithms.h"
 #include "evaluate.h"
 #include "model.h"
 #include "modeltype.h"
-#include "ratings.h"
 #include "registry.h"
 #include "serving.h"
+#include "train.h"
 
 /* recsys.model_info, the value train and retrain return */
 extern Datum model_info(PG_FUNCTION_ARGS);
@@ -911,6 +912,7 @@ registry_train(PG_FUNCTION_ARGS)
 	TrainRequest rq;
 	RegistryRow row;
 	char	   *algorithm;
+	const RecAlgorithm *alg;
 
 	memset(&rq, 0, sizeof(rq));
 	rq.name = ModelNameArg(fcinfo, 0);
@@ -918,14 +920,15 @@ registry_train(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("algorithm must not be NULL"),
-				 errhint("Use 'als' (explicit ratings) or 'ials' (implicit feedback).")));
+				 errhint("%s", RecAlgorithmHint())));
 	algorithm = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	rq.algorithm = RecAlgorithmByName(algorithm);
-	if (rq.algorithm == 0)
+	alg = RecAlgorithmByName(algorithm);
+	if (alg == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown algorithm \"%s\"", RecMessageText(algorithm)),
-				 errhint("Use 'als' (explicit ratings) or 'ials' (implicit feedback).")));
+				 errhint("%s", RecAlgorithmHint())));
+	rq.algorithm = alg->code;
 	if (PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

@@ -1,7 +1,8 @@
 /*
  * solver.h
- *		The contract between the SQL-facing training code (ratings.c) and the numeric
- *		solvers (als.c, ials.c) and their thread pool (pool.c).
+ *		The contract between the SQL-facing training code (train.c, interactions.c,
+ *		algorithms.c) and the numeric solvers (als.c, ials.c) and their thread pool
+ *		(pool.c).
  *
  * Plain C: no PostgreSQL headers, no Datums, no elog.  The solvers take the
  * interactions as CSR (by user) and CSC (by item) over dense indexes, write factors

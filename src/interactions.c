@@ -1,0 +1,670 @@
+/*
+ * interactions.c
+ *		The interaction matrix a fit trains on, built from the training
+ *		aggregate's triples: dense indexes relabelled in ascending raw-id order,
+ *		duplicate (user, item) pairs merged, CSR by user and CSC by item by stable
+ *		counting sorts over recsys.threads.  Also the memory account of a training
+ *		run and the errors that solver statuses stand for.
+ *
+ * The model depends only on the multiset of input rows: whatever the plan, the
+ * row order or the number of threads, the same rows give the same matrix.  The
+ * aggregate state and its (de)serialisation are train.c's; what is learnt from
+ * the matrix is the fits' (algorithms.c).
+ */
+#include "postgres.h"
+
+#include <math.h>
+#include <stdatomic.h>
+
+#include "miscadmin.h"
+
+#include "interactions.h"
+#include "kernels.h"
+#include "model.h"
+#include "recsys.h"
+#include "solver.h"
+
+/* ------------------------------------------------------------ memory account */
+
+/* Bytes a limit in MB stands for */
+int64
+RecMaxTrainBytes(void)
+{
+	return (int64) recsys_max_train_mb * 1024 * 1024;
+}
+
+/* Counts bytes about to be allocated; fails before allocating past the limit */
+void
+RecTrainReserve(RecTrainMemory *tm, int64 bytes, const char *what)
+{
+	if (tm->live + bytes > RecMaxTrainBytes())
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s needs %.1f MB for %s, more than %s (%d MB)",
+						tm->aggregate, (tm->live + bytes) / (1024.0 * 1024.0), what,
+						RecTrainMbSetting(), recsys_max_train_mb),
+				 errdetail("The input has " INT64_FORMAT " interactions of %d users and %d items.",
+						   tm->n, tm->n_users, tm->n_items),
+				 errhint("Raise %s, or train on fewer rows or factors.", RecTrainMbSetting())));
+	tm->live += bytes;
+	tm->peak = Max(tm->peak, tm->live);
+}
+
+/* palloc of a counted array of n elements of size bytes (huge allowed) */
+void *
+RecTrainAlloc(RecTrainMemory *tm, int64 n, size_t size, const char *what)
+{
+	int64		bytes = Max(n, 1) * (int64) size;
+	void	   *p;
+
+	RecTrainReserve(tm, bytes, what);
+	p = palloc_extended(bytes, MCXT_ALLOC_HUGE);
+	RecAdviseHugePages(p, bytes);
+	return p;
+}
+
+/* pfree of a RecTrainAlloc array */
+void
+RecTrainFree(RecTrainMemory *tm, void *p, int64 n, size_t size)
+{
+	tm->live -= Max(n, 1) * (int64) size;
+	pfree(p);
+}
+
+/* Raises the error that belongs to a solver status */
+void
+RecRaiseSolverStatus(int status, const char *aggregate)
+{
+	switch (status)
+	{
+		case RECSYS_OK:
+			return;
+		case RECSYS_INTERRUPTED:
+			CHECK_FOR_INTERRUPTS();
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("%s was interrupted", aggregate)));
+			break;
+		case RECSYS_ENOMEM:
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory in the %s solver", aggregate)));
+			break;
+		case RECSYS_ENOTPD:
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("%s could not solve the normal equations: a matrix is not positive definite",
+							aggregate),
+					 errhint("Increase the \"regularization\" option.")));
+			break;
+		case RECSYS_STUCK:
+			RecReportStuck(aggregate);
+			break;
+		case RECSYS_ETHREAD:
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+					 errmsg("%s could not start its solver threads", aggregate),
+					 errhint("Lower recsys.threads (now %d).", recsys_threads)));
+			break;
+		default:
+			elog(ERROR, "%s solver failed with status %d", aggregate, status);
+	}
+}
+
+/* ------------------------------------------------------------ relabelling */
+
+/* qsort comparator for values */
+static int
+CompareFloat(const void *a, const void *b)
+{
+	float		x = *(const float *) a,
+				y = *(const float *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Sorted copy of one side's raw ids (the model's id section) and rank[dense], the
+ * position of each dense index in that order.  Ids all held by the direct array
+ * come out sorted by scanning it; others are sorted and searched.
+ */
+static void
+RelabelIds(RecTrainMemory *tm, const RecIdList *m, int64 **sorted, int32 **rank)
+{
+	int64	   *s = RecTrainAlloc(tm, m->n, sizeof(int64), "sorted ids");
+	int32	   *r = RecTrainAlloc(tm, m->n, sizeof(int32), "id ranks");
+
+	if (m->all_direct)
+	{
+		/* every id is in the direct array: reading it in id order sorts them */
+		int32		next = 0;
+
+		for (int64 id = 0; id < m->direct_cap; id++)
+			if (m->direct[id] >= 0)
+			{
+				s[next] = id;
+				r[m->direct[id]] = next++;
+			}
+		Assert(next == m->n);
+		*sorted = s;
+		*rank = r;
+		return;
+	}
+	memcpy(s, m->raw, sizeof(int64) * m->n);
+	qsort(s, m->n, sizeof(int64), RecCompareInt64);
+	for (int32 d = 0; d < m->n; d++)
+		r[d] = RecFindId(s, m->n, m->raw[d]);
+	*sorted = s;
+	*rank = r;
+}
+
+/*
+ * Merges duplicate (user, item) entries of a CSR whose rows are sorted by item with
+ * duplicates in arrival order; compacts it in place and returns the new nnz.
+ * Without add the last value wins; with add the values add up, summed in
+ * ascending order so the result does not depend on arrival order.
+ */
+static int64
+MergeDuplicates(int32 n_rows, int64 *ptr, int32 *idx, float *val, bool add,
+				const int64 *row_ids, const int64 *col_ids)
+{
+	int64		out = 0,
+				begin = 0;
+
+	for (int32 r = 0; r < n_rows; r++)
+	{
+		int64		end = ptr[r + 1];
+		int64		j = begin;
+
+		ptr[r] = out;
+		while (j < end)
+		{
+			int64		k = j + 1;
+			float		v;
+
+			while (k < end && idx[k] == idx[j])
+				k++;
+			if (k - j == 1)
+				v = val[j];
+			else if (!add)
+				v = val[k - 1];
+			else
+			{
+				double		sum = 0;
+
+				qsort(val + j, k - j, sizeof(float), CompareFloat);
+				for (int64 q = j; q < k; q++)
+					sum += val[q];
+				v = (float) sum;
+				if (isinf(v))
+					ereport(ERROR,
+							(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+							 errmsg("sum of the weights of user " INT64_FORMAT " and item " INT64_FORMAT " is out of range for real",
+									row_ids[r], col_ids[idx[j]])));
+			}
+			idx[out] = idx[j];
+			val[out] = v;
+			out++;
+			j = k;
+		}
+		begin = end;
+	}
+	ptr[n_rows] = out;
+	return out;
+}
+
+/*
+ * Rank arrays for every chunk's numbering: [0] is the state's own (user_rank,
+ * item_rank), [s + 1] segment s's maps composed with them, so the passes relabel
+ * triples merged from other states with one lookup, as they do the others.
+ */
+static void
+SegmentRanks(RecTrainMemory *tm, const RecTripleSource *src, int32 *user_rank,
+			 int32 *item_rank, int32 ***seg_user_rank, int32 ***seg_item_rank)
+{
+	int32	  **ur = palloc(sizeof(int32 *) * (src->n_segments + 1));
+	int32	  **ir = palloc(sizeof(int32 *) * (src->n_segments + 1));
+
+	ur[0] = user_rank;
+	ir[0] = item_rank;
+	for (int32 s = 0; s < src->n_segments; s++)
+	{
+		const RecSegment *seg = &src->segments[s];
+
+		ur[s + 1] = RecTrainAlloc(tm, seg->n_users, sizeof(int32), "id ranks");
+		ir[s + 1] = RecTrainAlloc(tm, seg->n_items, sizeof(int32), "id ranks");
+		for (int32 d = 0; d < seg->n_users; d++)
+			ur[s + 1][d] = user_rank[seg->users[d]];
+		for (int32 d = 0; d < seg->n_items; d++)
+			ir[s + 1][d] = item_rank[seg->items[d]];
+	}
+	*seg_user_rank = ur;
+	*seg_item_rank = ir;
+}
+
+/* ------------------------------------------------------------ counting sorts */
+
+/*
+ * The build's counting sorts, run over recsys.threads.  The input is cut
+ * into ranges in input order; each range counts its keys into its own histogram,
+ * the histograms become write positions (bucket by bucket, ranges in input order),
+ * and each range scatters into its own positions.  Every bucket thus receives its
+ * entries in input order, exactly where a single serial pass would put them,
+ * whatever the number of threads.  Memory is allocated before the threads start;
+ * they call nothing in PostgreSQL.
+ */
+typedef struct BucketPass
+{
+	/* the source: the state's chunks, or a compressed matrix (rows -> buckets) */
+	const RecTripleSource *src;	/* NULL for a matrix */
+	const int64 *chunk_start;	/* [n_chunks + 1]: position of each chunk's first entry */
+	int32	  **user_rank;		/* [segment + 1]: dense user -> rank */
+	int32	  **item_rank;
+	const int64 *ptr;			/* matrix: [rows + 1] */
+	const int32 *idx;			/* matrix: bucket of each entry */
+	const float *val;
+	int64	   *range_begin;	/* [ranges + 1]: positions (chunks) or rows (matrix) */
+	int			ranges;
+	int32		n_buckets;
+	int64	   *hist;			/* [ranges * n_buckets]: counts, then positions */
+	bool		counting;		/* which half of the pass runs */
+	bool		poll_inline;	/* the range runs on the backend's own thread */
+	atomic_bool cancel;			/* set on the backend's thread, read by the ranges */
+	int32	   *out_idx;		/* scatter: row (or user rank) of each entry */
+	float	   *out_val;
+} BucketPass;
+
+/* Entries a range handles between two looks at the cancel flag */
+#define PASS_POLL_BLOCK		65536
+
+/* Below this many entries per range the threads cost more than they save */
+#define PASS_MIN_RANGE		4096
+
+/* RecControl.interrupted of a pass: also tells running ranges to stop */
+static bool
+BucketPassInterrupted(void *arg)
+{
+	BucketPass *p = (BucketPass *) arg;
+
+	if (!RecCancelRequested(NULL))
+		return false;
+	atomic_store(&p->cancel, true);
+	return true;
+}
+
+/* True if the range should stop (on the backend's thread: asks PostgreSQL itself) */
+static inline bool
+BucketPassStop(BucketPass *p)
+{
+	if (p->poll_inline)
+		return BucketPassInterrupted(p);
+	return atomic_load_explicit(&p->cancel, memory_order_relaxed);
+}
+
+/* One range of the state's interactions: bucket = item rank, entry = user rank */
+static int
+BucketPassChunks(BucketPass *p, int r)
+{
+	const RecTripleSource *src = p->src;
+	int64	   *h = p->hist + (int64) r * p->n_buckets;
+	int64		pos = p->range_begin[r],
+				end = p->range_begin[r + 1];
+	int32		c = 0;
+
+	while (c < src->n_chunks && p->chunk_start[c + 1] <= pos)
+		c++;
+	while (pos < end)
+	{
+		const RecTripleChunk *ch = &src->chunks[c];
+		const RecTriple *t = ch->t;
+		const int32 *urank = p->user_rank[ch->segment + 1];
+		const int32 *irank = p->item_rank[ch->segment + 1];
+		int64		from = pos - p->chunk_start[c];
+		int64		to = Min(end, p->chunk_start[c + 1]) - p->chunk_start[c];
+
+		to = Min(to, from + PASS_POLL_BLOCK);
+		if (BucketPassStop(p))
+			return RECSYS_INTERRUPTED;
+		if (p->counting)
+			for (int64 j = from; j < to; j++)
+				h[irank[t[j].item]]++;
+		else
+			for (int64 j = from; j < to; j++)
+			{
+				int64		q = h[irank[t[j].item]]++;
+
+				p->out_idx[q] = urank[t[j].user];
+				p->out_val[q] = t[j].value;
+			}
+		pos += to - from;
+		if (pos == p->chunk_start[c + 1])
+			c++;
+	}
+	return RECSYS_OK;
+}
+
+/* One range of rows of a compressed matrix: bucket = column, entry = row */
+static int
+BucketPassRows(BucketPass *p, int r)
+{
+	int64	   *h = p->hist + (int64) r * p->n_buckets;
+	int64		done = 0;
+
+	for (int64 row = p->range_begin[r]; row < p->range_begin[r + 1]; row++)
+	{
+		int64		from = p->ptr[row],
+					to = p->ptr[row + 1];
+
+		if (p->counting)
+			for (int64 j = from; j < to; j++)
+				h[p->idx[j]]++;
+		else
+			for (int64 j = from; j < to; j++)
+			{
+				int64		q = h[p->idx[j]]++;
+
+				p->out_idx[q] = (int32) row;
+				p->out_val[q] = p->val[j];
+			}
+		done += to - from;
+		if (done >= PASS_POLL_BLOCK)
+		{
+			done = 0;
+			if (BucketPassStop(p))
+				return RECSYS_INTERRUPTED;
+		}
+	}
+	return RECSYS_OK;
+}
+
+/* RecParallelFor body: the ranges [begin, end) */
+static int
+BucketPassChunk(void *ctx, int thread, int64_t begin, int64_t end)
+{
+	BucketPass *p = (BucketPass *) ctx;
+
+	for (int64 r = begin; r < end; r++)
+	{
+		int			rc = p->src ? BucketPassChunks(p, (int) r) : BucketPassRows(p, (int) r);
+
+		if (rc != RECSYS_OK)
+			return rc;
+	}
+	return RECSYS_OK;
+}
+
+/* Runs one half of a pass over all ranges; raises an interrupt or thread failure */
+static void
+BucketPassRun(BucketPass *p, const char *agg)
+{
+	RecControl	ctl;
+	int			status;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.interrupted = BucketPassInterrupted;
+	ctl.arg = p;
+	atomic_store(&p->cancel, false);
+	p->poll_inline = (p->ranges == 1 || recsys_threads == 1);
+	status = RecParallelFor(recsys_threads, p->ranges, 1, BucketPassChunk, p, &ctl);
+	RecRaiseSolverStatus(status, agg);
+}
+
+/*
+ * Prepares a pass over n entries: the number of ranges, the histograms (from
+ * tm) and range_begin (filled by the caller).
+ */
+static void
+BucketPassInit(RecTrainMemory *tm, BucketPass *p, int64 n, int32 n_buckets)
+{
+	memset(p, 0, sizeof(*p));
+	p->ranges = (int) Max(1, Min((int64) recsys_threads, n / PASS_MIN_RANGE));
+	p->n_buckets = n_buckets;
+	p->hist = RecTrainAlloc(tm, (int64) p->ranges * n_buckets, sizeof(int64),
+						   "the counting sort");
+	p->range_begin = palloc(sizeof(int64) * (p->ranges + 1));
+}
+
+/* Releases what BucketPassInit took */
+static void
+BucketPassFree(RecTrainMemory *tm, BucketPass *p)
+{
+	RecTrainFree(tm, p->hist, (int64) p->ranges * p->n_buckets, sizeof(int64));
+	pfree(p->range_begin);
+}
+
+/*
+ * Counts, turns the counts into positions (bucket starts in ptr[0..n_buckets]) and
+ * scatters.
+ */
+static void
+BucketPassSort(BucketPass *p, int64 *ptr, const char *agg)
+{
+	int64		pos = 0;
+
+	memset(p->hist, 0, sizeof(int64) * p->ranges * (int64) p->n_buckets);
+	p->counting = true;
+	BucketPassRun(p, agg);
+	for (int32 b = 0; b < p->n_buckets; b++)
+	{
+		ptr[b] = pos;
+		for (int r = 0; r < p->ranges; r++)
+		{
+			int64	   *h = p->hist + (int64) r * p->n_buckets + b;
+			int64		count = *h;
+
+			*h = pos;
+			pos += count;
+		}
+	}
+	ptr[p->n_buckets] = pos;
+	p->counting = false;
+	BucketPassRun(p, agg);
+}
+
+/*
+ * Transposes a compressed matrix of n_rows rows and nnz entries (columns idx, values
+ * val) into out_ptr[n_cols + 1], out_idx[nnz], out_val[nnz]: each column lists its
+ * rows in ascending order, entries of one row in their order in the row.
+ */
+static void
+TransposeRows(RecTrainMemory *tm, const int64 *ptr, const int32 *idx, const float *val,
+			  int32 n_rows, int64 nnz, int32 n_cols,
+			  int64 *out_ptr, int32 *out_idx, float *out_val, const char *agg)
+{
+	BucketPass	p;
+	int64		row = 0;
+
+	BucketPassInit(tm, &p, nnz, n_cols);
+	p.ptr = ptr;
+	p.idx = idx;
+	p.val = val;
+	p.out_idx = out_idx;
+	p.out_val = out_val;
+	/* ranges of whole rows holding about nnz / ranges entries each */
+	for (int r = 0; r < p.ranges; r++)
+	{
+		int64		target = nnz / p.ranges * r;
+
+		while (row < n_rows && ptr[row] < target)
+			row++;
+		p.range_begin[r] = row;
+	}
+	p.range_begin[p.ranges] = n_rows;
+	BucketPassSort(&p, out_ptr, agg);
+	BucketPassFree(tm, &p);
+}
+
+
+/* ------------------------------------------------------------ the build */
+
+/*
+ * The early check: fails before building anything if the phases below cannot
+ * fit (relabelling and the by-item pass next to the state, the two passes'
+ * arrays, then CSR + CSC + the model).
+ */
+void
+RecCheckBuildMemory(RecTrainMemory *tm, int32 n_users, int32 n_items, int64 n,
+					uint64 model_bytes)
+{
+	int64		ids = 12 * ((int64) n_users + n_items);
+	int64		csr = 8 * (int64) (n_users + 1) + 8 * n;
+	int64		csc = 8 * (int64) (n_items + 1) + 8 * n;
+	int64		need = Max(tm->live + ids + csc,
+						   Max(ids + csc + csr, ids + csr + csc + (int64) model_bytes));
+
+	/* duplicates can only make the arrays and the model smaller */
+	if (need > RecMaxTrainBytes())
+	{
+		tm->live = 0;
+		RecTrainReserve(tm, need, "its input, CSR/CSC copies and the model");
+	}
+}
+
+/*
+ * Pass 1: the source's triples counting-sorted by item rank (stable: arrival
+ * order within an item) into item_ptr, by_item_user (user ranks) and
+ * by_item_value.
+ */
+static void
+SortSourceByItem(RecTrainMemory *tm, const RecTripleSource *src, int32 **seg_user_rank,
+				 int32 **seg_item_rank, int64 *item_ptr, int32 *by_item_user,
+				 float *by_item_value)
+{
+	BucketPass	p;
+	int64		n = src->n;
+	int64	   *chunk_start = palloc(sizeof(int64) * (src->n_chunks + 1));
+
+	chunk_start[0] = 0;
+	for (int32 c = 0; c < src->n_chunks; c++)
+		chunk_start[c + 1] = chunk_start[c] + src->chunks[c].len;
+	BucketPassInit(tm, &p, n, src->items.n);
+	p.src = src;
+	p.chunk_start = chunk_start;
+	p.user_rank = seg_user_rank;
+	p.item_rank = seg_item_rank;
+	p.out_idx = by_item_user;
+	p.out_val = by_item_value;
+	for (int r = 0; r <= p.ranges; r++)
+		p.range_begin[r] = n / p.ranges * r;
+	p.range_begin[p.ranges] = n;
+	BucketPassSort(&p, item_ptr, tm->aggregate);
+	BucketPassFree(tm, &p);
+	pfree(chunk_start);
+}
+
+/*
+ * Relabels, sorts, deduplicates and builds CSR + CSC from the source, releasing
+ * it after the first pass (interactions.h).
+ */
+void
+RecBuildInteractions(RecTrainMemory *tm, const RecTripleSource *src, bool add_duplicates,
+					 RecInteractions *out)
+{
+	const char *agg = tm->aggregate;
+	int32		nu = src->users.n,
+				ni = src->items.n;
+	int64		n = src->n,
+				nnz;
+	int32		n_segments = src->n_segments;
+	int32	   *seg_users = palloc(sizeof(int32) * (n_segments + 1));
+	int32	   *seg_items = palloc(sizeof(int32) * (n_segments + 1));
+	int64	   *user_ids,
+			   *item_ids;
+	int32	   *user_rank,
+			   *item_rank;
+	int32	  **seg_user_rank,
+			  **seg_item_rank;
+	int64	   *item_ptr,
+			   *user_ptr;
+	int32	   *by_item_user,
+			   *user_items,
+			   *item_users;
+	float	   *by_item_value,
+			   *user_values,
+			   *item_values;
+	float		vmin,
+				vmax;
+
+	Assert(n > 0);
+
+	/* dense indexes in ascending raw-id order */
+	RelabelIds(tm, &src->users, &user_ids, &user_rank);
+	RelabelIds(tm, &src->items, &item_ids, &item_rank);
+
+	/* pass 1: counting sort by item, stable (arrival order within an item) */
+	item_ptr = RecTrainAlloc(tm, (int64) ni + 1, sizeof(int64), "item pointers");
+	by_item_user = RecTrainAlloc(tm, n, sizeof(int32), "the by-item pass");
+	by_item_value = RecTrainAlloc(tm, n, sizeof(float), "the by-item pass");
+	SegmentRanks(tm, src, user_rank, item_rank, &seg_user_rank, &seg_item_rank);
+	SortSourceByItem(tm, src, seg_user_rank, seg_item_rank, item_ptr, by_item_user,
+					 by_item_value);
+
+	/* the source is no longer needed: give its memory back */
+	for (int32 s = 0; s < n_segments; s++)
+	{
+		seg_users[s] = src->segments[s].n_users;
+		seg_items[s] = src->segments[s].n_items;
+	}
+	tm->live -= src->bytes;
+	src->release(src->release_arg);
+	for (int32 s = 0; s < n_segments; s++)
+	{
+		RecTrainFree(tm, seg_user_rank[s + 1], seg_users[s], sizeof(int32));
+		RecTrainFree(tm, seg_item_rank[s + 1], seg_items[s], sizeof(int32));
+	}
+	RecTrainFree(tm, user_rank, nu, sizeof(int32));
+	RecTrainFree(tm, item_rank, ni, sizeof(int32));
+
+	/*
+	 * pass 2: counting sort by user, visiting items in order, so every user's row
+	 * is sorted by item and equal items keep arrival order
+	 */
+	user_ptr = RecTrainAlloc(tm, (int64) nu + 1, sizeof(int64), "user pointers");
+	user_items = RecTrainAlloc(tm, n, sizeof(int32), "the CSR");
+	user_values = RecTrainAlloc(tm, n, sizeof(float), "the CSR");
+	TransposeRows(tm, item_ptr, by_item_user, by_item_value, ni, n, nu,
+				  user_ptr, user_items, user_values, agg);
+	RecTrainFree(tm, by_item_user, n, sizeof(int32));
+	RecTrainFree(tm, by_item_value, n, sizeof(float));
+	CHECK_FOR_INTERRUPTS();
+
+	nnz = MergeDuplicates(nu, user_ptr, user_items, user_values, add_duplicates,
+						  user_ids, item_ids);
+	vmin = vmax = user_values[0];
+	for (int64 j = 1; j < nnz; j++)
+	{
+		vmin = Min(vmin, user_values[j]);
+		vmax = Max(vmax, user_values[j]);
+	}
+
+	/* CSC by transposing the CSR: users come out sorted within each item */
+	item_users = RecTrainAlloc(tm, nnz, sizeof(int32), "the CSC");
+	item_values = RecTrainAlloc(tm, nnz, sizeof(float), "the CSC");
+	TransposeRows(tm, user_ptr, user_items, user_values, nu, nnz, ni,
+				  item_ptr, item_users, item_values, agg);
+	CHECK_FOR_INTERRUPTS();
+
+	pfree(seg_users);
+	pfree(seg_items);
+	out->ratings.n_users = nu;
+	out->ratings.n_items = ni;
+	out->ratings.nnz = nnz;
+	out->ratings.user_ptr = user_ptr;
+	out->ratings.user_items = user_items;
+	out->ratings.user_values = user_values;
+	out->ratings.item_ptr = item_ptr;
+	out->ratings.item_users = item_users;
+	out->ratings.item_values = item_values;
+	out->user_ids = user_ids;
+	out->item_ids = item_ids;
+	out->value_min = vmin;
+	out->value_max = vmax;
+}
+
+/* Interactions per item: the length of each CSC column */
+void
+RecItemCounts(const RecRatings *r, int32 *count)
+{
+	for (int32 i = 0; i < r->n_items; i++)
+		count[i] = (int32) (r->item_ptr[i + 1] - r->item_ptr[i]);
+}

@@ -1,0 +1,148 @@
+/*
+ * interactions.h
+ *		The interaction matrix every fit trains on, built from the training
+ *		aggregate's compact triples: ids relabelled in ascending raw order,
+ *		duplicates merged, CSR and CSC by counting sort over recsys.threads.  Also
+ *		the memory account of a training run (recsys.max_train_mb) and the error a
+ *		solver status stands for, which both the build and the fits use.
+ *
+ * The triples' storage types are declared here because the build reads them;
+ * the aggregate state that fills them is train.c's.
+ */
+#ifndef RECSYS_INTERACTIONS_H
+#define RECSYS_INTERACTIONS_H
+
+#include "postgres.h"
+
+#include "solver.h"
+
+/* ------------------------------------------------------------ memory account */
+
+/*
+ * Memory of one training run, counted against recsys.max_train_mb: live bytes
+ * and their peak (the model's peak_bytes), with what messages need.
+ */
+typedef struct RecTrainMemory
+{
+	const char *aggregate;		/* SQL name, for messages */
+	int64		live;
+	int64		peak;
+	int64		n;				/* interactions, for messages */
+	int32		n_users;
+	int32		n_items;
+} RecTrainMemory;
+
+/* recsys.max_train_mb in bytes */
+extern int64 RecMaxTrainBytes(void);
+
+/* Counts bytes about to be allocated; 54000 before allocating past the limit */
+extern void RecTrainReserve(RecTrainMemory *tm, int64 bytes, const char *what);
+
+/* palloc of n elements of size bytes (huge allowed), counted; max(n, 1) elements */
+extern void *RecTrainAlloc(RecTrainMemory *tm, int64 n, size_t size, const char *what);
+
+/* pfree of a RecTrainAlloc array of the same n and size */
+extern void RecTrainFree(RecTrainMemory *tm, void *p, int64 n, size_t size);
+
+/* Raises the error that belongs to a solver status (RECSYS_*); returns on OK */
+extern void RecRaiseSolverStatus(int status, const char *aggregate);
+
+/* ------------------------------------------------------------ the triples */
+
+/* One input row after id mapping: 12 bytes */
+typedef struct RecTriple
+{
+	int32		user;			/* dense user index (arrival order) */
+	int32		item;			/* dense item index (arrival order) */
+	float		value;
+} RecTriple;
+
+/*
+ * A run of triples in one allocation.  A chunk taken over from another state
+ * keeps that state's dense indexes; its segment says how they map to this
+ * state's, so combining never rewrites or copies the triples.
+ */
+typedef struct RecTripleChunk
+{
+	RecTriple  *t;
+	int64		len;			/* entries used */
+	int64		cap;			/* entries allocated; len == cap means full */
+	int32		segment;		/* -1: the state's dense indexes; else segments[] */
+} RecTripleChunk;
+
+/* Dense index maps of chunks merged in from another state, into the state's */
+typedef struct RecSegment
+{
+	int32	   *users;			/* [n_users]: the other state's dense user -> ours */
+	int32	   *items;			/* [n_items] */
+	int32		n_users;
+	int32		n_items;
+} RecSegment;
+
+/* One side's ids as the state numbered them (in order of first appearance) */
+typedef struct RecIdList
+{
+	const int64 *raw;			/* [n]: dense index -> raw id */
+	int32		n;
+	const int32 *direct;		/* [direct_cap]: raw id -> dense index or -1 */
+	int64		direct_cap;
+	bool		all_direct;		/* every id is in direct[] (it then sorts them) */
+} RecIdList;
+
+/* What the build reads: the aggregate state, seen from outside */
+typedef struct RecTripleSource
+{
+	RecIdList	users;
+	RecIdList	items;
+	const RecTripleChunk *chunks;
+	int32		n_chunks;
+	const RecSegment *segments;
+	int32		n_segments;
+	int64		n;				/* triples in all chunks */
+	int64		bytes;			/* memory the source holds (counted in live) */
+
+	/*
+	 * Called once the build no longer reads the source (after its first pass):
+	 * frees it, so its bytes leave the account before the CSR is built.
+	 */
+	void		(*release) (void *arg);
+	void	   *release_arg;
+} RecTripleSource;
+
+/* ------------------------------------------------------------ the build */
+
+/*
+ * The deduplicated interactions over dense indexes in ascending raw-id order.
+ * Arrays are RecTrainAlloc'd in the current memory context; ratings points into
+ * them.
+ */
+typedef struct RecInteractions
+{
+	RecRatings	ratings;		/* CSR by user and CSC by item (solver.h) */
+	int64	   *user_ids;		/* [n_users]: raw ids, ascending */
+	int64	   *item_ids;		/* [n_items] */
+	float		value_min;		/* smallest value after merging */
+	float		value_max;		/* largest */
+} RecInteractions;
+
+/*
+ * Fails (54000) before anything is built if the build cannot fit next to the
+ * state (tm->live) and a model of model_bytes: relabelling and the first pass
+ * beside the state, then CSR + CSC + the model.
+ */
+extern void RecCheckBuildMemory(RecTrainMemory *tm, int32 n_users, int32 n_items,
+								int64 n, uint64 model_bytes);
+
+/*
+ * Builds the interactions of src (which must hold at least one triple) and
+ * releases src once it is read.  Duplicate (user, item) values add up (summed
+ * in ascending order) when add_duplicates, else the last one in arrival order
+ * wins.  Checks for interrupts; counts everything in tm.
+ */
+extern void RecBuildInteractions(RecTrainMemory *tm, const RecTripleSource *src,
+								 bool add_duplicates, RecInteractions *out);
+
+/* count[i] = interactions of item i (the model's popularity section) */
+extern void RecItemCounts(const RecRatings *r, int32 *count);
+
+#endif							/* RECSYS_INTERACTIONS_H */

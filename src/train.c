@@ -1,0 +1,876 @@
+/*
+ * train.c
+ *		The training aggregates (train_als, train_ials and every later row of the
+ *		algorithm table): the aggregate state (dense id maps and compact triples),
+ *		its transition, combine and (de)serialisation for parallel plans, and the
+ *		one final function: interactions -> fit -> model.  recsys.train feeds the
+ *		same state from C (train.h).
+ *
+ * Nothing here knows an algorithm beyond its table row (algorithms.h): the
+ * options are options.c's, the interaction matrix interactions.c's, the fit
+ * and the model it writes the row's.  The model depends only on the multiset of
+ * input rows and the options: dense ids are relabelled in ascending raw-id
+ * order and the interactions sorted before the fit sees them, whatever the plan
+ * or the row order.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/primnodes.h"
+#include "portability/instr_time.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "algorithms.h"
+#include "interactions.h"
+#include "model.h"
+#include "modelio.h"
+#include "modeltype.h"
+#include "options.h"
+#include "recsys.h"
+#include "solver.h"
+#include "train.h"
+
+/* Interactions are kept in chunks that double up to this many entries (12 MB) */
+#define FIRST_CHUNK_LEN		1024
+#define MAX_CHUNK_LEN		(1 << 20)
+
+/* Hash table entry: raw id to dense index */
+typedef struct IdEntry
+{
+	int64		id;
+	int32		dense;
+	char		status;			/* used by simplehash */
+} IdEntry;
+
+/* 64-bit finaliser (MurmurHash3's fmix64), so sequential ids spread well */
+static inline uint32
+HashId(int64 id)
+{
+	uint64		h = (uint64) id;
+
+	h ^= h >> 33;
+	h *= UINT64CONST(0xff51afd7ed558ccd);
+	h ^= h >> 33;
+	h *= UINT64CONST(0xc4ceb9fe1a85ec53);
+	h ^= h >> 33;
+	return (uint32) h;
+}
+
+#define SH_PREFIX		idmap
+#define SH_ELEMENT_TYPE IdEntry
+#define SH_KEY_TYPE		int64
+#define SH_KEY			id
+#define SH_HASH_KEY(tb, key) HashId(key)
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE		static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/*
+ * Dense numbering of one side's raw ids, in order of first appearance.  Ids are
+ * usually small non-negative serials: those are numbered through a directly
+ * indexed array (one load per row), kept at most DIRECT_PER_ID entries per distinct
+ * id so sparse ids cannot inflate it; every other id goes through the hash table.
+ */
+typedef struct IdMap
+{
+	idmap_hash *hash;			/* ids outside [0, direct_cap) */
+	int32	   *direct;			/* [direct_cap]: raw id -> dense index, or -1 */
+	int64		direct_cap;
+	int64	   *raw;			/* dense index -> raw id */
+	int32		n;
+	int32		cap;
+} IdMap;
+
+#define DIRECT_PER_ID	8
+#define DIRECT_SLACK	65536
+
+/* The aggregate state */
+typedef struct TrainState
+{
+	MemoryContext ctx;			/* holds everything below; child of aggcontext */
+	const RecAlgorithm *alg;	/* its row of the algorithm table */
+	bool		have_options;
+	bool		consumed;		/* the final function has taken it apart */
+	RecOptionsBuffer options;	/* alg's options struct */
+	IdMap		users;
+	IdMap		items;
+	int64		last_user;		/* raw id of the last user looked up */
+	int32		last_user_dense;	/* its dense index, -1 if none yet */
+	RecTripleChunk *chunks;
+	int32		n_chunks;
+	int32		max_chunks;
+	int32		own_chunks;		/* chunks the transition allocated (their sizes double) */
+	RecSegment *segments;
+	int32		n_segments;
+	int32		max_segments;
+	int64		n;				/* interactions in all chunks */
+} TrainState;
+
+/* Serialised state header (same cluster, so native layout is fine) */
+typedef struct SerialHeader
+{
+	int32		algorithm;		/* RECSYS_ALG_* */
+	bool		have_options;
+	RecOptionsBuffer options;
+	int32		n_users;
+	int32		n_items;
+	int64		n;
+} SerialHeader;
+
+/* ------------------------------------------------------------------ state */
+
+/* Fails early when the state outgrows recsys.max_train_mb */
+static void
+CheckStateMemory(TrainState *st)
+{
+	Size		bytes = MemoryContextMemAllocated(st->ctx, true);
+
+	if ((int64) bytes > RecMaxTrainBytes())
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s input needs more than %s (%d MB)",
+						st->alg->aggregate, RecTrainMbSetting(), recsys_max_train_mb),
+				 errdetail("The aggregate state holds %.1f MB after " INT64_FORMAT " interactions of %d users and %d items.",
+						   bytes / (1024.0 * 1024.0), st->n, st->users.n, st->items.n),
+				 errhint("Raise %s, or train on fewer rows.", RecTrainMbSetting())));
+}
+
+/* An empty id map with room for about n ids */
+static void
+IdMapInit(IdMap *m, MemoryContext ctx, int32 n)
+{
+	m->hash = idmap_create(ctx, 256, NULL);
+	m->direct = NULL;
+	m->direct_cap = 0;
+	m->cap = Max(n, 256);
+	m->raw = MemoryContextAllocExtended(ctx, sizeof(int64) * m->cap, MCXT_ALLOC_HUGE);
+	m->n = 0;
+}
+
+/*
+ * Extends the direct array to cover id if that keeps it within DIRECT_PER_ID
+ * entries per distinct id; fills it from the ids numbered so far.
+ */
+static bool
+IdMapGrowDirect(TrainState *st, IdMap *m, int64 id)
+{
+	int64		limit = DIRECT_PER_ID * ((int64) m->n + DIRECT_SLACK);
+	int64		cap;
+
+	if (id < 0 || id >= limit)
+		return false;
+	cap = Min(Max(m->direct_cap * 2, id + 1), limit);
+	if (m->direct == NULL)
+		m->direct = MemoryContextAllocExtended(st->ctx, sizeof(int32) * cap, MCXT_ALLOC_HUGE);
+	else
+		m->direct = repalloc_huge(m->direct, sizeof(int32) * cap);
+	memset(m->direct + m->direct_cap, 0xff, sizeof(int32) * (cap - m->direct_cap));
+	for (int32 d = 0; d < m->n; d++)
+		if (m->raw[d] >= m->direct_cap && m->raw[d] < cap)
+			m->direct[m->raw[d]] = d;
+	m->direct_cap = cap;
+	CheckStateMemory(st);
+	return true;
+}
+
+/* Gives a new raw id the next dense index */
+static int32
+IdMapAdd(TrainState *st, IdMap *m, int64 id, const char *side)
+{
+	if (m->n == PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s input has more than %d distinct %s ids",
+						st->alg->aggregate, PG_INT32_MAX - 1, side)));
+	if (m->n == m->cap)
+	{
+		int32		cap = (m->cap > PG_INT32_MAX / 2) ? PG_INT32_MAX : m->cap * 2;
+
+		m->raw = repalloc_huge(m->raw, sizeof(int64) * cap);
+		m->cap = cap;
+		CheckStateMemory(st);
+	}
+	m->raw[m->n] = id;
+	return m->n++;
+}
+
+/* The lookup of an id the direct array does not cover yet */
+static int32
+IdMapLookupSlow(TrainState *st, IdMap *m, int64 id, const char *side)
+{
+	bool		found;
+	IdEntry    *e;
+
+	if (IdMapGrowDirect(st, m, id))
+	{
+		if (m->direct[id] < 0)
+			m->direct[id] = IdMapAdd(st, m, id, side);
+		return m->direct[id];
+	}
+	e = idmap_insert(m->hash, id, &found);
+	if (!found)
+		e->dense = IdMapAdd(st, m, id, side);
+	return e->dense;
+}
+
+/* Dense index of a raw id, numbering new ids in order of appearance */
+static inline int32
+IdMapLookup(TrainState *st, IdMap *m, int64 id, const char *side)
+{
+	if ((uint64) id < (uint64) m->direct_cap)
+	{
+		int32		d = m->direct[id];
+
+		if (d < 0)
+			d = m->direct[id] = IdMapAdd(st, m, id, side);
+		return d;
+	}
+	return IdMapLookupSlow(st, m, id, side);
+}
+
+/* A new empty state in its own context under aggcontext */
+static TrainState *
+StateCreate(MemoryContext aggcontext, const RecAlgorithm *alg, int32 n_users, int32 n_items)
+{
+	TrainState *st = MemoryContextAllocZero(aggcontext, sizeof(TrainState));
+
+	st->ctx = AllocSetContextCreate(aggcontext, "recsys training state",
+									ALLOCSET_DEFAULT_SIZES);
+	st->alg = alg;
+	RecDefaultOptions(alg->code, st->options.bytes);
+	IdMapInit(&st->users, st->ctx, n_users);
+	IdMapInit(&st->items, st->ctx, n_items);
+	st->last_user_dense = -1;
+	st->max_chunks = 16;
+	st->chunks = MemoryContextAlloc(st->ctx, sizeof(RecTripleChunk) * st->max_chunks);
+	return st;
+}
+
+/* Adds a chunk descriptor for t[0..len) of capacity cap; returns it */
+static RecTripleChunk *
+StateAddChunk(TrainState *st, RecTriple *t, int64 len, int64 cap, int32 segment)
+{
+	RecTripleChunk *c;
+
+	if (st->n_chunks == st->max_chunks)
+	{
+		st->max_chunks *= 2;
+		st->chunks = repalloc_huge(st->chunks, sizeof(RecTripleChunk) * st->max_chunks);
+	}
+	c = &st->chunks[st->n_chunks++];
+	c->t = t;
+	c->len = len;
+	c->cap = cap;
+	c->segment = segment;
+	return c;
+}
+
+/* A fresh, untouched array of n interactions in the state's context */
+static RecTriple *
+StateAllocInteractions(TrainState *st, int64 n)
+{
+	Size		bytes = sizeof(RecTriple) * Max(n, 1);
+	RecTriple  *t = MemoryContextAllocExtended(st->ctx, bytes, MCXT_ALLOC_HUGE);
+
+	RecAdviseHugePages(t, bytes);
+	return t;
+}
+
+/* Starts a new chunk for the transition: sizes double up to MAX_CHUNK_LEN */
+static pg_noinline RecTripleChunk *
+StateNewChunk(TrainState *st)
+{
+	int64		cap = st->own_chunks >= 10 ? MAX_CHUNK_LEN :
+		Min((int64) FIRST_CHUNK_LEN << st->own_chunks, MAX_CHUNK_LEN);
+	RecTripleChunk *c = StateAddChunk(st, StateAllocInteractions(st, cap), 0, cap, -1);
+
+	st->own_chunks++;
+	CheckStateMemory(st);
+	return c;
+}
+
+/* Appends one interaction (dense indexes already assigned) */
+static inline void
+StateAppend(TrainState *st, int32 user, int32 item, float value)
+{
+	RecTripleChunk *c = st->n_chunks > 0 ? &st->chunks[st->n_chunks - 1] : NULL;
+	RecTriple  *t;
+
+	if (c == NULL || c->len == c->cap || c->segment >= 0)
+		c = StateNewChunk(st);
+	t = &c->t[c->len++];
+	t->user = user;
+	t->item = item;
+	t->value = value;
+	st->n++;
+}
+
+/* Checks one row's value, maps its ids and appends it */
+static void
+StateAddRow(TrainState *st, int64 user_id, int64 item_id, float value)
+{
+	int32		u,
+				i;
+
+	if (isnan(value) || isinf(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("%s value must be finite, got %s for user " INT64_FORMAT " and item " INT64_FORMAT,
+						st->alg->value_name,
+						isnan(value) ? "NaN" : (value > 0 ? "Infinity" : "-Infinity"),
+						user_id, item_id)));
+	if (st->alg->negative_hint != NULL && value < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("%s must not be negative, got %g for user " INT64_FORMAT " and item " INT64_FORMAT,
+						st->alg->value_name, (double) value, user_id, item_id),
+				 errhint("%s", st->alg->negative_hint)));
+
+	/* input is often grouped by user: skip the hash lookup for a repeat */
+	if (st->last_user_dense >= 0 && st->last_user == user_id)
+		u = st->last_user_dense;
+	else
+	{
+		u = IdMapLookup(st, &st->users, user_id, "user");
+		st->last_user = user_id;
+		st->last_user_dense = u;
+	}
+	i = IdMapLookup(st, &st->items, item_id, "item");
+	StateAppend(st, u, i, value);
+}
+
+/*
+ * The algorithm of the aggregate whose transition is running, found by the
+ * aggregate's name in the algorithm table (train_transfn serves them all).
+ */
+static const RecAlgorithm *
+CallingAggregateAlgorithm(FunctionCallInfo fcinfo)
+{
+	Aggref	   *aggref = AggGetAggref(fcinfo);
+	char	   *name = aggref ? get_func_name(aggref->aggfnoid) : NULL;
+	const RecAlgorithm *alg = name ? RecAlgorithmByAggregate(name) : NULL;
+
+	if (alg == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("train_transfn serves only the training aggregates of recsys, not %s",
+						name ? name : "a window or a direct call")));
+	return alg;
+}
+
+/*
+ * Shared transition function: maps the ids and appends one row.  alg is NULL
+ * for train_transfn, which looks it up when it creates the state.
+ */
+static Datum
+TrainTransition(FunctionCallInfo fcinfo, const RecAlgorithm *alg)
+{
+	MemoryContext aggcontext;
+	TrainState *st;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "%s called in non-aggregate context",
+			 alg ? alg->aggregate : "train_transfn");
+	st = PG_ARGISNULL(0) ? NULL : (TrainState *) PG_GETARG_POINTER(0);
+	if (st == NULL)
+		st = StateCreate(aggcontext, alg ? alg : CallingAggregateAlgorithm(fcinfo), 0, 0);
+
+	if (PG_NARGS() > 4 && !PG_ARGISNULL(4) && !st->have_options)
+	{
+		RecParseOptions(st->alg->code, PG_GETARG_JSONB_P(4), st->options.bytes);
+		st->have_options = true;
+	}
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		PG_RETURN_POINTER(st);
+
+	StateAddRow(st, PG_GETARG_INT64(1), PG_GETARG_INT64(2), PG_GETARG_FLOAT4(3));
+	PG_RETURN_POINTER(st);
+}
+
+PG_FUNCTION_INFO_V1(train_als_transfn);
+/* Transition function of train_als (3 or 4 arguments) */
+Datum
+train_als_transfn(PG_FUNCTION_ARGS)
+{
+	return TrainTransition(fcinfo, RecAlgorithmByCode(RECSYS_ALG_ALS));
+}
+
+PG_FUNCTION_INFO_V1(train_ials_transfn);
+/* Transition function of train_ials (3 or 4 arguments) */
+Datum
+train_ials_transfn(PG_FUNCTION_ARGS)
+{
+	return TrainTransition(fcinfo, RecAlgorithmByCode(RECSYS_ALG_IALS));
+}
+
+PG_FUNCTION_INFO_V1(train_transfn);
+/*
+ * Transition function of every training aggregate (3 or 4 arguments): the
+ * algorithm is the table row of the aggregate's name (train_als and train_ials
+ * keep their own functions, which their 0.1.0 definitions name)
+ */
+Datum
+train_transfn(PG_FUNCTION_ARGS)
+{
+	return TrainTransition(fcinfo, NULL);
+}
+
+/* A segment of dst mapping indexes through first (if any) and then through second */
+static int32
+StateAddSegment(TrainState *dst, const RecSegment *first, const int32 *umap, int32 n_users,
+				const int32 *imap, int32 n_items)
+{
+	RecSegment *seg;
+
+	if (dst->n_segments == dst->max_segments)
+	{
+		dst->max_segments = Max(4, dst->max_segments * 2);
+		dst->segments = dst->segments == NULL ?
+			MemoryContextAlloc(dst->ctx, sizeof(RecSegment) * dst->max_segments) :
+			repalloc(dst->segments, sizeof(RecSegment) * dst->max_segments);
+	}
+	seg = &dst->segments[dst->n_segments];
+	seg->n_users = first ? first->n_users : n_users;
+	seg->n_items = first ? first->n_items : n_items;
+	seg->users = MemoryContextAllocExtended(dst->ctx, sizeof(int32) * Max(seg->n_users, 1),
+											MCXT_ALLOC_HUGE);
+	seg->items = MemoryContextAllocExtended(dst->ctx, sizeof(int32) * Max(seg->n_items, 1),
+											MCXT_ALLOC_HUGE);
+	for (int32 d = 0; d < seg->n_users; d++)
+		seg->users[d] = umap[first ? first->users[d] : d];
+	for (int32 d = 0; d < seg->n_items; d++)
+		seg->items[d] = imap[first ? first->items[d] : d];
+	return dst->n_segments++;
+}
+
+/*
+ * Moves every interaction of src into dst in O(distinct ids): dst numbers src's ids,
+ * and src's chunks join dst's list with maps from src's numbering to dst's; the
+ * interactions themselves are neither rewritten nor (when own is true, src's
+ * memory being ours to keep) copied.  With own, src is consumed.
+ */
+static void
+StateAbsorb(TrainState *dst, TrainState *src, bool own)
+{
+	int32	   *umap = palloc_extended(sizeof(int32) * Max(src->users.n, 1), MCXT_ALLOC_HUGE);
+	int32	   *imap = palloc_extended(sizeof(int32) * Max(src->items.n, 1), MCXT_ALLOC_HUGE);
+	int32	   *segmap = palloc(sizeof(int32) * (src->n_segments + 1));
+
+	for (int32 d = 0; d < src->users.n; d++)
+		umap[d] = IdMapLookup(dst, &dst->users, src->users.raw[d], "user");
+	for (int32 d = 0; d < src->items.n; d++)
+		imap[d] = IdMapLookup(dst, &dst->items, src->items.raw[d], "item");
+
+	/* segmap[s + 1]: dst's segment for src's segment s (-1: src's own numbering) */
+	segmap[0] = -1;
+	for (int32 c = 0; c < src->n_chunks; c++)
+	{
+		int32		s = src->chunks[c].segment;
+
+		if (src->chunks[c].len > 0 && segmap[0] < 0 && s < 0)
+			segmap[0] = StateAddSegment(dst, NULL, umap, src->users.n, imap, src->items.n);
+	}
+	for (int32 s = 0; s < src->n_segments; s++)
+		segmap[s + 1] = StateAddSegment(dst, &src->segments[s], umap, 0, imap, 0);
+
+	for (int32 c = 0; c < src->n_chunks; c++)
+	{
+		const RecTripleChunk *sc = &src->chunks[c];
+		RecTriple  *t = sc->t;
+
+		if (sc->len == 0)
+			continue;
+		if (!own)
+		{
+			t = StateAllocInteractions(dst, sc->len);
+			memcpy(t, sc->t, sizeof(RecTriple) * sc->len);
+		}
+		/* full (cap = len): nothing is ever appended to a chunk that is not ours */
+		StateAddChunk(dst, t, sc->len, sc->len, segmap[sc->segment + 1]);
+		dst->n += sc->len;
+	}
+	if (!dst->have_options && src->have_options)
+	{
+		dst->options = src->options;
+		dst->have_options = true;
+	}
+	dst->last_user_dense = -1;
+	pfree(umap);
+	pfree(imap);
+	pfree(segmap);
+
+	if (own)
+	{
+		/* keep src's interactions under dst's context; drop the rest of src */
+		idmap_destroy(src->users.hash);
+		idmap_destroy(src->items.hash);
+		pfree(src->users.raw);
+		pfree(src->items.raw);
+		if (src->users.direct)
+			pfree(src->users.direct);
+		if (src->items.direct)
+			pfree(src->items.direct);
+		for (int32 s = 0; s < src->n_segments; s++)
+		{
+			pfree(src->segments[s].users);
+			pfree(src->segments[s].items);
+		}
+		if (src->segments)
+			pfree(src->segments);
+		pfree(src->chunks);
+		MemoryContextSetParent(src->ctx, dst->ctx);
+		pfree(src);
+	}
+	CheckStateMemory(dst);
+}
+
+PG_FUNCTION_INFO_V1(train_combinefn);
+/* Combine function: merges two partial states (parallel aggregation) */
+Datum
+train_combinefn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	TrainState *a,
+			   *b;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "train_combinefn called in non-aggregate context");
+	a = PG_ARGISNULL(0) ? NULL : (TrainState *) PG_GETARG_POINTER(0);
+	b = PG_ARGISNULL(1) ? NULL : (TrainState *) PG_GETARG_POINTER(1);
+	if (b == NULL)
+	{
+		if (a == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(a);
+	}
+	/* a state deserialised into our aggcontext can be adopted as it is */
+	if (a == NULL && MemoryContextGetParent(b->ctx) == aggcontext)
+		PG_RETURN_POINTER(b);
+	if (a == NULL)
+		a = StateCreate(aggcontext, b->alg, b->users.n, b->items.n);
+	StateAbsorb(a, b, MemoryContextGetParent(b->ctx) == aggcontext);
+	PG_RETURN_POINTER(a);
+}
+
+PG_FUNCTION_INFO_V1(train_serialfn);
+/* Serialises a partial state to bytea for a parallel worker's result */
+Datum
+train_serialfn(PG_FUNCTION_ARGS)
+{
+	TrainState *st = (TrainState *) PG_GETARG_POINTER(0);
+	SerialHeader h;
+	uint64		size;
+	bytea	   *out;
+	char	   *p;
+
+	size = VARHDRSZ + sizeof(SerialHeader) +
+		sizeof(int64) * ((uint64) st->users.n + st->items.n) +
+		sizeof(RecTriple) * (uint64) st->n;
+	if (size > RECSYS_MODEL_MAX_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("partial %s state of " INT64_FORMAT " interactions is too large to pass between parallel workers",
+						st->alg->aggregate, st->n),
+				 errdetail("It takes %llu bytes; a value holds at most %llu.",
+						   (unsigned long long) size, (unsigned long long) RECSYS_MODEL_MAX_BYTES),
+				 errhint("Run the training query with max_parallel_workers_per_gather = 0.")));
+
+	memset(&h, 0, sizeof(h));
+	h.algorithm = st->alg->code;
+	h.have_options = st->have_options;
+	h.options = st->options;
+	h.n_users = st->users.n;
+	h.n_items = st->items.n;
+	h.n = st->n;
+
+	out = palloc_extended(size, MCXT_ALLOC_HUGE);
+	SET_VARSIZE(out, size);
+	p = VARDATA(out);
+	memcpy(p, &h, sizeof(h));
+	p += sizeof(h);
+	memcpy(p, st->users.raw, sizeof(int64) * st->users.n);
+	p += sizeof(int64) * st->users.n;
+	memcpy(p, st->items.raw, sizeof(int64) * st->items.n);
+	p += sizeof(int64) * st->items.n;
+	for (int32 c = 0; c < st->n_chunks; c++)
+	{
+		const RecTripleChunk *ch = &st->chunks[c];
+		RecTriple  *t = (RecTriple *) p;
+
+		if (ch->segment < 0)
+			memcpy(t, ch->t, sizeof(RecTriple) * ch->len);
+		else
+		{
+			/* merged in from another state: write in this state's numbering */
+			const RecSegment *seg = &st->segments[ch->segment];
+
+			for (int64 j = 0; j < ch->len; j++)
+			{
+				t[j].user = seg->users[ch->t[j].user];
+				t[j].item = seg->items[ch->t[j].item];
+				t[j].value = ch->t[j].value;
+			}
+		}
+		p += sizeof(RecTriple) * ch->len;
+	}
+	PG_RETURN_BYTEA_P(out);
+}
+
+PG_FUNCTION_INFO_V1(train_deserialfn);
+/* Rebuilds a partial state from train_serialfn's bytea */
+Datum
+train_deserialfn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	bytea	   *in = PG_GETARG_BYTEA_P(0);
+	const char *p = VARDATA(in);
+	SerialHeader h;
+	const RecAlgorithm *alg;
+	TrainState *st;
+	RecTriple  *t;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "train_deserialfn called in non-aggregate context");
+	if (VARSIZE(in) - VARHDRSZ < sizeof(h))
+		elog(ERROR, "truncated training state");
+	memcpy(&h, p, sizeof(h));
+	p += sizeof(h);
+	if (h.n_users < 0 || h.n_items < 0 || h.n < 0 ||
+		VARSIZE(in) - VARHDRSZ != sizeof(h) + sizeof(int64) * ((uint64) h.n_users + h.n_items) +
+		sizeof(RecTriple) * (uint64) h.n)
+		elog(ERROR, "training state of inconsistent size");
+
+	alg = RecAlgorithmByCode(h.algorithm);
+	if (alg == NULL)
+		elog(ERROR, "training state of unknown algorithm %d", h.algorithm);
+	st = StateCreate(aggcontext, alg, h.n_users, h.n_items);
+	st->have_options = h.have_options;
+	st->options = h.options;
+	/* inserting in dense order reproduces the same dense indexes */
+	for (int32 d = 0; d < h.n_users; d++)
+		IdMapLookup(st, &st->users, ((const int64 *) p)[d], "user");
+	p += sizeof(int64) * h.n_users;
+	for (int32 d = 0; d < h.n_items; d++)
+		IdMapLookup(st, &st->items, ((const int64 *) p)[d], "item");
+	p += sizeof(int64) * h.n_items;
+
+	/*
+	 * One copy of the interactions, described as full chunks of at most
+	 * MAX_CHUNK_LEN entries so the final function's passes can check for
+	 * interrupts between them.
+	 */
+	t = StateAllocInteractions(st, h.n);
+	memcpy(t, p, sizeof(RecTriple) * h.n);
+	for (int64 j = 0; j < h.n; j += MAX_CHUNK_LEN)
+	{
+		int64		len = Min(h.n - j, MAX_CHUNK_LEN);
+
+		StateAddChunk(st, t + j, len, len, -1);
+	}
+	st->n = h.n;
+	CheckStateMemory(st);
+	PG_RETURN_POINTER(st);
+}
+
+/* ----------------------------------------------------------- final function */
+
+/* RecTripleSource.release: drops the state once the build has read it */
+static void
+StateRelease(void *arg)
+{
+	TrainState *st = (TrainState *) arg;
+
+	MemoryContextDelete(st->ctx);
+	st->consumed = true;
+}
+
+/* The state as the interaction build reads it */
+static void
+StateSource(TrainState *st, RecTripleSource *src)
+{
+	const IdMap *sides[2] = {&st->users, &st->items};
+	RecIdList  *lists[2] = {&src->users, &src->items};
+
+	memset(src, 0, sizeof(*src));
+	for (int s = 0; s < 2; s++)
+	{
+		lists[s]->raw = sides[s]->raw;
+		lists[s]->n = sides[s]->n;
+		lists[s]->direct = sides[s]->direct;
+		lists[s]->direct_cap = sides[s]->direct_cap;
+		lists[s]->all_direct = sides[s]->hash->members == 0 && sides[s]->direct != NULL;
+	}
+	src->chunks = st->chunks;
+	src->n_chunks = st->n_chunks;
+	src->segments = st->segments;
+	src->n_segments = st->n_segments;
+	src->n = st->n;
+	src->bytes = (int64) MemoryContextMemAllocated(st->ctx, true);
+	src->release = StateRelease;
+	src->release_arg = st;
+}
+
+/*
+ * The whole training run: the interactions (relabel, sort, deduplicate, CSR +
+ * CSC), the algorithm's fit, the statistics every model carries and its final
+ * checks.  Consumes the state (FINALFUNC_MODIFY = READ_WRITE).
+ */
+static RecModelHeader *
+TrainModel(TrainState *st)
+{
+	MemoryContext result_cxt = CurrentMemoryContext;
+	MemoryContext work_cxt;
+	const RecAlgorithm *alg = st->alg;
+	const char *agg = alg->aggregate;
+	char	   *options_json = RecOptionsJson(alg->code, st->options.bytes);
+	RecTrainMemory tm;
+	RecTripleSource src;
+	RecInteractions data;
+	RecFitInput in;
+	RecFitOutput out;
+	RecModelHeader *m;
+	RecModelError err;
+	uint64		total;
+	int			threads = RecWorkThreads();
+	int			status;
+	instr_time	start,
+				duration;
+
+	memset(&tm, 0, sizeof(tm));
+	tm.aggregate = agg;
+	tm.n = st->n;
+	tm.n_users = st->users.n;
+	tm.n_items = st->items.n;
+	tm.live = tm.peak = (int64) MemoryContextMemAllocated(st->ctx, true);
+
+	/* fail before building anything if the interactions and model cannot fit */
+	RecCheckBuildMemory(&tm, st->users.n, st->items.n, st->n,
+						alg->model_bytes(st->options.bytes, st->users.n, st->items.n,
+										 st->n, strlen(options_json)));
+
+	/*
+	 * OpenBLAS scratch for the fit's threads, mapped now on this thread: a
+	 * failure is an error here instead of a worker retrying forever
+	 */
+	RecReserveBlas(threads, agg);
+
+	work_cxt = AllocSetContextCreate(CurrentMemoryContext, "recsys training",
+									 ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(work_cxt);
+
+	StateSource(st, &src);
+	RecBuildInteractions(&tm, &src, alg->add_duplicates, &data);
+
+	memset(&in, 0, sizeof(in));
+	in.algorithm = alg;
+	in.data = &data;
+	in.options = st->options.bytes;
+	in.options_json = options_json;
+	in.threads = threads;
+	in.memory = &tm;
+	in.model_context = result_cxt;
+	memset(&out, 0, sizeof(out));
+
+	INSTR_TIME_SET_CURRENT(start);
+	status = alg->fit(&in, &out);
+	INSTR_TIME_SET_CURRENT(duration);
+	INSTR_TIME_SUBTRACT(duration, start);
+	RecRaiseSolverStatus(status, agg);
+	tm.peak = Max(tm.peak, tm.live + out.scratch_bytes);
+
+	/* what every model records about its training */
+	m = out.model;
+	m->n_interactions = data.ratings.nnz;
+	m->rating_min = data.value_min;
+	m->rating_max = data.value_max;
+	m->train_seconds = INSTR_TIME_GET_DOUBLE(duration);
+	m->peak_bytes = tm.peak;
+	if (!pg_strong_random(m->uuid, sizeof(m->uuid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random model uuid")));
+	m->uuid[6] = (m->uuid[6] & 0x0F) | 0x40;	/* RFC 4122 version 4 */
+	m->uuid[8] = (m->uuid[8] & 0x3F) | 0x80;
+
+	if (!isfinite(m->train_loss) || !isfinite(m->global_mean))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s diverged: the training loss is not finite", agg),
+				 errhint("Increase the \"regularization\" option.")));
+	if (RecModelCheckHeader(m, &total, &err) != RECSYS_MODEL_OK ||
+		RecModelCheckPayload(m, &err) != RECSYS_MODEL_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s produced an invalid model: %s", agg, err.msg),
+				 errhint("Increase the \"regularization\" option.")));
+
+	MemoryContextSwitchTo(result_cxt);
+	MemoryContextDelete(work_cxt);
+	return m;
+}
+
+PG_FUNCTION_INFO_V1(train_finalfn);
+/* Final function of every training aggregate: NULL for no rows, else the model */
+Datum
+train_finalfn(PG_FUNCTION_ARGS)
+{
+	TrainState *st = PG_ARGISNULL(0) ? NULL : (TrainState *) PG_GETARG_POINTER(0);
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "train_finalfn called in non-aggregate context");
+	if (st == NULL || st->n == 0)
+		PG_RETURN_NULL();
+	if (st->consumed)
+		elog(ERROR, "training state used twice");
+	PG_RETURN_POINTER(TrainModel(st));
+}
+
+/* ------------------------------------------------- training from C (train.h) */
+
+/*
+ * A training run fed row by row from C instead of through the aggregate (how
+ * recsys.train reads its source query); the state lives under ctx.
+ */
+RecTraining *
+RecTrainingBegin(MemoryContext ctx, int algorithm, Jsonb *options)
+{
+	const RecAlgorithm *alg = RecAlgorithmByCode(algorithm);
+	TrainState *st;
+
+	if (alg == NULL)
+		elog(ERROR, "unknown recsys algorithm code %d", algorithm);
+	st = StateCreate(ctx, alg, 0, 0);
+	if (options != NULL)
+	{
+		RecParseOptions(alg->code, options, st->options.bytes);
+		st->have_options = true;
+	}
+	return (RecTraining *) st;
+}
+
+/* Adds one interaction; the same checks as the aggregate's transition */
+void
+RecTrainingAdd(RecTraining *t, int64 user_id, int64 item_id, float value)
+{
+	StateAddRow((TrainState *) t, user_id, item_id, value);
+}
+
+/* Trains the model (allocated in the current context); NULL if no rows came */
+RecModelHeader *
+RecTrainingFinish(RecTraining *t)
+{
+	TrainState *st = (TrainState *) t;
+
+	if (st->n == 0)
+		return NULL;
+	if (st->consumed)
+		elog(ERROR, "training state used twice");
+	return TrainModel(st);
+}
