@@ -256,6 +256,13 @@ RecModelTagName(uint32_t tag)
 	return tag <= RECSYS_TAG_LAST_RESERVED ? TagNames[tag] : NULL;
 }
 
+/* "a" or "an" before an algorithm's name */
+static const char *
+Article(const char *name)
+{
+	return strchr("aeiou", name[0]) ? "an" : "a";
+}
+
 /* The sections a flag adds to a model */
 static uint32_t
 FlagTags(uint32_t flags)
@@ -473,11 +480,11 @@ RecModelCheckFixedHeader(const RecModelHeader *h, RecModelError *err)
 	{
 		if ((h->flags & flag) && !(allowed & flag))
 			return ModelFail(err, RECSYS_MODEL_EBINARY,
-							 "a %s model cannot have the %s flag%s", f->name, FlagName(flag),
+							 "%s %s model cannot have the %s flag%s", Article(f->name), f->name, FlagName(flag),
 							 v1 ? " in format version 1" : "");
 		if (!(h->flags & flag) && (f->required_flags & flag))
 			return ModelFail(err, RECSYS_MODEL_EBINARY,
-							 "a %s model must have the %s flag", f->name, FlagName(flag));
+							 "%s %s model must have the %s flag", Article(f->name), f->name, FlagName(flag));
 	}
 	if ((h->flags & RECSYS_MODEL_HAS_SEEN_VALUES) && !(h->flags & RECSYS_MODEL_HAS_INTERACTIONS))
 		return ModelFail(err, RECSYS_MODEL_EBINARY,
@@ -505,7 +512,7 @@ RecModelCheckFixedHeader(const RecModelHeader *h, RecModelError *err)
 						 RECSYS_MAX_FACTORS, h->factors);
 	if (!f->factors && h->factors != 0)
 		return ModelFail(err, RECSYS_MODEL_EBINARY,
-						 "a %s model has no factors, got factors %" PRId32, f->name, h->factors);
+						 "%s %s model has no factors, got factors %" PRId32, Article(f->name), f->name, h->factors);
 	/* training never makes an empty model, and evaluate divides by n_items */
 	if (h->n_users < 1 || h->n_items < 1)
 		return ModelFail(err, RECSYS_MODEL_EBINARY,
@@ -552,8 +559,8 @@ RecModelCheckFixedHeader(const RecModelHeader *h, RecModelError *err)
 						 (double) h->global_mean);
 	if (f->zero_mean && !(h->flags & RECSYS_MODEL_HAS_BIASES) && h->global_mean != 0.0f)
 		return ModelFail(err, RECSYS_MODEL_EBINARY,
-						 "a %s model without biases has global_mean 0, got %g",
-						 f->name, (double) h->global_mean);
+						 "%s %s model without biases has global_mean 0, got %g",
+						 Article(f->name), f->name, (double) h->global_mean);
 	if (h->rating_min > h->rating_max)
 		return ModelFail(err, RECSYS_MODEL_EBINARY,
 						 "rating_min %g is greater than rating_max %g",
@@ -639,7 +646,8 @@ RecModelCheckDirectory(const RecModelHeader *h, const RecModelSection *dir,
 		{
 			if (!(AllowedTags(f) & TAG_BIT(s->tag)))
 				return ModelFail(err, RECSYS_MODEL_EBINARY,
-								 "section %s is not allowed in a %s model", name, f->name);
+								 "section %s is not allowed in %s %s model", name,
+								 Article(f->name), f->name);
 			return ModelFail(err, RECSYS_MODEL_EBINARY,
 							 "section %s is present but the header's flags do not declare it",
 							 name);
@@ -709,7 +717,8 @@ RecModelCheckDirectory(const RecModelHeader *h, const RecModelSection *dir,
 			t++;
 		if (needed & TAG_BIT(t))
 			return ModelFail(err, RECSYS_MODEL_EBINARY,
-							 "missing section %s, which a %s model requires", TagNames[t], f->name);
+							 "missing section %s, which %s %s model requires", TagNames[t],
+							 Article(f->name), f->name);
 		return ModelFail(err, RECSYS_MODEL_EBINARY,
 						 "missing section %s, which the header's flags declare", TagNames[t]);
 	}
