@@ -52,6 +52,8 @@
 
 #include "blas.h"
 #include "cache.h"
+#include "modelio.h"
+#include "modeltype.h"
 #include "recsys.h"
 #include "registry.h"
 #include "serving.h"
@@ -72,41 +74,40 @@ static SPIPlanPtr model_by_name_plan = NULL;
 
 
 /*
- * Checks the fixed header before anything is derived from its counts: magic,
- * version, flags and count ranges (with these, RecModelComputeLayout cannot
- * overflow).  A failure means the stored bytes are not a model of this format.
+ * Checks a CSR a serving call indexes with stored numbers (rows of `rows` from 0
+ * to n_entries, entries naming one of `cols`), so that even a damaged value
+ * cannot make a request read out of bounds.
  */
 static void
-CheckHeader(const RecModelHeader *h)
+CheckRows(const int64 *ptr, const int32 *idx, int32 rows, int32 cols, int64 n_entries,
+		  const char *what)
 {
-	if (h->magic != RECSYS_MODEL_MAGIC)
+	if (ptr[0] != 0 || ptr[rows] != n_entries)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("invalid recsys.model value"),
-				 errdetail("Magic number is %08x, expected %08x.",
-						   h->magic, RECSYS_MODEL_MAGIC)));
-	if (h->version != RECSYS_MODEL_VERSION)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("unsupported recsys.model format version %u",
-						(unsigned) h->version),
-				 errdetail("This build reads version %d.", RECSYS_MODEL_VERSION)));
-	if (h->factors < 1 || h->factors > RECSYS_MAX_FACTORS ||
-		h->n_users < 0 || h->n_items < 0 || h->n_seen < 0 ||
-		(h->flags & ~RECSYS_MODEL_KNOWN_FLAGS) != 0 ||
-		(h->algorithm != RECSYS_ALG_ALS && h->algorithm != RECSYS_ALG_IALS) ||
-		h->options_len > MaxAllocSize)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("invalid recsys.model value"),
-				 errdetail("Header has factors %d, %d users, %d items, algorithm %u, flags %x.",
-						   h->factors, h->n_users, h->n_items,
-						   (unsigned) h->algorithm, h->flags)));
+				 errdetail("%s rows span %lld .. %lld, expected 0 .. %lld.", what,
+						   (long long) ptr[0], (long long) ptr[rows],
+						   (long long) n_entries)));
+	for (int32 r = 0; r < rows; r++)
+		if (ptr[r + 1] < ptr[r])
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("invalid recsys.model value"),
+					 errdetail("%s row %d ends before it starts.", what, r)));
+	for (int64 e = 0; e < n_entries; e++)
+		if (idx[e] < 0 || idx[e] >= cols)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("invalid recsys.model value"),
+					 errdetail("%s entry %lld names index %d of %d.", what,
+							   (long long) e, idx[e], cols)));
 }
 
 /*
  * Checks the sections a serving call indexes with stored numbers (the seen
- * lists), so that even a damaged value cannot make a request read out of bounds.
+ * lists and the neighbour lists): the header and directory were checked when
+ * the value was read (RecModelCheckStored), the payload is trusted otherwise.
  */
 static void
 CheckSections(const RecModelView *v)
@@ -124,29 +125,15 @@ CheckSections(const RecModelView *v)
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("invalid recsys.model value"),
 					 errdetail("Item %d has a negative interaction count.", i)));
-	if (v->seen_ptr == NULL)
-		return;
-	if (v->seen_ptr[0] != 0 || v->seen_ptr[h->n_users] != h->n_seen)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("invalid recsys.model value"),
-				 errdetail("Interaction rows span %lld .. %lld, expected 0 .. %lld.",
-						   (long long) v->seen_ptr[0],
-						   (long long) v->seen_ptr[h->n_users],
-						   (long long) h->n_seen)));
-	for (int32 u = 0; u < h->n_users; u++)
-		if (v->seen_ptr[u + 1] < v->seen_ptr[u])
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("invalid recsys.model value"),
-					 errdetail("Interaction row %d ends before it starts.", u)));
-	for (int64 e = 0; e < h->n_seen; e++)
-		if (v->seen_items[e] < 0 || v->seen_items[e] >= h->n_items)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("invalid recsys.model value"),
-					 errdetail("Interaction %lld names item index %d of %d.",
-							   (long long) e, v->seen_items[e], h->n_items)));
+	if (v->seen_ptr != NULL)
+		CheckRows(v->seen_ptr, v->seen_items, h->n_users, h->n_items, h->n_seen,
+				  "Interaction");
+	if (v->item_nbr_ptr != NULL)
+		CheckRows(v->item_nbr_ptr, v->item_nbr_idx, h->n_items, h->n_items, v->n_item_nbr,
+				  "Item-neighbour");
+	if (v->user_nbr_ptr != NULL)
+		CheckRows(v->user_nbr_ptr, v->user_nbr_idx, h->n_users, h->n_users, v->n_user_nbr,
+				  "User-neighbour");
 }
 
 /* A numeric option from the model's options JSON, or the default */
@@ -189,10 +176,15 @@ DeriveServingData(RecModelEntry *e)
 	e->lambda = OptionNumber(options, "regularization", DEFAULT_REGULARIZATION);
 	e->alpha = OptionNumber(options, "alpha", DEFAULT_ALPHA);
 
-	e->item_norms = AllocArray(Max(h->n_items, 1), sizeof(float));
-	RecRowNorms(e->v.item_factors, h->n_items, k, e->item_norms);
-	e->user_norms = AllocArray(Max(h->n_users, 1), sizeof(float));
-	RecRowNorms(e->v.user_factors, h->n_users, k, e->user_norms);
+	/* what only factor models need: row norms for cosine, Y'Y below */
+	e->item_norms = e->user_norms = NULL;
+	if (e->v.item_factors != NULL)
+	{
+		e->item_norms = AllocArray(Max(h->n_items, 1), sizeof(float));
+		RecRowNorms(e->v.item_factors, h->n_items, k, e->item_norms);
+		e->user_norms = AllocArray(Max(h->n_users, 1), sizeof(float));
+		RecRowNorms(e->v.user_factors, h->n_users, k, e->user_norms);
+	}
 
 	e->popular = AllocArray(Max(h->n_items, 1), sizeof(int32));
 	key = AllocArray(Max(h->n_items, 1), sizeof(int64));
@@ -243,24 +235,7 @@ NewModelContext(void)
 static void
 CheckValueSize(const struct varlena *value)
 {
-	const RecModelHeader *h = (const RecModelHeader *) value;
-	RecModelLayout layout;
-
-	if (VARSIZE(value) < sizeof(RecModelHeader))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("invalid recsys.model value"),
-				 errdetail("Value has %u bytes, the header alone needs %zu.",
-						   (unsigned) VARSIZE(value), sizeof(RecModelHeader))));
-	CheckHeader(h);
-	RecModelComputeLayout(h, &layout);
-	if ((uint64) VARSIZE(value) != layout.total)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("invalid recsys.model value"),
-				 errdetail("Value has %u bytes, its header describes %llu.",
-						   (unsigned) VARSIZE(value),
-						   (unsigned long long) layout.total)));
+	RecModelCheckStored((const RecModelHeader *) value, VARSIZE(value));
 }
 
 /*
@@ -619,7 +594,7 @@ model_cache(PG_FUNCTION_ARGS)
 
 		memcpy(uuid->data, e->uuid, sizeof(e->uuid));
 		values[0] = UUIDPGetDatum(uuid);
-		values[1] = CStringGetTextDatum(e->model->algorithm == RECSYS_ALG_ALS ? "als" : "ials");
+		values[1] = CStringGetTextDatum(RecModelAlgorithmName(e->model->algorithm));
 		values[2] = Int32GetDatum(e->model->n_users);
 		values[3] = Int32GetDatum(e->model->n_items);
 		values[4] = Int32GetDatum(e->model->factors);

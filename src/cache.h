@@ -56,8 +56,8 @@ typedef struct RecModelEntry
 	/* derived once per load */
 	float		lambda;			/* options.regularization */
 	float		alpha;			/* options.alpha (implicit) */
-	float	   *item_norms;		/* [n_items] |y_i|, for cosine */
-	float	   *user_norms;		/* [n_users] |x_u|, for cosine */
+	float	   *item_norms;		/* [n_items] |y_i|, for cosine; NULL without factors */
+	float	   *user_norms;		/* [n_users] |x_u|, for cosine; NULL without factors */
 	int32	   *popular;		/* [n_items] item indexes by count desc, id asc */
 	float	   *gram;			/* [k * k] Y'Y, implicit models only */
 	float	   *scores;			/* [n_items] scratch for one request's scores */

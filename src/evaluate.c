@@ -295,6 +295,7 @@ RecEvaluate(Datum model, const char *test_query, int32 k, Jsonb *options)
 
 	RecReserveBlas(1, "evaluate");	/* loading a model may call BLAS */
 	e = RecModelGet(model);
+	RecModelRequireFactors(e->model, "evaluate");
 	m = e->model;
 	v = &e->v;
 	explicit_model = m->algorithm == RECSYS_ALG_ALS;

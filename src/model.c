@@ -5,7 +5,8 @@
  *		(model_info, user/item factors and vectors) and the prediction formula.
  *
  * Format decisions and full validation live in modelio.c (plain C, fuzzed); this
- * file adapts them to Datums and error reports.  Training lives in ratings.c.
+ * file adapts them to Datums and error reports.  Values of format v1 (0.1.0) are
+ * read as they are stored and written out as v2.  Training lives in ratings.c.
  */
 #include "postgres.h"
 
@@ -36,6 +37,46 @@ ReportDecodeError(const RecModelError *err, int sqlstate)
 			 errmsg("invalid recsys.model value: %s", err->msg)));
 }
 
+/* A string option of a model's options (already known to be JSON), or NULL */
+static char *
+OptionString(const char *options, const char *key)
+{
+	Jsonb	   *jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(options)));
+	JsonbValue	val;
+
+	if (!JB_ROOT_IS_OBJECT(jb) ||
+		getKeyJsonValueFromContainer(&jb->root, key, strlen(key), &val) == NULL ||
+		val.type != jbvString)
+		return NULL;
+	return pnstrdup(val.val.string.val, val.val.string.len);
+}
+
+/*
+ * The options of a knn or EASE model: what the header also records must agree
+ * (knn's "kind" with the neighbour sections).  Which keys and values these
+ * algorithms accept is the option table's business once they train
+ * (options.h); until then only the syntax (modelio.c) and "kind" are checked.
+ */
+static void
+CheckNeighbourOptions(const RecModelHeader *h, const char *options, int sqlstate)
+{
+	char	   *kind = OptionString(options, "kind");
+	bool		user = (h->flags & RECSYS_MODEL_USER_NEIGHBOURS) != 0;
+
+	if (h->algorithm != RECSYS_ALG_KNN)
+		return;
+	if (kind != NULL && strcmp(kind, "item") != 0 && strcmp(kind, "user") != 0)
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid recsys.model value: option \"kind\" must be \"item\" or \"user\", got \"%s\"",
+						RecEchoInput(kind, strlen(kind)))));
+	if ((kind != NULL && strcmp(kind, "user") == 0) != user)
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid recsys.model value: option \"kind\" is \"%s\" but the model holds %s neighbours",
+						kind ? kind : "item", user ? "user" : "item")));
+}
+
 /*
  * Checks the options of a decoded model (modelio.c has checked their syntax) as
  * training checks its options argument, and that the keys the header duplicates
@@ -50,6 +91,11 @@ CheckModelOptions(const RecModelHeader *h, int sqlstate)
 	char	   *message;
 
 	RecModelGetView(h, &v);
+	if (!RecModelAlgorithmHasFactors(h->algorithm))
+	{
+		CheckNeighbourOptions(h, v.options, sqlstate);
+		return;
+	}
 	if (!RecCheckModelOptions(v.options, h->algorithm, &facts, &message))
 		ereport(ERROR,
 				(errcode(sqlstate),
@@ -95,7 +141,10 @@ DecodeModel(const uint8 *buf, size_t len, int sqlstate)
 }
 
 PG_FUNCTION_INFO_V1(model_in);
-/* Text input: "recsys-model:v1:" + base64 of the binary form, fully validated */
+/*
+ * Text input: "recsys-model:v2:" + base64 of the binary form (or "recsys-model:v1:"
+ * and a v1 value, as 0.1.0 wrote them), fully validated
+ */
 Datum
 model_in(PG_FUNCTION_ARGS)
 {
@@ -104,12 +153,14 @@ model_in(PG_FUNCTION_ARGS)
 	size_t		b64len;
 	uint8	   *bin;
 	size_t		binlen;
+	int			version;
 	RecModelError err;
 
-	if (RecModelTextPayload(str, strlen(str), &b64, &b64len, &err) != RECSYS_MODEL_OK ||
+	if (RecModelTextPayload(str, strlen(str), &b64, &b64len, &version, &err) != RECSYS_MODEL_OK ||
 		RecBase64Decode(b64, b64len, (bin = palloc_extended(RecBase64DecodedMaxLen(b64len) + 1,
 															 MCXT_ALLOC_HUGE)),
-						&binlen, &err) != RECSYS_MODEL_OK)
+						&binlen, &err) != RECSYS_MODEL_OK ||
+		RecModelCheckTextVersion(version, bin, binlen, &err) != RECSYS_MODEL_OK)
 		ReportDecodeError(&err, ERRCODE_INVALID_TEXT_REPRESENTATION);
 	PG_RETURN_POINTER(DecodeModel(bin, binlen, ERRCODE_INVALID_TEXT_REPRESENTATION));
 }
@@ -173,22 +224,35 @@ model_send(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(result);
 }
 
-/* Raises data_corrupted for a stored model whose header does not hold */
+/* Raises data_corrupted with the message of a failed check */
 static void
-CheckStoredHeader(const RecModelHeader *h, Size varsize)
+ReportCorrupted(const RecModelError *err)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("corrupted recsys.model value: %s", err->msg)));
+}
+
+void
+RecModelCheckStored(const RecModelHeader *h, Size varsize)
 {
 	RecModelError err;
 	uint64		total;
 
-	if (varsize < sizeof(RecModelHeader))
+	if (varsize < RECSYS_MODEL_V1_HEADER_SIZE)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("corrupted recsys.model value: %zu bytes is shorter than its header",
 						(size_t) varsize)));
-	if (RecModelCheckHeader(h, &total, &err) != RECSYS_MODEL_OK)
+	if (RecModelCheckFixedHeader(h, &err) != RECSYS_MODEL_OK)
+		ReportCorrupted(&err);
+	if (varsize < RecModelHeaderBytes(h))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("corrupted recsys.model value: %s", err.msg)));
+				 errmsg("corrupted recsys.model value: %zu bytes is shorter than its header and directory",
+						(size_t) varsize)));
+	if (RecModelCheckDirectory(h, RecModelDirectory(h), &total, &err) != RECSYS_MODEL_OK)
+		ReportCorrupted(&err);
 	if (total != varsize)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
@@ -202,118 +266,194 @@ RecModelFromDatum(Datum d)
 	struct varlena *v = PG_DETOAST_DATUM(d);
 
 	/* detoasted values are 4-byte-header and double-aligned (ALIGNMENT double) */
-	CheckStoredHeader((const RecModelHeader *) v, VARSIZE(v));
+	RecModelCheckStored((const RecModelHeader *) v, VARSIZE(v));
 	return (const RecModelHeader *) v;
+}
+
+/*
+ * The header and directory of a stored model from one slice (the directory is at
+ * most a few hundred bytes), checked against the value's full size
+ */
+void
+RecModelPeekDirectory(Datum d, RecModelHeader *out, RecModelSection *dir)
+{
+	Size		raw = toast_raw_datum_size(d);
+	Size		want = Min(raw, (Size) RECSYS_MODEL_DIR_END(RECSYS_MODEL_MAX_SECTIONS));
+	char		buf[RECSYS_MODEL_DIR_END(RECSYS_MODEL_MAX_SECTIONS)];
+	struct varlena *slice;
+	RecModelError err;
+	uint64		total;
+
+	if (raw < RECSYS_MODEL_V1_HEADER_SIZE)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("corrupted recsys.model value: %zu bytes is shorter than its header",
+						(size_t) raw)));
+	slice = PG_DETOAST_DATUM_SLICE(d, 0, want - VARHDRSZ);
+	memset(buf, 0, sizeof(buf));
+	memcpy(buf, slice, Min(VARSIZE_ANY(slice), want));
+	if ((Pointer) slice != DatumGetPointer(d))
+		pfree(slice);
+	memcpy(out, buf, sizeof(RecModelHeader));
+	if (RecModelCheckFixedHeader(out, &err) != RECSYS_MODEL_OK)
+		ReportCorrupted(&err);
+	if (raw < RecModelHeaderBytes(out))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("corrupted recsys.model value: %zu bytes is shorter than its header and directory",
+						(size_t) raw)));
+	if (RecModelCheckDirectory(out, (const RecModelSection *) (buf + RECSYS_MODEL_DIR_OFFSET),
+							   &total, &err) != RECSYS_MODEL_OK)
+		ReportCorrupted(&err);
+	if (total != raw)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("corrupted recsys.model value: %zu bytes, its header describes %llu",
+						(size_t) raw, (unsigned long long) total)));
+	if (dir != NULL && out->version != RECSYS_MODEL_VERSION_V1)
+		memcpy(dir, buf + RECSYS_MODEL_DIR_OFFSET, sizeof(RecModelSection) * out->n_sections);
+	if (out->version == RECSYS_MODEL_VERSION_V1)
+		out->reserved = 0;		/* not part of a v1 header */
 }
 
 void
 RecModelPeekHeader(Datum d, RecModelHeader *out)
 {
-	Size		raw = toast_raw_datum_size(d);
-	struct varlena *slice;
+	RecModelPeekDirectory(d, out, NULL);
+}
 
-	if (raw < sizeof(RecModelHeader))
-		CheckStoredHeader(out, raw);
-	slice = PG_DETOAST_DATUM_SLICE(d, 0, sizeof(RecModelHeader) - VARHDRSZ);
-	memcpy(out, slice, sizeof(RecModelHeader));
-	CheckStoredHeader(out, raw);
-	if ((Pointer) slice != DatumGetPointer(d))
-		pfree(slice);
+uint64
+RecModelShapeBytes(const RecModelShape *shape, size_t options_len)
+{
+	RecModelShape s = *shape;
+	RecModelSection dir[RECSYS_MODEL_MAX_SECTIONS];
+	uint64		total;
+
+	s.options_len = Min((uint64) options_len + 1, RECSYS_MODEL_MAX_BYTES + 1);
+	RecModelShapeLayout(&s, dir, &total);
+	return total;
 }
 
 uint64
 RecModelShapeSize(int algorithm, uint32 flags, int factors, int32 n_users,
 				  int32 n_items, int64 n_seen, size_t options_len)
 {
-	RecModelHeader h;
-	RecModelLayout l;
+	RecModelShape s = {0};
 
-	memset(&h, 0, sizeof(h));
-	h.algorithm = algorithm;
-	h.flags = flags;
-	h.factors = factors;
-	h.n_users = n_users;
-	h.n_items = n_items;
-	h.n_seen = n_seen;
-	h.options_len = (uint32) Min(options_len + 1, (size_t) RECSYS_MODEL_MAX_BYTES);
-	RecModelComputeLayout(&h, &l);
-	return l.total;
+	s.algorithm = algorithm;
+	s.flags = flags;
+	s.factors = factors;
+	s.n_users = n_users;
+	s.n_items = n_items;
+	s.n_seen = n_seen;
+	return RecModelShapeBytes(&s, options_len);
 }
 
 /*
- * The model of a shape, header and options filled in; with zero_factors false the
- * two factor sections are left as allocated and everything else is zeroed.
+ * The model of a shape, header, directory and options filled in; with
+ * zero_factors false the two factor sections are left as allocated and
+ * everything else is zeroed.
  */
 static RecModelHeader *
-CreateModel(int algorithm, uint32 flags, int factors, int32 n_users, int32 n_items,
-			int64 n_seen, const char *options, bool zero_factors)
+CreateModel(const RecModelShape *shape_in, const char *options, bool zero_factors)
 {
+	RecModelShape shape = *shape_in;
+	RecModelSection dir[RECSYS_MODEL_MAX_SECTIONS];
 	size_t		olen = strlen(options);
-	uint64		total = RecModelShapeSize(algorithm, flags, factors, n_users, n_items,
-										  n_seen, olen);
+	uint64		total;
+	int			n;
 	RecModelHeader *m;
+	RecModelMutableView mv;
 
-	Assert(factors >= 1 && factors <= RECSYS_MAX_FACTORS);
-	Assert(n_users >= 0 && n_items >= 0 && n_seen >= 0);
-	if (total > RECSYS_MODEL_MAX_BYTES || n_seen > (int64) (RECSYS_MODEL_MAX_BYTES / 4))
+	shape.options_len = (uint64) olen + 1;
+	n = RecModelShapeLayout(&shape, dir, &total);
+	Assert(RecModelAlgorithmName(shape.algorithm) != NULL);
+	Assert(RecModelAlgorithmHasFactors(shape.algorithm) ?
+		   (shape.factors >= 1 && shape.factors <= RECSYS_MAX_FACTORS) : shape.factors == 0);
+	Assert(shape.n_users >= 0 && shape.n_items >= 0 && shape.n_seen >= 0);
+	if (total > RECSYS_MODEL_MAX_BYTES)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("model of %d users, %d items and %d factors would take %llu bytes, more than the %llu a value can hold",
-						n_users, n_items, factors, (unsigned long long) total,
+				 errmsg("%s model of %d users and %d items would take more than the %llu bytes a value can hold",
+						RecModelAlgorithmName(shape.algorithm), shape.n_users, shape.n_items,
 						(unsigned long long) RECSYS_MODEL_MAX_BYTES),
-				 errhint("Use fewer factors, or \"keep_interactions\": false.")));
+				 RecModelAlgorithmHasFactors(shape.algorithm) ?
+				 errhint("Use fewer factors, or \"keep_interactions\": false.") :
+				 errhint("Keep fewer neighbours per row.")));
 	if (zero_factors)
 		m = palloc_extended(total, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	else
 	{
-		RecModelLayout l;
-		uint64		user_end,
-					item_end;
+		uint64		pos = 0;
 
 		m = palloc_extended(total, MCXT_ALLOC_HUGE);
 		RecAdviseHugePages(m, total);
-		/* the header is all the layout needs */
-		memset(m, 0, sizeof(RecModelHeader));
-		m->flags = flags;
-		m->factors = factors;
-		m->n_users = n_users;
-		m->n_items = n_items;
-		m->n_seen = n_seen;
-		m->options_len = (uint32) (olen + 1);
-		RecModelComputeLayout(m, &l);
-		user_end = l.user_factors + (uint64) n_users * factors * sizeof(float);
-		item_end = l.item_factors + (uint64) n_items * factors * sizeof(float);
-		Assert(l.total == total);
-		memset(m, 0, l.user_factors);
-		memset((char *) m + user_end, 0, l.item_factors - user_end);
-		memset((char *) m + item_end, 0, total - item_end);
+		/* zero everything but the factor sections */
+		for (int i = 0; i < n; i++)
+			if (dir[i].tag == RECSYS_TAG_USER_FACTORS || dir[i].tag == RECSYS_TAG_ITEM_FACTORS)
+			{
+				memset((char *) m + pos, 0, dir[i].offset - pos);
+				pos = dir[i].offset + dir[i].count * dir[i].elem_size;
+			}
+		memset((char *) m + pos, 0, total - pos);
 	}
 	SET_VARSIZE(m, total);
-	m->magic = RECSYS_MODEL_MAGIC;
-	m->version = RECSYS_MODEL_VERSION;
-	m->algorithm = algorithm;
-	m->flags = flags;
-	m->factors = factors;
-	m->n_users = n_users;
-	m->n_items = n_items;
-	m->n_seen = n_seen;
-	m->options_len = (uint32) (olen + 1);
-	memcpy((char *) m + RECSYS_ALIGN8(sizeof(RecModelHeader)), options, olen + 1);
+	RecModelInitHeader(m, &shape, dir, n);
+	RecModelGetMutableView(m, &mv);
+	memcpy(mv.options, options, olen + 1);
 	return m;
+}
+
+RecModelHeader *
+RecModelCreateShape(const RecModelShape *shape, const char *options)
+{
+	return CreateModel(shape, options, true);
+}
+
+/* The shape of a factor model */
+static RecModelShape
+FactorShape(int algorithm, uint32 flags, int factors, int32 n_users, int32 n_items,
+			int64 n_seen)
+{
+	RecModelShape s = {0};
+
+	s.algorithm = algorithm;
+	s.flags = flags;
+	s.factors = factors;
+	s.n_users = n_users;
+	s.n_items = n_items;
+	s.n_seen = n_seen;
+	return s;
 }
 
 RecModelHeader *
 RecModelCreate(int algorithm, uint32 flags, int factors, int32 n_users,
 			   int32 n_items, int64 n_seen, const char *options)
 {
-	return CreateModel(algorithm, flags, factors, n_users, n_items, n_seen, options, true);
+	RecModelShape s = FactorShape(algorithm, flags, factors, n_users, n_items, n_seen);
+
+	return CreateModel(&s, options, true);
 }
 
 RecModelHeader *
 RecModelCreateForFactors(int algorithm, uint32 flags, int factors, int32 n_users,
 						 int32 n_items, int64 n_seen, const char *options)
 {
-	return CreateModel(algorithm, flags, factors, n_users, n_items, n_seen, options, false);
+	RecModelShape s = FactorShape(algorithm, flags, factors, n_users, n_items, n_seen);
+
+	return CreateModel(&s, options, false);
+}
+
+void
+RecModelRequireFactors(const RecModelHeader *h, const char *function)
+{
+	if (!RecModelAlgorithmHasFactors(h->algorithm))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s does not support %s models yet", function,
+						RecModelAlgorithmName(h->algorithm)),
+				 errdetail("It reads user and item factors, which a %s model does not have.",
+						   RecModelAlgorithmName(h->algorithm))));
 }
 
 /* Appends a float4 to buf in its shortest exact decimal form */
@@ -336,23 +476,52 @@ model_info(PG_FUNCTION_ARGS)
 {
 	Datum		d = PG_GETARG_DATUM(0);
 	RecModelHeader h;
+	RecModelSection dir[RECSYS_MODEL_MAX_SECTIONS];
+	uint64		options_at;
+	int64		n_neighbours = 0;
+	bool		has_neighbours = false;
 	struct varlena *head;
 	StringInfoData buf;
-	const char *options;
+	char	   *options;
 	char		num[32];
 
-	RecModelPeekHeader(d, &h);
-	head = PG_DETOAST_DATUM_SLICE(d, 0, sizeof(RecModelHeader) - VARHDRSZ + h.options_len);
-	if (VARSIZE_ANY_EXHDR(head) < sizeof(RecModelHeader) - VARHDRSZ + h.options_len)
+	RecModelPeekDirectory(d, &h, dir);
+	if (h.version == RECSYS_MODEL_VERSION_V1)
+		options_at = RECSYS_ALIGN8(RECSYS_MODEL_V1_HEADER_SIZE);
+	else
+	{
+		/* the options are the first section of every v2 model */
+		options_at = dir[0].offset;
+		for (uint32 i = 0; i < h.n_sections; i++)
+		{
+			if (dir[i].tag == RECSYS_TAG_ITEM_NBR_IDX || dir[i].tag == RECSYS_TAG_USER_NBR_IDX)
+				n_neighbours += (int64) dir[i].count;
+			if (dir[i].tag == RECSYS_TAG_ITEM_NBR_PTR || dir[i].tag == RECSYS_TAG_USER_NBR_PTR)
+				has_neighbours = true;
+		}
+	}
+	head = PG_DETOAST_DATUM_SLICE(d, 0, options_at - VARHDRSZ + h.options_len);
+	if (VARSIZE_ANY_EXHDR(head) < options_at - VARHDRSZ + h.options_len)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("corrupted recsys.model value: options section truncated")));
-	options = (const char *) head + RECSYS_ALIGN8(sizeof(RecModelHeader));
+	options = pnstrdup((const char *) head + options_at, h.options_len);
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "{\"algorithm\": \"%s\", \"options\": ",
-					 h.algorithm == RECSYS_ALG_ALS ? "als" : "ials");
-	appendBinaryStringInfo(&buf, options, strnlen(options, h.options_len));
+	appendStringInfo(&buf, "{\"algorithm\": \"%s\", \"format_version\": %d, \"options\": ",
+					 RecModelAlgorithmName(h.algorithm), (int) h.version);
+	appendStringInfoString(&buf, options);
+	if (h.algorithm == RECSYS_ALG_KNN)
+	{
+		char	   *similarity = OptionString(options, "similarity");
+
+		appendStringInfo(&buf, ", \"kind\": \"%s\"",
+						 (h.flags & RECSYS_MODEL_USER_NEIGHBOURS) ? "user" : "item");
+		if (similarity != NULL)
+			appendStringInfo(&buf, ", \"similarity\": \"%s\"", similarity);
+	}
+	if (has_neighbours)
+		appendStringInfo(&buf, ", \"n_neighbours\": " INT64_FORMAT, n_neighbours);
 	appendStringInfo(&buf, ", \"n_users\": %d, \"n_items\": %d, \"n_interactions\": " INT64_FORMAT,
 					 h.n_users, h.n_items, h.n_interactions);
 	appendStringInfo(&buf, ", \"factors\": %d, \"iterations\": %d, \"train_loss\": ",
@@ -374,8 +543,9 @@ model_info(PG_FUNCTION_ARGS)
 	AppendFloat4(&buf, h.rating_min);
 	appendStringInfoString(&buf, ", \"rating_max\": ");
 	AppendFloat4(&buf, h.rating_max);
-	appendStringInfo(&buf, ", \"has_interactions\": %s}",
-					 (h.flags & RECSYS_MODEL_HAS_INTERACTIONS) ? "true" : "false");
+	appendStringInfo(&buf, ", \"has_interactions\": %s, \"has_seen_values\": %s}",
+					 (h.flags & RECSYS_MODEL_HAS_INTERACTIONS) ? "true" : "false",
+					 (h.flags & RECSYS_MODEL_HAS_SEEN_VALUES) ? "true" : "false");
 
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }
@@ -410,6 +580,7 @@ FactorRows(FunctionCallInfo fcinfo, bool users)
 		funcctx->tuple_desc = BlessTupleDesc(tupdesc);
 		scan = palloc(sizeof(FactorScan));
 		scan->m = PG_GETARG_RECMODEL(0);
+		RecModelRequireFactors(scan->m, users ? "user_factors" : "item_factors");
 		RecModelGetView(scan->m, &v);
 		scan->ids = users ? v.user_ids : v.item_ids;
 		scan->factors = users ? v.user_factors : v.item_factors;
@@ -467,6 +638,7 @@ FactorVector(FunctionCallInfo fcinfo, bool users)
 	int32		r;
 	Vec		   *vec;
 
+	RecModelRequireFactors(m, users ? "user_vector" : "item_vector");
 	RecModelGetView(m, &v);
 	r = users ? RecFindId(v.user_ids, m->n_users, id) : RecFindId(v.item_ids, m->n_items, id);
 	if (r < 0)

@@ -1,28 +1,45 @@
 /*
  * model.h
- *		On-disk layout of recsys.model and the inline accessors every reader uses.
+ *		On-disk layout of recsys.model (format v2, and the v1 layout of 0.1.0 that
+ *		every reader still accepts) and the inline accessors every reader uses.
  *
- * A model is one varlena: a fixed header followed by sections, each starting on an
- * 8-byte boundary, in this order (sections absent by flag take no space):
+ * Format v2 (DESIGN §6) is one varlena: the fixed header below, then a section
+ * directory of n_sections entries (RecModelSection: tag, element size, element
+ * count, offset), then the sections, each starting on an 8-byte boundary.  The
+ * directory lists its sections in ascending tag order and each section starts at
+ * the first 8-byte boundary after the previous one (the first after the
+ * directory), so a shape has exactly one layout; the gaps are zero.  Which tags
+ * a model holds follows from its algorithm and flags (RecModelExpectedTags), and
+ * each section's element count from the header's counts:
  *
  *	options			char[options_len]			training options as JSON text, NUL-terminated
  *	user_ids		int64[n_users]				sorted ascending, unique
  *	item_ids		int64[n_items]				sorted ascending, unique
- *	user_factors	float4[n_users * factors]	row-major, row u is user_ids[u]
- *	item_factors	float4[n_items * factors]	row-major, row i is item_ids[i]
+ *	user_factors	float4[n_users * factors]	factor models: row-major, row u is user_ids[u]
+ *	item_factors	float4[n_items * factors]	factor models: row-major, row i is item_ids[i]
  *	user_bias		float4[n_users]				if RECSYS_MODEL_HAS_BIASES
  *	item_bias		float4[n_items]				if RECSYS_MODEL_HAS_BIASES
  *	item_count		int32[n_items]				training interactions per item (popularity)
  *	seen_ptr		int64[n_users + 1]			if RECSYS_MODEL_HAS_INTERACTIONS: CSR row starts
  *	seen_items		int32[n_seen]				if RECSYS_MODEL_HAS_INTERACTIONS: item indexes,
  *												sorted within each user
+ *	seen_values		float4[n_seen]				if RECSYS_MODEL_HAS_SEEN_VALUES: the values
+ *	item_nbr_ptr	int64[n_items + 1]			item-neighbour CSR (item kNN, EASE)
+ *	item_nbr_idx	int32[m]					neighbour item indexes, never the row itself
+ *	item_nbr_weight	float4[m]					their weights
+ *	user_nbr_ptr, user_nbr_idx, user_nbr_weight	the same over users (user kNN)
+ *
+ * Version 1 (0.1.0) has the same fixed header up to options_len, with n_sections
+ * always 0 (it was the reserved field), no directory and no reserved tail: its
+ * sections are the first ten above, in that order, at offsets derived from the
+ * counts (RecModelLayoutV1).  RecModelGetView reads both into one view.
  *
  * In memory (and on disk) the numbers are in native byte order; the binary send/recv
- * form is the same layout without the varlena header, every field big-endian.
- *
- * Offsets are derived from the counts, never stored: a reader checks magic, version
- * and that VARSIZE equals RecModelSize(header) before touching the payload.  Plain C
- * (no PostgreSQL headers) so fuzz targets and tests can use it outside the backend.
+ * form is the same layout without the varlena header, every field big-endian
+ * (offsets in the directory count from the start of the varlena, as in memory).
+ * A reader checks the header and the whole directory against the value's size
+ * (modelio.h) before touching a section.  Plain C (no PostgreSQL headers) so fuzz
+ * targets and tests can use it outside the backend.
  */
 #ifndef RECSYS_MODEL_H
 #define RECSYS_MODEL_H
@@ -31,17 +48,59 @@
 #include <stdint.h>
 
 #define RECSYS_MODEL_MAGIC		0x4D535352u	/* "RSSM" read as little-endian */
-#define RECSYS_MODEL_VERSION	1
-#define RECSYS_MODEL_TEXT_PREFIX "recsys-model:v1:"
+#define RECSYS_MODEL_VERSION	2	/* what writers write */
+#define RECSYS_MODEL_VERSION_V1 1	/* 0.1.0, still read */
+#define RECSYS_MODEL_TEXT_PREFIX "recsys-model:v2:"
+#define RECSYS_MODEL_TEXT_PREFIX_V1 "recsys-model:v1:"
 
 /* algorithm codes; the SQL name is the training aggregate's suffix */
 #define RECSYS_ALG_ALS		1		/* explicit ratings, train_als */
 #define RECSYS_ALG_IALS		2		/* implicit feedback, train_ials */
+#define RECSYS_ALG_KNN		3		/* item or user neighbours, train_knn */
+#define RECSYS_ALG_EASE		4		/* item-item weights, train_ease */
+#define RECSYS_ALG_MAX		4
 
-/* flags */
-#define RECSYS_MODEL_HAS_BIASES			0x0001
-#define RECSYS_MODEL_HAS_INTERACTIONS	0x0002
-#define RECSYS_MODEL_KNOWN_FLAGS		0x0003
+/* flags: which optional sections a model holds */
+#define RECSYS_MODEL_HAS_BIASES			0x0001	/* user_bias, item_bias */
+#define RECSYS_MODEL_HAS_INTERACTIONS	0x0002	/* seen_ptr, seen_items */
+#define RECSYS_MODEL_HAS_SEEN_VALUES	0x0004	/* seen_values (needs interactions) */
+#define RECSYS_MODEL_USER_NEIGHBOURS	0x0008	/* kNN over users: user_nbr_* instead
+												 * of item_nbr_* */
+#define RECSYS_MODEL_KNOWN_FLAGS		0x000F
+#define RECSYS_MODEL_V1_FLAGS			0x0003
+
+/* section tags (directory order is ascending tag) */
+#define RECSYS_TAG_OPTIONS			1
+#define RECSYS_TAG_USER_IDS			2
+#define RECSYS_TAG_ITEM_IDS			3
+#define RECSYS_TAG_USER_FACTORS		4
+#define RECSYS_TAG_ITEM_FACTORS		5
+#define RECSYS_TAG_USER_BIAS		6
+#define RECSYS_TAG_ITEM_BIAS		7
+#define RECSYS_TAG_ITEM_COUNT		8
+#define RECSYS_TAG_SEEN_PTR			9
+#define RECSYS_TAG_SEEN_ITEMS		10
+#define RECSYS_TAG_SEEN_VALUES		11
+#define RECSYS_TAG_ITEM_NBR_PTR		12
+#define RECSYS_TAG_ITEM_NBR_IDX		13
+#define RECSYS_TAG_ITEM_NBR_WEIGHT	14
+#define RECSYS_TAG_USER_NBR_PTR		15
+#define RECSYS_TAG_USER_NBR_IDX		16
+#define RECSYS_TAG_USER_NBR_WEIGHT	17
+#define RECSYS_TAG_LAST_KNOWN		17
+/* reserved for content and hybrid models: rejected until implemented */
+#define RECSYS_TAG_FEATURES			18	/* dense item feature matrix */
+#define RECSYS_TAG_FEATURE_PTR		19	/* sparse (TF-IDF) item features: CSR */
+#define RECSYS_TAG_FEATURE_IDX		20
+#define RECSYS_TAG_FEATURE_VALUES	21
+#define RECSYS_TAG_VOCABULARY		22	/* lexemes of the TF-IDF columns */
+#define RECSYS_TAG_IDF				23
+#define RECSYS_TAG_FEATURE_MAP		24	/* hybrid: features -> factors */
+#define RECSYS_TAG_ANN_INDEX		25	/* approximate nearest-neighbour index */
+#define RECSYS_TAG_LAST_RESERVED	25
+
+/* most entries a directory may have: one per known tag */
+#define RECSYS_MODEL_MAX_SECTIONS	RECSYS_TAG_LAST_KNOWN
 
 #define RECSYS_MAX_FACTORS	1024
 
@@ -59,16 +118,16 @@ typedef struct RecModelHeader
 {
 	int32_t		vl_len_;		/* varlena header (do not touch directly) */
 	uint32_t	magic;			/* RECSYS_MODEL_MAGIC */
-	uint16_t	version;		/* RECSYS_MODEL_VERSION */
+	uint16_t	version;		/* RECSYS_MODEL_VERSION (or _V1 for 0.1.0 values) */
 	uint16_t	algorithm;		/* RECSYS_ALG_* */
 	uint32_t	flags;			/* RECSYS_MODEL_* flags */
-	int32_t		factors;		/* k, 1..RECSYS_MAX_FACTORS */
-	int32_t		n_users;		/* rows of user_ids / user_factors, at least 1 */
-	int32_t		n_items;		/* rows of item_ids / item_factors, at least 1 */
+	int32_t		factors;		/* k, 1..RECSYS_MAX_FACTORS; 0 without factors */
+	int32_t		n_users;		/* rows of user_ids, at least 1 */
+	int32_t		n_items;		/* rows of item_ids, at least 1 */
 	int32_t		iterations;		/* sweeps actually run */
 	int64_t		n_interactions; /* distinct (user,item) pairs trained on */
 	int64_t		n_seen;			/* entries in seen_items (0 without interactions) */
-	uint8_t		uuid[16];		/* random per trained value: the cache key */
+	uint8_t		uuid[16];		/* random per trained value (shown, not a cache key) */
 	float		global_mean;	/* mu (explicit), exactly 0 for implicit */
 	float		rating_min;		/* smallest training value (predict clips to it) */
 	float		rating_max;		/* largest training value */
@@ -76,13 +135,59 @@ typedef struct RecModelHeader
 	double		train_seconds;	/* wall time of the solver */
 	int64_t		peak_bytes;		/* peak memory of training */
 	uint32_t	options_len;	/* bytes of the options section, NUL included */
-	uint32_t	reserved;		/* always zero */
+	uint32_t	n_sections;		/* entries of the directory; v1: reserved, 0 */
+	/* --- v1 ends here (RECSYS_MODEL_V1_HEADER_SIZE bytes) --- */
+	uint64_t	reserved;		/* always zero */
 } RecModelHeader;
+
+/* bytes of the v1 header, which the v2 header extends */
+#define RECSYS_MODEL_V1_HEADER_SIZE		offsetof(RecModelHeader, reserved)
+
+/* One entry of the section directory */
+typedef struct RecModelSection
+{
+	uint32_t	tag;			/* RECSYS_TAG_* */
+	uint32_t	elem_size;		/* bytes per element: 1, 4 or 8 */
+	uint64_t	count;			/* elements */
+	uint64_t	offset;			/* from the start of the varlena, 8-aligned */
+} RecModelSection;
 
 #define RECSYS_ALIGN8(x)	(((uint64_t) (x) + 7) & ~(uint64_t) 7)
 
-/* Offsets of every section, derived from the header's counts */
-typedef struct RecModelLayout
+/* where a v2 directory starts, and the first byte after it */
+#define RECSYS_MODEL_DIR_OFFSET		sizeof(RecModelHeader)
+#define RECSYS_MODEL_DIR_END(n)		(sizeof(RecModelHeader) + (uint64_t) (n) * sizeof(RecModelSection))
+
+/* The directory of a v2 model (valid only after the header and size checks) */
+static inline const RecModelSection *
+RecModelDirectory(const RecModelHeader *h)
+{
+	return (const RecModelSection *) ((const char *) h + RECSYS_MODEL_DIR_OFFSET);
+}
+
+/*
+ * The shape of a model: what a writer decides before allocating it.  Every
+ * section's presence and size follow from it (RecModelExpectedTags, the counts).
+ */
+typedef struct RecModelShape
+{
+	int			algorithm;		/* RECSYS_ALG_* */
+	uint32_t	flags;			/* RECSYS_MODEL_* flags */
+	int			factors;		/* 0 for an algorithm without factors */
+	int32_t		n_users;
+	int32_t		n_items;
+	int64_t		n_seen;			/* seen entries, 0 without interactions */
+	int64_t		n_item_neighbours;	/* entries of the item-neighbour CSR */
+	int64_t		n_user_neighbours;	/* entries of the user-neighbour CSR */
+	uint64_t	options_len;	/* bytes of the options, NUL included */
+} RecModelShape;
+
+/*
+ * Offsets of the v1 sections (0.1.0), derived from the header's counts.  Counts
+ * must already be known non-negative and within limits (RecModelCheckHeader);
+ * with those limits nothing here overflows.
+ */
+typedef struct RecModelLayoutV1
 {
 	uint64_t	options;
 	uint64_t	user_ids;
@@ -95,16 +200,12 @@ typedef struct RecModelLayout
 	uint64_t	seen_ptr;		/* 0 if absent */
 	uint64_t	seen_items;		/* 0 if absent */
 	uint64_t	total;			/* VARSIZE of the whole value */
-} RecModelLayout;
+} RecModelLayoutV1;
 
-/*
- * Computes the section offsets.  Counts must already be known non-negative and
- * within limits (RecModelCheckHeader); with those limits nothing here overflows.
- */
 static inline void
-RecModelComputeLayout(const RecModelHeader *h, RecModelLayout *l)
+RecModelComputeLayoutV1(const RecModelHeader *h, RecModelLayoutV1 *l)
 {
-	uint64_t	off = RECSYS_ALIGN8(sizeof(RecModelHeader));
+	uint64_t	off = RECSYS_ALIGN8(RECSYS_MODEL_V1_HEADER_SIZE);
 	uint64_t	nu = (uint64_t) h->n_users;
 	uint64_t	ni = (uint64_t) h->n_items;
 	uint64_t	k = (uint64_t) h->factors;
@@ -140,7 +241,11 @@ RecModelComputeLayout(const RecModelHeader *h, RecModelLayout *l)
 	l->total = off;
 }
 
-/* Typed views of the sections of a detoasted model (NULL where absent) */
+/*
+ * Typed views of the sections of a detoasted model whose header and directory
+ * were checked (NULL where absent; the factor pointers are NULL for a model
+ * without factors).  The same for a v1 and a v2 value.
+ */
 typedef struct RecModelView
 {
 	const RecModelHeader *h;
@@ -154,26 +259,222 @@ typedef struct RecModelView
 	const int32_t *item_count;
 	const int64_t *seen_ptr;
 	const int32_t *seen_items;
+	const float *seen_values;
+	const int64_t *item_nbr_ptr;	/* [n_items + 1] */
+	const int32_t *item_nbr_idx;	/* [n_item_nbr] */
+	const float *item_nbr_weight;	/* [n_item_nbr] */
+	int64_t		n_item_nbr;		/* entries of the item-neighbour CSR, 0 if absent */
+	const int64_t *user_nbr_ptr;	/* [n_users + 1] */
+	const int32_t *user_nbr_idx;	/* [n_user_nbr] */
+	const float *user_nbr_weight;	/* [n_user_nbr] */
+	int64_t		n_user_nbr;		/* entries of the user-neighbour CSR, 0 if absent */
 } RecModelView;
 
+/* The same pointers, writable: how a writer fills a model it has just created */
+typedef struct RecModelMutableView
+{
+	RecModelHeader *h;
+	char	   *options;
+	int64_t    *user_ids;
+	int64_t    *item_ids;
+	float	   *user_factors;
+	float	   *item_factors;
+	float	   *user_bias;
+	float	   *item_bias;
+	int32_t    *item_count;
+	int64_t    *seen_ptr;
+	int32_t    *seen_items;
+	float	   *seen_values;
+	int64_t    *item_nbr_ptr;
+	int32_t    *item_nbr_idx;
+	float	   *item_nbr_weight;
+	int64_t		n_item_nbr;
+	int64_t    *user_nbr_ptr;
+	int32_t    *user_nbr_idx;
+	float	   *user_nbr_weight;
+	int64_t		n_user_nbr;
+} RecModelMutableView;
+
+/* Points the view at one section of a v2 model */
+static inline void
+RecModelViewSection(RecModelView *v, const RecModelSection *s)
+{
+	const char *p = (const char *) v->h + s->offset;
+
+	switch (s->tag)
+	{
+		case RECSYS_TAG_OPTIONS:
+			v->options = p;
+			break;
+		case RECSYS_TAG_USER_IDS:
+			v->user_ids = (const int64_t *) p;
+			break;
+		case RECSYS_TAG_ITEM_IDS:
+			v->item_ids = (const int64_t *) p;
+			break;
+		case RECSYS_TAG_USER_FACTORS:
+			v->user_factors = (const float *) p;
+			break;
+		case RECSYS_TAG_ITEM_FACTORS:
+			v->item_factors = (const float *) p;
+			break;
+		case RECSYS_TAG_USER_BIAS:
+			v->user_bias = (const float *) p;
+			break;
+		case RECSYS_TAG_ITEM_BIAS:
+			v->item_bias = (const float *) p;
+			break;
+		case RECSYS_TAG_ITEM_COUNT:
+			v->item_count = (const int32_t *) p;
+			break;
+		case RECSYS_TAG_SEEN_PTR:
+			v->seen_ptr = (const int64_t *) p;
+			break;
+		case RECSYS_TAG_SEEN_ITEMS:
+			v->seen_items = (const int32_t *) p;
+			break;
+		case RECSYS_TAG_SEEN_VALUES:
+			v->seen_values = (const float *) p;
+			break;
+		case RECSYS_TAG_ITEM_NBR_PTR:
+			v->item_nbr_ptr = (const int64_t *) p;
+			break;
+		case RECSYS_TAG_ITEM_NBR_IDX:
+			v->item_nbr_idx = (const int32_t *) p;
+			v->n_item_nbr = (int64_t) s->count;
+			break;
+		case RECSYS_TAG_ITEM_NBR_WEIGHT:
+			v->item_nbr_weight = (const float *) p;
+			break;
+		case RECSYS_TAG_USER_NBR_PTR:
+			v->user_nbr_ptr = (const int64_t *) p;
+			break;
+		case RECSYS_TAG_USER_NBR_IDX:
+			v->user_nbr_idx = (const int32_t *) p;
+			v->n_user_nbr = (int64_t) s->count;
+			break;
+		case RECSYS_TAG_USER_NBR_WEIGHT:
+			v->user_nbr_weight = (const float *) p;
+			break;
+	}
+}
+
+/*
+ * Fills the view of a model whose header and directory were checked
+ * (RecModelCheckHeader on this memory): from the directory for v2, from the
+ * counts for v1.
+ */
 static inline void
 RecModelGetView(const RecModelHeader *h, RecModelView *v)
 {
-	RecModelLayout l;
 	const char *base = (const char *) h;
 
-	RecModelComputeLayout(h, &l);
+	*v = (RecModelView) {0};
 	v->h = h;
-	v->options = base + l.options;
-	v->user_ids = (const int64_t *) (base + l.user_ids);
-	v->item_ids = (const int64_t *) (base + l.item_ids);
-	v->user_factors = (const float *) (base + l.user_factors);
-	v->item_factors = (const float *) (base + l.item_factors);
-	v->user_bias = l.user_bias ? (const float *) (base + l.user_bias) : NULL;
-	v->item_bias = l.item_bias ? (const float *) (base + l.item_bias) : NULL;
-	v->item_count = (const int32_t *) (base + l.item_count);
-	v->seen_ptr = l.seen_ptr ? (const int64_t *) (base + l.seen_ptr) : NULL;
-	v->seen_items = l.seen_items ? (const int32_t *) (base + l.seen_items) : NULL;
+	if (h->version == RECSYS_MODEL_VERSION_V1)
+	{
+		RecModelLayoutV1 l;
+
+		RecModelComputeLayoutV1(h, &l);
+		v->options = base + l.options;
+		v->user_ids = (const int64_t *) (base + l.user_ids);
+		v->item_ids = (const int64_t *) (base + l.item_ids);
+		v->user_factors = (const float *) (base + l.user_factors);
+		v->item_factors = (const float *) (base + l.item_factors);
+		v->user_bias = l.user_bias ? (const float *) (base + l.user_bias) : NULL;
+		v->item_bias = l.item_bias ? (const float *) (base + l.item_bias) : NULL;
+		v->item_count = (const int32_t *) (base + l.item_count);
+		v->seen_ptr = l.seen_ptr ? (const int64_t *) (base + l.seen_ptr) : NULL;
+		v->seen_items = l.seen_items ? (const int32_t *) (base + l.seen_items) : NULL;
+		return;
+	}
+	for (uint32_t i = 0; i < h->n_sections; i++)
+		RecModelViewSection(v, &RecModelDirectory(h)[i]);
+}
+
+/* The writable view of a model being filled (see RecModelGetView) */
+static inline void
+RecModelGetMutableView(RecModelHeader *h, RecModelMutableView *mv)
+{
+	RecModelView v;
+
+	RecModelGetView(h, &v);
+	mv->h = h;
+	mv->options = (char *) v.options;
+	mv->user_ids = (int64_t *) v.user_ids;
+	mv->item_ids = (int64_t *) v.item_ids;
+	mv->user_factors = (float *) v.user_factors;
+	mv->item_factors = (float *) v.item_factors;
+	mv->user_bias = (float *) v.user_bias;
+	mv->item_bias = (float *) v.item_bias;
+	mv->item_count = (int32_t *) v.item_count;
+	mv->seen_ptr = (int64_t *) v.seen_ptr;
+	mv->seen_items = (int32_t *) v.seen_items;
+	mv->seen_values = (float *) v.seen_values;
+	mv->item_nbr_ptr = (int64_t *) v.item_nbr_ptr;
+	mv->item_nbr_idx = (int32_t *) v.item_nbr_idx;
+	mv->item_nbr_weight = (float *) v.item_nbr_weight;
+	mv->n_item_nbr = v.n_item_nbr;
+	mv->user_nbr_ptr = (int64_t *) v.user_nbr_ptr;
+	mv->user_nbr_idx = (int32_t *) v.user_nbr_idx;
+	mv->user_nbr_weight = (float *) v.user_nbr_weight;
+	mv->n_user_nbr = v.n_user_nbr;
+}
+
+/*
+ * Offsets of the sections a factor model's writer fills (0 where absent), from
+ * the view: kept for training, which fills a model by offsets.
+ */
+typedef struct RecModelLayout
+{
+	uint64_t	options;
+	uint64_t	user_ids;
+	uint64_t	item_ids;
+	uint64_t	user_factors;
+	uint64_t	item_factors;
+	uint64_t	user_bias;
+	uint64_t	item_bias;
+	uint64_t	item_count;
+	uint64_t	seen_ptr;
+	uint64_t	seen_items;
+	uint64_t	seen_values;
+	uint64_t	total;			/* VARSIZE of the whole value */
+} RecModelLayout;
+
+/* Offsets of a model with a checked header and directory (see RecModelLayout) */
+static inline void
+RecModelComputeLayout(const RecModelHeader *h, RecModelLayout *l)
+{
+	RecModelView v;
+	const char *base = (const char *) h;
+
+#define RECSYS_OFFSET_OF(p)	((p) ? (uint64_t) ((const char *) (p) - base) : 0)
+	RecModelGetView(h, &v);
+	l->options = RECSYS_OFFSET_OF(v.options);
+	l->user_ids = RECSYS_OFFSET_OF(v.user_ids);
+	l->item_ids = RECSYS_OFFSET_OF(v.item_ids);
+	l->user_factors = RECSYS_OFFSET_OF(v.user_factors);
+	l->item_factors = RECSYS_OFFSET_OF(v.item_factors);
+	l->user_bias = RECSYS_OFFSET_OF(v.user_bias);
+	l->item_bias = RECSYS_OFFSET_OF(v.item_bias);
+	l->item_count = RECSYS_OFFSET_OF(v.item_count);
+	l->seen_ptr = RECSYS_OFFSET_OF(v.seen_ptr);
+	l->seen_items = RECSYS_OFFSET_OF(v.seen_items);
+	l->seen_values = RECSYS_OFFSET_OF(v.seen_values);
+#undef RECSYS_OFFSET_OF
+	if (h->version == RECSYS_MODEL_VERSION_V1)
+	{
+		RecModelLayoutV1 l1;
+
+		RecModelComputeLayoutV1(h, &l1);
+		l->total = l1.total;
+	}
+	else
+	{
+		const RecModelSection *last = &RecModelDirectory(h)[h->n_sections - 1];
+
+		l->total = RECSYS_ALIGN8(last->offset + last->count * last->elem_size);
+	}
 }
 
 /* Index of id in a sorted id array, or -1 */

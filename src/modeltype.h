@@ -12,21 +12,51 @@
 #include "model.h"
 
 /*
- * Detoasts a stored model and checks magic, version, header limits and that its
- * size matches the header (XX001 data_corrupted otherwise).  The payload is
- * trusted: values only enter through validated input or training.
+ * Detoasts a stored model and checks magic, version, header limits, the section
+ * directory (v2) and that its size matches them (XX001 data_corrupted
+ * otherwise), so RecModelGetView is safe on the result.  The payload is
+ * trusted: values only enter through validated input or training.  A v1 value
+ * (stored by 0.1.0) is returned as it is: the view reads both versions.
  */
 extern const RecModelHeader *RecModelFromDatum(Datum d);
 
-/* Copies just the header of a stored model (a slice, no full detoast), checked */
+/*
+ * Checks the header and directory of a detoasted value of varsize bytes as
+ * RecModelFromDatum does (XX001 data_corrupted)
+ */
+extern void RecModelCheckStored(const RecModelHeader *h, Size varsize);
+
+/*
+ * Copies just the header of a stored model (a slice, no full detoast), checked
+ * with its directory; dir (RECSYS_MODEL_MAX_SECTIONS entries) gets the
+ * directory if not NULL (nothing for a v1 value)
+ */
 extern void RecModelPeekHeader(Datum d, RecModelHeader *out);
+extern void RecModelPeekDirectory(Datum d, RecModelHeader *out, RecModelSection *dir);
 
 #define PG_GETARG_RECMODEL(n)	RecModelFromDatum(PG_GETARG_DATUM(n))
 
 /*
- * A zeroed model of the given shape with magic, version, counts, flags and options
- * filled in and VARSIZE set; the caller fills the sections and statistics.  Large
- * shapes fail with 54000 (a value holds at most 1 GB).
+ * A zeroed v2 model of any algorithm's shape (shape->options_len is ignored: the
+ * options text gives it) with header, directory and options filled in and
+ * VARSIZE set; the caller fills the other sections (RecModelGetMutableView) and
+ * the statistics.  Large shapes fail with 54000 (a value holds at most 1 GB).
+ */
+extern RecModelHeader *RecModelCreateShape(const RecModelShape *shape, const char *options);
+
+/* Bytes RecModelCreateShape would allocate (UINT64_MAX beyond any value's size) */
+extern uint64 RecModelShapeBytes(const RecModelShape *shape, size_t options_len);
+
+/*
+ * Raises feature_not_supported (0A000) naming the function and the algorithm
+ * when a model has no factors: the guard of every serving function that so far
+ * reads factors only.
+ */
+extern void RecModelRequireFactors(const RecModelHeader *h, const char *function);
+
+/*
+ * A factor model (als, ials): RecModelCreateShape with factors, n_seen entries
+ * of seen items and no seen values.  Kept for training.
  */
 extern RecModelHeader *RecModelCreate(int algorithm, uint32 flags, int factors,
 									  int32 n_users, int32 n_items, int64 n_seen,

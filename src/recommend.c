@@ -40,14 +40,21 @@
 /*
  * The model argument (position 0), by value or by registry name.  Loading a model
  * and scoring call BLAS on this thread: its OpenBLAS scratch is mapped first.
+ * Every function here scores with factors so far: a model without them (knn,
+ * ease) is refused with 0A000 naming the function.
  */
 static RecModelEntry *
 ModelArg(FunctionCallInfo fcinfo, bool by_name)
 {
+	RecModelEntry *e;
+
 	RecReserveBlas(1, "serving");
 	if (by_name)
-		return RecModelGetByName(PG_GETARG_TEXT_PP(0));
-	return RecModelGet(PG_GETARG_DATUM(0));
+		e = RecModelGetByName(PG_GETARG_TEXT_PP(0));
+	else
+		e = RecModelGet(PG_GETARG_DATUM(0));
+	RecModelRequireFactors(e->model, get_func_name(fcinfo->flinfo->fn_oid));
+	return e;
 }
 
 /* Checks a requested result count */
@@ -235,6 +242,7 @@ predict(PG_FUNCTION_ARGS)
 
 	RecReserveBlas(1, "predict");	/* loading a model may call BLAS */
 	e = RecModelGetForRow(fcinfo->flinfo, PG_GETARG_DATUM(0));
+	RecModelRequireFactors(e->model, "predict");
 	v = &e->v;
 
 	PG_RETURN_FLOAT4(RecModelPredict(v,

@@ -20,10 +20,16 @@ SELECT 'ials', recsys.train_ials(user_id, item_id, rating, '{"factors": 3, "iter
 -- biases at +-1e37: the largest values a model may hold (and its own uuid)
 CREATE FUNCTION pg_temp.put32(b bytea, off int, v bigint) RETURNS bytea LANGUAGE sql AS $$
 	SELECT overlay(b PLACING decode(lpad(to_hex(v & 4294967295), 8, '0'), 'hex') FROM off + 1 FOR 4) $$;
-CREATE FUNCTION pg_temp.user_ids_at(b bytea) RETURNS int LANGUAGE sql AS $$
-	SELECT ((104 + ('x' || encode(substring(b FROM 93 FOR 4), 'hex'))::bit(32)::int + 7) / 8) * 8 - 4 $$;
+-- where a section starts in the binary form (format v2: a 108-byte header, then
+-- the directory of 24-byte entries: tag, element size, count, offset in the native
+-- layout that has the 4-byte varlena word in front)
+CREATE FUNCTION pg_temp.section_at(b bytea, tag int) RETURNS int LANGUAGE sql AS $$
+	SELECT (('x' || encode(substring(b FROM 109 + 24 * i + 16 FOR 8), 'hex'))::bit(64)::bigint - 4)::int
+	FROM generate_series(0, ('x' || encode(substring(b FROM 97 FOR 4), 'hex'))::bit(32)::int - 1) i
+	WHERE ('x' || encode(substring(b FROM 109 + 24 * i FOR 4), 'hex'))::bit(32)::int = tag $$;
+CREATE FUNCTION pg_temp.user_ids_at(b bytea) RETURNS int LANGUAGE sql AS $$ SELECT pg_temp.section_at(b, 2) $$;
 CREATE FUNCTION pg_temp.at_limits(b bytea) RETURNS recsys.model LANGUAGE sql AS $$
-	SELECT ('recsys-model:v1:' || translate(encode(set_byte(
+	SELECT ('recsys-model:v2:' || translate(encode(set_byte(
 		pg_temp.put32(pg_temp.put32(pg_temp.put32(pg_temp.put32(b,
 			pg_temp.user_ids_at(b) + 56, 1538368188),      -- user 1, factor 1: 1e17
 			pg_temp.user_ids_at(b) + 80 + 4, -609115460),  -- item 10, factor 2: -1e17

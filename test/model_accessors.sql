@@ -29,7 +29,7 @@ CREATE FUNCTION pg_temp.info(name text) RETURNS jsonb
 SELECT set_eq($$ SELECT jsonb_object_keys(pg_temp.info('als')) $$,
 			  ARRAY['algorithm', 'options', 'n_users', 'n_items', 'n_interactions', 'factors', 'iterations',
 					'train_loss', 'train_seconds', 'peak_bytes', 'bytes', 'uuid', 'global_mean',
-					'rating_min', 'rating_max', 'has_interactions'],
+					'rating_min', 'rating_max', 'has_interactions', 'has_seen_values', 'format_version'],
 			  'model_info has every documented key');
 SELECT is(pg_temp.info('als') ->> 'algorithm', 'als', 'algorithm of train_als');
 SELECT is(pg_temp.info('ials') ->> 'algorithm', 'ials', 'algorithm of train_ials');
@@ -59,8 +59,8 @@ SELECT isnt(pg_temp.info('als') ->> 'uuid', pg_temp.info('als2') ->> 'uuid', 'ev
 SELECT is((pg_temp.info('als') ->> 'has_interactions')::boolean, true, 'has_interactions by default');
 SELECT is((pg_temp.info('noseen') ->> 'has_interactions')::boolean, false, 'keep_interactions false');
 SELECT is((pg_temp.info('ials') ->> 'bytes')::int - (pg_temp.info('noseen') ->> 'bytes')::int,
-		  8 * (((pg_temp.info('ials') ->> 'n_users')::int + 1)) + ((4 * (pg_temp.info('ials') ->> 'n_interactions')::int + 7) / 8) * 8,
-		  'the seen items take (n_users + 1) * 8 + n_interactions * 4 bytes (8-aligned)');
+		  2 * 24 + 8 * (((pg_temp.info('ials') ->> 'n_users')::int + 1)) + ((4 * (pg_temp.info('ials') ->> 'n_interactions')::int + 7) / 8) * 8,
+		  'the seen items take two directory entries, (n_users + 1) * 8 and n_interactions * 4 bytes (8-aligned)');
 SELECT is(recsys.model_info(NULL), NULL, 'model_info(NULL) is NULL');
 
 -- factors

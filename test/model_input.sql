@@ -22,25 +22,46 @@ SELECT 'ials', recsys.train_ials(user_id, item_id, rating, '{"factors": 3, "iter
 CREATE FUNCTION pg_temp.bin(name text) RETURNS bytea
 	LANGUAGE sql AS $$ SELECT recsys.model_send(m) FROM mi_models WHERE mi_models.name = $1 $$;
 CREATE FUNCTION pg_temp.as_text(b bytea) RETURNS text
-	LANGUAGE sql AS $$ SELECT 'recsys-model:v1:' || translate(encode(b, 'base64'), E'\n', '') $$;
+	LANGUAGE sql AS $$ SELECT 'recsys-model:v2:' || translate(encode(b, 'base64'), E'\n', '') $$;
 CREATE FUNCTION pg_temp.put32(b bytea, off int, v bigint) RETURNS bytea LANGUAGE sql AS $$
 	SELECT overlay(b PLACING decode(lpad(to_hex(v & 4294967295), 8, '0'), 'hex') FROM off + 1 FOR 4) $$;
 CREATE FUNCTION pg_temp.put64(b bytea, off int, v bigint) RETURNS bytea LANGUAGE sql AS $$
 	SELECT overlay(b PLACING decode(lpad(to_hex(v), 16, '0'), 'hex') FROM off + 1 FOR 8) $$;
 CREATE FUNCTION pg_temp.get32(b bytea, off int) RETURNS bigint LANGUAGE sql AS $$
 	SELECT ('x' || encode(substring(b FROM off + 1 FOR 4), 'hex'))::bit(32)::bigint $$;
--- offsets in the binary form: a 100-byte header, then the options, then the sections
+-- where a section starts in the binary form (format v2: a 108-byte header, then
+-- the directory of 24-byte entries: tag, element size, count, offset in the native
+-- layout that has the 4-byte varlena word in front)
+CREATE FUNCTION pg_temp.section_at(b bytea, tag int) RETURNS int LANGUAGE sql AS $$
+	SELECT (('x' || encode(substring(b FROM 109 + 24 * i + 16 FOR 8), 'hex'))::bit(64)::bigint - 4)::int
+	FROM generate_series(0, ('x' || encode(substring(b FROM 97 FOR 4), 'hex'))::bit(32)::int - 1) i
+	WHERE ('x' || encode(substring(b FROM 109 + 24 * i FOR 4), 'hex'))::bit(32)::int = tag $$;
+CREATE FUNCTION pg_temp.get64(b bytea, off int) RETURNS bigint LANGUAGE sql AS $$
+	SELECT ('x' || encode(substring(b FROM off + 1 FOR 8), 'hex'))::bit(64)::bigint $$;
 CREATE FUNCTION pg_temp.options_len(b bytea) RETURNS int LANGUAGE sql AS $$ SELECT pg_temp.get32(b, 92)::int $$;
-CREATE FUNCTION pg_temp.user_ids_at(b bytea) RETURNS int LANGUAGE sql AS $$
-	SELECT ((104 + pg_temp.options_len(b) + 7) / 8) * 8 - 4 $$;
--- the model with its options section replaced by the given bytes (NUL and padding added)
+CREATE FUNCTION pg_temp.options_at(b bytea) RETURNS int LANGUAGE sql AS $$ SELECT pg_temp.section_at(b, 1) $$;
+CREATE FUNCTION pg_temp.user_ids_at(b bytea) RETURNS int LANGUAGE sql AS $$ SELECT pg_temp.section_at(b, 2) $$;
+-- the model with its options section replaced by the given bytes (NUL and padding
+-- added, the options' count and every later section's offset moved in the directory)
 CREATE FUNCTION pg_temp.with_options(b bytea, opts bytea) RETURNS bytea LANGUAGE sql AS $$
-	SELECT pg_temp.put32(substring(b FROM 1 FOR 100), 92, length(opts) + 1)
+	WITH d AS (
+		SELECT pg_temp.get32(b, 96)::int AS n,
+			   ((pg_temp.options_at(b) + 4 + length(opts) + 1 + 7) / 8) * 8
+			   - ((pg_temp.options_at(b) + 4 + pg_temp.options_len(b) + 7) / 8) * 8 AS shift)
+	SELECT pg_temp.put32(substring(b FROM 1 FOR 108), 92, length(opts) + 1)
+		   || (SELECT string_agg(CASE WHEN i = 0
+									  THEN pg_temp.put64(substring(b FROM 109 + 24 * i FOR 24), 8, length(opts) + 1)
+									  ELSE pg_temp.put64(substring(b FROM 109 + 24 * i FOR 24), 16,
+														 pg_temp.get64(b, 108 + 24 * i + 16) + d.shift) END,
+								 ''::bytea ORDER BY i)
+			   FROM generate_series(0, d.n - 1) i)
 		   || opts || '\x00'::bytea
-		   || decode(repeat('00', ((104 + length(opts) + 1 + 7) / 8) * 8 - (104 + length(opts) + 1)), 'hex')
-		   || substring(b FROM pg_temp.user_ids_at(b) + 1) $$;
+		   || decode(repeat('00', ((pg_temp.options_at(b) + 4 + length(opts) + 1 + 7) / 8) * 8
+								   - (pg_temp.options_at(b) + 4 + length(opts) + 1)), 'hex')
+		   || substring(b FROM pg_temp.user_ids_at(b) + 1)
+	FROM d $$;
 CREATE FUNCTION pg_temp.options_of(b bytea) RETURNS text LANGUAGE sql AS $$
-	SELECT convert_from(substring(b FROM 101 FOR pg_temp.options_len(b) - 1), 'UTF8') $$;
+	SELECT convert_from(substring(b FROM pg_temp.options_at(b) + 1 FOR pg_temp.options_len(b) - 1), 'UTF8') $$;
 -- binary input through COPY (FORMAT binary)
 CREATE TABLE mi_recv (m recsys.model);
 CREATE FUNCTION pg_temp.recv(b bytea) RETURNS text LANGUAGE plpgsql AS $$

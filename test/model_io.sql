@@ -2,7 +2,7 @@
 -- corruption rejected with the SQLSTATE of its path (22P02 text, 22P03 binary,
 -- XX001 for a damaged stored value).
 BEGIN;
-SELECT plan(48);
+SELECT plan(49);
 
 CREATE TABLE io_ratings AS
 SELECT u::bigint AS user_id, (i * 10)::bigint AS item_id, ((u * 7 + i * 3) % 5 + 1)::real AS rating
@@ -19,7 +19,7 @@ SELECT 'ials', recsys.train_ials(user_id, item_id, rating, '{"factors": 3, "iter
 CREATE FUNCTION pg_temp.bin(name text) RETURNS bytea
 	LANGUAGE sql AS $$ SELECT recsys.model_send(m) FROM io_models WHERE io_models.name = $1 $$;
 CREATE FUNCTION pg_temp.as_text(b bytea) RETURNS text
-	LANGUAGE sql AS $$ SELECT 'recsys-model:v1:' || translate(encode(b, 'base64'), E'\n', '') $$;
+	LANGUAGE sql AS $$ SELECT 'recsys-model:v2:' || translate(encode(b, 'base64'), E'\n', '') $$;
 -- big-endian integer fields
 CREATE FUNCTION pg_temp.put32(b bytea, off int, v bigint) RETURNS bytea LANGUAGE sql AS $$
 	SELECT overlay(b PLACING decode(lpad(to_hex(v & 4294967295), 8, '0'), 'hex') FROM off + 1 FOR 4) $$;
@@ -38,18 +38,23 @@ BEGIN
 	EXECUTE format('COPY io_recv FROM %L (FORMAT binary)', path);
 	RETURN 'ok';
 END $$;
--- section offsets of the binary form (the header is 100 bytes, sections 8-aligned
--- in the native layout that has 4 more bytes in front)
+-- where a section starts in the binary form (format v2: a 108-byte header, then
+-- the directory of 24-byte entries: tag, element size, count, offset in the native
+-- layout that has the 4-byte varlena word in front)
+CREATE FUNCTION pg_temp.section_at(b bytea, tag int) RETURNS int LANGUAGE sql AS $$
+	SELECT (('x' || encode(substring(b FROM 109 + 24 * i + 16 FOR 8), 'hex'))::bit(64)::bigint - 4)::int
+	FROM generate_series(0, ('x' || encode(substring(b FROM 97 FOR 4), 'hex'))::bit(32)::int - 1) i
+	WHERE ('x' || encode(substring(b FROM 109 + 24 * i FOR 4), 'hex'))::bit(32)::int = tag $$;
 CREATE FUNCTION pg_temp.options_len(b bytea) RETURNS int LANGUAGE sql AS $$ SELECT pg_temp.get32(b, 92)::int $$;
-CREATE FUNCTION pg_temp.user_ids_at(b bytea) RETURNS int LANGUAGE sql AS $$
-	SELECT ((104 + pg_temp.options_len(b) + 7) / 8) * 8 - 4 $$;
+CREATE FUNCTION pg_temp.options_at(b bytea) RETURNS int LANGUAGE sql AS $$ SELECT pg_temp.section_at(b, 1) $$;
+CREATE FUNCTION pg_temp.user_ids_at(b bytea) RETURNS int LANGUAGE sql AS $$ SELECT pg_temp.section_at(b, 2) $$;
 
 -- round trips
 SELECT is((SELECT m::text::recsys.model::text FROM io_models WHERE name = 'als'),
 		  (SELECT m::text FROM io_models WHERE name = 'als'), 'text -> model -> text is identical (explicit)');
 SELECT is((SELECT m::text::recsys.model::text FROM io_models WHERE name = 'ials'),
 		  (SELECT m::text FROM io_models WHERE name = 'ials'), 'text -> model -> text is identical (implicit)');
-SELECT alike((SELECT m::text FROM io_models WHERE name = 'als'), 'recsys-model:v1:%', 'text form has the prefix');
+SELECT alike((SELECT m::text FROM io_models WHERE name = 'als'), 'recsys-model:v2:%', 'text form has the prefix');
 SELECT is(pg_temp.as_text(pg_temp.bin('als')), (SELECT m::text FROM io_models WHERE name = 'als'),
 		  'text form is the prefix and base64 of the binary form');
 SELECT is(pg_temp.recv(pg_temp.bin('als')), 'ok', 'binary form is accepted by recv');
@@ -59,28 +64,28 @@ SELECT is(recsys.model_send((SELECT m FROM io_recv)), pg_temp.bin('als'), 'recv 
 SELECT is(pg_temp.recv(pg_temp.bin('ials')), 'ok', 'implicit model binary form is accepted');
 SELECT is(length(pg_temp.bin('als')) + 4, (recsys.model_info((SELECT m FROM io_models WHERE name = 'als')) ->> 'bytes')::int,
 		  'binary form is the layout without the varlena header');
-SELECT is(encode(substring(pg_temp.bin('als') FROM 1 FOR 8), 'hex'), '4d53535200010001',
-		  'binary form starts big-endian: magic, version 1, algorithm 1');
+SELECT is(encode(substring(pg_temp.bin('als') FROM 1 FOR 8), 'hex'), '4d53535200020001',
+		  'binary form starts big-endian: magic, version 2, algorithm 1');
 SELECT is(('  ' || (SELECT m::text FROM io_models WHERE name = 'als') || E'\n')::recsys.model::text,
 		  (SELECT m::text FROM io_models WHERE name = 'als'), 'surrounding whitespace is ignored');
 
 -- text form errors (22P02)
 SELECT throws_ok($$ SELECT 'hello'::recsys.model $$, '22P02', NULL, 'wrong prefix');
-SELECT throws_ok($$ SELECT 'recsys-model:v2:AAAA'::recsys.model $$, '22P02', NULL, 'other version prefix');
+SELECT throws_ok($$ SELECT 'recsys-model:v3:AAAA'::recsys.model $$, '22P02', NULL, 'other version prefix');
 SELECT throws_ok($$ SELECT ''::recsys.model $$, '22P02', NULL, 'empty string');
-SELECT throws_ok($$ SELECT 'recsys-model:v1:'::recsys.model $$, '22P02', NULL, 'empty payload');
-SELECT throws_ok($$ SELECT 'recsys-model:v1:AAA'::recsys.model $$, '22P02',
+SELECT throws_ok($$ SELECT 'recsys-model:v2:'::recsys.model $$, '22P02', NULL, 'empty payload');
+SELECT throws_ok($$ SELECT 'recsys-model:v2:AAA'::recsys.model $$, '22P02',
 				 'invalid recsys.model value: base64 length 3 is not a multiple of 4', 'base64 length not a multiple of 4');
-SELECT throws_ok($$ SELECT 'recsys-model:v1:AA*A'::recsys.model $$, '22P02',
+SELECT throws_ok($$ SELECT 'recsys-model:v2:AA*A'::recsys.model $$, '22P02',
 				 'invalid recsys.model value: invalid base64 character at position 3', 'bad base64 character');
-SELECT throws_ok($$ SELECT 'recsys-model:v1:A=AA'::recsys.model $$, '22P02', NULL, 'padding in the middle');
-SELECT throws_ok($$ SELECT 'recsys-model:v1:AB=='::recsys.model $$, '22P02',
+SELECT throws_ok($$ SELECT 'recsys-model:v2:A=AA'::recsys.model $$, '22P02', NULL, 'padding in the middle');
+SELECT throws_ok($$ SELECT 'recsys-model:v2:AB=='::recsys.model $$, '22P02',
 				 'invalid recsys.model value: non-canonical base64 padding at position 1', 'non-canonical padding bits');
 SELECT throws_ok(format('SELECT %L::recsys.model', (SELECT m::text FROM io_models WHERE name = 'als') || 'AAAA'),
 				 '22P02', NULL, 'trailing bytes');
 SELECT throws_ok(format('SELECT %L::recsys.model', left((SELECT m::text FROM io_models WHERE name = 'als'), -8)),
 				 '22P02', NULL, 'truncated text');
-SELECT throws_ok(format('SELECT %L::recsys.model', replace((SELECT m::text FROM io_models WHERE name = 'als'), 'v1:', 'v1: ')),
+SELECT throws_ok(format('SELECT %L::recsys.model', replace((SELECT m::text FROM io_models WHERE name = 'als'), 'v2:', 'v2: ')),
 				 '22P02', NULL, 'space inside the base64');
 
 -- every corruption of the binary form, through recv (22P03) and text input (22P02)
@@ -91,7 +96,7 @@ INSERT INTO io_bad (what, b) VALUES
 	('truncated by one byte', substring(pg_temp.bin('als') FROM 1 FOR length(pg_temp.bin('als')) - 1)),
 	('one trailing byte', pg_temp.bin('als') || '\x00'::bytea),
 	('wrong magic', set_byte(pg_temp.bin('als'), 0, 0)),
-	('version 2', set_byte(pg_temp.bin('als'), 5, 2)),
+	('version 3', set_byte(pg_temp.bin('als'), 5, 3)),
 	('unknown algorithm', set_byte(pg_temp.bin('als'), 7, 9)),
 	('unknown flag', set_byte(pg_temp.bin('als'), 11, 7)),
 	('biases on an implicit model', set_byte(pg_temp.bin('ials'), 11, 1)),
@@ -106,10 +111,11 @@ INSERT INTO io_bad (what, b) VALUES
 	('infinite train_seconds', pg_temp.put64(pg_temp.bin('als'), 76, 9218868437227405312)),
 	('negative peak_bytes', set_byte(pg_temp.bin('als'), 84, 255)),
 	('huge options_len', pg_temp.put32(pg_temp.bin('als'), 92, 2147483647)),
-	('reserved not zero', set_byte(pg_temp.bin('als'), 99, 1)),
-	('options not NUL-terminated', set_byte(pg_temp.bin('als'), 100 + pg_temp.options_len(pg_temp.bin('als')) - 1, 32)),
-	('NUL inside the options', set_byte(pg_temp.bin('als'), 101, 0)),
-	('options not JSON', set_byte(pg_temp.bin('als'), 100, 91)),
+	('reserved not zero', set_byte(pg_temp.bin('als'), 107, 1)),
+	('no sections', pg_temp.put32(pg_temp.bin('als'), 96, 0)),
+	('options not NUL-terminated', set_byte(pg_temp.bin('als'), pg_temp.options_at(pg_temp.bin('als')) + pg_temp.options_len(pg_temp.bin('als')) - 1, 32)),
+	('NUL inside the options', set_byte(pg_temp.bin('als'), pg_temp.options_at(pg_temp.bin('als')) + 1, 0)),
+	('options not JSON', set_byte(pg_temp.bin('als'), pg_temp.options_at(pg_temp.bin('als')), 91)),
 	('user ids out of order', pg_temp.put64(pg_temp.bin('als'), pg_temp.user_ids_at(pg_temp.bin('als')), 99)),
 	('NaN user factor', pg_temp.put32(pg_temp.bin('als'), pg_temp.user_ids_at(pg_temp.bin('als')) + 8 * 3 + 8 * 4, 2143289344)),
 	('infinite item factor', pg_temp.put32(pg_temp.bin('als'), pg_temp.user_ids_at(pg_temp.bin('als')) + 8 * 3 + 8 * 4 + 24, 2139095040)),
@@ -141,8 +147,8 @@ SELECT throws_ok(format('SELECT %L::recsys.model', pg_temp.as_text(b)), '22P02',
 				 'invalid recsys.model value: bad magic number 0x00535352, expected 0x4D535352', what)
 FROM io_bad WHERE what = 'wrong magic';
 SELECT throws_ok(format('SELECT %L::recsys.model', pg_temp.as_text(b)), '22P02',
-				 'invalid recsys.model value: unsupported model format version 2, this build reads version 1', what)
-FROM io_bad WHERE what = 'version 2';
+				 'invalid recsys.model value: unsupported model format version 3, this build reads versions 1 and 2', what)
+FROM io_bad WHERE what = 'version 3';
 SELECT throws_ok(format('SELECT %L::recsys.model', pg_temp.as_text(b)), '22P02',
 				 'invalid recsys.model value: factors must be between 1 and 1024, got 2000', what)
 FROM io_bad WHERE what = 'factors 2000';
@@ -166,14 +172,14 @@ FROM io_bad WHERE what = 'options not JSON';
 
 -- every single-byte flip of the header is either harmless or rejected, never a crash
 SELECT is_empty($$
-	SELECT o FROM generate_series(0, 99) o
+	SELECT o FROM generate_series(0, 107) o
 	WHERE pg_temp.sqlstate_of(format('SELECT recsys.model_info(%L::recsys.model)',
 									 pg_temp.as_text(set_byte(pg_temp.bin('als'), o, get_byte(pg_temp.bin('als'), o) # 128))))
 		NOT IN ('22P02', 'no error') $$,
 	'flipping any header byte gives 22P02 or a still-valid model');
 -- the only header bytes whose flip still leaves a valid model are statistics
 SELECT set_eq($$
-	SELECT o FROM generate_series(0, 99) o
+	SELECT o FROM generate_series(0, 107) o
 	WHERE pg_temp.sqlstate_of(format('SELECT %L::recsys.model',
 									 pg_temp.as_text(set_byte(pg_temp.bin('als'), o, get_byte(pg_temp.bin('als'), o) # 1)))) = 'no error' $$,
 	$$ SELECT o FROM generate_series(24, 27) o                 -- iterations
@@ -182,6 +188,12 @@ SELECT set_eq($$
 	   UNION ALL SELECT 64 UNION ALL SELECT 65 UNION ALL SELECT 66 UNION ALL SELECT 67  -- rating_min low bits
 	   UNION ALL SELECT o FROM generate_series(68, 71) o $$,
 	'low-bit flips are accepted only in statistics fields');
+-- the directory is fully determined by the header: any flip of it is refused
+SELECT is_empty($$
+	SELECT o FROM generate_series(108, 108 + 24 * 10 - 1) o
+	WHERE pg_temp.sqlstate_of(format('SELECT %L::recsys.model',
+									 pg_temp.as_text(set_byte(pg_temp.bin('als'), o, get_byte(pg_temp.bin('als'), o) # 1)))) <> '22P02' $$,
+	'flipping the low bit of any directory byte is refused');
 
 -- a stored value that was damaged on disk: the cheap header check (XX001).  A
 -- bytea-like type with the model's alignment and binary-coercible casts let the

@@ -50,7 +50,7 @@ SELECT isnt((SELECT p FROM want_p WHERE name = 'a'), (SELECT p FROM want_p WHERE
 
 -- the forgery: b's bytes with a's uuid (binary offset 44), through the text form
 INSERT INTO cf_models
-	SELECT 'forged', ('recsys-model:v1:' ||
+	SELECT 'forged', ('recsys-model:v2:' ||
 					  translate(encode(overlay(recsys.model_send(b.m)
 											   PLACING substring(recsys.model_send(a.m) FROM 45 FOR 16)
 											   FROM 45 FOR 16), 'base64'), E'\n', ''))::recsys.model

@@ -3,8 +3,9 @@
  *		libFuzzer target for the binary form of recsys.model (model_recv).
  *
  * Every input must either be rejected with an error message or decode to a model
- * that passes validation, encodes back to exactly the same bytes and keeps the
- * invariants the readers rely on (CheckReaderInvariants).
+ * that passes validation, keeps the invariants the readers rely on
+ * (CheckReaderInvariants) and encodes back to exactly the same bytes (a v2 input)
+ * or to a v2 form that decodes to the same model (a v1 input, which is upgraded).
  */
 #include <float.h>
 #include <stdlib.h>
@@ -36,6 +37,26 @@ CheckReaderInvariants(const RecModelHeader *m)
 		if ((unsigned char) v.options[i] > 0x7E || v.options[i] == '\\' ||
 			((unsigned char) v.options[i] < 0x20 && strchr(" \t\n\r", v.options[i]) == NULL))
 			abort();
+	if ((v.user_factors != NULL) != RecModelAlgorithmHasFactors(m->algorithm) ||
+		(v.item_factors != NULL) != (v.user_factors != NULL))
+		abort();
+	/* neighbour rows stay inside their sections and name other rows */
+	if (v.item_nbr_ptr)
+		for (int32_t r = 0; r < m->n_items; r++)
+			for (int64_t j = v.item_nbr_ptr[r]; j < v.item_nbr_ptr[r + 1]; j++)
+				if (j < 0 || j >= v.n_item_nbr || v.item_nbr_idx[j] < 0 ||
+					v.item_nbr_idx[j] >= m->n_items || v.item_nbr_idx[j] == r ||
+					!isfinite(v.item_nbr_weight[j]))
+					abort();
+	if (v.user_nbr_ptr)
+		for (int32_t r = 0; r < m->n_users; r++)
+			for (int64_t j = v.user_nbr_ptr[r]; j < v.user_nbr_ptr[r + 1]; j++)
+				if (j < 0 || j >= v.n_user_nbr || v.user_nbr_idx[j] < 0 ||
+					v.user_nbr_idx[j] >= m->n_users || v.user_nbr_idx[j] == r ||
+					!isfinite(v.user_nbr_weight[j]))
+					abort();
+	if (v.user_factors == NULL)
+		return;
 	/* largest squared row norms, in double so this check cannot overflow */
 	for (int64_t u = 0; u < m->n_users; u++)
 	{
@@ -71,11 +92,20 @@ ReadModel(const RecModelHeader *m)
 	volatile float sink = 0;
 
 	RecModelGetView(m, &v);
-	if (m->n_users > 0)
+	if (m->version != RECSYS_MODEL_VERSION)
+		abort();
+	if (v.user_factors)
 		sink += v.user_factors[(int64_t) m->n_users * m->factors - 1];
+	if (v.item_factors)
+		sink += v.item_factors[(int64_t) m->n_items * m->factors - 1];
+	if (v.seen_values && m->n_seen > 0)
+		sink += v.seen_values[m->n_seen - 1];
+	if (v.item_nbr_weight && v.n_item_nbr > 0)
+		sink += v.item_nbr_weight[v.n_item_nbr - 1] + (float) v.item_nbr_idx[v.n_item_nbr - 1];
+	if (v.user_nbr_weight && v.n_user_nbr > 0)
+		sink += v.user_nbr_weight[v.n_user_nbr - 1] + (float) v.user_nbr_idx[v.n_user_nbr - 1];
 	if (m->n_items > 0)
 	{
-		sink += v.item_factors[(int64_t) m->n_items * m->factors - 1];
 		sink += (float) v.item_count[m->n_items - 1];
 		(void) RecFindId(v.item_ids, m->n_items, v.item_ids[m->n_items / 2]);
 	}
@@ -101,19 +131,35 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		return 0;
 	}
-	if (total != size + RECSYS_MODEL_VARHDR)
+	if (h.version == RECSYS_MODEL_VERSION && total != size + RECSYS_MODEL_VARHDR)
 		abort();
 	m = aligned_alloc(8, RECSYS_ALIGN8(total));
 	if (RecModelDecodeBody(data, size, m, &err) == RECSYS_MODEL_OK)
 	{
+		uint64_t	binlen = RecModelBinarySize(m);
+
 		ReadModel(m);
 		CheckReaderInvariants(m);
-		again = malloc(size);
-		if (RecModelBinarySize(m) != size)
+		if (binlen != total - RECSYS_MODEL_VARHDR)
 			abort();
+		again = malloc(binlen);
 		RecModelEncode(m, again);
-		if (memcmp(again, data, size) != 0)
-			abort();
+		if (h.version == RECSYS_MODEL_VERSION)
+		{
+			if (binlen != size || memcmp(again, data, size) != 0)
+				abort();
+		}
+		else
+		{
+			/* a v1 input comes out as v2: decoding that gives the same model */
+			RecModelHeader *m2 = aligned_alloc(8, RECSYS_ALIGN8(total));
+
+			if (RecModelDecodeBody(again, binlen, m2, &err) != RECSYS_MODEL_OK ||
+				memcmp((char *) m2 + RECSYS_MODEL_VARHDR, (char *) m + RECSYS_MODEL_VARHDR,
+					   total - RECSYS_MODEL_VARHDR) != 0)
+				abort();
+			free(m2);
+		}
 		free(again);
 	}
 	else if (err.code != RECSYS_MODEL_EBINARY || strlen(err.msg) == 0)

@@ -3,7 +3,8 @@
  *		libFuzzer target for the text form of recsys.model (model_in).
  *
  * Every input must either be rejected with an error message or decode to a model
- * whose text form is the input without its surrounding whitespace.
+ * whose text form is the input without its surrounding whitespace (v2), or whose
+ * v2 text form decodes to the same model (a v1 input, which is upgraded).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +22,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	RecModelHeader h;
 	RecModelError err;
 	uint64_t	total;
+	int			version;
 
 	memcpy(text, data, size);
 	text[size] = '\0';
 	memset(&err, 0, sizeof(err));
-	if (RecModelTextPayload(text, size, &b64, &b64len, &err) != RECSYS_MODEL_OK)
+	if (RecModelTextPayload(text, size, &b64, &b64len, &version, &err) != RECSYS_MODEL_OK)
 	{
 		if (err.code != RECSYS_MODEL_ETEXT || strlen(err.msg) == 0)
 			abort();
@@ -48,16 +50,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		free(again);
 
-		if (RecModelDecodeHeader(bin, binlen, &h, &total, &err) == RECSYS_MODEL_OK)
+		if (RecModelCheckTextVersion(version, bin, binlen, &err) == RECSYS_MODEL_OK &&
+			RecModelDecodeHeader(bin, binlen, &h, &total, &err) == RECSYS_MODEL_OK)
 		{
 			RecModelHeader *m = aligned_alloc(8, RECSYS_ALIGN8(total));
 
 			if (RecModelDecodeBody(bin, binlen, m, &err) == RECSYS_MODEL_OK)
 			{
-				uint8_t    *enc = malloc(binlen);
+				uint64_t	enclen = RecModelBinarySize(m);
+				uint8_t    *enc = malloc(enclen);
 
+				if (h.version != version)
+					abort();
 				RecModelEncode(m, enc);
-				if (memcmp(enc, bin, binlen) != 0)
+				if (h.version == RECSYS_MODEL_VERSION &&
+					(enclen != binlen || memcmp(enc, bin, binlen) != 0))
 					abort();
 				free(enc);
 			}
