@@ -250,3 +250,89 @@ CREATE OR REPLACE FUNCTION recsys.item_vector(name text, item_id bigint) RETURNS
 CREATE OR REPLACE FUNCTION recsys.predict(name text, user_id bigint, item_id bigint) RETURNS real
 	LANGUAGE sql STABLE STRICT PARALLEL SAFE
 	RETURN recsys.predict(recsys.model_by_name($1), $2, $3);
+
+-- ---------------------------------------------------------------------------
+-- Neighbourhood models: train_knn (item or user kNN) and train_ease, on the same
+-- state and final function as the factor models; one transition function serves
+-- every training aggregate (it finds its algorithm from the aggregate's name).
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION recsys.train_transfn(internal, bigint, bigint, real) RETURNS internal
+	AS 'MODULE_PATHNAME', 'train_transfn' LANGUAGE C PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.train_transfn(internal, bigint, bigint, real) IS
+	'transition function of the training aggregates: appends one interaction';
+CREATE FUNCTION recsys.train_transfn(internal, bigint, bigint, real, jsonb) RETURNS internal
+	AS 'MODULE_PATHNAME', 'train_transfn' LANGUAGE C PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.train_transfn(internal, bigint, bigint, real, jsonb) IS
+	'transition function of the training aggregates with options: appends one interaction';
+
+CREATE AGGREGATE recsys.train_knn(user_id bigint, item_id bigint, value real) (
+	SFUNC = recsys.train_transfn,
+	STYPE = internal,
+	FINALFUNC = recsys.train_finalfn,
+	FINALFUNC_MODIFY = READ_WRITE,
+	COMBINEFUNC = recsys.train_combinefn,
+	SERIALFUNC = recsys.train_serialfn,
+	DESERIALFUNC = recsys.train_deserialfn,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE recsys.train_knn(bigint, bigint, real) IS
+	'trains an item-based neighbourhood model (cosine, 100 neighbours) with default options';
+CREATE AGGREGATE recsys.train_knn(user_id bigint, item_id bigint, value real, options jsonb) (
+	SFUNC = recsys.train_transfn,
+	STYPE = internal,
+	FINALFUNC = recsys.train_finalfn,
+	FINALFUNC_MODIFY = READ_WRITE,
+	COMBINEFUNC = recsys.train_combinefn,
+	SERIALFUNC = recsys.train_serialfn,
+	DESERIALFUNC = recsys.train_deserialfn,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE recsys.train_knn(bigint, bigint, real, jsonb) IS
+	'trains an item- or user-based neighbourhood model (kind, similarity, neighbours, shrinkage, min_support, normalize, alpha)';
+
+CREATE AGGREGATE recsys.train_ease(user_id bigint, item_id bigint, value real) (
+	SFUNC = recsys.train_transfn,
+	STYPE = internal,
+	FINALFUNC = recsys.train_finalfn,
+	FINALFUNC_MODIFY = READ_WRITE,
+	COMBINEFUNC = recsys.train_combinefn,
+	SERIALFUNC = recsys.train_serialfn,
+	DESERIALFUNC = recsys.train_deserialfn,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE recsys.train_ease(bigint, bigint, real) IS
+	'trains an EASE item-item model (closed form) with default options';
+CREATE AGGREGATE recsys.train_ease(user_id bigint, item_id bigint, value real, options jsonb) (
+	SFUNC = recsys.train_transfn,
+	STYPE = internal,
+	FINALFUNC = recsys.train_finalfn,
+	FINALFUNC_MODIFY = READ_WRITE,
+	COMBINEFUNC = recsys.train_combinefn,
+	SERIALFUNC = recsys.train_serialfn,
+	DESERIALFUNC = recsys.train_deserialfn,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE recsys.train_ease(bigint, bigint, real, jsonb) IS
+	'trains an EASE item-item model (regularization, neighbours, max_items)';
+
+-- a visitor known only by their history, for every model kind
+CREATE FUNCTION recsys.recommend_by_items(m recsys.model, item_ids bigint[],
+										  "values" real[] DEFAULT NULL, n integer DEFAULT 10,
+										  candidates bigint[] DEFAULT NULL,
+										  exclude bigint[] DEFAULT NULL)
+	RETURNS TABLE(item_id bigint, score real)
+	AS 'MODULE_PATHNAME', 'recommend_by_items'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION recsys.recommend_by_items(recsys.model, bigint[], real[], integer, bigint[], bigint[]) IS
+	'the n best items for a history of items (values default to 1), the history itself excluded: folded in for factor models, scored directly for neighbourhood models';
+
+CREATE FUNCTION recsys.recommend_by_items(name text, item_ids bigint[],
+										  "values" real[] DEFAULT NULL, n integer DEFAULT 10,
+										  candidates bigint[] DEFAULT NULL,
+										  exclude bigint[] DEFAULT NULL)
+	RETURNS TABLE(item_id bigint, score real)
+	AS 'MODULE_PATHNAME', 'recommend_by_items_by_name'
+	LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION recsys.recommend_by_items(text, bigint[], real[], integer, bigint[], bigint[]) IS
+	'recommend_by_items with the named model in recsys.models';

@@ -12,13 +12,16 @@
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
+#include "utils/memutils.h"
 
 #include "algorithms.h"
 #include "interactions.h"
 #include "model.h"
+#include "neighbours.h"
 #include "modeltype.h"
 #include "options.h"
 #include "recsys.h"
+#include "serving.h"
 #include "solver.h"
 
 /* ------------------------------------------------------------ helpers of fits */
@@ -253,6 +256,367 @@ FitIals(const RecFitInput *in, RecFitOutput *out)
 	return status;
 }
 
+/* ------------------------------------------------------------ neighbourhood models */
+
+/* passes of the baseline estimate of kNN with baselines, and its regularisation */
+#define KNN_BASELINE_EPOCHS		10
+#define KNN_BASELINE_REG_USERS	15.0f
+#define KNN_BASELINE_REG_ITEMS	10.0f
+
+/* The neighbourhood models score from the seen interactions: they always keep them */
+static void
+RequireInteractions(const RecFitInput *in)
+{
+	const RecCommonOptions *common = (const RecCommonOptions *) in->options;
+
+	if (!common->keep_interactions)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"keep_interactions\" must be true for %s",
+						in->algorithm->aggregate),
+				 errdetail("Its scores are computed from each user's interactions.")));
+}
+
+/* The shape of a neighbourhood model with n_neighbours entries */
+static RecModelShape
+NeighbourShape(const RecFitInput *in, uint32 flags, int64 n_neighbours)
+{
+	const RecRatings *r = &in->data->ratings;
+	RecModelShape shape;
+
+	memset(&shape, 0, sizeof(shape));
+	shape.algorithm = in->algorithm->code;
+	shape.flags = flags | RECSYS_MODEL_HAS_INTERACTIONS | RECSYS_MODEL_HAS_SEEN_VALUES;
+	shape.factors = 0;
+	shape.n_users = r->n_users;
+	shape.n_items = r->n_items;
+	shape.n_seen = r->nnz;
+	if (flags & RECSYS_MODEL_USER_NEIGHBOURS)
+		shape.n_user_neighbours = n_neighbours;
+	else
+		shape.n_item_neighbours = n_neighbours;
+	shape.options_len = strlen(in->options_json) + 1;
+	return shape;
+}
+
+/*
+ * Allocates a neighbourhood model for the input and writes everything but its
+ * statistics: ids, popularity, seen interactions with values, the neighbour
+ * CSR (ptr over n_rows rows) and, if given, the baselines.
+ */
+static RecModelHeader *
+WriteNeighbourModel(const RecFitInput *in, uint32 flags, const RecNeighbours *nb,
+					int32 n_rows, const float *user_bias, const float *item_bias)
+{
+	const RecInteractions *d = in->data;
+	const RecRatings *r = &d->ratings;
+	int64		n_nbr = nb->ptr[n_rows];
+	RecModelShape shape = NeighbourShape(in, flags, n_nbr);
+	RecModelHeader *m;
+	RecModelMutableView v;
+	MemoryContext old;
+
+	RecTrainReserve(in->memory, (int64) RecModelShapeBytes(&shape, shape.options_len),
+					"the model");
+	old = MemoryContextSwitchTo(in->model_context);
+	m = RecModelCreateShape(&shape, in->options_json);
+	MemoryContextSwitchTo(old);
+	RecModelGetMutableView(m, &v);
+
+	memcpy(v.user_ids, d->user_ids, sizeof(int64) * r->n_users);
+	memcpy(v.item_ids, d->item_ids, sizeof(int64) * r->n_items);
+	RecItemCounts(r, v.item_count);
+	memcpy(v.seen_ptr, r->user_ptr, sizeof(int64) * ((int64) r->n_users + 1));
+	memcpy(v.seen_items, r->user_items, sizeof(int32) * r->nnz);
+	memcpy(v.seen_values, r->user_values, sizeof(float) * r->nnz);
+	if (flags & RECSYS_MODEL_HAS_BIASES)
+	{
+		memcpy(v.user_bias, user_bias, sizeof(float) * r->n_users);
+		memcpy(v.item_bias, item_bias, sizeof(float) * r->n_items);
+	}
+	if (flags & RECSYS_MODEL_USER_NEIGHBOURS)
+	{
+		memcpy(v.user_nbr_ptr, nb->ptr, sizeof(int64) * ((int64) n_rows + 1));
+		memcpy(v.user_nbr_idx, nb->idx, sizeof(int32) * n_nbr);
+		memcpy(v.user_nbr_weight, nb->weight, sizeof(float) * n_nbr);
+	}
+	else
+	{
+		memcpy(v.item_nbr_ptr, nb->ptr, sizeof(int64) * ((int64) n_rows + 1));
+		memcpy(v.item_nbr_idx, nb->idx, sizeof(int32) * n_nbr);
+		memcpy(v.item_nbr_weight, nb->weight, sizeof(float) * n_nbr);
+	}
+	return m;
+}
+
+/* Output arrays of a neighbour fit: capacity entries over n_rows rows, counted */
+static void
+AllocNeighbours(const RecFitInput *in, RecNeighbours *nb, int32 n_rows, int64 capacity,
+				int64 scratch)
+{
+	memset(nb, 0, sizeof(*nb));
+	nb->ptr = RecTrainAlloc(in->memory, (int64) n_rows + 1, sizeof(int64), "neighbour rows");
+	nb->idx = RecTrainAlloc(in->memory, capacity, sizeof(int32), "neighbours");
+	nb->weight = RecTrainAlloc(in->memory, capacity, sizeof(float), "neighbour weights");
+	nb->capacity = capacity;
+	/* the fit allocates its own scratch: check it fits before it starts */
+	RecTrainReserve(in->memory, scratch, "neighbour scratch");
+	in->memory->live -= scratch;
+}
+
+/* Model flags of train_knn options */
+static uint32
+KnnFlags(const KnnOptions *o)
+{
+	return RECSYS_MODEL_HAS_BIASES |
+		(o->kind == KNN_KIND_USER ? RECSYS_MODEL_USER_NEIGHBOURS : 0);
+}
+
+/* Model bytes of train_knn for an input of that size (every row full) */
+static uint64
+KnnModelBytes(const void *options, int32 n_users, int32 n_items, int64 nnz,
+			  size_t options_len)
+{
+	const KnnOptions *o = (const KnnOptions *) options;
+	int32		rows = o->kind == KNN_KIND_USER ? n_users : n_items;
+	int64		k = Min(o->neighbours, (int64) Max(rows - 1, 0));
+	RecModelShape shape;
+
+	memset(&shape, 0, sizeof(shape));
+	shape.algorithm = RECSYS_ALG_KNN;
+	shape.flags = KnnFlags(o) | RECSYS_MODEL_HAS_INTERACTIONS | RECSYS_MODEL_HAS_SEEN_VALUES;
+	shape.n_users = n_users;
+	shape.n_items = n_items;
+	shape.n_seen = nnz;
+	if (o->kind == KNN_KIND_USER)
+		shape.n_user_neighbours = (int64) rows * k;
+	else
+		shape.n_item_neighbours = (int64) rows * k;
+	return RecModelShapeBytes(&shape, options_len);
+}
+
+/* The fit of train_knn: top-k similarities (knn.c) and the baselines */
+static int
+FitKnn(const RecFitInput *in, RecFitOutput *out)
+{
+	const KnnOptions *o = (const KnnOptions *) in->options;
+	const RecRatings *r = &in->data->ratings;
+	int32		n_rows = o->kind == KNN_KIND_USER ? r->n_users : r->n_items;
+	RecKnnParams p;
+	RecNeighbours nb;
+	RecControl	ctl;
+	FitProgress progress;
+	float	   *user_bias,
+			   *item_bias;
+	float		mu;
+	int			status;
+
+	RequireInteractions(in);
+	memset(&p, 0, sizeof(p));
+	p.kind = o->kind == KNN_KIND_USER ? REC_KNN_USER : REC_KNN_ITEM;
+	p.similarity = (int) o->similarity;	/* the choice lists share one order */
+	p.neighbours = (int) o->neighbours;
+	p.shrinkage = (float) o->shrinkage;
+	p.min_support = (int) o->min_support;
+	p.alpha = (float) o->alpha;
+	p.normalize = o->normalize;
+	p.threads = in->threads;
+	AllocNeighbours(in, &nb, n_rows, RecKnnCapacity(r, &p), RecKnnScratchBytes(r, &p));
+	FitControl(in, 1, &ctl, &progress);
+	status = RecKnnFit(r, &p, &nb, &ctl);
+	out->scratch_bytes = nb.scratch_bytes;
+	if (status != RECSYS_OK)
+		return status;
+
+	user_bias = RecTrainAlloc(in->memory, r->n_users, sizeof(float), "baselines");
+	item_bias = RecTrainAlloc(in->memory, r->n_items, sizeof(float), "baselines");
+	RecBaselines(r, KNN_BASELINE_EPOCHS, KNN_BASELINE_REG_USERS, KNN_BASELINE_REG_ITEMS,
+				 &mu, user_bias, item_bias);
+	out->model = WriteNeighbourModel(in, KnnFlags(o), &nb, n_rows, user_bias, item_bias);
+	out->model->global_mean = mu;
+	out->model->iterations = 1;
+	return RECSYS_OK;
+}
+
+/* Dense EASE scratch for n items, and the message when it does not fit */
+static void
+CheckEaseSize(const RecFitInput *in, const EaseOptions *o, int32 n_items,
+			  const RecEaseParams *p)
+{
+	int64		scratch = RecEaseScratchBytes(n_items, p);
+	int64		entries = RecEaseCapacity(n_items, p->neighbours);
+	int64		limit = RecMaxTrainBytes();
+
+	if (in->memory->live + scratch + entries * 8 > limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("train_ease over %d items needs %lld MB, more than the training memory limit of %lld MB",
+						n_items, (long long) ((in->memory->live + scratch + entries * 8) >> 20),
+						(long long) (limit >> 20)),
+				 errhint("Set the option \"max_items\" to train on the most popular items only, or raise recsys.max_train_mb.")));
+	if (entries * 8 > (int64) MaxAllocSize / 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("train_ease over %d items keeping %s would make a model of %lld MB, more than a value can hold",
+						n_items, o->neighbours > 0 ? "that many neighbours" : "every weight",
+						(long long) ((entries * 8) >> 20)),
+				 errhint("Set the option \"neighbours\" to keep the largest weights of each item only, or \"max_items\".")));
+}
+
+/* Model bytes of train_ease for an input of that size */
+static uint64
+EaseModelBytes(const void *options, int32 n_users, int32 n_items, int64 nnz,
+			   size_t options_len)
+{
+	const EaseOptions *o = (const EaseOptions *) options;
+	int32		kept = o->max_items > 0 ? (int32) Min(o->max_items, (int64) n_items) : n_items;
+	RecModelShape shape;
+
+	memset(&shape, 0, sizeof(shape));
+	shape.algorithm = RECSYS_ALG_EASE;
+	shape.flags = RECSYS_MODEL_HAS_INTERACTIONS | RECSYS_MODEL_HAS_SEEN_VALUES;
+	shape.n_users = n_users;
+	shape.n_items = n_items;
+	shape.n_seen = nnz;
+	shape.n_item_neighbours = RecEaseCapacity(kept, (int32) Min(o->neighbours, (int64) PG_INT32_MAX));
+	return RecModelShapeBytes(&shape, options_len);
+}
+
+/*
+ * The interactions restricted to the `keep` most popular items (count desc,
+ * index asc), as a matrix over those items only; kept[] maps its item indexes
+ * back to the model's.
+ */
+static RecRatings
+PopularItemsOnly(const RecFitInput *in, int32 keep, int32 **kept_out)
+{
+	const RecRatings *r = &in->data->ratings;
+	int32	   *count = RecTrainAlloc(in->memory, r->n_items, sizeof(int32), "item counts");
+	int32	   *order = RecTrainAlloc(in->memory, r->n_items, sizeof(int32), "item order");
+	int64	   *key = RecTrainAlloc(in->memory, r->n_items, sizeof(int64), "item order");
+	int32	   *map = RecTrainAlloc(in->memory, r->n_items, sizeof(int32), "item map");
+	int32	   *kept = RecTrainAlloc(in->memory, keep, sizeof(int32), "kept items");
+	int64	   *uptr = RecTrainAlloc(in->memory, (int64) r->n_users + 1, sizeof(int64), "rows");
+	int64	   *iptr = RecTrainAlloc(in->memory, (int64) keep + 1, sizeof(int64), "columns");
+	int64		nnz = 0;
+	int32	   *uitems,
+			   *iusers;
+	float	   *uvals,
+			   *ivals;
+	RecRatings	sub;
+
+	RecItemCounts(r, count);
+	RecPopularityOrder(count, r->n_items, order, key);
+	for (int32 i = 0; i < r->n_items; i++)
+		map[i] = -1;
+	for (int32 j = 0; j < keep; j++)
+		kept[j] = order[j];
+	/* ascending model order, so the sub-matrix keeps its rows sorted */
+	qsort(kept, keep, sizeof(int32), RecCompareInt32);
+	for (int32 j = 0; j < keep; j++)
+		map[kept[j]] = j;
+	for (int32 j = 0; j < keep; j++)
+		nnz += r->item_ptr[kept[j] + 1] - r->item_ptr[kept[j]];
+
+	uitems = RecTrainAlloc(in->memory, nnz, sizeof(int32), "interactions");
+	uvals = RecTrainAlloc(in->memory, nnz, sizeof(float), "interactions");
+	iusers = RecTrainAlloc(in->memory, nnz, sizeof(int32), "interactions");
+	ivals = RecTrainAlloc(in->memory, nnz, sizeof(float), "interactions");
+	uptr[0] = 0;
+	for (int32 u = 0, q = 0; u < r->n_users; u++)
+	{
+		for (int64 p = r->user_ptr[u]; p < r->user_ptr[u + 1]; p++)
+			if (map[r->user_items[p]] >= 0)
+			{
+				uitems[q] = map[r->user_items[p]];
+				uvals[q++] = r->user_values[p];
+			}
+		uptr[u + 1] = q;
+	}
+	iptr[0] = 0;
+	for (int32 j = 0, q = 0; j < keep; j++)
+	{
+		for (int64 p = r->item_ptr[kept[j]]; p < r->item_ptr[kept[j] + 1]; p++)
+		{
+			iusers[q] = r->item_users[p];
+			ivals[q++] = r->item_values[p];
+		}
+		iptr[j + 1] = q;
+	}
+	sub.n_users = r->n_users;
+	sub.n_items = keep;
+	sub.nnz = nnz;
+	sub.user_ptr = uptr;
+	sub.user_items = uitems;
+	sub.user_values = uvals;
+	sub.item_ptr = iptr;
+	sub.item_users = iusers;
+	sub.item_values = ivals;
+	*kept_out = kept;
+	return sub;
+}
+
+/* The fit of train_ease: the closed form of ease.c, over the kept items */
+static int
+FitEase(const RecFitInput *in, RecFitOutput *out)
+{
+	const EaseOptions *o = (const EaseOptions *) in->options;
+	const RecRatings *r = &in->data->ratings;
+	RecRatings	sub = *r;
+	int32	   *kept = NULL;
+	RecEaseParams p;
+	RecNeighbours nb;
+	RecNeighbours full;
+	RecControl	ctl;
+	FitProgress progress;
+	int			status;
+
+	RequireInteractions(in);
+	if (o->max_items > 0 && o->max_items < r->n_items)
+		sub = PopularItemsOnly(in, (int32) o->max_items, &kept);
+
+	memset(&p, 0, sizeof(p));
+	p.regularization = (float) o->regularization;
+	p.neighbours = (int32) Min(o->neighbours, (int64) PG_INT32_MAX);
+	p.threads = in->threads;
+	CheckEaseSize(in, o, sub.n_items, &p);
+	AllocNeighbours(in, &nb, sub.n_items, RecEaseCapacity(sub.n_items, p.neighbours),
+					RecEaseScratchBytes(sub.n_items, &p));
+	FitControl(in, 5, &ctl, &progress);
+	status = RecEaseFit(&sub, &p, &nb, &ctl);
+	out->scratch_bytes = nb.scratch_bytes;
+	if (status != RECSYS_OK)
+		return status;
+
+	if (kept != NULL)
+	{
+		/* back to the model's item indexes; items not kept have empty rows */
+		full.ptr = RecTrainAlloc(in->memory, (int64) r->n_items + 1, sizeof(int64),
+								 "neighbour rows");
+		full.idx = nb.idx;
+		full.weight = nb.weight;
+		for (int64 q = 0; q < nb.ptr[sub.n_items]; q++)
+			nb.idx[q] = kept[nb.idx[q]];
+		full.ptr[0] = 0;
+		for (int32 i = 0, j = 0; i < r->n_items; i++)
+		{
+			int64		len = 0;
+
+			if (j < sub.n_items && kept[j] == i)
+			{
+				len = nb.ptr[j + 1] - nb.ptr[j];
+				j++;
+			}
+			full.ptr[i + 1] = full.ptr[i] + len;
+		}
+		nb = full;
+	}
+	out->model = WriteNeighbourModel(in, 0, &nb, r->n_items, NULL, NULL);
+	out->model->iterations = 1;
+	out->model->global_mean = 0.0f;
+	return RECSYS_OK;
+}
+
 /* ------------------------------------------------------------ the table */
 
 const RecAlgorithm RecAlgorithms[] = {
@@ -287,6 +651,38 @@ const RecAlgorithm RecAlgorithms[] = {
 		.sections = RECSYS_SECTION_USER_FACTORS | RECSYS_SECTION_ITEM_FACTORS |
 		RECSYS_SECTION_POPULARITY | RECSYS_SECTION_SEEN,
 		.scorer = RECSYS_SCORER_FACTORS,
+	},
+	{
+		.name = "knn",
+		.code = RECSYS_ALG_KNN,
+		.aggregate = "train_knn",
+		.summary = "item or user neighbours",
+		.options = KnnOptionSpecs,
+		.options_size = sizeof(KnnOptions),
+		.add_duplicates = false,
+		.value_name = "value",
+		.negative_hint = NULL,
+		.model_bytes = KnnModelBytes,
+		.fit = FitKnn,
+		.sections = RECSYS_SECTION_BIASES | RECSYS_SECTION_POPULARITY | RECSYS_SECTION_SEEN |
+		RECSYS_SECTION_ITEM_NEIGHBOURS | RECSYS_SECTION_USER_NEIGHBOURS,
+		.scorer = RECSYS_SCORER_ITEM_NEIGHBOURS,
+	},
+	{
+		.name = "ease",
+		.code = RECSYS_ALG_EASE,
+		.aggregate = "train_ease",
+		.summary = "item-item closed form",
+		.options = EaseOptionSpecs,
+		.options_size = sizeof(EaseOptions),
+		.add_duplicates = true,
+		.value_name = "value",
+		.negative_hint = NULL,
+		.model_bytes = EaseModelBytes,
+		.fit = FitEase,
+		.sections = RECSYS_SECTION_POPULARITY | RECSYS_SECTION_SEEN |
+		RECSYS_SECTION_ITEM_NEIGHBOURS,
+		.scorer = RECSYS_SCORER_ITEM_NEIGHBOURS,
 	},
 };
 const int	RecAlgorithmCount = lengthof(RecAlgorithms);

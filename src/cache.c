@@ -158,6 +158,52 @@ AllocArray(Size count, Size width)
 }
 
 /*
+ * What recommend_by_items needs for a user-kNN model: the seen interactions by
+ * item (a counting-sort transpose), each user's value norm, a zeroed score row
+ * over users, and the longest neighbour row (how many neighbours a visitor gets).
+ */
+static void
+DeriveVisitorData(RecModelEntry *e)
+{
+	const RecModelHeader *h = e->model;
+	int64		n_seen = e->v.seen_ptr[h->n_users];
+	int64	   *next;
+
+	e->item_user_ptr = AllocArray((Size) h->n_items + 1, sizeof(int64));
+	e->item_users = AllocArray(Max(n_seen, 1), sizeof(int32));
+	e->item_user_values = AllocArray(Max(n_seen, 1), sizeof(float));
+	e->user_value_norms = AllocArray(Max(h->n_users, 1), sizeof(float));
+	e->user_scratch = MemoryContextAllocExtended(CurrentMemoryContext,
+												 sizeof(float) * Max(h->n_users, 1),
+												 MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	next = AllocArray((Size) h->n_items + 1, sizeof(int64));
+
+	memset(e->item_user_ptr, 0, sizeof(int64) * ((Size) h->n_items + 1));
+	for (int64 p = 0; p < n_seen; p++)
+		e->item_user_ptr[e->v.seen_items[p] + 1]++;
+	for (int32 i = 0; i < h->n_items; i++)
+		e->item_user_ptr[i + 1] += e->item_user_ptr[i];
+	memcpy(next, e->item_user_ptr, sizeof(int64) * ((Size) h->n_items + 1));
+	for (int32 u = 0; u < h->n_users; u++)
+	{
+		double		norm2 = 0;
+
+		for (int64 p = e->v.seen_ptr[u]; p < e->v.seen_ptr[u + 1]; p++)
+		{
+			int64		q = next[e->v.seen_items[p]]++;
+
+			e->item_users[q] = u;
+			e->item_user_values[q] = e->v.seen_values[p];
+			norm2 += (double) e->v.seen_values[p] * e->v.seen_values[p];
+		}
+		e->user_value_norms[u] = (float) sqrt(norm2);
+		e->user_neighbours = Max(e->user_neighbours,
+								 e->v.user_nbr_ptr[u + 1] - e->v.user_nbr_ptr[u]);
+	}
+	pfree(next);
+}
+
+/*
  * Computes what serving derives from a model, once per load: the solver options
  * fold-in needs, row norms for cosine, the popularity order for cold start, Y'Y
  * for implicit fold-in, and a score buffer for single requests.
@@ -204,6 +250,16 @@ DeriveServingData(RecModelEntry *e)
 	}
 
 	e->scores = AllocArray(Max(h->n_items, 1), sizeof(float));
+
+	/* user kNN serves visitors through the item -> users transpose of seen */
+	e->item_user_ptr = NULL;
+	e->item_users = NULL;
+	e->item_user_values = NULL;
+	e->user_value_norms = NULL;
+	e->user_scratch = NULL;
+	e->user_neighbours = 0;
+	if (e->v.user_nbr_ptr != NULL)
+		DeriveVisitorData(e);
 }
 
 /* Frees the least recently used entries until `need` more bytes fit the budget */

@@ -61,6 +61,14 @@ typedef struct RecModelEntry
 	int32	   *popular;		/* [n_items] item indexes by count desc, id asc */
 	float	   *gram;			/* [k * k] Y'Y, implicit models only */
 	float	   *scores;			/* [n_items] scratch for one request's scores */
+
+	/* user kNN only: what serving a visitor's history needs */
+	int64	   *item_user_ptr;	/* [n_items + 1] the seen interactions by item */
+	int32	   *item_users;		/* [n_seen] */
+	float	   *item_user_values;	/* [n_seen] */
+	float	   *user_value_norms;	/* [n_users] norm of each user's values */
+	float	   *user_scratch;	/* [n_users] zero between calls */
+	int64		user_neighbours;	/* the longest neighbour row */
 } RecModelEntry;
 
 /* The cached (or freshly loaded) model behind a recsys.model Datum */

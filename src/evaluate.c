@@ -193,7 +193,7 @@ CompareTestRow(const void *a, const void *b)
  * items, every formula added to its sum, the recommended items marked covered.
  */
 static void
-EvalEmit(void *arg, const RecBatch *bt, int64 start, int64 count)
+EvalEmit(void *arg, const RecBatchOut *bt, int64 start, int64 count)
 {
 	EvalRanking *ev = (EvalRanking *) arg;
 
@@ -295,7 +295,6 @@ RecEvaluate(Datum model, const char *test_query, int32 k, Jsonb *options)
 
 	RecReserveBlas(1, "evaluate");	/* loading a model may call BLAS */
 	e = RecModelGet(model);
-	RecModelRequireFactors(e->model, "evaluate");
 	m = e->model;
 	v = &e->v;
 	explicit_model = m->algorithm == RECSYS_ALG_ALS;

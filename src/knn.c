@@ -475,3 +475,36 @@ done:
 	out->seconds = SolverNow() - start;
 	return rc;
 }
+
+/* Baselines of kNN with baselines (neighbours.h): alternating, in double */
+void
+RecBaselines(const RecRatings *r, int epochs, float reg_users, float reg_items,
+			 float *mu, float *user_bias, float *item_bias)
+{
+	double		sum = 0;
+
+	for (int64_t p = 0; p < r->nnz; p++)
+		sum += r->user_values[p];
+	*mu = r->nnz > 0 ? (float) (sum / (double) r->nnz) : 0.0f;
+	memset(user_bias, 0, sizeof(float) * r->n_users);
+	memset(item_bias, 0, sizeof(float) * r->n_items);
+	for (int e = 0; e < epochs; e++)
+	{
+		for (int32_t i = 0; i < r->n_items; i++)
+		{
+			double		acc = 0;
+
+			for (int64_t p = r->item_ptr[i]; p < r->item_ptr[i + 1]; p++)
+				acc += r->item_values[p] - *mu - user_bias[r->item_users[p]];
+			item_bias[i] = (float) (acc / (reg_items + (double) (r->item_ptr[i + 1] - r->item_ptr[i])));
+		}
+		for (int32_t u = 0; u < r->n_users; u++)
+		{
+			double		acc = 0;
+
+			for (int64_t p = r->user_ptr[u]; p < r->user_ptr[u + 1]; p++)
+				acc += r->user_values[p] - *mu - item_bias[r->user_items[p]];
+			user_bias[u] = (float) (acc / (reg_users + (double) (r->user_ptr[u + 1] - r->user_ptr[u])));
+		}
+	}
+}

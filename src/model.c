@@ -450,10 +450,9 @@ RecModelRequireFactors(const RecModelHeader *h, const char *function)
 	if (!RecModelAlgorithmHasFactors(h->algorithm))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("%s does not support %s models yet", function,
+				 errmsg("%s needs a model with factors, and %s models have none", function,
 						RecModelAlgorithmName(h->algorithm)),
-				 errdetail("It reads user and item factors, which a %s model does not have.",
-						   RecModelAlgorithmName(h->algorithm))));
+				 errhint("recommend_by_items serves a history of items with every model kind.")));
 }
 
 /* Appends a float4 to buf in its shortest exact decimal form */

@@ -130,6 +130,16 @@ extern int	RecEaseFit(const RecRatings *r, const RecEaseParams *p, RecNeighbours
 					   const RecControl *ctl);
 
 /*
+ * Baselines for kNN with baselines (Koren 2010, section 2.1): mu the mean value,
+ * then `epochs` alternating regularised least-squares passes
+ *		b_i = sum_u (r_ui - mu - b_u) / (reg_items + n_i)
+ *		b_u = sum_i (r_ui - mu - b_i) / (reg_users + n_u)
+ * Plain loops over the CSC and CSR; user_bias[n_users], item_bias[n_items].
+ */
+extern void RecBaselines(const RecRatings *r, int epochs, float reg_users, float reg_items,
+						 float *mu, float *user_bias, float *item_bias);
+
+/*
  * Shared by knn.c and ease.c (neighbours.c).  A candidate neighbour is packed in
  * one uint64: the high half orders weights descending, the low half is the
  * index, so ascending packed order is "weight desc, index asc", a strict order.

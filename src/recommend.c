@@ -22,11 +22,13 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
+#include "algorithms.h"
 #include "blas.h"
 #include "cache.h"
 #include "modeltype.h"
 #include "recommend.h"
 #include "recsys.h"
+#include "scoring.h"
 #include "serving.h"
 #include "solver.h"
 #include "vec.h"
@@ -40,8 +42,6 @@
 /*
  * The model argument (position 0), by value or by registry name.  Loading a model
  * and scoring call BLAS on this thread: its OpenBLAS scratch is mapped first.
- * Every function here scores with factors so far: a model without them (knn,
- * ease) is refused with 0A000 naming the function.
  */
 static RecModelEntry *
 ModelArg(FunctionCallInfo fcinfo, bool by_name)
@@ -53,7 +53,6 @@ ModelArg(FunctionCallInfo fcinfo, bool by_name)
 		e = RecModelGetByName(PG_GETARG_TEXT_PP(0));
 	else
 		e = RecModelGet(PG_GETARG_DATUM(0));
-	RecModelRequireFactors(e->model, get_func_name(fcinfo->flinfo->fn_oid));
 	return e;
 }
 
@@ -134,6 +133,18 @@ EmitRows(FunctionCallInfo fcinfo, TopNHeap *h, const int64 *ids)
 	}
 }
 
+/* What a model is, for messages: "item-based knn", "ease", "als", ... */
+static const char *
+ModelKindName(const RecModelEntry *e)
+{
+	const char *name = RecAlgorithmByCode(e->model->algorithm)->name;
+
+	if (e->v.item_factors != NULL)
+		return name;
+	return psprintf("%s%s", e->v.user_nbr_ptr != NULL ? "user-based " :
+					(e->model->algorithm == RECSYS_ALG_EASE ? "" : "item-based "), name);
+}
+
 /*
  * Ranks a user vector x against the catalogue or the candidates with the
  * request's exclusions; base is added to every score (mu + b_u for explicit).
@@ -157,6 +168,63 @@ RankVector(TopNHeap *h, RecModelEntry *e, const float *x, float base,
 	RecSelectDense(h, e->scores, e->v.item_bias, base, m->n_items, blocked);
 	/* RecSelectDense leaves every item's score in the scratch */
 	return RecAllFinite(e->scores, m->n_items);
+}
+
+/* A known user's training interactions as a history (the model's seen row) */
+static RecHistory
+UserHistory(const RecModelEntry *e, int32 u)
+{
+	RecHistory	hist;
+
+	hist.items = e->v.seen_items + e->v.seen_ptr[u];
+	hist.values = e->v.seen_values + e->v.seen_ptr[u];
+	hist.n = e->v.seen_ptr[u + 1] - e->v.seen_ptr[u];
+	return hist;
+}
+
+/*
+ * A known user's score row of a neighbourhood model into the entry's scratch
+ * (cleared first): from its items' rows (item kNN, EASE) or its neighbours'
+ * histories (user kNN).
+ */
+static void
+ScoreKnownUser(RecModelEntry *e, int32 u)
+{
+	memset(e->scores, 0, sizeof(float) * e->model->n_items);
+	if (e->v.item_nbr_ptr != NULL)
+	{
+		RecNeighbourRows rows = {e->v.item_nbr_ptr, e->v.item_nbr_idx, e->v.item_nbr_weight};
+		RecHistory	hist = UserHistory(e, u);
+
+		RecScoreItemNeighbours(&rows, &hist, e->scores);
+	}
+	else
+	{
+		RecNeighbourRows rows = {e->v.user_nbr_ptr, e->v.user_nbr_idx, e->v.user_nbr_weight};
+
+		RecScoreUserNeighbours(&rows, u, e->v.seen_ptr, e->v.seen_items, e->v.seen_values,
+							   e->scores);
+	}
+}
+
+/*
+ * Ranks a neighbourhood model's score row (the entry's scratch): the items the
+ * history reaches, or, when it reaches none, the most popular ones.
+ */
+static void
+SelectNeighbourScores(TopNHeap *h, RecModelEntry *e, const int32 *cand, int64 n_cand,
+					  bool use_cand, const RecBlocked *blocked)
+{
+	if (use_cand)
+		RecSelectRowCandidates(h, e->scores, cand, n_cand, blocked);
+	else
+		RecSelectScored(h, e->scores, e->model->n_items, blocked);
+	if (h->size > 0)
+		return;
+	if (use_cand)
+		RecSelectPopularCandidates(h, e->v.item_count, cand, n_cand, blocked);
+	else
+		RecSelectPopular(h, e->popular, e->v.item_count, e->model->n_items, blocked);
 }
 
 /*
@@ -211,13 +279,18 @@ RecommendUser(FunctionCallInfo fcinfo, bool by_name)
 		return (Datum) 0;
 	HeapAlloc(&heap, cap);
 
-	if (u >= 0)
+	if (u >= 0 && e->v.user_factors != NULL)
 	{
 		float		base = m->global_mean + (e->v.user_bias ? e->v.user_bias[u] : 0.0f);
 
 		if (!RankVector(&heap, e, e->v.user_factors + (int64) u * m->factors, base,
 						cand, n_cand, use_cand, &blocked))
 			elog(ERROR, "scores of user " INT64_FORMAT " are not finite", user_id);
+	}
+	else if (u >= 0)
+	{
+		ScoreKnownUser(e, u);
+		SelectNeighbourScores(&heap, e, cand, n_cand, use_cand, &blocked);
 	}
 	else if (use_cand)
 		RecSelectPopularCandidates(&heap, e->v.item_count, cand, n_cand, &blocked);
@@ -226,6 +299,43 @@ RecommendUser(FunctionCallInfo fcinfo, bool by_name)
 
 	EmitRows(fcinfo, &heap, e->v.item_ids);
 	return (Datum) 0;
+}
+
+/*
+ * predict of a neighbourhood model: kNN with baselines where the model stores
+ * baselines (kNN), else the recommend score of the pair (EASE); an unknown user
+ * or item gets the baseline (or 0).
+ */
+static float
+NeighbourPredict(RecModelEntry *e, int32 u, int32 i)
+{
+	const RecModelView *v = &e->v;
+
+	if (v->user_bias != NULL)
+	{
+		if (v->item_nbr_ptr != NULL)
+		{
+			RecNeighbourRows rows = {v->item_nbr_ptr, v->item_nbr_idx, v->item_nbr_weight};
+			RecHistory	hist = {NULL, NULL, 0};
+
+			if (u >= 0)
+				hist = UserHistory(e, u);
+			return RecPredictItemBaseline(&rows, &hist, u, i, v->h->global_mean,
+										  v->user_bias, v->item_bias);
+		}
+		else
+		{
+			RecNeighbourRows rows = {v->user_nbr_ptr, v->user_nbr_idx, v->user_nbr_weight};
+
+			return RecPredictUserBaseline(&rows, u, i, v->seen_ptr, v->seen_items,
+										  v->seen_values, v->h->global_mean,
+										  v->user_bias, v->item_bias);
+		}
+	}
+	if (u < 0 || i < 0)
+		return 0.0f;
+	ScoreKnownUser(e, u);
+	return e->scores[i];
 }
 
 /*
@@ -239,15 +349,18 @@ predict(PG_FUNCTION_ARGS)
 {
 	RecModelEntry *e;
 	const RecModelView *v;
+	int32		u,
+				i;
 
 	RecReserveBlas(1, "predict");	/* loading a model may call BLAS */
 	e = RecModelGetForRow(fcinfo->flinfo, PG_GETARG_DATUM(0));
-	RecModelRequireFactors(e->model, "predict");
 	v = &e->v;
 
-	PG_RETURN_FLOAT4(RecModelPredict(v,
-									 RecFindId(v->user_ids, v->h->n_users, PG_GETARG_INT64(1)),
-									 RecFindId(v->item_ids, v->h->n_items, PG_GETARG_INT64(2))));
+	u = RecFindId(v->user_ids, v->h->n_users, PG_GETARG_INT64(1));
+	i = RecFindId(v->item_ids, v->h->n_items, PG_GETARG_INT64(2));
+	if (v->item_factors != NULL)
+		PG_RETURN_FLOAT4(RecModelPredict(v, u, i));
+	PG_RETURN_FLOAT4(NeighbourPredict(e, u, i));
 }
 
 /* recsys.recommend(m recsys.model, user_id bigint, ...) */
@@ -314,6 +427,7 @@ RecommendVector(FunctionCallInfo fcinfo, bool by_name)
 
 	e = ModelArg(fcinfo, by_name);
 	m = e->model;
+	RecModelRequireFactors(e->model, "recommend by vector");
 	CheckVectorDims(x, m);
 	if (use_cand)
 		cand = IdsToIndexes(PG_GETARG_ARRAYTYPE_P(3), "candidates",
@@ -378,6 +492,35 @@ Similar(FunctionCallInfo fcinfo, bool by_name, bool items)
 	M = items ? e->v.item_factors : e->v.user_factors;
 	norms = items ? e->item_norms : e->user_norms;
 	rows = items ? m->n_items : m->n_users;
+
+	if (M == NULL)
+	{
+		const int64 *nbr_ptr = items ? e->v.item_nbr_ptr : e->v.user_nbr_ptr;
+		const int32 *nbr_idx = items ? e->v.item_nbr_idx : e->v.user_nbr_idx;
+		const float *nbr_weight = items ? e->v.item_nbr_weight : e->v.user_nbr_weight;
+		ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+		if (nbr_ptr == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("this %s model has no %s similarities",
+							ModelKindName(e), items ? "item" : "user"),
+					 errhint("Train an item-based model for similar_items, a user-based one for similar_users.")));
+		/* the stored neighbours, already best first */
+		self = RecFindId(ids, rows, id);
+		if (self < 0)
+			return (Datum) 0;
+		for (int64 p = nbr_ptr[self]; p < nbr_ptr[self + 1] && p - nbr_ptr[self] < n; p++)
+		{
+			Datum		values[2];
+			bool		nulls[2] = {false, false};
+
+			values[0] = Int64GetDatum(ids[nbr_idx[p]]);
+			values[1] = Float4GetDatum(nbr_weight[p]);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+		return (Datum) 0;
+	}
 
 	self = RecFindId(ids, rows, id);
 	if (self < 0 || rows < 2)
@@ -445,61 +588,57 @@ CompareFoldInPair(const void *a, const void *b)
 }
 
 /*
- * fold_in(m, item_ids, values): the user vector training would learn from these
- * interactions with the item side held fixed.  Items the model does not know
- * are ignored; a repeated item keeps its last rating (explicit) or adds its
- * weights (implicit), as the training aggregates do.
+ * A history argument pair (item_ids, values) as sorted item indexes with their
+ * values: items the model does not know are ignored, a repeated item keeps its
+ * last value or (models whose training adds duplicates) adds its values, as the
+ * training aggregates do.  values_arg < 0 means no values (every one is 1).
  */
-static Datum
-FoldIn(FunctionCallInfo fcinfo, bool by_name)
+static RecHistory
+HistoryArg(FunctionCallInfo fcinfo, RecModelEntry *e, int items_arg, int values_arg)
 {
-	ArrayType  *item_arr = PG_GETARG_ARRAYTYPE_P(1);
-	ArrayType  *value_arr = PG_GETARG_ARRAYTYPE_P(2);
-	RecModelEntry *e;
-	const RecModelHeader *m;
-	const int64 *item_ids;
-	const float *values;
+	const RecModelHeader *m = e->model;
 	int			n_item_ids;
-	int			n_values;
+	const int64 *item_ids = BigintArrayValues(PG_GETARG_ARRAYTYPE_P(items_arg), "item_ids",
+											  &n_item_ids);
+	const float *values = NULL;
 	FoldInPair *pairs;
 	int32	   *items;
 	float	   *vals;
+	bool		add = RecAlgorithmByCode(m->algorithm)->add_duplicates;
 	int64		n = 0;
 	int64		used = 0;
-	Vec		   *result;
-	float	   *work;
-	int			status;
-	int			k;
+	RecHistory	hist;
 
-	item_ids = BigintArrayValues(item_arr, "item_ids", &n_item_ids);
-	if (ARR_ELEMTYPE(value_arr) != FLOAT4OID)
-		elog(ERROR, "values must be a real array");
-	if (array_contains_nulls(value_arr))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("values must not contain NULL elements")));
-	n_values = ArrayGetNItems(ARR_NDIM(value_arr), ARR_DIMS(value_arr));
-	values = (const float *) ARR_DATA_PTR(value_arr);
-	if (n_item_ids != n_values)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("item_ids and values must have the same length"),
-				 errdetail("item_ids has %d elements, values has %d.",
-						   n_item_ids, n_values)));
-	for (int j = 0; j < n_values; j++)
-		if (isnan(values[j]) || isinf(values[j]))
+	if (values_arg >= 0 && !PG_ARGISNULL(values_arg))
+	{
+		ArrayType  *value_arr = PG_GETARG_ARRAYTYPE_P(values_arg);
+		int			n_values;
+
+		if (ARR_ELEMTYPE(value_arr) != FLOAT4OID)
+			elog(ERROR, "values must be a real array");
+		if (array_contains_nulls(value_arr))
 			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("values must be finite, element %d is %g", j + 1,
-							(double) values[j])));
-
-	e = ModelArg(fcinfo, by_name);
-	m = e->model;
-	k = m->factors;
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("values must not contain NULL elements")));
+		n_values = ArrayGetNItems(ARR_NDIM(value_arr), ARR_DIMS(value_arr));
+		values = (const float *) ARR_DATA_PTR(value_arr);
+		if (n_item_ids != n_values)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("item_ids and values must have the same length"),
+					 errdetail("item_ids has %d elements, values has %d.",
+							   n_item_ids, n_values)));
+		for (int j = 0; j < n_values; j++)
+			if (isnan(values[j]) || isinf(values[j]))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("values must be finite, element %d is %g", j + 1,
+								(double) values[j])));
+	}
 
 	/* known items, grouped by item in argument order */
-	pairs = palloc(sizeof(FoldInPair) * Max(n_values, 1));
-	for (int j = 0; j < n_values; j++)
+	pairs = palloc(sizeof(FoldInPair) * Max(n_item_ids, 1));
+	for (int j = 0; j < n_item_ids; j++)
 	{
 		int32		i = RecFindId(e->v.item_ids, m->n_items, item_ids[j]);
 
@@ -507,7 +646,7 @@ FoldIn(FunctionCallInfo fcinfo, bool by_name)
 			continue;
 		pairs[n].item = i;
 		pairs[n].pos = j;
-		pairs[n].value = values[j];
+		pairs[n].value = values ? values[j] : 1.0f;
 		n++;
 	}
 	qsort(pairs, n, sizeof(FoldInPair), CompareFoldInPair);
@@ -517,7 +656,7 @@ FoldIn(FunctionCallInfo fcinfo, bool by_name)
 	{
 		if (used > 0 && items[used - 1] == pairs[j].item)
 		{
-			if (m->algorithm == RECSYS_ALG_IALS)
+			if (add)
 				vals[used - 1] += pairs[j].value;
 			else
 				vals[used - 1] = pairs[j].value;
@@ -527,27 +666,40 @@ FoldIn(FunctionCallInfo fcinfo, bool by_name)
 		vals[used] = pairs[j].value;
 		used++;
 	}
+	hist.items = items;
+	hist.values = vals;
+	hist.n = used;
+	return hist;
+}
 
-	result = InitVec(k);
-	work = palloc(sizeof(float) * (k + 1) * (k + 2));
+/*
+ * The user vector training would learn from a history with the item side held
+ * fixed (and, for explicit models, its bias in *bias).  Raises 22003 if it would
+ * overflow, 22000 if the system is singular.
+ */
+static Vec *
+FoldInHistory(RecModelEntry *e, const RecHistory *hist, float *bias)
+{
+	const RecModelHeader *m = e->model;
+	int			k = m->factors;
+	Vec		   *result = InitVec(k);
+	float	   *work = palloc(sizeof(float) * (k + 1) * (k + 2));
+	int			status;
+
+	*bias = 0.0f;
 	if (m->algorithm == RECSYS_ALG_IALS)
-	{
-		status = RecFoldInImplicit(e->v.item_factors, e->gram, k, items, vals, used,
-								   e->lambda, e->alpha, result->x, work);
-	}
+		status = RecFoldInImplicit(e->v.item_factors, e->gram, k, hist->items, hist->values,
+								   hist->n, e->lambda, e->alpha, result->x, work);
 	else
-	{
-		float		bias;
-
 		status = RecFoldInExplicit(e->v.item_factors, k, e->v.item_bias, m->global_mean,
-								   items, vals, used, e->lambda, result->x, &bias, work);
-	}
+								   hist->items, hist->values, hist->n, e->lambda,
+								   result->x, bias, work);
 	if (status == RECSYS_FOLDIN_OVERFLOW)
 	{
 		double		largest = 0.0;
 
-		for (int j = 0; j < n_values; j++)
-			largest = Max(largest, fabs((double) values[j]));
+		for (int64 j = 0; j < hist->n; j++)
+			largest = Max(largest, fabs((double) hist->values[j]));
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("values are too large for fold-in: the user vector would overflow type real"),
@@ -558,7 +710,23 @@ FoldIn(FunctionCallInfo fcinfo, bool by_name)
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("fold-in system is not positive definite"),
 				 errdetail("The model's regularization is %g.", (double) e->lambda)));
-	PG_RETURN_POINTER(result);
+	return result;
+}
+
+/*
+ * fold_in(m, item_ids, values): the user vector training would learn from these
+ * interactions with the item side held fixed.
+ */
+static Datum
+FoldIn(FunctionCallInfo fcinfo, bool by_name)
+{
+	RecModelEntry *e = ModelArg(fcinfo, by_name);
+	RecHistory	hist;
+	float		bias;
+
+	RecModelRequireFactors(e->model, "fold_in");
+	hist = HistoryArg(fcinfo, e, 1, 2);
+	PG_RETURN_POINTER(FoldInHistory(e, &hist, &bias));
 }
 
 /* recsys.fold_in(m recsys.model, item_ids bigint[], values real[]) returns vec */
@@ -578,12 +746,229 @@ fold_in_by_name(PG_FUNCTION_ARGS)
 }
 
 /*
- * Scores users (model user indexes, -1 = unknown: popular items) in rounds and
- * hands each round's results to emit: for round row r, user users[start + r],
- * bt->out_count[r] items bt->out_item[r * n ..] (item indexes, best first) with
- * their scores.  Each round is split in blocks across recsys.threads threads,
- * so memory is bounded by the round and block sizes, not by the number of users.
- * Training items are excluded when the model stores them.
+ * The score row of a history for a neighbourhood model into the entry's scratch
+ * (cleared first); false for a model without stored neighbours to score from.
+ */
+static bool
+ScoreHistory(RecModelEntry *e, const RecHistory *hist)
+{
+	const RecModelHeader *m = e->model;
+
+	memset(e->scores, 0, sizeof(float) * m->n_items);
+	if (e->v.item_nbr_ptr != NULL)
+	{
+		RecNeighbourRows rows = {e->v.item_nbr_ptr, e->v.item_nbr_idx, e->v.item_nbr_weight};
+
+		RecScoreItemNeighbours(&rows, hist, e->scores);
+		return true;
+	}
+	if (e->v.user_nbr_ptr != NULL)
+	{
+		int			k = (int) Max(1, e->user_neighbours);
+		int32	   *users = palloc(sizeof(int32) * k);
+		float	   *sims = palloc(sizeof(float) * k);
+		int			kept;
+		RecNeighbourRows rows;
+		int64		ptr[2];
+
+		/* the visitor's neighbours, then the user-kNN score with them */
+		kept = RecVisitorNeighbours(hist, e->item_user_ptr, e->item_users, e->item_user_values,
+									e->user_value_norms, m->n_users, k, e->user_scratch,
+									users, sims);
+		ptr[0] = 0;
+		ptr[1] = kept;
+		rows.ptr = ptr;
+		rows.idx = users;
+		rows.weight = sims;
+		RecScoreUserNeighbours(&rows, 0, e->v.seen_ptr, e->v.seen_items, e->v.seen_values,
+							   e->scores);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * recommend_by_items(m, item_ids, values, n, candidates, exclude): the best n
+ * items for a visitor known only by a history, the history itself excluded.
+ * Factor models fold the history in and rank the vector; neighbourhood models
+ * score the history directly.  An empty (or wholly unknown) history gets the
+ * most popular items.
+ */
+static Datum
+RecommendByItems(FunctionCallInfo fcinfo, bool by_name)
+{
+	RecModelEntry *e;
+	const RecModelHeader *m;
+	RecHistory	hist;
+	int			n;
+	int32	   *cand = NULL;
+	int64		n_cand = 0;
+	bool		use_cand = !PG_ARGISNULL(4);
+	RecBlocked	blocked = {0};
+	TopNHeap	heap;
+	int			cap;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(3))
+		return (Datum) 0;
+	n = CheckTopN(PG_GETARG_INT32(3));
+	e = ModelArg(fcinfo, by_name);
+	m = e->model;
+	hist = HistoryArg(fcinfo, e, 1, 2);
+	if (use_cand)
+		cand = IdsToIndexes(PG_GETARG_ARRAYTYPE_P(4), "candidates",
+							e->v.item_ids, m->n_items, &n_cand);
+	if (!PG_ARGISNULL(5))
+		blocked.exclude = IdsToIndexes(PG_GETARG_ARRAYTYPE_P(5), "exclude",
+									   e->v.item_ids, m->n_items, &blocked.n_exclude);
+	blocked.seen = hist.items;
+	blocked.n_seen = hist.n;
+
+	cap = (int) Min((int64) n, use_cand ? n_cand : (int64) m->n_items);
+	if (cap == 0)
+		return (Datum) 0;
+	HeapAlloc(&heap, cap);
+
+	if (hist.n == 0)
+	{
+		if (use_cand)
+			RecSelectPopularCandidates(&heap, e->v.item_count, cand, n_cand, &blocked);
+		else
+			RecSelectPopular(&heap, e->popular, e->v.item_count, m->n_items, &blocked);
+	}
+	else if (e->v.item_factors != NULL)
+	{
+		float		bias;
+		Vec		   *x = FoldInHistory(e, &hist, &bias);
+
+		if (!RankVector(&heap, e, x->x, m->global_mean + bias, cand, n_cand, use_cand,
+						&blocked))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("scores of the history are not finite: its values are too large")));
+	}
+	else
+	{
+		if (!ScoreHistory(e, &hist))
+			elog(ERROR, "model has neither factors nor neighbours");
+		if (!RecAllFinite(e->scores, m->n_items))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("scores of the history are not finite: its values are too large")));
+		SelectNeighbourScores(&heap, e, cand, n_cand, use_cand, &blocked);
+	}
+	EmitRows(fcinfo, &heap, e->v.item_ids);
+	return (Datum) 0;
+}
+
+/* recsys.recommend_by_items(m recsys.model, item_ids bigint[], values real[], ...) */
+PG_FUNCTION_INFO_V1(recommend_by_items);
+Datum
+recommend_by_items(PG_FUNCTION_ARGS)
+{
+	return RecommendByItems(fcinfo, false);
+}
+
+/* recsys.recommend_by_items(name text, item_ids bigint[], values real[], ...) */
+PG_FUNCTION_INFO_V1(recommend_by_items_by_name);
+Datum
+recommend_by_items_by_name(PG_FUNCTION_ARGS)
+{
+	return RecommendByItems(fcinfo, true);
+}
+
+/*
+ * Runs a batch scorer over the users in rounds: each round split in chunks
+ * across the threads, then handed to emit.  Memory is bounded by the round, not
+ * by the number of users.
+ */
+static void
+BatchRounds(int threads, const int32 *users, int64 n_users, int64 round, int chunk,
+			RecChunkFn fn, void *ctx, const int32 **round_users, const RecBatchOut *out,
+			RecBatchEmitFn emit, void *arg)
+{
+	RecControl	ctl = {RecCancelRequested, NULL, NULL};
+
+	for (int64 start = 0; start < n_users; start += round)
+	{
+		int64		count = Min(round, n_users - start);
+		int			rc;
+
+		CHECK_FOR_INTERRUPTS();
+		*round_users = users + start;
+		rc = RecParallelFor(threads, count, chunk, fn, ctx, &ctl);
+		if (rc == RECSYS_STUCK)
+			RecReportStuck("batch scoring");
+		if (rc == RECSYS_INTERRUPTED)
+		{
+			CHECK_FOR_INTERRUPTS();
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("batch scoring was interrupted")));
+		}
+		if (rc != RECSYS_OK)
+			ereport(ERROR,
+					(errcode(rc == RECSYS_ENOMEM ? ERRCODE_OUT_OF_MEMORY :
+							 ERRCODE_INTERNAL_ERROR),
+					 errmsg("batch scoring failed with solver status %d", rc)));
+		emit(arg, out, start, count);
+	}
+}
+
+/*
+ * The neighbourhood models' side of RecBatchRun: every user's sparse score row
+ * on a per-thread scratch row.
+ */
+static void
+NeighbourBatchRun(RecModelEntry *e, const int32 *users, int64 n_users, int n,
+				  int threads, RecBatchEmitFn emit, void *arg)
+{
+	const RecModelHeader *m = e->model;
+	int64		round = Min(n_users, Max((int64) 1, (int64) BATCH_ROUND_ROWS / n));
+	RecNeighbourBatch bt;
+	RecBatchOut out;
+
+	memset(&bt, 0, sizeof(bt));
+	bt.n_items = m->n_items;
+	bt.by_user = e->v.item_nbr_ptr == NULL;
+	if (bt.by_user)
+	{
+		bt.rows.ptr = e->v.user_nbr_ptr;
+		bt.rows.idx = e->v.user_nbr_idx;
+		bt.rows.weight = e->v.user_nbr_weight;
+	}
+	else
+	{
+		bt.rows.ptr = e->v.item_nbr_ptr;
+		bt.rows.idx = e->v.item_nbr_idx;
+		bt.rows.weight = e->v.item_nbr_weight;
+	}
+	bt.seen_ptr = e->v.seen_ptr;
+	bt.seen_items = e->v.seen_items;
+	bt.seen_values = e->v.seen_values;
+	bt.popular = e->popular;
+	bt.item_count = e->v.item_count;
+	bt.n = n;
+	bt.out_score = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * round * n);
+	bt.out_item = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64_t) * round * n);
+	bt.out_count = palloc(sizeof(int) * round);
+	bt.scores = palloc(sizeof(float *) * threads);
+	for (int t = 0; t < threads; t++)
+		bt.scores[t] = MemoryContextAllocExtended(CurrentMemoryContext,
+												  sizeof(float) * m->n_items,
+												  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	out.n = n;
+	out.out_score = bt.out_score;
+	out.out_item = bt.out_item;
+	out.out_count = bt.out_count;
+	BatchRounds(threads, users, n_users, round, 16, RecNeighbourBatchChunk, &bt, &bt.users,
+				&out, emit, arg);
+}
+
+/*
+ * The n best items of each of n_users users (recommend.h); for factor models
+ * blocks of users against tiles of the item matrix with SGEMM.  Training items
+ * are excluded when the model stores them.
  */
 void
 RecBatchRun(RecModelEntry *e, const int32 *users, int64 n_users, int n,
@@ -594,11 +979,16 @@ RecBatchRun(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 	int			block;
 	int64		round;
 	RecBatch	bt;
-	RecControl	ctl = {RecCancelRequested, NULL, NULL};
+	RecBatchOut out;
 
 	if (n_users == 0 || m->n_items == 0)
 		return;
 	n = Min(n, m->n_items);
+	if (e->v.item_factors == NULL)
+	{
+		NeighbourBatchRun(e, users, n_users, n, threads, emit, arg);
+		return;
+	}
 	/* the workers' OpenBLAS scratch, before any of them starts */
 	RecReserveBlas(threads, "batch scoring");
 
@@ -635,31 +1025,12 @@ RecBatchRun(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 										  sizeof(float) * block * bt.tile);
 		bt.heaps[t] = palloc(sizeof(TopNHeap) * block);
 	}
-
-	for (int64 start = 0; start < n_users; start += round)
-	{
-		int64		count = Min(round, n_users - start);
-		int			rc;
-
-		CHECK_FOR_INTERRUPTS();
-		bt.users = users + start;
-		rc = RecParallelFor(threads, count, block, RecBatchChunk, &bt, &ctl);
-		if (rc == RECSYS_STUCK)
-			RecReportStuck("batch scoring");
-		if (rc == RECSYS_INTERRUPTED)
-		{
-			CHECK_FOR_INTERRUPTS();
-			ereport(ERROR,
-					(errcode(ERRCODE_QUERY_CANCELED),
-					 errmsg("batch scoring was interrupted")));
-		}
-		if (rc != RECSYS_OK)
-			ereport(ERROR,
-					(errcode(rc == RECSYS_ENOMEM ? ERRCODE_OUT_OF_MEMORY :
-							 ERRCODE_INTERNAL_ERROR),
-					 errmsg("batch scoring failed with solver status %d", rc)));
-		emit(arg, &bt, start, count);
-	}
+	out.n = n;
+	out.out_score = bt.out_score;
+	out.out_item = bt.out_item;
+	out.out_count = bt.out_count;
+	BatchRounds(threads, users, n_users, round, block, RecBatchChunk, &bt, &bt.users,
+				&out, emit, arg);
 }
 
 /* Where recommend_all's rounds go: the SRF's tuplestore */
@@ -672,7 +1043,7 @@ typedef struct RecommendAllSink
 
 /* Writes one round of recommend_all as (user_id, rank, item_id, score) rows */
 static void
-RecommendAllEmit(void *arg, const RecBatch *bt, int64 start, int64 count)
+RecommendAllEmit(void *arg, const RecBatchOut *bt, int64 start, int64 count)
 {
 	RecommendAllSink *sink = (RecommendAllSink *) arg;
 

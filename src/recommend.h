@@ -11,15 +11,15 @@
 
 /*
  * Receives one round of RecBatchRun: round row r (0 .. count - 1) is the user
- * users[start + r]; its bt->out_count[r] best items are the item indexes
- * bt->out_item[r * bt->n ..], scores bt->out_score[r * bt->n ..], best first.
+ * users[start + r], its results are row r of out (serving.h).
  */
-typedef void (*RecBatchEmitFn) (void *arg, const RecBatch *bt, int64 start, int64 count);
+typedef void (*RecBatchEmitFn) (void *arg, const RecBatchOut *out, int64 start, int64 count);
 
 /*
  * The n best items of each of n_users users (model user indexes, -1 = unknown:
  * the most popular items), training items excluded when the model stores
- * them, scored with SGEMM on recsys.threads threads; honours cancellation.
+ * them, scored on recsys.threads threads (SGEMM for factor models, sparse
+ * score rows for neighbourhood models); honours cancellation.
  */
 extern void RecBatchRun(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 						RecBatchEmitFn emit, void *arg);

@@ -189,7 +189,16 @@ RecPredictUserBaseline(const RecNeighbourRows *users, int32_t u, int32_t i,
 	return den > 0 ? base + (float) (num / den) : base;
 }
 
-/* Candidates' scores read from a score row */
+/* The scored items of a score row (zero means the history does not reach it) */
+void
+RecSelectScored(TopNHeap *h, const float *scores, int32_t n_items, const RecBlocked *b)
+{
+	for (int32_t i = 0; i < n_items; i++)
+		if (scores[i] != 0.0f && TopNWouldEnter(h, scores[i], i) && !RecIsBlocked(b, i))
+			TopNPush(h, scores[i], i);
+}
+
+/* The same among the listed items (sorted, unique) */
 void
 RecSelectRowCandidates(TopNHeap *h, const float *scores, const int32_t *cand,
 					   int64_t n_cand, const RecBlocked *b)
@@ -198,7 +207,7 @@ RecSelectRowCandidates(TopNHeap *h, const float *scores, const int32_t *cand,
 	{
 		int32_t		i = cand[c];
 
-		if (TopNWouldEnter(h, scores[i], i) && !RecIsBlocked(b, i))
+		if (scores[i] != 0.0f && TopNWouldEnter(h, scores[i], i) && !RecIsBlocked(b, i))
 			TopNPush(h, scores[i], i);
 	}
 }
@@ -236,8 +245,11 @@ RecNeighbourBatchChunk(void *ctx, int thread, int64_t begin, int64_t end)
 				RecScoreItemNeighbours(&bt->rows, &hist, scores);
 			blocked.seen = hist.items;
 			blocked.n_seen = hist.n;
-			RecSelectDense(&heap, scores, NULL, 0.0f, bt->n_items, &blocked);
+			RecSelectScored(&heap, scores, bt->n_items, &blocked);
 			memset(scores, 0, sizeof(float) * bt->n_items);
+			/* nothing reached: the most popular items, as for a new user */
+			if (heap.size == 0)
+				RecSelectPopular(&heap, bt->popular, bt->item_count, bt->n_items, &blocked);
 		}
 		bt->out_count[row] = TopNSortDesc(&heap);
 	}

@@ -88,7 +88,13 @@ extern float RecPredictUserBaseline(const RecNeighbourRows *users, int32_t u, in
 /* The value hist holds for item i, or false if i is not in it */
 extern bool RecHistoryValue(const RecHistory *hist, int32_t i, float *value);
 
-/* Scores of the listed items (sorted, unique) from a score row into the heap */
+/*
+ * The items a score row reaches (a score of exactly zero means no neighbour
+ * contributes) into the heap: all of them, or only the listed ones (sorted,
+ * unique).  A neighbourhood model recommends only what the history reaches.
+ */
+extern void RecSelectScored(TopNHeap *h, const float *scores, int32_t n_items,
+							const RecBlocked *b);
 extern void RecSelectRowCandidates(TopNHeap *h, const float *scores, const int32_t *cand,
 								   int64_t n_cand, const RecBlocked *b);
 

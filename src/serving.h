@@ -113,6 +113,19 @@ extern int	RecFoldInImplicit(const float *Y, const float *gram, int k,
 							  float lambda, float alpha, float *x, float *work);
 
 /*
+ * One round of a batch scorer's results: round row r's out_count[r] best items
+ * are the item indexes out_item[r * n ..] with scores out_score[r * n ..], best
+ * first.
+ */
+typedef struct RecBatchOut
+{
+	int			n;
+	const float *out_score;
+	const int64_t *out_item;
+	const int  *out_count;
+} RecBatchOut;
+
+/*
  * recommend_all: blocks of users scored against tiles of the item matrix with
  * SGEMM, each user's best n kept in a heap whose storage is that user's slice of
  * the output arrays.  Set up by the caller (all memory allocated before threads
