@@ -336,3 +336,8 @@ CREATE FUNCTION recsys.recommend_by_items(name text, item_ids bigint[],
 	LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
 COMMENT ON FUNCTION recsys.recommend_by_items(text, bigint[], real[], integer, bigint[], bigint[]) IS
 	'recommend_by_items with the named model in recsys.models';
+
+COMMENT ON FUNCTION recsys.train(text, text, text, jsonb) IS
+	'trains a model (algorithm ''als'', ''ials'', ''knn'' or ''ease'') on a query whose first three columns are user, item, value, as the owner of the registry row (the caller for a new name), evaluates it on options.eval_query if given, and stores it under name in recsys.models (the model it replaces goes to recsys.model_history); returns its model_info';
+COMMENT ON TYPE recsys.model IS
+	'a trained model (factor, neighbourhood or EASE): format v2, a header and a section directory; text form recsys-model:v2: + base64 (v1 values of 0.1.0 are still read)';

@@ -91,15 +91,15 @@ CheckModelOptions(const RecModelHeader *h, int sqlstate)
 	char	   *message;
 
 	RecModelGetView(h, &v);
+	if (!RecCheckModelOptions(v.options, h->algorithm, &facts, &message))
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid recsys.model value: %s", message)));
 	if (!RecModelAlgorithmHasFactors(h->algorithm))
 	{
 		CheckNeighbourOptions(h, v.options, sqlstate);
 		return;
 	}
-	if (!RecCheckModelOptions(v.options, h->algorithm, &facts, &message))
-		ereport(ERROR,
-				(errcode(sqlstate),
-				 errmsg("invalid recsys.model value: %s", message)));
 	if (facts.has_factors && facts.factors != h->factors)
 		ereport(ERROR,
 				(errcode(sqlstate),
