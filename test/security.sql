@@ -3,7 +3,7 @@
 -- security-restricted operation, nothing a caller plants on its search_path runs
 -- inside recsys, permissions are checked before any training.
 BEGIN;
-SELECT plan(62);
+SELECT plan(63);
 
 CREATE ROLE recsys_alice;
 CREATE ROLE recsys_bob;
@@ -56,6 +56,8 @@ SELECT throws_ok($$SELECT * FROM recsys.recommend('sec_a', 1, 5)$$, '42704', NUL
 				 'bob cannot serve alice''s model by name');
 SELECT throws_ok($$SELECT recsys.model_info('sec_a')$$, '42704', NULL,
 				 'bob cannot read its model_info');
+SELECT throws_ok($$SELECT * FROM recsys.recommend_by_items('sec_a', ARRAY[1, 2]::bigint[])$$, '42704', NULL,
+				 'bob cannot serve a history with alice''s model');
 SELECT throws_ok($$SELECT recsys.model_by_name('sec_a')$$, '42704', NULL,
 				 'bob cannot fetch the model value');
 SELECT throws_ok($$SELECT recsys.evaluate('sec_a', 'SELECT 1, 1')$$, '42704', NULL,
@@ -233,6 +235,7 @@ CREATE TEMP TABLE sec_out5 AS SELECT recsys.model_info('sec_path'), recsys.predi
 	(SELECT count(*) FROM recsys.user_factors('sec_path')) AS uf,
 	(SELECT count(*) FROM recsys.item_factors('sec_path')) AS itf,
 	(SELECT count(*) FROM recsys.recommend('sec_path', 1, 3)) AS rec, recsys.model_by_name('sec_path'),
+	(SELECT count(*) FROM recsys.recommend_by_items('sec_path', ARRAY[1, 2]::bigint[])) AS by_items,
 	recsys.evaluate('sec_path', 'SELECT user_id, item_id FROM sec_ratings LIMIT 20');
 RESET search_path;
 SELECT is((SELECT count(*) FROM pg_temp.sec_out5 WHERE rec = 3), 1::bigint,
