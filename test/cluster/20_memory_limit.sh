@@ -10,12 +10,13 @@
 # (ulimit -v): first what a backend has mapped once recsys is loaded plus 96 MB,
 # less than one buffer, so that a worker's first BLAS call is the one that cannot
 # map (the old code hung there every time); then plus 512 MB, room for a training
-# on two threads.  It checks that the first training fails at once with 53200,
+# on two threads.  It checks that the first training (and an EASE fit, whose dense
+# matrix cannot be had either) fails at once with 53200,
 # that the session and the cluster stay up, and that cancel and terminate stop a
 # training under the second limit within seconds.
 set -u
 . "$(dirname "$0")/tap.bash"
-plan 12
+plan 15
 
 bindir=$("${PG_CONFIG:-pg_config}" --bindir)
 dir=$(mktemp -d /tmp/recsys-memlimit.XXXXXX)
@@ -77,6 +78,17 @@ like "$out" 'still here' 'the session goes on after the error'
 
 # 5: the cluster is up and serves a new session
 is "$(sql -c 'SELECT 1')" '1' 'the cluster stays up'
+
+# 6-7: EASE under the same limit: its dense scratch and BLAS buffers cannot be had
+t0=$(date +%s)
+out=$(timeout 20 psql -X -A -t -v VERBOSITY=verbose \
+	-c 'SET recsys.threads = 2' \
+	-c "SELECT recsys.train_ease(user_id, item_id, rating) IS NOT NULL FROM r" \
+	-c "SELECT 'still here'" 2>&1)
+rc=$?
+ok $([ $rc -ne 124 ] && [ $(($(date +%s) - t0)) -le 10 ] && echo 0 || echo 1) 'train_ease under the limit returns within seconds'
+like "$out" 'ERROR: +53200: out of memory' '... with out of memory'
+like "$out" 'still here' '... and the session goes on'
 
 # room for a training on two threads from here on
 stop immediate
