@@ -145,74 +145,14 @@ $$;
 -- ---------------------------------------------------------------------------
 
 CREATE FUNCTION recsys.share(name text, role text) RETURNS void
-	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
-	SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	target		CONSTANT text := $1;
-	grantee		regrole;
-	row_owner	regrole;
-BEGIN
-	IF pg_catalog.lower($2) = 'public' THEN
-		grantee := '-'::regrole;
-	ELSE
-		grantee := pg_catalog.to_regrole($2);
-		IF grantee IS NULL THEN
-			RAISE EXCEPTION 'role "%" does not exist', pg_catalog.left($2, 64)
-				USING ERRCODE = 'undefined_object';
-		END IF;
-	END IF;
-	SELECT r.owner INTO row_owner FROM recsys.models AS r WHERE r.name = target;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'model "%" does not exist', pg_catalog.left(target, 64)
-			USING ERRCODE = 'undefined_object';
-	END IF;
-	IF NOT pg_catalog.pg_has_role(row_owner, 'USAGE') THEN
-		RAISE EXCEPTION 'permission denied for model "%"', pg_catalog.left(target, 64)
-			USING ERRCODE = 'insufficient_privilege',
-				  DETAIL = 'Only its owner (or a member of the owning role) may share it.';
-	END IF;
-	UPDATE recsys.models AS r
-		SET readers = r.readers || grantee
-		WHERE r.name = target AND NOT grantee = ANY (r.readers);
-END
-$$;
+	AS 'MODULE_PATHNAME', 'registry_share'
+	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION recsys.share(text, text) IS
 	'lets role (or PUBLIC) read the named model and serve it by name; only its owner may share it';
 
 CREATE FUNCTION recsys.unshare(name text, role text) RETURNS void
-	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
-	SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	target		CONSTANT text := $1;
-	grantee		regrole;
-	row_owner	regrole;
-BEGIN
-	IF pg_catalog.lower($2) = 'public' THEN
-		grantee := '-'::regrole;
-	ELSE
-		grantee := pg_catalog.to_regrole($2);
-		IF grantee IS NULL THEN
-			RAISE EXCEPTION 'role "%" does not exist', pg_catalog.left($2, 64)
-				USING ERRCODE = 'undefined_object';
-		END IF;
-	END IF;
-	SELECT r.owner INTO row_owner FROM recsys.models AS r WHERE r.name = target;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'model "%" does not exist', pg_catalog.left(target, 64)
-			USING ERRCODE = 'undefined_object';
-	END IF;
-	IF NOT pg_catalog.pg_has_role(row_owner, 'USAGE') THEN
-		RAISE EXCEPTION 'permission denied for model "%"', pg_catalog.left(target, 64)
-			USING ERRCODE = 'insufficient_privilege',
-				  DETAIL = 'Only its owner (or a member of the owning role) may unshare it.';
-	END IF;
-	UPDATE recsys.models AS r
-		SET readers = pg_catalog.array_remove(r.readers, grantee)
-		WHERE r.name = target;
-END
-$$;
+	AS 'MODULE_PATHNAME', 'registry_unshare'
+	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION recsys.unshare(text, text) IS
 	'takes back recsys.share: role (or PUBLIC) no longer reads the named model';
 

@@ -277,25 +277,28 @@ RequireInteractions(const RecFitInput *in)
 				 errdetail("Its scores are computed from each user's interactions.")));
 }
 
-/* The shape of a neighbourhood model with n_neighbours entries */
+/*
+ * The shape of a neighbourhood model: interactions with their values always,
+ * n_neighbours entries in the user-neighbour CSR (flag RECSYS_MODEL_USER_NEIGHBOURS)
+ * or else the item-neighbour one.
+ */
 static RecModelShape
-NeighbourShape(const RecFitInput *in, uint32 flags, int64 n_neighbours)
+NeighbourShape(int algorithm, uint32 flags, int32 n_users, int32 n_items, int64 n_seen,
+			   int64 n_neighbours, size_t options_len)
 {
-	const RecRatings *r = &in->data->ratings;
 	RecModelShape shape;
 
 	memset(&shape, 0, sizeof(shape));
-	shape.algorithm = in->algorithm->code;
+	shape.algorithm = algorithm;
 	shape.flags = flags | RECSYS_MODEL_HAS_INTERACTIONS | RECSYS_MODEL_HAS_SEEN_VALUES;
-	shape.factors = 0;
-	shape.n_users = r->n_users;
-	shape.n_items = r->n_items;
-	shape.n_seen = r->nnz;
+	shape.n_users = n_users;
+	shape.n_items = n_items;
+	shape.n_seen = n_seen;
 	if (flags & RECSYS_MODEL_USER_NEIGHBOURS)
 		shape.n_user_neighbours = n_neighbours;
 	else
 		shape.n_item_neighbours = n_neighbours;
-	shape.options_len = strlen(in->options_json) + 1;
+	shape.options_len = options_len;
 	return shape;
 }
 
@@ -311,7 +314,8 @@ WriteNeighbourModel(const RecFitInput *in, uint32 flags, const RecNeighbours *nb
 	const RecInteractions *d = in->data;
 	const RecRatings *r = &d->ratings;
 	int64		n_nbr = nb->ptr[n_rows];
-	RecModelShape shape = NeighbourShape(in, flags, n_nbr);
+	RecModelShape shape = NeighbourShape(in->algorithm->code, flags, r->n_users, r->n_items,
+										 r->nnz, n_nbr, strlen(in->options_json) + 1);
 	RecModelHeader *m;
 	RecModelMutableView v;
 	MemoryContext old;
@@ -380,18 +384,9 @@ KnnModelBytes(const void *options, int32 n_users, int32 n_items, int64 nnz,
 	const KnnOptions *o = (const KnnOptions *) options;
 	int32		rows = o->kind == KNN_KIND_USER ? n_users : n_items;
 	int64		k = Min(o->neighbours, (int64) Max(rows - 1, 0));
-	RecModelShape shape;
+	RecModelShape shape = NeighbourShape(RECSYS_ALG_KNN, KnnFlags(o), n_users, n_items, nnz,
+										 (int64) rows * k, options_len);
 
-	memset(&shape, 0, sizeof(shape));
-	shape.algorithm = RECSYS_ALG_KNN;
-	shape.flags = KnnFlags(o) | RECSYS_MODEL_HAS_INTERACTIONS | RECSYS_MODEL_HAS_SEEN_VALUES;
-	shape.n_users = n_users;
-	shape.n_items = n_items;
-	shape.n_seen = nnz;
-	if (o->kind == KNN_KIND_USER)
-		shape.n_user_neighbours = (int64) rows * k;
-	else
-		shape.n_item_neighbours = (int64) rows * k;
 	return RecModelShapeBytes(&shape, options_len);
 }
 
@@ -470,15 +465,10 @@ EaseModelBytes(const void *options, int32 n_users, int32 n_items, int64 nnz,
 {
 	const EaseOptions *o = (const EaseOptions *) options;
 	int32		kept = o->max_items > 0 ? (int32) Min(o->max_items, (int64) n_items) : n_items;
-	RecModelShape shape;
+	RecModelShape shape = NeighbourShape(RECSYS_ALG_EASE, 0, n_users, n_items, nnz,
+										 RecEaseCapacity(kept, (int32) Min(o->neighbours, (int64) PG_INT32_MAX)),
+										 options_len);
 
-	memset(&shape, 0, sizeof(shape));
-	shape.algorithm = RECSYS_ALG_EASE;
-	shape.flags = RECSYS_MODEL_HAS_INTERACTIONS | RECSYS_MODEL_HAS_SEEN_VALUES;
-	shape.n_users = n_users;
-	shape.n_items = n_items;
-	shape.n_seen = nnz;
-	shape.n_item_neighbours = RecEaseCapacity(kept, (int32) Min(o->neighbours, (int64) PG_INT32_MAX));
 	return RecModelShapeBytes(&shape, options_len);
 }
 

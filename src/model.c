@@ -334,20 +334,6 @@ RecModelShapeBytes(const RecModelShape *shape, size_t options_len)
 	return total;
 }
 
-uint64
-RecModelShapeSize(int algorithm, uint32 flags, int factors, int32 n_users,
-				  int32 n_items, int64 n_seen, size_t options_len)
-{
-	RecModelShape s = {0};
-
-	s.algorithm = algorithm;
-	s.flags = flags;
-	s.factors = factors;
-	s.n_users = n_users;
-	s.n_items = n_items;
-	s.n_seen = n_seen;
-	return RecModelShapeBytes(&s, options_len);
-}
 
 /*
  * The model of a shape, header, directory and options filled in; with
@@ -424,6 +410,15 @@ FactorShape(int algorithm, uint32 flags, int factors, int32 n_users, int32 n_ite
 	s.n_items = n_items;
 	s.n_seen = n_seen;
 	return s;
+}
+
+uint64
+RecModelShapeSize(int algorithm, uint32 flags, int factors, int32 n_users,
+				  int32 n_items, int64 n_seen, size_t options_len)
+{
+	RecModelShape s = FactorShape(algorithm, flags, factors, n_users, n_items, n_seen);
+
+	return RecModelShapeBytes(&s, options_len);
 }
 
 RecModelHeader *

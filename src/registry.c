@@ -974,3 +974,67 @@ registry_retrain(PG_FUNCTION_ARGS)
 	rq.search_path = row.search_path != NULL ? row.search_path : pstrdup(DEFAULT_SEARCH_PATH);
 	PG_RETURN_DATUM(RunTraining(&rq, &row));
 }
+
+/*
+ * recsys.share(name, role) and recsys.unshare(name, role): add role (or 'public')
+ * to the readers of the named model, or take it out.  Only a role with the
+ * owner's privileges may; the caller sees the row as its policies let it.
+ */
+static void
+ChangeReaders(FunctionCallInfo fcinfo, bool add)
+{
+	char	   *name = ModelNameArg(fcinfo, 0);
+	char	   *role = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	Oid			grantee = InvalidOid;
+	RegistryRow row;
+	Oid			types[3] = {TEXTOID, REGROLEOID, BOOLOID};
+	Datum		values[3];
+
+	if (pg_strcasecmp(role, "public") != 0 &&
+		!OidIsValid(grantee = get_role_oid(role, true)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role \"%s\" does not exist", RecMessageText(role))));
+	RegistryLookup(name, false, &row);
+	if (!row.found)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" does not exist", RecMessageText(name))));
+	if (!has_privs_of_role(GetUserId(), row.owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for model \"%s\"", RecMessageText(name)),
+				 errdetail("Only its owner (or a member of the owning role) may %s it.",
+						   add ? "share" : "unshare")));
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = ObjectIdGetDatum(grantee);
+	values[2] = BoolGetDatum(add);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RegistryExecute("UPDATE recsys.models AS r SET readers ="
+					" CASE WHEN NOT $3 THEN pg_catalog.array_remove(r.readers, $2)"
+					"  WHEN $2 OPERATOR(pg_catalog.=) ANY (r.readers) THEN r.readers"
+					"  ELSE pg_catalog.array_append(r.readers, $2) END"
+					" WHERE r.name OPERATOR(pg_catalog.=) $1",
+					3, types, values, NULL, SPI_OK_UPDATE);
+	SPI_finish();
+}
+
+/* recsys.share(name text, role text) */
+PG_FUNCTION_INFO_V1(registry_share);
+Datum
+registry_share(PG_FUNCTION_ARGS)
+{
+	ChangeReaders(fcinfo, true);
+	PG_RETURN_VOID();
+}
+
+/* recsys.unshare(name text, role text) */
+PG_FUNCTION_INFO_V1(registry_unshare);
+Datum
+registry_unshare(PG_FUNCTION_ARGS)
+{
+	ChangeReaders(fcinfo, false);
+	PG_RETURN_VOID();
+}
