@@ -38,6 +38,8 @@ CALLS=${NB_BENCH_CALLS:-3000}
 THREADS=${NB_BENCH_THREADS:-2}
 PSQL=(psql -X -q -v ON_ERROR_STOP=1)
 SERIAL=(-c 'SET max_parallel_workers_per_gather = 0' -c "SET recsys.threads = $THREADS")
+# bench/run creates the extension; this lets the piece run alone in a fresh cluster
+"${PSQL[@]}" -c 'CREATE EXTENSION IF NOT EXISTS recsys'
 
 # --- 1. the backend's OpenBLAS kernel and the GEMM rate on that kernel ---------------
 # The postmaster's environment (backends inherit it): OPENBLAS_CORETYPE or "unset"
