@@ -2,7 +2,7 @@
 -- clusters, equality with brute force in SQL, serving through every function,
 -- determinism, options and error paths.
 BEGIN;
-SELECT plan(51);
+SELECT plan(58);
 
 -- ------------------------------------------------------------ planted clusters
 -- 2,000 users in 20 taste clusters, 600 items in the same 20 clusters (30 each):
@@ -276,6 +276,20 @@ SELECT throws_ok($$SELECT recsys.train_knn(1, 1, 1, '{"neighbours": 0}')$$, '220
 SELECT throws_ok($$SELECT recsys.train_knn(1, 1, 1, '{"shrinkage": -1}')$$, '22023', NULL, 'shrinkage must not be negative');
 SELECT throws_ok($$SELECT recsys.train_ease(1, 1, 1, '{"regularization": -1}')$$, '22023', NULL, 'EASE regularization must not be negative');
 SELECT throws_ok($$SELECT recsys.train_ease(1, 1, 1, '{"factors": 8}')$$, '22023', NULL, 'an option of another algorithm: 22023');
+SELECT throws_ok($$SELECT recsys.train_knn(1, 1, 1, '{"alpha": 2}')$$, '22023', NULL, 'alpha must be between 0 and 1');
+SELECT throws_ok($$SELECT recsys.train_knn(1, 1, 1, '{"min_support": 0}')$$, '22023', NULL, 'min_support must be at least 1');
+SELECT throws_ok($$SELECT recsys.train_knn(1, 1, 1, '{"normalize": "yes"}')$$, '22023', NULL, 'normalize must be a boolean');
+SELECT throws_ok($$SELECT recsys.train_ease(1, 1, 1, '{"neighbours": -1}')$$, '22023', NULL, 'EASE neighbours must not be negative');
+SELECT throws_ok($$SELECT recsys.train_ease(1, 1, 1, '{"max_items": -1}')$$, '22023', NULL, 'max_items must not be negative');
+SELECT is((SELECT count(*) FROM (SELECT recsys.train_ease(u, 1, 1) AS m FROM generate_series(1, 3) AS u) AS t,
+				  recsys.similar_items(t.m, 1, 5)), 0::bigint, 'EASE over one item: no weights');
+SELECT is((SELECT count(*) FROM models AS md, (SELECT recsys.train_knn(user_id, item_id, value, '{"similarity": "asymmetric_cosine", "alpha": 0.5}') AS m
+																  FROM clus_train) AS a,
+				  (SELECT DISTINCT item_id FROM clus_train WHERE item_id <= 50) AS i,
+				  recsys.similar_items(a.m, i.item_id, 10) AS x
+				  FULL JOIN recsys.similar_items(md.m, i.item_id, 10) AS y ON x.id = y.id
+		   WHERE md.kind = 'item' AND (x.id IS NULL OR y.id IS NULL OR abs(x.score - y.score) > 1e-6)),
+		  0::bigint, 'asymmetric cosine with alpha 0.5 is cosine');
 
 SELECT * FROM finish();
 ROLLBACK;
