@@ -5,7 +5,7 @@
 # isolated from each other.
 set -u
 . "$(dirname "$0")/tap.bash"
-plan 14
+plan 16
 
 db=recsys_inst_$$
 super() { q -d "$db" "$1"; }
@@ -60,3 +60,9 @@ out=$(super "SELECT rolsuper FROM pg_roles WHERE rolname = 'recsys_inst'")
 is "$out" "f" "the database owner did not become superuser"
 out=$(super "SELECT owner FROM recsys.models WHERE name = 'super_model'")
 is "$out" "postgres" "the superuser's model belongs to the superuser"
+
+# the installer's pg_dump: refused without --enable-row-security, its own rows with it
+PGPASSWORD=pw pg_dump -U recsys_inst -d "$db" >/dev/null 2>&1
+ok $((! $?)) 'a non-superuser pg_dump of the registry without --enable-row-security fails'
+out=$(PGPASSWORD=pw pg_dump -U recsys_inst -d "$db" --enable-row-security 2>&1 | grep -cE '^(movies|analyst_model)\b')
+is "$out" "1" '... with it, it dumps the installer'"'"'s model and not the analyst'"'"'s'
