@@ -42,6 +42,9 @@
 #define BATCH_TILE_ITEMS	4096
 #define BATCH_ROUND_ROWS	(1 << 22)
 
+/* candidate lists longer than n_items / this are scored with one sgemv over all items */
+#define DENSE_CANDIDATES_SHARE	4
+
 /*
  * The model argument (position 0), by value or by registry name.  Loading a model
  * and scoring call BLAS on this thread: its OpenBLAS scratch is mapped first.
@@ -194,9 +197,22 @@ RankVector(TopNHeap *h, RecModelEntry *e, const float *x, float base,
 {
 	const RecModelHeader *m = e->model;
 
-	if (use_cand)
+	/*
+	 * A short list: one dot product per candidate.  A list covering more than
+	 * 1 / DENSE_CANDIDATES_SHARE of the catalogue: one sgemv over all items is
+	 * cheaper than that many separate dots (BLAS streams the matrix), and then
+	 * only the candidates are read.
+	 */
+	if (use_cand && n_cand * DENSE_CANDIDATES_SHARE < (int64) m->n_items)
 		return RecSelectCandidates(h, x, e->v.item_factors, m->factors, e->v.item_bias,
 								   base, cand, n_cand, blocked);
+	if (use_cand)
+	{
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, m->n_items, m->factors, 1.0f,
+					e->v.item_factors, m->factors, x, 1, 0.0f, e->scores, 1);
+		return RecSelectDenseCandidates(h, e->scores, e->v.item_bias, base, cand, n_cand,
+										blocked);
+	}
 
 	/* one pass over the item matrix into the entry's scratch, no allocation */
 	cblas_sgemv(CblasRowMajor, CblasNoTrans, m->n_items, m->factors, 1.0f,

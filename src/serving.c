@@ -176,6 +176,28 @@ RecSelectCandidates(TopNHeap *h, const float *x, const float *Y, int k,
 	return finite;
 }
 
+bool
+RecSelectDenseCandidates(TopNHeap *h, const float *dots, const float *item_bias,
+						 float offset, const int32_t *cand, int64_t n_cand,
+						 const RecBlocked *b)
+{
+	bool		finite = true;
+	float		floor = HeapFloor(h);
+
+	for (int64_t c = 0; c < n_cand; c++)
+	{
+		int32_t		i = cand[c];
+		float		s = ItemScore(dots[i], item_bias, i, offset);
+
+		finite &= isfinite(s) != 0;
+		if (s < floor || !TopNWouldEnter(h, s, i) || RecIsBlocked(b, i))
+			continue;
+		TopNPush(h, s, i);
+		floor = HeapFloor(h);
+	}
+	return finite;
+}
+
 /* One pass with a single flag, so the compiler can vectorise it */
 bool
 RecAllFinite(const float *x, int64_t n)

@@ -57,6 +57,15 @@ extern bool RecSelectCandidates(TopNHeap *h, const float *x, const float *Y, int
 								const int32_t *cand, int64_t n_cand,
 								const RecBlocked *b);
 
+/*
+ * The same from a whole catalogue row of dot products already computed (one
+ * sgemv), reading only the listed items: the cheaper way once a list covers a
+ * good part of the catalogue.  false if a listed score was not finite.
+ */
+extern bool RecSelectDenseCandidates(TopNHeap *h, const float *dots, const float *item_bias,
+									 float offset, const int32_t *cand, int64_t n_cand,
+									 const RecBlocked *b);
+
 /* Cold start: the most popular items; order lists all items by count desc, id asc */
 extern void RecSelectPopular(TopNHeap *h, const int32_t *order, const int32_t *count,
 							 int32_t n_items, const RecBlocked *b);
