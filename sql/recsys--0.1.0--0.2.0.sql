@@ -281,3 +281,150 @@ COMMENT ON FUNCTION recsys.train(text, text, text, jsonb) IS
 	'trains a model (algorithm ''als'', ''ials'', ''knn'' or ''ease'') on a query whose first three columns are user, item, value, as the owner of the registry row (the caller for a new name), evaluates it on options.eval_query if given, and stores it under name in recsys.models (the model it replaces goes to recsys.model_history); returns its model_info';
 COMMENT ON TYPE recsys.model IS
 	'a trained model (factor, neighbourhood or EASE): format v2, a header and a section directory; text form recsys-model:v2: + base64 (v1 values of 0.1.0 are still read)';
+
+-- ---------------------------------------------------------------------------
+-- Serving for drivers and products (issue 12): recommend(m, vec, ...) becomes
+-- recommend_by_vector, so recommend($1, $2, $3) with untyped parameters resolves;
+-- every serving set-returning function returns a rank column (1 = best) and
+-- takes n = 0 (no rows); similar_items, similar_users and recommend_all take the
+-- candidates and exclude filters (and recommend_all exclude_seen); a planner
+-- support function estimates the rows from a constant n.  Result columns and
+-- argument lists change, so each function is dropped and created again.
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION recsys.serving_support(internal) RETURNS internal
+	AS 'MODULE_PATHNAME', 'serving_support'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.serving_support(internal) IS
+	'planner support of the serving functions: estimates their rows from a constant n (n, or n per user for recommend_all)';
+
+DROP FUNCTION recsys.recommend(recsys.model, recsys.vec, integer, bigint[], bigint[]);
+DROP FUNCTION recsys.recommend(text, recsys.vec, integer, bigint[], bigint[]);
+DROP FUNCTION recsys.recommend(recsys.model, bigint, integer, boolean, bigint[], bigint[]);
+DROP FUNCTION recsys.recommend(text, bigint, integer, boolean, bigint[], bigint[]);
+DROP FUNCTION recsys.recommend_by_items(recsys.model, bigint[], real[], integer, bigint[], bigint[]);
+DROP FUNCTION recsys.recommend_by_items(text, bigint[], real[], integer, bigint[], bigint[]);
+DROP FUNCTION recsys.recommend_all(recsys.model, integer, bigint[]);
+DROP FUNCTION recsys.recommend_all(text, integer, bigint[]);
+DROP FUNCTION recsys.similar_items(recsys.model, bigint, integer);
+DROP FUNCTION recsys.similar_items(text, bigint, integer);
+DROP FUNCTION recsys.similar_users(recsys.model, bigint, integer);
+DROP FUNCTION recsys.similar_users(text, bigint, integer);
+
+CREATE FUNCTION recsys.recommend(m recsys.model, user_id bigint, n integer DEFAULT 10,
+								 exclude_seen boolean DEFAULT true,
+								 candidates bigint[] DEFAULT NULL,
+								 exclude bigint[] DEFAULT NULL)
+	RETURNS TABLE(item_id bigint, score real, rank integer)
+	AS 'MODULE_PATHNAME', 'recommend_user'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 10 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.recommend(recsys.model, bigint, integer, boolean, bigint[], bigint[]) IS
+	'the user''s n best items, best first (rank 1): unseen (exclude_seen), among candidates, not in exclude; an unknown user gets the most popular items';
+
+CREATE FUNCTION recsys.recommend(name text, user_id bigint, n integer DEFAULT 10,
+								 exclude_seen boolean DEFAULT true,
+								 candidates bigint[] DEFAULT NULL,
+								 exclude bigint[] DEFAULT NULL)
+	RETURNS TABLE(item_id bigint, score real, rank integer)
+	AS 'MODULE_PATHNAME', 'recommend_user_by_name'
+	LANGUAGE C STABLE PARALLEL SAFE ROWS 10 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.recommend(text, bigint, integer, boolean, bigint[], bigint[]) IS
+	'recommend with the named model in recsys.models';
+
+CREATE FUNCTION recsys.recommend_by_vector(m recsys.model, user_vector recsys.vec,
+										   n integer DEFAULT 10,
+										   candidates bigint[] DEFAULT NULL,
+										   exclude bigint[] DEFAULT NULL)
+	RETURNS TABLE(item_id bigint, score real, rank integer)
+	AS 'MODULE_PATHNAME', 'recommend_vector'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 10 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.recommend_by_vector(recsys.model, recsys.vec, integer, bigint[], bigint[]) IS
+	'the n best items for a user vector (e.g. from fold_in), best first (rank 1), among candidates, not in exclude (0.1.0: recommend(m, vec, ...))';
+
+CREATE FUNCTION recsys.recommend_by_vector(name text, user_vector recsys.vec,
+										   n integer DEFAULT 10,
+										   candidates bigint[] DEFAULT NULL,
+										   exclude bigint[] DEFAULT NULL)
+	RETURNS TABLE(item_id bigint, score real, rank integer)
+	AS 'MODULE_PATHNAME', 'recommend_vector_by_name'
+	LANGUAGE C STABLE PARALLEL SAFE ROWS 10 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.recommend_by_vector(text, recsys.vec, integer, bigint[], bigint[]) IS
+	'recommend_by_vector with the named model in recsys.models';
+
+CREATE FUNCTION recsys.recommend_by_items(m recsys.model, item_ids bigint[],
+										  "values" real[] DEFAULT NULL, n integer DEFAULT 10,
+										  candidates bigint[] DEFAULT NULL,
+										  exclude bigint[] DEFAULT NULL)
+	RETURNS TABLE(item_id bigint, score real, rank integer)
+	AS 'MODULE_PATHNAME', 'recommend_by_items'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 10 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.recommend_by_items(recsys.model, bigint[], real[], integer, bigint[], bigint[]) IS
+	'the n best items for a history of items (values default to 1), best first (rank 1), the history itself excluded: folded in for factor models, scored directly for neighbourhood models';
+
+CREATE FUNCTION recsys.recommend_by_items(name text, item_ids bigint[],
+										  "values" real[] DEFAULT NULL, n integer DEFAULT 10,
+										  candidates bigint[] DEFAULT NULL,
+										  exclude bigint[] DEFAULT NULL)
+	RETURNS TABLE(item_id bigint, score real, rank integer)
+	AS 'MODULE_PATHNAME', 'recommend_by_items_by_name'
+	LANGUAGE C STABLE PARALLEL SAFE ROWS 10 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.recommend_by_items(text, bigint[], real[], integer, bigint[], bigint[]) IS
+	'recommend_by_items with the named model in recsys.models';
+
+CREATE FUNCTION recsys.recommend_all(m recsys.model, n integer DEFAULT 10,
+									 users bigint[] DEFAULT NULL,
+									 exclude_seen boolean DEFAULT true,
+									 candidates bigint[] DEFAULT NULL,
+									 exclude bigint[] DEFAULT NULL)
+	RETURNS TABLE(user_id bigint, rank integer, item_id bigint, score real)
+	AS 'MODULE_PATHNAME', 'recommend_all'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 10000 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.recommend_all(recsys.model, integer, bigint[], boolean, bigint[], bigint[]) IS
+	'the n best items of every user (or of the listed users), unseen (exclude_seen), among candidates, not in exclude, scored in blocks with SGEMM on recsys.threads threads';
+
+CREATE FUNCTION recsys.recommend_all(name text, n integer DEFAULT 10,
+									 users bigint[] DEFAULT NULL,
+									 exclude_seen boolean DEFAULT true,
+									 candidates bigint[] DEFAULT NULL,
+									 exclude bigint[] DEFAULT NULL)
+	RETURNS TABLE(user_id bigint, rank integer, item_id bigint, score real)
+	AS 'MODULE_PATHNAME', 'recommend_all_by_name'
+	LANGUAGE C STABLE PARALLEL SAFE ROWS 10000 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.recommend_all(text, integer, bigint[], boolean, bigint[], bigint[]) IS
+	'recommend_all with the named model in recsys.models';
+
+CREATE FUNCTION recsys.similar_items(m recsys.model, item_id bigint, n integer DEFAULT 10,
+									 candidates bigint[] DEFAULT NULL,
+									 exclude bigint[] DEFAULT NULL)
+	RETURNS TABLE(id bigint, score real, rank integer)
+	AS 'MODULE_PATHNAME', 'similar_items'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 10 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.similar_items(recsys.model, bigint, integer, bigint[], bigint[]) IS
+	'the n items most similar to the item (cosine of the factors, or the stored neighbours of a neighbourhood model), best first (rank 1), among candidates, not in exclude, itself excluded';
+
+CREATE FUNCTION recsys.similar_items(name text, item_id bigint, n integer DEFAULT 10,
+									 candidates bigint[] DEFAULT NULL,
+									 exclude bigint[] DEFAULT NULL)
+	RETURNS TABLE(id bigint, score real, rank integer)
+	AS 'MODULE_PATHNAME', 'similar_items_by_name'
+	LANGUAGE C STABLE PARALLEL SAFE ROWS 10 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.similar_items(text, bigint, integer, bigint[], bigint[]) IS
+	'similar_items with the named model in recsys.models';
+
+CREATE FUNCTION recsys.similar_users(m recsys.model, user_id bigint, n integer DEFAULT 10,
+									 candidates bigint[] DEFAULT NULL,
+									 exclude bigint[] DEFAULT NULL)
+	RETURNS TABLE(id bigint, score real, rank integer)
+	AS 'MODULE_PATHNAME', 'similar_users'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 10 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.similar_users(recsys.model, bigint, integer, bigint[], bigint[]) IS
+	'the n users most similar to the user (cosine of the factors, or the stored neighbours of a user-based model), best first (rank 1), among candidates, not in exclude (user ids), itself excluded';
+
+CREATE FUNCTION recsys.similar_users(name text, user_id bigint, n integer DEFAULT 10,
+									 candidates bigint[] DEFAULT NULL,
+									 exclude bigint[] DEFAULT NULL)
+	RETURNS TABLE(id bigint, score real, rank integer)
+	AS 'MODULE_PATHNAME', 'similar_users_by_name'
+	LANGUAGE C STABLE PARALLEL SAFE ROWS 10 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.similar_users(text, bigint, integer, bigint[], bigint[]) IS
+	'similar_users with the named model in recsys.models';

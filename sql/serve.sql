@@ -42,12 +42,23 @@ SELECT count(*) AS n, bool_or(item_id IN (3, 6, 9)) AS any_excluded
 -- items like item 7 (cosine of the item factors, item 7 itself excluded)
 SELECT count(*) AS n, bool_or(id = 7) AS includes_itself, bool_and(score BETWEEN -1 AND 1.0001) AS cosines
   FROM recsys.similar_items('movies', 7, 5);
+-- ... only those in stock and not in the cart: the filters apply before ranking,
+-- so 5 rows still come back
+SELECT count(*) AS n, bool_and(p.in_stock) AS all_in_stock, bool_or(s.id IN (3, 6)) AS any_in_cart,
+	   array_agg(s.rank ORDER BY s.rank) AS ranks
+  FROM recsys.similar_items('movies', 7, 5,
+		 candidates => (SELECT array_agg(id) FROM products WHERE in_stock),
+		 exclude => ARRAY[3, 6]) s
+  JOIN products p ON p.id = s.id;
 
 -- a visitor without an account: fold in what they rated, then recommend
 SELECT recsys.dims(recsys.fold_in('movies', ARRAY[1, 7, 9], ARRAY[5, 4, 1]::real[])) AS dims;
 SELECT count(*) AS n, bool_or(item_id IN (1, 7, 9)) AS includes_rated
-  FROM recsys.recommend('movies', recsys.fold_in('movies', ARRAY[1, 7, 9], ARRAY[5, 4, 1]::real[]), 10,
+  FROM recsys.recommend_by_vector('movies', recsys.fold_in('movies', ARRAY[1, 7, 9], ARRAY[5, 4, 1]::real[]), 10,
 						exclude => ARRAY[1, 7, 9]);
+
+-- every result carries its rank, 1 the best
+SELECT array_agg(rank ORDER BY rank) AS ranks FROM recsys.recommend('movies', 42, 5);
 
 -- nightly batch: top 20 for every user
 CREATE TABLE nightly_recs AS SELECT * FROM recsys.recommend_all('movies', 20);
@@ -59,6 +70,23 @@ SELECT count(*) AS disagreements
   JOIN LATERAL recsys.recommend('movies', b.user_id, 20) WITH ORDINALITY AS s(item_id, score, rank)
 	ON s.rank = b.rank
  WHERE s.item_id <> b.item_id AND abs(s.score - b.score) > 1e-5;
+
+-- the batch with the request's filters: one list for every user
+SELECT count(DISTINCT user_id) AS users, count(*) AS rows,
+	   bool_and(p.in_stock) AS all_in_stock, bool_or(b.item_id IN (3, 6)) AS any_excluded
+  FROM recsys.recommend_all('movies', 5,
+		 candidates => (SELECT array_agg(id) FROM products WHERE in_stock),
+		 exclude => ARRAY[3, 6]) b
+  JOIN products p ON p.id = b.item_id;
+
+-- the planner knows how many rows come back: n (n per user for a users array)
+EXPLAIN SELECT * FROM recsys.recommend('movies', 42, 7);
+EXPLAIN SELECT * FROM recsys.recommend_all('movies', 5, ARRAY[1, 2, 3]);
+
+-- untyped parameters (what drivers and pgbench send) resolve: recommend has one form
+PREPARE top3 AS SELECT item_id, rank FROM recsys.recommend($1, $2, $3);
+EXECUTE top3('movies', 42, 3);
+DEALLOCATE top3;
 
 -- three picks for each VIP user
 SELECT u.email, count(r.item_id) AS picks
@@ -85,9 +113,10 @@ SELECT count(*) FROM recsys.recommend('shop', 1000, 5);
 
 -- errors name what was wrong
 SELECT * FROM recsys.recommend('no such model', 42);
-SELECT * FROM recsys.recommend('movies', 42, 0);
+SELECT * FROM recsys.recommend('movies', 42, 0);		-- no rows, not an error
+SELECT * FROM recsys.recommend('movies', 42, -1);
 SELECT * FROM recsys.recommend('movies', 42, 5, candidates => ARRAY[1, NULL]);
-SELECT * FROM recsys.recommend('movies', '[1,2,3]'::recsys.vec, 5);
+SELECT * FROM recsys.recommend_by_vector('movies', '[1,2,3]'::recsys.vec, 5);
 SELECT recsys.fold_in('movies', ARRAY[1, 2], ARRAY[5]::real[]);
 SELECT recsys.train('x', 'svd', 'SELECT 1, 2, 3');
 

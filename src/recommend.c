@@ -1,8 +1,9 @@
 /*
  * recommend.c
- *		The serving functions of SQL: recommend (by user id and by vector),
- *		recommend_all, similar_items, similar_users and fold_in, each by model
- *		value and by registry name.
+ *		The serving functions of SQL: recommend, recommend_by_vector,
+ *		recommend_by_items, recommend_all, similar_items, similar_users and
+ *		fold_in, each by model value and by registry name, and the planner
+ *		support function that tells the planner how many rows they return.
  *
  * This layer only adapts: it fetches and checks arguments, turns id lists into
  * sorted item indexes, takes the model from cache.c and calls the plain-C
@@ -15,6 +16,8 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "nodes/nodeFuncs.h"
+#include "nodes/supportnodes.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -39,6 +42,9 @@
 #define BATCH_TILE_ITEMS	4096
 #define BATCH_ROUND_ROWS	(1 << 22)
 
+/* candidate lists longer than n_items / this are scored with one sgemv over all items */
+#define DENSE_CANDIDATES_SHARE	4
+
 /*
  * The model argument (position 0), by value or by registry name.  Loading a model
  * and scoring call BLAS on this thread: its OpenBLAS scratch is mapped first.
@@ -56,14 +62,14 @@ ModelArg(FunctionCallInfo fcinfo, bool by_name)
 	return e;
 }
 
-/* Checks a requested result count */
+/* Checks a requested result count; 0 asks for no rows */
 static int
 CheckTopN(int32 n)
 {
-	if (n < 1 || n > RECSYS_MAX_TOPN)
+	if (n < 0 || n > RECSYS_MAX_TOPN)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("n must be between 1 and %d, got %d", RECSYS_MAX_TOPN, n)));
+				 errmsg("n must be between 0 and %d, got %d", RECSYS_MAX_TOPN, n)));
 	return n;
 }
 
@@ -86,7 +92,8 @@ BigintArrayValues(ArrayType *a, const char *argname, int *count)
 
 /*
  * Maps the ids of a bigint[] argument to sorted, unique indexes into ids
- * (a model's sorted id array); ids the model does not know are dropped.
+ * (a model's sorted id array); ids the model does not know are dropped.  Costs
+ * one look-up per id and a pass over n_ids / 64 mark words, no sort.
  */
 static int32 *
 IdsToIndexes(ArrayType *a, const char *argname, const int64 *ids, int32 n_ids,
@@ -94,17 +101,11 @@ IdsToIndexes(ArrayType *a, const char *argname, const int64 *ids, int32 n_ids,
 {
 	int			count;
 	const int64 *vals = BigintArrayValues(a, argname, &count);
-	int32	   *idx = palloc(sizeof(int32) * Max(count, 1));
-	int64		n = 0;
+	int32	   *idx = palloc(sizeof(int32) * Max(Min((int64) count, (int64) n_ids), 1));
+	uint64	   *mark = palloc0(sizeof(uint64) * (((int64) n_ids + 63) / 64 + 1));
 
-	for (int j = 0; j < count; j++)
-	{
-		int32		i = RecFindId(ids, n_ids, vals[j]);
-
-		if (i >= 0)
-			idx[n++] = i;
-	}
-	*n_out = RecSortUnique(idx, n);
+	*n_out = RecIdsToIndexes(ids, n_ids, vals, count, mark, idx);
+	pfree(mark);
 	return idx;
 }
 
@@ -115,22 +116,60 @@ HeapAlloc(TopNHeap *h, int cap)
 	TopNInit(h, cap, palloc(sizeof(float) * cap), palloc(sizeof(int64_t) * cap));
 }
 
-/* Writes the heap best first as (id, score) rows; heap ids are indexes into ids */
+/* Writes one (id, score, rank) row; heap ids are indexes into ids */
+static void
+EmitRow(FunctionCallInfo fcinfo, int64 id, float score, int rank)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+
+	values[0] = Int64GetDatum(id);
+	values[1] = Float4GetDatum(score);
+	values[2] = Int32GetDatum(rank);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/* Writes the heap best first as (id, score, rank) rows, rank 1 the best */
 static void
 EmitRows(FunctionCallInfo fcinfo, TopNHeap *h, const int64 *ids)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int			rows = TopNSortDesc(h);
 
 	for (int r = 0; r < rows; r++)
-	{
-		Datum		values[2];
-		bool		nulls[2] = {false, false};
+		EmitRow(fcinfo, ids[h->id[r]], h->score[r], r + 1);
+}
 
-		values[0] = Int64GetDatum(ids[h->id[r]]);
-		values[1] = Float4GetDatum(h->score[r]);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
+/*
+ * Scratch for listing the items a neighbourhood score row touches (scoring.h),
+ * so that selection reads those and not the whole catalogue.
+ */
+static RecTouched *
+TouchedAlloc(const RecModelEntry *e)
+{
+	RecTouched *t = palloc(sizeof(RecTouched));
+	int64		n_items = e->model->n_items;
+
+	t->mark = palloc0(sizeof(uint64) * ((n_items + 63) / 64 + 1));
+	t->items = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * (n_items + 1));
+	t->n = 0;
+	return t;
+}
+
+/* The request's candidates and exclude arguments as item indexes */
+static void
+FilterArgs(FunctionCallInfo fcinfo, const RecModelEntry *e, int cand_arg, int exclude_arg,
+		   int32 **cand, int64 *n_cand, RecBlocked *blocked)
+{
+	*cand = NULL;
+	*n_cand = 0;
+	if (!PG_ARGISNULL(cand_arg))
+		*cand = IdsToIndexes(PG_GETARG_ARRAYTYPE_P(cand_arg), "candidates",
+							 e->v.item_ids, e->model->n_items, n_cand);
+	if (!PG_ARGISNULL(exclude_arg))
+		blocked->exclude = IdsToIndexes(PG_GETARG_ARRAYTYPE_P(exclude_arg), "exclude",
+										e->v.item_ids, e->model->n_items,
+										&blocked->n_exclude);
 }
 
 /* What a model is, for messages: "item-based knn", "ease", "als", ... */
@@ -158,9 +197,22 @@ RankVector(TopNHeap *h, RecModelEntry *e, const float *x, float base,
 {
 	const RecModelHeader *m = e->model;
 
-	if (use_cand)
+	/*
+	 * A short list: one dot product per candidate.  A list covering more than
+	 * 1 / DENSE_CANDIDATES_SHARE of the catalogue: one sgemv over all items is
+	 * cheaper than that many separate dots (BLAS streams the matrix), and then
+	 * only the candidates are read.
+	 */
+	if (use_cand && n_cand * DENSE_CANDIDATES_SHARE < (int64) m->n_items)
 		return RecSelectCandidates(h, x, e->v.item_factors, m->factors, e->v.item_bias,
 								   base, cand, n_cand, blocked);
+	if (use_cand)
+	{
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, m->n_items, m->factors, 1.0f,
+					e->v.item_factors, m->factors, x, 1, 0.0f, e->scores, 1);
+		return RecSelectDenseCandidates(h, e->scores, e->v.item_bias, base, cand, n_cand,
+										blocked);
+	}
 
 	/* one pass over the item matrix into the entry's scratch, no allocation */
 	cblas_sgemv(CblasRowMajor, CblasNoTrans, m->n_items, m->factors, 1.0f,
@@ -185,10 +237,10 @@ UserHistory(const RecModelEntry *e, int32 u)
 /*
  * A known user's score row of a neighbourhood model into the entry's scratch
  * (cleared first): from its items' rows (item kNN, EASE) or its neighbours'
- * histories (user kNN).
+ * histories (user kNN).  With t, the items written are listed there too.
  */
 static void
-ScoreKnownUser(RecModelEntry *e, int32 u)
+ScoreKnownUser(RecModelEntry *e, int32 u, RecTouched *t)
 {
 	memset(e->scores, 0, sizeof(float) * e->model->n_items);
 	if (e->v.item_nbr_ptr != NULL)
@@ -196,29 +248,38 @@ ScoreKnownUser(RecModelEntry *e, int32 u)
 		RecNeighbourRows rows = {e->v.item_nbr_ptr, e->v.item_nbr_idx, e->v.item_nbr_weight};
 		RecHistory	hist = UserHistory(e, u);
 
-		RecScoreItemNeighbours(&rows, &hist, e->scores);
+		if (t)
+			RecScoreItemNeighboursTouched(&rows, &hist, e->scores, t);
+		else
+			RecScoreItemNeighbours(&rows, &hist, e->scores);
 	}
 	else
 	{
 		RecNeighbourRows rows = {e->v.user_nbr_ptr, e->v.user_nbr_idx, e->v.user_nbr_weight};
 
-		RecScoreUserNeighbours(&rows, u, e->v.seen_ptr, e->v.seen_items, e->v.seen_values,
-							   e->scores);
+		if (t)
+			RecScoreUserNeighboursTouched(&rows, u, e->v.seen_ptr, e->v.seen_items,
+										  e->v.seen_values, e->scores, t);
+		else
+			RecScoreUserNeighbours(&rows, u, e->v.seen_ptr, e->v.seen_items,
+								   e->v.seen_values, e->scores);
 	}
 }
 
 /*
- * Ranks a neighbourhood model's score row (the entry's scratch): the items the
- * history reaches, or, when it reaches none, the most popular ones.
+ * Ranks a neighbourhood model's score row (the entry's scratch, its touched
+ * items in t): the items the history reaches, or, when it reaches none, the
+ * most popular ones.
  */
 static void
-SelectNeighbourScores(TopNHeap *h, RecModelEntry *e, const int32 *cand, int64 n_cand,
-					  bool use_cand, const RecBlocked *blocked)
+SelectNeighbourScores(TopNHeap *h, RecModelEntry *e, const RecTouched *t,
+					  const int32 *cand, int64 n_cand, bool use_cand,
+					  const RecBlocked *blocked)
 {
 	if (use_cand)
 		RecSelectRowCandidates(h, e->scores, cand, n_cand, blocked);
 	else
-		RecSelectScored(h, e->scores, e->model->n_items, blocked);
+		RecSelectTouched(h, e->scores, t, blocked);
 	if (h->size > 0)
 		return;
 	if (use_cand)
@@ -256,16 +317,9 @@ RecommendUser(FunctionCallInfo fcinfo, bool by_name)
 
 	e = ModelArg(fcinfo, by_name);
 	m = e->model;
-	if (use_cand)
-		cand = IdsToIndexes(PG_GETARG_ARRAYTYPE_P(4), "candidates",
-							e->v.item_ids, m->n_items, &n_cand);
-	if (!PG_ARGISNULL(5))
-	{
-		int32	   *ex = IdsToIndexes(PG_GETARG_ARRAYTYPE_P(5), "exclude",
-									  e->v.item_ids, m->n_items, &blocked.n_exclude);
-
-		blocked.exclude = ex;
-	}
+	if (n == 0)
+		return (Datum) 0;
+	FilterArgs(fcinfo, e, 4, 5, &cand, &n_cand, &blocked);
 
 	u = RecFindId(e->v.user_ids, m->n_users, user_id);
 	if (u >= 0 && exclude_seen && e->v.seen_ptr)
@@ -289,8 +343,10 @@ RecommendUser(FunctionCallInfo fcinfo, bool by_name)
 	}
 	else if (u >= 0)
 	{
-		ScoreKnownUser(e, u);
-		SelectNeighbourScores(&heap, e, cand, n_cand, use_cand, &blocked);
+		RecTouched *t = use_cand ? NULL : TouchedAlloc(e);
+
+		ScoreKnownUser(e, u, t);
+		SelectNeighbourScores(&heap, e, t, cand, n_cand, use_cand, &blocked);
 	}
 	else if (use_cand)
 		RecSelectPopularCandidates(&heap, e->v.item_count, cand, n_cand, &blocked);
@@ -334,7 +390,7 @@ NeighbourPredict(RecModelEntry *e, int32 u, int32 i)
 	}
 	if (u < 0 || i < 0)
 		return 0.0f;
-	ScoreKnownUser(e, u);
+	ScoreKnownUser(e, u, NULL);
 	return e->scores[i];
 }
 
@@ -402,8 +458,9 @@ CheckVectorDims(const Vec *x, const RecModelHeader *m)
 }
 
 /*
- * recommend(m, user_vector, n, candidates, exclude): the best n items for an
- * ad-hoc profile; explicit models score mu + b_i + x.y (no user bias is known).
+ * recommend_by_vector(m, user_vector, n, candidates, exclude): the best n items
+ * for an ad-hoc profile; explicit models score mu + b_i + x.y (no user bias is
+ * known).  0.1.0 called it recommend(m, vec, ...).
  */
 static Datum
 RecommendVector(FunctionCallInfo fcinfo, bool by_name)
@@ -427,14 +484,11 @@ RecommendVector(FunctionCallInfo fcinfo, bool by_name)
 
 	e = ModelArg(fcinfo, by_name);
 	m = e->model;
-	RecModelRequireFactors(e->model, "recommend by vector");
+	RecModelRequireFactors(e->model, "recommend_by_vector");
 	CheckVectorDims(x, m);
-	if (use_cand)
-		cand = IdsToIndexes(PG_GETARG_ARRAYTYPE_P(3), "candidates",
-							e->v.item_ids, m->n_items, &n_cand);
-	if (!PG_ARGISNULL(4))
-		blocked.exclude = IdsToIndexes(PG_GETARG_ARRAYTYPE_P(4), "exclude",
-									   e->v.item_ids, m->n_items, &blocked.n_exclude);
+	if (n == 0)
+		return (Datum) 0;
+	FilterArgs(fcinfo, e, 3, 4, &cand, &n_cand, &blocked);
 
 	cap = (int) Min((int64) n, use_cand ? n_cand : (int64) m->n_items);
 	if (cap == 0)
@@ -449,7 +503,10 @@ RecommendVector(FunctionCallInfo fcinfo, bool by_name)
 	return (Datum) 0;
 }
 
-/* recsys.recommend(m recsys.model, user_vector vec, ...) */
+/*
+ * recsys.recommend_by_vector(m recsys.model, user_vector vec, ...); the symbol
+ * keeps its 0.1.0 name, which the 0.1.0 script refers to
+ */
 PG_FUNCTION_INFO_V1(recommend_vector);
 Datum
 recommend_vector(PG_FUNCTION_ARGS)
@@ -457,7 +514,7 @@ recommend_vector(PG_FUNCTION_ARGS)
 	return RecommendVector(fcinfo, false);
 }
 
-/* recsys.recommend(name text, user_vector vec, ...) */
+/* recsys.recommend_by_vector(name text, user_vector vec, ...) */
 PG_FUNCTION_INFO_V1(recommend_vector_by_name);
 Datum
 recommend_vector_by_name(PG_FUNCTION_ARGS)
@@ -466,26 +523,34 @@ recommend_vector_by_name(PG_FUNCTION_ARGS)
 }
 
 /*
- * similar_items / similar_users: the n rows of the item (or user) matrix with
- * the highest cosine similarity to the given one, itself excluded.  An unknown
- * id returns no rows.
+ * similar_items / similar_users (m, id, n, candidates, exclude): the n rows of
+ * the item (or user) matrix with the highest cosine similarity to the given
+ * one, or a neighbourhood model's stored neighbours of it, among candidates and
+ * not in exclude (both item ids for similar_items, user ids for similar_users),
+ * itself never.  An unknown id returns no rows.
  */
 static Datum
 Similar(FunctionCallInfo fcinfo, bool by_name, bool items)
 {
 	RecModelEntry *e;
 	const RecModelHeader *m;
-	int64		id = PG_GETARG_INT64(1);
-	int			n = CheckTopN(PG_GETARG_INT32(2));
+	int64		id;
+	int			n;
 	const int64 *ids;
 	const float *M;
 	const float *norms;
 	int32		rows;
 	int32		self;
-	float	   *dots;
+	int32	   *cand = NULL;
+	int64		n_cand = 0;
+	RecBlocked	blocked = {0};
 	TopNHeap	heap;
 
 	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		return (Datum) 0;
+	id = PG_GETARG_INT64(1);
+	n = CheckTopN(PG_GETARG_INT32(2));
 	e = ModelArg(fcinfo, by_name);
 	m = e->model;
 	ids = items ? e->v.item_ids : e->v.user_ids;
@@ -493,50 +558,58 @@ Similar(FunctionCallInfo fcinfo, bool by_name, bool items)
 	norms = items ? e->item_norms : e->user_norms;
 	rows = items ? m->n_items : m->n_users;
 
+	if (M == NULL && (items ? e->v.item_nbr_ptr : e->v.user_nbr_ptr) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("this %s model has no %s similarities",
+						ModelKindName(e), items ? "item" : "user"),
+				 errhint("Train an item-based model for similar_items, a user-based one for similar_users.")));
+	self = RecFindId(ids, rows, id);
+	if (n == 0 || self < 0 || rows < 2)
+		return (Datum) 0;
+	if (!PG_ARGISNULL(3))
+		cand = IdsToIndexes(PG_GETARG_ARRAYTYPE_P(3), "candidates", ids, rows, &n_cand);
+	if (!PG_ARGISNULL(4))
+		blocked.exclude = IdsToIndexes(PG_GETARG_ARRAYTYPE_P(4), "exclude", ids, rows,
+									   &blocked.n_exclude);
+
 	if (M == NULL)
 	{
 		const int64 *nbr_ptr = items ? e->v.item_nbr_ptr : e->v.user_nbr_ptr;
 		const int32 *nbr_idx = items ? e->v.item_nbr_idx : e->v.user_nbr_idx;
 		const float *nbr_weight = items ? e->v.item_nbr_weight : e->v.user_nbr_weight;
-		ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+		int			rank = 0;
 
-		if (nbr_ptr == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("this %s model has no %s similarities",
-							ModelKindName(e), items ? "item" : "user"),
-					 errhint("Train an item-based model for similar_items, a user-based one for similar_users.")));
-		/* the stored neighbours, already best first */
-		self = RecFindId(ids, rows, id);
-		if (self < 0)
-			return (Datum) 0;
-		for (int64 p = nbr_ptr[self]; p < nbr_ptr[self + 1] && p - nbr_ptr[self] < n; p++)
+		/* the stored neighbours, already best first, those the request allows */
+		for (int64 p = nbr_ptr[self]; p < nbr_ptr[self + 1] && rank < n; p++)
 		{
-			Datum		values[2];
-			bool		nulls[2] = {false, false};
+			int32		j = nbr_idx[p];
 
-			values[0] = Int64GetDatum(ids[nbr_idx[p]]);
-			values[1] = Float4GetDatum(nbr_weight[p]);
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			if (j == self || (cand != NULL && !RecSortedContains(cand, n_cand, j)) ||
+				RecIsBlocked(&blocked, j))
+				continue;
+			EmitRow(fcinfo, ids[j], nbr_weight[p], ++rank);
 		}
 		return (Datum) 0;
 	}
 
-	self = RecFindId(ids, rows, id);
-	if (self < 0 || rows < 2)
-		return (Datum) 0;
-
-	dots = items ? e->scores : MemoryContextAllocHuge(CurrentMemoryContext,
-													  sizeof(float) * rows);
-	cblas_sgemv(CblasRowMajor, CblasNoTrans, rows, m->factors, 1.0f, M, m->factors,
-				M + (int64) self * m->factors, 1, 0.0f, dots, 1);
 	HeapAlloc(&heap, Min(n, rows - 1));
-	RecSelectCosine(&heap, dots, norms, rows, self);
+	if (cand != NULL)
+		RecSelectCosineCandidates(&heap, M, m->factors, norms, self, cand, n_cand, &blocked);
+	else
+	{
+		float	   *dots = items ? e->scores : MemoryContextAllocHuge(CurrentMemoryContext,
+																	  sizeof(float) * rows);
+
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, rows, m->factors, 1.0f, M, m->factors,
+					M + (int64) self * m->factors, 1, 0.0f, dots, 1);
+		RecSelectCosine(&heap, dots, norms, rows, self, &blocked);
+	}
 	EmitRows(fcinfo, &heap, ids);
 	return (Datum) 0;
 }
 
-/* recsys.similar_items(m recsys.model, item_id bigint, n int) */
+/* recsys.similar_items(m recsys.model, item_id bigint, n int, candidates, exclude) */
 PG_FUNCTION_INFO_V1(similar_items);
 Datum
 similar_items(PG_FUNCTION_ARGS)
@@ -544,7 +617,7 @@ similar_items(PG_FUNCTION_ARGS)
 	return Similar(fcinfo, false, true);
 }
 
-/* recsys.similar_items(name text, item_id bigint, n int) */
+/* recsys.similar_items(name text, item_id bigint, n int, candidates, exclude) */
 PG_FUNCTION_INFO_V1(similar_items_by_name);
 Datum
 similar_items_by_name(PG_FUNCTION_ARGS)
@@ -552,7 +625,7 @@ similar_items_by_name(PG_FUNCTION_ARGS)
 	return Similar(fcinfo, true, true);
 }
 
-/* recsys.similar_users(m recsys.model, user_id bigint, n int) */
+/* recsys.similar_users(m recsys.model, user_id bigint, n int, candidates, exclude) */
 PG_FUNCTION_INFO_V1(similar_users);
 Datum
 similar_users(PG_FUNCTION_ARGS)
@@ -560,7 +633,7 @@ similar_users(PG_FUNCTION_ARGS)
 	return Similar(fcinfo, false, false);
 }
 
-/* recsys.similar_users(name text, user_id bigint, n int) */
+/* recsys.similar_users(name text, user_id bigint, n int, candidates, exclude) */
 PG_FUNCTION_INFO_V1(similar_users_by_name);
 Datum
 similar_users_by_name(PG_FUNCTION_ARGS)
@@ -750,7 +823,7 @@ fold_in_by_name(PG_FUNCTION_ARGS)
  * (cleared first); false for a model without stored neighbours to score from.
  */
 static bool
-ScoreHistory(RecModelEntry *e, const RecHistory *hist)
+ScoreHistory(RecModelEntry *e, const RecHistory *hist, RecTouched *t)
 {
 	const RecModelHeader *m = e->model;
 
@@ -759,7 +832,7 @@ ScoreHistory(RecModelEntry *e, const RecHistory *hist)
 	{
 		RecNeighbourRows rows = {e->v.item_nbr_ptr, e->v.item_nbr_idx, e->v.item_nbr_weight};
 
-		RecScoreItemNeighbours(&rows, hist, e->scores);
+		RecScoreItemNeighboursTouched(&rows, hist, e->scores, t);
 		return true;
 	}
 	if (e->v.user_nbr_ptr != NULL)
@@ -780,8 +853,8 @@ ScoreHistory(RecModelEntry *e, const RecHistory *hist)
 		rows.ptr = ptr;
 		rows.idx = users;
 		rows.weight = sims;
-		RecScoreUserNeighbours(&rows, 0, e->v.seen_ptr, e->v.seen_items, e->v.seen_values,
-							   e->scores);
+		RecScoreUserNeighboursTouched(&rows, 0, e->v.seen_ptr, e->v.seen_items,
+									  e->v.seen_values, e->scores, t);
 		return true;
 	}
 	return false;
@@ -815,12 +888,9 @@ RecommendByItems(FunctionCallInfo fcinfo, bool by_name)
 	e = ModelArg(fcinfo, by_name);
 	m = e->model;
 	hist = HistoryArg(fcinfo, e, 1, 2);
-	if (use_cand)
-		cand = IdsToIndexes(PG_GETARG_ARRAYTYPE_P(4), "candidates",
-							e->v.item_ids, m->n_items, &n_cand);
-	if (!PG_ARGISNULL(5))
-		blocked.exclude = IdsToIndexes(PG_GETARG_ARRAYTYPE_P(5), "exclude",
-									   e->v.item_ids, m->n_items, &blocked.n_exclude);
+	if (n == 0)
+		return (Datum) 0;
+	FilterArgs(fcinfo, e, 4, 5, &cand, &n_cand, &blocked);
 	blocked.seen = hist.items;
 	blocked.n_seen = hist.n;
 
@@ -849,13 +919,15 @@ RecommendByItems(FunctionCallInfo fcinfo, bool by_name)
 	}
 	else
 	{
-		if (!ScoreHistory(e, &hist))
+		RecTouched *t = TouchedAlloc(e);
+
+		if (!ScoreHistory(e, &hist, t))
 			elog(ERROR, "model has neither factors nor neighbours");
 		if (!RecAllFinite(e->scores, m->n_items))
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 					 errmsg("scores of the history are not finite: its values are too large")));
-		SelectNeighbourScores(&heap, e, cand, n_cand, use_cand, &blocked);
+		SelectNeighbourScores(&heap, e, t, cand, n_cand, use_cand, &blocked);
 	}
 	EmitRows(fcinfo, &heap, e->v.item_ids);
 	return (Datum) 0;
@@ -921,7 +993,7 @@ BatchRounds(int threads, const int32 *users, int64 n_users, int64 round, int chu
  */
 static void
 NeighbourBatchRun(RecModelEntry *e, const int32 *users, int64 n_users, int n,
-				  int threads, RecBatchEmitFn emit, void *arg)
+				  const RecBatchFilter *f, int threads, RecBatchEmitFn emit, void *arg)
 {
 	const RecModelHeader *m = e->model;
 	int64		round = Min(n_users, Max((int64) 1, (int64) BATCH_ROUND_ROWS / n));
@@ -948,15 +1020,27 @@ NeighbourBatchRun(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 	bt.seen_values = e->v.seen_values;
 	bt.popular = e->popular;
 	bt.item_count = e->v.item_count;
+	bt.exclude_seen = f->exclude_seen;
+	bt.exclude = f->exclude;
+	bt.n_exclude = f->n_exclude;
+	bt.cand = f->cand;
+	bt.n_cand = f->n_cand;
 	bt.n = n;
 	bt.out_score = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * round * n);
 	bt.out_item = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64_t) * round * n);
 	bt.out_count = palloc(sizeof(int) * round);
 	bt.scores = palloc(sizeof(float *) * threads);
+	bt.touched = palloc(sizeof(RecTouched) * threads);
 	for (int t = 0; t < threads; t++)
+	{
 		bt.scores[t] = MemoryContextAllocExtended(CurrentMemoryContext,
 												  sizeof(float) * m->n_items,
 												  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+		bt.touched[t].mark = palloc0(sizeof(uint64) * (((int64) m->n_items + 63) / 64 + 1));
+		bt.touched[t].items = MemoryContextAllocHuge(CurrentMemoryContext,
+													 sizeof(int32) * ((int64) m->n_items + 1));
+		bt.touched[t].n = 0;
+	}
 	out.n = n;
 	out.out_score = bt.out_score;
 	out.out_item = bt.out_item;
@@ -965,28 +1049,40 @@ NeighbourBatchRun(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 				&out, emit, arg);
 }
 
-/*
- * The n best items of each of n_users users (recommend.h); for factor models
- * blocks of users against tiles of the item matrix with SGEMM.  Training items
- * are excluded when the model stores them.
- */
+/* The n best unseen items of each of n_users users (recommend.h) */
 void
 RecBatchRun(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 			RecBatchEmitFn emit, void *arg)
+{
+	RecBatchFilter f = {true, NULL, 0, NULL, 0};
+
+	RecBatchRunFiltered(e, users, n_users, n, &f, emit, arg);
+}
+
+/*
+ * The n best items of each of n_users users that the filter allows (recommend.h);
+ * for factor models blocks of users against tiles of the item matrix with
+ * SGEMM, candidates gathered into a matrix of their own first so that a list
+ * of c items costs c columns, not the catalogue.
+ */
+void
+RecBatchRunFiltered(RecModelEntry *e, const int32 *users, int64 n_users, int n,
+					const RecBatchFilter *f, RecBatchEmitFn emit, void *arg)
 {
 	const RecModelHeader *m = e->model;
 	int			threads = RecWorkThreads();
 	int			block;
 	int64		round;
+	int32		n_rows;
 	RecBatch	bt;
 	RecBatchOut out;
 
-	if (n_users == 0 || m->n_items == 0)
+	if (n_users == 0 || m->n_items == 0 || n == 0 || (f->cand && f->n_cand == 0))
 		return;
 	n = Min(n, m->n_items);
 	if (e->v.item_factors == NULL)
 	{
-		NeighbourBatchRun(e, users, n_users, n, threads, emit, arg);
+		NeighbourBatchRun(e, users, n_users, n, f, threads, emit, arg);
 		return;
 	}
 	/* the workers' OpenBLAS scratch, before any of them starts */
@@ -1005,13 +1101,38 @@ RecBatchRun(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 	bt.user_bias = e->v.user_bias;
 	bt.item_bias = e->v.item_bias;
 	bt.mu = m->global_mean;
-	bt.seen_ptr = e->v.seen_ptr;
+	bt.seen_ptr = f->exclude_seen ? e->v.seen_ptr : NULL;
 	bt.seen_items = e->v.seen_items;
 	bt.popular = e->popular;
 	bt.item_count = e->v.item_count;
+	bt.exclude = f->exclude;
+	bt.n_exclude = f->n_exclude;
+	if (f->cand)
+	{
+		/* the candidates' rows (and biases) in index order, so ties still go by id */
+		float	   *Yc = MemoryContextAllocHuge(CurrentMemoryContext,
+												sizeof(float) * f->n_cand * bt.k);
+		float	   *bc = NULL;
+
+		if (e->v.item_bias)
+			bc = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * f->n_cand);
+		for (int64 c = 0; c < f->n_cand; c++)
+		{
+			memcpy(Yc + c * bt.k, e->v.item_factors + (int64) f->cand[c] * bt.k,
+				   sizeof(float) * bt.k);
+			if (bc)
+				bc[c] = e->v.item_bias[f->cand[c]];
+		}
+		bt.Y = Yc;
+		bt.item_bias = bc;
+		bt.n_items = (int32) f->n_cand;
+		bt.item_of = f->cand;
+		bt.n_cand = f->n_cand;
+	}
+	n_rows = bt.n_items;
 	bt.n = n;
 	bt.block = block;
-	bt.tile = Min(m->n_items, BATCH_TILE_ITEMS);
+	bt.tile = Min(n_rows, BATCH_TILE_ITEMS);
 	bt.out_score = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * round * n);
 	bt.out_item = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64_t) * round * n);
 	bt.out_count = palloc(sizeof(int) * round);
@@ -1065,8 +1186,9 @@ RecommendAllEmit(void *arg, const RecBatchOut *bt, int64 start, int64 count)
 }
 
 /*
- * recommend_all(m, n, users): the best n unseen items of every user (or of the
- * listed users, unknown ones getting the popular items), in user id order.
+ * recommend_all(m, n, users, exclude_seen, candidates, exclude): the best n items
+ * of every user (or of the listed users, unknown ones getting the popular
+ * items), in user id order, with one set of filters for every user.
  */
 static Datum
 RecommendAll(FunctionCallInfo fcinfo, bool by_name)
@@ -1079,12 +1201,23 @@ RecommendAll(FunctionCallInfo fcinfo, bool by_name)
 	int64		n_users;
 	RecommendAllSink sink;
 
+	RecBatchFilter filter = {true, NULL, 0, NULL, 0};
+	RecBlocked	blocked = {0};
+	int32	   *cand;
+
 	InitMaterializedSRF(fcinfo, 0);
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(3))
 		return (Datum) 0;
 	n = CheckTopN(PG_GETARG_INT32(1));
 	e = ModelArg(fcinfo, by_name);
 	m = e->model;
+	if (n == 0)
+		return (Datum) 0;
+	filter.exclude_seen = PG_GETARG_BOOL(3);
+	FilterArgs(fcinfo, e, 4, 5, &cand, &filter.n_cand, &blocked);
+	filter.cand = cand;
+	filter.exclude = blocked.exclude;
+	filter.n_exclude = blocked.n_exclude;
 
 	if (PG_ARGISNULL(2))
 	{
@@ -1114,11 +1247,11 @@ RecommendAll(FunctionCallInfo fcinfo, bool by_name)
 	sink.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	sink.user_ids = user_ids;
 	sink.item_ids = e->v.item_ids;
-	RecBatchRun(e, users, n_users, n, RecommendAllEmit, &sink);
+	RecBatchRunFiltered(e, users, n_users, n, &filter, RecommendAllEmit, &sink);
 	return (Datum) 0;
 }
 
-/* recsys.recommend_all(m recsys.model, n int, users bigint[]) */
+/* recsys.recommend_all(m recsys.model, n int, users bigint[], exclude_seen, candidates, exclude) */
 PG_FUNCTION_INFO_V1(recommend_all);
 Datum
 recommend_all(PG_FUNCTION_ARGS)
@@ -1126,10 +1259,87 @@ recommend_all(PG_FUNCTION_ARGS)
 	return RecommendAll(fcinfo, false);
 }
 
-/* recsys.recommend_all(name text, n int, users bigint[]) */
+/* recsys.recommend_all(name text, n int, users bigint[], exclude_seen, candidates, exclude) */
 PG_FUNCTION_INFO_V1(recommend_all_by_name);
 Datum
 recommend_all_by_name(PG_FUNCTION_ARGS)
 {
 	return RecommendAll(fcinfo, true);
+}
+
+/* recommend_all's row estimate per requested row when the users are not known */
+#define SUPPORT_DEFAULT_USERS	1000
+
+/* The value of argument argno of a planner call if it is a non-NULL constant */
+static Const *
+ConstArg(List *args, int argno)
+{
+	Node	   *arg;
+
+	if (list_length(args) <= argno)
+		return NULL;
+	arg = (Node *) list_nth(args, argno);
+	if (!IsA(arg, Const) || ((Const *) arg)->constisnull)
+		return NULL;
+	return (Const *) arg;
+}
+
+/*
+ * recsys.serving_support(internal): the planner support function of the
+ * serving set-returning functions.  Answers SupportRequestRows from a constant
+ * n: n rows (recommend, recommend_by_vector, recommend_by_items, similar_*),
+ * n per listed user for recommend_all with a constant users array and n times
+ * a default number of users otherwise.  Anything else keeps the declared ROWS.
+ */
+PG_FUNCTION_INFO_V1(serving_support);
+Datum
+serving_support(PG_FUNCTION_ARGS)
+{
+	Node	   *rawreq = (Node *) PG_GETARG_POINTER(0);
+	SupportRequestRows *req;
+	List	   *args;
+	char	   *name;
+	int			n_arg;
+	Const	   *n;
+	double		rows;
+
+	if (!IsA(rawreq, SupportRequestRows))
+		PG_RETURN_POINTER(NULL);
+	req = (SupportRequestRows *) rawreq;
+	if (req->node == NULL || !IsA(req->node, FuncExpr))
+		PG_RETURN_POINTER(NULL);
+	args = ((FuncExpr *) req->node)->args;
+	name = get_func_name(req->funcid);
+	if (name == NULL)
+		PG_RETURN_POINTER(NULL);
+
+	/* where n is: the arguments are positional and complete by now */
+	if (strcmp(name, "recommend_all") == 0)
+		n_arg = 1;
+	else if (strcmp(name, "recommend_by_items") == 0)
+		n_arg = 3;
+	else if (strcmp(name, "recommend") == 0 || strcmp(name, "recommend_by_vector") == 0 ||
+			 strcmp(name, "similar_items") == 0 || strcmp(name, "similar_users") == 0)
+		n_arg = 2;
+	else
+		PG_RETURN_POINTER(NULL);
+	if ((n = ConstArg(args, n_arg)) == NULL || n->consttype != INT4OID)
+		PG_RETURN_POINTER(NULL);
+	rows = Max(DatumGetInt32(n->constvalue), 0);
+
+	if (n_arg == 1)
+	{
+		Const	   *users = ConstArg(args, 2);
+
+		if (users != NULL)
+		{
+			ArrayType  *a = DatumGetArrayTypeP(users->constvalue);
+
+			rows *= ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+		}
+		else
+			rows *= SUPPORT_DEFAULT_USERS;
+	}
+	req->rows = rows;
+	PG_RETURN_POINTER(req);
 }

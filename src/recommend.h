@@ -24,4 +24,23 @@ typedef void (*RecBatchEmitFn) (void *arg, const RecBatchOut *out, int64 start, 
 extern void RecBatchRun(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 						RecBatchEmitFn emit, void *arg);
 
+/*
+ * A batch request's filters, the same for every user (recommend_all): training
+ * items excluded or not, candidates (sorted, unique item indexes; NULL for the
+ * whole catalogue) and items never returned (sorted item indexes).
+ */
+typedef struct RecBatchFilter
+{
+	bool		exclude_seen;
+	const int32 *cand;
+	int64		n_cand;
+	const int32 *exclude;
+	int64		n_exclude;
+} RecBatchFilter;
+
+/* RecBatchRun with a request's filters applied before ranking */
+extern void RecBatchRunFiltered(RecModelEntry *e, const int32 *users, int64 n_users, int n,
+								const RecBatchFilter *filter, RecBatchEmitFn emit,
+								void *arg);
+
 #endif							/* RECSYS_RECOMMEND_H */

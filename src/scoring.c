@@ -198,6 +198,83 @@ RecSelectScored(TopNHeap *h, const float *scores, int32_t n_items, const RecBloc
 			TopNPush(h, scores[i], i);
 }
 
+/* Appends i to the touched list the first time it is seen (no branch) */
+static inline void
+Touch(RecTouched *t, int32_t i)
+{
+	uint64_t	bit = UINT64_C(1) << (i & 63);
+	uint64_t	word = t->mark[i >> 6];
+
+	t->items[t->n] = i;
+	t->n += (word & bit) == 0;
+	t->mark[i >> 6] = word | bit;
+}
+
+void
+RecScoreItemNeighboursTouched(const RecNeighbourRows *items, const RecHistory *hist,
+							  float *scores, RecTouched *t)
+{
+	for (int64_t k = 0; k < hist->n; k++)
+	{
+		int32_t		j = hist->items[k];
+		float		v = hist->values[k];
+
+		for (int64_t p = items->ptr[j]; p < items->ptr[j + 1]; p++)
+		{
+			scores[items->idx[p]] += v * items->weight[p];
+			Touch(t, items->idx[p]);
+		}
+	}
+}
+
+void
+RecScoreUserNeighboursTouched(const RecNeighbourRows *users, int32_t u,
+							  const int64_t *seen_ptr, const int32_t *seen_items,
+							  const float *seen_values, float *scores, RecTouched *t)
+{
+	for (int64_t p = users->ptr[u]; p < users->ptr[u + 1]; p++)
+	{
+		int32_t		v = users->idx[p];
+		float		sim = users->weight[p];
+
+		for (int64_t q = seen_ptr[v]; q < seen_ptr[v + 1]; q++)
+		{
+			scores[seen_items[q]] += sim * seen_values[q];
+			Touch(t, seen_items[q]);
+		}
+	}
+}
+
+/*
+ * The heap orders (score, index) totally, so visiting the touched items in the
+ * order they were first reached gives what a scan in index order gives.
+ */
+void
+RecSelectTouched(TopNHeap *h, const float *scores, const RecTouched *t,
+				 const RecBlocked *b)
+{
+	for (int64_t k = 0; k < t->n; k++)
+	{
+		int32_t		i = t->items[k];
+
+		if (scores[i] != 0.0f && TopNWouldEnter(h, scores[i], i) && !RecIsBlocked(b, i))
+			TopNPush(h, scores[i], i);
+	}
+}
+
+void
+RecTouchedClear(RecTouched *t, float *scores)
+{
+	for (int64_t k = 0; k < t->n; k++)
+	{
+		int32_t		i = t->items[k];
+
+		scores[i] = 0.0f;
+		t->mark[i >> 6] = 0;
+	}
+	t->n = 0;
+}
+
 /* The same among the listed items (sorted, unique) */
 void
 RecSelectRowCandidates(TopNHeap *h, const float *scores, const int32_t *cand,
@@ -214,24 +291,24 @@ RecSelectRowCandidates(TopNHeap *h, const float *scores, const int32_t *cand,
 
 /*
  * One chunk of users: for each, its score row on this thread's scratch, the best
- * n unseen items into its slice of the output, the row cleared for the next.
+ * n items the request allows into its slice of the output, the row cleared for
+ * the next.
  */
 int
 RecNeighbourBatchChunk(void *ctx, int thread, int64_t begin, int64_t end)
 {
 	RecNeighbourBatch *bt = (RecNeighbourBatch *) ctx;
 	float	   *scores = bt->scores[thread];
+	RecTouched *touched = &bt->touched[thread];
 
 	for (int64_t row = begin; row < end; row++)
 	{
 		int32_t		u = bt->users[row];
 		TopNHeap	heap;
-		RecBlocked	blocked = {0};
+		RecBlocked	blocked = {NULL, 0, bt->exclude, bt->n_exclude};
 
 		TopNInit(&heap, bt->n, bt->out_score + row * bt->n, bt->out_item + row * bt->n);
-		if (u < 0)
-			RecSelectPopular(&heap, bt->popular, bt->item_count, bt->n_items, NULL);
-		else
+		if (u >= 0)
 		{
 			RecHistory	hist;
 
@@ -239,16 +316,28 @@ RecNeighbourBatchChunk(void *ctx, int thread, int64_t begin, int64_t end)
 			hist.values = bt->seen_values + bt->seen_ptr[u];
 			hist.n = bt->seen_ptr[u + 1] - bt->seen_ptr[u];
 			if (bt->by_user)
-				RecScoreUserNeighbours(&bt->rows, u, bt->seen_ptr, bt->seen_items,
-									   bt->seen_values, scores);
+				RecScoreUserNeighboursTouched(&bt->rows, u, bt->seen_ptr, bt->seen_items,
+											  bt->seen_values, scores, touched);
 			else
-				RecScoreItemNeighbours(&bt->rows, &hist, scores);
-			blocked.seen = hist.items;
-			blocked.n_seen = hist.n;
-			RecSelectScored(&heap, scores, bt->n_items, &blocked);
-			memset(scores, 0, sizeof(float) * bt->n_items);
-			/* nothing reached: the most popular items, as for a new user */
-			if (heap.size == 0)
+				RecScoreItemNeighboursTouched(&bt->rows, &hist, scores, touched);
+			if (bt->exclude_seen)
+			{
+				blocked.seen = hist.items;
+				blocked.n_seen = hist.n;
+			}
+			if (bt->cand)
+				RecSelectRowCandidates(&heap, scores, bt->cand, bt->n_cand, &blocked);
+			else
+				RecSelectTouched(&heap, scores, touched, &blocked);
+			RecTouchedClear(touched, scores);
+		}
+		/* an unknown user, or nothing reached: the most popular items */
+		if (heap.size == 0)
+		{
+			if (bt->cand)
+				RecSelectPopularCandidates(&heap, bt->item_count, bt->cand, bt->n_cand,
+										   &blocked);
+			else
 				RecSelectPopular(&heap, bt->popular, bt->item_count, bt->n_items, &blocked);
 		}
 		bt->out_count[row] = TopNSortDesc(&heap);

@@ -99,6 +99,34 @@ extern void RecSelectRowCandidates(TopNHeap *h, const float *scores, const int32
 								   int64_t n_cand, const RecBlocked *b);
 
 /*
+ * The items a score row was written at, kept while scoring so that selection
+ * reads only those instead of the whole catalogue.  mark holds (n_items + 63) /
+ * 64 words, zero on entry; items has room for n_items + 1 entries (each item is
+ * listed once; the extra slot is written, not counted).  RecTouchedClear zeroes
+ * the marks and the touched scores again.
+ */
+typedef struct RecTouched
+{
+	uint64_t   *mark;
+	int32_t    *items;
+	int64_t		n;
+} RecTouched;
+
+/* RecScoreItemNeighbours and RecScoreUserNeighbours, listing what they touch */
+extern void RecScoreItemNeighboursTouched(const RecNeighbourRows *items,
+										  const RecHistory *hist, float *scores,
+										  RecTouched *t);
+extern void RecScoreUserNeighboursTouched(const RecNeighbourRows *users, int32_t u,
+										  const int64_t *seen_ptr,
+										  const int32_t *seen_items,
+										  const float *seen_values, float *scores,
+										  RecTouched *t);
+/* RecSelectScored over the touched items only: the same result */
+extern void RecSelectTouched(TopNHeap *h, const float *scores, const RecTouched *t,
+							 const RecBlocked *b);
+extern void RecTouchedClear(RecTouched *t, float *scores);
+
+/*
  * recommend_all and evaluate for neighbourhood models: each user's score row on
  * the worker's scratch, its best n unseen items kept in the output arrays the
  * same way RecBatch does for factor models.  All memory is allocated before the
@@ -116,6 +144,13 @@ typedef struct RecNeighbourBatch
 	const int32_t *popular;		/* cold start order */
 	const int32_t *item_count;
 
+	/* the request's filters, one for every user (as in RecBatch) */
+	bool		exclude_seen;
+	const int32_t *exclude;		/* sorted item indexes */
+	int64_t		n_exclude;
+	const int32_t *cand;		/* NULL: every item */
+	int64_t		n_cand;
+
 	/* this round */
 	const int32_t *users;		/* user index per output row, -1 = unknown */
 	int			n;				/* results per user */
@@ -124,7 +159,8 @@ typedef struct RecNeighbourBatch
 	int		   *out_count;		/* [n_round_users] rows kept */
 
 	/* per-thread scratch */
-	float	  **scores;			/* [thread] n_items floats */
+	float	  **scores;			/* [thread] n_items floats, zero */
+	RecTouched *touched;		/* [thread] marks zero, room for n_items + 1 */
 } RecNeighbourBatch;
 
 extern int	RecNeighbourBatchChunk(void *ctx, int thread, int64_t begin, int64_t end);

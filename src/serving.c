@@ -113,11 +113,13 @@ ChunkReaches(const float *s, float floor)
 /*
  * Pushes items first .. first + n - 1 whose dot products are dots[0 .. n-1]
  * (overwritten with the scores).  Once the heap is full, a chunk whose best
- * score is below the n-th best so far costs one vectorised pass.
+ * score is below the n-th best so far costs one vectorised pass.  With item_of,
+ * row i stands for item item_of[i] (gathered candidates) as far as b is
+ * concerned; the heap keeps row numbers.
  */
 static void
 SelectRow(TopNHeap *h, float *dots, const float *item_bias, float base,
-		  int32_t first, int32_t n, const RecBlocked *b)
+		  int32_t first, int32_t n, const RecBlocked *b, const int32_t *item_of)
 {
 	for (int32_t j0 = 0; j0 < n; j0 += SCAN_CHUNK)
 	{
@@ -140,7 +142,7 @@ SelectRow(TopNHeap *h, float *dots, const float *item_bias, float base,
 
 			if (s < floor || !TopNWouldEnter(h, s, i))
 				continue;
-			if (b && RecIsBlocked(b, i))
+			if (b && RecIsBlocked(b, item_of ? item_of[i] : i))
 				continue;
 			TopNPush(h, s, i);
 			floor = HeapFloor(h);
@@ -152,7 +154,7 @@ void
 RecSelectDense(TopNHeap *h, float *dots, const float *item_bias, float offset,
 			   int32_t n_items, const RecBlocked *b)
 {
-	SelectRow(h, dots, item_bias, offset, 0, n_items, b);
+	SelectRow(h, dots, item_bias, offset, 0, n_items, b, NULL);
 }
 
 bool
@@ -170,6 +172,28 @@ RecSelectCandidates(TopNHeap *h, const float *x, const float *Y, int k,
 		finite &= isfinite(s) != 0;
 		if (TopNWouldEnter(h, s, i) && !RecIsBlocked(b, i))
 			TopNPush(h, s, i);
+	}
+	return finite;
+}
+
+bool
+RecSelectDenseCandidates(TopNHeap *h, const float *dots, const float *item_bias,
+						 float offset, const int32_t *cand, int64_t n_cand,
+						 const RecBlocked *b)
+{
+	bool		finite = true;
+	float		floor = HeapFloor(h);
+
+	for (int64_t c = 0; c < n_cand; c++)
+	{
+		int32_t		i = cand[c];
+		float		s = ItemScore(dots[i], item_bias, i, offset);
+
+		finite &= isfinite(s) != 0;
+		if (s < floor || !TopNWouldEnter(h, s, i) || RecIsBlocked(b, i))
+			continue;
+		TopNPush(h, s, i);
+		floor = HeapFloor(h);
 	}
 	return finite;
 }
@@ -220,7 +244,7 @@ RecSelectPopularCandidates(TopNHeap *h, const int32_t *count,
 /* Rows with a zero norm have no direction: their cosine is taken as 0 */
 void
 RecSelectCosine(TopNHeap *h, const float *dots, const float *norms, int32_t n,
-				int32_t self)
+				int32_t self, const RecBlocked *b)
 {
 	float		ns = norms[self];
 	float		floor = HeapFloor(h);
@@ -232,9 +256,88 @@ RecSelectCosine(TopNHeap *h, const float *dots, const float *norms, int32_t n,
 
 		if (j == self || s < floor || !TopNWouldEnter(h, s, j))
 			continue;
+		if (b && RecIsBlocked(b, j))
+			continue;
 		TopNPush(h, s, j);
 		floor = HeapFloor(h);
 	}
+}
+
+void
+RecSelectCosineCandidates(TopNHeap *h, const float *M, int k, const float *norms,
+						  int32_t self, const int32_t *cand, int64_t n_cand,
+						  const RecBlocked *b)
+{
+	const float *x = M + (int64_t) self * k;
+	float		ns = norms[self];
+
+	for (int64_t c = 0; c < n_cand; c++)
+	{
+		int32_t		j = cand[c];
+		float		d = ns * norms[j];
+		float		s;
+
+		if (j == self)
+			continue;
+		s = d > 0.0f ? KernDot(x, M + (int64_t) j * k, k) / d : 0.0f;
+		if (TopNWouldEnter(h, s, j) && !(b && RecIsBlocked(b, j)))
+			TopNPush(h, s, j);
+	}
+}
+
+int64_t
+RecIdsToIndexes(const int64_t *ids, int32_t n_ids, const int64_t *vals, int64_t n_vals,
+				uint64_t *mark, int32_t *out)
+{
+	int64_t		n = 0;
+
+	if (n_ids == 0)
+		return 0;
+	if (ids[n_ids - 1] - ids[0] == (int64_t) n_ids - 1)
+	{
+		/* sorted and unique, so the ids are ids[0] .. ids[0] + n_ids - 1 */
+		uint64_t	span = (uint64_t) n_ids;
+
+		for (int64_t j = 0; j < n_vals; j++)
+		{
+			uint64_t	i = (uint64_t) vals[j] - (uint64_t) ids[0];
+
+			if (i < span)
+				mark[i >> 6] |= UINT64_C(1) << (i & 63);
+		}
+	}
+	else
+	{
+		for (int64_t j = 0; j < n_vals; j++)
+		{
+			int32_t		lo = 0,
+						len = n_ids;
+
+			/* branch-free lower bound: the loop runs log2(n_ids) times */
+			while (len > 1)
+			{
+				int32_t		half = len / 2;
+
+				lo = ids[lo + half - 1] < vals[j] ? lo + half : lo;
+				len -= half;
+			}
+			if (ids[lo] == vals[j])
+				mark[lo >> 6] |= UINT64_C(1) << (lo & 63);
+		}
+	}
+	/* the marked indexes in order, clearing the marks on the way */
+	for (int32_t w = 0; w <= (n_ids - 1) >> 6; w++)
+	{
+		uint64_t	bits = mark[w];
+
+		mark[w] = 0;
+		while (bits)
+		{
+			out[n++] = (w << 6) + __builtin_ctzll(bits);
+			bits &= bits - 1;
+		}
+	}
+	return n;
 }
 
 void
@@ -404,7 +507,16 @@ RecBatchChunk(void *ctx, int thread, int64_t begin, int64_t end)
 
 		TopNInit(&heaps[r], bt->n, bt->out_score + row * bt->n, bt->out_item + row * bt->n);
 		if (u < 0)
-			RecSelectPopular(&heaps[r], bt->popular, bt->item_count, bt->n_items, NULL);
+		{
+			RecBlocked	blocked = {NULL, 0, bt->exclude, bt->n_exclude};
+
+			if (bt->item_of)
+				RecSelectPopularCandidates(&heaps[r], bt->item_count, bt->item_of,
+										   bt->n_cand, &blocked);
+			else
+				RecSelectPopular(&heaps[r], bt->popular, bt->item_count, bt->n_items,
+								 &blocked);
+		}
 		else
 			memcpy(xb + (int64_t) known++ * k, bt->X + (int64_t) u * k, sizeof(float) * k);
 	}
@@ -419,7 +531,7 @@ RecBatchChunk(void *ctx, int thread, int64_t begin, int64_t end)
 		for (int r = 0; r < nb; r++)
 		{
 			int32_t		u = bt->users[begin + r];
-			RecBlocked	blocked = {0};
+			RecBlocked	blocked = {NULL, 0, bt->exclude, bt->n_exclude};
 			float		base;
 
 			if (u < 0)
@@ -431,11 +543,19 @@ RecBatchChunk(void *ctx, int thread, int64_t begin, int64_t end)
 			}
 			base = bt->mu + (bt->user_bias ? bt->user_bias[u] : 0.0f);
 			SelectRow(&heaps[r], cb + (int64_t) q++ * tn, bt->item_bias, base, t0, tn,
-					  &blocked);
+					  &blocked, bt->item_of);
 		}
 	}
 
 	for (int r = 0; r < nb; r++)
-		bt->out_count[begin + r] = TopNSortDesc(&heaps[r]);
+	{
+		int			kept = TopNSortDesc(&heaps[r]);
+
+		/* gathered rows back to items (popular picks already are items) */
+		if (bt->item_of && bt->users[begin + r] >= 0)
+			for (int j = 0; j < kept; j++)
+				heaps[r].id[j] = bt->item_of[heaps[r].id[j]];
+		bt->out_count[begin + r] = kept;
+	}
 	return 0;
 }

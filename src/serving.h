@@ -57,6 +57,15 @@ extern bool RecSelectCandidates(TopNHeap *h, const float *x, const float *Y, int
 								const int32_t *cand, int64_t n_cand,
 								const RecBlocked *b);
 
+/*
+ * The same from a whole catalogue row of dot products already computed (one
+ * sgemv), reading only the listed items: the cheaper way once a list covers a
+ * good part of the catalogue.  false if a listed score was not finite.
+ */
+extern bool RecSelectDenseCandidates(TopNHeap *h, const float *dots, const float *item_bias,
+									 float offset, const int32_t *cand, int64_t n_cand,
+									 const RecBlocked *b);
+
 /* Cold start: the most popular items; order lists all items by count desc, id asc */
 extern void RecSelectPopular(TopNHeap *h, const int32_t *order, const int32_t *count,
 							 int32_t n_items, const RecBlocked *b);
@@ -65,9 +74,30 @@ extern void RecSelectPopularCandidates(TopNHeap *h, const int32_t *count,
 									   const int32_t *cand, int64_t n_cand,
 									   const RecBlocked *b);
 
-/* Cosine neighbours of row self: dots[j] / (norms[j] * norms[self]), self excluded */
+/*
+ * Cosine neighbours of row self: dots[j] / (norms[j] * norms[self]), self and
+ * the blocked rows (b may be NULL) excluded.
+ */
 extern void RecSelectCosine(TopNHeap *h, const float *dots, const float *norms,
-							int32_t n, int32_t self);
+							int32_t n, int32_t self, const RecBlocked *b);
+/*
+ * The same among the listed rows only (sorted, unique), with one dot product of
+ * row self of M (n x k) against each of them.
+ */
+extern void RecSelectCosineCandidates(TopNHeap *h, const float *M, int k,
+									  const float *norms, int32_t self,
+									  const int32_t *cand, int64_t n_cand,
+									  const RecBlocked *b);
+
+/*
+ * Maps ids to indexes into a sorted, unique id array: writes the indexes of the
+ * known ones, sorted and unique, to out (room for min(n_vals, n_ids)) and returns
+ * how many.  mark is scratch of (n_ids + 63) / 64 zeroed words, left zeroed.
+ * Contiguous ids (ids[i] = ids[0] + i) take one subtraction per id, others a
+ * binary search; the output comes from a scan of the marks, not a sort.
+ */
+extern int64_t RecIdsToIndexes(const int64_t *ids, int32_t n_ids, const int64_t *vals,
+							   int64_t n_vals, uint64_t *mark, int32_t *out);
 
 /*
  * True if every one of x[0 .. n-1] is finite.  A score computed from finite
@@ -145,6 +175,17 @@ typedef struct RecBatch
 	const int32_t *seen_items;
 	const int32_t *popular;		/* cold start order */
 	const int32_t *item_count;
+
+	/*
+	 * The request's filters, one for every user: exclude (sorted item indexes)
+	 * is never returned; with cand (sorted, unique item indexes) Y, item_bias
+	 * and n_items above are the candidates' rows gathered in that order, and
+	 * item_of = cand maps a gathered row back to its item.
+	 */
+	const int32_t *exclude;
+	int64_t		n_exclude;
+	const int32_t *item_of;		/* NULL: rows are the whole catalogue */
+	int64_t		n_cand;
 
 	/* this round */
 	const int32_t *users;		/* user index per output row block, -1 = unknown */

@@ -77,7 +77,7 @@ SELECT s.id, p.title, round(s.score::numeric, 3) AS cosine
 
 \echo '== 8. A new visitor rates three movies: fold in, recommend, no retraining'
 SELECT r.item_id, p.title, round(r.score::numeric, 3) AS score
-  FROM recsys.recommend('movies',
+  FROM recsys.recommend_by_vector('movies',
          recsys.fold_in('movies', ARRAY[1, 7, 9], ARRAY[5, 4, 1]::real[]), 5,
          exclude => ARRAY[1, 7, 9]::bigint[]) r
   JOIN products p ON p.id = r.item_id
@@ -105,7 +105,7 @@ SELECT v.id, round((v.factors OPERATOR(recsys.<=>) q.factors)::numeric, 3) AS co
  LIMIT 5;
 -- a taste profile: the average of what a user liked, as a vector, then recommend from it
 SELECT r.item_id, round(r.score::numeric, 3) AS score
-  FROM recsys.recommend('movies',
+  FROM recsys.recommend_by_vector('movies',
          (SELECT recsys.avg(v.factors) FROM movie_vectors v
             JOIN ratings t ON t.item_id = v.id WHERE t.user_id = 42 AND t.rating >= 4), 3) r
  ORDER BY r.score DESC, r.item_id;

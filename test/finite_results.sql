@@ -61,19 +61,19 @@ SELECT ok((SELECT pg_temp.finite_vec(recsys.fold_in(m, '{10, 20}', '{1e6, 1e6}')
 		  'implicit too');
 
 -- ---------------------------------------------------------------- recommend by vector
-SELECT throws_ok($$ SELECT * FROM recsys.recommend((SELECT m FROM fr_models WHERE name = 'als'), '[3e38,3e38]'::recsys.vec, 3) $$,
+SELECT throws_ok($$ SELECT * FROM recsys.recommend_by_vector((SELECT m FROM fr_models WHERE name = 'als'), '[3e38,3e38]'::recsys.vec, 3) $$,
 				 '22003', 'user_vector is too large for this model: scores overflow type real',
 				 'recommend by a huge vector: 22003, not Infinity scores');
-SELECT throws_ok($$ SELECT * FROM recsys.recommend((SELECT m FROM fr_models WHERE name = 'limits'), '[1,1e30]'::recsys.vec, 1) $$,
+SELECT throws_ok($$ SELECT * FROM recsys.recommend_by_vector((SELECT m FROM fr_models WHERE name = 'limits'), '[1,1e30]'::recsys.vec, 1) $$,
 				 '22003', NULL, 'one item''s score overflowing is enough, even below the top n');
-SELECT throws_ok($$ SELECT * FROM recsys.recommend((SELECT m FROM fr_models WHERE name = 'limits'), '[1,1e30]'::recsys.vec, 3, '{10}') $$,
+SELECT throws_ok($$ SELECT * FROM recsys.recommend_by_vector((SELECT m FROM fr_models WHERE name = 'limits'), '[1,1e30]'::recsys.vec, 3, '{10}') $$,
 				 '22003', NULL, 'with candidates: 22003 when a candidate''s score overflows');
-SELECT throws_ok($$ SELECT * FROM recsys.recommend((SELECT m FROM fr_models WHERE name = 'limits'), '[1,1e30]'::recsys.vec, 1, NULL, '{10}') $$,
+SELECT throws_ok($$ SELECT * FROM recsys.recommend_by_vector((SELECT m FROM fr_models WHERE name = 'limits'), '[1,1e30]'::recsys.vec, 1, NULL, '{10}') $$,
 				 '22003', NULL, 'the whole catalogue is scored: an excluded item''s overflow is 22003 too');
-SELECT is((SELECT count(*) FROM recsys.recommend((SELECT m FROM fr_models WHERE name = 'als'), '[1e15,-1e15]'::recsys.vec, 4)
+SELECT is((SELECT count(*) FROM recsys.recommend_by_vector((SELECT m FROM fr_models WHERE name = 'als'), '[1e15,-1e15]'::recsys.vec, 4)
 		   WHERE pg_temp.finite(score)), 4::bigint,
 		  'a large vector whose scores fit is served');
-SELECT is((SELECT count(*) FROM recsys.recommend((SELECT m FROM fr_models WHERE name = 'limits'), '[1,1e30]'::recsys.vec, 3, '{20, 30, 40}')
+SELECT is((SELECT count(*) FROM recsys.recommend_by_vector((SELECT m FROM fr_models WHERE name = 'limits'), '[1,1e30]'::recsys.vec, 3, '{20, 30, 40}')
 		   WHERE pg_temp.finite(score)), 3::bigint,
 		  'candidates whose scores fit are served even if another item would overflow');
 

@@ -7,18 +7,20 @@ CREATE TEMP TABLE mo AS
 	FROM recsys.synthetic_ratings(40, 30, 400, seed => 3);
 INSERT INTO recsys.models(name, model) SELECT 'err', m FROM mo;
 
--- n out of range: 22023
-SELECT throws_ok($$SELECT * FROM recsys.recommend((SELECT m FROM mo), 1, 0)$$, '22023',
-				 'n must be between 1 and 100000, got 0', 'recommend n = 0');
+-- n out of range: 22023; n = 0 is no rows, not an error
+SELECT is((SELECT count(*) FROM recsys.recommend((SELECT m FROM mo), 1, 0)), 0::bigint,
+		  'recommend n = 0 returns no rows');
 SELECT throws_ok($$SELECT * FROM recsys.recommend((SELECT m FROM mo), 1, -3)$$, '22023', NULL, 'recommend n < 0');
 SELECT throws_ok($$SELECT * FROM recsys.recommend((SELECT m FROM mo), 1, 100001)$$, '22023',
-				 'n must be between 1 and 100000, got 100001', 'recommend huge n');
+				 'n must be between 0 and 100000, got 100001', 'recommend huge n');
 SELECT throws_ok($$SELECT * FROM recsys.recommend('err', 1, 2147483647)$$, '22023', NULL, 'recommend by name huge n');
-SELECT throws_ok($$SELECT * FROM recsys.recommend((SELECT m FROM mo), recsys.user_vector((SELECT m FROM mo), 1), 0)$$,
-				 '22023', NULL, 'recommend by vector n = 0');
-SELECT throws_ok($$SELECT * FROM recsys.recommend_all((SELECT m FROM mo), 0)$$, '22023', NULL, 'recommend_all n = 0');
+SELECT is((SELECT count(*) FROM recsys.recommend_by_vector((SELECT m FROM mo), recsys.user_vector((SELECT m FROM mo), 1), 0)),
+		  0::bigint, 'recommend_by_vector n = 0 returns no rows');
+SELECT is((SELECT count(*) FROM recsys.recommend_all((SELECT m FROM mo), 0)), 0::bigint,
+		  'recommend_all n = 0 returns no rows');
 SELECT throws_ok($$SELECT * FROM recsys.recommend_all('err', 100001)$$, '22023', NULL, 'recommend_all huge n');
-SELECT throws_ok($$SELECT * FROM recsys.similar_items((SELECT m FROM mo), 1, 0)$$, '22023', NULL, 'similar_items n = 0');
+SELECT is((SELECT count(*) FROM recsys.similar_items((SELECT m FROM mo), 1, 0)), 0::bigint,
+		  'similar_items n = 0 returns no rows');
 SELECT throws_ok($$SELECT * FROM recsys.similar_users('err', 1, -1)$$, '22023', NULL, 'similar_users n < 0');
 
 -- NULL elements: 22004
@@ -26,7 +28,7 @@ SELECT throws_ok($$SELECT * FROM recsys.recommend((SELECT m FROM mo), 1, 5, cand
 				 '22004', 'candidates must not contain NULL elements', 'NULL in candidates');
 SELECT throws_ok($$SELECT * FROM recsys.recommend('err', 1, 5, exclude => ARRAY[NULL]::bigint[])$$,
 				 '22004', 'exclude must not contain NULL elements', 'NULL in exclude');
-SELECT throws_ok($$SELECT * FROM recsys.recommend((SELECT m FROM mo), recsys.user_vector((SELECT m FROM mo), 1), 5, ARRAY[NULL]::bigint[])$$,
+SELECT throws_ok($$SELECT * FROM recsys.recommend_by_vector((SELECT m FROM mo), recsys.user_vector((SELECT m FROM mo), 1), 5, ARRAY[NULL]::bigint[])$$,
 				 '22004', NULL, 'NULL in candidates of recommend by vector');
 SELECT throws_ok($$SELECT * FROM recsys.recommend_all((SELECT m FROM mo), 5, ARRAY[1, NULL]::bigint[])$$,
 				 '22004', 'users must not contain NULL elements', 'NULL in users');
@@ -36,9 +38,9 @@ SELECT throws_ok($$SELECT recsys.fold_in((SELECT m FROM mo), ARRAY[1, 2]::bigint
 				 '22004', NULL, 'NULL in fold_in values');
 
 -- vectors of the wrong dimension: 22000
-SELECT throws_ok($$SELECT * FROM recsys.recommend((SELECT m FROM mo), '[1,2,3]'::recsys.vec, 5)$$,
+SELECT throws_ok($$SELECT * FROM recsys.recommend_by_vector((SELECT m FROM mo), '[1,2,3]'::recsys.vec, 5)$$,
 				 '22000', 'different vector dimensions 3 and 4', 'vector with fewer dimensions than factors');
-SELECT throws_ok($$SELECT * FROM recsys.recommend('err', '[1,2,3,4,5]'::recsys.vec, 5)$$,
+SELECT throws_ok($$SELECT * FROM recsys.recommend_by_vector('err', '[1,2,3,4,5]'::recsys.vec, 5)$$,
 				 '22000', NULL, 'vector with more dimensions than factors, by name');
 
 -- fold_in input
@@ -50,7 +52,7 @@ SELECT throws_ok($$SELECT recsys.fold_in('err', ARRAY[1]::bigint[], ARRAY['-Infi
 				 '22000', NULL, 'fold_in infinite value');
 
 -- unknown names: 42704 naming the model
-SELECT throws_ok($$SELECT * FROM recsys.recommend('nope', '[1,2,3,4]'::recsys.vec)$$, '42704',
+SELECT throws_ok($$SELECT * FROM recsys.recommend_by_vector('nope', '[1,2,3,4]'::recsys.vec)$$, '42704',
 				 'model "nope" does not exist', 'recommend by vector, unknown name');
 SELECT throws_ok($$SELECT * FROM recsys.recommend_all('nope')$$, '42704', NULL, 'recommend_all, unknown name');
 SELECT throws_ok($$SELECT * FROM recsys.similar_items('nope', 1)$$, '42704', NULL, 'similar_items, unknown name');

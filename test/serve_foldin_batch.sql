@@ -38,7 +38,7 @@ SELECT cmp_ok((SELECT min(recsys.cosine_similarity(f.v, recsys.user_vector(mo.m,
 			  '>', 0.95::float8, 'implicit: fold-in of a training user''s interactions has cosine > 0.95 with the trained vector');
 SELECT cmp_ok((SELECT avg(overlap) FROM (
 				SELECT f.kind, f.user_id,
-					   (SELECT count(*) FROM recsys.recommend(mo.m, f.v, 10) a
+					   (SELECT count(*) FROM recsys.recommend_by_vector(mo.m, f.v, 10) a
 						JOIN recsys.recommend(mo.m, f.user_id, 10, false) b USING (item_id)) AS overlap
 				FROM folded f JOIN models mo USING (kind)) s),
 			  '>=', 8::numeric, 'recommendations from the folded-in vector overlap the user''s heavily (>= 8 of 10 on average)');

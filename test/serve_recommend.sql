@@ -177,25 +177,25 @@ SELECT results_eq(
 
 -- a user vector ranks like the user: same items, scores without the user bias
 SELECT results_eq(
-	$$SELECT item_id FROM models mo, recsys.recommend(mo.m, recsys.user_vector(mo.m, 5), 10)
+	$$SELECT item_id FROM models mo, recsys.recommend_by_vector(mo.m, recsys.user_vector(mo.m, 5), 10)
 	  WHERE kind = 'als'$$,
 	$$SELECT item_id FROM models mo, recsys.recommend(mo.m, 5::bigint, 10, false) WHERE kind = 'als'$$,
 	'explicit: recommend by the user''s vector ranks like recommend by id');
 SELECT ok((SELECT max(abs(b.score - a.score - (SELECT bias FROM recsys.user_factors(mo.m) WHERE id = 5)))
 		   FROM models mo,
-				LATERAL recsys.recommend(mo.m, recsys.user_vector(mo.m, 5), 10) WITH ORDINALITY a(item_id, score, rn),
+				LATERAL recsys.recommend_by_vector(mo.m, recsys.user_vector(mo.m, 5), 10) WITH ORDINALITY a(item_id, score, rn),
 				LATERAL recsys.recommend(mo.m, 5::bigint, 10, false) WITH ORDINALITY b(item_id, score, rn)
 		   WHERE mo.kind = 'als' AND a.rn = b.rn) < 1e-4,
 		  'explicit: vector scores are the user''s scores less the user bias');
 SELECT results_eq(
 	$$SELECT rec.* FROM models mo,
-	  recsys.recommend(mo.m, recsys.user_vector(mo.m, 5), 10, ARRAY[1, 2, 3, 4, 5, 6]::bigint[], ARRAY[2]::bigint[]) rec
+	  recsys.recommend_by_vector(mo.m, recsys.user_vector(mo.m, 5), 10, ARRAY[1, 2, 3, 4, 5, 6]::bigint[], ARRAY[2]::bigint[]) rec
 	  WHERE kind = 'ials'$$,
 	$$SELECT rec.* FROM models mo,
 	  recsys.recommend(mo.m, 5::bigint, 10, false, ARRAY[1, 2, 3, 4, 5, 6]::bigint[], ARRAY[2]::bigint[]) rec
 	  WHERE kind = 'ials'$$,
 	'implicit: recommend by vector with candidates and exclude equals recommend by id');
-SELECT is((SELECT count(*) FROM recsys.recommend((SELECT m FROM models WHERE kind = 'als'), NULL::recsys.vec, 5)),
+SELECT is((SELECT count(*) FROM recsys.recommend_by_vector((SELECT m FROM models WHERE kind = 'als'), NULL::recsys.vec, 5)),
 		  0::bigint, 'NULL vector: no rows');
 
 -- the application's request path: a LATERAL join per user

@@ -34,8 +34,8 @@ SELECT is(recsys.predict('movies', 3, 4), recsys.predict(recsys.model_by_name('m
 SELECT results_eq($$SELECT * FROM recsys.recommend('movies', 3, 5)$$,
 				  $$SELECT * FROM recsys.recommend((SELECT model FROM recsys.models WHERE name = 'movies'), 3, 5)$$,
 				  'recommend by name equals by value');
-SELECT results_eq($$SELECT * FROM recsys.recommend('movies', recsys.user_vector('movies', 3), 5)$$,
-				  $$SELECT * FROM recsys.recommend(recsys.model_by_name('movies'), recsys.user_vector('movies', 3), 5)$$,
+SELECT results_eq($$SELECT * FROM recsys.recommend_by_vector('movies', recsys.user_vector('movies', 3), 5)$$,
+				  $$SELECT * FROM recsys.recommend_by_vector(recsys.model_by_name('movies'), recsys.user_vector('movies', 3), 5)$$,
 				  'recommend by vector by name equals by value');
 SELECT results_eq($$SELECT * FROM recsys.recommend_all('movies', 3, ARRAY[1, 2, 3]::bigint[])$$,
 				  $$SELECT * FROM recsys.recommend_all(recsys.model_by_name('movies'), 3, ARRAY[1, 2, 3]::bigint[])$$,
