@@ -31,19 +31,36 @@ declare -A GEN=(
 	[sparse]="SELECT * FROM recsys.synthetic_ratings(6000, 12000, 150000, rank => 16, seed => 7, implicit => true, popularity_exponent => 1.2, user_activity => 1.5, count_exponent => 0.8)"
 )
 
-# the grid: confidence form x alpha x regularisation form x lambda
+# the grid: log confidence x alpha x regularisation form x lambda (a first, coarser
+# grid over linear and log confidence, alpha 0.1..10, lambda 0.001..100 and
+# exponents 0, 0.5, 1 found log confidence ahead on every shape and every
+# regularisation collapsing to popularity past a threshold: this grid is the
+# neighbourhood of the best), then 0.1.0's defaults and README's old examples
 SETTINGS=()
-for conf in '"confidence":"linear","alpha":0.1' '"confidence":"linear","alpha":1' '"confidence":"linear","alpha":10' \
-	'"confidence":"log","alpha":1' '"confidence":"log","alpha":3' '"confidence":"log","alpha":10'; do
-	for reg in '"regularization_exponent":0,"regularization":1' '"regularization_exponent":0,"regularization":10' \
-		'"regularization_exponent":0,"regularization":100' \
-		'"regularization_exponent":1,"regularization":0.001' '"regularization_exponent":1,"regularization":0.01' \
-		'"regularization_exponent":1,"regularization":0.1' \
-		'"regularization_exponent":0.5,"regularization":0.3' '"regularization_exponent":0.5,"regularization":1' \
-		'"regularization_exponent":0.5,"regularization":3'; do
-		SETTINGS+=("{$conf,$reg}")
+for alpha in 3 10 30; do
+	for reg in '"regularization_exponent":1,"regularization":0.01' '"regularization_exponent":1,"regularization":0.02' \
+		'"regularization_exponent":1,"regularization":0.03' '"regularization_exponent":1,"regularization":0.05' \
+		'"regularization_exponent":0.5,"regularization":1' '"regularization_exponent":0.5,"regularization":1.5' \
+		'"regularization_exponent":0.5,"regularization":2' '"regularization_exponent":0.5,"regularization":2.5' \
+		'"regularization_exponent":0,"regularization":30' '"regularization_exponent":0,"regularization":100' \
+		'"regularization_exponent":0,"regularization":300'; do
+		SETTINGS+=("{\"confidence\":\"log\",\"alpha\":$alpha,$reg}")
 	done
 done
+# finer around the two best regions of the grid above
+for alpha in 5 20; do
+	for reg in '"regularization_exponent":0.5,"regularization":1.5' '"regularization_exponent":0.5,"regularization":2' \
+		'"regularization_exponent":0.5,"regularization":2.5' '"regularization_exponent":1,"regularization":0.03'; do
+		SETTINGS+=("{\"confidence\":\"log\",\"alpha\":$alpha,$reg}")
+	done
+done
+SETTINGS+=('{"confidence":"log","alpha":10,"regularization_exponent":0.5,"regularization":1.75}'
+	'{"confidence":"log","alpha":10,"regularization_exponent":0.5,"regularization":2.25}'
+	'{"confidence":"log","alpha":10,"regularization_exponent":1,"regularization":0.025}'
+	'{"confidence":"log","alpha":10,"regularization_exponent":1,"regularization":0.04}')
+SETTINGS+=('{"confidence":"linear","alpha":10,"regularization_exponent":0,"regularization":0.1,"cg_steps":3,"cg_tolerance":0}'
+	'{"confidence":"linear","alpha":1,"regularization_exponent":0,"regularization":10}'
+	'{"confidence":"linear","alpha":40,"regularization_exponent":0,"regularization":0.1}')
 if [ -n "${DEFAULTS_BENCH_QUICK:-}" ]; then
 	SETTINGS=('{"confidence":"linear","alpha":1,"regularization_exponent":0,"regularization":10}'
 		'{"confidence":"log","alpha":3,"regularization_exponent":1,"regularization":0.01}')
