@@ -5,7 +5,7 @@
 -- training and in fold-in; CG with a tolerance reaches the Cholesky loss where 3
 -- fixed steps do not; every new option's range.
 BEGIN;
-SELECT plan(27);
+SELECT plan(32);
 SET LOCAL recsys.threads = 2;
 SET LOCAL max_parallel_workers_per_gather = 0;
 
@@ -139,6 +139,19 @@ SELECT throws_ok('SELECT recsys.train_ials(u, i, -w, ''{"confidence": "log"}'') 
 				 'a negative weight is still refused with log confidence');
 SELECT lives_ok(pg_temp.ials('{"confidence": "linear", "epsilon": 1e-6, "regularization_exponent": 0, "cg_tolerance": 0, "cg_steps": 1}'),
 				'the smallest values of every new option are accepted');
+
+-- 28-32: synthetic_ratings' implicit shapes and their argument checks
+SELECT cmp_ok((SELECT max(weight) FROM rows WHERE shape = 'plays'), '>', 1e5::real,
+			  'count_exponent 1: counts reach the hundreds of thousands');
+SELECT cmp_ok((SELECT max(n)::float8 / percentile_disc(0.5) WITHIN GROUP (ORDER BY n)
+			   FROM (SELECT count(*) AS n FROM rows WHERE shape = 'sparse' GROUP BY user_id) a), '>', 10::float8,
+			  'user_activity 1.5: the most active user has over 10 times the median user''s rows');
+SELECT throws_ok('SELECT * FROM recsys.synthetic_ratings(10, 10, 50, implicit => true, count_exponent => 0.3)', '22023',
+				 'argument "count_exponent" must be 0 or between 0.5 and 10, got 0.3', 'count_exponent below its range');
+SELECT throws_ok('SELECT * FROM recsys.synthetic_ratings(10, 10, 50, user_activity => 5)', '22023',
+				 'argument "user_activity" must be between 0 and 4, got 5', 'user_activity above its range');
+SELECT throws_ok('SELECT * FROM recsys.synthetic_ratings(10, 10, 50, popularity_exponent => -1)', '22023',
+				 'argument "popularity_exponent" must be between 0 and 4, got -1', 'popularity_exponent negative');
 
 SELECT * FROM finish();
 ROLLBACK;
