@@ -428,3 +428,28 @@ CREATE FUNCTION recsys.similar_users(name text, user_id bigint, n integer DEFAUL
 	LANGUAGE C STABLE PARALLEL SAFE ROWS 10 SUPPORT recsys.serving_support;
 COMMENT ON FUNCTION recsys.similar_users(text, bigint, integer, bigint[], bigint[]) IS
 	'similar_users with the named model in recsys.models';
+
+-- synthetic_ratings learns realistic implicit shapes (issue 10): a popularity
+-- exponent, log-normal user activity and heavy-tailed counts.  The new arguments
+-- come last with defaults that reproduce 0.1.0's rows, so every old call form
+-- (positional or named) still works and returns the same rows.
+DROP FUNCTION recsys.synthetic_ratings(int, int, bigint, int, float8, bigint, bool);
+CREATE FUNCTION recsys.synthetic_ratings(
+	n_users int,
+	n_items int,
+	n_ratings bigint,
+	rank int DEFAULT 8,
+	noise float8 DEFAULT 0.5,
+	seed bigint DEFAULT 42,
+	implicit bool DEFAULT false,
+	popularity_exponent float8 DEFAULT 1,
+	user_activity float8 DEFAULT 0,
+	count_exponent float8 DEFAULT 0)
+RETURNS TABLE (user_id bigint, item_id bigint, rating real)
+AS 'MODULE_PATHNAME', 'synthetic_ratings'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+ROWS 100000
+SUPPORT recsys.synthetic_ratings_support;
+
+COMMENT ON FUNCTION recsys.synthetic_ratings(int, int, bigint, int, float8, bigint, bool, float8, float8, float8) IS
+'synthetic ratings with a planted low-rank truth: distinct (user_id, item_id) pairs, ids from 1, explicit ratings on a 1..5 scale or implicit positive counts; item popularity (rank + 10)^-popularity_exponent, user activity log-normal with sigma user_activity (0: equal), implicit counts geometric (count_exponent 0) or Pareto-tailed with that exponent (play-count-like, into the hundreds of thousands); deterministic per seed';

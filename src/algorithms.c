@@ -220,6 +220,13 @@ FitAls(const RecFitInput *in, RecFitOutput *out)
 	return status;
 }
 
+/*
+ * With cg_tolerance 0 (a fixed number of CG steps, nothing solved exactly), a
+ * relative residual above this after the last sweep is reported even without
+ * verbose: the factors are then far from the solution of their equations
+ */
+#define IALS_RESIDUAL_WARNING	0.1
+
 /* The fit of train_ials: implicit ALS, Hu-Koren-Volinsky (ials.c) */
 static int
 FitIals(const RecFitInput *in, RecFitOutput *out)
@@ -246,7 +253,32 @@ FitIals(const RecFitInput *in, RecFitOutput *out)
 	p.solver = (int) o->solver;
 	p.seed = (uint64) o->common.seed;
 	p.threads = in->threads;
+	p.confidence = (int) o->confidence;
+	p.epsilon = (float) o->epsilon;
+	p.reg_exponent = (float) o->regularization_exponent;
+	p.cg_tolerance = (float) o->cg_tolerance;
 	status = IalsTrain(&in->data->ratings, &p, &f, &ctl);
+
+	/* how far the last sweep's CG solves ended from converged */
+	if (status == RECSYS_OK && p.solver == IALS_SOLVER_CG && f.iterations_done > 0)
+	{
+		int64		rows = (int64) in->data->ratings.n_users + in->data->ratings.n_items;
+
+		if (o->common.verbose)
+			ereport(NOTICE,
+					(errmsg("%s conjugate gradient: largest relative residual %.3g in the last sweep",
+							in->algorithm->aggregate, f.cg_residual),
+					 errdetail(INT64_FORMAT " of " INT64_FORMAT " rows were above cg_tolerance = %g after cg_steps = %d steps%s.",
+							   f.cg_unconverged, rows, (double) p.cg_tolerance, p.cg_steps,
+							   p.cg_tolerance > 0.0f ? " and were solved exactly" : "")));
+		else if (f.cg_residual > IALS_RESIDUAL_WARNING && p.cg_tolerance == 0.0f)
+			ereport(WARNING,
+					(errmsg("%s conjugate gradient did not converge: largest relative residual %.3g in the last sweep",
+							in->algorithm->aggregate, f.cg_residual),
+					 errdetail(INT64_FORMAT " of " INT64_FORMAT " rows stopped at cg_steps = %d with cg_tolerance 0.",
+							   f.cg_unconverged, rows, p.cg_steps),
+					 errhint("Set \"cg_tolerance\" above 0, so that rows CG leaves above it are solved exactly.")));
+	}
 
 	m->iterations = f.iterations_done;
 	m->global_mean = 0.0f;

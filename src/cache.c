@@ -57,10 +57,18 @@
 #include "recsys.h"
 #include "registry.h"
 #include "serving.h"
+#include "solver.h"
 
 /* defaults of the training options, used when a model's options omit them */
 #define DEFAULT_REGULARIZATION	0.1
 #define DEFAULT_ALPHA			10.0
+
+/*
+ * 0.1.0 models record neither "confidence" nor "regularization_exponent": they
+ * were trained with c = 1 + alpha w and a plain lambda, so absent keys mean that
+ */
+#define DEFAULT_EPSILON			1.0
+#define DEFAULT_REG_EXPONENT	0.0
 
 /* cached entries, most recently used first, and their total bytes */
 static dlist_head cache_lru = DLIST_STATIC_INIT(cache_lru);
@@ -150,6 +158,20 @@ OptionNumber(Jsonb *options, const char *key, double dflt)
 													  NumericGetDatum(val.val.numeric)));
 }
 
+/* Whether the model's options JSON has key with the string value want */
+static bool
+OptionIsString(Jsonb *options, const char *key, const char *want)
+{
+	JsonbValue	val;
+
+	if (options == NULL || !JB_ROOT_IS_OBJECT(options) ||
+		getKeyJsonValueFromContainer(&options->root, key, strlen(key), &val) == NULL ||
+		val.type != jbvString)
+		return false;
+	return val.val.string.len == (int) strlen(want) &&
+		memcmp(val.val.string.val, want, val.val.string.len) == 0;
+}
+
 /* palloc for arrays that may exceed 1 GB on very large catalogues */
 static void *
 AllocArray(Size count, Size width)
@@ -221,6 +243,14 @@ DeriveServingData(RecModelEntry *e)
 													 CStringGetDatum(e->v.options)));
 	e->lambda = OptionNumber(options, "regularization", DEFAULT_REGULARIZATION);
 	e->alpha = OptionNumber(options, "alpha", DEFAULT_ALPHA);
+	e->implicit.lambda = e->lambda;
+	e->implicit.alpha = e->alpha;
+	e->implicit.confidence = OptionIsString(options, "confidence", "log") ?
+		IALS_CONFIDENCE_LOG : IALS_CONFIDENCE_LINEAR;
+	e->implicit.epsilon = OptionNumber(options, "epsilon", DEFAULT_EPSILON);
+	e->implicit.reg_exponent = OptionNumber(options, "regularization_exponent",
+											DEFAULT_REG_EXPONENT);
+	e->implicit.n_items = h->n_items;
 
 	/* what only factor models need: row norms for cosine, Y'Y below */
 	e->item_norms = e->user_norms = NULL;

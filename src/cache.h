@@ -20,6 +20,7 @@
 #include "lib/ilist.h"
 
 #include "model.h"
+#include "serving.h"
 
 /* TOAST pointers remembered per entry (values copied between tables, history) */
 #define RECSYS_MODEL_ALIASES	4
@@ -56,6 +57,7 @@ typedef struct RecModelEntry
 	/* derived once per load */
 	float		lambda;			/* options.regularization */
 	float		alpha;			/* options.alpha (implicit) */
+	RecImplicitWeights implicit;	/* what implicit fold-in reads of the options */
 	float	   *item_norms;		/* [n_items] |y_i|, for cosine; NULL without factors */
 	float	   *user_norms;		/* [n_users] |x_u|, for cosine; NULL without factors */
 	int32	   *popular;		/* [n_items] item indexes by count desc, id asc */

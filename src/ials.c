@@ -4,20 +4,25 @@
  *		conjugate-gradient solver or an exact Cholesky solver (IalsTrain).
  *
  * Every (user, item) pair counts: an observed weight w gives preference p = [w > 0]
- * and confidence c = 1 + alpha |w|; an unobserved pair has p = 0 and c = 1.  The
- * objective is
+ * and confidence c = 1 + d(w), d = alpha |w| (linear) or alpha log(1 + |w| / epsilon)
+ * (log); an unobserved pair has p = 0 and c = 1.  The objective is
  *
- *		L = sum_(u,i all pairs) c_ui (p_ui - x_u . y_i)^2 + lambda (|X|^2 + |Y|^2)
+ *		L = sum_(u,i all pairs) c_ui (p_ui - x_u . y_i)^2
+ *			+ sum_u lambda_u |x_u|^2 + sum_i lambda_i |y_i|^2
  *
- * with lambda not scaled by counts.  With Y fixed, user u's minimiser solves
+ * with lambda_u = lambda (n_items + sum_(i in u) d_ui)^nu, the row's total weight
+ * in the loss to the power nu (Rendle et al., RecSys 2022: frequency-scaled
+ * regularisation; nu = 0 is a plain lambda), and likewise lambda_i over n_users.
+ * With Y fixed, user u's minimiser solves
  *
- *		(G + sum_(i in u) (c_ui - 1) y_i y_i^T + lambda I) x_u = sum_(i in u) c_ui p_ui y_i
+ *		(G + sum_(i in u) (c_ui - 1) y_i y_i^T + lambda_u I) x_u = sum_(i in u) c_ui p_ui y_i
  *
  * where G = Y^T Y is computed once per half-sweep (SSYRK) and shared by every row:
  * the unobserved pairs cost nothing beyond it.  The CG solver never forms the
  * matrix: A v = G v + lambda v + Y_u^T (d .* (Y_u v)), d = c - 1, on the user's rows
- * gathered into a contiguous block, starting from the current x_u and running
- * cg_steps steps.  A row with more entries than the block holds forms A explicitly
+ * gathered into a contiguous block, starting from the current x_u, preconditioned
+ * by A's diagonal (Jacobi: the confidences of heavy rows make A badly scaled) and
+ * stopping when |b - A x| <= cg_tolerance |b| or after cg_steps steps.  A row with more entries than the block holds forms A explicitly
  * (SSYRK over slabs, cheaper than re-reading the rows each step) and runs the same
  * CG on it.  The Cholesky solver forms A for every row and solves exactly.
  *
@@ -26,7 +31,8 @@
  *		sum_(u,i all) (x_u . y_i)^2 = sum_u x_u^T G_Y x_u = <X^T X, Y^T Y>  (Frobenius)
  *
  * so L = <G_X, G_Y> + sum_(observed) [c (p - s)^2 - s^2] + lambda (|X|^2 + |Y|^2),
- * s = x_u . y_i, where the observed terms are summed while solving the item side.
+ * s = x_u . y_i, where the observed terms are summed while solving the item side
+ * (and the regularisation term with each row's own lambda).
  * Rows only read the other side's factors, so results do not depend on the number
  * of threads.  Plain C: no PostgreSQL calls.
  */
@@ -64,15 +70,23 @@ typedef struct IalsScratch
 	float	   *dir;			/* [k] CG search direction */
 	float	   *Ad;				/* [k] A times the direction */
 	float	   *x;				/* [k] the row's factors, copied to aligned memory */
+	float	   *z;				/* [k] preconditioned residual */
+	float	   *diag;			/* [k] inverse of A's diagonal (Jacobi) */
+	float		lambda;			/* lambda of the row being solved */
 } IalsScratch;
 
 /* One half-sweep: the rows being solved and the fixed other side */
 typedef struct IalsHalf
 {
 	int			k;
-	float		lambda;
+	float		lambda;			/* regularization, before the row's scaling */
 	float		alpha;
+	int			confidence;		/* IALS_CONFIDENCE_* */
+	float		epsilon;
+	float		reg_exponent;
+	double		n_other;		/* rows of the other side (the unobserved weight) */
 	int			cg_steps;
+	float		cg_tolerance;
 	int			solver;			/* IALS_SOLVER_* */
 	int			gather_max;		/* rows the per-thread block holds */
 	bool		solve;			/* false: only evaluate the loss terms */
@@ -84,6 +98,7 @@ typedef struct IalsHalf
 	const float *other;			/* other side, [* k] */
 	const float *gram;			/* G of the other side, [k * k], both triangles */
 	double	   *row_loss;		/* [rows] */
+	float	   *row_residual;	/* [rows] CG: |r| / |b| where the row's solve ended */
 	IalsScratch *scratch;		/* [threads] */
 } IalsHalf;
 
@@ -97,7 +112,7 @@ IalsGather(const IalsHalf *h, IalsScratch *s, int64_t from, int m)
 	for (j = 0; j < m; j++)
 	{
 		float		w = h->val[from + j];
-		float		d = h->alpha * fabsf(w);
+		float		d = IalsConfidenceExcess(h->confidence, h->alpha, h->epsilon, w);
 
 		/* the rows are scattered: ask for one IALS_PREFETCH rows ahead */
 		if (j + IALS_PREFETCH < m)
@@ -109,7 +124,7 @@ IalsGather(const IalsHalf *h, IalsScratch *s, int64_t from, int m)
 	}
 }
 
-/* out = A v for the gathered (implicit) form: G v + lambda v + B (d .* (B^T v)) */
+/* out = A v for the gathered (implicit) form: G v + lambda_r v + B (d .* (B^T v)) */
 static void
 IalsApplyGathered(const IalsHalf *h, IalsScratch *s, int m, const float *v, float *out)
 {
@@ -117,7 +132,7 @@ IalsApplyGathered(const IalsHalf *h, IalsScratch *s, int m, const float *v, floa
 	int			j;
 
 	cblas_sgemv(CblasColMajor, CblasNoTrans, k, k, 1.0f, h->gram, k, v, 1, 0.0f, out, 1);
-	cblas_saxpy(k, h->lambda, v, 1, out, 1);
+	cblas_saxpy(k, s->lambda, v, 1, out, 1);
 	if (m > 0)
 	{
 		cblas_sgemv(CblasColMajor, CblasTrans, k, m, 1.0f, s->block, k, v, 1, 0.0f, s->t, 1);
@@ -128,7 +143,7 @@ IalsApplyGathered(const IalsHalf *h, IalsScratch *s, int m, const float *v, floa
 }
 
 /*
- * Forms A = G + lambda I + sum (c - 1) y y^T (lower triangle) and b = sum c p y over
+ * Forms A = G + lambda_r I + sum (c - 1) y y^T (lower triangle) and b = sum c p y over
  * the row's entries, slab by slab: b from the plain rows, then each column scaled by
  * sqrt(c - 1) so that one SSYRK adds the confidence term.
  */
@@ -141,7 +156,7 @@ IalsFormExplicit(const IalsHalf *h, IalsScratch *s, int64_t begin, int64_t end)
 
 	memcpy(s->A, h->gram, sizeof(float) * k * k);
 	for (j = 0; j < k; j++)
-		s->A[(int64_t) j * k + j] += h->lambda;
+		s->A[(int64_t) j * k + j] += s->lambda;
 	memset(s->b, 0, sizeof(float) * k);
 	for (from = begin; from < end; from += h->gather_max)
 	{
@@ -165,21 +180,66 @@ IalsFormExplicit(const IalsHalf *h, IalsScratch *s, int64_t begin, int64_t end)
 }
 
 /*
- * Runs h->cg_steps conjugate-gradient steps on A x = b from the current x, with A
- * applied either from the gathered block (m rows) or explicitly (m < 0).
+ * Inverse of A's diagonal into s->diag: G_ll + lambda_r + sum_j d_j y_jl^2, from the
+ * gathered block (m rows) or from the explicit matrix (m < 0)
  */
 static void
+IalsJacobi(const IalsHalf *h, IalsScratch *s, int m)
+{
+	int			k = h->k;
+	int			j,
+				l;
+
+	if (m < 0)
+	{
+		for (l = 0; l < k; l++)
+			s->diag[l] = s->A[(int64_t) l * k + l];
+	}
+	else
+	{
+		for (l = 0; l < k; l++)
+			s->diag[l] = h->gram[(int64_t) l * k + l] + s->lambda;
+		for (j = 0; j < m; j++)
+		{
+			const float *y = s->block + (int64_t) j * k;
+			float		d = s->d[j];
+
+			/* one accumulator per entry: the compiler vectorises over l */
+			for (l = 0; l < k; l++)
+				s->diag[l] += d * y[l] * y[l];
+		}
+	}
+	for (l = 0; l < k; l++)
+		s->diag[l] = s->diag[l] > 0.0f ? 1.0f / s->diag[l] : 1.0f;
+}
+
+/*
+ * Jacobi-preconditioned conjugate gradient on A x = b from the current x, with A
+ * applied either from the gathered block (m rows) or explicitly (m < 0).  Stops
+ * when |r| <= cg_tolerance |b| (checked before every step, so a warm start that
+ * is already good enough costs one product) or after cg_steps steps; returns the
+ * relative residual |r| / |b| it stopped at (0 when b = 0 and r = 0).
+ */
+static float
 IalsConjugateGradient(const IalsHalf *h, IalsScratch *s, int m, float *x)
 {
 	int			k = h->k;
 	float	   *r = s->r;
+	float	   *z = s->z;
 	float	   *dir = s->dir;
 	float	   *Ad = s->Ad;
-	double		rs_old;
+	double		b2,
+				rr,
+				rz_old,
+				stop2;
 	int			step;
 	int			l;
 
-	/* r = b - A x */
+	IalsJacobi(h, s, m);
+	b2 = cblas_dsdot(k, s->b, 1, s->b, 1);
+	stop2 = (double) h->cg_tolerance * (double) h->cg_tolerance * b2;
+
+	/* r = b - A x, z = M^-1 r */
 	if (m >= 0)
 		IalsApplyGathered(h, s, m, x, Ad);
 	else
@@ -187,36 +247,43 @@ IalsConjugateGradient(const IalsHalf *h, IalsScratch *s, int m, float *x)
 	for (l = 0; l < k; l++)
 	{
 		r[l] = s->b[l] - Ad[l];
-		dir[l] = r[l];
+		z[l] = s->diag[l] * r[l];
+		dir[l] = z[l];
 	}
-	rs_old = cblas_dsdot(k, r, 1, r, 1);
+	rr = cblas_dsdot(k, r, 1, r, 1);
+	rz_old = cblas_dsdot(k, r, 1, z, 1);
 
 	for (step = 0; step < h->cg_steps; step++)
 	{
 		double		pAp,
 					a,
-					rs_new;
+					rz_new;
 
-		if (rs_old < 1e-20)
+		if (rr <= stop2 || rr < 1e-30)
 			break;
 		if (m >= 0)
 			IalsApplyGathered(h, s, m, dir, Ad);
 		else
 			cblas_ssymv(CblasColMajor, CblasLower, k, 1.0f, s->A, k, dir, 1, 0.0f, Ad, 1);
 		pAp = cblas_dsdot(k, dir, 1, Ad, 1);
-		if (!(pAp > 0.0))
+		if (!(pAp > 0.0) || !(rz_old > 0.0))
 			break;
-		a = rs_old / pAp;
+		a = rz_old / pAp;
 		for (l = 0; l < k; l++)
 		{
 			x[l] += (float) a * dir[l];
 			r[l] -= (float) a * Ad[l];
+			z[l] = s->diag[l] * r[l];
 		}
-		rs_new = cblas_dsdot(k, r, 1, r, 1);
+		rr = cblas_dsdot(k, r, 1, r, 1);
+		rz_new = cblas_dsdot(k, r, 1, z, 1);
 		for (l = 0; l < k; l++)
-			dir[l] = r[l] + (float) (rs_new / rs_old) * dir[l];
-		rs_old = rs_new;
+			dir[l] = z[l] + (float) (rz_new / rz_old) * dir[l];
+		rz_old = rz_new;
 	}
+	if (b2 > 0.0)
+		return (float) sqrt(rr / b2);
+	return rr > 0.0 ? 1.0f : 0.0f;
 }
 
 /* Sum over the row's observed pairs of c (p - s)^2 - s^2, s = x . y */
@@ -248,6 +315,56 @@ IalsObservedTerms(const IalsHalf *h, IalsScratch *s, int64_t begin, int64_t end,
 	return sum;
 }
 
+/*
+ * Solves the row exactly: forms A and b and factors A (Cholesky), with a small
+ * ridge if float rounding made it indefinite; the solution goes to x
+ */
+static int
+IalsSolveExact(const IalsHalf *h, IalsScratch *s, int64_t begin, int64_t end, float *x)
+{
+	int			k = h->k;
+	int			j;
+	int			info = 0;
+	int			one = 1;
+
+	IalsFormExplicit(h, s, begin, end);
+	spotrf_("L", &k, s->A, &k, &info);
+	if (info != 0)
+	{
+		/*
+		 * A is positive definite in exact arithmetic, but when many rows of
+		 * the other side are (nearly) equal, float rounding in the large
+		 * eigenvalues can swamp lambda.  Factor again with a ridge of
+		 * 1e-6, then 1e-5, then 1e-4 of the largest diagonal entry: a
+		 * perturbation at the level of float rounding of the data's scale.
+		 */
+		float		ridge_scale = 1e-6f;
+		int			attempt;
+
+		for (attempt = 0; info != 0 && attempt < 3; attempt++)
+		{
+			float		dmax = 0.0f;
+
+			IalsFormExplicit(h, s, begin, end);
+			for (j = 0; j < k; j++)
+				if (s->A[(int64_t) j * k + j] > dmax)
+					dmax = s->A[(int64_t) j * k + j];
+			for (j = 0; j < k; j++)
+				s->A[(int64_t) j * k + j] += ridge_scale * dmax;
+			info = 0;
+			spotrf_("L", &k, s->A, &k, &info);
+			ridge_scale *= 10.0f;
+		}
+		if (info != 0)
+			return RECSYS_ENOTPD;
+	}
+	spotrs_("L", &k, &one, s->A, &k, s->b, &k, &info);
+	if (info != 0)
+		return RECSYS_ENOTPD;
+	memcpy(x, s->b, sizeof(float) * k);
+	return RECSYS_OK;
+}
+
 /* Solves (or only evaluates) one row; returns a status code */
 static int
 IalsRow(const IalsHalf *h, IalsScratch *s, int64_t row)
@@ -259,7 +376,21 @@ IalsRow(const IalsHalf *h, IalsScratch *s, int64_t row)
 	float	   *x = s->x;
 	bool		gathered = false;
 	double		norm2 = 0.0;
+	float		residual = 0.0f;
 	int			j;
+
+	/* the row's lambda, from its total confidence excess */
+	if (h->reg_exponent != 0.0f)
+	{
+		double		sum_d = 0.0;
+		int64_t		e;
+
+		for (e = begin; e < end; e++)
+			sum_d += IalsConfidenceExcess(h->confidence, h->alpha, h->epsilon, h->val[e]);
+		s->lambda = IalsRowLambda(h->lambda, h->reg_exponent, h->n_other, sum_d);
+	}
+	else
+		s->lambda = h->lambda;
 
 	/* work on an aligned copy, so BLAS sees the same alignment for every row */
 	memcpy(x, h->factors + row * k, sizeof(float) * k);
@@ -267,67 +398,50 @@ IalsRow(const IalsHalf *h, IalsScratch *s, int64_t row)
 	{
 		if (h->solver == IALS_SOLVER_CHOLESKY)
 		{
-			int			info = 0;
-			int			one = 1;
+			int			rc = IalsSolveExact(h, s, begin, end, x);
 
-			IalsFormExplicit(h, s, begin, end);
-			spotrf_("L", &k, s->A, &k, &info);
-			if (info != 0)
-			{
-				/*
-				 * A is positive definite in exact arithmetic, but when many rows of
-				 * the other side are (nearly) equal, float rounding in the large
-				 * eigenvalues can swamp lambda.  Factor again with a ridge of
-				 * 1e-6, then 1e-5, then 1e-4 of the largest diagonal entry: a
-				 * perturbation at the level of float rounding of the data's scale.
-				 */
-				float		ridge_scale = 1e-6f;
-				int			attempt;
-
-				for (attempt = 0; info != 0 && attempt < 3; attempt++)
-				{
-					float		dmax = 0.0f;
-
-					IalsFormExplicit(h, s, begin, end);
-					for (j = 0; j < k; j++)
-						if (s->A[(int64_t) j * k + j] > dmax)
-							dmax = s->A[(int64_t) j * k + j];
-					for (j = 0; j < k; j++)
-						s->A[(int64_t) j * k + j] += ridge_scale * dmax;
-					info = 0;
-					spotrf_("L", &k, s->A, &k, &info);
-					ridge_scale *= 10.0f;
-				}
-				if (info != 0)
-					return RECSYS_ENOTPD;
-			}
-			spotrs_("L", &k, &one, s->A, &k, s->b, &k, &info);
-			if (info != 0)
-				return RECSYS_ENOTPD;
-			memcpy(x, s->b, sizeof(float) * k);
+			if (rc != RECSYS_OK)
+				return rc;
 		}
 		else if (n <= h->gather_max)
 		{
 			IalsGather(h, s, begin, (int) n);
 			cblas_sgemv(CblasColMajor, CblasNoTrans, k, (int) n, 1.0f, s->block, k,
 						s->cp, 1, 0.0f, s->b, 1);
-			IalsConjugateGradient(h, s, (int) n, x);
+			residual = IalsConjugateGradient(h, s, (int) n, x);
 			gathered = true;
 		}
 		else
 		{
 			IalsFormExplicit(h, s, begin, end);
-			IalsConjugateGradient(h, s, -1, x);
+			residual = IalsConjugateGradient(h, s, -1, x);
+		}
+
+		/*
+		 * A row CG left above the tolerance after cg_steps steps is solved
+		 * exactly: with confidences of 10^6 and more A's condition number is
+		 * beyond what float CG resolves in k steps.  The residual CG reached is
+		 * still what the sweep reports.
+		 */
+		if (h->solver == IALS_SOLVER_CG && h->cg_tolerance > 0.0f &&
+			residual > h->cg_tolerance)
+		{
+			int			rc = IalsSolveExact(h, s, begin, end, x);
+
+			if (rc != RECSYS_OK)
+				return rc;
+			gathered = false;
 		}
 		for (j = 0; j < k; j++)
 			if (!isfinite(x[j]))
 				return RECSYS_ENOTPD;
 		memcpy(h->factors + row * k, x, sizeof(float) * k);
+		h->row_residual[row] = residual;
 	}
 
 	for (j = 0; j < k; j++)
 		norm2 += (double) x[j] * (double) x[j];
-	h->row_loss[row] = (double) h->lambda * norm2;
+	h->row_loss[row] = (double) s->lambda * norm2;
 	if (h->observed && n > 0)
 		h->row_loss[row] += IalsObservedTerms(h, s, begin, end, x, gathered);
 	return RECSYS_OK;
@@ -380,6 +494,32 @@ IalsFrobenius(const float *a, const float *b, int k)
 }
 
 /*
+ * How far the last sweep's CG solves were from converged: the largest relative
+ * residual of either side and the rows stopped by cg_steps above cg_tolerance
+ */
+static void
+IalsResidualSummary(const IalsParams *p, const float *user_residual, int32_t n_users,
+					const float *item_residual, int32_t n_items, RecFactors *out)
+{
+	double		worst = 0.0;
+	int64_t		above = 0;
+	int32_t		i;
+
+	for (i = 0; i < n_users; i++)
+	{
+		worst = user_residual[i] > worst ? user_residual[i] : worst;
+		above += user_residual[i] > p->cg_tolerance;
+	}
+	for (i = 0; i < n_items; i++)
+	{
+		worst = item_residual[i] > worst ? item_residual[i] : worst;
+		above += item_residual[i] > p->cg_tolerance;
+	}
+	out->cg_residual = worst;
+	out->cg_unconverged = above;
+}
+
+/*
  * Trains implicit ALS; see solver.h for the contract and the top of this file for
  * the objective.  The biases in out are not used (set to 0 if present).
  */
@@ -393,6 +533,8 @@ IalsTrain(const RecRatings *r, const IalsParams *p, RecFactors *out,
 	char	   *pool = NULL;
 	double	   *user_loss = NULL;
 	double	   *item_loss = NULL;
+	float	   *user_residual = NULL;
+	float	   *item_residual = NULL;
 	float	   *gram_x = NULL;
 	float	   *gram_y = NULL;
 	size_t		per_thread;
@@ -406,6 +548,10 @@ IalsTrain(const RecRatings *r, const IalsParams *p, RecFactors *out,
 	if (r == NULL || p == NULL || out == NULL || k < 1 || p->iterations < 0 ||
 		!(p->regularization >= 0.0f) || !isfinite(p->regularization) ||
 		!(p->alpha >= 0.0f) || !isfinite(p->alpha) || p->cg_steps < 1 ||
+		(p->confidence != IALS_CONFIDENCE_LINEAR && p->confidence != IALS_CONFIDENCE_LOG) ||
+		(p->confidence == IALS_CONFIDENCE_LOG && !(p->epsilon > 0.0f && isfinite(p->epsilon))) ||
+		!(p->reg_exponent >= 0.0f && p->reg_exponent <= 1.0f) ||
+		!(p->cg_tolerance >= 0.0f && p->cg_tolerance < 1.0f) ||
 		(p->solver != IALS_SOLVER_CG && p->solver != IALS_SOLVER_CHOLESKY) ||
 		r->n_users < 0 || r->n_items < 0 || r->nnz < 0 ||
 		out->user_factors == NULL || out->item_factors == NULL)
@@ -423,6 +569,8 @@ IalsTrain(const RecRatings *r, const IalsParams *p, RecFactors *out,
 	out->loss = 0.0;
 	out->scratch_bytes = 0;
 	out->global_mean = 0.0f;
+	out->cg_residual = 0.0;
+	out->cg_unconverged = 0;
 
 	RecInitFactors(out->user_factors, r->n_users, k, p->seed, 1);
 	RecInitFactors(out->item_factors, r->n_items, k, p->seed, 2);
@@ -436,21 +584,24 @@ IalsTrain(const RecRatings *r, const IalsParams *p, RecFactors *out,
 		gather_max = 16;
 	per_thread = SolverFloats((int64_t) gather_max * k) +
 		3 * SolverFloats(gather_max) + SolverFloats((int64_t) k * k) +
-		5 * SolverFloats(k);
+		7 * SolverFloats(k);
 	scratch = calloc(threads, sizeof(IalsScratch));
 	pool = SolverAlloc(per_thread * threads);
 	user_loss = SolverAlloc(sizeof(double) * ((size_t) r->n_users + 1));
 	item_loss = SolverAlloc(sizeof(double) * ((size_t) r->n_items + 1));
+	user_residual = calloc((size_t) r->n_users + 1, sizeof(float));
+	item_residual = calloc((size_t) r->n_items + 1, sizeof(float));
 	gram_x = SolverAlloc(sizeof(float) * k * k);
 	gram_y = SolverAlloc(sizeof(float) * k * k);
 	if (scratch == NULL || pool == NULL || user_loss == NULL || item_loss == NULL ||
-		gram_x == NULL || gram_y == NULL)
+		user_residual == NULL || item_residual == NULL || gram_x == NULL || gram_y == NULL)
 	{
 		rc = RECSYS_ENOMEM;
 		goto done;
 	}
 	out->scratch_bytes = (int64_t) (per_thread * threads + threads * sizeof(IalsScratch) +
-									sizeof(double) * ((size_t) r->n_users + r->n_items + 2) +
+									(sizeof(double) + sizeof(float)) *
+									((size_t) r->n_users + r->n_items + 2) +
 									2 * SolverFloats((int64_t) k * k));
 	for (t = 0; t < threads; t++)
 	{
@@ -475,13 +626,21 @@ IalsTrain(const RecRatings *r, const IalsParams *p, RecFactors *out,
 		scratch[t].Ad = (float *) b;
 		b += SolverFloats(k);
 		scratch[t].x = (float *) b;
+		b += SolverFloats(k);
+		scratch[t].z = (float *) b;
+		b += SolverFloats(k);
+		scratch[t].diag = (float *) b;
 	}
 
 	memset(&uh, 0, sizeof(uh));
 	uh.k = k;
 	uh.lambda = p->regularization;
 	uh.alpha = p->alpha;
+	uh.confidence = p->confidence;
+	uh.epsilon = p->epsilon;
+	uh.reg_exponent = p->reg_exponent;
 	uh.cg_steps = p->cg_steps;
+	uh.cg_tolerance = p->cg_tolerance;
 	uh.solver = p->solver;
 	uh.gather_max = gather_max;
 	uh.scratch = scratch;
@@ -493,6 +652,8 @@ IalsTrain(const RecRatings *r, const IalsParams *p, RecFactors *out,
 	uh.other = out->item_factors;
 	uh.gram = gram_y;
 	uh.row_loss = user_loss;
+	uh.row_residual = user_residual;
+	uh.n_other = (double) r->n_items;
 	uh.observed = false;
 	ih.ptr = r->item_ptr;
 	ih.idx = r->item_users;
@@ -501,6 +662,8 @@ IalsTrain(const RecRatings *r, const IalsParams *p, RecFactors *out,
 	ih.other = out->user_factors;
 	ih.gram = gram_x;
 	ih.row_loss = item_loss;
+	ih.row_residual = item_residual;
+	ih.n_other = (double) r->n_users;
 	ih.observed = true;
 
 	if (p->iterations == 0)
@@ -542,6 +705,8 @@ IalsTrain(const RecRatings *r, const IalsParams *p, RecFactors *out,
 			SolverOrderedSum(user_loss, r->n_users) +
 			SolverOrderedSum(item_loss, r->n_items);
 		out->iterations_done = it + 1;
+		if (p->solver == IALS_SOLVER_CG)
+			IalsResidualSummary(p, user_residual, r->n_users, item_residual, r->n_items, out);
 		rc = SolverSweepDone(ctl, it + 1, out->loss, start);
 		if (rc != RECSYS_OK)
 			break;
@@ -552,6 +717,8 @@ done:
 	free(pool);
 	free(user_loss);
 	free(item_loss);
+	free(user_residual);
+	free(item_residual);
 	free(gram_x);
 	free(gram_y);
 	return rc;

@@ -54,12 +54,28 @@ static const char *const IalsSolverChoices[] = {"cg", "cholesky", NULL};
 StaticAssertDecl(IALS_SOLVER_CG == 0 && IALS_SOLVER_CHOLESKY == 1,
 				 "IalsSolverChoices is indexed by IALS_SOLVER_*");
 
+/* how a weight becomes a confidence, indexed by IALS_CONFIDENCE_* */
+static const char *const IalsConfidenceChoices[] = {"linear", "log", NULL};
+
+StaticAssertDecl(IALS_CONFIDENCE_LINEAR == 0 && IALS_CONFIDENCE_LOG == 1,
+				 "IalsConfidenceChoices is indexed by IALS_CONFIDENCE_*");
+
+/*
+ * Defaults from bench/60_defaults.sh (README, Getting good results): within a
+ * few percent of the best NDCG@10 of its grid on every shape it generates.
+ */
 const RecOptionSpec IalsOptionSpecs[] = {
 	{"factors", RECSYS_OPTION_INTEGER, 1, RECSYS_MAX_FACTORS, 32, NULL, offsetof(IalsOptions, factors)},
 	{"iterations", RECSYS_OPTION_INTEGER, 0, 10000, 15, NULL, offsetof(IalsOptions, iterations)},
-	{"regularization", RECSYS_OPTION_NUMBER, 0, 1e6, 0.1, NULL, offsetof(IalsOptions, regularization)},
+	{"regularization", RECSYS_OPTION_NUMBER, 0, 1e6, 2, NULL, offsetof(IalsOptions, regularization)},
 	{"alpha", RECSYS_OPTION_NUMBER, 0, 1e6, 10, NULL, offsetof(IalsOptions, alpha)},
-	{"cg_steps", RECSYS_OPTION_INTEGER, 1, 100, 3, NULL, offsetof(IalsOptions, cg_steps)},
+	{"confidence", RECSYS_OPTION_CHOICE, 0, 0, IALS_CONFIDENCE_LOG, IalsConfidenceChoices,
+	 offsetof(IalsOptions, confidence)},
+	{"epsilon", RECSYS_OPTION_NUMBER, 1e-6, 1e9, 1, NULL, offsetof(IalsOptions, epsilon)},
+	{"regularization_exponent", RECSYS_OPTION_NUMBER, 0, 1, 0.5, NULL,
+	 offsetof(IalsOptions, regularization_exponent)},
+	{"cg_steps", RECSYS_OPTION_INTEGER, 1, 1024, 32, NULL, offsetof(IalsOptions, cg_steps)},
+	{"cg_tolerance", RECSYS_OPTION_NUMBER, 0, 0.5, 1e-4, NULL, offsetof(IalsOptions, cg_tolerance)},
 	{"solver", RECSYS_OPTION_CHOICE, 0, 0, IALS_SOLVER_CG, IalsSolverChoices, offsetof(IalsOptions, solver)},
 	RECSYS_COMMON_OPTION_SPECS(IalsOptions),
 };

@@ -96,7 +96,11 @@ typedef struct IalsOptions
 	int64		iterations;
 	double		regularization;
 	double		alpha;
-	int64		cg_steps;
+	int64		confidence;		/* IALS_CONFIDENCE_* */
+	double		epsilon;		/* log confidence: scale of the weights */
+	double		regularization_exponent;	/* nu of the row-scaled lambda */
+	int64		cg_steps;		/* most CG steps per solve */
+	double		cg_tolerance;	/* relative residual that ends a CG solve */
 	int64		solver;			/* IALS_SOLVER_*: the index in the choices */
 } IalsOptions;
 

@@ -762,7 +762,7 @@ FoldInHistory(RecModelEntry *e, const RecHistory *hist, float *bias)
 	*bias = 0.0f;
 	if (m->algorithm == RECSYS_ALG_IALS)
 		status = RecFoldInImplicit(e->v.item_factors, e->gram, k, hist->items, hist->values,
-								   hist->n, e->lambda, e->alpha, result->x, work);
+								   hist->n, &e->implicit, result->x, work);
 	else
 		status = RecFoldInExplicit(e->v.item_factors, k, e->v.item_bias, m->global_mean,
 								   hist->items, hist->values, hist->n, e->lambda,

@@ -450,12 +450,17 @@ RecFoldInExplicit(const float *Y, int k, const float *item_bias, float mu,
 int
 RecFoldInImplicit(const float *Y, const float *gram, int k,
 				  const int32_t *items, const float *values, int64_t n,
-				  float lambda, float alpha, float *x, float *work)
+				  const RecImplicitWeights *w, float *x, float *work)
 {
 	float	   *A = work;
 	float	   *rhs = work + (int64_t) k * k;
+	double		sum_d = 0.0;
+	float		lambda;
 	int			status;
 
+	for (int64_t e = 0; e < n; e++)
+		sum_d += IalsConfidenceExcess(w->confidence, w->alpha, w->epsilon, values[e]);
+	lambda = IalsRowLambda(w->lambda, w->reg_exponent, (double) w->n_items, sum_d);
 	memcpy(A, gram, sizeof(float) * k * k);
 	memset(rhs, 0, sizeof(float) * k);
 	for (int r = 0; r < k; r++)
@@ -463,7 +468,8 @@ RecFoldInImplicit(const float *Y, const float *gram, int k,
 	for (int64_t e = 0; e < n; e++)
 	{
 		const float *y = Y + (int64_t) items[e] * k;
-		float		c = 1.0f + alpha * fabsf(values[e]);
+		float		c = 1.0f + IalsConfidenceExcess(w->confidence, w->alpha, w->epsilon,
+													values[e]);
 
 		for (int r = 0; r < k; r++)
 			for (int q = 0; q < k; q++)

@@ -132,15 +132,31 @@ extern int	RecFoldInExplicit(const float *Y, int k, const float *item_bias, floa
 							  float lambda, float *x, float *bias, float *work);
 
 /*
+ * The options of an implicit model that fold-in needs: the same confidence and
+ * regularisation as training (ials.c, solver.h's IalsConfidenceExcess and
+ * IalsRowLambda)
+ */
+typedef struct RecImplicitWeights
+{
+	float		lambda;			/* options.regularization */
+	float		alpha;			/* options.alpha */
+	int			confidence;		/* options.confidence: IALS_CONFIDENCE_* */
+	float		epsilon;		/* options.epsilon (log confidence) */
+	float		reg_exponent;	/* options.regularization_exponent */
+	int32_t		n_items;		/* items of the model: the unobserved weight */
+} RecImplicitWeights;
+
+/*
  * Fold-in of one implicit-feedback user (Hu, Koren, Volinsky): solves exactly
- *		(Y'Y + sum_i (c_i - 1) y_i y_i' + lambda I) x = sum_i c_i p_i y_i,
- *		c_i = 1 + alpha * |w_i|, p_i = [w_i > 0]
+ *		(Y'Y + sum_i d_i y_i y_i' + lambda_u I) x = sum_i (1 + d_i) p_i y_i,
+ *		d_i = c_i - 1 as training computes it, p_i = [w_i > 0],
+ *		lambda_u = lambda (n_items + sum_i d_i)^exponent
  * with gram = Y'Y (k x k) precomputed.  work holds k*(k+1) floats.  Returns a
  * RECSYS_FOLDIN_* status as RecFoldInExplicit does.
  */
 extern int	RecFoldInImplicit(const float *Y, const float *gram, int k,
 							  const int32_t *items, const float *values, int64_t n,
-							  float lambda, float alpha, float *x, float *work);
+							  const RecImplicitWeights *w, float *x, float *work);
 
 /*
  * One round of a batch scorer's results: round row r's out_count[r] best items

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 
 /* status codes */
 #define RECSYS_OK			0
@@ -86,21 +87,53 @@ typedef struct AlsParams
 	int			threads;
 } AlsParams;
 
-/* Implicit ALS (Hu, Koren, Volinsky): c = 1 + alpha * w, p = [w > 0] */
+/*
+ * Implicit ALS (Hu, Koren, Volinsky): preference p = [w > 0], confidence c = 1 + d(w)
+ * with d = alpha |w| (linear) or alpha log(1 + |w| / epsilon) (log), and row r's
+ * regularisation lambda_r = regularization * (n_other + sum_(j in r) d_j)^exponent,
+ * n_other the rows of the other side (exponent 0: lambda itself, as in 0.1.0).
+ */
 #define IALS_SOLVER_CG			0
 #define IALS_SOLVER_CHOLESKY	1
+
+#define IALS_CONFIDENCE_LINEAR	0
+#define IALS_CONFIDENCE_LOG		1
 
 typedef struct IalsParams
 {
 	int			factors;
 	int			iterations;
-	float		regularization; /* lambda, not scaled by counts */
+	float		regularization; /* lambda, scaled by the row's weight^exponent */
 	float		alpha;
-	int			cg_steps;		/* conjugate-gradient steps per solve (warm-started) */
+	int			cg_steps;		/* most CG steps per solve (warm-started) */
 	int			solver;			/* IALS_SOLVER_* */
 	uint64_t	seed;
 	int			threads;
+	int			confidence;		/* IALS_CONFIDENCE_* (0: linear) */
+	float		epsilon;		/* log confidence's scale of w, > 0 when used */
+	float		reg_exponent;	/* nu in [0, 1]; 0: lambda not scaled */
+	float		cg_tolerance;	/* stop CG at |r| <= tol |b|; 0: always cg_steps */
 } IalsParams;
+
+/* c - 1 for a weight w: the one formula training and fold-in share */
+static inline float
+IalsConfidenceExcess(int confidence, float alpha, float epsilon, float w)
+{
+	float		a = w < 0.0f ? -w : w;
+
+	if (confidence == IALS_CONFIDENCE_LOG)
+		return alpha * (float) log1p((double) a / (double) epsilon);
+	return alpha * a;
+}
+
+/* lambda_r of a row with confidence excess sum_d over n_other rows of the other side */
+static inline float
+IalsRowLambda(float lambda, float exponent, double n_other, double sum_d)
+{
+	if (exponent == 0.0f)
+		return lambda;
+	return (float) ((double) lambda * pow(n_other + sum_d, (double) exponent));
+}
 
 /*
  * Output arrays, allocated by the caller: user_factors[n_users * k],
@@ -119,6 +152,9 @@ typedef struct RecFactors
 	double		loss;
 	int			iterations_done;
 	int64_t		scratch_bytes;	/* peak scratch the solver allocated itself */
+	double		cg_residual;	/* iALS CG: largest |r| / |b| of the last sweep */
+	int64_t		cg_unconverged; /* iALS CG: rows of the last sweep stopped by
+								 * cg_steps above cg_tolerance */
 } RecFactors;
 
 extern int	AlsTrain(const RecRatings *r, const AlsParams *p, RecFactors *out,

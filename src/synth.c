@@ -10,12 +10,17 @@
  *	- a popularity weight per item, (r + 10)^-1 for its popularity rank r = 1..n_items,
  *	  the ranks being a seeded permutation of the item ids.
  * Each user u gets floor(n_ratings / n_users) distinct items (the first
- * n_ratings mod n_users users one more), drawn without replacement with probability
+ * n_ratings mod n_users users one more) or, with user_activity = s > 0, a share of
+ * n_ratings proportional to exp(s g_u), g_u ~ N(0, 1) (log-normal activity, capped
+ * at n_items), drawn without replacement with probability
  * proportional to the item's weight: its popularity (explicit) or its popularity
  * times exp(3 (min(z_ui, 2) - 2)) with z_ui = (x_u . y_i + e_ui) / 0.6 (implicit).
  * Explicit rating: clip(mu + b_u + b_i + x_u . y_i, 1, 5) + e_ui; implicit value:
- * 1 + Geometric(mean exp(min(z_ui, 4))).  e_ui ~ N(0, noise^2) is a function of the
- * seed and the pair alone.  README (synthetic data) has the same model in prose.
+ * 1 + Geometric(mean exp(min(z_ui, 4))), or with count_exponent = a > 0 the
+ * heavy-tailed ceil(exp(min(z_ui, 4)) U^(-1/a)), U uniform: a Pareto tail of
+ * exponent a, as play counts have (capped at 10^7).  The popularity weight's
+ * exponent is popularity_exponent (1 by default).  e_ui ~ N(0, noise^2) is a
+ * function of the seed and the pair alone.  README (synthetic data) has the same model in prose.
  *
  * Everything is drawn from our own generators (xoshiro256** seeded per user and per
  * item, and a counter-based hash per pair), never random(), so the output depends on
@@ -44,7 +49,11 @@
 #define SYNTH_RATING_MAX	5.0
 #define SYNTH_BIAS_SD		0.25	/* user and item bias standard deviation */
 #define SYNTH_DOT_SD		0.6		/* standard deviation of x_u . y_i */
-#define SYNTH_ZIPF_EXPONENT 1.0		/* popularity weight (rank + offset)^-exponent */
+#define SYNTH_MAX_ZIPF		4.0		/* largest popularity_exponent */
+#define SYNTH_MAX_ACTIVITY	4.0		/* largest user_activity */
+#define SYNTH_MIN_TAIL		0.5		/* smallest count_exponent (other than 0) */
+#define SYNTH_MAX_TAIL		10.0
+#define SYNTH_MAX_COUNT		1e7		/* heavy-tailed counts are capped here */
 #define SYNTH_ZIPF_OFFSET	10.0
 #define SYNTH_TILT_BETA		3.0		/* implicit: preference tilt */
 #define SYNTH_TILT_CAP		2.0		/* exp(beta (min(z, cap) - cap)) */
@@ -64,6 +73,7 @@
 #define STREAM_PAIR_NOISE	0x6e6f6973ULL	/* e_ui */
 #define STREAM_PAIR_COUNT	0x636f756eULL	/* implicit count of a pair */
 #define STREAM_FOLD			0x666f6c64ULL	/* recsys.fold */
+#define STREAM_ACTIVITY		0x61637476ULL	/* a user's activity (user_activity) */
 
 PG_FUNCTION_INFO_V1(synthetic_ratings);
 PG_FUNCTION_INFO_V1(synthetic_ratings_support);
@@ -89,6 +99,12 @@ typedef struct SynthState
 	double		noise;
 	uint64		seed;
 	bool		implicit;
+	double		popularity_exponent;
+	double		user_activity;
+	double		count_exponent;
+
+	/* users: NULL unless user_activity > 0 */
+	int32	   *user_need;		/* [n_users] rows of each user */
 
 	/* items */
 	float	   *item_factors;	/* [n_items * rank] */
@@ -253,7 +269,7 @@ BuildPopularity(SynthState *st)
 	}
 	for (int32 r = 0; r < n; r++)
 	{
-		double		w = pow(r + 1 + SYNTH_ZIPF_OFFSET, -SYNTH_ZIPF_EXPONENT);
+		double		w = pow(r + 1 + SYNTH_ZIPF_OFFSET, -st->popularity_exponent);
 
 		st->popularity[perm[r]] = w;
 		total += w;
@@ -412,9 +428,14 @@ GenerateUser(SynthState *st)
 	int64		budget;
 	SynthRng	rng;
 
-	need = (int32) (st->n_ratings / st->n_users);
-	if (u < st->n_ratings % st->n_users)
-		need++;
+	if (st->user_need != NULL)
+		need = st->user_need[u];
+	else
+	{
+		need = (int32) (st->n_ratings / st->n_users);
+		if (u < st->n_ratings % st->n_users)
+			need++;
+	}
 
 	PlantEntity(st->seed, STREAM_USER, u, st->rank, &st->user_bias, st->user_factors);
 	RngSeed(&rng, st->seed, STREAM_SAMPLE, (uint64) u);
@@ -444,7 +465,18 @@ GenerateUser(SynthState *st)
 	{
 		int32		i = st->items[j];
 
-		if (st->implicit)
+		if (st->implicit && st->count_exponent > 0.0)
+		{
+			/* Pareto tail scaled by the preference: ceil(m U^(-1/a)) */
+			double		z = Preference(st, u, i);
+			double		m = exp(z < SYNTH_COUNT_ZMAX ? z : SYNTH_COUNT_ZMAX);
+			double		uni = UnitOpen(PairHash(st->seed, STREAM_PAIR_COUNT,
+												(uint64) u, (uint64) i));
+			double		count = ceil(m * pow(uni, -1.0 / st->count_exponent));
+
+			st->values[j] = (float) Min(count, SYNTH_MAX_COUNT);
+		}
+		else if (st->implicit)
 		{
 			/* 1 + Geometric with mean m: P(k) = (1 - q) q^k, q = m / (1 + m) */
 			double		z = Preference(st, u, i);
@@ -475,13 +507,78 @@ GenerateUser(SynthState *st)
  * per user's row its item and value.
  */
 static uint64
-SynthStateBytes(int32 n_items, int64 n_ratings, int32 n_users, int32 rank)
+SynthStateBytes(int32 n_items, int64 n_ratings, int32 n_users, int32 rank,
+				bool activity)
 {
 	uint64		per_item = sizeof(float) * (uint64) rank + sizeof(float) +
 		2 * sizeof(double) + sizeof(int32) + sizeof(uint32) + sizeof(KeyedItem);
 	uint64		max_per_user = (uint64) ((n_ratings + n_users - 1) / n_users);
 
+	/* with varied activity a user may take the whole catalogue */
+	if (activity)
+		return (uint64) n_items * (per_item + sizeof(int32) + sizeof(float)) +
+			(uint64) n_users * (sizeof(int32) + sizeof(double));
 	return (uint64) n_items * per_item + max_per_user * (sizeof(int32) + sizeof(float));
+}
+
+/*
+ * Rows per user with log-normal activity: shares exp(s g_u) of n_ratings, capped
+ * at n_items (the scale found by bisection so that the capped shares sum to
+ * n_ratings), rounded down, and the rows left over handed out one per user in
+ * user order to users below the cap.  Returns the largest.
+ */
+static int32
+PlanActivity(SynthState *st)
+{
+	int32		n = st->n_users;
+	double	   *w = palloc_extended(sizeof(double) * n, MCXT_ALLOC_HUGE);
+	double		lo = 0.0,
+				hi,
+				total = 0.0;
+	int64		assigned = 0;
+	int32		most = 0;
+
+	for (int32 u = 0; u < n; u++)
+	{
+		w[u] = exp(st->user_activity *
+				   NormalFromBits(PairHash(st->seed, STREAM_ACTIVITY, (uint64) u, 0)));
+		total += w[u];
+	}
+	/* scale * w_u summed, capped at n_items: at hi every user is capped */
+	hi = (double) st->n_ratings / total;
+	for (int32 u = 0; u < n; u++)
+		hi = Max(hi, (double) st->n_items / w[u]);
+	for (int step = 0; step < 100; step++)
+	{
+		double		mid = 0.5 * (lo + hi);
+		double		sum = 0.0;
+
+		for (int32 u = 0; u < n; u++)
+			sum += Min((double) st->n_items, floor(mid * w[u]));
+		if (sum > (double) st->n_ratings)
+			hi = mid;
+		else
+			lo = mid;
+	}
+	for (int32 u = 0; u < n; u++)
+	{
+		st->user_need[u] = (int32) Min((double) st->n_items, floor(lo * w[u]));
+		assigned += st->user_need[u];
+	}
+	/* n_ratings <= n_users * n_items, so the leftover always finds room */
+	while (assigned < st->n_ratings)
+	{
+		for (int32 u = 0; u < n && assigned < st->n_ratings; u++)
+			if (st->user_need[u] < st->n_items)
+			{
+				st->user_need[u]++;
+				assigned++;
+			}
+	}
+	for (int32 u = 0; u < n; u++)
+		most = Max(most, st->user_need[u]);
+	pfree(w);
+	return most;
 }
 
 /*
@@ -491,7 +588,8 @@ SynthStateBytes(int32 n_items, int64 n_ratings, int32 n_users, int32 rank)
  */
 static void
 CheckSynthArguments(int32 n_users, int32 n_items, int64 n_ratings, int32 rank,
-					double noise)
+					double noise, double popularity_exponent, double user_activity,
+					double count_exponent)
 {
 	uint64		bytes;
 
@@ -521,7 +619,24 @@ CheckSynthArguments(int32 n_users, int32 n_items, int64 n_ratings, int32 rank,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("argument \"noise\" must be between 0 and %g, got %g",
 						SYNTH_MAX_NOISE, noise)));
-	bytes = SynthStateBytes(n_items, n_ratings, n_users, rank);
+	if (!(popularity_exponent >= 0.0 && popularity_exponent <= SYNTH_MAX_ZIPF))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("argument \"popularity_exponent\" must be between 0 and %g, got %g",
+						SYNTH_MAX_ZIPF, popularity_exponent)));
+	if (!(user_activity >= 0.0 && user_activity <= SYNTH_MAX_ACTIVITY))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("argument \"user_activity\" must be between 0 and %g, got %g",
+						SYNTH_MAX_ACTIVITY, user_activity)));
+	if (!(count_exponent == 0.0 ||
+		  (count_exponent >= SYNTH_MIN_TAIL && count_exponent <= SYNTH_MAX_TAIL)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("argument \"count_exponent\" must be 0 or between %g and %g, got %g",
+						SYNTH_MIN_TAIL, SYNTH_MAX_TAIL, count_exponent),
+				 errdetail("0 draws geometric counts; a smaller exponent is a heavier tail.")));
+	bytes = SynthStateBytes(n_items, n_ratings, n_users, rank, user_activity > 0.0);
 	if (bytes > SYNTH_MAX_BYTES)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -534,7 +649,8 @@ CheckSynthArguments(int32 n_users, int32 n_items, int64 n_ratings, int32 rank,
 /* Allocates the generator state and plants every item */
 static SynthState *
 InitSynthState(int32 n_users, int32 n_items, int64 n_ratings, int32 rank,
-			   double noise, int64 seed, bool implicit)
+			   double noise, int64 seed, bool implicit, double popularity_exponent,
+			   double user_activity, double count_exponent)
 {
 	SynthState *st = palloc0(sizeof(SynthState));
 	int32		max_per_user = (int32) ((n_ratings + n_users - 1) / n_users);
@@ -546,8 +662,17 @@ InitSynthState(int32 n_users, int32 n_items, int64 n_ratings, int32 rank,
 	st->noise = noise;
 	st->seed = (uint64) seed;
 	st->implicit = implicit;
+	st->popularity_exponent = popularity_exponent;
+	st->user_activity = user_activity;
+	st->count_exponent = count_exponent;
 	/* with fewer ratings than users, only the first n_ratings users get one */
 	st->users_with_rows = (int32) Min((int64) n_users, n_ratings);
+	if (user_activity > 0.0)
+	{
+		st->user_need = palloc_extended(sizeof(int32) * n_users, MCXT_ALLOC_HUGE);
+		max_per_user = Max(PlanActivity(st), 1);
+		st->users_with_rows = n_users;
+	}
 
 	st->item_factors = palloc_extended(sizeof(float) * (size_t) n_items * rank,
 									   MCXT_ALLOC_HUGE);
@@ -572,8 +697,10 @@ InitSynthState(int32 n_users, int32 n_items, int64 n_ratings, int32 rank,
 }
 
 /*
- * recsys.synthetic_ratings(n_users, n_items, n_ratings, rank, noise, seed, implicit):
- * rows (user_id, item_id, rating) ordered by user then item, ids starting at 1.
+ * recsys.synthetic_ratings(n_users, n_items, n_ratings, rank, noise, seed, implicit
+ * [, popularity_exponent, user_activity, count_exponent]): rows (user_id, item_id,
+ * rating) ordered by user then item, ids starting at 1.  The 0.1.0 signature (seven
+ * arguments) gets the defaults 1, 0, 0 of the later three.
  */
 Datum
 synthetic_ratings(PG_FUNCTION_ARGS)
@@ -592,8 +719,12 @@ synthetic_ratings(PG_FUNCTION_ARGS)
 		double		noise = PG_GETARG_FLOAT8(4);
 		int64		seed = PG_GETARG_INT64(5);
 		bool		implicit = PG_GETARG_BOOL(6);
+		double		popularity_exponent = PG_NARGS() > 7 ? PG_GETARG_FLOAT8(7) : 1.0;
+		double		user_activity = PG_NARGS() > 8 ? PG_GETARG_FLOAT8(8) : 0.0;
+		double		count_exponent = PG_NARGS() > 9 ? PG_GETARG_FLOAT8(9) : 0.0;
 
-		CheckSynthArguments(n_users, n_items, n_ratings, rank, noise);
+		CheckSynthArguments(n_users, n_items, n_ratings, rank, noise,
+							popularity_exponent, user_activity, count_exponent);
 
 		funcctx = SRF_FIRSTCALL_INIT();
 		oldcontext = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
@@ -603,7 +734,8 @@ synthetic_ratings(PG_FUNCTION_ARGS)
 					 errmsg("function returning record called in context that cannot accept type record")));
 		funcctx->tuple_desc = BlessTupleDesc(tupdesc);
 		funcctx->user_fctx = InitSynthState(n_users, n_items, n_ratings, rank,
-											noise, seed, implicit);
+											noise, seed, implicit, popularity_exponent,
+											user_activity, count_exponent);
 		MemoryContextSwitchTo(oldcontext);
 	}
 

@@ -14,7 +14,8 @@ CREATE TABLE fr_models (name text PRIMARY KEY, m recsys.model);
 INSERT INTO fr_models
 SELECT 'als', recsys.train_als(user_id, item_id, rating, '{"factors": 2, "iterations": 2}') FROM fr_ratings;
 INSERT INTO fr_models
-SELECT 'ials', recsys.train_ials(user_id, item_id, rating, '{"factors": 3, "iterations": 2}') FROM fr_ratings;
+-- linear confidence: with the default log confidence no finite weight overflows
+SELECT 'ials', recsys.train_ials(user_id, item_id, rating, '{"factors": 3, "iterations": 2, "confidence": "linear"}') FROM fr_ratings;
 
 -- the als model with user 1's first factor and item 10's second at +-1e17 and their
 -- biases at +-1e37: the largest values a model may hold (and its own uuid)

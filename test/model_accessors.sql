@@ -42,7 +42,7 @@ SELECT is(pg_temp.info('als') -> 'options',
 		  '{"factors": 3, "iterations": 4, "regularization": 0.1, "biases": true, "seed": 42, "keep_interactions": true, "verbose": false}'::jsonb,
 		  'options of train_als: given values and defaults');
 SELECT is(pg_temp.info('ials') -> 'options',
-		  '{"factors": 4, "iterations": 3, "regularization": 0.1, "alpha": 10, "cg_steps": 3, "solver": "cg", "seed": 42, "keep_interactions": true, "verbose": false}'::jsonb,
+		  '{"factors": 4, "iterations": 3, "regularization": 2, "alpha": 10, "confidence": "log", "epsilon": 1, "regularization_exponent": 0.5, "cg_steps": 32, "cg_tolerance": 0.0001, "solver": "cg", "seed": 42, "keep_interactions": true, "verbose": false}'::jsonb,
 		  'options of train_ials: given values and defaults');
 SELECT is((pg_temp.info('als') ->> 'rating_min')::real, (SELECT min(rating) FROM acc_ratings), 'rating_min');
 SELECT is((pg_temp.info('als') ->> 'rating_max')::real, (SELECT max(rating) FROM acc_ratings), 'rating_max');

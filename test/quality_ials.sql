@@ -44,8 +44,8 @@ BEGIN
 	RETURN result;
 END $$;
 CREATE TEMP TABLE model_recall AS
-	SELECT pg_temp.model_recall('{"factors": 8, "iterations": 15, "alpha": 1, "regularization": 10}') AS cg,
-		   pg_temp.model_recall('{"factors": 8, "iterations": 15, "alpha": 1, "regularization": 10, "solver": "cholesky"}') AS cholesky;
+	SELECT pg_temp.model_recall('{"factors": 8, "iterations": 15}') AS cg,
+		   pg_temp.model_recall('{"factors": 8, "iterations": 15, "solver": "cholesky"}') AS cholesky;
 
 SELECT diag(format('held-out recall@10: popularity %s, implicit ALS CG %s, Cholesky %s',
 	(SELECT round(recall::numeric, 4) FROM pop_recall), round(cg::numeric, 4), round(cholesky::numeric, 4))) FROM model_recall;

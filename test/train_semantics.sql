@@ -112,7 +112,7 @@ SELECT isnt(pg_temp.payload((SELECT recsys.train_als(user_id, item_id, rating, '
 SELECT is(pg_temp.payload((SELECT recsys.train_als(user_id, item_id, rating, '{"factors": 4, "iterations": 3, "seed": 42.0}') FROM tr)),
 		  pg_temp.payload(pg_temp.m('als')), 'an integral number written as 42.0 is accepted');
 SELECT is(pg_temp.info((SELECT recsys.train_ials(user_id, item_id, rating, '{"factors": 2, "iterations": 1, "solver": "cholesky", "alpha": 0, "cg_steps": 100, "regularization": 0}') FROM tr), 'options')::jsonb,
-		  '{"factors": 2, "iterations": 1, "regularization": 0, "alpha": 0, "cg_steps": 100, "solver": "cholesky", "seed": 42, "keep_interactions": true, "verbose": false}',
+		  '{"factors": 2, "iterations": 1, "regularization": 0, "alpha": 0, "confidence": "log", "epsilon": 1, "regularization_exponent": 0.5, "cg_steps": 100, "cg_tolerance": 0.0001, "solver": "cholesky", "seed": 42, "keep_interactions": true, "verbose": false}',
 		  'implicit options at their limits');
 
 -- options: every error names the key and what is allowed
@@ -131,7 +131,7 @@ SELECT throws_ok(pg_temp.als_options('{"iterations": 10001}'), '22023', 'option 
 SELECT throws_ok(pg_temp.als_options('{"regularization": -0.1}'), '22023', 'option "regularization" must be a number between 0 and 1e+06, got -0.1', 'regularization negative');
 SELECT throws_ok(pg_temp.ials_options('{"regularization": true}'), '22023', 'option "regularization" must be a number between 0 and 1e+06, got true', 'regularization boolean');
 SELECT throws_ok(pg_temp.ials_options('{"alpha": 1e7}'), '22023', 'option "alpha" must be a number between 0 and 1e+06, got 10000000', 'alpha too large');
-SELECT throws_ok(pg_temp.ials_options('{"cg_steps": 0}'), '22023', 'option "cg_steps" must be an integer between 1 and 100, got 0', 'cg_steps 0');
+SELECT throws_ok(pg_temp.ials_options('{"cg_steps": 0}'), '22023', 'option "cg_steps" must be an integer between 1 and 1024, got 0', 'cg_steps 0');
 SELECT throws_ok(pg_temp.ials_options('{"solver": "qr"}'), '22023', 'option "solver" must be "cg" or "cholesky", got "qr"', 'solver qr');
 SELECT throws_ok(pg_temp.ials_options('{"solver": 1}'), '22023', 'option "solver" must be "cg" or "cholesky", got 1', 'solver as a number');
 SELECT throws_ok(pg_temp.als_options('{"biases": "true"}'), '22023', 'option "biases" must be true or false, got "true"', 'biases as a string');
