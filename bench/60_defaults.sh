@@ -105,7 +105,9 @@ ndcg() {	# shape, algorithm, options (after an optional "a0=A0 ") -> "ndcg secon
 		local a0=${3%% *} json=${3#* }
 		opts="'$json'::jsonb || jsonb_build_object('alpha', ${a0#a0=} / (SELECT avg(ln(1 + weight)) FROM study_$1_train))"
 	fi
-	"${PSQL[@]}" <<-SQL
+	# a setting the algorithm refuses (EASE keeping every weight of a long catalogue
+	# is larger than a value can hold) prints "error" and its SQLSTATE's message
+	"${PSQL[@]}" 2>/tmp/60_defaults.$$.err <<-SQL || echo "error -"
 	SET max_parallel_workers_per_gather = 0;
 	SELECT round(((recsys.evaluate(m, 'SELECT user_id, item_id FROM study_$1_test', 10)) ->> 'ndcg@10')::numeric, 4)
 		|| ' ' || round((recsys.model_info(m) ->> 'train_seconds')::numeric, 2)
@@ -144,14 +146,15 @@ for shape in "${SHAPES[@]}"; do
 	echo "| algorithm | setting | NDCG@10 | train s |"
 	echo "| --- | --- | ---: | ---: |"
 	echo "| popularity | | $pop | |"
-	for alg in "${ALGORITHMS[@]}"; do BEST[$alg,$shape]=0; done
+	for alg in "${ALGORITHMS[@]}"; do BEST[$alg,$shape]=0; BEST_SETTING[$alg,$shape]=-; done
 	for line in "${SETTINGS[@]}"; do
 		alg=${line%% *} s=${line#* }
 		read -r n secs <<<"$(ndcg "$shape" "$alg" "$s")"
+		[ "$n" = error ] && secs="($(head -c 120 /tmp/60_defaults.$$.err | head -1))"
 		label="\`$s\`"
 		[ "$s" = '{}' ] && { label='**defaults**'; DEFAULT[$alg,$shape]=$n; }
 		echo "| $alg | $label | $n | $secs |"
-		if [ "$s" != '{}' ] && [[ $s != a0=* ]] && awk -v a="$n" -v b="${BEST[$alg,$shape]}" 'BEGIN{exit !(a > b)}'; then
+		if [ "$s" != '{}' ] && [[ $s != a0=* ]] && [ "$n" != error ] && awk -v a="$n" -v b="${BEST[$alg,$shape]}" 'BEGIN{exit !(a > b)}'; then
 			BEST[$alg,$shape]=$n
 			BEST_SETTING[$alg,$shape]=$s
 		fi
@@ -165,9 +168,10 @@ for alg in "${ALGORITHMS[@]}"; do
 	echo "| shape | popularity | best of the grid | best setting | defaults | defaults / best |"
 	echo "| --- | ---: | ---: | --- | ---: | ---: |"
 	for shape in "${SHAPES[@]}"; do
-		ratio=$(awk -v a="${DEFAULT[$alg,$shape]}" -v b="${BEST[$alg,$shape]}" 'BEGIN{printf "%.3f", a / b}')
+		ratio=$(awk -v a="${DEFAULT[$alg,$shape]}" -v b="${BEST[$alg,$shape]}" 'BEGIN{if (a == "error" || b == 0) print "-"; else printf "%.3f", a / b}')
 		echo "| $shape | ${POP[$shape]} | ${BEST[$alg,$shape]} | \`${BEST_SETTING[$alg,$shape]}\` | ${DEFAULT[$alg,$shape]} | $ratio |"
 	done
 	echo
 	echo "train_$alg defaults: $("${PSQL[@]}" -c "SELECT recsys.model_info(recsys.train_$alg(1, 1, 1::real)) -> 'options'")"
 done
+rm -f /tmp/60_defaults.$$.err
