@@ -14,10 +14,16 @@
 #           thousands, as real play counts), popularity exponent 1, activity 1
 #   sparse  6000 x 12000, 150k, Pareto counts of exponent 0.8, popularity exponent
 #           1.2, activity sigma 1.5 (a long catalogue, few very active users)
-# Prints one markdown table per shape (setting -> NDCG@10, seconds) with the
-# popularity row and the defaults' row, then a summary: each shape's best, the
-# defaults' share of it.  Sizes are fixed so the numbers repeat; about 5 minutes
-# on 2 cores.  DEFAULTS_BENCH_QUICK=1 runs a reduced grid.  Asserts nothing.
+# Then the same for train_knn (item and user; neighbours 20/50/100/200, shrinkage
+# 0/10/100, cosine/jaccard) and train_ease (regularization 10/50/250/1000,
+# neighbours all or 200), and a few train_ials rows with alpha normalised by the
+# shape's mean ln(1 + w) (alpha = a0 / mean, written "a0=..."): a parameterisation
+# studied for issue 10 that is not an option (fold-in would need the mean).
+# Prints one markdown table per shape (algorithm, setting -> NDCG@10, seconds)
+# with the popularity row and each algorithm's defaults' row, then a summary per
+# algorithm: each shape's best, the defaults' share of it.  Sizes are fixed so the
+# numbers repeat; about 4 minutes on 2 cores.  DEFAULTS_BENCH_QUICK=1 runs a
+# reduced grid.  Asserts nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 -At)
@@ -44,35 +50,68 @@ for alpha in 3 10 30; do
 		'"regularization_exponent":0.5,"regularization":2' '"regularization_exponent":0.5,"regularization":2.5' \
 		'"regularization_exponent":0,"regularization":30' '"regularization_exponent":0,"regularization":100' \
 		'"regularization_exponent":0,"regularization":300'; do
-		SETTINGS+=("{\"confidence\":\"log\",\"alpha\":$alpha,$reg}")
+		SETTINGS+=("ials {\"confidence\":\"log\",\"alpha\":$alpha,$reg}")
 	done
 done
 # finer around the two best regions of the grid above
 for alpha in 5 20; do
 	for reg in '"regularization_exponent":0.5,"regularization":1.5' '"regularization_exponent":0.5,"regularization":2' \
 		'"regularization_exponent":0.5,"regularization":2.5' '"regularization_exponent":1,"regularization":0.03'; do
-		SETTINGS+=("{\"confidence\":\"log\",\"alpha\":$alpha,$reg}")
+		SETTINGS+=("ials {\"confidence\":\"log\",\"alpha\":$alpha,$reg}")
 	done
 done
-SETTINGS+=('{"confidence":"log","alpha":10,"regularization_exponent":0.5,"regularization":1.75}'
-	'{"confidence":"log","alpha":10,"regularization_exponent":0.5,"regularization":2.25}'
-	'{"confidence":"log","alpha":10,"regularization_exponent":1,"regularization":0.025}'
-	'{"confidence":"log","alpha":10,"regularization_exponent":1,"regularization":0.04}')
-SETTINGS+=('{"confidence":"linear","alpha":10,"regularization_exponent":0,"regularization":0.1,"cg_steps":3,"cg_tolerance":0}'
-	'{"confidence":"linear","alpha":1,"regularization_exponent":0,"regularization":10}'
-	'{"confidence":"linear","alpha":40,"regularization_exponent":0,"regularization":0.1}')
+SETTINGS+=('ials {"confidence":"log","alpha":10,"regularization_exponent":0.5,"regularization":1.75}'
+	'ials {"confidence":"log","alpha":10,"regularization_exponent":0.5,"regularization":2.25}'
+	'ials {"confidence":"log","alpha":10,"regularization_exponent":1,"regularization":0.025}'
+	'ials {"confidence":"log","alpha":10,"regularization_exponent":1,"regularization":0.04}')
+SETTINGS+=('ials {"confidence":"linear","alpha":10,"regularization_exponent":0,"regularization":0.1,"cg_steps":3,"cg_tolerance":0}'
+	'ials {"confidence":"linear","alpha":1,"regularization_exponent":0,"regularization":10}'
+	'ials {"confidence":"linear","alpha":40,"regularization_exponent":0,"regularization":0.1}')
+# alpha normalised by the shape's mean ln(1 + w) (not an option, see above)
+for a0 in 20 25; do
+	for reg in 2.25 2.5; do
+		SETTINGS+=("ials a0=$a0 {\"confidence\":\"log\",\"regularization_exponent\":0.5,\"regularization\":$reg}")
+	done
+done
+# the neighbourhood models
+for kind in item user; do
+	for k in 20 50 100 200; do
+		for shrink in 0 10 100; do
+			for sim in cosine jaccard; do
+				SETTINGS+=("knn {\"kind\":\"$kind\",\"neighbours\":$k,\"shrinkage\":$shrink,\"similarity\":\"$sim\"}")
+			done
+		done
+	done
+done
+for reg in 10 50 250 1000; do
+	for k in 0 200; do
+		SETTINGS+=("ease {\"regularization\":$reg,\"neighbours\":$k}")
+	done
+done
 if [ -n "${DEFAULTS_BENCH_QUICK:-}" ]; then
-	SETTINGS=('{"confidence":"linear","alpha":1,"regularization_exponent":0,"regularization":10}'
-		'{"confidence":"log","alpha":3,"regularization_exponent":1,"regularization":0.01}')
+	SETTINGS=('ials {"confidence":"linear","alpha":1,"regularization_exponent":0,"regularization":10}'
+		'ials {"confidence":"log","alpha":3,"regularization_exponent":1,"regularization":0.01}'
+		'knn {"kind":"user","neighbours":50,"shrinkage":10,"similarity":"cosine"}'
+		'ease {"regularization":50,"neighbours":0}')
 fi
-SETTINGS+=('{}')	# the defaults
+ALGORITHMS=(ials knn ease)
+for alg in "${ALGORITHMS[@]}"; do
+	SETTINGS+=("$alg {}")	# the defaults
+done
 
-ndcg() {	# shape, options -> "ndcg seconds"
-	"${PSQL[@]}" <<-SQL
+ndcg() {	# shape, algorithm, options (after an optional "a0=A0 ") -> "ndcg seconds"
+	local opts="'$3'::jsonb"
+	if [[ $3 == a0=* ]]; then
+		local a0=${3%% *} json=${3#* }
+		opts="'$json'::jsonb || jsonb_build_object('alpha', ${a0#a0=} / (SELECT avg(ln(1 + weight)) FROM study_$1_train))"
+	fi
+	# a setting the algorithm refuses (EASE keeping every weight of a long catalogue
+	# is larger than a value can hold) prints "error" and its SQLSTATE's message
+	"${PSQL[@]}" 2>/tmp/60_defaults.$$.err <<-SQL || echo "error -"
 	SET max_parallel_workers_per_gather = 0;
 	SELECT round(((recsys.evaluate(m, 'SELECT user_id, item_id FROM study_$1_test', 10)) ->> 'ndcg@10')::numeric, 4)
 		|| ' ' || round((recsys.model_info(m) ->> 'train_seconds')::numeric, 2)
-	FROM (SELECT recsys.train_ials(user_id, item_id, weight, '$2'::jsonb) AS m FROM study_$1_train) t;
+	FROM (SELECT recsys.train_$2(user_id, item_id, weight, $opts) AS m FROM study_$1_train) t;
 	SQL
 }
 
@@ -104,30 +143,35 @@ for shape in "${SHAPES[@]}"; do
 	echo
 	echo "### $shape: $desc"
 	echo
-	echo "| setting | NDCG@10 | train s |"
-	echo "| --- | ---: | ---: |"
-	echo "| popularity | $pop | |"
-	BEST[$shape]=0
-	for s in "${SETTINGS[@]}"; do
-		read -r n secs <<<"$(ndcg "$shape" "$s")"
-		label=$s
-		[ "$s" = '{}' ] && { label='**defaults**'; DEFAULT[$shape]=$n; }
-		echo "| \`$label\` | $n | $secs |"
-		if [ "$s" != '{}' ] && awk -v a="$n" -v b="${BEST[$shape]}" 'BEGIN{exit !(a > b)}'; then
-			BEST[$shape]=$n
-			BEST_SETTING[$shape]=$s
+	echo "| algorithm | setting | NDCG@10 | train s |"
+	echo "| --- | --- | ---: | ---: |"
+	echo "| popularity | | $pop | |"
+	for alg in "${ALGORITHMS[@]}"; do BEST[$alg,$shape]=0; BEST_SETTING[$alg,$shape]=-; done
+	for line in "${SETTINGS[@]}"; do
+		alg=${line%% *} s=${line#* }
+		read -r n secs <<<"$(ndcg "$shape" "$alg" "$s")"
+		[ "$n" = error ] && secs="($(head -c 120 /tmp/60_defaults.$$.err | head -1))"
+		label="\`$s\`"
+		[ "$s" = '{}' ] && { label='**defaults**'; DEFAULT[$alg,$shape]=$n; }
+		echo "| $alg | $label | $n | $secs |"
+		if [ "$s" != '{}' ] && [[ $s != a0=* ]] && [ "$n" != error ] && awk -v a="$n" -v b="${BEST[$alg,$shape]}" 'BEGIN{exit !(a > b)}'; then
+			BEST[$alg,$shape]=$n
+			BEST_SETTING[$alg,$shape]=$s
 		fi
 	done
 done
 
-echo
-echo "### Summary: the defaults against each shape's best"
-echo
-echo "| shape | popularity | best of the grid | best setting | defaults | defaults / best |"
-echo "| --- | ---: | ---: | --- | ---: | ---: |"
-for shape in "${SHAPES[@]}"; do
-	ratio=$(awk -v a="${DEFAULT[$shape]}" -v b="${BEST[$shape]}" 'BEGIN{printf "%.3f", a / b}')
-	echo "| $shape | ${POP[$shape]} | ${BEST[$shape]} | \`${BEST_SETTING[$shape]}\` | ${DEFAULT[$shape]} | $ratio |"
+for alg in "${ALGORITHMS[@]}"; do
+	echo
+	echo "### Summary: train_$alg's defaults against each shape's best of its grid"
+	echo
+	echo "| shape | popularity | best of the grid | best setting | defaults | defaults / best |"
+	echo "| --- | ---: | ---: | --- | ---: | ---: |"
+	for shape in "${SHAPES[@]}"; do
+		ratio=$(awk -v a="${DEFAULT[$alg,$shape]}" -v b="${BEST[$alg,$shape]}" 'BEGIN{if (a == "error" || b == 0) print "-"; else printf "%.3f", a / b}')
+		echo "| $shape | ${POP[$shape]} | ${BEST[$alg,$shape]} | \`${BEST_SETTING[$alg,$shape]}\` | ${DEFAULT[$alg,$shape]} | $ratio |"
+	done
+	echo
+	echo "train_$alg defaults: $("${PSQL[@]}" -c "SELECT recsys.model_info(recsys.train_$alg(1, 1, 1::real)) -> 'options'")"
 done
-echo
-echo "defaults: $("${PSQL[@]}" -c "SELECT recsys.model_info(recsys.train_ials(1, 1, 1::real)) -> 'options'")"
+rm -f /tmp/60_defaults.$$.err
