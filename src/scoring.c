@@ -332,6 +332,7 @@ RecNeighbourBatchChunk(void *ctx, int thread, int64_t begin, int64_t end)
 			RecTouchedClear(touched, scores);
 		}
 		/* an unknown user, or nothing reached: the most popular items */
+		bt->out_fallback[row] = heap.size == 0;
 		if (heap.size == 0)
 		{
 			if (bt->cand)

@@ -157,6 +157,7 @@ typedef struct RecNeighbourBatch
 	float	   *out_score;		/* [n_round_users * n] */
 	int64_t    *out_item;		/* [n_round_users * n] item indexes */
 	int		   *out_count;		/* [n_round_users] rows kept */
+	bool	   *out_fallback;	/* [n_round_users] the popular items were kept */
 
 	/* per-thread scratch */
 	float	  **scores;			/* [thread] n_items floats, zero */

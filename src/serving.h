@@ -161,7 +161,8 @@ extern int	RecFoldInImplicit(const float *Y, const float *gram, int k,
 /*
  * One round of a batch scorer's results: round row r's out_count[r] best items
  * are the item indexes out_item[r * n ..] with scores out_score[r * n ..], best
- * first.
+ * first; out_fallback[r] tells a popularity list (NULL: exactly the unknown
+ * users got one).
  */
 typedef struct RecBatchOut
 {
@@ -169,6 +170,7 @@ typedef struct RecBatchOut
 	const float *out_score;
 	const int64_t *out_item;
 	const int  *out_count;
+	const bool *out_fallback;
 } RecBatchOut;
 
 /*
