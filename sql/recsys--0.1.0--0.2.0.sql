@@ -557,3 +557,37 @@ CREATE FUNCTION recsys.recommend_all(name text, n integer DEFAULT 10,
 	LANGUAGE C STABLE PARALLEL SAFE ROWS 10000 SUPPORT recsys.serving_support;
 COMMENT ON FUNCTION recsys.recommend_all(text, integer, bigint[], boolean, bigint[], bigint[], real) IS
 	'recommend_all with the named model in recsys.models';
+
+-- explain (issue 12): the terms of an item's score, one per history item, that
+-- sum to the score (formulas per model kind: README, "Why this item").
+CREATE FUNCTION recsys.explain(m recsys.model, user_id bigint, item_id bigint,
+							   n integer DEFAULT 10)
+	RETURNS TABLE(item_id bigint, contribution real, rank integer)
+	AS 'MODULE_PATHNAME', 'explain'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 10 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.explain(recsys.model, bigint, bigint, integer) IS
+	'the n items of the user''s history that contributed most to item_id''s score, best first (rank 1); the contributions sum to the score (a biased factor model adds a row with a NULL item_id for mu + b_i); no rows for an unknown user or item';
+
+CREATE FUNCTION recsys.explain(name text, user_id bigint, item_id bigint,
+							   n integer DEFAULT 10)
+	RETURNS TABLE(item_id bigint, contribution real, rank integer)
+	AS 'MODULE_PATHNAME', 'explain_by_name'
+	LANGUAGE C STABLE PARALLEL SAFE ROWS 10 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.explain(text, bigint, bigint, integer) IS
+	'explain with the named model in recsys.models';
+
+CREATE FUNCTION recsys.explain_by_items(m recsys.model, item_ids bigint[], "values" real[],
+										item_id bigint, n integer DEFAULT 10)
+	RETURNS TABLE(item_id bigint, contribution real, rank integer)
+	AS 'MODULE_PATHNAME', 'explain_by_items'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 10 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.explain_by_items(recsys.model, bigint[], real[], bigint, integer) IS
+	'explain for a history of items (values NULL: every one is 1), as recommend_by_items scores it';
+
+CREATE FUNCTION recsys.explain_by_items(name text, item_ids bigint[], "values" real[],
+										item_id bigint, n integer DEFAULT 10)
+	RETURNS TABLE(item_id bigint, contribution real, rank integer)
+	AS 'MODULE_PATHNAME', 'explain_by_items_by_name'
+	LANGUAGE C STABLE PARALLEL SAFE ROWS 10 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.explain_by_items(text, bigint[], real[], bigint, integer) IS
+	'explain_by_items with the named model in recsys.models';

@@ -801,9 +801,10 @@ CompareFoldInPair(const void *a, const void *b)
  * values: items the model does not know are ignored, a repeated item keeps its
  * last value or (models whose training adds duplicates) adds its values, as the
  * training aggregates do.  values_arg < 0 means no values (every one is 1).
+ * (recommend.h)
  */
-static RecHistory
-HistoryArg(FunctionCallInfo fcinfo, RecModelEntry *e, int items_arg, int values_arg)
+RecHistory
+RecHistoryArg(FunctionCallInfo fcinfo, RecModelEntry *e, int items_arg, int values_arg)
 {
 	const RecModelHeader *m = e->model;
 	int			n_item_ids;
@@ -934,7 +935,7 @@ FoldIn(FunctionCallInfo fcinfo, bool by_name)
 	float		bias;
 
 	RecModelRequireFactors(e->model, "fold_in");
-	hist = HistoryArg(fcinfo, e, 1, 2);
+	hist = RecHistoryArg(fcinfo, e, 1, 2);
 	PG_RETURN_POINTER(FoldInHistory(e, &hist, &bias));
 }
 
@@ -1026,7 +1027,7 @@ RecommendByItems(FunctionCallInfo fcinfo, bool by_name)
 	diversity = DiversityArg(fcinfo, 6);
 	e = ModelArg(fcinfo, by_name);
 	m = e->model;
-	hist = HistoryArg(fcinfo, e, 1, 2);
+	hist = RecHistoryArg(fcinfo, e, 1, 2);
 	if (n == 0)
 		return (Datum) 0;
 	FilterArgs(fcinfo, e, 4, 5, &cand, &n_cand, &blocked);
@@ -1496,6 +1497,10 @@ serving_support(PG_FUNCTION_ARGS)
 	else if (strcmp(name, "recommend") == 0 || strcmp(name, "recommend_by_vector") == 0 ||
 			 strcmp(name, "similar_items") == 0 || strcmp(name, "similar_users") == 0)
 		n_arg = 2;
+	else if (strcmp(name, "explain") == 0)
+		n_arg = 3;
+	else if (strcmp(name, "explain_by_items") == 0)
+		n_arg = 4;
 	else
 		PG_RETURN_POINTER(NULL);
 	if ((n = ConstArg(args, n_arg)) == NULL || n->consttype != INT4OID)
