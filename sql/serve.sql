@@ -113,7 +113,13 @@ SELECT bool_and(NOT fallback) AS personalised FROM recsys.recommend('movies', 42
 -- largest; with the baseline row (mu + b_i, item_id NULL) they sum to the score
 -- the model gives the folded-in user, the same as recommend_by_items'
 SELECT count(*) <= 4 AS at_most_3_plus_baseline, bool_and(item_id IS NULL OR rank BETWEEN 1 AND 3) AS ranked
-  FROM recsys.explain('movies', 42, (SELECT item_id FROM recsys.recommend('movies', 42, 1)), 3);
+  FROM recsys.explain_by_items('movies',
+		 (SELECT array_agg(item_id ORDER BY item_id) FROM ratings WHERE user_id = 42),
+		 (SELECT array_agg(rating ORDER BY item_id) FROM ratings WHERE user_id = 42),
+		 (SELECT item_id FROM recsys.recommend('movies', 42, 1)), 3);
+-- a factor model keeps which items a user had, not the values: explain by user id
+-- asks for them (neighbourhood models keep them, and explain by id works there)
+SELECT * FROM recsys.explain('movies', 42, 1, 3);
 SELECT abs(e.total - r.score) < 1e-3 AS sums_to_score
   FROM (SELECT sum(contribution) AS total
 		  FROM recsys.explain_by_items('movies', ARRAY[1, 7, 9], ARRAY[5, 4, 1]::real[],
