@@ -14,6 +14,7 @@
 #include "diversity.h"
 #include "kernels.h"
 
+/* Greedy MMR over the pool (diversity.h); O(n * n_pool) plus the similarity calls */
 int
 RecRerankMMR(const float *score, int32_t n_pool, int n, float diversity,
 			 RecPoolSimilarityFn simfn, void *ctx, int32_t *order, float *work)
@@ -75,6 +76,7 @@ RecRerankMMR(const float *score, int32_t n_pool, int n, float diversity,
 	return want;
 }
 
+/* Cosine of pool entry s's factors with every pool entry's: n_pool k-dots */
 void
 RecFactorPoolSimilarity(void *ctx, int32_t s, float *sim)
 {
@@ -93,83 +95,70 @@ RecFactorPoolSimilarity(void *ctx, int32_t s, float *sim)
 	}
 }
 
-/* The pool position of item i (sorted: item << 32 | position), or -1 */
-static int32_t
-PoolPosition(const int64_t *sorted, int32_t n_pool, int32_t i)
+/*
+ * The pool position of item i, or -1: the bitmap says whether i is in the pool
+ * (pos is only written, and read, for pool items), so a look-up is two loads
+ * and no search.
+ */
+static inline int32_t
+PoolPosition(const uint64_t *mark, const int32_t *pos, int32_t i)
 {
-	int32_t		lo = 0,
-				hi = n_pool - 1;
-
-	while (lo <= hi)
-	{
-		int32_t		mid = lo + (hi - lo) / 2;
-		int32_t		item = (int32_t) (sorted[mid] >> 32);
-
-		if (item == i)
-			return (int32_t) (sorted[mid] & 0xFFFFFFFF);
-		if (item < i)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
-	return -1;
+	if ((mark[i >> 6] & ((uint64_t) 1 << (i & 63))) == 0)
+		return -1;
+	return pos[i];
 }
 
-int64_t
+/*
+ * The pool's in-pool neighbour entries as an adjacency list: the pool's rows
+ * are read once, each entry looked up in O(1), the entries found kept as
+ * (a, b, weight) in the caller's scratch and then bucketed by both ends.
+ */
+void
 RecNeighbourPoolBuild(const RecNeighbourRows *rows, const int64_t *items, int32_t n_pool,
-					  const int64_t *sorted, RecNeighbourPool *adj)
+					  const uint64_t *mark, const int32_t *pos, int32_t *found_a,
+					  int32_t *found_b, float *found_w, RecNeighbourPool *adj)
 {
-	int64_t		count = 0;
+	int64_t		found = 0;
 	float		scale = 0.0f;
 
-	if (adj)
-	{
-		/* degrees first (both ends of every entry), then the positions */
-		memset(adj->adj_ptr, 0, sizeof(int64_t) * (n_pool + 1));
-		for (int32_t a = 0; a < n_pool; a++)
-			for (int64_t q = rows->ptr[items[a]]; q < rows->ptr[items[a] + 1]; q++)
-			{
-				int32_t		b = PoolPosition(sorted, n_pool, rows->idx[q]);
-
-				if (b < 0 || b == a)
-					continue;
-				adj->adj_ptr[a + 1]++;
-				adj->adj_ptr[b + 1]++;
-				scale = fabsf(rows->weight[q]) > scale ? fabsf(rows->weight[q]) : scale;
-			}
-		for (int32_t a = 0; a < n_pool; a++)
-			adj->adj_ptr[a + 1] += adj->adj_ptr[a];
-	}
+	memset(adj->adj_ptr, 0, sizeof(int64_t) * (n_pool + 1));
 	for (int32_t a = 0; a < n_pool; a++)
 		for (int64_t q = rows->ptr[items[a]]; q < rows->ptr[items[a] + 1]; q++)
 		{
-			int32_t		b = PoolPosition(sorted, n_pool, rows->idx[q]);
+			int32_t		b = PoolPosition(mark, pos, rows->idx[q]);
+			float		w = rows->weight[q];
 
 			if (b < 0 || b == a)
 				continue;
-			if (adj)
-			{
-				float		w = scale > 0.0f ? rows->weight[q] / scale : 0.0f;
-
-				/* adj_ptr[x] is the next free slot of x until the end */
-				adj->adj_pos[adj->adj_ptr[a]] = b;
-				adj->adj_weight[adj->adj_ptr[a]++] = w;
-				adj->adj_pos[adj->adj_ptr[b]] = a;
-				adj->adj_weight[adj->adj_ptr[b]++] = w;
-			}
-			count += 2;
+			found_a[found] = a;
+			found_b[found] = b;
+			found_w[found++] = w;
+			adj->adj_ptr[a + 1]++;
+			adj->adj_ptr[b + 1]++;
+			scale = fabsf(w) > scale ? fabsf(w) : scale;
 		}
-	if (adj)
+	for (int32_t a = 0; a < n_pool; a++)
+		adj->adj_ptr[a + 1] += adj->adj_ptr[a];
+
+	/* adj_ptr[x] is the next free slot of x while filling, then shifted back */
+	for (int64_t f = 0; f < found; f++)
 	{
-		/* the slots ran to the next row's start: shift back */
-		for (int32_t a = n_pool; a > 0; a--)
-			adj->adj_ptr[a] = adj->adj_ptr[a - 1];
-		adj->adj_ptr[0] = 0;
-		adj->n_pool = n_pool;
+		float		w = scale > 0.0f ? found_w[f] / scale : 0.0f;
+		int32_t		a = found_a[f];
+		int32_t		b = found_b[f];
+
+		adj->adj_pos[adj->adj_ptr[a]] = b;
+		adj->adj_weight[adj->adj_ptr[a]++] = w;
+		adj->adj_pos[adj->adj_ptr[b]] = a;
+		adj->adj_weight[adj->adj_ptr[b]++] = w;
 	}
-	return count;
+	for (int32_t a = n_pool; a > 0; a--)
+		adj->adj_ptr[a] = adj->adj_ptr[a - 1];
+	adj->adj_ptr[0] = 0;
+	adj->n_pool = n_pool;
 }
 
+/* Stored weights of pool entry s with every pool entry, from the adjacency list */
 void
 RecNeighbourPoolSimilarity(void *ctx, int32_t s, float *sim)
 {
@@ -186,6 +175,7 @@ RecNeighbourPoolSimilarity(void *ctx, int32_t s, float *sim)
 			sim[c] = 0.0f;
 }
 
+/* Norms of the pool items' columns of the seen interactions */
 void
 RecSeenColumnNorms(const int64_t *item_ptr, const float *item_values, const int64_t *items,
 				   int32_t n_pool, float *norms)
@@ -200,6 +190,7 @@ RecSeenColumnNorms(const int64_t *item_ptr, const float *item_values, const int6
 	}
 }
 
+/* Cosine of pool entry s's interaction column with every pool entry's */
 void
 RecSeenPoolSimilarity(void *ctx, int32_t s, float *sim)
 {

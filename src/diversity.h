@@ -71,13 +71,16 @@ typedef struct RecNeighbourPool
 } RecNeighbourPool;
 
 /*
- * Counts (adj == NULL) or fills the in-pool entries of the pool's rows; sorted
- * holds (item << 32 | pool position) of the pool sorted, for look-up.  Returns
- * the number of directed entries (each stored weight is listed at both ends).
+ * Fills adj (adj_ptr: n_pool + 1; adj_pos, adj_weight: twice the pool rows'
+ * total length) with the in-pool entries of the pool's rows.  mark has the pool
+ * items' bits set (one bit per catalogue item) and pos[i] is the pool position
+ * of a pool item i (other entries are never read); found_a, found_b and
+ * found_w are scratch of the pool rows' total length.
  */
-extern int64_t RecNeighbourPoolBuild(const RecNeighbourRows *rows, const int64_t *items,
-									 int32_t n_pool, const int64_t *sorted,
-									 RecNeighbourPool *adj);
+extern void RecNeighbourPoolBuild(const RecNeighbourRows *rows, const int64_t *items,
+								  int32_t n_pool, const uint64_t *mark, const int32_t *pos,
+								  int32_t *found_a, int32_t *found_b, float *found_w,
+								  RecNeighbourPool *adj);
 extern void RecNeighbourPoolSimilarity(void *ctx, int32_t s, float *sim);
 
 /*

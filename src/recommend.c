@@ -171,16 +171,6 @@ PoolSize(int n, float diversity)
 	return (int) Min(RecDiversityPool(n), (int64) MaxAllocSize / (4 * sizeof(float)));
 }
 
-/* Orders (item << 32 | position) keys: items ascending */
-static int
-CompareInt64Keys(const void *a, const void *b)
-{
-	int64		x = *(const int64 *) a;
-	int64		y = *(const int64 *) b;
-
-	return (x > y) - (x < y);
-}
-
 /*
  * The order in which a ranked list of rows items (best first) is returned as a
  * list of n: as it is for diversity 0, else greedy MMR with the model's item
@@ -211,18 +201,28 @@ DiversifyOrder(RecModelEntry *e, const float *score, const int64 *items, int row
 	if (e->v.item_nbr_ptr != NULL)
 	{
 		RecNeighbourRows nbr = {e->v.item_nbr_ptr, e->v.item_nbr_idx, e->v.item_nbr_weight};
-		int64	   *sorted = palloc(sizeof(int64) * rows);
+		int64		n_items = e->model->n_items;
+		uint64	   *mark = palloc0(sizeof(uint64) * ((n_items + 63) / 64));
+		int32	   *pos = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * n_items);
 		RecNeighbourPool p;
-		int64		edges;
+		int64		length = 0;
 
+		/* pool positions by item: only the marked entries are written or read */
 		for (int r = 0; r < rows; r++)
-			sorted[r] = (items[r] << 32) | r;
-		qsort(sorted, rows, sizeof(int64), CompareInt64Keys);
-		edges = RecNeighbourPoolBuild(&nbr, items, rows, sorted, NULL);
+		{
+			pos[items[r]] = r;
+			mark[items[r] >> 6] |= (uint64) 1 << (items[r] & 63);
+			length += nbr.ptr[items[r] + 1] - nbr.ptr[items[r]];
+		}
+		length = Max(length, 1);
 		p.adj_ptr = palloc(sizeof(int64) * (rows + 1));
-		p.adj_pos = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * Max(edges, 1));
-		p.adj_weight = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * Max(edges, 1));
-		RecNeighbourPoolBuild(&nbr, items, rows, sorted, &p);
+		p.adj_pos = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * 2 * length);
+		p.adj_weight = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * 2 * length);
+		RecNeighbourPoolBuild(&nbr, items, rows, mark, pos,
+							  MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * length),
+							  MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * length),
+							  MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * length),
+							  &p);
 		return RecRerankMMR(score, rows, n, diversity, RecNeighbourPoolSimilarity, &p,
 							order, work);
 	}

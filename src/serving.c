@@ -465,6 +465,7 @@ RecFoldInExplicit(const float *Y, int k, const float *item_bias, float mu,
 	return RECSYS_FOLDIN_OK;
 }
 
+/* The terms of an explicit fold-in score (serving.h): one solve with [y_i; 1] */
 int
 RecFoldInTermsExplicit(const float *Y, int k, const float *item_bias, float mu,
 					   const int32_t *items, const float *values, int64_t n,
@@ -547,6 +548,7 @@ RecFoldInImplicit(const float *Y, const float *gram, int k,
 	return RECSYS_FOLDIN_OK;
 }
 
+/* The terms of an implicit fold-in score (serving.h): one solve with y_i */
 int
 RecFoldInTermsImplicit(const float *Y, const float *gram, int k,
 					   const int32_t *items, const float *values, int64_t n,
