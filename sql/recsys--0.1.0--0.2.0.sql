@@ -453,3 +453,141 @@ SUPPORT recsys.synthetic_ratings_support;
 
 COMMENT ON FUNCTION recsys.synthetic_ratings(int, int, bigint, int, float8, bigint, bool, float8, float8, float8) IS
 'synthetic ratings with a planted low-rank truth: distinct (user_id, item_id) pairs, ids from 1, explicit ratings on a 1..5 scale or implicit positive counts; item popularity (rank + 10)^-popularity_exponent, user activity log-normal with sigma user_activity (0: equal), implicit counts geometric (count_exponent 0) or Pareto-tailed with that exponent (play-count-like, into the hundreds of thousands); deterministic per seed';
+
+-- Serving for products (issue 12): a diversity argument (greedy maximal marginal
+-- relevance) on every ranking function, and a fallback column on those that can
+-- fall back to the popularity list (recommend, recommend_by_items, recommend_all),
+-- so an application tells a personalised list from a popular one.  recommend with
+-- a NULL user id returns the popularity list.  One signature change for both.
+DROP FUNCTION recsys.recommend(recsys.model, bigint, integer, boolean, bigint[], bigint[]);
+DROP FUNCTION recsys.recommend(text, bigint, integer, boolean, bigint[], bigint[]);
+DROP FUNCTION recsys.recommend_by_vector(recsys.model, recsys.vec, integer, bigint[], bigint[]);
+DROP FUNCTION recsys.recommend_by_vector(text, recsys.vec, integer, bigint[], bigint[]);
+DROP FUNCTION recsys.recommend_by_items(recsys.model, bigint[], real[], integer, bigint[], bigint[]);
+DROP FUNCTION recsys.recommend_by_items(text, bigint[], real[], integer, bigint[], bigint[]);
+DROP FUNCTION recsys.recommend_all(recsys.model, integer, bigint[], boolean, bigint[], bigint[]);
+DROP FUNCTION recsys.recommend_all(text, integer, bigint[], boolean, bigint[], bigint[]);
+
+CREATE FUNCTION recsys.recommend(m recsys.model, user_id bigint, n integer DEFAULT 10,
+								 exclude_seen boolean DEFAULT true,
+								 candidates bigint[] DEFAULT NULL,
+								 exclude bigint[] DEFAULT NULL,
+								 diversity real DEFAULT 0)
+	RETURNS TABLE(item_id bigint, score real, rank integer, fallback boolean)
+	AS 'MODULE_PATHNAME', 'recommend_user'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 10 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.recommend(recsys.model, bigint, integer, boolean, bigint[], bigint[], real) IS
+	'the user''s n best items, best first (rank 1): unseen (exclude_seen), among candidates, not in exclude, re-ranked by maximal marginal relevance for diversity in (0, 1]; an unknown or NULL user gets the most popular items (fallback true)';
+
+CREATE FUNCTION recsys.recommend(name text, user_id bigint, n integer DEFAULT 10,
+								 exclude_seen boolean DEFAULT true,
+								 candidates bigint[] DEFAULT NULL,
+								 exclude bigint[] DEFAULT NULL,
+								 diversity real DEFAULT 0)
+	RETURNS TABLE(item_id bigint, score real, rank integer, fallback boolean)
+	AS 'MODULE_PATHNAME', 'recommend_user_by_name'
+	LANGUAGE C STABLE PARALLEL SAFE ROWS 10 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.recommend(text, bigint, integer, boolean, bigint[], bigint[], real) IS
+	'recommend with the named model in recsys.models';
+
+CREATE FUNCTION recsys.recommend_by_vector(m recsys.model, user_vector recsys.vec,
+										   n integer DEFAULT 10,
+										   candidates bigint[] DEFAULT NULL,
+										   exclude bigint[] DEFAULT NULL,
+										   diversity real DEFAULT 0)
+	RETURNS TABLE(item_id bigint, score real, rank integer)
+	AS 'MODULE_PATHNAME', 'recommend_vector'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 10 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.recommend_by_vector(recsys.model, recsys.vec, integer, bigint[], bigint[], real) IS
+	'the n best items for a user vector (e.g. from fold_in), best first (rank 1), among candidates, not in exclude, re-ranked for diversity (0.1.0: recommend(m, vec, ...))';
+
+CREATE FUNCTION recsys.recommend_by_vector(name text, user_vector recsys.vec,
+										   n integer DEFAULT 10,
+										   candidates bigint[] DEFAULT NULL,
+										   exclude bigint[] DEFAULT NULL,
+										   diversity real DEFAULT 0)
+	RETURNS TABLE(item_id bigint, score real, rank integer)
+	AS 'MODULE_PATHNAME', 'recommend_vector_by_name'
+	LANGUAGE C STABLE PARALLEL SAFE ROWS 10 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.recommend_by_vector(text, recsys.vec, integer, bigint[], bigint[], real) IS
+	'recommend_by_vector with the named model in recsys.models';
+
+CREATE FUNCTION recsys.recommend_by_items(m recsys.model, item_ids bigint[],
+										  "values" real[] DEFAULT NULL, n integer DEFAULT 10,
+										  candidates bigint[] DEFAULT NULL,
+										  exclude bigint[] DEFAULT NULL,
+										  diversity real DEFAULT 0)
+	RETURNS TABLE(item_id bigint, score real, rank integer, fallback boolean)
+	AS 'MODULE_PATHNAME', 'recommend_by_items'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 10 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.recommend_by_items(recsys.model, bigint[], real[], integer, bigint[], bigint[], real) IS
+	'the n best items for a history of items (values default to 1), best first (rank 1), the history itself excluded: folded in for factor models, scored directly for neighbourhood models; re-ranked for diversity; an empty history (or one that reaches nothing) gets the most popular items (fallback true)';
+
+CREATE FUNCTION recsys.recommend_by_items(name text, item_ids bigint[],
+										  "values" real[] DEFAULT NULL, n integer DEFAULT 10,
+										  candidates bigint[] DEFAULT NULL,
+										  exclude bigint[] DEFAULT NULL,
+										  diversity real DEFAULT 0)
+	RETURNS TABLE(item_id bigint, score real, rank integer, fallback boolean)
+	AS 'MODULE_PATHNAME', 'recommend_by_items_by_name'
+	LANGUAGE C STABLE PARALLEL SAFE ROWS 10 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.recommend_by_items(text, bigint[], real[], integer, bigint[], bigint[], real) IS
+	'recommend_by_items with the named model in recsys.models';
+
+CREATE FUNCTION recsys.recommend_all(m recsys.model, n integer DEFAULT 10,
+									 users bigint[] DEFAULT NULL,
+									 exclude_seen boolean DEFAULT true,
+									 candidates bigint[] DEFAULT NULL,
+									 exclude bigint[] DEFAULT NULL,
+									 diversity real DEFAULT 0)
+	RETURNS TABLE(user_id bigint, rank integer, item_id bigint, score real, fallback boolean)
+	AS 'MODULE_PATHNAME', 'recommend_all'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 10000 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.recommend_all(recsys.model, integer, bigint[], boolean, bigint[], bigint[], real) IS
+	'the n best items of every user (or of the listed users), unseen (exclude_seen), among candidates, not in exclude, scored in blocks with SGEMM on recsys.threads threads, re-ranked for diversity; unknown users get the most popular items (fallback true)';
+
+CREATE FUNCTION recsys.recommend_all(name text, n integer DEFAULT 10,
+									 users bigint[] DEFAULT NULL,
+									 exclude_seen boolean DEFAULT true,
+									 candidates bigint[] DEFAULT NULL,
+									 exclude bigint[] DEFAULT NULL,
+									 diversity real DEFAULT 0)
+	RETURNS TABLE(user_id bigint, rank integer, item_id bigint, score real, fallback boolean)
+	AS 'MODULE_PATHNAME', 'recommend_all_by_name'
+	LANGUAGE C STABLE PARALLEL SAFE ROWS 10000 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.recommend_all(text, integer, bigint[], boolean, bigint[], bigint[], real) IS
+	'recommend_all with the named model in recsys.models';
+
+-- explain (issue 12): the terms of an item's score, one per history item, that
+-- sum to the score (formulas per model kind: README, "Why this item").
+CREATE FUNCTION recsys.explain(m recsys.model, user_id bigint, item_id bigint,
+							   n integer DEFAULT 10)
+	RETURNS TABLE(item_id bigint, contribution real, rank integer)
+	AS 'MODULE_PATHNAME', 'explain'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 10 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.explain(recsys.model, bigint, bigint, integer) IS
+	'the n items of the user''s history that contributed most to item_id''s score, best first (rank 1); the contributions sum to the score (a biased factor model adds a row with a NULL item_id for mu + b_i); no rows for an unknown user or item';
+
+CREATE FUNCTION recsys.explain(name text, user_id bigint, item_id bigint,
+							   n integer DEFAULT 10)
+	RETURNS TABLE(item_id bigint, contribution real, rank integer)
+	AS 'MODULE_PATHNAME', 'explain_by_name'
+	LANGUAGE C STABLE PARALLEL SAFE ROWS 10 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.explain(text, bigint, bigint, integer) IS
+	'explain with the named model in recsys.models';
+
+CREATE FUNCTION recsys.explain_by_items(m recsys.model, item_ids bigint[], "values" real[],
+										item_id bigint, n integer DEFAULT 10)
+	RETURNS TABLE(item_id bigint, contribution real, rank integer)
+	AS 'MODULE_PATHNAME', 'explain_by_items'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 10 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.explain_by_items(recsys.model, bigint[], real[], bigint, integer) IS
+	'explain for a history of items (values NULL: every one is 1), as recommend_by_items scores it';
+
+CREATE FUNCTION recsys.explain_by_items(name text, item_ids bigint[], "values" real[],
+										item_id bigint, n integer DEFAULT 10)
+	RETURNS TABLE(item_id bigint, contribution real, rank integer)
+	AS 'MODULE_PATHNAME', 'explain_by_items_by_name'
+	LANGUAGE C STABLE PARALLEL SAFE ROWS 10 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.explain_by_items(text, bigint[], real[], bigint, integer) IS
+	'explain_by_items with the named model in recsys.models';

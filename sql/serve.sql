@@ -104,6 +104,34 @@ SELECT array_agg(item_id ORDER BY cnt DESC, item_id) AS most_popular
   FROM (SELECT item_id, count(DISTINCT user_id) AS cnt FROM ratings
 		GROUP BY item_id ORDER BY cnt DESC, item_id LIMIT 3) s;
 
+-- no user id at all (a first visit): the same popularity list; the fallback
+-- column tells the application that the list is not personalised
+SELECT item_id, rank, fallback FROM recsys.recommend('movies', NULL, 3);
+SELECT bool_and(NOT fallback) AS personalised FROM recsys.recommend('movies', 42, 3);
+
+-- why was an item recommended: the user's items whose terms of its score are
+-- largest; with the baseline row (mu + b_i, item_id NULL) they sum to the score
+-- the model gives the folded-in user, the same as recommend_by_items'
+SELECT count(*) <= 4 AS at_most_3_plus_baseline, bool_and(item_id IS NULL OR rank BETWEEN 1 AND 3) AS ranked
+  FROM recsys.explain_by_items('movies',
+		 (SELECT array_agg(item_id ORDER BY item_id) FROM ratings WHERE user_id = 42),
+		 (SELECT array_agg(rating ORDER BY item_id) FROM ratings WHERE user_id = 42),
+		 (SELECT item_id FROM recsys.recommend('movies', 42, 1)), 3);
+-- a factor model keeps which items a user had, not the values: explain by user id
+-- asks for them (neighbourhood models keep them, and explain by id works there)
+SELECT * FROM recsys.explain('movies', 42, 1, 3);
+SELECT abs(e.total - r.score) < 1e-3 AS sums_to_score
+  FROM (SELECT sum(contribution) AS total
+		  FROM recsys.explain_by_items('movies', ARRAY[1, 7, 9], ARRAY[5, 4, 1]::real[],
+									   (SELECT item_id FROM recsys.recommend_by_items('movies', ARRAY[1, 7, 9], ARRAY[5, 4, 1]::real[], 1)), 100)) e,
+	   recsys.recommend_by_items('movies', ARRAY[1, 7, 9], ARRAY[5, 4, 1]::real[], 1) r;
+
+-- a diverse list: the first item is the same, the rest trade score for variety
+SELECT (SELECT item_id FROM recsys.recommend('movies', 42, 5, diversity => 0.5) WHERE rank = 1)
+	 = (SELECT item_id FROM recsys.recommend('movies', 42, 5) WHERE rank = 1) AS same_first,
+	   (SELECT count(*) FROM recsys.recommend('movies', 42, 5, diversity => 0.5)) AS n;
+SELECT * FROM recsys.recommend('movies', 42, 5, diversity => 1.5);
+
 -- train from a query and retrain on a schedule (this is what pg_cron would run)
 SELECT recsys.train('shop', 'ials', 'SELECT user_id, item_id, 1 FROM ratings WHERE rating >= 3',
 					'{"factors": 4, "iterations": 5}') ->> 'algorithm' AS trained;

@@ -24,10 +24,12 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 
 #include "algorithms.h"
 #include "blas.h"
 #include "cache.h"
+#include "diversity.h"
 #include "modeltype.h"
 #include "recommend.h"
 #include "recsys.h"
@@ -116,17 +118,21 @@ HeapAlloc(TopNHeap *h, int cap)
 	TopNInit(h, cap, palloc(sizeof(float) * cap), palloc(sizeof(int64_t) * cap));
 }
 
-/* Writes one (id, score, rank) row; heap ids are indexes into ids */
+/*
+ * Writes one (id, score, rank) row, or (id, score, rank, fallback) where the
+ * function's result has the fallback column
+ */
 static void
-EmitRow(FunctionCallInfo fcinfo, int64 id, float score, int rank)
+EmitRow(FunctionCallInfo fcinfo, int64 id, float score, int rank, bool fallback)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Datum		values[3];
-	bool		nulls[3] = {false, false, false};
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
 
 	values[0] = Int64GetDatum(id);
 	values[1] = Float4GetDatum(score);
 	values[2] = Int32GetDatum(rank);
+	values[3] = BoolGetDatum(fallback);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
@@ -137,7 +143,125 @@ EmitRows(FunctionCallInfo fcinfo, TopNHeap *h, const int64 *ids)
 	int			rows = TopNSortDesc(h);
 
 	for (int r = 0; r < rows; r++)
-		EmitRow(fcinfo, ids[h->id[r]], h->score[r], r + 1);
+		EmitRow(fcinfo, ids[h->id[r]], h->score[r], r + 1, false);
+}
+
+/* The diversity argument: 0 (also for NULL) up to 1 */
+static float
+DiversityArg(FunctionCallInfo fcinfo, int argno)
+{
+	float		d;
+
+	if (PG_ARGISNULL(argno))
+		return 0.0f;
+	d = PG_GETARG_FLOAT4(argno);
+	if (!(d >= 0.0f && d <= 1.0f))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("diversity must be between 0 and 1, got %g", (double) d)));
+	return d;
+}
+
+/* How many candidates a list of n keeps before re-ranking: n, or the MMR pool */
+static int
+PoolSize(int n, float diversity)
+{
+	if (diversity <= 0.0f)
+		return n;
+	return (int) Min(RecDiversityPool(n), (int64) MaxAllocSize / (4 * sizeof(float)));
+}
+
+/*
+ * The order in which a ranked list of rows items (best first) is returned as a
+ * list of n: as it is for diversity 0, else greedy MMR with the model's item
+ * similarity (diversity.h): cosine of the factors, the stored weights of an
+ * item-item model, the cosine of the seen interactions for user kNN.
+ */
+static int
+DiversifyOrder(RecModelEntry *e, const float *score, const int64 *items, int rows, int n,
+			   float diversity, int32 *order)
+{
+	int			want = Min(rows, n);
+	float	   *work;
+
+	if (diversity <= 0.0f || rows <= 1)
+	{
+		for (int r = 0; r < want; r++)
+			order[r] = r;
+		return want;
+	}
+	work = palloc(sizeof(float) * 3 * rows);
+	if (e->v.item_factors != NULL)
+	{
+		RecFactorPool p = {e->v.item_factors, e->model->factors, e->item_norms, items, rows};
+
+		return RecRerankMMR(score, rows, n, diversity, RecFactorPoolSimilarity, &p, order,
+							work);
+	}
+	if (e->v.item_nbr_ptr != NULL)
+	{
+		RecNeighbourRows nbr = {e->v.item_nbr_ptr, e->v.item_nbr_idx, e->v.item_nbr_weight};
+		int64		n_items = e->model->n_items;
+		uint64	   *mark = palloc0(sizeof(uint64) * ((n_items + 63) / 64));
+		int32	   *pos = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * n_items);
+		RecNeighbourPool p;
+		int64		length = 0;
+
+		/* pool positions by item: only the marked entries are written or read */
+		for (int r = 0; r < rows; r++)
+		{
+			pos[items[r]] = r;
+			mark[items[r] >> 6] |= (uint64) 1 << (items[r] & 63);
+			length += nbr.ptr[items[r] + 1] - nbr.ptr[items[r]];
+		}
+		length = Max(length, 1);
+		p.adj_ptr = palloc(sizeof(int64) * (rows + 1));
+		p.adj_pos = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * 2 * length);
+		p.adj_weight = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * 2 * length);
+		RecNeighbourPoolBuild(&nbr, items, rows, mark, pos,
+							  MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * length),
+							  MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * length),
+							  MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * length),
+							  &p);
+		return RecRerankMMR(score, rows, n, diversity, RecNeighbourPoolSimilarity, &p,
+							order, work);
+	}
+	if (e->item_user_ptr != NULL)
+	{
+		RecSeenPool p;
+		float	   *norms = palloc(sizeof(float) * rows);
+
+		RecSeenColumnNorms(e->item_user_ptr, e->item_user_values, items, rows, norms);
+		p.item_ptr = e->item_user_ptr;
+		p.item_users = e->item_users;
+		p.item_values = e->item_user_values;
+		p.items = items;
+		p.norms = norms;
+		p.scratch = e->user_scratch;
+		p.n_pool = rows;
+		return RecRerankMMR(score, rows, n, diversity, RecSeenPoolSimilarity, &p, order,
+							work);
+	}
+	for (int r = 0; r < want; r++)
+		order[r] = r;
+	return want;
+}
+
+/*
+ * Writes a list of n from the heap (holding the best PoolSize(n, diversity)
+ * candidates): best first, or re-ranked for diversity, each row with the
+ * model's own score, rank 1 the first and the fallback mark.
+ */
+static void
+EmitList(FunctionCallInfo fcinfo, RecModelEntry *e, TopNHeap *h, int n, float diversity,
+		 bool fallback)
+{
+	int			rows = TopNSortDesc(h);
+	int32	   *order = palloc(sizeof(int32) * Max(rows, 1));
+	int			kept = DiversifyOrder(e, h->score, h->id, rows, n, diversity, order);
+
+	for (int r = 0; r < kept; r++)
+		EmitRow(fcinfo, e->v.item_ids[h->id[order[r]]], h->score[order[r]], r + 1, fallback);
 }
 
 /*
@@ -269,9 +393,9 @@ ScoreKnownUser(RecModelEntry *e, int32 u, RecTouched *t)
 /*
  * Ranks a neighbourhood model's score row (the entry's scratch, its touched
  * items in t): the items the history reaches, or, when it reaches none, the
- * most popular ones.
+ * most popular ones (and then returns true: a fallback).
  */
-static void
+static bool
 SelectNeighbourScores(TopNHeap *h, RecModelEntry *e, const RecTouched *t,
 					  const int32 *cand, int64 n_cand, bool use_cand,
 					  const RecBlocked *blocked)
@@ -281,16 +405,18 @@ SelectNeighbourScores(TopNHeap *h, RecModelEntry *e, const RecTouched *t,
 	else
 		RecSelectTouched(h, e->scores, t, blocked);
 	if (h->size > 0)
-		return;
+		return false;
 	if (use_cand)
 		RecSelectPopularCandidates(h, e->v.item_count, cand, n_cand, blocked);
 	else
 		RecSelectPopular(h, e->popular, e->v.item_count, e->model->n_items, blocked);
+	return true;
 }
 
 /*
- * recommend(m, user_id, n, exclude_seen, candidates, exclude): the user's best n
- * items; an unknown user gets the most popular ones (score = training count).
+ * recommend(m, user_id, n, exclude_seen, candidates, exclude, diversity): the
+ * user's best n items; an unknown or NULL user gets the most popular ones
+ * (score = training count), marked as a fallback.
  */
 static Datum
 RecommendUser(FunctionCallInfo fcinfo, bool by_name)
@@ -307,13 +433,17 @@ RecommendUser(FunctionCallInfo fcinfo, bool by_name)
 	RecBlocked	blocked = {0};
 	TopNHeap	heap;
 	int			cap;
+	float		diversity;
+	bool		fallback = false;
 
 	InitMaterializedSRF(fcinfo, 0);
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		return (Datum) 0;
-	user_id = PG_GETARG_INT64(1);
+	/* no user id (a visitor nobody knows yet): the cold-start list */
+	user_id = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1);
 	n = CheckTopN(PG_GETARG_INT32(2));
 	exclude_seen = PG_GETARG_BOOL(3);
+	diversity = DiversityArg(fcinfo, 6);
 
 	e = ModelArg(fcinfo, by_name);
 	m = e->model;
@@ -321,14 +451,14 @@ RecommendUser(FunctionCallInfo fcinfo, bool by_name)
 		return (Datum) 0;
 	FilterArgs(fcinfo, e, 4, 5, &cand, &n_cand, &blocked);
 
-	u = RecFindId(e->v.user_ids, m->n_users, user_id);
+	u = PG_ARGISNULL(1) ? -1 : RecFindId(e->v.user_ids, m->n_users, user_id);
 	if (u >= 0 && exclude_seen && e->v.seen_ptr)
 	{
 		blocked.seen = e->v.seen_items + e->v.seen_ptr[u];
 		blocked.n_seen = e->v.seen_ptr[u + 1] - e->v.seen_ptr[u];
 	}
 
-	cap = (int) Min((int64) n, use_cand ? n_cand : (int64) m->n_items);
+	cap = (int) Min((int64) PoolSize(n, diversity), use_cand ? n_cand : (int64) m->n_items);
 	if (cap == 0)
 		return (Datum) 0;
 	HeapAlloc(&heap, cap);
@@ -346,14 +476,18 @@ RecommendUser(FunctionCallInfo fcinfo, bool by_name)
 		RecTouched *t = use_cand ? NULL : TouchedAlloc(e);
 
 		ScoreKnownUser(e, u, t);
-		SelectNeighbourScores(&heap, e, t, cand, n_cand, use_cand, &blocked);
+		fallback = SelectNeighbourScores(&heap, e, t, cand, n_cand, use_cand, &blocked);
 	}
-	else if (use_cand)
-		RecSelectPopularCandidates(&heap, e->v.item_count, cand, n_cand, &blocked);
 	else
-		RecSelectPopular(&heap, e->popular, e->v.item_count, m->n_items, &blocked);
+	{
+		fallback = true;
+		if (use_cand)
+			RecSelectPopularCandidates(&heap, e->v.item_count, cand, n_cand, &blocked);
+		else
+			RecSelectPopular(&heap, e->popular, e->v.item_count, m->n_items, &blocked);
+	}
 
-	EmitRows(fcinfo, &heap, e->v.item_ids);
+	EmitList(fcinfo, e, &heap, n, diversity, fallback);
 	return (Datum) 0;
 }
 
@@ -475,12 +609,14 @@ RecommendVector(FunctionCallInfo fcinfo, bool by_name)
 	RecBlocked	blocked = {0};
 	TopNHeap	heap;
 	int			cap;
+	float		diversity;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		return (Datum) 0;
 	x = PG_GETARG_VEC_P(1);
 	n = CheckTopN(PG_GETARG_INT32(2));
+	diversity = DiversityArg(fcinfo, 5);
 
 	e = ModelArg(fcinfo, by_name);
 	m = e->model;
@@ -490,7 +626,7 @@ RecommendVector(FunctionCallInfo fcinfo, bool by_name)
 		return (Datum) 0;
 	FilterArgs(fcinfo, e, 3, 4, &cand, &n_cand, &blocked);
 
-	cap = (int) Min((int64) n, use_cand ? n_cand : (int64) m->n_items);
+	cap = (int) Min((int64) PoolSize(n, diversity), use_cand ? n_cand : (int64) m->n_items);
 	if (cap == 0)
 		return (Datum) 0;
 	HeapAlloc(&heap, cap);
@@ -499,7 +635,7 @@ RecommendVector(FunctionCallInfo fcinfo, bool by_name)
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("user_vector is too large for this model: scores overflow type real"),
 				 errdetail("The vector's norm is %g.", VecNorm(x))));
-	EmitRows(fcinfo, &heap, e->v.item_ids);
+	EmitList(fcinfo, e, &heap, n, diversity, false);
 	return (Datum) 0;
 }
 
@@ -588,7 +724,7 @@ Similar(FunctionCallInfo fcinfo, bool by_name, bool items)
 			if (j == self || (cand != NULL && !RecSortedContains(cand, n_cand, j)) ||
 				RecIsBlocked(&blocked, j))
 				continue;
-			EmitRow(fcinfo, ids[j], nbr_weight[p], ++rank);
+			EmitRow(fcinfo, ids[j], nbr_weight[p], ++rank, false);
 		}
 		return (Datum) 0;
 	}
@@ -665,9 +801,10 @@ CompareFoldInPair(const void *a, const void *b)
  * values: items the model does not know are ignored, a repeated item keeps its
  * last value or (models whose training adds duplicates) adds its values, as the
  * training aggregates do.  values_arg < 0 means no values (every one is 1).
+ * (recommend.h)
  */
-static RecHistory
-HistoryArg(FunctionCallInfo fcinfo, RecModelEntry *e, int items_arg, int values_arg)
+RecHistory
+RecHistoryArg(FunctionCallInfo fcinfo, RecModelEntry *e, int items_arg, int values_arg)
 {
 	const RecModelHeader *m = e->model;
 	int			n_item_ids;
@@ -798,7 +935,7 @@ FoldIn(FunctionCallInfo fcinfo, bool by_name)
 	float		bias;
 
 	RecModelRequireFactors(e->model, "fold_in");
-	hist = HistoryArg(fcinfo, e, 1, 2);
+	hist = RecHistoryArg(fcinfo, e, 1, 2);
 	PG_RETURN_POINTER(FoldInHistory(e, &hist, &bias));
 }
 
@@ -880,27 +1017,31 @@ RecommendByItems(FunctionCallInfo fcinfo, bool by_name)
 	RecBlocked	blocked = {0};
 	TopNHeap	heap;
 	int			cap;
+	float		diversity;
+	bool		fallback = false;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(3))
 		return (Datum) 0;
 	n = CheckTopN(PG_GETARG_INT32(3));
+	diversity = DiversityArg(fcinfo, 6);
 	e = ModelArg(fcinfo, by_name);
 	m = e->model;
-	hist = HistoryArg(fcinfo, e, 1, 2);
+	hist = RecHistoryArg(fcinfo, e, 1, 2);
 	if (n == 0)
 		return (Datum) 0;
 	FilterArgs(fcinfo, e, 4, 5, &cand, &n_cand, &blocked);
 	blocked.seen = hist.items;
 	blocked.n_seen = hist.n;
 
-	cap = (int) Min((int64) n, use_cand ? n_cand : (int64) m->n_items);
+	cap = (int) Min((int64) PoolSize(n, diversity), use_cand ? n_cand : (int64) m->n_items);
 	if (cap == 0)
 		return (Datum) 0;
 	HeapAlloc(&heap, cap);
 
 	if (hist.n == 0)
 	{
+		fallback = true;
 		if (use_cand)
 			RecSelectPopularCandidates(&heap, e->v.item_count, cand, n_cand, &blocked);
 		else
@@ -927,9 +1068,9 @@ RecommendByItems(FunctionCallInfo fcinfo, bool by_name)
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 					 errmsg("scores of the history are not finite: its values are too large")));
-		SelectNeighbourScores(&heap, e, t, cand, n_cand, use_cand, &blocked);
+		fallback = SelectNeighbourScores(&heap, e, t, cand, n_cand, use_cand, &blocked);
 	}
-	EmitRows(fcinfo, &heap, e->v.item_ids);
+	EmitList(fcinfo, e, &heap, n, diversity, fallback);
 	return (Datum) 0;
 }
 
@@ -1029,6 +1170,7 @@ NeighbourBatchRun(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 	bt.out_score = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * round * n);
 	bt.out_item = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64_t) * round * n);
 	bt.out_count = palloc(sizeof(int) * round);
+	bt.out_fallback = palloc(sizeof(bool) * round);
 	bt.scores = palloc(sizeof(float *) * threads);
 	bt.touched = palloc(sizeof(RecTouched) * threads);
 	for (int t = 0; t < threads; t++)
@@ -1045,6 +1187,7 @@ NeighbourBatchRun(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 	out.out_score = bt.out_score;
 	out.out_item = bt.out_item;
 	out.out_count = bt.out_count;
+	out.out_fallback = bt.out_fallback;
 	BatchRounds(threads, users, n_users, round, 16, RecNeighbourBatchChunk, &bt, &bt.users,
 				&out, emit, arg);
 }
@@ -1150,6 +1293,7 @@ RecBatchRunFiltered(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 	out.out_score = bt.out_score;
 	out.out_item = bt.out_item;
 	out.out_count = bt.out_count;
+	out.out_fallback = NULL;
 	BatchRounds(threads, users, n_users, round, block, RecBatchChunk, &bt, &bt.users,
 				&out, emit, arg);
 }
@@ -1158,11 +1302,19 @@ RecBatchRunFiltered(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 typedef struct RecommendAllSink
 {
 	ReturnSetInfo *rsinfo;
+	RecModelEntry *e;
 	const int64 *user_ids;		/* output ids, ascending */
-	const int64 *item_ids;		/* the model's */
+	const int32 *users;			/* their indexes, -1 = unknown */
+	int			n;				/* rows per user (the batch keeps the pool) */
+	float		diversity;
+	int32	   *order;			/* [pool] scratch for the re-ranked order */
+	MemoryContext scratch;		/* re-ranking's, reset per user */
 } RecommendAllSink;
 
-/* Writes one round of recommend_all as (user_id, rank, item_id, score) rows */
+/*
+ * Writes one round of recommend_all as (user_id, rank, item_id, score,
+ * fallback) rows, each user's pool re-ranked first when diversity asks for it
+ */
 static void
 RecommendAllEmit(void *arg, const RecBatchOut *bt, int64 start, int64 count)
 {
@@ -1170,25 +1322,38 @@ RecommendAllEmit(void *arg, const RecBatchOut *bt, int64 start, int64 count)
 
 	for (int64 r = 0; r < count; r++)
 	{
-		for (int j = 0; j < bt->out_count[r]; j++)
+		const float *score = bt->out_score + r * bt->n;
+		const int64 *item = bt->out_item + r * bt->n;
+		bool		fallback = bt->out_fallback ? bt->out_fallback[r] :
+			sink->users[start + r] < 0;
+		int			kept;
+		MemoryContext old = MemoryContextSwitchTo(sink->scratch);
+
+		kept = DiversifyOrder(sink->e, score, item, bt->out_count[r], sink->n,
+							  sink->diversity, sink->order);
+		MemoryContextSwitchTo(old);
+		for (int j = 0; j < kept; j++)
 		{
-			Datum		values[4];
-			bool		nulls[4] = {false, false, false, false};
+			Datum		values[5];
+			bool		nulls[5] = {false, false, false, false, false};
 
 			values[0] = Int64GetDatum(sink->user_ids[start + r]);
 			values[1] = Int32GetDatum(j + 1);
-			values[2] = Int64GetDatum(sink->item_ids[bt->out_item[r * bt->n + j]]);
-			values[3] = Float4GetDatum(bt->out_score[r * bt->n + j]);
+			values[2] = Int64GetDatum(sink->e->v.item_ids[item[sink->order[j]]]);
+			values[3] = Float4GetDatum(score[sink->order[j]]);
+			values[4] = BoolGetDatum(fallback);
 			tuplestore_putvalues(sink->rsinfo->setResult, sink->rsinfo->setDesc,
 								 values, nulls);
 		}
+		MemoryContextReset(sink->scratch);
 	}
 }
 
 /*
- * recommend_all(m, n, users, exclude_seen, candidates, exclude): the best n items
- * of every user (or of the listed users, unknown ones getting the popular
- * items), in user id order, with one set of filters for every user.
+ * recommend_all(m, n, users, exclude_seen, candidates, exclude, diversity): the
+ * best n items of every user (or of the listed users, unknown ones getting the
+ * popular items, marked as a fallback), in user id order, with one set of
+ * filters for every user; with diversity each user's pool is re-ranked by MMR.
  */
 static Datum
 RecommendAll(FunctionCallInfo fcinfo, bool by_name)
@@ -1204,11 +1369,15 @@ RecommendAll(FunctionCallInfo fcinfo, bool by_name)
 	RecBatchFilter filter = {true, NULL, 0, NULL, 0};
 	RecBlocked	blocked = {0};
 	int32	   *cand;
+	float		diversity;
+	int			pool;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(3))
 		return (Datum) 0;
 	n = CheckTopN(PG_GETARG_INT32(1));
+	diversity = DiversityArg(fcinfo, 6);
+	pool = PoolSize(n, diversity);
 	e = ModelArg(fcinfo, by_name);
 	m = e->model;
 	if (n == 0)
@@ -1245,9 +1414,16 @@ RecommendAll(FunctionCallInfo fcinfo, bool by_name)
 	}
 
 	sink.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	sink.e = e;
 	sink.user_ids = user_ids;
-	sink.item_ids = e->v.item_ids;
-	RecBatchRunFiltered(e, users, n_users, n, &filter, RecommendAllEmit, &sink);
+	sink.users = users;
+	sink.n = n;
+	sink.diversity = diversity;
+	sink.order = palloc(sizeof(int32) * pool);
+	sink.scratch = AllocSetContextCreate(CurrentMemoryContext, "recommend_all diversity",
+										 ALLOCSET_DEFAULT_SIZES);
+	RecBatchRunFiltered(e, users, n_users, pool, &filter, RecommendAllEmit, &sink);
+	MemoryContextDelete(sink.scratch);
 	return (Datum) 0;
 }
 
@@ -1321,6 +1497,10 @@ serving_support(PG_FUNCTION_ARGS)
 	else if (strcmp(name, "recommend") == 0 || strcmp(name, "recommend_by_vector") == 0 ||
 			 strcmp(name, "similar_items") == 0 || strcmp(name, "similar_users") == 0)
 		n_arg = 2;
+	else if (strcmp(name, "explain") == 0)
+		n_arg = 3;
+	else if (strcmp(name, "explain_by_items") == 0)
+		n_arg = 4;
 	else
 		PG_RETURN_POINTER(NULL);
 	if ((n = ConstArg(args, n_arg)) == NULL || n->consttype != INT4OID)

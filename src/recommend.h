@@ -7,6 +7,7 @@
 #define RECSYS_RECOMMEND_H
 
 #include "cache.h"
+#include "scoring.h"
 #include "serving.h"
 
 /*
@@ -42,5 +43,13 @@ typedef struct RecBatchFilter
 extern void RecBatchRunFiltered(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 								const RecBatchFilter *filter, RecBatchEmitFn emit,
 								void *arg);
+
+/*
+ * A history argument pair (item_ids bigint[], values real[] or none when
+ * values_arg < 0) as sorted, unique item indexes of the model with their
+ * values, unknown items dropped, repeated ones merged as training merges them
+ */
+extern RecHistory RecHistoryArg(FunctionCallInfo fcinfo, RecModelEntry *e, int items_arg,
+								int values_arg);
 
 #endif							/* RECSYS_RECOMMEND_H */

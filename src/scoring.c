@@ -332,6 +332,7 @@ RecNeighbourBatchChunk(void *ctx, int thread, int64_t begin, int64_t end)
 			RecTouchedClear(touched, scores);
 		}
 		/* an unknown user, or nothing reached: the most popular items */
+		bt->out_fallback[row] = heap.size == 0;
 		if (heap.size == 0)
 		{
 			if (bt->cand)
@@ -343,4 +344,114 @@ RecNeighbourBatchChunk(void *ctx, int thread, int64_t begin, int64_t end)
 		bt->out_count[row] = TopNSortDesc(&heap);
 	}
 	return RECSYS_OK;
+}
+
+/*
+ * Terms of an item-neighbour score: terms[t] = value_t * w(item t -> target),
+ * 0 where row t does not list target.  Their sum is RecScoreItemNeighbours'
+ * score of target.
+ */
+void
+RecTermsItemNeighbours(const RecNeighbourRows *items, const RecHistory *hist,
+					   int32_t target, float *terms)
+{
+	for (int64_t t = 0; t < hist->n; t++)
+	{
+		int32_t		j = hist->items[t];
+
+		terms[t] = 0.0f;
+		for (int64_t p = items->ptr[j]; p < items->ptr[j + 1]; p++)
+			if (items->idx[p] == target)
+			{
+				terms[t] = hist->values[t] * items->weight[p];
+				break;
+			}
+	}
+}
+
+/* Position of item i in a sorted row of items, or -1 */
+static int64_t
+RowPosition(const int32_t *items, int64_t n, int32_t i)
+{
+	int64_t		lo = 0,
+				hi = n - 1;
+
+	while (lo <= hi)
+	{
+		int64_t		mid = lo + (hi - lo) / 2;
+
+		if (items[mid] == i)
+			return mid;
+		if (items[mid] < i)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/*
+ * Terms of a user-neighbour score over the user's own items: each neighbour
+ * v's term sim(u, v) * r_v,target is shared among the items u and v both have,
+ * in proportion to r_u,j * r_v,j (their part of the two users' overlap), evenly
+ * if those products sum to 0, over all of u's items if they share none.  The
+ * terms sum to the score.
+ */
+void
+RecTermsUserNeighbours(const RecHistory *hist, const int32_t *nbr, const float *sims,
+					   int64_t n_nbr, int32_t target, const int64_t *seen_ptr,
+					   const int32_t *seen_items, const float *seen_values, float *terms)
+{
+	for (int64_t t = 0; t < hist->n; t++)
+		terms[t] = 0.0f;
+	for (int64_t p = 0; p < n_nbr; p++)
+	{
+		int32_t		v = nbr[p];
+		const int32_t *vi = seen_items + seen_ptr[v];
+		const float *vv = seen_values + seen_ptr[v];
+		int64_t		vn = seen_ptr[v + 1] - seen_ptr[v];
+		int64_t		at = RowPosition(vi, vn, target);
+		float		share;
+		double		overlap = 0.0;
+		int64_t		shared = 0;
+
+		if (at < 0 || vv[at] == 0.0f || sims[p] == 0.0f)
+			continue;
+		share = sims[p] * vv[at];
+
+		/* both rows are sorted: one merge for the overlap, one to hand it out */
+		for (int64_t a = 0, b = 0; a < hist->n && b < vn;)
+		{
+			if (hist->items[a] < vi[b])
+				a++;
+			else if (hist->items[a] > vi[b])
+				b++;
+			else
+			{
+				overlap += (double) hist->values[a] * vv[b];
+				shared++;
+				a++, b++;
+			}
+		}
+		if (shared == 0)
+		{
+			for (int64_t t = 0; t < hist->n; t++)
+				terms[t] += share / (float) hist->n;
+			continue;
+		}
+		for (int64_t a = 0, b = 0; a < hist->n && b < vn;)
+		{
+			if (hist->items[a] < vi[b])
+				a++;
+			else if (hist->items[a] > vi[b])
+				b++;
+			else
+			{
+				terms[a] += overlap != 0.0 ?
+					(float) (share * ((double) hist->values[a] * vv[b] / overlap)) :
+					share / (float) shared;
+				a++, b++;
+			}
+		}
+	}
 }

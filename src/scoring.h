@@ -127,6 +127,20 @@ extern void RecSelectTouched(TopNHeap *h, const float *scores, const RecTouched 
 extern void RecTouchedClear(RecTouched *t, float *scores);
 
 /*
+ * explain: the terms of a score, one per history entry, that sum to it.  Item
+ * rows: terms[t] = value_t * w(item t -> target).  User neighbours (nbr, sims:
+ * the user's neighbour row): each neighbour's term sim * r_v,target shared
+ * among the history items the neighbour also has, in proportion to
+ * value_t * r_v,t (see scoring.c).
+ */
+extern void RecTermsItemNeighbours(const RecNeighbourRows *items, const RecHistory *hist,
+								   int32_t target, float *terms);
+extern void RecTermsUserNeighbours(const RecHistory *hist, const int32_t *nbr,
+								   const float *sims, int64_t n_nbr, int32_t target,
+								   const int64_t *seen_ptr, const int32_t *seen_items,
+								   const float *seen_values, float *terms);
+
+/*
  * recommend_all and evaluate for neighbourhood models: each user's score row on
  * the worker's scratch, its best n unseen items kept in the output arrays the
  * same way RecBatch does for factor models.  All memory is allocated before the
@@ -157,6 +171,7 @@ typedef struct RecNeighbourBatch
 	float	   *out_score;		/* [n_round_users * n] */
 	int64_t    *out_item;		/* [n_round_users * n] item indexes */
 	int		   *out_count;		/* [n_round_users] rows kept */
+	bool	   *out_fallback;	/* [n_round_users] the popular items were kept */
 
 	/* per-thread scratch */
 	float	  **scores;			/* [thread] n_items floats, zero */

@@ -395,24 +395,21 @@ SolveFoldIn(float *A, float *rhs, int d)
 	return RECSYS_FOLDIN_OK;
 }
 
-int
-RecFoldInExplicit(const float *Y, int k, const float *item_bias, float mu,
-				  const int32_t *items, const float *values, int64_t n,
-				  float lambda, float *x, float *bias, float *work)
+/*
+ * The explicit fold-in system: A (d x d, full) and rhs as RecFoldInExplicit
+ * describes, d = k + 1 with biases.  Also the system whose inverse splits a
+ * folded-in score into terms (RecFoldInTermsExplicit).
+ */
+static int
+ExplicitSystem(const float *Y, int k, const float *item_bias, float mu,
+			   const int32_t *items, const float *values, int64_t n, float lambda,
+			   float *A, float *rhs)
 {
 	int			d = item_bias ? k + 1 : k;
-	float	   *A = work;
-	float	   *rhs = work + (int64_t) d * d;
 	float		reg = lambda * (float) n;
-	int			status;
 
-	memset(x, 0, sizeof(float) * k);
-	if (bias)
-		*bias = 0.0f;
-	if (n == 0)
-		return RECSYS_FOLDIN_OK;
-
-	memset(work, 0, sizeof(float) * ((int64_t) d * d + d));
+	memset(A, 0, sizeof(float) * ((int64_t) d * d));
+	memset(rhs, 0, sizeof(float) * d);
 	for (int64_t e = 0; e < n; e++)
 	{
 		const float *y = Y + (int64_t) items[e] * k;
@@ -439,6 +436,27 @@ RecFoldInExplicit(const float *Y, int k, const float *item_bias, float mu,
 		for (int c = 0; c < r; c++)
 			A[(int64_t) c * d + r] = A[(int64_t) r * d + c];
 	}
+	return d;
+}
+
+int
+RecFoldInExplicit(const float *Y, int k, const float *item_bias, float mu,
+				  const int32_t *items, const float *values, int64_t n,
+				  float lambda, float *x, float *bias, float *work)
+{
+	float	   *A = work;
+	float	   *rhs;
+	int			d = item_bias ? k + 1 : k;
+	int			status;
+
+	memset(x, 0, sizeof(float) * k);
+	if (bias)
+		*bias = 0.0f;
+	if (n == 0)
+		return RECSYS_FOLDIN_OK;
+
+	rhs = work + (int64_t) d * d;
+	ExplicitSystem(Y, k, item_bias, mu, items, values, n, lambda, A, rhs);
 	if ((status = SolveFoldIn(A, rhs, d)) != RECSYS_FOLDIN_OK)
 		return status;
 	memcpy(x, rhs, sizeof(float) * k);
@@ -447,16 +465,48 @@ RecFoldInExplicit(const float *Y, int k, const float *item_bias, float mu,
 	return RECSYS_FOLDIN_OK;
 }
 
+/* The terms of an explicit fold-in score (serving.h): one solve with [y_i; 1] */
 int
-RecFoldInImplicit(const float *Y, const float *gram, int k,
-				  const int32_t *items, const float *values, int64_t n,
-				  const RecImplicitWeights *w, float *x, float *work)
+RecFoldInTermsExplicit(const float *Y, int k, const float *item_bias, float mu,
+					   const int32_t *items, const float *values, int64_t n,
+					   float lambda, int32_t target, float *terms, float *work)
 {
+	int			d = item_bias ? k + 1 : k;
 	float	   *A = work;
-	float	   *rhs = work + (int64_t) k * k;
+	float	   *z = work + (int64_t) d * d;
+	int			status;
+
+	if (n == 0)
+		return RECSYS_FOLDIN_OK;
+	ExplicitSystem(Y, k, item_bias, mu, items, values, n, lambda, A, z);
+
+	/* z = A^-1 [y_target; 1] (A is symmetric), then term_j = t_j a_j' z */
+	memcpy(z, Y + (int64_t) target * k, sizeof(float) * k);
+	if (item_bias)
+		z[k] = 1.0f;
+	if ((status = SolveFoldIn(A, z, d)) != RECSYS_FOLDIN_OK)
+		return status;
+	for (int64_t e = 0; e < n; e++)
+	{
+		float		t = values[e] - mu - (item_bias ? item_bias[items[e]] : 0.0f);
+		float		a = KernDot(Y + (int64_t) items[e] * k, z, k) + (item_bias ? z[k] : 0.0f);
+
+		terms[e] = t * a;
+	}
+	return RecAllFinite(terms, n) ? RECSYS_FOLDIN_OK : RECSYS_FOLDIN_OVERFLOW;
+}
+
+/*
+ * The implicit fold-in system: A = Y'Y + sum d_i y_i y_i' + lambda_u I (k x k,
+ * full) and rhs = sum (1 + d_i) p_i y_i, as RecFoldInImplicit describes.
+ */
+static void
+ImplicitSystem(const float *Y, const float *gram, int k, const int32_t *items,
+			   const float *values, int64_t n, const RecImplicitWeights *w,
+			   float *A, float *rhs)
+{
 	double		sum_d = 0.0;
 	float		lambda;
-	int			status;
 
 	for (int64_t e = 0; e < n; e++)
 		sum_d += IalsConfidenceExcess(w->confidence, w->alpha, w->epsilon, values[e]);
@@ -477,6 +527,18 @@ RecFoldInImplicit(const float *Y, const float *gram, int k,
 		if (values[e] > 0.0f)
 			KernAxpy(k, c, y, rhs);
 	}
+}
+
+int
+RecFoldInImplicit(const float *Y, const float *gram, int k,
+				  const int32_t *items, const float *values, int64_t n,
+				  const RecImplicitWeights *w, float *x, float *work)
+{
+	float	   *A = work;
+	float	   *rhs = work + (int64_t) k * k;
+	int			status;
+
+	ImplicitSystem(Y, gram, k, items, values, n, w, A, rhs);
 	if ((status = SolveFoldIn(A, rhs, k)) != RECSYS_FOLDIN_OK)
 	{
 		memset(x, 0, sizeof(float) * k);
@@ -484,6 +546,33 @@ RecFoldInImplicit(const float *Y, const float *gram, int k,
 	}
 	memcpy(x, rhs, sizeof(float) * k);
 	return RECSYS_FOLDIN_OK;
+}
+
+/* The terms of an implicit fold-in score (serving.h): one solve with y_i */
+int
+RecFoldInTermsImplicit(const float *Y, const float *gram, int k,
+					   const int32_t *items, const float *values, int64_t n,
+					   const RecImplicitWeights *w, int32_t target, float *terms,
+					   float *work)
+{
+	float	   *A = work;
+	float	   *z = work + (int64_t) k * k;
+	int			status;
+
+	ImplicitSystem(Y, gram, k, items, values, n, w, A, z);
+
+	/* z = A^-1 y_target (A is symmetric), then term_j = c_j p_j y_j' z */
+	memcpy(z, Y + (int64_t) target * k, sizeof(float) * k);
+	if ((status = SolveFoldIn(A, z, k)) != RECSYS_FOLDIN_OK)
+		return status;
+	for (int64_t e = 0; e < n; e++)
+	{
+		float		c = 1.0f + IalsConfidenceExcess(w->confidence, w->alpha, w->epsilon,
+													values[e]);
+
+		terms[e] = values[e] > 0.0f ? c * KernDot(Y + (int64_t) items[e] * k, z, k) : 0.0f;
+	}
+	return RecAllFinite(terms, n) ? RECSYS_FOLDIN_OK : RECSYS_FOLDIN_OVERFLOW;
 }
 
 /*

@@ -159,9 +159,29 @@ extern int	RecFoldInImplicit(const float *Y, const float *gram, int k,
 							  const RecImplicitWeights *w, float *x, float *work);
 
 /*
+ * The terms of a folded-in user's score for item target, one per history
+ * entry, that sum to the score less its baseline (mu + b_target):
+ *		score - mu - b_target = a_target' A^-1 rhs = sum_j t_j a_target' A^-1 a_j
+ * with A, rhs, a_j and t_j = r_j - mu - b_j of RecFoldInExplicit, and
+ *		score = y_target' A^-1 rhs = sum_j c_j p_j y_target' A^-1 y_j
+ * with those of RecFoldInImplicit.  One solve with y_target (explain needs one
+ * item, not the user vector).  work holds as much as the fold-in's.  Returns a
+ * RECSYS_FOLDIN_* status.
+ */
+extern int	RecFoldInTermsExplicit(const float *Y, int k, const float *item_bias, float mu,
+								   const int32_t *items, const float *values, int64_t n,
+								   float lambda, int32_t target, float *terms,
+								   float *work);
+extern int	RecFoldInTermsImplicit(const float *Y, const float *gram, int k,
+								   const int32_t *items, const float *values, int64_t n,
+								   const RecImplicitWeights *w, int32_t target,
+								   float *terms, float *work);
+
+/*
  * One round of a batch scorer's results: round row r's out_count[r] best items
  * are the item indexes out_item[r * n ..] with scores out_score[r * n ..], best
- * first.
+ * first; out_fallback[r] tells a popularity list (NULL: exactly the unknown
+ * users got one).
  */
 typedef struct RecBatchOut
 {
@@ -169,6 +189,7 @@ typedef struct RecBatchOut
 	const float *out_score;
 	const int64_t *out_item;
 	const int  *out_count;
+	const bool *out_fallback;
 } RecBatchOut;
 
 /*

@@ -164,8 +164,10 @@ SELECT results_eq(
 	'unknown user: excluding the top items moves down the popularity list');
 
 -- NULL arguments
-SELECT is((SELECT count(*) FROM recsys.recommend((SELECT m FROM models WHERE kind = 'als'), NULL::bigint, 5)),
-		  0::bigint, 'NULL user id: no rows');
+SELECT results_eq(
+	$$SELECT item_id, score, rank, fallback FROM recsys.recommend((SELECT m FROM models WHERE kind = 'als'), NULL::bigint, 5)$$,
+	$$SELECT item_id, score, rank, true FROM recsys.recommend((SELECT m FROM models WHERE kind = 'als'), -42, 5)$$,
+	'NULL user id: the popularity list of an unknown user, marked as a fallback');
 SELECT is((SELECT count(*) FROM recsys.recommend((SELECT m FROM models WHERE kind = 'als'), 1, NULL)),
 		  0::bigint, 'NULL n: no rows');
 SELECT is((SELECT count(*) FROM recsys.recommend(NULL::recsys.model, 1, 5)), 0::bigint,
@@ -191,7 +193,7 @@ SELECT results_eq(
 	$$SELECT rec.* FROM models mo,
 	  recsys.recommend_by_vector(mo.m, recsys.user_vector(mo.m, 5), 10, ARRAY[1, 2, 3, 4, 5, 6]::bigint[], ARRAY[2]::bigint[]) rec
 	  WHERE kind = 'ials'$$,
-	$$SELECT rec.* FROM models mo,
+	$$SELECT rec.item_id, rec.score, rec.rank FROM models mo,
 	  recsys.recommend(mo.m, 5::bigint, 10, false, ARRAY[1, 2, 3, 4, 5, 6]::bigint[], ARRAY[2]::bigint[]) rec
 	  WHERE kind = 'ials'$$,
 	'implicit: recommend by vector with candidates and exclude equals recommend by id');
