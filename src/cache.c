@@ -579,12 +579,13 @@ RecModelGetForRow(FmgrInfo *flinfo, Datum datum)
 
 /*
  * The stored model of a registry name, as the table holds it (usually a TOAST
- * pointer, copied into the caller's context), and the row version it was read
- * from if xmin is not NULL.  The query qualifies its operator, so a caller's
- * search_path cannot redirect it.
+ * pointer, copied into the caller's context), the row version it was read from
+ * if xmin is not NULL and the row's owner if owner is not NULL.  A name the
+ * caller cannot see is 42704, or (Datum) 0 with missing_ok.  The query
+ * qualifies its operator, so a caller's search_path cannot redirect it.
  */
 static Datum
-RegistryModel(text *name, TransactionId *xmin)
+RegistryModel(text *name, TransactionId *xmin, Oid *owner, bool missing_ok)
 {
 	Datum		arg = PointerGetDatum(name);
 	Datum		result;
@@ -598,7 +599,8 @@ RegistryModel(text *name, TransactionId *xmin)
 		Oid			argtype = TEXTOID;
 		SPIPlanPtr	plan;
 
-		plan = SPI_prepare("SELECT r.model, r.xmin FROM recsys.models AS r"
+		plan = SPI_prepare("SELECT r.model, r.xmin, r.owner::pg_catalog.oid"
+						   " FROM recsys.models AS r"
 						   " WHERE r.name OPERATOR(pg_catalog.=) $1",
 						   1, &argtype);
 		if (plan == NULL)
@@ -610,6 +612,11 @@ RegistryModel(text *name, TransactionId *xmin)
 	rc = SPI_execute_plan(model_by_name_plan, &arg, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0 && missing_ok)
+	{
+		SPI_finish();
+		return (Datum) 0;
+	}
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -623,6 +630,13 @@ RegistryModel(text *name, TransactionId *xmin)
 	if (xmin != NULL)
 		*xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0],
 													SPI_tuptable->tupdesc, 2, &isnull));
+	if (owner != NULL)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3,
+									  &isnull);
+
+		*owner = isnull ? InvalidOid : DatumGetObjectId(d);
+	}
 	result = SPI_datumTransfer(result, false, -1);
 	SPI_finish();
 	return result;
@@ -632,7 +646,7 @@ RegistryModel(text *name, TransactionId *xmin)
 Datum
 RecModelDatumByName(text *name)
 {
-	return RegistryModel(name, NULL);
+	return RegistryModel(name, NULL, NULL, false);
 }
 
 /*
@@ -643,8 +657,23 @@ RecModelEntry *
 RecModelGetByName(text *name)
 {
 	TransactionId xmin;
-	Datum		model = RegistryModel(name, &xmin);
+	Datum		model = RegistryModel(name, &xmin, NULL, false);
 
+	return Lookup(model, xmin);
+}
+
+/*
+ * RecModelGetByName that also returns the row's owner; with missing_ok a name
+ * the caller cannot see returns NULL
+ */
+RecModelEntry *
+RecModelGetByNameOwner(text *name, bool missing_ok, Oid *owner)
+{
+	TransactionId xmin;
+	Datum		model = RegistryModel(name, &xmin, owner, missing_ok);
+
+	if (model == (Datum) 0)
+		return NULL;
 	return Lookup(model, xmin);
 }
 
