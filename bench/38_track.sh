@@ -20,7 +20,7 @@ PSQL="psql -X -q -v ON_ERROR_STOP=1"
 
 echo "building the $USERS x $ITEMS x $FACTORS model and $TRACKED overlays ..." >&2
 $PSQL -c "SELECT recsys.untrack('bench_track')" >/dev/null 2>&1 || true
-$PSQL -c "DROP TABLE IF EXISTS bench_track_plays" \
+$PSQL -c "SET client_min_messages = warning" -c "DROP TABLE IF EXISTS bench_track_plays" \
 	-c "CREATE TABLE bench_track_plays AS
 		SELECT user_id, item_id, rating AS plays
 		FROM recsys.synthetic_ratings($USERS, $ITEMS, $((USERS * 25)), seed => 3, implicit => true)" \
