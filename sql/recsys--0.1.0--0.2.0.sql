@@ -591,3 +591,101 @@ CREATE FUNCTION recsys.explain_by_items(name text, item_ids bigint[], "values" r
 	LANGUAGE C STABLE PARALLEL SAFE ROWS 10 SUPPORT recsys.serving_support;
 COMMENT ON FUNCTION recsys.explain_by_items(text, bigint[], real[], bigint, integer) IS
 	'explain_by_items with the named model in recsys.models';
+
+-- ---------------------------------------------------------------------------
+-- Real-time updates (src/track.c): recsys.track installs a row trigger on an
+-- interactions table; every insert, update or delete recomputes that user's
+-- overlay (their history now and, for factor models, its folded-in vector) as
+-- the model's owner, and recommend(name, user_id, ...) reads it in place of the
+-- model's row.  train/retrain of the name drop the overlays older than the new
+-- model.
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE recsys.tracked (
+	name			text PRIMARY KEY,
+	source			regclass NOT NULL,
+	user_column		name NOT NULL,
+	item_column		name NOT NULL,
+	value_column	name,
+	owner			regrole NOT NULL
+);
+COMMENT ON TABLE recsys.tracked IS
+	'models recsys.track keeps up to date from an interactions table (one table per model); rows are written by recsys.track and recsys.untrack';
+COMMENT ON COLUMN recsys.tracked.name IS 'the model (recsys.models.name)';
+COMMENT ON COLUMN recsys.tracked.source IS 'the interactions table whose trigger refreshes the overlays';
+COMMENT ON COLUMN recsys.tracked.user_column IS 'its user id column';
+COMMENT ON COLUMN recsys.tracked.item_column IS 'its item id column';
+COMMENT ON COLUMN recsys.tracked.value_column IS 'its value column, or NULL: every row counts 1';
+COMMENT ON COLUMN recsys.tracked.owner IS 'the model''s owner: the role the trigger reads the table and writes the overlays as';
+SELECT pg_catalog.pg_extension_config_dump('recsys.tracked', '');
+
+CREATE TABLE recsys.user_overlays (
+	name			text NOT NULL,
+	user_id			bigint NOT NULL,
+	owner			regrole NOT NULL,
+	model_uuid		uuid,
+	item_ids		bigint[] NOT NULL,
+	"values"		real[] NOT NULL,
+	user_vector		recsys.vec,
+	user_bias		real,
+	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	PRIMARY KEY (name, user_id, owner)
+);
+COMMENT ON TABLE recsys.user_overlays IS
+	'per-user state of tracked models (recsys.track): recommend(name, user_id, ...) ranks a user''s overlay instead of the model''s row for them';
+COMMENT ON COLUMN recsys.user_overlays.name IS 'the model (recsys.models.name)';
+COMMENT ON COLUMN recsys.user_overlays.user_id IS 'the user';
+COMMENT ON COLUMN recsys.user_overlays.owner IS 'the model''s owner, who wrote the row; serving reads only overlays of the model''s current owner';
+COMMENT ON COLUMN recsys.user_overlays.model_uuid IS 'the model version user_vector was folded in with (model_info uuid); another version folds the history in again';
+COMMENT ON COLUMN recsys.user_overlays.item_ids IS 'the user''s items in the tracked table now, ascending: excluded from recommendations (exclude_seen)';
+COMMENT ON COLUMN recsys.user_overlays."values" IS 'their values, combined per item as training combines them';
+COMMENT ON COLUMN recsys.user_overlays.user_vector IS 'fold_in of the history (factor models), NULL for neighbourhood models';
+COMMENT ON COLUMN recsys.user_overlays.user_bias IS 'the folded-in user bias (explicit models)';
+COMMENT ON COLUMN recsys.user_overlays.updated_at IS 'when the trigger last recomputed the row';
+SELECT pg_catalog.pg_extension_config_dump('recsys.user_overlays', '');
+
+ALTER TABLE recsys.tracked ENABLE ROW LEVEL SECURITY;
+ALTER TABLE recsys.user_overlays ENABLE ROW LEVEL SECURITY;
+
+-- a role sees and writes only the rows of models it owns (as their owner); a
+-- row may only name a model whose owner is its owner
+CREATE POLICY tracked_owner ON recsys.tracked
+	USING (pg_catalog.pg_has_role(owner, 'USAGE'))
+	WITH CHECK (pg_catalog.pg_has_role(owner, 'USAGE')
+				AND EXISTS (SELECT FROM recsys.models AS m
+							WHERE m.name OPERATOR(pg_catalog.=) tracked.name
+							  AND m.owner::pg_catalog.oid OPERATOR(pg_catalog.=) tracked.owner::pg_catalog.oid));
+CREATE POLICY user_overlays_owner ON recsys.user_overlays
+	USING (pg_catalog.pg_has_role(owner, 'USAGE'))
+	WITH CHECK (pg_catalog.pg_has_role(owner, 'USAGE')
+				AND EXISTS (SELECT FROM recsys.models AS m
+							WHERE m.name OPERATOR(pg_catalog.=) user_overlays.name
+							  AND m.owner::pg_catalog.oid OPERATOR(pg_catalog.=) user_overlays.owner::pg_catalog.oid));
+COMMENT ON POLICY tracked_owner ON recsys.tracked IS
+	'the model''s owner (and members of the owning role) see and change its tracking; a row must name a model of its owner';
+COMMENT ON POLICY user_overlays_owner ON recsys.user_overlays IS
+	'the model''s owner (and members) see and change its overlays; by-name serving reads them for every role the model is shared with';
+
+-- the trigger writes as the model's owner, so every owner may write (its own rows)
+GRANT SELECT, INSERT, UPDATE, DELETE ON recsys.tracked, recsys.user_overlays TO PUBLIC;
+
+CREATE FUNCTION recsys.track_trigger() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'track_trigger'
+	LANGUAGE C;
+COMMENT ON FUNCTION recsys.track_trigger() IS
+	'the row trigger recsys.track installs: recomputes the user''s overlay as the model''s owner; does nothing on a table the model is not tracked from';
+
+CREATE FUNCTION recsys.track(name text, source regclass, user_column name,
+							 item_column name, value_column name DEFAULT NULL)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'track'
+	LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION recsys.track(text, regclass, name, name, name) IS
+	'keeps by-name serving of the model up to date with the table: a trigger recomputes each changed user''s overlay (history, folded-in vector); only the model''s owner may';
+
+CREATE FUNCTION recsys.untrack(name text, source regclass DEFAULT NULL)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'untrack'
+	LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION recsys.untrack(text, regclass) IS
+	'stops recsys.track of the model: drops the trigger (if its table still exists), the tracking and the overlays';

@@ -39,6 +39,7 @@
 #include <math.h>
 
 #include "access/detoast.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -47,6 +48,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/uuid.h"
 
@@ -79,6 +81,9 @@ static uint64 next_serial = 1;
 
 /* the registry look-up, planned once per backend */
 static SPIPlanPtr model_by_name_plan = NULL;
+
+/* the same with the row's owner (0.2.0 registries) */
+static SPIPlanPtr model_owner_by_name_plan = NULL;
 
 
 /*
@@ -579,37 +584,67 @@ RecModelGetForRow(FmgrInfo *flinfo, Datum datum)
 
 /*
  * The stored model of a registry name, as the table holds it (usually a TOAST
- * pointer, copied into the caller's context), and the row version it was read
- * from if xmin is not NULL.  The query qualifies its operator, so a caller's
- * search_path cannot redirect it.
+ * pointer, copied into the caller's context), the row version it was read from
+ * if xmin is not NULL and the row's owner if owner is not NULL.  A name the
+ * caller cannot see is 42704, or (Datum) 0 with missing_ok.  The query
+ * qualifies its operator, so a caller's search_path cannot redirect it.
  */
 static Datum
-RegistryModel(text *name, TransactionId *xmin)
+RegistryModel(text *name, TransactionId *xmin, Oid *owner, bool missing_ok)
 {
 	Datum		arg = PointerGetDatum(name);
 	Datum		result;
 	bool		isnull;
 	int			rc;
+	SPIPlanPtr *plan_slot;
+	const char *sql;
+
+	/*
+	 * The owner only where asked for and where the registry has one: a 0.1.0
+	 * schema (the library is updated before ALTER EXTENSION UPDATE) has none
+	 */
+	if (owner != NULL)
+	{
+		*owner = InvalidOid;
+		if (get_attnum(get_relname_relid("models", get_namespace_oid("recsys", false)),
+					   "owner") == InvalidAttrNumber)
+			owner = NULL;
+	}
+	if (owner != NULL)
+	{
+		plan_slot = &model_owner_by_name_plan;
+		sql = "SELECT r.model, r.xmin, r.owner::pg_catalog.oid FROM recsys.models AS r"
+			" WHERE r.name OPERATOR(pg_catalog.=) $1";
+	}
+	else
+	{
+		plan_slot = &model_by_name_plan;
+		sql = "SELECT r.model, r.xmin FROM recsys.models AS r"
+			" WHERE r.name OPERATOR(pg_catalog.=) $1";
+	}
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (model_by_name_plan == NULL)
+	if (*plan_slot == NULL)
 	{
 		Oid			argtype = TEXTOID;
 		SPIPlanPtr	plan;
 
-		plan = SPI_prepare("SELECT r.model, r.xmin FROM recsys.models AS r"
-						   " WHERE r.name OPERATOR(pg_catalog.=) $1",
-						   1, &argtype);
+		plan = SPI_prepare(sql, 1, &argtype);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 		if (SPI_keepplan(plan) != 0)
 			elog(ERROR, "SPI_keepplan failed");
-		model_by_name_plan = plan;
+		*plan_slot = plan;
 	}
-	rc = SPI_execute_plan(model_by_name_plan, &arg, NULL, true, 1);
+	rc = SPI_execute_plan(*plan_slot, &arg, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0 && missing_ok)
+	{
+		SPI_finish();
+		return (Datum) 0;
+	}
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -623,6 +658,13 @@ RegistryModel(text *name, TransactionId *xmin)
 	if (xmin != NULL)
 		*xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0],
 													SPI_tuptable->tupdesc, 2, &isnull));
+	if (owner != NULL)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3,
+									  &isnull);
+
+		*owner = isnull ? InvalidOid : DatumGetObjectId(d);
+	}
 	result = SPI_datumTransfer(result, false, -1);
 	SPI_finish();
 	return result;
@@ -632,7 +674,7 @@ RegistryModel(text *name, TransactionId *xmin)
 Datum
 RecModelDatumByName(text *name)
 {
-	return RegistryModel(name, NULL);
+	return RegistryModel(name, NULL, NULL, false);
 }
 
 /*
@@ -643,8 +685,23 @@ RecModelEntry *
 RecModelGetByName(text *name)
 {
 	TransactionId xmin;
-	Datum		model = RegistryModel(name, &xmin);
+	Datum		model = RegistryModel(name, &xmin, NULL, false);
 
+	return Lookup(model, xmin);
+}
+
+/*
+ * RecModelGetByName that also returns the row's owner; with missing_ok a name
+ * the caller cannot see returns NULL
+ */
+RecModelEntry *
+RecModelGetByNameOwner(text *name, bool missing_ok, Oid *owner)
+{
+	TransactionId xmin;
+	Datum		model = RegistryModel(name, &xmin, owner, missing_ok);
+
+	if (model == (Datum) 0)
+		return NULL;
 	return Lookup(model, xmin);
 }
 

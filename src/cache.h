@@ -82,6 +82,12 @@ extern RecModelEntry *RecModelGetForRow(FmgrInfo *flinfo, Datum model);
 /* The cached (or freshly loaded) model of a registry name; 42704 if none */
 extern RecModelEntry *RecModelGetByName(text *name);
 
+/*
+ * The same, also giving the row's owner (the role whose overlays serving may
+ * read, track.c); with missing_ok NULL for a name the caller cannot see
+ */
+extern RecModelEntry *RecModelGetByNameOwner(text *name, bool missing_ok, Oid *owner);
+
 /* The stored recsys.model Datum (not detoasted) of a registry name; 42704 if none */
 extern Datum RecModelDatumByName(text *name);
 

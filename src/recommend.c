@@ -36,6 +36,7 @@
 #include "scoring.h"
 #include "serving.h"
 #include "solver.h"
+#include "track.h"
 #include "vec.h"
 #include "kernels.h"
 
@@ -62,6 +63,14 @@ ModelArg(FunctionCallInfo fcinfo, bool by_name)
 	else
 		e = RecModelGet(PG_GETARG_DATUM(0));
 	return e;
+}
+
+/* The model argument by registry name, and the row's owner (whose overlays apply) */
+static RecModelEntry *
+NamedModelArg(FunctionCallInfo fcinfo, Oid *owner)
+{
+	RecReserveBlas(1, "serving");
+	return RecModelGetByNameOwner(PG_GETARG_TEXT_PP(0), false, owner);
 }
 
 /* Checks a requested result count; 0 asks for no rows */
@@ -413,6 +422,50 @@ SelectNeighbourScores(TopNHeap *h, RecModelEntry *e, const RecTouched *t,
 	return true;
 }
 
+static Vec *FoldInHistory(RecModelEntry *e, const RecHistory *hist, float *bias);
+static bool ScoreHistory(RecModelEntry *e, const RecHistory *hist, RecTouched *t);
+
+/*
+ * Ranks a tracked user's overlay (track.c): their current history, as
+ * recommend_by_items ranks a history, with the vector the trigger folded in when
+ * it was folded in with this model.  True when the list is a fallback (an empty
+ * history, or one that reaches no item).
+ */
+static bool
+RankOverlay(TopNHeap *h, RecModelEntry *e, const RecOverlay *ov, const int32 *cand,
+			int64 n_cand, bool use_cand, const RecBlocked *blocked, int64 user_id)
+{
+	const RecModelHeader *m = e->model;
+
+	if (ov->hist.n == 0)
+	{
+		if (use_cand)
+			RecSelectPopularCandidates(h, e->v.item_count, cand, n_cand, blocked);
+		else
+			RecSelectPopular(h, e->popular, e->v.item_count, m->n_items, blocked);
+		return true;
+	}
+	else if (e->v.item_factors != NULL)
+	{
+		const float *x = ov->x;
+		float		bias = ov->bias;
+
+		if (x == NULL)
+			x = FoldInHistory(e, &ov->hist, &bias)->x;
+		if (!RankVector(h, e, x, m->global_mean + bias, cand, n_cand, use_cand, blocked))
+			elog(ERROR, "scores of user " INT64_FORMAT " are not finite", user_id);
+		return false;
+	}
+	else
+	{
+		RecTouched *t = use_cand ? NULL : TouchedAlloc(e);
+
+		if (!ScoreHistory(e, &ov->hist, t))
+			elog(ERROR, "model has neither factors nor neighbours");
+		return SelectNeighbourScores(h, e, t, cand, n_cand, use_cand, blocked);
+	}
+}
+
 /*
  * recommend(m, user_id, n, exclude_seen, candidates, exclude, diversity): the
  * user's best n items; an unknown or NULL user gets the most popular ones
@@ -435,6 +488,9 @@ RecommendUser(FunctionCallInfo fcinfo, bool by_name)
 	int			cap;
 	float		diversity;
 	bool		fallback = false;
+	Oid			owner = InvalidOid;
+	RecOverlay	ov;
+	bool		tracked = false;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
@@ -445,7 +501,7 @@ RecommendUser(FunctionCallInfo fcinfo, bool by_name)
 	exclude_seen = PG_GETARG_BOOL(3);
 	diversity = DiversityArg(fcinfo, 6);
 
-	e = ModelArg(fcinfo, by_name);
+	e = by_name ? NamedModelArg(fcinfo, &owner) : ModelArg(fcinfo, false);
 	m = e->model;
 	if (n == 0)
 		return (Datum) 0;
@@ -458,12 +514,23 @@ RecommendUser(FunctionCallInfo fcinfo, bool by_name)
 		blocked.n_seen = e->v.seen_ptr[u + 1] - e->v.seen_ptr[u];
 	}
 
+	/* a user recsys.track follows: their history now instead of the model's row */
+	if (by_name && !PG_ARGISNULL(1) &&
+		RecOverlayFind(e, PG_GETARG_TEXT_PP(0), owner, user_id, &ov))
+	{
+		tracked = true;
+		blocked.seen = exclude_seen ? ov.hist.items : NULL;
+		blocked.n_seen = exclude_seen ? ov.hist.n : 0;
+	}
+
 	cap = (int) Min((int64) PoolSize(n, diversity), use_cand ? n_cand : (int64) m->n_items);
 	if (cap == 0)
 		return (Datum) 0;
 	HeapAlloc(&heap, cap);
 
-	if (u >= 0 && e->v.user_factors != NULL)
+	if (tracked)
+		fallback = RankOverlay(&heap, e, &ov, cand, n_cand, use_cand, &blocked, user_id);
+	else if (u >= 0 && e->v.user_factors != NULL)
 	{
 		float		base = m->global_mean + (e->v.user_bias ? e->v.user_bias[u] : 0.0f);
 
@@ -921,6 +988,13 @@ FoldInHistory(RecModelEntry *e, const RecHistory *hist, float *bias)
 				 errmsg("fold-in system is not positive definite"),
 				 errdetail("The model's regularization is %g.", (double) e->lambda)));
 	return result;
+}
+
+/* FoldInHistory for other files (recommend.h) */
+Vec *
+RecFoldInHistory(RecModelEntry *e, const RecHistory *hist, float *bias)
+{
+	return FoldInHistory(e, hist, bias);
 }
 
 /*

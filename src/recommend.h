@@ -9,6 +9,7 @@
 #include "cache.h"
 #include "scoring.h"
 #include "serving.h"
+#include "vec.h"
 
 /*
  * Receives one round of RecBatchRun: round row r (0 .. count - 1) is the user
@@ -52,4 +53,9 @@ extern void RecBatchRunFiltered(RecModelEntry *e, const int32 *users, int64 n_us
 extern RecHistory RecHistoryArg(FunctionCallInfo fcinfo, RecModelEntry *e, int items_arg,
 								int values_arg);
 
+/*
+ * The user vector (and explicit bias in *bias) training would learn from a
+ * history with the item side fixed; the fold_in of recsys.fold_in (track.c)
+ */
+extern Vec *RecFoldInHistory(RecModelEntry *e, const RecHistory *hist, float *bias);
 #endif							/* RECSYS_RECOMMEND_H */

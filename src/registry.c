@@ -25,6 +25,7 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
@@ -126,6 +127,7 @@ typedef struct TrainRequest
 	int32		keep_history;
 	char	   *search_path;	/* the path the source query runs with */
 	Oid			owner;			/* the row's owner, the role the queries run as */
+	TimestampTz snapshot_time;	/* when the source query's snapshot was taken */
 } TrainRequest;
 
 /* A registry row as train/retrain need it before training */
@@ -452,13 +454,8 @@ RecRunSourceQuery(const char *query, const char *what, int min_columns,
 
 /* ------------------------------------------------------ running as the owner */
 
-/* What BeginAsOwner changed, for EndAsOwner to put back */
-typedef struct AsOwner
-{
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_nestlevel;
-} AsOwner;
+/* What BeginAsOwner changed, for EndAsOwner to put back (registry.h) */
+typedef RecAsOwner AsOwner;
 
 /*
  * From here on, run as owner inside a security-restricted operation, with
@@ -482,6 +479,20 @@ EndAsOwner(AsOwner *s)
 {
 	AtEOXact_GUC(false, s->save_nestlevel);
 	SetUserIdAndSecContext(s->save_userid, s->save_sec_context);
+}
+
+/* BeginAsOwner for other files (track.c) */
+void
+RecBeginAsOwner(RecAsOwner *s, Oid owner, const char *search_path)
+{
+	BeginAsOwner(s, owner, search_path);
+}
+
+/* EndAsOwner for other files */
+void
+RecEndAsOwner(RecAsOwner *s)
+{
+	EndAsOwner(s);
 }
 
 /* ---------------------------------------------------------- registry rows */
@@ -615,6 +626,8 @@ CheckMayTrain(const char *name, const RegistryRow *row)
 				 errhint("A superuser can give the row a new owner: UPDATE recsys.models SET owner = ... WHERE name = ....")));
 }
 
+static void DropOlderOverlays(const TrainRequest *rq);
+
 /* Executes one registry statement through SPI as the caller */
 static void
 RegistryExecute(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
@@ -684,6 +697,7 @@ RegistryStore(const TrainRequest *rq, Datum model, Jsonb *metrics)
 							"  search_path = $6, trained_at = pg_catalog.clock_timestamp()"
 							" WHERE r.name OPERATOR(pg_catalog.=) $1",
 							6, upd_types, upd_args, upd_nulls, SPI_OK_UPDATE);
+			DropOlderOverlays(rq);
 			SPI_finish();
 			return;
 		}
@@ -707,6 +721,7 @@ RegistryStore(const TrainRequest *rq, Datum model, Jsonb *metrics)
 				elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
 			if (SPI_processed > 0)
 			{
+				DropOlderOverlays(rq);
 				SPI_finish();
 				return;
 			}
@@ -716,6 +731,26 @@ RegistryStore(const TrainRequest *rq, Datum model, Jsonb *metrics)
 			(errcode(ERRCODE_DUPLICATE_OBJECT),
 			 errmsg("model \"%s\" already exists and belongs to another role",
 					RecMessageText(rq->name))));
+}
+
+/*
+ * Drops the overlays (recsys.track) of the name that the new model already
+ * reflects: those last recomputed before its source query's snapshot.  Newer
+ * ones (a click during training) stay; serving folds them in again with the new
+ * model.  As the caller, under the overlays' row-level security.
+ */
+static void
+DropOlderOverlays(const TrainRequest *rq)
+{
+	Oid			types[2] = {TEXTOID, TIMESTAMPTZOID};
+	Datum		args[2] = {CStringGetTextDatum(rq->name), TimestampTzGetDatum(rq->snapshot_time)};
+
+	if (!OidIsValid(get_relname_relid("user_overlays", get_namespace_oid("recsys", false))))
+		return;
+	RegistryExecute("DELETE FROM recsys.user_overlays AS o"
+					" WHERE o.name OPERATOR(pg_catalog.=) $1"
+					" AND o.updated_at OPERATOR(pg_catalog.<) $2",
+					2, types, args, NULL, SPI_OK_DELETE);
 }
 
 /* ----------------------------------------------------------- train/retrain */
@@ -864,6 +899,9 @@ RunTraining(TrainRequest *rq, const RegistryRow *row)
 	/* training options are checked before the source query runs */
 	t = RecTrainingBegin(cxt, rq->algorithm, rq->train_options);
 
+	/* the statement's snapshot (the transaction's under repeatable read) */
+	rq->snapshot_time = IsolationUsesXactSnapshot() ? GetCurrentTransactionStartTimestamp() :
+		GetCurrentStatementStartTimestamp();
 	BeginAsOwner(&as, rq->owner, rq->search_path);
 	RecRunSourceQuery(source, "source query", 3, INT_MAX, TrainRow, t);
 	m = RecTrainingFinish(t);

@@ -31,6 +31,22 @@ extern int	RecRunSourceQuery(const char *query, const char *what,
 							  int min_columns, int max_columns,
 							  RecSourceRowFn fn, void *arg);
 
+/* What RecBeginAsOwner changed, for RecEndAsOwner to put back */
+typedef struct RecAsOwner
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+} RecAsOwner;
+
+/*
+ * Runs what follows as owner inside a security-restricted operation with
+ * search_path as given, until RecEndAsOwner (an error is cleaned up by the
+ * transaction abort)
+ */
+extern void RecBeginAsOwner(RecAsOwner *s, Oid owner, const char *search_path);
+extern void RecEndAsOwner(RecAsOwner *s);
+
 /* Shortens a name or other user text for an error message (palloc'd) */
 extern char *RecMessageText(const char *s);
 extern char *RecMessageTextLen(const char *s, int len);
