@@ -497,14 +497,14 @@ RecEndAsOwner(RecAsOwner *s)
 
 /* ---------------------------------------------------------- registry rows */
 
-/* The oid of relation relname in schema recsys */
-static Oid
-RegistryRelation(const char *relname)
+/* The oid of relation relname in schema recsys (InvalidOid if missing_ok and absent) */
+Oid
+RecExtensionRelation(const char *relname, bool missing_ok)
 {
 	Oid			nsp = get_namespace_oid("recsys", false);
 	Oid			relid = get_relname_relid(relname, nsp);
 
-	if (!OidIsValid(relid))
+	if (!OidIsValid(relid) && !missing_ok)
 		elog(ERROR, "relation recsys.%s does not exist", relname);
 	return relid;
 }
@@ -520,8 +520,8 @@ ModelTypeOid(void)
 }
 
 /* The role that owns relation relid */
-static Oid
-RelationOwner(Oid relid)
+Oid
+RecRelationOwner(Oid relid)
 {
 	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	Oid			owner;
@@ -543,7 +543,7 @@ RelationOwner(Oid relid)
 static void
 RegistryLookup(const char *name, bool past_policies, RegistryRow *row)
 {
-	Oid			relid = RegistryRelation("models");
+	Oid			relid = RecExtensionRelation("models", false);
 	Oid			argtype = TEXTOID;
 	Datum		arg = CStringGetTextDatum(name);
 	MemoryContext cxt = CurrentMemoryContext;
@@ -552,7 +552,7 @@ RegistryLookup(const char *name, bool past_policies, RegistryRow *row)
 
 	memset(row, 0, sizeof(*row));
 	if (past_policies)
-		BeginAsOwner(&as, RelationOwner(relid), "pg_catalog, pg_temp");
+		BeginAsOwner(&as, RecRelationOwner(relid), "pg_catalog, pg_temp");
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	rc = SPI_execute_with_args("SELECT r.owner::pg_catalog.oid, r.source, r.options,"
@@ -603,8 +603,8 @@ static void
 CheckMayTrain(const char *name, const RegistryRow *row)
 {
 	Oid			user = GetUserId();
-	Oid			models = RegistryRelation("models");
-	Oid			history = RegistryRelation("model_history");
+	Oid			models = RecExtensionRelation("models", false);
+	Oid			history = RecExtensionRelation("model_history", false);
 	AclMode		needed[3] = {ACL_SELECT, ACL_INSERT, ACL_UPDATE};
 
 	for (int i = 0; i < 3; i++)

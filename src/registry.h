@@ -51,4 +51,10 @@ extern void RecEndAsOwner(RecAsOwner *s);
 extern char *RecMessageText(const char *s);
 extern char *RecMessageTextLen(const char *s, int len);
 
+/* The oid of relation recsys.relname (InvalidOid if missing_ok and absent) */
+extern Oid	RecExtensionRelation(const char *relname, bool missing_ok);
+
+/* The role that owns a relation */
+extern Oid	RecRelationOwner(Oid relid);
+
 #endif							/* RECSYS_REGISTRY_H */

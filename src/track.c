@@ -104,29 +104,6 @@ typedef struct TrackPair
 
 /* ------------------------------------------------------------------ helpers */
 
-/* The oid of relation relname in schema recsys (InvalidOid if missing) */
-static Oid
-TrackRelation(const char *relname)
-{
-	Oid			nsp = get_namespace_oid("recsys", false);
-
-	return get_relname_relid(relname, nsp);
-}
-
-/* The role that owns relation relid */
-static Oid
-RelOwner(Oid relid)
-{
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-	return owner;
-}
-
 /* The name of the trigger that tracks model name: short, stable, per name */
 static char *
 TriggerName(const char *name)
@@ -202,8 +179,8 @@ CompareTrackPair(const void *a, const void *b)
 bool
 RecOverlayFind(RecModelEntry *e, text *name, Oid owner, int64 user_id, RecOverlay *ov)
 {
-	Oid			relid = TrackRelation("user_overlays");
-	Oid			indexid = TrackRelation("user_overlays_pkey");
+	Oid			relid = RecExtensionRelation("user_overlays", true);
+	Oid			indexid = RecExtensionRelation("user_overlays_pkey", true);
 	const RecModelHeader *m = e->model;
 	Relation	rel;
 	SysScanDesc scan;
@@ -302,7 +279,7 @@ RecOverlayFind(RecModelEntry *e, text *name, Oid owner, int64 user_id, RecOverla
 static bool
 TrackedLookup(const char *name, Tracked *t)
 {
-	Oid			relid = TrackRelation("tracked");
+	Oid			relid = RecExtensionRelation("tracked", true);
 	MemoryContext cxt = CurrentMemoryContext;
 	Oid			argtype = TEXTOID;
 	Datum		arg = CStringGetTextDatum(name);
@@ -312,7 +289,7 @@ TrackedLookup(const char *name, Tracked *t)
 
 	if (!OidIsValid(relid))
 		return false;
-	RecBeginAsOwner(&as, RelOwner(relid), TRACK_SEARCH_PATH);
+	RecBeginAsOwner(&as, RecRelationOwner(relid), TRACK_SEARCH_PATH);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	rc = SPI_execute_with_args("SELECT t.source::pg_catalog.oid, t.user_column::pg_catalog.text,"
@@ -705,7 +682,7 @@ track(PG_FUNCTION_ARGS)
 	 * owner that reading runs (policies) must be code the model's owner could run
 	 * anyway.
 	 */
-	if (!has_privs_of_role(owner, RelOwner(relid)))
+	if (!has_privs_of_role(owner, RecRelationOwner(relid)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for table %s", get_rel_name(relid)),
