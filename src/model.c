@@ -421,14 +421,6 @@ RecModelShapeSize(int algorithm, uint32 flags, int factors, int32 n_users,
 	return RecModelShapeBytes(&s, options_len);
 }
 
-RecModelHeader *
-RecModelCreate(int algorithm, uint32 flags, int factors, int32 n_users,
-			   int32 n_items, int64 n_seen, const char *options)
-{
-	RecModelShape s = FactorShape(algorithm, flags, factors, n_users, n_items, n_seen);
-
-	return CreateModel(&s, options, true);
-}
 
 RecModelHeader *
 RecModelCreateForFactors(int algorithm, uint32 flags, int factors, int32 n_users,

@@ -56,22 +56,15 @@ extern void RecModelRequireFactors(const RecModelHeader *h, const char *function
 
 /*
  * A factor model (als, ials): RecModelCreateShape with factors, n_seen entries
- * of seen items and no seen values.  Kept for training.
- */
-extern RecModelHeader *RecModelCreate(int algorithm, uint32 flags, int factors,
-									  int32 n_users, int32 n_items, int64 n_seen,
-									  const char *options);
-
-/*
- * As RecModelCreate, but the user and item factor sections are left unwritten (and
- * the allocation advised onto huge pages): for a caller that writes every factor
- * itself, as training does, saving a pass over the largest sections.
+ * of seen items and no seen values, the user and item factor sections left
+ * unwritten (and the allocation advised onto huge pages) for the training fit,
+ * which writes every factor, saving a pass over the largest sections.
  */
 extern RecModelHeader *RecModelCreateForFactors(int algorithm, uint32 flags, int factors,
 												int32 n_users, int32 n_items, int64 n_seen,
 												const char *options);
 
-/* Bytes RecModelCreate would allocate for that shape (without the 1 GB check) */
+/* Bytes RecModelCreateForFactors would allocate for that shape (without the 1 GB check) */
 extern uint64 RecModelShapeSize(int algorithm, uint32 flags, int factors,
 								int32 n_users, int32 n_items, int64 n_seen,
 								size_t options_len);

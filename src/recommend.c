@@ -426,18 +426,21 @@ static Vec *FoldInHistory(RecModelEntry *e, const RecHistory *hist, float *bias)
 static bool ScoreHistory(RecModelEntry *e, const RecHistory *hist, RecTouched *t);
 
 /*
- * Ranks a tracked user's overlay (track.c): their current history, as
- * recommend_by_items ranks a history, with the vector the trigger folded in when
- * it was folded in with this model.  True when the list is a fallback (an empty
- * history, or one that reaches no item).
+ * Ranks a history (a visitor's, or a tracked user's overlay) as
+ * recommend_by_items does: factor models rank the folded-in vector (x when the
+ * caller already has it, with bias), neighbourhood models score the history; an
+ * empty history gets the popular items.  True when the list is a fallback.
  */
 static bool
-RankOverlay(TopNHeap *h, RecModelEntry *e, const RecOverlay *ov, const int32 *cand,
-			int64 n_cand, bool use_cand, const RecBlocked *blocked, int64 user_id)
+RankHistory(TopNHeap *h, RecModelEntry *e, const RecHistory *hist, const float *x,
+			float bias, const int32 *cand, int64 n_cand, bool use_cand,
+			const RecBlocked *blocked)
 {
 	const RecModelHeader *m = e->model;
+	bool		finite;
+	bool		fallback = false;
 
-	if (ov->hist.n == 0)
+	if (hist->n == 0)
 	{
 		if (use_cand)
 			RecSelectPopularCandidates(h, e->v.item_count, cand, n_cand, blocked);
@@ -445,25 +448,27 @@ RankOverlay(TopNHeap *h, RecModelEntry *e, const RecOverlay *ov, const int32 *ca
 			RecSelectPopular(h, e->popular, e->v.item_count, m->n_items, blocked);
 		return true;
 	}
-	else if (e->v.item_factors != NULL)
+	if (e->v.item_factors != NULL)
 	{
-		const float *x = ov->x;
-		float		bias = ov->bias;
-
 		if (x == NULL)
-			x = FoldInHistory(e, &ov->hist, &bias)->x;
-		if (!RankVector(h, e, x, m->global_mean + bias, cand, n_cand, use_cand, blocked))
-			elog(ERROR, "scores of user " INT64_FORMAT " are not finite", user_id);
-		return false;
+			x = FoldInHistory(e, hist, &bias)->x;
+		finite = RankVector(h, e, x, m->global_mean + bias, cand, n_cand, use_cand, blocked);
 	}
 	else
 	{
 		RecTouched *t = use_cand ? NULL : TouchedAlloc(e);
 
-		if (!ScoreHistory(e, &ov->hist, t))
+		if (!ScoreHistory(e, hist, t))
 			elog(ERROR, "model has neither factors nor neighbours");
-		return SelectNeighbourScores(h, e, t, cand, n_cand, use_cand, blocked);
+		finite = RecAllFinite(e->scores, m->n_items);
+		if (finite)
+			fallback = SelectNeighbourScores(h, e, t, cand, n_cand, use_cand, blocked);
 	}
+	if (!finite)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("scores of the history are not finite: its values are too large")));
+	return fallback;
 }
 
 /*
@@ -529,7 +534,8 @@ RecommendUser(FunctionCallInfo fcinfo, bool by_name)
 	HeapAlloc(&heap, cap);
 
 	if (tracked)
-		fallback = RankOverlay(&heap, e, &ov, cand, n_cand, use_cand, &blocked, user_id);
+		fallback = RankHistory(&heap, e, &ov.hist, ov.x, ov.bias, cand, n_cand, use_cand,
+							   &blocked);
 	else if (u >= 0 && e->v.user_factors != NULL)
 	{
 		float		base = m->global_mean + (e->v.user_bias ? e->v.user_bias[u] : 0.0f);
@@ -1113,37 +1119,7 @@ RecommendByItems(FunctionCallInfo fcinfo, bool by_name)
 		return (Datum) 0;
 	HeapAlloc(&heap, cap);
 
-	if (hist.n == 0)
-	{
-		fallback = true;
-		if (use_cand)
-			RecSelectPopularCandidates(&heap, e->v.item_count, cand, n_cand, &blocked);
-		else
-			RecSelectPopular(&heap, e->popular, e->v.item_count, m->n_items, &blocked);
-	}
-	else if (e->v.item_factors != NULL)
-	{
-		float		bias;
-		Vec		   *x = FoldInHistory(e, &hist, &bias);
-
-		if (!RankVector(&heap, e, x->x, m->global_mean + bias, cand, n_cand, use_cand,
-						&blocked))
-			ereport(ERROR,
-					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("scores of the history are not finite: its values are too large")));
-	}
-	else
-	{
-		RecTouched *t = TouchedAlloc(e);
-
-		if (!ScoreHistory(e, &hist, t))
-			elog(ERROR, "model has neither factors nor neighbours");
-		if (!RecAllFinite(e->scores, m->n_items))
-			ereport(ERROR,
-					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("scores of the history are not finite: its values are too large")));
-		fallback = SelectNeighbourScores(&heap, e, t, cand, n_cand, use_cand, &blocked);
-	}
+	fallback = RankHistory(&heap, e, &hist, NULL, 0.0f, cand, n_cand, use_cand, &blocked);
 	EmitList(fcinfo, e, &heap, n, diversity, fallback);
 	return (Datum) 0;
 }

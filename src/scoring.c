@@ -189,14 +189,6 @@ RecPredictUserBaseline(const RecNeighbourRows *users, int32_t u, int32_t i,
 	return den > 0 ? base + (float) (num / den) : base;
 }
 
-/* The scored items of a score row (zero means the history does not reach it) */
-void
-RecSelectScored(TopNHeap *h, const float *scores, int32_t n_items, const RecBlocked *b)
-{
-	for (int32_t i = 0; i < n_items; i++)
-		if (scores[i] != 0.0f && TopNWouldEnter(h, scores[i], i) && !RecIsBlocked(b, i))
-			TopNPush(h, scores[i], i);
-}
 
 /* Appends i to the touched list the first time it is seen (no branch) */
 static inline void

@@ -89,12 +89,10 @@ extern float RecPredictUserBaseline(const RecNeighbourRows *users, int32_t u, in
 extern bool RecHistoryValue(const RecHistory *hist, int32_t i, float *value);
 
 /*
- * The items a score row reaches (a score of exactly zero means no neighbour
- * contributes) into the heap: all of them, or only the listed ones (sorted,
- * unique).  A neighbourhood model recommends only what the history reaches.
+ * The listed items (sorted, unique) a score row reaches (a score of exactly zero
+ * means no neighbour contributes) into the heap.  A neighbourhood model
+ * recommends only what the history reaches.
  */
-extern void RecSelectScored(TopNHeap *h, const float *scores, int32_t n_items,
-							const RecBlocked *b);
 extern void RecSelectRowCandidates(TopNHeap *h, const float *scores, const int32_t *cand,
 								   int64_t n_cand, const RecBlocked *b);
 
@@ -121,7 +119,7 @@ extern void RecScoreUserNeighboursTouched(const RecNeighbourRows *users, int32_t
 										  const int32_t *seen_items,
 										  const float *seen_values, float *scores,
 										  RecTouched *t);
-/* RecSelectScored over the touched items only: the same result */
+/* The items a score row reaches, read from its touched list (no catalogue scan) */
 extern void RecSelectTouched(TopNHeap *h, const float *scores, const RecTouched *t,
 							 const RecBlocked *b);
 extern void RecTouchedClear(RecTouched *t, float *scores);

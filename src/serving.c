@@ -39,21 +39,6 @@ RecSortedContains(const int32_t *a, int64_t n, int32_t x)
 	return false;
 }
 
-/* Sorts a in place and drops duplicates; returns the new length */
-int64_t
-RecSortUnique(int32_t *a, int64_t n)
-{
-	int64_t		out = 0;
-
-	if (n <= 1)
-		return n;
-	qsort(a, (size_t) n, sizeof(int32_t), RecCompareInt32);
-	for (int64_t i = 0; i < n; i++)
-		if (out == 0 || a[out - 1] != a[i])
-			a[out++] = a[i];
-	return out;
-}
-
 /*
  * The score every path computes for one item, written once so single-user,
  * candidate and batch scoring round alike: dot + (base + b_i), base being

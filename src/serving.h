@@ -35,7 +35,6 @@ typedef struct RecBlocked
 } RecBlocked;
 
 extern bool RecSortedContains(const int32_t *a, int64_t n, int32_t x);
-extern int64_t RecSortUnique(int32_t *a, int64_t n);
 
 static inline bool
 RecIsBlocked(const RecBlocked *b, int32_t item)
