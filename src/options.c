@@ -145,8 +145,8 @@ RecEchoInput(const char *s, size_t len)
 }
 
 /* A JSON value as a user wrote it, shortened for an error message */
-static char *
-JsonValueText(JsonbValue *v)
+char *
+RecJsonValueText(JsonbValue *v)
 {
 	switch (v->type)
 	{
@@ -211,13 +211,13 @@ BadOption(const RecOptionSpec *spec, JsonbValue *v)
 	{
 		case RECSYS_OPTION_INTEGER:
 			return psprintf("option \"%s\" must be an integer between %.0f and %.0f, got %s",
-							spec->name, spec->min, spec->max, JsonValueText(v));
+							spec->name, spec->min, spec->max, RecJsonValueText(v));
 		case RECSYS_OPTION_NUMBER:
 			return psprintf("option \"%s\" must be a number between %g and %g, got %s",
-							spec->name, spec->min, spec->max, JsonValueText(v));
+							spec->name, spec->min, spec->max, RecJsonValueText(v));
 		case RECSYS_OPTION_BOOLEAN:
 			return psprintf("option \"%s\" must be true or false, got %s",
-							spec->name, JsonValueText(v));
+							spec->name, RecJsonValueText(v));
 		case RECSYS_OPTION_CHOICE:
 			{
 				StringInfoData buf;
@@ -228,7 +228,7 @@ BadOption(const RecOptionSpec *spec, JsonbValue *v)
 				initStringInfo(&buf);
 				appendStringInfo(&buf, "option \"%s\" must be ", spec->name);
 				AppendList(&buf, spec->choices, n, "\"%s\"", " or ");
-				appendStringInfo(&buf, ", got %s", JsonValueText(v));
+				appendStringInfo(&buf, ", got %s", RecJsonValueText(v));
 				return buf.data;
 			}
 	}
@@ -287,7 +287,7 @@ SetOption(const RecOptionSpec *spec, JsonbValue *v, void *opts)
 																   DirectFunctionCall1(int4_numeric,
 																					   Int32GetDatum(0)))))
 					return psprintf("option \"%s\" must be 0 or at least %g in magnitude, got %s",
-									spec->name, DBL_MIN, JsonValueText(v));
+									spec->name, DBL_MIN, RecJsonValueText(v));
 				if (spec->kind == RECSYS_OPTION_NUMBER)
 				{
 					*(double *) field = d;

@@ -25,6 +25,9 @@
  */
 extern char *RecEchoInput(const char *s, size_t len);
 
+/* A JSON value (an option's) as a message shows it: cut like RecEchoInput */
+extern char *RecJsonValueText(JsonbValue *v);
+
 /* The kinds of value an option takes, and the C type of its field */
 typedef enum RecOptionKind
 {

@@ -51,6 +51,7 @@
 #include "algorithms.h"
 #include "evaluate.h"
 #include "model.h"
+#include "options.h"
 #include "modeltype.h"
 #include "registry.h"
 #include "serving.h"
@@ -774,26 +775,6 @@ OptionValue(Jsonb *options, const char *key)
 	return findJsonbValueFromContainer(&options->root, JB_FOBJECT, &k);
 }
 
-/* A JSON value as text for a message */
-static char *
-JsonbValueText(JsonbValue *v)
-{
-	switch (v->type)
-	{
-		case jbvNumeric:
-			return DatumGetCString(DirectFunctionCall1(numeric_out,
-													   NumericGetDatum(v->val.numeric)));
-		case jbvString:
-			return psprintf("\"%.*s\"", v->val.string.len, v->val.string.val);
-		case jbvBool:
-			return pstrdup(v->val.boolean ? "true" : "false");
-		case jbvNull:
-			return pstrdup("null");
-		default:
-			return pstrdup(JsonContainerIsArray(v->val.binary.data) ? "an array" : "an object");
-	}
-}
-
 /* An option of recsys.train that must be an integer in [min, max] */
 static int32
 RegistryIntOption(Jsonb *options, const char *key, int32 min, int32 max, int32 dflt)
@@ -817,7 +798,7 @@ RegistryIntOption(Jsonb *options, const char *key, int32 min, int32 max, int32 d
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("option \"%s\" must be an integer between %d and %d, got %s",
-					key, min, max, RecMessageText(JsonbValueText(v)))));
+					key, min, max, RecJsonValueText(v))));
 	return dflt;				/* keep the compiler quiet */
 }
 
@@ -840,7 +821,7 @@ ParseTrainOptions(TrainRequest *rq)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("option \"eval_query\" must be a string (a test query), got %s",
-							RecMessageText(JsonbValueText(v)))));
+							RecJsonValueText(v))));
 		rq->eval_query = pnstrdup(v->val.string.val, v->val.string.len);
 	}
 	rq->eval_k = RegistryIntOption(rq->options, "eval_k", 1, RECSYS_MAX_TOPN, 10);
