@@ -273,7 +273,7 @@ DeriveServingData(RecModelEntry *e)
 	pfree(key);
 
 	e->gram = NULL;
-	if (h->algorithm == RECSYS_ALG_IALS)
+	if (RecModelImplicit(h))
 	{
 		e->gram = palloc0(sizeof(float) * k * k);
 		if (h->n_items > 0)

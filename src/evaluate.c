@@ -297,7 +297,8 @@ RecEvaluate(Datum model, const char *test_query, int32 k, Jsonb *options)
 	e = RecModelGet(model);
 	m = e->model;
 	v = &e->v;
-	explicit_model = m->algorithm == RECSYS_ALG_ALS;
+	explicit_model = m->algorithm == RECSYS_ALG_ALS ||
+		(m->algorithm == RECSYS_ALG_HYBRID && (m->flags & RECSYS_MODEL_EXPLICIT));
 	threshold_applies = ts.has_value && (explicit_model || opts.has_threshold);
 
 	/*

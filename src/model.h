@@ -58,7 +58,9 @@
 #define RECSYS_ALG_IALS		2		/* implicit feedback, train_ials */
 #define RECSYS_ALG_KNN		3		/* item or user neighbours, train_knn */
 #define RECSYS_ALG_EASE		4		/* item-item weights, train_ease */
-#define RECSYS_ALG_MAX		4
+#define RECSYS_ALG_CONTENT	5		/* item feature vectors, train_content */
+#define RECSYS_ALG_HYBRID	6		/* factors + features, train_hybrid */
+#define RECSYS_ALG_MAX		6
 
 /* flags: which optional sections a model holds */
 #define RECSYS_MODEL_HAS_BIASES			0x0001	/* user_bias, item_bias */
@@ -66,7 +68,9 @@
 #define RECSYS_MODEL_HAS_SEEN_VALUES	0x0004	/* seen_values (needs interactions) */
 #define RECSYS_MODEL_USER_NEIGHBOURS	0x0008	/* kNN over users: user_nbr_* instead
 												 * of item_nbr_* */
-#define RECSYS_MODEL_KNOWN_FLAGS		0x000F
+#define RECSYS_MODEL_EXPLICIT			0x0010	/* hybrid: explicit ALS factors
+												 * (adds no section) */
+#define RECSYS_MODEL_KNOWN_FLAGS		0x001F
 #define RECSYS_MODEL_V1_FLAGS			0x0003
 
 /* section tags (directory order is ascending tag) */

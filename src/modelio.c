@@ -172,6 +172,12 @@ static const AlgorithmFormat AlgorithmFormats[] = {
 	{RECSYS_ALG_EASE, "ease", false, true, TAGS_IDS | TAGS_ITEM_NBR,
 		RECSYS_MODEL_HAS_INTERACTIONS | RECSYS_MODEL_HAS_SEEN_VALUES,
 		RECSYS_MODEL_HAS_INTERACTIONS | RECSYS_MODEL_HAS_SEEN_VALUES},
+	/* dense content: L2-normalised item features and user profiles as factors */
+	{RECSYS_ALG_CONTENT, "content", true, true, TAGS_IDS | TAGS_FACTORS,
+		0, RECSYS_MODEL_HAS_INTERACTIONS | RECSYS_MODEL_HAS_SEEN_VALUES},
+	/* hybrid: implicit (or, flagged, explicit) ALS factors, cold items mapped */
+	{RECSYS_ALG_HYBRID, "hybrid", true, false, TAGS_IDS | TAGS_FACTORS,
+		0, RECSYS_MODEL_HAS_INTERACTIONS | RECSYS_MODEL_HAS_SEEN_VALUES | RECSYS_MODEL_EXPLICIT},
 };
 
 /* Names of the section tags, by tag; reserved tags are named for the message */
@@ -240,6 +246,13 @@ RecModelAlgorithmName(int algorithm)
 	const AlgorithmFormat *f = FormatOf(algorithm);
 
 	return f ? f->name : NULL;
+}
+
+bool
+RecModelImplicit(const RecModelHeader *h)
+{
+	return h->algorithm == RECSYS_ALG_IALS || h->algorithm == RECSYS_ALG_CONTENT ||
+		(h->algorithm == RECSYS_ALG_HYBRID && !(h->flags & RECSYS_MODEL_EXPLICIT));
 }
 
 bool
@@ -314,6 +327,8 @@ FlagName(uint32_t flag)
 			return "seen values";
 		case RECSYS_MODEL_USER_NEIGHBOURS:
 			return "user neighbours";
+		case RECSYS_MODEL_EXPLICIT:
+			return "explicit";
 	}
 	return "unknown";
 }
@@ -473,7 +488,7 @@ RecModelCheckFixedHeader(const RecModelHeader *h, RecModelError *err)
 	if (h->flags & ~(uint32_t) RECSYS_MODEL_KNOWN_FLAGS)
 		return ModelFail(err, RECSYS_MODEL_EBINARY, "unknown flags 0x%" PRIX32,
 						 h->flags & ~(uint32_t) RECSYS_MODEL_KNOWN_FLAGS);
-	if (h->algorithm == RECSYS_ALG_IALS && (h->flags & RECSYS_MODEL_HAS_BIASES))
+	if (RecModelImplicit(h) && (h->flags & RECSYS_MODEL_HAS_BIASES))
 		return ModelFail(err, RECSYS_MODEL_EBINARY,
 						 "an implicit model cannot have biases");
 	for (uint32_t flag = 1; flag <= RECSYS_MODEL_KNOWN_FLAGS; flag <<= 1)
@@ -553,7 +568,7 @@ RecModelCheckFixedHeader(const RecModelHeader *h, RecModelError *err)
 						 "global_mean %g is beyond the limit %g",
 						 (double) h->global_mean, (double) RECSYS_MODEL_MAX_BIAS);
 	/* implicit scores are x.y alone: predict ignores mu, recommend would add it */
-	if (h->algorithm == RECSYS_ALG_IALS && h->global_mean != 0.0f)
+	if (RecModelImplicit(h) && h->global_mean != 0.0f)
 		return ModelFail(err, RECSYS_MODEL_EBINARY,
 						 "an implicit model has global_mean 0, got %g",
 						 (double) h->global_mean);

@@ -29,6 +29,8 @@
 #include "algorithms.h"
 #include "blas.h"
 #include "cache.h"
+#include "content.h"
+#include "modelio.h"
 #include "diversity.h"
 #include "modeltype.h"
 #include "recommend.h"
@@ -422,6 +424,30 @@ SelectNeighbourScores(TopNHeap *h, RecModelEntry *e, const RecTouched *t,
 	return true;
 }
 
+/*
+ * A factor model's vector that carries no preference (all zero, from a history
+ * of items without features or factors, or a content user whose items have
+ * none) on a model whose scores are x . y alone ranks every item 0: the popular
+ * items instead, true when it did so (a fallback)
+ */
+static bool
+ZeroVectorFallback(TopNHeap *h, RecModelEntry *e, const float *x, const int32 *cand,
+				   int64 n_cand, bool use_cand, const RecBlocked *blocked)
+{
+	const RecModelHeader *m = e->model;
+
+	if (!RecModelImplicit(m))
+		return false;
+	for (int d = 0; d < m->factors; d++)
+		if (x[d] != 0.0f)
+			return false;
+	if (use_cand)
+		RecSelectPopularCandidates(h, e->v.item_count, cand, n_cand, blocked);
+	else
+		RecSelectPopular(h, e->popular, e->v.item_count, m->n_items, blocked);
+	return true;
+}
+
 static Vec *FoldInHistory(RecModelEntry *e, const RecHistory *hist, float *bias);
 static bool ScoreHistory(RecModelEntry *e, const RecHistory *hist, RecTouched *t);
 
@@ -452,6 +478,8 @@ RankHistory(TopNHeap *h, RecModelEntry *e, const RecHistory *hist, const float *
 	{
 		if (x == NULL)
 			x = FoldInHistory(e, hist, &bias)->x;
+		if (ZeroVectorFallback(h, e, x, cand, n_cand, use_cand, blocked))
+			return true;
 		finite = RankVector(h, e, x, m->global_mean + bias, cand, n_cand, use_cand, blocked);
 	}
 	else
@@ -539,9 +567,10 @@ RecommendUser(FunctionCallInfo fcinfo, bool by_name)
 	else if (u >= 0 && e->v.user_factors != NULL)
 	{
 		float		base = m->global_mean + (e->v.user_bias ? e->v.user_bias[u] : 0.0f);
+		const float *x = e->v.user_factors + (int64) u * m->factors;
 
-		if (!RankVector(&heap, e, e->v.user_factors + (int64) u * m->factors, base,
-						cand, n_cand, use_cand, &blocked))
+		fallback = ZeroVectorFallback(&heap, e, x, cand, n_cand, use_cand, &blocked);
+		if (!fallback && !RankVector(&heap, e, x, base, cand, n_cand, use_cand, &blocked))
 			elog(ERROR, "scores of user " INT64_FORMAT " are not finite", user_id);
 	}
 	else if (u >= 0)
@@ -703,7 +732,8 @@ RecommendVector(FunctionCallInfo fcinfo, bool by_name)
 	if (cap == 0)
 		return (Datum) 0;
 	HeapAlloc(&heap, cap);
-	if (!RankVector(&heap, e, x->x, m->global_mean, cand, n_cand, use_cand, &blocked))
+	if (!ZeroVectorFallback(&heap, e, x->x, cand, n_cand, use_cand, &blocked) &&
+		!RankVector(&heap, e, x->x, m->global_mean, cand, n_cand, use_cand, &blocked))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("user_vector is too large for this model: scores overflow type real"),
@@ -970,7 +1000,13 @@ FoldInHistory(RecModelEntry *e, const RecHistory *hist, float *bias)
 	int			status;
 
 	*bias = 0.0f;
-	if (m->algorithm == RECSYS_ALG_IALS)
+	if (m->algorithm == RECSYS_ALG_CONTENT)
+	{
+		RecContentProfile(&e->v, hist->items, hist->values, hist->n, result->x);
+		pfree(work);
+		return result;
+	}
+	if (RecModelImplicit(m))
 		status = RecFoldInImplicit(e->v.item_factors, e->gram, k, hist->items, hist->values,
 								   hist->n, &e->implicit, result->x, work);
 	else

@@ -17,6 +17,9 @@ typedef struct RecSourceRow
 	bool		user_null;
 	bool		item_null;
 	bool		value_null;		/* also true when the query has no value column */
+	Oid			extra_type;		/* type of a fourth column, InvalidOid if none */
+	bool		extra_null;
+	Datum		extra;			/* the fourth column as it came (item features) */
 } RecSourceRow;
 
 typedef void (*RecSourceRowFn) (void *arg, const RecSourceRow *row);
