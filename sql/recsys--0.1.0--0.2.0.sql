@@ -744,6 +744,36 @@ COMMENT ON AGGREGATE recsys.train_hybrid(bigint, bigint, real, recsys.vec, jsonb
 COMMENT ON FUNCTION recsys.train(text, text, text, jsonb) IS
 	'trains a model (algorithm ''als'', ''ials'', ''knn'', ''ease'', ''content'' or ''hybrid'') on a query whose first three columns are user, item, value (and, for content and hybrid, a fourth of item features), as the owner of the registry row (the caller for a new name), evaluates it on options.eval_query if given, and stores it under name in recsys.models (the model it replaces goes to recsys.model_history); returns its model_info';
 
+-- train_content over text: TF-IDF of a tsvector per item
+CREATE FUNCTION recsys.train_features_transfn(internal, bigint, bigint, real, tsvector)
+	RETURNS internal
+	AS 'MODULE_PATHNAME', 'train_features_transfn' LANGUAGE C PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.train_features_transfn(internal, bigint, bigint, real, tsvector) IS
+	'transition function of train_content over text: records the item''s tsvector and appends the interaction (if the row has a user and a value)';
+CREATE FUNCTION recsys.train_features_transfn(internal, bigint, bigint, real, tsvector, jsonb)
+	RETURNS internal
+	AS 'MODULE_PATHNAME', 'train_features_transfn' LANGUAGE C PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.train_features_transfn(internal, bigint, bigint, real, tsvector, jsonb) IS
+	'transition function of train_content over text with options';
+CREATE AGGREGATE recsys.train_content(user_id bigint, item_id bigint, value real,
+									  features tsvector) (
+	SFUNC = recsys.train_features_transfn,
+	STYPE = internal,
+	FINALFUNC = recsys.train_finalfn,
+	FINALFUNC_MODIFY = READ_WRITE
+);
+COMMENT ON AGGREGATE recsys.train_content(bigint, bigint, real, tsvector) IS
+	'trains a content-based model over item text: L2-normalised TF-IDF vectors of the lexemes (smoothed idf), profiles summed from the kept interactions, scores by cosine through an inverted index';
+CREATE AGGREGATE recsys.train_content(user_id bigint, item_id bigint, value real,
+									  features tsvector, options jsonb) (
+	SFUNC = recsys.train_features_transfn,
+	STYPE = internal,
+	FINALFUNC = recsys.train_finalfn,
+	FINALFUNC_MODIFY = READ_WRITE
+);
+COMMENT ON AGGREGATE recsys.train_content(bigint, bigint, real, tsvector, jsonb) IS
+	'trains a content-based model over item text with options (min_df, max_df, max_features, sublinear_tf, center)';
+
 -- Planted item features for content and hybrid models: the item factors of
 -- synthetic_ratings (same seed and rank) through a random projection, plus noise
 CREATE FUNCTION recsys.synthetic_item_features(

@@ -724,6 +724,23 @@ const RecAlgorithm RecAlgorithms[] = {
 		.features = true,
 	},
 	{
+		/* train_content over tsvector features writes these models */
+		.name = "content_text",
+		.code = RECSYS_ALG_TEXT,
+		.aggregate = "train_content",
+		.summary = "TF-IDF of item text, cosine to the user's profile",
+		.options = ContentOptionSpecs,
+		.options_size = sizeof(ContentOptions),
+		.add_duplicates = false,
+		.value_name = "value",
+		.negative_hint = NULL,
+		.model_bytes = RecContentModelBytes,
+		.fit = RecFitContent,
+		.sections = RECSYS_SECTION_POPULARITY | RECSYS_SECTION_SEEN,
+		.scorer = RECSYS_SCORER_ITEM_NEIGHBOURS,
+		.features = true,
+	},
+	{
 		.name = "hybrid",
 		.code = RECSYS_ALG_HYBRID,
 		.aggregate = "train_hybrid",

@@ -104,7 +104,8 @@ typedef struct RecAlgorithm
 extern int	RecFitAls(const RecFitInput *in, RecFitOutput *out);
 extern int	RecFitIals(const RecFitInput *in, RecFitOutput *out);
 
-/* The fits of content.c */
+/* The fits of content.c, and of tfidf.c (train_content over tsvector) */
+extern int	RecFitText(const RecFitInput *in, RecFitOutput *out);
 extern int	RecFitContent(const RecFitInput *in, RecFitOutput *out);
 extern int	RecFitHybrid(const RecFitInput *in, RecFitOutput *out);
 extern uint64 RecContentModelBytes(const void *options, int32 n_users, int32 n_items,

@@ -163,6 +163,10 @@ RequireFeatures(const RecFitInput *in)
 {
 	int32		dim = in->features ? RecFeatureStoreDim(in->features) : 0;
 
+	if (dim == 0 && in->features != NULL && RecFeatureStoreIsText(in->features))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s needs recsys.vec features, got tsvector", in->algorithm->aggregate)));
 	if (dim == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -215,10 +219,22 @@ RecFitContent(const RecFitInput *in, RecFitOutput *out)
 {
 	const ContentOptions *o = (const ContentOptions *) in->options;
 	const RecRatings *r = &in->data->ratings;
-	int32		dim = RequireFeatures(in);
+	int32		dim;
 	RecModelMutableView v;
-	RecModelHeader *m = CreateModel(in, RECSYS_ALG_CONTENT, ContentFlags(o), dim, &v);
-	bool	   *has = RecTrainAlloc(in->memory, r->n_items, sizeof(bool), "item flags");
+	RecModelHeader *m;
+	bool	   *has;
+
+	if (in->features != NULL && RecFeatureStoreIsText(in->features))
+		return RecFitText(in, out);
+	if (in->algorithm->code == RECSYS_ALG_TEXT && in->features != NULL &&
+		RecFeatureStoreCount(in->features) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("content_text needs tsvector features, got recsys.vec"),
+				 errhint("Use 'content' for vectors.")));
+	dim = RequireFeatures(in);
+	m = CreateModel(in, RECSYS_ALG_CONTENT, ContentFlags(o), dim, &v);
+	has = RecTrainAlloc(in->memory, r->n_items, sizeof(bool), "item flags");
 
 	RecFeatureStoreMatrix(in->features, v.item_ids, r->n_items, v.item_factors, has);
 	for (int32 i = 0; i < r->n_items; i++)
@@ -420,6 +436,46 @@ RecContentTerms(const RecModelView *v, const int32 *items, const float *values, 
 			cblas_sdot(k, v->item_factors + (int64) items[j] * k, 1,
 					   v->item_factors + (int64) target * k, 1);
 	pfree(x);
+}
+
+/* Scratch for the text scorer (content.h) */
+void
+RecTextScratchAlloc(const RecModelView *v, RecTextScratch *s)
+{
+	int64		n = Max(v->n_terms, 1);
+
+	s->acc = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(float) * n,
+										MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	s->mark = palloc0(sizeof(uint64) * ((n + 63) / 64 + 1));
+	s->terms = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(int32) * n,
+										  MCXT_ALLOC_HUGE);
+}
+
+/* A text content model's score row of a history (content.h) */
+void
+RecTextScoreHistory(const RecModelView *v, const RecHistory *hist, float *scores,
+					RecTouched *t)
+{
+	RecTextScratch s;
+
+	RecTextScratchAlloc(v, &s);
+	RecTextScore(v, hist, RecContentCentred(v), &s, scores, t);
+	pfree(s.acc);
+	pfree(s.mark);
+	pfree(s.terms);
+}
+
+/* The terms of a text content model's score (content.h) */
+void
+RecTextTermsHistory(const RecModelView *v, const RecHistory *hist, int32 target, float *terms)
+{
+	RecTextScratch s;
+
+	RecTextScratchAlloc(v, &s);
+	RecTextTerms(v, hist, RecContentCentred(v), target, &s, terms);
+	pfree(s.acc);
+	pfree(s.mark);
+	pfree(s.terms);
 }
 
 /* user_factors and user_vector of a content model: its profiles are not factors */

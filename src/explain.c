@@ -39,6 +39,8 @@ ScoreTerms(RecModelEntry *e, int32 u, const RecHistory *hist, int32 i, float *te
 	*baseline = 0.0f;
 	if (m->algorithm == RECSYS_ALG_CONTENT)
 		RecContentTerms(&e->v, hist->items, hist->values, hist->n, i, terms);
+	else if (e->v.feature_ptr != NULL)
+		RecTextTermsHistory(&e->v, hist, i, terms);
 	else if (e->v.item_factors != NULL)
 	{
 		int			k = m->factors;

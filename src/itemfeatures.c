@@ -15,6 +15,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "utils/memutils.h"
+#include "tsearch/ts_type.h"
 #include "utils/syscache.h"
 
 #include "itemfeatures.h"
@@ -32,6 +33,8 @@ struct RecFeatureStore
 	int32		slot_cap;
 	int64	   *raw;			/* [cap]: raw item id of each row */
 	float	   *values;			/* [cap * dim] */
+	bool		text;			/* tsvectors instead of vectors */
+	void	  **texts;			/* [cap]: copies of the tsvectors */
 	int32		n;				/* rows used */
 	int32		cap;
 };
@@ -83,28 +86,74 @@ Grow(RecFeatureStore *fs, int32 dense)
 	{
 		int32		cap = Max(fs->cap * 2, 256);
 
+		/* a text store keeps pointers; dim is 0 there */
+		Size		width = fs->text ? sizeof(void *) : sizeof(float) * (Size) fs->dim;
+
 		if (fs->raw == NULL)
 		{
 			fs->raw = MemoryContextAllocExtended(fs->ctx, sizeof(int64) * cap, MCXT_ALLOC_HUGE);
-			fs->values = MemoryContextAllocExtended(fs->ctx, sizeof(float) * cap * (Size) fs->dim,
-													MCXT_ALLOC_HUGE);
+			fs->values = MemoryContextAllocExtended(fs->ctx, width * cap, MCXT_ALLOC_HUGE);
 		}
 		else
 		{
 			fs->raw = repalloc_huge(fs->raw, sizeof(int64) * cap);
-			fs->values = repalloc_huge(fs->values, sizeof(float) * cap * (Size) fs->dim);
+			fs->values = repalloc_huge(fs->values, width * cap);
 		}
+		fs->texts = (void **) fs->values;
 		fs->cap = cap;
 		CheckFeatureMemory(fs);
 	}
 }
 
+/* Records an item's tsvector (RecFeatureStoreAdd with text) */
+static void
+AddText(RecFeatureStore *fs, int32 dense, int64 raw, Datum d)
+{
+	TSVector	tsv = DatumGetTSVector(d);
+	int32		row;
+
+	if (fs->n == 0)
+		fs->text = true;
+	if (tsv->size == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("%s tsvector of item " INT64_FORMAT " has no lexemes", fs->aggregate, raw),
+				 errhint("Give the item some text, or leave its features NULL.")));
+	if (dense < fs->slot_cap && fs->slot[dense] >= 0)
+	{
+		const TSVectorData *old = fs->texts[fs->slot[dense]];
+
+		if (VARSIZE(old) != VARSIZE(tsv) || memcmp(old, tsv, VARSIZE(tsv)) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("%s item " INT64_FORMAT " has different features on different rows",
+							fs->aggregate, raw),
+					 errhint("An item's features must be the same on every row that names it.")));
+		return;
+	}
+	Grow(fs, dense);
+	row = fs->n++;
+	fs->slot[dense] = row;
+	fs->raw[row] = raw;
+	fs->texts[row] = MemoryContextAllocExtended(fs->ctx, VARSIZE(tsv), MCXT_ALLOC_HUGE);
+	memcpy(fs->texts[row], tsv, VARSIZE(tsv));
+	if (row % 1024 == 0)
+		CheckFeatureMemory(fs);
+}
+
 /* Records an item's features (itemfeatures.h) */
 void
-RecFeatureStoreAdd(RecFeatureStore *fs, int32 dense, int64 raw, Datum vec)
+RecFeatureStoreAdd(RecFeatureStore *fs, int32 dense, int64 raw, Datum features, bool text)
 {
-	Vec		   *v = DatumGetVec(vec);
+	Vec		   *v;
 	int32		row;
+
+	if (text)
+	{
+		AddText(fs, dense, raw, features);
+		return;
+	}
+	v = DatumGetVec(features);
 
 	if (fs->dim == 0)
 	{
@@ -145,6 +194,29 @@ RecFeatureStoreAdd(RecFeatureStore *fs, int32 dense, int64 raw, Datum vec)
 	fs->slot[dense] = row;
 	fs->raw[row] = raw;
 	memcpy(fs->values + (Size) row * fs->dim, v->x, sizeof(float) * fs->dim);
+}
+
+bool
+RecFeatureStoreIsText(const RecFeatureStore *fs)
+{
+	return fs->text;
+}
+
+/* The tsvectors in the model's item order (itemfeatures.h) */
+int32
+RecFeatureStoreTexts(const RecFeatureStore *fs, const int64 *item_ids, int32 n_items,
+					 const void **out)
+{
+	memset(out, 0, sizeof(void *) * n_items);
+	for (int32 row = 0; row < fs->n; row++)
+	{
+		int32		i = RecFindId(item_ids, n_items, fs->raw[row]);
+
+		if (i < 0)
+			elog(ERROR, "item " INT64_FORMAT " with features is not in the model", fs->raw[row]);
+		out[i] = fs->texts[row];
+	}
+	return fs->n;
 }
 
 int32

@@ -17,11 +17,22 @@ extern RecFeatureStore *RecFeatureStoreCreate(MemoryContext parent, const char *
 
 /*
  * Records the features of an item (dense: the state's numbering of the item,
- * raw: its id) from a recsys.vec datum; raises 22000 when the dimension
- * differs from earlier rows', a value is not finite, or the item already has
- * other features.
+ * raw: its id) from a recsys.vec datum, or a tsvector when text; raises 22000
+ * when the dimension differs from earlier rows', a value is not finite, a
+ * tsvector has no lexemes, or the item already has other features.
  */
-extern void RecFeatureStoreAdd(RecFeatureStore *fs, int32 dense, int64 raw, Datum vec);
+extern void RecFeatureStoreAdd(RecFeatureStore *fs, int32 dense, int64 raw, Datum features,
+							   bool text);
+
+/* Whether the features are tsvectors (else dense vectors) */
+extern bool RecFeatureStoreIsText(const RecFeatureStore *fs);
+
+/*
+ * The tsvector of each of the model's items (item_ids sorted, n_items), NULL
+ * for items without one; returns the number that have one
+ */
+extern int32 RecFeatureStoreTexts(const RecFeatureStore *fs, const int64 *item_ids,
+								  int32 n_items, const void **out);
 
 /* Dimension of the features (0 while none was added) */
 extern int32 RecFeatureStoreDim(const RecFeatureStore *fs);

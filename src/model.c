@@ -467,6 +467,7 @@ model_info(PG_FUNCTION_ARGS)
 	uint64		options_at;
 	int64		n_neighbours = 0;
 	bool		has_neighbours = false;
+	int64		n_terms = -1;
 	struct varlena *head;
 	StringInfoData buf;
 	char	   *options;
@@ -485,6 +486,8 @@ model_info(PG_FUNCTION_ARGS)
 				n_neighbours += (int64) dir[i].count;
 			if (dir[i].tag == RECSYS_TAG_ITEM_NBR_PTR || dir[i].tag == RECSYS_TAG_USER_NBR_PTR)
 				has_neighbours = true;
+			if (dir[i].tag == RECSYS_TAG_IDF)
+				n_terms = (int64) dir[i].count;
 		}
 	}
 	head = PG_DETOAST_DATUM_SLICE(d, 0, options_at - VARHDRSZ + h.options_len);
@@ -513,6 +516,8 @@ model_info(PG_FUNCTION_ARGS)
 					 h.n_users, h.n_items, h.n_interactions);
 	if (h.algorithm == RECSYS_ALG_CONTENT)
 		appendStringInfo(&buf, ", \"features_dimension\": %d", h.factors);
+	if (n_terms >= 0)
+		appendStringInfo(&buf, ", \"vocabulary_size\": " INT64_FORMAT, n_terms);
 	appendStringInfo(&buf, ", \"factors\": %d, \"iterations\": %d, \"train_loss\": ",
 					 h.factors, h.iterations);
 	AppendFloat4(&buf, h.train_loss);

@@ -112,9 +112,14 @@ const RecOptionSpec EaseOptionSpecs[] = {
 	RECSYS_COMMON_OPTION_SPECS(EaseOptions),
 };
 
-/* train_content: only how profiles weigh a user's items */
+/* train_content: how profiles weigh a user's items, and TF-IDF over text */
 const RecOptionSpec ContentOptionSpecs[] = {
 	{"center", RECSYS_OPTION_BOOLEAN, 0, 0, 0, NULL, offsetof(ContentOptions, center)},
+	{"min_df", RECSYS_OPTION_INTEGER, 1, PG_INT32_MAX, 1, NULL, offsetof(ContentOptions, min_df)},
+	{"max_df", RECSYS_OPTION_NUMBER, 1e-9, 1, 1, NULL, offsetof(ContentOptions, max_df)},
+	{"max_features", RECSYS_OPTION_INTEGER, 0, PG_INT32_MAX, 0, NULL,
+	 offsetof(ContentOptions, max_features)},
+	{"sublinear_tf", RECSYS_OPTION_BOOLEAN, 0, 0, 0, NULL, offsetof(ContentOptions, sublinear_tf)},
 	RECSYS_COMMON_OPTION_SPECS(ContentOptions),
 };
 
@@ -376,9 +381,17 @@ UnknownOption(const RecAlgorithm *alg, const char *key, size_t len, OptionError 
 	StringInfoData buf;
 
 	for (int a = 0; a < RecAlgorithmCount; a++)
+	{
+		bool		listed = false;
+
+		/* an aggregate may serve two rows (train_content: vectors and text) */
+		for (int o = 0; o < n_others; o++)
+			listed |= strcmp(others[o], RecAlgorithms[a].aggregate) == 0;
 		if (&RecAlgorithms[a] != alg && FindSpec(&RecAlgorithms[a], key, len) >= 0 &&
+			!listed && strcmp(RecAlgorithms[a].aggregate, alg->aggregate) != 0 &&
 			n_others < RECSYS_MAX_ALGORITHMS)
 			others[n_others++] = RecAlgorithms[a].aggregate;
+	}
 	initStringInfo(&buf);
 	if (n_others > 0)
 	{

@@ -143,6 +143,11 @@ typedef struct ContentOptions
 {
 	RecCommonOptions common;
 	bool		center;			/* weights are values minus the user's mean */
+	/* text (tsvector) features only: TF-IDF */
+	int64		min_df;			/* a term must be in at least this many items */
+	double		max_df;			/* ... and in at most this share of them */
+	int64		max_features;	/* keep the most frequent terms only, 0: all */
+	bool		sublinear_tf;	/* tf weight 1 + ln(tf) instead of tf */
 } ContentOptions;
 
 /*

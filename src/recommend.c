@@ -378,7 +378,13 @@ static void
 ScoreKnownUser(RecModelEntry *e, int32 u, RecTouched *t)
 {
 	memset(e->scores, 0, sizeof(float) * e->model->n_items);
-	if (e->v.item_nbr_ptr != NULL)
+	if (e->v.feature_ptr != NULL)
+	{
+		RecHistory	hist = UserHistory(e, u);
+
+		RecTextScoreHistory(&e->v, &hist, e->scores, t);
+	}
+	else if (e->v.item_nbr_ptr != NULL)
 	{
 		RecNeighbourRows rows = {e->v.item_nbr_ptr, e->v.item_nbr_idx, e->v.item_nbr_weight};
 		RecHistory	hist = UserHistory(e, u);
@@ -762,6 +768,42 @@ recommend_vector_by_name(PG_FUNCTION_ARGS)
 }
 
 /*
+ * similar_items of a text content model: the cosine of the items' TF-IDF
+ * vectors, over the items sharing a term with it (the inverted index)
+ */
+static Datum
+SimilarText(FunctionCallInfo fcinfo, RecModelEntry *e, int64 id, int n)
+{
+	const RecModelHeader *m = e->model;
+	int32		self = RecFindId(e->v.item_ids, m->n_items, id);
+	int32	   *cand = NULL;
+	int64		n_cand = 0;
+	RecBlocked	blocked = {0};
+	RecTouched *t;
+	TopNHeap	heap;
+
+	if (n == 0 || self < 0 || m->n_items < 2)
+		return (Datum) 0;
+	if (!PG_ARGISNULL(3))
+		cand = IdsToIndexes(PG_GETARG_ARRAYTYPE_P(3), "candidates", e->v.item_ids, m->n_items,
+							&n_cand);
+	if (!PG_ARGISNULL(4))
+		blocked.exclude = IdsToIndexes(PG_GETARG_ARRAYTYPE_P(4), "exclude", e->v.item_ids,
+									   m->n_items, &blocked.n_exclude);
+	memset(e->scores, 0, sizeof(float) * m->n_items);
+	t = TouchedAlloc(e);
+	RecTextSimilar(&e->v, self, e->scores, t);
+	e->scores[self] = 0.0f;
+	HeapAlloc(&heap, Min(n, m->n_items - 1));
+	if (cand != NULL)
+		RecSelectRowCandidates(&heap, e->scores, cand, n_cand, &blocked);
+	else
+		RecSelectTouched(&heap, e->scores, t, &blocked);
+	EmitRows(fcinfo, &heap, e->v.item_ids);
+	return (Datum) 0;
+}
+
+/*
  * similar_items / similar_users (m, id, n, candidates, exclude): the n rows of
  * the item (or user) matrix with the highest cosine similarity to the given
  * one, or a neighbourhood model's stored neighbours of it, among candidates and
@@ -797,6 +839,8 @@ Similar(FunctionCallInfo fcinfo, bool by_name, bool items)
 	norms = items ? e->item_norms : e->user_norms;
 	rows = items ? m->n_items : m->n_users;
 
+	if (M == NULL && items && e->v.feature_ptr != NULL)
+		return SimilarText(fcinfo, e, id, n);
 	if (M == NULL && (items ? e->v.item_nbr_ptr : e->v.user_nbr_ptr) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -1081,6 +1125,11 @@ ScoreHistory(RecModelEntry *e, const RecHistory *hist, RecTouched *t)
 	const RecModelHeader *m = e->model;
 
 	memset(e->scores, 0, sizeof(float) * m->n_items);
+	if (e->v.feature_ptr != NULL)
+	{
+		RecTextScoreHistory(&e->v, hist, e->scores, t);
+		return true;
+	}
 	if (e->v.item_nbr_ptr != NULL)
 	{
 		RecNeighbourRows rows = {e->v.item_nbr_ptr, e->v.item_nbr_idx, e->v.item_nbr_weight};
@@ -1230,7 +1279,15 @@ NeighbourBatchRun(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 	memset(&bt, 0, sizeof(bt));
 	bt.n_items = m->n_items;
 	bt.by_user = e->v.item_nbr_ptr == NULL;
-	if (bt.by_user)
+	if (e->v.feature_ptr != NULL)
+	{
+		bt.text = &e->v;
+		bt.text_center = RecContentCentred(&e->v);
+		bt.text_scratch = palloc(sizeof(RecTextScratch) * threads);
+		for (int t = 0; t < threads; t++)
+			RecTextScratchAlloc(&e->v, &bt.text_scratch[t]);
+	}
+	else if (bt.by_user)
 	{
 		bt.rows.ptr = e->v.user_nbr_ptr;
 		bt.rows.idx = e->v.user_nbr_idx;

@@ -17,6 +17,7 @@
 
 #include <math.h>
 
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/primnodes.h"
@@ -360,7 +361,7 @@ StateAddRow(TrainState *st, int64 user_id, int64 item_id, float value)
 static void
 StateAddFeatureRow(TrainState *st, bool user_null, int64 user_id, bool item_null,
 				   int64 item_id, bool value_null, float value, bool features_null,
-				   Datum features)
+				   Datum features, bool text)
 {
 	if (item_null)
 		return;
@@ -368,7 +369,7 @@ StateAddFeatureRow(TrainState *st, bool user_null, int64 user_id, bool item_null
 	{
 		int32		i = IdMapLookup(st, &st->items, item_id, "item");
 
-		RecFeatureStoreAdd(st->features, i, item_id, features);
+		RecFeatureStoreAdd(st->features, i, item_id, features, text);
 	}
 	if (!user_null && !value_null)
 		StateAddRow(st, user_id, item_id, value);
@@ -452,7 +453,8 @@ train_features_transfn(PG_FUNCTION_ARGS)
 	StateAddFeatureRow(st, PG_ARGISNULL(1), PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1),
 					   PG_ARGISNULL(2), PG_ARGISNULL(2) ? 0 : PG_GETARG_INT64(2),
 					   PG_ARGISNULL(3), PG_ARGISNULL(3) ? 0 : PG_GETARG_FLOAT4(3),
-					   PG_ARGISNULL(4), PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4));
+					   PG_ARGISNULL(4), PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4),
+					   get_fn_expr_argtype(fcinfo->flinfo, 4) == TSVECTOROID);
 	PG_RETURN_POINTER(st);
 }
 
@@ -947,15 +949,18 @@ RecTrainingAddRow(RecTraining *t, bool user_null, int64 user_id, bool item_null,
 			StateAddRow(st, user_id, item_id, value);
 		return;
 	}
-	if (features_type != RecVecTypeOid())
+	if (features_type != RecVecTypeOid() &&
+		!(features_type == TSVECTOROID &&
+		  (st->alg->code == RECSYS_ALG_CONTENT || st->alg->code == RECSYS_ALG_TEXT)))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("%s needs a fourth column of item features of type recsys.vec, got %s",
+				 errmsg("%s needs a fourth column of item features of type %s, got %s",
 						st->alg->aggregate,
+						st->alg->code == RECSYS_ALG_HYBRID ? "recsys.vec" : "recsys.vec or tsvector",
 						OidIsValid(features_type) ? format_type_be(features_type) : "none"),
 				 errhint("Cast an embedding with ::text::recsys.vec.")));
 	StateAddFeatureRow(st, user_null, user_id, item_null, item_id, value_null, value,
-					   features_null, features);
+					   features_null, features, features_type == TSVECTOROID);
 }
 
 /* Trains the model (allocated in the current context); NULL if no rows came */
