@@ -366,6 +366,8 @@ RecFitHybrid(const RecFitInput *in, RecFitOutput *out)
 		int32		c = v.item_count[i];
 		float		mapped[RECSYS_MAX_FACTORS];
 
+		if (i % PROFILE_BATCH == 0)
+			CHECK_FOR_INTERRUPTS();
 		if (!has[i] || (c > 0 && c >= o->cold_threshold))
 			continue;
 		MapItem(F + (int64) i * dim, dim, W, k, mapped);

@@ -129,6 +129,8 @@ AddText(RecFeatureStore *fs, int32 dense, int64 raw, Datum d)
 					 errmsg("%s item " INT64_FORMAT " has different features on different rows",
 							fs->aggregate, raw),
 					 errhint("An item's features must be the same on every row that names it.")));
+		if ((Pointer) tsv != DatumGetPointer(d))
+			pfree(tsv);
 		return;
 	}
 	Grow(fs, dense);
@@ -139,6 +141,9 @@ AddText(RecFeatureStore *fs, int32 dense, int64 raw, Datum d)
 	memcpy(fs->texts[row], tsv, VARSIZE(tsv));
 	if (row % 1024 == 0)
 		CheckFeatureMemory(fs);
+	/* a detoasted copy would otherwise stay until the end of training */
+	if ((Pointer) tsv != DatumGetPointer(d))
+		pfree(tsv);
 }
 
 /* Records an item's features (itemfeatures.h) */
@@ -187,13 +192,18 @@ RecFeatureStoreAdd(RecFeatureStore *fs, int32 dense, int64 raw, Datum features, 
 					 errmsg("%s item " INT64_FORMAT " has different features on different rows",
 							fs->aggregate, raw),
 					 errhint("An item's features must be the same on every row that names it.")));
-		return;
 	}
-	Grow(fs, dense);
-	row = fs->n++;
-	fs->slot[dense] = row;
-	fs->raw[row] = raw;
-	memcpy(fs->values + (Size) row * fs->dim, v->x, sizeof(float) * fs->dim);
+	else
+	{
+		Grow(fs, dense);
+		row = fs->n++;
+		fs->slot[dense] = row;
+		fs->raw[row] = raw;
+		memcpy(fs->values + (Size) row * fs->dim, v->x, sizeof(float) * fs->dim);
+	}
+	/* a detoasted copy would otherwise stay until the end of training */
+	if ((Pointer) v != DatumGetPointer(features))
+		pfree(v);
 }
 
 bool
