@@ -4,7 +4,7 @@
 -- by hand on a tiny model, per-user rows that average to evaluate's numbers,
 -- and every error path of the new options.
 BEGIN;
-SELECT plan(45);
+SELECT plan(46);
 
 -- planted explicit ratings, 80/20 split, plus a relevant test row of an item
 -- the model never saw (its propensity is clipped)
@@ -261,6 +261,13 @@ SELECT is((SELECT count(*) FROM recsys.evaluate_users('evx', NULL, 10)), 0::bigi
 SELECT throws_ok($$SELECT recsys.train('evx2', 'als', 'SELECT user_id, item_id, rating FROM train_r',
 					'{"eval_query": "SELECT 1, 2", "eval_options": {"propensity": 1}}')$$,
 				 '22023', NULL, 'recsys.train checks eval_options with the new keys too');
+
+-- another role cannot see the registry row, so cannot evaluate it by name
+CREATE ROLE recsys_evx_bob;
+SET ROLE recsys_evx_bob;
+SELECT throws_ok($$SELECT * FROM recsys.evaluate_users('evx', 'SELECT 1, 2', 10)$$,
+				 '42704', NULL, 'another role cannot evaluate_users a model it cannot see');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;
