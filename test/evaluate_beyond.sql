@@ -4,7 +4,7 @@
 -- by hand on a tiny model, per-user rows that average to evaluate's numbers,
 -- and every error path of the new options.
 BEGIN;
-SELECT plan(46);
+SELECT plan(48);
 
 -- planted explicit ratings, 80/20 split, plus a relevant test row of an item
 -- the model never saw (its propensity is clipped)
@@ -195,6 +195,30 @@ SELECT ok((SELECT (e ->> 'diversity@10')::float8 BETWEEN 0 AND 2 AND (e ->> 'nov
 SELECT is((SELECT pg_temp.users_agree(m, 'SELECT user_id, item_id, rating FROM test_r', 10,
 									  '{"beyond_accuracy": true, "propensity": "popularity"}') FROM knn),
 		  'agree', 'item kNN: evaluate_users averages to evaluate');
+
+-- on planted implicit data a one-factor model collapses onto the popular items:
+-- IPS discounts its hits more than those of an eight-factor model, and its
+-- lists are less novel, less diverse and more concentrated
+CREATE TEMP TABLE plays AS
+	SELECT * FROM recsys.synthetic_ratings(2000, 1000, 60000, implicit => true, seed => 5);
+CREATE TEMP TABLE pe AS
+	SELECT f, recsys.evaluate(m, 'SELECT user_id, item_id FROM plays WHERE recsys.fold(user_id, item_id, 5) = 0', 10,
+							  '{"propensity": "popularity", "beyond_accuracy": true}') AS e
+	FROM (SELECT 1 AS f, recsys.train_ials(user_id, item_id, rating, '{"factors": 1}') AS m
+		  FROM plays WHERE recsys.fold(user_id, item_id, 5) <> 0
+		  UNION ALL
+		  SELECT 8, recsys.train_ials(user_id, item_id, rating, '{"factors": 8}')
+		  FROM plays WHERE recsys.fold(user_id, item_id, 5) <> 0) s;
+SELECT ok((SELECT (e ->> 'ips_recall@10')::float8 / (e ->> 'recall@10')::float8 FROM pe WHERE f = 1)
+		  < (SELECT (e ->> 'ips_recall@10')::float8 / (e ->> 'recall@10')::float8 FROM pe WHERE f = 8),
+		  'IPS discounts the popularity-collapsed model''s recall more');
+SELECT ok((SELECT (a.e ->> 'novelty@10')::float8 < (b.e ->> 'novelty@10')::float8
+				  AND (a.e ->> 'popularity@10')::float8 > (b.e ->> 'popularity@10')::float8
+				  AND (a.e ->> 'gini@10')::float8 > (b.e ->> 'gini@10')::float8
+				  AND (a.e ->> 'diversity@10')::float8 < (b.e ->> 'diversity@10')::float8
+				  AND (a.e ->> 'coverage')::float8 < (b.e ->> 'coverage')::float8
+		   FROM pe a, pe b WHERE a.f = 1 AND b.f = 8),
+		  'its lists are less novel, more popular, less diverse, more concentrated (Gini), cover less');
 
 -- ------------------------------------------------------------ cold items
 -- items 1..15 never reach training: the model has never seen them
