@@ -35,6 +35,7 @@ struct RecFeatureStore
 	float	   *values;			/* [cap * dim] */
 	bool		text;			/* tsvectors instead of vectors */
 	void	  **texts;			/* [cap]: copies of the tsvectors */
+	int64		text_bytes;		/* their total size */
 	int32		n;				/* rows used */
 	int32		cap;
 };
@@ -137,10 +138,18 @@ AddText(RecFeatureStore *fs, int32 dense, int64 raw, Datum d)
 	row = fs->n++;
 	fs->slot[dense] = row;
 	fs->raw[row] = raw;
+	/* a tsvector may be large: count every one before keeping it */
+	fs->text_bytes += VARSIZE(tsv);
+	if (fs->text_bytes > RecMaxTrainBytes())
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s item texts need more than %s (%d MB)",
+						fs->aggregate, RecTrainMbSetting(), recsys_max_train_mb),
+				 errdetail("%d items have tsvectors of " INT64_FORMAT " bytes so far.",
+						   fs->n, fs->text_bytes),
+				 errhint("Raise %s, or train on fewer items.", RecTrainMbSetting())));
 	fs->texts[row] = MemoryContextAllocExtended(fs->ctx, VARSIZE(tsv), MCXT_ALLOC_HUGE);
 	memcpy(fs->texts[row], tsv, VARSIZE(tsv));
-	if (row % 1024 == 0)
-		CheckFeatureMemory(fs);
 	/* a detoasted copy would otherwise stay until the end of training */
 	if ((Pointer) tsv != DatumGetPointer(d))
 		pfree(tsv);

@@ -3,7 +3,7 @@
 -- unnest(tsvector), vocabulary filters, scoring through the inverted index,
 -- serving and errors.
 BEGIN;
-SELECT plan(23);
+SELECT plan(24);
 SET LOCAL search_path = public, recsys;
 
 CREATE TEMP TABLE docs (id bigint, body text);
@@ -131,6 +131,11 @@ SELECT throws_ok($$SELECT recsys.train_content(user_id, item_id, value, v, '{"ma
 				 '22023', NULL, 'max_df out of range');
 SELECT throws_ok($$SELECT * FROM recsys.user_factors((SELECT m FROM pg_temp.models WHERE kind = 'plain'))$$,
 				 '0A000', NULL, 'a text model has no factors');
+CREATE TEMP TABLE big AS SELECT to_tsvector('simple', string_agg(md5(i::text), ' ')) AS v FROM generate_series(1, 25000) i;
+SET LOCAL recsys.max_train_mb = 16;
+SELECT throws_ok($$SELECT recsys.train_content(1, g, 1, b.v) FROM generate_series(1, 30) g, pg_temp.big b$$,
+				 '54000', NULL, 'texts beyond recsys.max_train_mb fail before they are all kept');
+RESET recsys.max_train_mb;
 
 SELECT * FROM finish();
 ROLLBACK;
