@@ -284,8 +284,9 @@ DeriveServingData(RecModelEntry *e)
 	RecPopularityOrder(e->v.item_count, h->n_items, e->popular, key);
 	pfree(key);
 
+	/* Y'Y for implicit fold-in (a content model folds in by its profile sum) */
 	e->gram = NULL;
-	if (RecModelImplicit(h))
+	if (RecModelImplicit(h) && h->algorithm != RECSYS_ALG_CONTENT)
 	{
 		e->gram = palloc0(sizeof(float) * k * k);
 		if (h->n_items > 0)
