@@ -28,15 +28,24 @@ FACTORS=${CT_FACTORS:-64}
 ITERS=${CT_ITERATIONS:-5}
 CALLS=${CT_CALLS:-1000}
 THREADS=${CT_THREADS:-2}
+CACHE_MB=${CT_CACHE_MB:-2048}	# a 384-dim content model of 100,000 users and items is ~350 MB
 PSQL=(psql -X -q -v ON_ERROR_STOP=1)
 SERIAL=(-c 'SET max_parallel_workers_per_gather = 0' -c "SET recsys.threads = $THREADS")
 "${PSQL[@]}" -c 'CREATE EXTENSION IF NOT EXISTS recsys'
 
-# the OpenBLAS kernel the backend's library picks (the ridge map and iALS use it)
+# the OpenBLAS kernel the backend picks (the ridge map and iALS use it): the core
+# OpenBLAS chooses under the postmaster's OPENBLAS_CORETYPE (unset: detected)
 BLAS_LIBS=$(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 printf '#include <stdio.h>\nextern char *openblas_get_corename(void);\nint main(void) { puts(openblas_get_corename()); return 0; }\n' >"$out/corename.c"
 gcc -O2 -o "$out/corename" "$out/corename.c" $BLAS_LIBS
-core=$("$out/corename")
+coretype=$("${PSQL[@]}" -At -c "SELECT coalesce(substring(encode(pg_read_binary_file(
+	'/proc/' || split_part(pg_read_file('postmaster.pid'), E'\n', 1) || '/environ'), 'escape')
+	FROM 'OPENBLAS_CORETYPE=([A-Za-z0-9_]*)'), 'unset')" 2>/dev/null || echo unknown)
+case "$coretype" in
+unset) core="$(env -u OPENBLAS_CORETYPE "$out/corename") (detected; postmaster OPENBLAS_CORETYPE unset)" ;;
+unknown) core="$("$out/corename") (the shell's; the postmaster's environment was not readable)" ;;
+*) core="$(env OPENBLAS_CORETYPE="$coretype" "$out/corename") (postmaster OPENBLAS_CORETYPE=$coretype)" ;;
+esac
 
 echo "Generating $INTERACTIONS interactions, $ITEMS x $DIM features, $TEXTS texts..." >&2
 "${PSQL[@]}" "${SERIAL[@]}" -c "SET client_min_messages = warning" \
@@ -71,6 +80,9 @@ hybrid_out=$(train ct_hybrid "SELECT 'ct_hybrid', recsys.train_hybrid(user_id, i
 text_out=$(train ct_text "SELECT 'ct_text', recsys.train_content(user_id, item_id, rating, tsv) FROM (
 	SELECT NULL::bigint AS user_id, item_id, NULL::real AS rating, tsv FROM ct_texts
 	UNION ALL SELECT user_id, item_id, rating, NULL::tsvector FROM ct_rows WHERE item_id <= $TEXTS) s")
+for m in ials content hybrid text; do
+	eval "printf '%s\n' \"\$${m}_out\"" >"$out/train_$m.out"
+done
 unnest_s=$("${PSQL[@]}" -At "${SERIAL[@]}" -c "CREATE TEMP TABLE t AS SELECT clock_timestamp() AS t0" \
 	-c "SELECT count(*) FROM (SELECT unnest(tsv) FROM ct_texts) s" \
 	-c "SELECT extract(epoch FROM clock_timestamp() - t0) FROM t" | tail -n 1)
@@ -82,7 +94,8 @@ percentile50() {
 }
 latency() {
 	printf '\\set uid random(1, %d)\nSELECT * FROM recsys.recommend('"'"'%s'"'"', :uid::bigint, 10);\n' "$USERS" "$1" >"$out/$1.sql"
-	pgbench -n -M prepared -c 1 -t "$CALLS" -f "$out/$1.sql" --log --log-prefix="$out/lat_$1" \
+	PGOPTIONS="-c recsys.model_cache_mb=$CACHE_MB" \
+		pgbench -n -M prepared -c 1 -t "$CALLS" -f "$out/$1.sql" --log --log-prefix="$out/lat_$1" \
 		>"$out/pgbench_$1.out" 2>&1
 	percentile50 "$out"/lat_"$1".*
 }
@@ -99,7 +112,9 @@ awk -v I="$ITEMS" -v D="$DIM" -v U="$USERS" -v N="$(i "$ials_out" n_interactions
 	-v wi="$(w "$ials_out")" -v wc="$(w "$content_out")" -v wh="$(w "$hybrid_out")" -v wt="$(w "$text_out")" \
 	-v fi="$(i "$ials_out" train_seconds)" -v fc="$(i "$content_out" train_seconds)" \
 	-v fh="$(i "$hybrid_out" train_seconds)" -v ft="$(i "$text_out" train_seconds)" \
-	-v un="$unnest_s" -v pi="$p_ials" -v pc="$p_content" -v ph="$p_hybrid" -v pt="$p_text" -v calls="$CALLS" '
+	-v un="$unnest_s" -v pi="$p_ials" -v pc="$p_content" -v ph="$p_hybrid" -v pt="$p_text" -v calls="$CALLS" \
+	-v bi="$(i "$ials_out" bytes)" -v bc="$(i "$content_out" bytes)" -v bh="$(i "$hybrid_out" bytes)" \
+	-v bt="$(i "$text_out" bytes)" -v cache="$CACHE_MB" '
 BEGIN {
 	printf "\nContent and hybrid: %d items x %d-dim features, %d users, %d interactions; %d threads; OpenBLAS core %s\n\n", I, D, U, N, T, core;
 	print "| measure | model | baseline | ratio |";
@@ -110,11 +125,13 @@ BEGIN {
 	printf "| train_hybrid, fit only (ALS + ridge map) (s) | %.2f | %.2f | %.2fx |\n", fh, fi, fh / fi;
 	printf "| recommend top 10, content, p50 (us) | %d | %d (iALS) | %.2fx |\n", pc, pi, pc / pi;
 	printf "| recommend top 10, hybrid, p50 (us) | %d | %d (iALS) | %.2fx |\n", ph, pi, ph / pi;
+	printf "| model size, content / hybrid (MB) | %.0f / %.0f | %.0f (iALS) | %.1fx / %.1fx |\n", bc / 1048576, bh / 1048576, bi / 1048576, bc / bi, bh / bi;
 	printf "\nText: %d tsvectors of 8 words from 5,000 (vocabulary %d)\n\n", TX, V;
 	print "| measure | model | baseline | ratio |";
 	print "| --- | ---: | ---: | ---: |";
 	printf "| TF-IDF train_content, whole aggregate (s) | %.2f | %.3f (count of unnest(tsv)) | %.1fx |\n", wt, un, wt / un;
 	printf "| TF-IDF fit only (s) | %.2f | %.3f | %.1fx |\n", ft, un, ft / un;
 	printf "| recommend top 10, text, p50 (us) | %d | %d (iALS) | %.2fx |\n", pt, pi, pt / pi;
-	printf "\n(latencies through libpq, prepared, one client, %d calls, first 5%% dropped)\n", calls;
+	printf "| model size, text (MB) | %.1f | | |\n", bt / 1048576;
+	printf "\n(latencies through libpq, prepared, one client, %d calls, first 5%% dropped, recsys.model_cache_mb %d)\n", calls, cache;
 }'
