@@ -689,3 +689,197 @@ CREATE FUNCTION recsys.untrack(name text, source regclass DEFAULT NULL)
 	LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION recsys.untrack(text, regclass) IS
 	'stops recsys.track of the model: drops the trigger (if its table still exists), the tracking and the overlays';
+
+-- ---------------------------------------------------------------------------
+-- Versions and gated deploys: every model a name was trained into is a version
+-- with an id that only grows (recsys.models.last_version counts them); the live
+-- one is the row of recsys.models, the others the name's rows of
+-- recsys.model_history (at most options.keep_history of them).  retrain can
+-- gate a candidate on a metric (src/registry.c, src/versions.c); deploy makes
+-- any kept version live.
+-- ---------------------------------------------------------------------------
+
+ALTER TABLE recsys.models
+	ADD COLUMN version bigint NOT NULL DEFAULT 1,
+	ADD COLUMN last_version bigint NOT NULL DEFAULT 1,
+	ADD COLUMN status text NOT NULL DEFAULT 'trained';
+ALTER TABLE recsys.model_history
+	ADD COLUMN version bigint,
+	ADD COLUMN status text NOT NULL DEFAULT 'trained',
+	ADD COLUMN reason text,
+	ALTER COLUMN replaced_at DROP NOT NULL;
+
+-- rows from before versions: numbered per name and owner in the order they
+-- were replaced, the live model after all of them
+UPDATE recsys.model_history AS h SET version = n.version
+	FROM (SELECT k.ctid AS row_id,
+				 pg_catalog.row_number() OVER (PARTITION BY k.name, k.owner
+											   ORDER BY k.replaced_at, k.trained_at) AS version
+		  FROM recsys.model_history AS k) AS n
+	WHERE h.ctid OPERATOR(pg_catalog.=) n.row_id;
+UPDATE recsys.models AS r
+	SET version = COALESCE((SELECT pg_catalog.max(h.version) FROM recsys.model_history AS h
+							WHERE h.name OPERATOR(pg_catalog.=) r.name
+							  AND h.owner::pg_catalog.oid OPERATOR(pg_catalog.=) r.owner::pg_catalog.oid),
+						   0) + 1;
+UPDATE recsys.models SET last_version = version;
+
+ALTER TABLE recsys.model_history ALTER COLUMN version SET NOT NULL;
+ALTER TABLE recsys.models
+	ADD CONSTRAINT models_version_check CHECK (version >= 1 AND last_version >= version),
+	ADD CONSTRAINT models_status_check CHECK (status IN ('trained', 'promoted', 'rejected', 'tuned'));
+ALTER TABLE recsys.model_history
+	ADD CONSTRAINT model_history_status_check CHECK (status IN ('trained', 'promoted', 'rejected', 'tuned'));
+-- a role can only write history rows it owns, so its ids never collide with another's
+CREATE UNIQUE INDEX model_history_name_owner_version
+	ON recsys.model_history (name, owner, version);
+
+COMMENT ON COLUMN recsys.models.version IS
+	'the id of the live version: ids grow by one with every model trained into the name (recsys.model_versions lists them)';
+COMMENT ON COLUMN recsys.models.last_version IS
+	'the highest version id given out for the name, live or not (the next training gets last_version + 1)';
+COMMENT ON COLUMN recsys.models.status IS
+	'how the live version came to be: trained (train, retrain), promoted (a retrain whose promote_if rule held), tuned (recsys.tune), rejected (a rejected candidate deployed by hand)';
+COMMENT ON COLUMN recsys.model_history.version IS 'the version id (see recsys.models.version)';
+COMMENT ON COLUMN recsys.model_history.status IS
+	'trained, promoted, tuned, or rejected: a retrain candidate that failed its promote_if rule and never went live';
+COMMENT ON COLUMN recsys.model_history.reason IS
+	'for a rejected candidate: the rule and the two metric values that failed it';
+COMMENT ON COLUMN recsys.model_history.replaced_at IS
+	'when the version last stopped being live; NULL for a rejected candidate that never was';
+
+DROP FUNCTION recsys.retrain(text);
+CREATE FUNCTION recsys.retrain(name text, promote_if jsonb DEFAULT NULL) RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'registry_retrain'
+	LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION recsys.retrain(text, jsonb) IS
+	'retrains the named model from its stored source query, options and search_path as the row''s owner; with promote_if {"metric": ..., "min_ratio": ...} the candidate goes live only if its metric on the stored eval_query holds against the live model''s on the same query, else it is kept as a rejected version; returns the new model_info with version and status';
+
+CREATE FUNCTION recsys.model_versions(name text)
+	RETURNS TABLE(version bigint, trained_at timestamptz, algorithm text, options jsonb,
+				  metrics jsonb, live boolean, status text, reason text,
+				  replaced_at timestamptz)
+	LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	target		CONSTANT text := $1;
+	live_row	record;
+BEGIN
+	SELECT r.version, r.trained_at, r.model, r.options, r.metrics, r.status, r.owner
+		INTO live_row
+		FROM recsys.models AS r WHERE r.name = target;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" does not exist', pg_catalog.left(target, 64)
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	RETURN QUERY
+		SELECT live_row.version, live_row.trained_at,
+			   recsys.model_info(live_row.model) ->> 'algorithm', live_row.options,
+			   live_row.metrics, true, live_row.status, NULL::text, NULL::timestamptz
+		UNION ALL
+		SELECT h.version, h.trained_at, recsys.model_info(h.model) ->> 'algorithm',
+			   h.options, h.metrics, false, h.status, h.reason, h.replaced_at
+		FROM recsys.model_history AS h
+		WHERE h.name = target AND h.owner::oid = live_row.owner::oid
+		ORDER BY 1;
+END
+$$;
+COMMENT ON FUNCTION recsys.model_versions(text) IS
+	'the kept versions of the named model, oldest first: id, when trained, algorithm, options, metrics (its eval_query''s or, tuned, its validation metrics), whether it is live, status (trained, promoted, rejected, tuned), why it was rejected; the owner sees every version, a reader only the live one';
+
+CREATE FUNCTION recsys.deploy(name text, version bigint) RETURNS jsonb
+	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	target		CONSTANT text := $1;
+	wanted		CONSTANT bigint := $2;
+	live_row	record;
+	chosen		record;
+BEGIN
+	SELECT r.owner, r.version INTO live_row FROM recsys.models AS r WHERE r.name = target;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" does not exist', pg_catalog.left(target, 64)
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	IF NOT pg_catalog.pg_has_role(live_row.owner, 'USAGE') THEN
+		RAISE EXCEPTION 'permission denied for model "%"', pg_catalog.left(target, 64)
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'Only its owner (or a member of the owning role) may deploy its versions.';
+	END IF;
+	SELECT r.owner, r.version INTO live_row
+		FROM recsys.models AS r WHERE r.name = target FOR UPDATE;
+	IF live_row.version = wanted THEN
+		RETURN recsys.model_info(target)
+			|| pg_catalog.jsonb_build_object('version', wanted, 'live', true);
+	END IF;
+	SELECT h.ctid AS row_id, h.model, h.source, h.options, h.trained_at, h.metrics,
+		   h.search_path, h.status
+		INTO chosen
+		FROM recsys.model_history AS h
+		WHERE h.name = target AND h.owner::oid = live_row.owner::oid AND h.version = wanted
+		FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" has no version %', pg_catalog.left(target, 64), wanted
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'recsys.model_versions(name) lists the kept versions.';
+	END IF;
+	-- the live version becomes a kept one, the chosen one takes its place
+	INSERT INTO recsys.model_history
+		(name, owner, model, source, options, trained_at, metrics, search_path,
+		 replaced_at, version, status)
+		SELECT r.name, r.owner, r.model, r.source, r.options, r.trained_at, r.metrics,
+			   r.search_path, pg_catalog.clock_timestamp(), r.version, r.status
+		FROM recsys.models AS r WHERE r.name = target;
+	UPDATE recsys.models AS r
+		SET model = chosen.model, source = chosen.source, options = chosen.options,
+			trained_at = chosen.trained_at, metrics = chosen.metrics,
+			search_path = chosen.search_path, version = wanted, status = chosen.status
+		WHERE r.name = target;
+	DELETE FROM recsys.model_history AS h WHERE h.ctid = chosen.row_id;
+	RETURN recsys.model_info(chosen.model)
+		|| pg_catalog.jsonb_build_object('version', wanted, 'live', true);
+END
+$$;
+COMMENT ON FUNCTION recsys.deploy(text, bigint) IS
+	'makes a kept version of the named model live (forward or back): the live one becomes a kept version, serving by name uses the deployed one at once; only the owner may; returns its model_info with version';
+
+CREATE OR REPLACE FUNCTION recsys.rollback(name text) RETURNS jsonb
+	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	target		CONSTANT text := $1;
+	live_row	record;
+	previous	bigint;
+BEGIN
+	SELECT r.owner, r.version INTO live_row FROM recsys.models AS r WHERE r.name = target;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" does not exist', pg_catalog.left(target, 64)
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	IF NOT pg_catalog.pg_has_role(live_row.owner, 'USAGE') THEN
+		RAISE EXCEPTION 'permission denied for model "%"', pg_catalog.left(target, 64)
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'Only its owner (or a member of the owning role) may roll it back.';
+	END IF;
+	-- the previous version: below the live one, and once live or meant to be
+	-- (a rejected candidate never was); the live one stays kept, so deploy can
+	-- bring it back
+	SELECT r.owner, r.version INTO live_row
+		FROM recsys.models AS r WHERE r.name = target FOR UPDATE;
+	SELECT pg_catalog.max(h.version) INTO previous
+		FROM recsys.model_history AS h
+		WHERE h.name = target AND h.owner::oid = live_row.owner::oid
+		  AND h.version < live_row.version AND h.status <> 'rejected';
+	IF previous IS NULL THEN
+		RAISE EXCEPTION 'model "%" has no previous version to roll back to', pg_catalog.left(target, 64)
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'recsys.train and recsys.retrain keep the models they replace in recsys.model_history.';
+	END IF;
+	RETURN recsys.deploy(target, previous);
+END
+$$;
+COMMENT ON FUNCTION recsys.rollback(text) IS
+	'deploys the previous version of the named model: the highest kept version below the live one that was not rejected (the live one stays kept, so recsys.deploy can go forward again); returns its model_info';
