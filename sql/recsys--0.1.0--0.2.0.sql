@@ -883,3 +883,58 @@ END
 $$;
 COMMENT ON FUNCTION recsys.rollback(text) IS
 	'deploys the previous version of the named model: the highest kept version below the live one that was not rejected (the live one stays kept, so recsys.deploy can go forward again); returns its model_info';
+
+-- ---------------------------------------------------------------------------
+-- Hyperparameter search (src/tune.c): recsys.tune trains trials on a split of
+-- the source rows, records them in recsys.tuning_trials and registers the best
+-- configuration, retrained on all rows, as a new version of the model.
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE recsys.tuning_trials (
+	name		text NOT NULL,
+	owner		regrole NOT NULL
+		DEFAULT pg_catalog.to_regrole(pg_catalog.quote_ident(CURRENT_USER::text)),
+	version		bigint NOT NULL,
+	trial		integer NOT NULL,
+	algorithm	text NOT NULL,
+	options		jsonb NOT NULL,
+	metrics		jsonb,
+	score		double precision,
+	seconds		double precision NOT NULL,
+	error		text,
+	best		boolean NOT NULL DEFAULT false,
+	tuned_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (name, owner, version, trial)
+);
+COMMENT ON TABLE recsys.tuning_trials IS
+	'every trial of recsys.tune: the configuration it trained on the training side of the split and its metrics on the validation side; rows of one search share name and version (the version it registered)';
+COMMENT ON COLUMN recsys.tuning_trials.name IS 'the model (recsys.models.name) the search registered';
+COMMENT ON COLUMN recsys.tuning_trials.owner IS 'the model''s owner: only roles with its privileges see the rows';
+COMMENT ON COLUMN recsys.tuning_trials.version IS 'the version the search registered (recsys.model_versions)';
+COMMENT ON COLUMN recsys.tuning_trials.trial IS 'the trial''s number in its search, from 1';
+COMMENT ON COLUMN recsys.tuning_trials.algorithm IS 'the algorithm it trained';
+COMMENT ON COLUMN recsys.tuning_trials.options IS 'the options it drew from the search space (the others kept their defaults)';
+COMMENT ON COLUMN recsys.tuning_trials.metrics IS 'recsys.evaluate''s metrics on the validation rows; NULL if the trial failed';
+COMMENT ON COLUMN recsys.tuning_trials.score IS 'the value of the search''s metric; NULL if failed or undefined';
+COMMENT ON COLUMN recsys.tuning_trials.seconds IS 'wall-clock time of training and validation';
+COMMENT ON COLUMN recsys.tuning_trials.error IS 'why the trial failed (out of memory, over recsys.max_train_mb, refused data), or NULL';
+COMMENT ON COLUMN recsys.tuning_trials.best IS 'the trial whose configuration was registered';
+COMMENT ON COLUMN recsys.tuning_trials.tuned_at IS 'when the search ran (its transaction''s start)';
+SELECT pg_catalog.pg_extension_config_dump('recsys.tuning_trials', '');
+
+ALTER TABLE recsys.tuning_trials ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tuning_trials_owner ON recsys.tuning_trials
+	USING (pg_catalog.pg_has_role(owner, 'USAGE'))
+	WITH CHECK (pg_catalog.pg_has_role(owner, 'USAGE'));
+COMMENT ON POLICY tuning_trials_owner ON recsys.tuning_trials IS
+	'trials are seen and changed by the model''s owner (and members of the owning role) only';
+-- recsys.tune writes as the caller, who must also be allowed to train (the
+-- registry's privileges); the rows themselves are each owner's
+GRANT SELECT, INSERT, DELETE ON recsys.tuning_trials TO PUBLIC;
+
+CREATE FUNCTION recsys.tune(name text, source_query text, search jsonb DEFAULT '{}')
+	RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'tune'
+	LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION recsys.tune(text, text, jsonb) IS
+	'random or grid search over algorithms and options on a train/validation split of the source query (run once, as the model''s owner); records every trial in recsys.tuning_trials and registers the best configuration, retrained on all rows, as a new live version (status tuned) with its validation metrics; returns its model_info with version, trial and score';

@@ -40,6 +40,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
 #include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/json.h"
@@ -112,6 +113,8 @@ typedef struct SourceReceiver
 	int			max_columns;
 	int			n_columns;		/* columns the query returns */
 	ColumnReader columns[3];
+	bool		want_time;		/* read a 4th column as the row's time */
+	Oid			time_type;		/* its base type */
 	MemoryContext row_cxt;		/* conversions of one row */
 	RecSourceRowFn fn;
 	void	   *arg;
@@ -354,6 +357,57 @@ SourceStartup(DestReceiver *self, int operation, TupleDesc desc)
 	for (int c = 0; c < Min(n, 3); c++)
 		ColumnReaderInit(&r->columns[c], TupleDescAttr(desc, c)->atttypid,
 						 c < 2 ? INT8OID : FLOAT4OID, c + 1, roles[c], r->what);
+	if (r->want_time && n >= 4)
+	{
+		Oid			type = TupleDescAttr(desc, 3)->atttypid;
+
+		r->time_type = getBaseType(type);
+		switch (r->time_type)
+		{
+			case TIMESTAMPTZOID:
+			case TIMESTAMPOID:
+			case DATEOID:
+			case INT2OID:
+			case INT4OID:
+			case INT8OID:
+			case NUMERICOID:
+			case FLOAT4OID:
+			case FLOAT8OID:
+				break;
+			default:
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("column 4 (time) of the %s has type %s; it must be a timestamp, a date or a number",
+								r->what, format_type_be(type))));
+		}
+	}
+}
+
+/* The 4th column as a number that orders rows in time (timestamps: microseconds) */
+static double
+ReadTime(Oid type, Datum d)
+{
+	switch (type)
+	{
+		case TIMESTAMPTZOID:
+		case TIMESTAMPOID:
+			return (double) DatumGetInt64(d);
+		case DATEOID:
+			return (double) DatumGetDateADT(d) * (double) USECS_PER_DAY;
+		case INT2OID:
+			return DatumGetInt16(d);
+		case INT4OID:
+			return DatumGetInt32(d);
+		case INT8OID:
+			return (double) DatumGetInt64(d);
+		case NUMERICOID:
+			return DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, d));
+		case FLOAT4OID:
+			return DatumGetFloat4(d);
+		case FLOAT8OID:
+			return DatumGetFloat8(d);
+	}
+	return 0;					/* keep the compiler quiet */
 }
 
 /* One row: convert the first three columns and hand them to the callback */
@@ -364,13 +418,15 @@ SourceReceive(TupleTableSlot *slot, DestReceiver *self)
 	MemoryContext old = MemoryContextSwitchTo(r->row_cxt);
 	RecSourceRow row;
 
-	slot_getsomeattrs(slot, Min(r->n_columns, 3));
+	slot_getsomeattrs(slot, Min(r->n_columns, r->want_time ? 4 : 3));
 	row.user_null = slot->tts_isnull[0];
 	row.item_null = slot->tts_isnull[1];
 	row.value_null = r->n_columns < 3 || slot->tts_isnull[2];
 	row.user = row.user_null ? 0 : ReadId(&r->columns[0], slot->tts_values[0], r->what);
 	row.item = row.item_null ? 0 : ReadId(&r->columns[1], slot->tts_values[1], r->what);
 	row.value = row.value_null ? 0 : ReadValue(&r->columns[2], slot->tts_values[2], r->what);
+	row.time_null = !r->want_time || r->n_columns < 4 || slot->tts_isnull[3];
+	row.time = row.time_null ? 0 : ReadTime(r->time_type, slot->tts_values[3]);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(r->row_cxt);
 
@@ -396,6 +452,14 @@ SourceDestroy(DestReceiver *self)
 int
 RecRunSourceQuery(const char *query, const char *what, int min_columns,
 				  int max_columns, RecSourceRowFn fn, void *arg)
+{
+	return RecRunSourceQueryTimed(query, what, min_columns, max_columns, false, fn, arg);
+}
+
+/* RecRunSourceQuery that also reads a 4th column as the row's time (registry.h) */
+int
+RecRunSourceQueryTimed(const char *query, const char *what, int min_columns,
+					   int max_columns, bool want_time, RecSourceRowFn fn, void *arg)
 {
 	List	   *raw;
 	RawStmt    *stmt;
@@ -438,6 +502,7 @@ RecRunSourceQuery(const char *query, const char *what, int min_columns,
 	r.what = what;
 	r.min_columns = min_columns;
 	r.max_columns = max_columns;
+	r.want_time = want_time;
 	r.fn = fn;
 	r.arg = arg;
 	r.row_cxt = AllocSetContextCreate(CurrentMemoryContext, "recsys source row",
@@ -1138,6 +1203,87 @@ registry_retrain(PG_FUNCTION_ARGS)
 	rq.search_path = row.search_path != NULL ? row.search_path : pstrdup(DEFAULT_SEARCH_PATH);
 	rq.promote_if = PG_NARGS() > 1 && !PG_ARGISNULL(1) ? PG_GETARG_JSONB_P(1) : NULL;
 	PG_RETURN_DATUM(RunTraining(&rq, &row));
+}
+
+/* ------------------------------------------------------------ recsys.tune */
+
+/* The model name argument of another file's function (ModelNameArg) */
+char *
+RecModelNameArg(FunctionCallInfo fcinfo, int arg)
+{
+	return ModelNameArg(fcinfo, arg);
+}
+
+/*
+ * Checks that the caller may train name, as train does, and says as whom the
+ * queries run and which registry options (eval_query, eval_k, eval_options,
+ * keep_history) the row already has; the search_path is the caller's.
+ */
+void
+RecRegistryPrepare(const char *name, RecRegistryTarget *t)
+{
+	RegistryRow row;
+
+	RegistryLookup(name, true, &row);
+	CheckMayTrain(name, &row);
+	t->owner = row.found ? row.owner : GetUserId();
+	t->search_path = GetConfigOptionByName("search_path", NULL, false);
+	t->snapshot_time = IsolationUsesXactSnapshot() ? GetCurrentTransactionStartTimestamp() :
+		GetCurrentStatementStartTimestamp();
+	t->registry_options = EmptyObject();
+	if (row.found && row.options != NULL && JB_ROOT_IS_OBJECT(row.options) &&
+		!JB_ROOT_IS_SCALAR(row.options))
+	{
+		for (int i = 0; i < lengthof(RegistryOptionKeys); i++)
+		{
+			JsonbValue *v = OptionValue(row.options, RegistryOptionKeys[i]);
+			JsonbParseState *state = NULL;
+			JsonbValue	key;
+			JsonbValue *pair;
+
+			if (v == NULL)
+				continue;
+			key.type = jbvString;
+			key.val.string.val = (char *) RegistryOptionKeys[i];
+			key.val.string.len = strlen(RegistryOptionKeys[i]);
+			pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+			pushJsonbValue(&state, WJB_KEY, &key);
+			pushJsonbValue(&state, WJB_VALUE, v);
+			pair = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+			t->registry_options = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
+																	 JsonbPGetDatum(t->registry_options),
+																	 JsonbPGetDatum(JsonbValueToJsonb(pair))));
+		}
+	}
+}
+
+/*
+ * Stores a model recsys.tune chose as the new live version of name (status
+ * tuned) with its validation metrics; its options are the training options it
+ * was trained with plus the row's registry options.  Returns model_info with
+ * the version.
+ */
+Datum
+RecRegistryStoreTuned(const char *name, const RecRegistryTarget *t, int algorithm,
+					  text *source, Jsonb *train_options, RecModelHeader *m,
+					  Jsonb *metrics, int64 *version)
+{
+	TrainRequest rq;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.name = pstrdup(name);
+	rq.algorithm = algorithm;
+	rq.source = source;
+	rq.options = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
+													JsonbPGetDatum(train_options),
+													JsonbPGetDatum(t->registry_options)));
+	ParseTrainOptions(&rq);
+	rq.search_path = t->search_path;
+	rq.owner = t->owner;
+	rq.snapshot_time = t->snapshot_time;
+	rq.status = "tuned";
+	*version = StoreVersion(&rq, PointerGetDatum(m), metrics, true, NULL);
+	return VersionInfo(m, *version, rq.status, NULL);
 }
 
 /*
