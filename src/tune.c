@@ -78,8 +78,8 @@ static const DefaultSpace DefaultSpaces[] = {
 	{"als", true,
 	"{\"factors\": [8, 16, 32, 64], \"regularization\": {\"min\": 0.01, \"max\": 10, \"log\": true}}"},
 	{"ials", false,
-	"{\"factors\": [8, 16, 32, 64], \"regularization\": {\"min\": 0.1, \"max\": 100, \"log\": true},"
-	" \"alpha\": {\"min\": 0.5, \"max\": 50, \"log\": true}}"},
+	"{\"factors\": [8, 16, 32, 64], \"regularization\": {\"min\": 0.2, \"max\": 50, \"log\": true},"
+	" \"alpha\": {\"min\": 1, \"max\": 100, \"log\": true}}"},
 	{"knn", false,
 	"{\"neighbours\": [10, 25, 50, 100, 200, 400], \"shrinkage\": [0, 10, 100],"
 	" \"similarity\": [\"cosine\", \"jaccard\"]}"},
@@ -769,8 +769,10 @@ TriedBefore(const Trial *trials, int n, const RecAlgorithm *alg, Jsonb *options)
 
 /*
  * The configuration of trial t: the grid's t-th combination (algorithms in the
- * order given, the first dimension slowest), or a random draw for the
- * algorithms in turn that no earlier trial made.  NULL when a random search has
+ * order given, the first dimension slowest); for a random search, first each
+ * algorithm with its defaults (so the search never ends worse than them on the
+ * validation rows), then a random draw for the algorithms in turn that no
+ * earlier trial made.  NULL when a random search has
  * no configuration left to try.
  */
 static Jsonb *
@@ -803,6 +805,12 @@ NextConfiguration(TuneSpec *spec, int t, const Trial *trials, uint64 *state,
 		return NULL;
 	}
 
+	/* a random search starts with every algorithm's defaults */
+	if (t < spec->n_algs)
+	{
+		*alg = spec->algs[t].alg;
+		return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+	}
 	for (int attempt = 0; attempt < spec->n_algs; attempt++)
 	{
 		AlgorithmSpace *as = &spec->algs[(t + attempt) % spec->n_algs];
