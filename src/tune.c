@@ -1053,10 +1053,10 @@ ValidationMetrics(Datum model, const TuneRow *valid, int64 n, const TuneSpec *sp
 	bool		explicit_model;
 	double		rmse_state[REC_ERROR_STATE_LEN] = {0};
 	double		mae_state[REC_ERROR_STATE_LEN] = {0};
-	int32	   *users = palloc(sizeof(int32) * Max(n, 1));
-	int64	   *n_relevant = palloc(sizeof(int64) * Max(n, 1));
-	int64	   *rel_ptr = palloc(sizeof(int64) * (n + 1));
-	int32	   *rel_items = palloc(sizeof(int32) * Max(n, 1));
+	int32	   *users = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * Max(n, 1));
+	int64	   *n_relevant = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64) * Max(n, 1));
+	int64	   *rel_ptr = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64) * (n + 1));
+	int32	   *rel_items = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * Max(n, 1));
 	int64		n_eval = 0;
 	int64		n_rel_total = 0;
 	int64		unknown_users = 0;
