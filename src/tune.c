@@ -454,7 +454,7 @@ ParseMetric(TuneSpec *spec, const char *metric)
 
 	spec->metric = pstrdup(metric);
 	spec->k = 10;
-	spec->lower_is_better = RecMetricLowerIsBetter(metric);
+	spec->lower_is_better = strcmp(metric, "rmse") == 0 || strcmp(metric, "mae") == 0;
 	if (spec->lower_is_better || strcmp(metric, "coverage") == 0)
 		return;
 	if (at != NULL)

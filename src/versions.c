@@ -24,11 +24,17 @@
 /* largest min_ratio accepted: a rule no model could pass is a mistake */
 #define MAX_MIN_RATIO	10.0
 
-/* Whether a metric of evaluate is an error (lower is better) */
+/*
+ * Whether lower is better for a metric of evaluate: the errors (rmse, mae) and
+ * the exposure measures of beyond_accuracy (popularity@k, the mean popularity
+ * of what is recommended, and gini@k, the inequality of exposure)
+ */
 bool
 RecMetricLowerIsBetter(const char *metric)
 {
-	return strcmp(metric, "rmse") == 0 || strcmp(metric, "mae") == 0;
+	return strcmp(metric, "rmse") == 0 || strcmp(metric, "mae") == 0 ||
+		strncmp(metric, "popularity@", strlen("popularity@")) == 0 ||
+		strncmp(metric, "gini@", strlen("gini@")) == 0;
 }
 
 /* The value of key in a JSON object, or NULL */
@@ -68,6 +74,8 @@ RecParsePromoteRule(Jsonb *promote_if, int32 eval_k, RecPromoteRule *rule)
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 	const char *at;
+	bool		has_direction = false;
+	bool		higher_is_better = true;
 
 	memset(rule, 0, sizeof(*rule));
 	rule->min_ratio = 1.0;
@@ -108,11 +116,21 @@ RecParsePromoteRule(Jsonb *promote_if, int32 eval_k, RecPromoteRule *rule)
 								MAX_MIN_RATIO, RecJsonValueText(&v))));
 			rule->min_ratio = d;
 		}
+		else if (strcmp(key, "higher_is_better") == 0)
+		{
+			if (v.type != jbvBool)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("promote_if \"higher_is_better\" must be true or false, got %s",
+								RecJsonValueText(&v))));
+			has_direction = true;
+			higher_is_better = v.val.boolean;
+		}
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown key \"%s\" in promote_if", RecMessageText(key)),
-					 errhint("promote_if accepts metric and min_ratio.")));
+					 errhint("promote_if accepts metric, min_ratio and higher_is_better.")));
 	}
 	if (rule->metric == NULL)
 		ereport(ERROR,
@@ -140,12 +158,14 @@ RecParsePromoteRule(Jsonb *promote_if, int32 eval_k, RecPromoteRule *rule)
 					 errhint("Train the model with options.eval_k = %d, or name the metric at @%d.",
 							 rule->k, eval_k)));
 	}
-	rule->lower_is_better = RecMetricLowerIsBetter(rule->metric);
+	rule->lower_is_better = has_direction ? !higher_is_better :
+		RecMetricLowerIsBetter(rule->metric);
 }
 
 /*
  * Decides the candidate (versions.h).  Higher-is-better metrics pass when
- * candidate >= min_ratio x live; errors when candidate <= live / min_ratio.  A
+ * candidate >= min_ratio x live; lower-is-better ones when candidate <= live /
+ * min_ratio.  A
  * live model without the metric (no user evaluated) loses to any candidate
  * that has it; a candidate without it is rejected.
  */

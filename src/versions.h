@@ -17,13 +17,14 @@ typedef struct RecPromoteRule
 	char	   *metric;			/* a key of evaluate's result: "ndcg@10", "rmse" */
 	double		min_ratio;		/* candidate / live must reach this (inverted
 								 * for an error metric) */
-	bool		lower_is_better;	/* rmse, mae */
+	bool		lower_is_better;	/* rmse, mae, popularity@k, gini@k, or as
+									 * higher_is_better says */
 	int32		k;				/* the @k of a ranking metric, 0 if none */
 } RecPromoteRule;
 
 /*
- * Reads promote_if ({"metric": text, "min_ratio": number}); anything else is
- * 22023.  eval_k is the k the stored evaluation reports: a ranking metric at
+ * Reads promote_if ({"metric": text, "min_ratio": number, "higher_is_better":
+ * bool}); anything else is 22023.  eval_k is the k the stored evaluation reports: a ranking metric at
  * another k is refused before anything is trained.
  */
 extern void RecParsePromoteRule(Jsonb *promote_if, int32 eval_k, RecPromoteRule *rule);
@@ -39,7 +40,7 @@ extern bool RecPromoteDecide(const RecPromoteRule *rule, Jsonb *candidate, Jsonb
 /* A numeric key of a metrics object: false if absent or null (22023 if not a number) */
 extern bool RecMetricValue(Jsonb *metrics, const char *key, double *value);
 
-/* Whether a metric of evaluate is an error (lower is better): rmse, mae */
+/* Whether lower is better for a metric of evaluate: rmse, mae, popularity@k, gini@k */
 extern bool RecMetricLowerIsBetter(const char *metric);
 
 #endif							/* RECSYS_VERSIONS_H */

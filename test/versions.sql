@@ -3,7 +3,7 @@
 -- is promoted), deploy to every kept version serving exactly that model,
 -- rollback as "deploy the previous version", and who may see or deploy versions.
 BEGIN;
-SELECT plan(42);
+SELECT plan(48);
 
 CREATE ROLE recsys_vowner;
 CREATE ROLE recsys_vother;
@@ -133,7 +133,31 @@ SELECT results_eq($$SELECT version FROM recsys.model_versions('v')$$,
 SELECT is(recsys.deploy('v', 3) ->> 'version', '3', 'deploy to an old kept version');
 SELECT is(recsys.retrain('v') ->> 'version', '6', 'a retrain after it is version 6, not 4');
 
+-- an error metric: lower is better (rmse of explicit ratings)
+RESET ROLE;
+CREATE TABLE public.v_ratings AS
+	SELECT * FROM recsys.synthetic_ratings(200, 80, 5000, rank => 3, seed => 4);
+CREATE TABLE public.v_rating_source AS SELECT * FROM public.v_ratings
+	WHERE recsys.fold(user_id, item_id, 5) <> 0;
+GRANT SELECT ON public.v_ratings TO recsys_vowner;
+GRANT ALL ON public.v_rating_source TO recsys_vowner;
+SET ROLE recsys_vowner;
+SELECT lives_ok($$SELECT recsys.train('v_als', 'als', 'SELECT user_id, item_id, rating FROM public.v_rating_source',
+	'{"factors": 3, "eval_query": "SELECT user_id, item_id, rating FROM public.v_ratings WHERE recsys.fold(user_id, item_id, 5) = 0"}')$$,
+	'an explicit model with an eval_query');
+SELECT is(recsys.retrain('v_als', promote_if => '{"metric": "rmse", "min_ratio": 1}') ->> 'status', 'promoted',
+		  'rmse gate: the same data and seed give the same rmse, which passes min_ratio 1');
+UPDATE public.v_rating_source SET rating = 6 - rating;
+SELECT is(recsys.retrain('v_als', promote_if => '{"metric": "rmse", "min_ratio": 0.9}') ->> 'status', 'rejected',
+		  'rmse gate: ratings turned upside down give a higher rmse, rejected even at min_ratio 0.9');
+SELECT ok((SELECT reason LIKE 'rmse % of the candidate is above %' FROM recsys.model_versions('v_als') WHERE version = 3),
+		  'the reason says the candidate''s rmse is above the bound');
+SELECT is(recsys.retrain('v_als', promote_if => '{"metric": "rmse", "min_ratio": 0.01, "higher_is_better": true}') ->> 'status',
+		  'promoted', 'higher_is_better overrides the direction (a larger rmse then wins)');
+
 -- errors
+SELECT throws_ok($$SELECT recsys.retrain('v', promote_if => '{"metric": "ndcg@10", "higher_is_better": 1}')$$,
+				 '22023', NULL, 'higher_is_better not a boolean: 22023');
 SELECT throws_ok($$SELECT recsys.deploy('v', 1)$$, '42704', 'model "v" has no version 1',
 				 'a trimmed version cannot be deployed');
 SELECT throws_ok($$SELECT recsys.deploy('nothing', 1)$$, '42704', 'model "nothing" does not exist',
