@@ -855,6 +855,11 @@ TuneRowIn(void *arg, const RecSourceRow *row)
 	tr->returned++;
 	if (row->user_null || row->item_null || row->value_null)
 		return;
+	if (!row->time_null && isnan(row->time))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("time (column 4) of the source query must not be NaN (user " INT64_FORMAT ", item " INT64_FORMAT ")",
+						row->user, row->item)));
 	if (tr->n == tr->cap)
 	{
 		tr->cap *= 2;

@@ -4,7 +4,7 @@
 -- they were, failed trials are recorded, the splits hold out what they say, bad
 -- search objects are 22023 and other roles see nothing.
 BEGIN;
-SELECT plan(41);
+SELECT plan(43);
 
 CREATE ROLE recsys_tuner;
 CREATE ROLE recsys_tune_other;
@@ -152,6 +152,10 @@ SELECT throws_ok($$SELECT recsys.tune('tn_bad', 'SELECT user_id, item_id, clicks
 				 'a time split without a time column');
 SELECT throws_ok($$SELECT recsys.tune('tn_bad', 'SELECT 1, 2, 3', '{"seed": -1, "foo": 1}')$$, '22023', NULL, 'an unknown key');
 SELECT throws_ok($$SELECT recsys.tune('tn_bad', NULL, '{}')$$, '22004', NULL, 'a NULL source query');
+SELECT throws_ok($$SELECT recsys.tune('tn_bad', 'SELECT 1, 2, 3.0, ''NaN''::float8', '{"split": {"by": "time"}}')$$,
+				 '22000', NULL, 'a NaN time: 22000');
+SELECT throws_ok($$SELECT recsys.tune('tn_bad', 'SELECT 1, 2, 3.0, ''x''::text', '{"split": {"by": "time"}}')$$,
+				 '22023', NULL, 'a time column of another type: 22023');
 
 -- other roles: cannot tune into the model, see none of its trials
 RESET ROLE;
