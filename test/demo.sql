@@ -121,7 +121,7 @@ SELECT name, count(*) AS previous_models FROM recsys.model_history GROUP BY name
 -- and back, bit for bit, if the new one were bad
 SELECT recsys.rollback('movies') IS NOT NULL AS rolled_back;
 
-\echo '== 13. Content and cold start: genres as text, and 400 new movies nobody has played'
+\echo '== 14. Content and cold start: genres as text, and 400 new movies nobody has played'
 -- each movie's genres: the three strongest of 12 synthetic features (correlated with the
 -- planted tastes behind the plays); movies 4001..4400 are new: no plays yet
 CREATE TABLE movie_genres AS
