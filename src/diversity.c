@@ -95,11 +95,91 @@ RecFactorPoolSimilarity(void *ctx, int32_t s, float *sim)
 	}
 }
 
-/* Pool entry s's stored row over the pool, scaled by its largest |weight| */
+/*
+ * The pool position of item i, or -1: the bitmap says whether i is in the pool
+ * (pos is only written, and read, for pool items), so a look-up is two loads
+ * and no search.
+ */
+static inline int32_t
+PoolPosition(const uint64_t *mark, const int32_t *pos, int32_t i)
+{
+	if ((mark[i >> 6] & ((uint64_t) 1 << (i & 63))) == 0)
+		return -1;
+	return pos[i];
+}
+
+/*
+ * The pool's in-pool neighbour entries as an adjacency list: the pool's rows
+ * are read once, each entry looked up in O(1), the entries found kept as
+ * (a, b, weight) in the caller's scratch and then bucketed by both ends.
+ */
+void
+RecNeighbourPoolBuild(const RecNeighbourRows *rows, const int64_t *items, int32_t n_pool,
+					  const uint64_t *mark, const int32_t *pos, int32_t *found_a,
+					  int32_t *found_b, float *found_w, RecNeighbourPool *adj)
+{
+	int64_t		found = 0;
+	float		scale = 0.0f;
+
+	memset(adj->adj_ptr, 0, sizeof(int64_t) * (n_pool + 1));
+	for (int32_t a = 0; a < n_pool; a++)
+		for (int64_t q = rows->ptr[items[a]]; q < rows->ptr[items[a] + 1]; q++)
+		{
+			int32_t		b = PoolPosition(mark, pos, rows->idx[q]);
+			float		w = rows->weight[q];
+
+			if (b < 0 || b == a)
+				continue;
+			found_a[found] = a;
+			found_b[found] = b;
+			found_w[found++] = w;
+			adj->adj_ptr[a + 1]++;
+			adj->adj_ptr[b + 1]++;
+			scale = fabsf(w) > scale ? fabsf(w) : scale;
+		}
+	for (int32_t a = 0; a < n_pool; a++)
+		adj->adj_ptr[a + 1] += adj->adj_ptr[a];
+
+	/* adj_ptr[x] is the next free slot of x while filling, then shifted back */
+	for (int64_t f = 0; f < found; f++)
+	{
+		float		w = scale > 0.0f ? found_w[f] / scale : 0.0f;
+		int32_t		a = found_a[f];
+		int32_t		b = found_b[f];
+
+		adj->adj_pos[adj->adj_ptr[a]] = b;
+		adj->adj_weight[adj->adj_ptr[a]++] = w;
+		adj->adj_pos[adj->adj_ptr[b]] = a;
+		adj->adj_weight[adj->adj_ptr[b]++] = w;
+	}
+	for (int32_t a = n_pool; a > 0; a--)
+		adj->adj_ptr[a] = adj->adj_ptr[a - 1];
+	adj->adj_ptr[0] = 0;
+	adj->n_pool = n_pool;
+}
+
+/* Stored weights of pool entry s with every pool entry, from the adjacency list */
 void
 RecNeighbourPoolSimilarity(void *ctx, int32_t s, float *sim)
 {
 	const RecNeighbourPool *p = ctx;
+
+	/* -inf: no stored weight yet; both directions of a pair keep the larger */
+	for (int32_t c = 0; c < p->n_pool; c++)
+		sim[c] = -INFINITY;
+	for (int64_t q = p->adj_ptr[s]; q < p->adj_ptr[s + 1]; q++)
+		if (p->adj_weight[q] > sim[p->adj_pos[q]])
+			sim[p->adj_pos[q]] = p->adj_weight[q];
+	for (int32_t c = 0; c < p->n_pool; c++)
+		if (sim[c] == -INFINITY)
+			sim[c] = 0.0f;
+}
+
+/* Picked entry s's stored row over the pool, scaled by its largest |weight| */
+void
+RecNeighbourPickSimilarity(void *ctx, int32_t s, float *sim)
+{
+	const RecNeighbourPicks *p = ctx;
 	int64_t		q0 = p->rows.ptr[p->items[s]],
 				q1 = p->rows.ptr[p->items[s] + 1];
 	const int32_t *idx = p->rows.idx;

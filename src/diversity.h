@@ -56,24 +56,53 @@ typedef struct RecFactorPool
 extern void RecFactorPoolSimilarity(void *ctx, int32_t s, float *sim);
 
 /*
- * Item-item models (item kNN, EASE): an item's similarity to a picked item p
- * is the weight p's stored neighbour row gives it, divided by the largest
- * |weight| of that row (so p's nearest neighbour is 1 for every model kind,
- * EASE weights having no natural scale), 0 for an item the row does not list.
- * Each pick reads its own row once, its entries' pool positions one load each
- * from pos (the model's item -> pool position array, -1 outside the pool: the
- * caller sets the pool's entries before and puts -1 back after), so a list
- * costs O(n * row length) whatever the pool's and the catalogue's size.
+ * Item-item models (item kNN, EASE): the stored weight between two pool items,
+ * the larger of w(a -> b) and w(b -> a) where both are stored, 0 where neither
+ * is, divided by the largest absolute weight among the pool's pairs (EASE
+ * weights have no natural scale).  Built once per list: the pool's rows are
+ * read once and their in-pool entries kept as an adjacency list.
  */
 typedef struct RecNeighbourPool
+{
+	int32_t		n_pool;
+	int64_t    *adj_ptr;		/* [n_pool + 1] */
+	int32_t    *adj_pos;		/* pool positions */
+	float	   *adj_weight;		/* scaled weights */
+} RecNeighbourPool;
+
+/*
+ * Fills adj (adj_ptr: n_pool + 1; adj_pos, adj_weight: twice the pool rows'
+ * total length) with the in-pool entries of the pool's rows.  mark has the pool
+ * items' bits set (one bit per catalogue item) and pos[i] is the pool position
+ * of a pool item i (other entries are never read); found_a, found_b and
+ * found_w are scratch of the pool rows' total length.
+ */
+extern void RecNeighbourPoolBuild(const RecNeighbourRows *rows, const int64_t *items,
+								  int32_t n_pool, const uint64_t *mark, const int32_t *pos,
+								  int32_t *found_a, int32_t *found_b, float *found_w,
+								  RecNeighbourPool *adj);
+extern void RecNeighbourPoolSimilarity(void *ctx, int32_t s, float *sim);
+
+/*
+ * recommend's diversity on item-item models: an item's similarity to a picked
+ * item p is the weight p's stored neighbour row gives it, divided by the
+ * largest |weight| of that row (so p's nearest neighbour is 1 for every model
+ * kind), 0 for an item the row does not list.  Each pick reads its own row
+ * once, its entries' pool positions one load each from pos (the model's item ->
+ * pool position array, -1 outside the pool: the caller sets the pool's entries
+ * before and puts -1 back after), so a list costs O(n * row length) whatever
+ * the pool's and the catalogue's size.  (RecNeighbourPool above reads every
+ * pool row for a symmetric similarity; evaluate's list diversity uses it.)
+ */
+typedef struct RecNeighbourPicks
 {
 	RecNeighbourRows rows;
 	const int64_t *items;		/* pool item indexes */
 	const int32_t *pos;			/* [n_items] pool position or -1 */
 	int32_t		n_pool;
-} RecNeighbourPool;
+} RecNeighbourPicks;
 
-extern void RecNeighbourPoolSimilarity(void *ctx, int32_t s, float *sim);
+extern void RecNeighbourPickSimilarity(void *ctx, int32_t s, float *sim);
 
 /*
  * User kNN: cosine of two items' columns of the seen interactions (the users

@@ -209,14 +209,14 @@ DiversifyOrder(RecModelEntry *e, const float *score, const int64 *items, int row
 	}
 	if (e->v.item_nbr_ptr != NULL)
 	{
-		RecNeighbourPool p = {{e->v.item_nbr_ptr, e->v.item_nbr_idx, e->v.item_nbr_weight},
+		RecNeighbourPicks p = {{e->v.item_nbr_ptr, e->v.item_nbr_idx, e->v.item_nbr_weight},
 		items, e->pool_pos, rows};
 		int			kept;
 
 		/* pool_pos holds this pool only while MMR (plain C, no error) runs */
 		for (int r = 0; r < rows; r++)
 			e->pool_pos[items[r]] = r;
-		kept = RecRerankMMR(score, rows, n, diversity, RecNeighbourPoolSimilarity, &p,
+		kept = RecRerankMMR(score, rows, n, diversity, RecNeighbourPickSimilarity, &p,
 							order, work);
 		for (int r = 0; r < rows; r++)
 			e->pool_pos[items[r]] = -1;

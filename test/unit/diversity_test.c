@@ -146,7 +146,84 @@ main(void)
 	ok(first_bad == 0, "the first pick is the pool's best");
 	ok(zero_bad == 0, "diversity 0 keeps the pool's order");
 
-	/* item-item pool similarity against a dense brute force */
+	/* item-item pool graph against a dense brute force */
+	{
+		int32_t		n_items = 40,
+					n_pool = 12;
+		int64_t		ptr[41];
+		int32_t		idx[40 * 6];
+		float		wt[40 * 6];
+		float		W[40][40];
+		int64_t		items[12];
+		uint64_t	mark[1] = {0};
+		int32_t		pos[40];
+		int32_t		fa[12 * 6],
+					fb[12 * 6];
+		float		fw[12 * 6];
+		int64_t		adj_ptr[13];
+		int32_t		adj_pos[2 * 12 * 6];
+		float		adj_weight[2 * 12 * 6];
+		RecNeighbourPool p = {0, adj_ptr, adj_pos, adj_weight};
+		RecNeighbourRows rows = {ptr, idx, wt};
+		float		scale = 0,
+					sim[12];
+		int			bad = 0;
+
+		memset(W, 0, sizeof(W));
+		ptr[0] = 0;
+		for (int i = 0; i < n_items; i++)
+		{
+			int			k = rand_r(&seed) % 7;
+
+			ptr[i + 1] = ptr[i];
+			for (int j = 0; j < k && ptr[i + 1] < 40 * 6; j++)
+			{
+				int			t = rand_r(&seed) % n_items;
+
+				if (t == i || W[i][t] != 0)
+					continue;
+				W[i][t] = (float) (rand_r(&seed) % 200 - 100) / 10.0f;
+				idx[ptr[i + 1]] = t;
+				wt[ptr[i + 1]++] = W[i][t];
+			}
+			if (ptr[i + 1] - ptr[i] > 6)
+				return 1;
+		}
+		for (int c = 0; c < n_pool; c++)
+		{
+			items[c] = c * 3;
+			pos[c * 3] = c;
+			mark[0] |= (uint64_t) 1 << (c * 3);
+		}
+		for (int a = 0; a < n_pool; a++)
+			for (int b = 0; b < n_pool; b++)
+				if (a != b)
+					scale = fmaxf(scale, fabsf(W[items[a]][items[b]]));
+		RecNeighbourPoolBuild(&rows, items, n_pool, mark, pos, fa, fb, fw, &p);
+		for (int s = 0; s < n_pool; s++)
+		{
+			RecNeighbourPoolSimilarity(&p, s, sim);
+			for (int c = 0; c < n_pool; c++)
+			{
+				float		f = W[items[s]][items[c]],
+							r = W[items[c]][items[s]],
+							want;
+
+				if (c == s)
+					continue;
+				if (f != 0 && r != 0)
+					want = fmaxf(f, r) / scale;
+				else if (f != 0 || r != 0)
+					want = (f != 0 ? f : r) / scale;
+				else
+					want = 0;
+				if (fabsf(sim[c] - want) > 1e-6f)
+					bad++;
+			}
+		}
+		ok(bad == 0, "item-item pool similarity: the larger stored direction over the largest |w|, 0 if none");
+	}
+	/* recommend's item-item similarity to a pick against a dense brute force */
 	{
 		int32_t		n_items = 40,
 					n_pool = 12;
@@ -158,7 +235,7 @@ main(void)
 		float		rowmax[40];
 		int64_t		items[12];
 		int32_t		pos[40];
-		RecNeighbourPool p = {{ptr, idx, wt}, items, pos, n_pool};
+		RecNeighbourPicks p = {{ptr, idx, wt}, items, pos, n_pool};
 		float		sim[12];
 		int			bad = 0;
 
@@ -201,7 +278,7 @@ main(void)
 			}
 			for (int s = 0; s < n_pool; s++)
 			{
-				RecNeighbourPoolSimilarity(&p, s, sim);
+				RecNeighbourPickSimilarity(&p, s, sim);
 				for (int c = 0; c < n_pool; c++)
 				{
 					float		want = 0;
@@ -217,7 +294,7 @@ main(void)
 			for (int c = 0; c < n_pool; c++)
 				pos[items[c]] = -1;
 		}
-		ok(bad == 0, "item-item pool similarity: the picked item's stored weight over its row's largest |w|, 0 if not listed");
+		ok(bad == 0, "item-item similarity to a pick: its stored weight over its row's largest |w|, 0 if not listed");
 	}
 	printf("1..%d\n", tests);
 	return failed ? 1 : 0;
