@@ -267,7 +267,8 @@ RecHybridModelBytes(const void *options, int32 n_users, int32 n_items, int64 nnz
 	const HybridOptions *o = (const HybridOptions *) options;
 
 	return RecModelShapeSize(RECSYS_ALG_HYBRID,
-							 o->ials.common.keep_interactions ? RECSYS_MODEL_HAS_INTERACTIONS : 0,
+							 o->ials.common.keep_interactions ?
+							 RECSYS_MODEL_HAS_INTERACTIONS | RECSYS_MODEL_HAS_SEEN_VALUES : 0,
 							 (int) o->ials.factors, n_users, n_items,
 							 o->ials.common.keep_interactions ? nnz : 0, options_len);
 }
