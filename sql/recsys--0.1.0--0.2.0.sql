@@ -689,3 +689,12 @@ CREATE FUNCTION recsys.untrack(name text, source regclass DEFAULT NULL)
 	LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION recsys.untrack(text, regclass) IS
 	'stops recsys.track of the model: drops the trigger (if its table still exists), the tracking and the overlays';
+
+CREATE FUNCTION recsys.blas_info(OUT library text, OUT core text, OUT config text,
+								 OUT max_threads integer, OUT cpu_avx2 boolean,
+								 OUT cpu_avx512 boolean, OUT suggested_core text)
+	RETURNS record
+	AS 'MODULE_PATHNAME', 'blas_info'
+	LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.blas_info() IS
+	'the OpenBLAS this backend runs: library file, kernel family (core), build configuration, most threads that may call it, the CPU''s AVX2/AVX-512, and the OPENBLAS_CORETYPE to set when the core is older than the CPU (NULL when it is not)';

@@ -760,6 +760,7 @@ TrainModel(TrainState *st)
 	 * failure is an error here instead of a worker retrying forever
 	 */
 	RecReserveBlas(threads, agg);
+	RecBlasCheckCore();
 
 	work_cxt = AllocSetContextCreate(CurrentMemoryContext, "recsys training",
 									 ALLOCSET_DEFAULT_SIZES);
