@@ -2,14 +2,14 @@
 # Read replicas: a physical streaming standby serves the primary's registry models.
 # This script starts its own primary, clones it with pg_basebackup -R into a hot
 # standby on another port, trains on the primary and checks that by-name serving on
-# the standby (recommend, recommend_by_items, similar_items, predict, model_info,
+# the standby (recommend, recommend_by_items, similar_items, predict, explain, model_info,
 # recommend_all, evaluate, a tracked user's overlay) returns the primary's rows;
 # then retrains on the primary and checks that a standby session that stayed open,
 # with the old model in its per-backend cache, serves the new model at its next
 # call; and that writing functions fail on the standby with the read-only error.
 set -u
 . "$(dirname "$0")/tap.bash"
-plan 16
+plan 17
 
 bindir=$("${PG_CONFIG:-pg_config}" --bindir)
 dir=$(mktemp -d /tmp/recsys-replica.XXXXXX)
@@ -74,11 +74,12 @@ catch_up
 # 1
 is "$(S "SELECT pg_is_in_recovery()")" "t" "the standby is a hot standby in recovery"
 
-# 2-8: by-name serving on the standby returns the primary's rows
+# 2-9: by-name serving on the standby returns the primary's rows
 for q in "SELECT string_agg(item_id || ':' || score, ',') FROM recsys.recommend('rep', 7, 5)" \
 	"SELECT string_agg(item_id || ':' || score, ',') FROM recsys.recommend_by_items('rep', ARRAY[1, 2, 3]::bigint[], n => 5)" \
 	"SELECT string_agg(id || ':' || score, ',') FROM recsys.similar_items('knn', 4, 5)" \
 	"SELECT recsys.predict('rep', 3, 4)" \
+	"SELECT string_agg(item_id || ':' || contribution, ',') FROM recsys.explain('knn', 7, 5, 3)" \
 	"SELECT recsys.model_info('rep') ->> 'uuid'" \
 	"SELECT count(*) || ':' || sum(score) FROM recsys.recommend_all('rep', 3)" \
 	"SELECT (recsys.evaluate('rep', 'SELECT user_id, item_id, rating FROM ratings WHERE user_id < 50', 5) ->> 'rmse')"; do
@@ -94,7 +95,7 @@ for q in "SELECT string_agg(item_id || ':' || score, ',') FROM recsys.recommend(
 	fi
 done
 
-# 9: a tracked user's overlay written on the primary is served on the standby
+# 10: a tracked user's overlay written on the primary is served on the standby
 P "INSERT INTO plays VALUES (3, 1001, 1)" >/dev/null
 catch_up
 q="SELECT string_agg(item_id::text, ',') FROM recsys.recommend('tracked', 3, 5)"
@@ -116,10 +117,10 @@ sb() {
 }
 rec="SELECT string_agg(item_id || ':' || score, ',') FROM recsys.recommend('rep', 7, 5)"
 before=$(sb "$rec")
-# 10
+# 11
 is "$before" "$(P "$rec")" "an open standby session serves the model (now cached)"
 
-# 11-13: retrain on the primary; the open session's next call serves the new model
+# 12-14: retrain on the primary; the open session's next call serves the new model
 P "UPDATE ratings SET rating = 6 - rating WHERE user_id % 2 = 0" >/dev/null
 P "SELECT recsys.retrain('rep')" >/dev/null
 catch_up
@@ -129,12 +130,12 @@ is "$(sb "$rec")" "$after" "the open standby session's next call serves the retr
 is "$(sb "SELECT recsys.model_info('rep') ->> 'uuid'")" "$(P "SELECT recsys.model_info('rep') ->> 'uuid'")" \
 	"... and model_info in that session names the new model"
 
-# 14: rollback on the primary reaches the open session too
+# 15: rollback on the primary reaches the open session too
 P "SELECT recsys.rollback('rep')" >/dev/null
 catch_up
 is "$(sb "$rec")" "$before" "after a rollback on the primary the open session serves the old model again"
 
-# 15-16: writing functions fail cleanly on the standby
+# 16-17: writing functions fail cleanly on the standby
 like "$(psql -X -q -A -t -v VERBOSITY=verbose -p "$sport" -c "SELECT recsys.train('x', 'als', 'SELECT user_id, item_id, rating FROM ratings')" 2>&1)" \
 	'ERROR: +25006: .*read-only transaction' "recsys.train on the standby fails with the read-only error"
 is "$(S "SELECT 1")" "1" "the standby stays up"
