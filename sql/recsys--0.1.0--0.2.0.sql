@@ -690,6 +690,165 @@ CREATE FUNCTION recsys.untrack(name text, source regclass DEFAULT NULL)
 COMMENT ON FUNCTION recsys.untrack(text, regclass) IS
 	'stops recsys.track of the model: drops the trigger (if its table still exists), the tracking and the overlays';
 
+-- Evaluation: debiased and beyond-accuracy metrics, per-user rows, splits.
+
+COMMENT ON FUNCTION recsys.evaluate(recsys.model, text, integer, jsonb) IS
+	'runs test_query (user, item [, rating or weight]) and returns jsonb metrics: rmse and mae (explicit models), precision, recall, ndcg, map and hit_rate at k of each known test user''s top k (training items excluded), coverage, users, test_rows, unknown_users; options relevance_threshold, propensity (ips_precision, ips_recall, ips_ndcg), gamma, beyond_accuracy (novelty, diversity, popularity, gini) and cold_items';
+COMMENT ON FUNCTION recsys.evaluate(text, text, integer, jsonb) IS
+	'evaluate the named model in recsys.models';
+
+CREATE FUNCTION recsys.evaluate_users(m recsys.model, test_query text, k integer DEFAULT 10,
+									  options jsonb DEFAULT '{}')
+	RETURNS TABLE(user_id bigint, n_test bigint, n_recommended integer,
+				  "precision" float8, recall float8, ndcg float8, map float8, hit_rate float8,
+				  ips_precision float8, ips_recall float8, ips_ndcg float8,
+				  novelty float8, diversity float8, popularity float8)
+	AS 'MODULE_PATHNAME', 'evaluate_users'
+	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE ROWS 1000;
+COMMENT ON FUNCTION recsys.evaluate_users(recsys.model, text, integer, jsonb) IS
+	'the per-user rows recsys.evaluate averages: one row per scored test user with its number of relevant test items, list length and metrics at k (ips_* with propensity, novelty, diversity and popularity with beyond_accuracy, else NULL); avg() of a column equals evaluate''s value';
+
+CREATE FUNCTION recsys.evaluate_users(name text, test_query text, k integer DEFAULT 10,
+									  options jsonb DEFAULT '{}')
+	RETURNS TABLE(user_id bigint, n_test bigint, n_recommended integer,
+				  "precision" float8, recall float8, ndcg float8, map float8, hit_rate float8,
+				  ips_precision float8, ips_recall float8, ips_ndcg float8,
+				  novelty float8, diversity float8, popularity float8)
+	AS 'MODULE_PATHNAME', 'evaluate_users_by_name'
+	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE ROWS 1000;
+COMMENT ON FUNCTION recsys.evaluate_users(text, text, integer, jsonb) IS
+	'evaluate_users of the named model in recsys.models';
+
+-- recsys.split runs the user's query, which names the caller's tables, with
+-- the caller's search_path; everything else runs with a pinned one.  The outer
+-- SQL function hands the caller's path to the worker, whose SET clause pins
+-- pg_catalog for its own code and restores the path when it returns.
+CREATE FUNCTION recsys.split_rows(source_query text, method text, options jsonb,
+								  query_search_path text)
+	RETURNS TABLE(user_id bigint, item_id bigint, value real, is_test boolean)
+	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	query		text;
+	key			text;
+	fraction	float8 := 0.2;
+	k			bigint := 1;
+	seed		bigint := 42;
+	allowed		text[];
+BEGIN
+	IF jsonb_typeof(split_rows.options) <> 'object' THEN
+		RAISE EXCEPTION 'options of split must be a JSON object'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF split_rows.method = 'random' THEN
+		allowed := ARRAY['test_fraction', 'seed'];
+	ELSIF split_rows.method = 'time' THEN
+		allowed := ARRAY['test_fraction'];
+	ELSIF split_rows.method = 'last' THEN
+		allowed := ARRAY['k'];
+	ELSE
+		RAISE EXCEPTION 'split method must be "random", "last" or "time", got "%"',
+			"left"(split_rows.method, 40)
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOR key IN SELECT jsonb_object_keys(split_rows.options) LOOP
+		IF NOT (key = ANY (allowed)) THEN
+			RAISE EXCEPTION 'unknown option "%" for split method "%"', "left"(key, 40), split_rows.method
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = format('Method "%s" accepts %s.', split_rows.method,
+									array_to_string(allowed, ', '));
+		END IF;
+	END LOOP;
+	IF split_rows.options ? 'test_fraction' THEN
+		IF jsonb_typeof(split_rows.options -> 'test_fraction') <> 'number'
+		   OR NOT ((split_rows.options ->> 'test_fraction')::numeric > 0
+				   AND (split_rows.options ->> 'test_fraction')::numeric < 1) THEN
+			RAISE EXCEPTION 'option "test_fraction" must be a number between 0 and 1 (exclusive), got %',
+				"left"((split_rows.options -> 'test_fraction')::text, 40)
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		fraction := (split_rows.options ->> 'test_fraction')::float8;
+	END IF;
+	IF split_rows.options ? 'k' THEN
+		IF jsonb_typeof(split_rows.options -> 'k') <> 'number'
+		   OR (split_rows.options ->> 'k')::numeric <> trunc((split_rows.options ->> 'k')::numeric)
+		   OR NOT ((split_rows.options ->> 'k')::numeric BETWEEN 1 AND 2147483647) THEN
+			RAISE EXCEPTION 'option "k" must be an integer between 1 and 2147483647, got %',
+				"left"((split_rows.options -> 'k')::text, 40)
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		k := (split_rows.options ->> 'k')::bigint;
+	END IF;
+	IF split_rows.options ? 'seed' THEN
+		IF jsonb_typeof(split_rows.options -> 'seed') <> 'number'
+		   OR (split_rows.options ->> 'seed')::numeric <> trunc((split_rows.options ->> 'seed')::numeric)
+		   OR NOT ((split_rows.options ->> 'seed')::numeric BETWEEN -2147483648 AND 2147483647) THEN
+			RAISE EXCEPTION 'option "seed" must be an integer between -2147483648 and 2147483647, got %',
+				"left"((split_rows.options -> 'seed')::text, 40)
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		seed := (split_rows.options ->> 'seed')::bigint;
+	END IF;
+
+	-- columns by position: user, item, value [, time]; rows without a user or
+	-- an item are dropped (training and evaluate ignore them too).  The text
+	-- around the user's query is schema-qualified: it is parsed with the
+	-- caller's search_path, which the SET clause takes back on return.
+	query := regexp_replace(split_rows.source_query, '[[:space:];]+$', '');
+	PERFORM set_config('search_path', split_rows.query_search_path, true);
+	IF split_rows.method = 'random' THEN
+		-- a pair's side depends on the pair and the seed only: duplicates stay together
+		RETURN QUERY EXECUTE format(
+			'SELECT s.u::pg_catalog.int8, s.i::pg_catalog.int8, s.v::pg_catalog.float4,
+					recsys.fold(s.u::pg_catalog.int8, s.i::pg_catalog.int8, 1000000, $2::pg_catalog.int4)
+						OPERATOR(pg_catalog.<) $1
+			 FROM (%s) AS s(u, i, v)
+			 WHERE s.u IS NOT NULL AND s.i IS NOT NULL', query)
+			USING round(fraction * 1000000)::integer, seed;
+	ELSIF split_rows.method = 'last' THEN
+		-- each user's k latest rows (ties: larger item, then larger value) are
+		-- the test rows; users with at most k rows keep them all for training
+		RETURN QUERY EXECUTE format(
+			'SELECT r.u, r.i, r.v, r.n OPERATOR(pg_catalog.>) $1 AND r.pos OPERATOR(pg_catalog.<=) $1
+			 FROM (SELECT s.u::pg_catalog.int8 AS u, s.i::pg_catalog.int8 AS i, s.v::pg_catalog.float4 AS v,
+						  pg_catalog.row_number() OVER (PARTITION BY s.u::pg_catalog.int8
+								ORDER BY s.t DESC NULLS LAST, s.i::pg_catalog.int8 DESC,
+										 s.v::pg_catalog.float4 DESC NULLS LAST) AS pos,
+						  pg_catalog.count(*) OVER (PARTITION BY s.u::pg_catalog.int8) AS n
+				   FROM (%s) AS s(u, i, v, t)
+				   WHERE s.u IS NOT NULL AND s.i IS NOT NULL) AS r', query)
+			USING k;
+	ELSE
+		-- the latest round(test_fraction * rows) rows by time, ties by larger
+		-- user, item, value: a global cut
+		RETURN QUERY EXECUTE format(
+			'SELECT r.u, r.i, r.v,
+					r.pos::pg_catalog.float8 OPERATOR(pg_catalog.<=) pg_catalog.round(r.n::pg_catalog.float8 OPERATOR(pg_catalog.*) $1)
+			 FROM (SELECT s.u::pg_catalog.int8 AS u, s.i::pg_catalog.int8 AS i, s.v::pg_catalog.float4 AS v,
+						  pg_catalog.row_number() OVER (
+								ORDER BY s.t DESC NULLS LAST, s.u::pg_catalog.int8 DESC,
+										 s.i::pg_catalog.int8 DESC, s.v::pg_catalog.float4 DESC NULLS LAST) AS pos,
+						  pg_catalog.count(*) OVER () AS n
+				   FROM (%s) AS s(u, i, v, t)
+				   WHERE s.u IS NOT NULL AND s.i IS NOT NULL) AS r', query)
+			USING fraction;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION recsys.split_rows(text, text, jsonb, text) IS
+	'the worker of recsys.split: runs source_query with query_search_path (recsys.split passes the caller''s)';
+
+CREATE FUNCTION recsys.split(source_query text, method text DEFAULT 'random',
+							 options jsonb DEFAULT '{}')
+	RETURNS TABLE(user_id bigint, item_id bigint, value real, is_test boolean)
+	LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
+AS $$
+	SELECT s.user_id, s.item_id, s.value, s.is_test
+	FROM recsys.split_rows($1, $2, $3, pg_catalog.current_setting('search_path')) AS s
+$$;
+COMMENT ON FUNCTION recsys.split(text, text, jsonb) IS
+	'the rows of a query (user, item, value [, time]) marked is_test: method random (options test_fraction 0.2, seed 42: by recsys.fold of the pair), last (option k 1: each user''s k latest rows, users with more than k rows only) or time (option test_fraction 0.2: the latest rows overall); deterministic; runs the query as the caller with the caller''s search_path';
 CREATE FUNCTION recsys.blas_info(OUT library text, OUT core text, OUT config text,
 								 OUT max_threads integer, OUT cpu_avx2 boolean,
 								 OUT cpu_avx512 boolean, OUT suggested_core text)
