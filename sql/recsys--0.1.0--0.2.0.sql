@@ -849,6 +849,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION recsys.split(text, text, jsonb) IS
 	'the rows of a query (user, item, value [, time]) marked is_test: method random (options test_fraction 0.2, seed 42: by recsys.fold of the pair), last (option k 1: each user''s k latest rows, users with more than k rows only) or time (option test_fraction 0.2: the latest rows overall); deterministic; runs the query as the caller with the caller''s search_path';
+
 CREATE FUNCTION recsys.blas_info(OUT library text, OUT core text, OUT config text,
 								 OUT max_threads integer, OUT cpu_avx2 boolean,
 								 OUT cpu_avx512 boolean, OUT suggested_core text)
