@@ -623,8 +623,11 @@ train_combinefn(PG_FUNCTION_ARGS)
 }
 
 /*
- * Turns a state's runs back into triple chunks (in their order, after the
- * chunks), for the rare state that holds both: a source is one or the other.
+ * Turns a state's runs back into triple chunks, placed after the state's own
+ * chunks, so that a source holds one kind only.  PostgreSQL never gives one
+ * state both (a Finalize Aggregate deserialises every input, a Partial
+ * Aggregate only runs transitions): this is a safeguard, under which the runs'
+ * duplicates count as arriving after the chunks'.
  */
 static void
 StateRunsToChunks(TrainState *st)
