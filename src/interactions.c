@@ -251,7 +251,6 @@ BuildThreads(const RecTrainMemory *tm)
 	return tm->threads > 0 ? tm->threads : Max(recsys_threads, 1);
 }
 
-
 /*
  * The build's counting sorts, run over recsys.threads.  The input is cut
  * into ranges in input order; each range counts its keys into its own histogram,
@@ -564,7 +563,7 @@ SortSourceByItem(RecTrainMemory *tm, const RecTripleSource *src, int32 **seg_use
 
 /*
  * The merge of presorted runs into rows: the users' rank ranges, cut so that
- * each holds about the same number of entries, are merged on recsys.threads.
+ * each holds about the same number of entries, are merged on the build's threads.
  * Everything is allocated before the threads start; they call nothing in
  * PostgreSQL.
  */
@@ -650,7 +649,8 @@ MergePassRange(MergePass *p, int r)
 				from[q] = run->ptr[row];
 				to[q] = run->ptr[row + 1];
 				next[q] = row + 1;
-				live++;
+				if (from[q] < to[q])
+					live++;
 			}
 			else
 				from[q] = to[q] = 0;
