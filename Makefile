@@ -84,7 +84,7 @@ bench: installed
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS = $(patsubst %.c,%,$(wildcard test/fuzz/*_fuzz.c))
 
-test/fuzz/%_fuzz: test/fuzz/%_fuzz.c $(wildcard src/*.h src/*.c)
+test/fuzz/%_fuzz: test/fuzz/%_fuzz.c $(wildcard src/*.h src/*.c test/fuzz/*.h)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -o $@ $< -lm
 
 fuzz: fuzz-deps

@@ -1058,11 +1058,38 @@ CheckRows(const int64_t *ptr, const int32_t *idx, int32_t rows, int32_t cols,
 	return RECSYS_MODEL_OK;
 }
 
+/* how far a stored unit vector's squared norm may be from 1 (float rounding) */
+#define UNIT_NORM_TOLERANCE 1e-3
+
+/*
+ * Checks that each of the rows x width matrix's rows is a unit vector or (when
+ * zero_ok, an item without features or a profile of none) all zero; names the
+ * first offending row by its id.  The numbers are known finite.
+ */
+static int
+CheckUnitRows(const float *x, uint64_t rows, uint64_t width, const int64_t *ids,
+			  const char *what, RecModelError *err)
+{
+	for (uint64_t r = 0; r < rows; r++)
+	{
+		double		ss = 0.0;
+
+		for (uint64_t j = 0; j < width; j++)
+			ss += (double) x[r * width + j] * x[r * width + j];
+		if (ss != 0.0 && fabs(ss - 1.0) > UNIT_NORM_TOLERANCE)
+			return ModelFail(err, RECSYS_MODEL_EBINARY,
+							 "%s %" PRId64 " has squared norm %g, it must be a unit vector or zero",
+							 what, ids[r], ss);
+	}
+	return RECSYS_MODEL_OK;
+}
+
 /*
  * Checks a text content model's sections: the vocabulary is n_terms distinct
- * NUL-terminated lexemes in ascending byte order, idf values finite and
- * positive, item rows a CSR over the terms with finite weights of at most 1 in
- * magnitude (unit vectors), and the term rows exactly its transpose.
+ * non-empty NUL-terminated lexemes in ascending byte order, idf values finite
+ * and positive, item rows a CSR over the terms with positive weights that make
+ * a unit vector (or an empty row: an item without text), and the term rows
+ * exactly its transpose.
  */
 static int
 CheckText(const RecModelHeader *h, const RecModelView *v, RecModelError *err)
@@ -1081,6 +1108,9 @@ CheckText(const RecModelHeader *h, const RecModelView *v, RecModelError *err)
 
 		if (nul == NULL)
 			return ModelFail(err, RECSYS_MODEL_EBINARY, "vocabulary does not end in a NUL");
+		if (nul == p)
+			return ModelFail(err, RECSYS_MODEL_EBINARY,
+							 "vocabulary term %" PRId64 " is empty", terms);
 		if (prev != NULL && strcmp(prev, p) >= 0)
 			return ModelFail(err, RECSYS_MODEL_EBINARY,
 							 "vocabulary term %" PRId64 " is not after the one before", terms);
@@ -1099,9 +1129,18 @@ CheckText(const RecModelHeader *h, const RecModelView *v, RecModelError *err)
 				  false, true, v->item_ids, "feature", "item", err))
 		return err->code;
 	for (int64_t e = 0; e < v->n_feature; e++)
-		if (!(fabsf(v->feature_values[e]) <= 1.0f))
+		if (!(v->feature_values[e] > 0.0f && v->feature_values[e] <= 1.0f))
 			return ModelFail(err, RECSYS_MODEL_EBINARY,
-							 "feature weight %" PRId64 " must be finite and at most 1 in magnitude", e);
+							 "feature weight %" PRId64 " must be positive and at most 1", e);
+	for (int32_t i = 0; i < h->n_items; i++)
+	{
+		int64_t		n = v->feature_ptr[i + 1] - v->feature_ptr[i];
+
+		/* a row of its own width: unit, or empty */
+		if (CheckUnitRows(v->feature_values + v->feature_ptr[i], n > 0 ? 1 : 0, (uint64_t) n,
+						  v->item_ids + i, "the feature row of item", err))
+			return err->code;
+	}
 	if (v->term_ptr[0] != 0 || v->term_ptr[v->n_terms] != v->n_feature)
 		return ModelFail(err, RECSYS_MODEL_EBINARY,
 						 "term rows must run from 0 to %" PRId64, v->n_feature);
@@ -1170,6 +1209,11 @@ RecModelCheckPayload(const RecModelHeader *h, RecModelError *err)
 						 RECSYS_MODEL_MAX_FACTOR, err) ||
 		 CheckMagnitudes(v.item_factors, ni, k, v.item_ids, "a factor of item",
 						 RECSYS_MODEL_MAX_FACTOR, err)))
+		return err->code;
+	/* dense content: unit item features and profiles (zero: none) */
+	if (h->algorithm == RECSYS_ALG_CONTENT &&
+		(CheckUnitRows(v.user_factors, nu, k, v.user_ids, "the profile of user", err) ||
+		 CheckUnitRows(v.item_factors, ni, k, v.item_ids, "the feature vector of item", err)))
 		return err->code;
 	if (v.user_bias &&
 		(CheckMagnitudes(v.user_bias, nu, 1, v.user_ids, "the bias of user",

@@ -23,16 +23,17 @@ Touch(RecTouched *t, int32_t i)
 }
 
 /*
- * The unnormalised profile of hist into s->acc, its terms listed in s->terms;
- * returns how many terms, and the profile's norm in *norm
+ * The weight of each history item in a profile: its value (minus the mean of
+ * the values when centred), divided by the largest such magnitude.  The profile
+ * is normalised, so the common scale changes nothing but keeps every sum of
+ * weights finite for values up to the float range; *scale is that divisor's
+ * inverse (0 when every weight is 0).
  */
-static int64_t
-Profile(const RecModelView *v, const RecHistory *hist, bool center, RecTextScratch *s,
-		double *norm)
+static double
+ProfileMean(const RecHistory *hist, bool center, double *scale)
 {
 	double		mean = 0.0;
-	double		ss = 0.0;
-	int64_t		n = 0;
+	double		largest = 0.0;
 
 	if (center && hist->n > 0)
 	{
@@ -42,8 +43,31 @@ Profile(const RecModelView *v, const RecHistory *hist, bool center, RecTextScrat
 	}
 	for (int64_t j = 0; j < hist->n; j++)
 	{
+		double		w = fabs(hist->values[j] - mean);
+
+		largest = w > largest ? w : largest;
+	}
+	*scale = largest > 0.0 ? 1.0 / largest : 0.0;
+	return mean;
+}
+
+/*
+ * The unnormalised profile of hist into s->acc (weights scaled as
+ * ProfileMean says), its terms listed in s->terms; returns how many terms, the
+ * profile's norm in *norm, the mean and scale of the weights in *mean, *scale
+ */
+static int64_t
+Profile(const RecModelView *v, const RecHistory *hist, bool center, RecTextScratch *s,
+		double *norm, double *mean, double *scale)
+{
+	double		ss = 0.0;
+	int64_t		n = 0;
+
+	*mean = ProfileMean(hist, center, scale);
+	for (int64_t j = 0; j < hist->n; j++)
+	{
 		int32_t		i = hist->items[j];
-		float		w = (float) (hist->values[j] - mean);
+		float		w = (float) ((hist->values[j] - *mean) * *scale);
 
 		for (int64_t e = v->feature_ptr[i]; e < v->feature_ptr[i + 1]; e++)
 		{
@@ -55,6 +79,7 @@ Profile(const RecModelView *v, const RecHistory *hist, bool center, RecTextScrat
 				s->mark[t >> 6] |= bit;
 				s->terms[n++] = t;
 			}
+			/* |w| <= 1 and weights <= 1: at most hist->n in magnitude */
 			s->acc[t] += w * v->feature_values[e];
 		}
 	}
@@ -81,17 +106,19 @@ bool
 RecTextScore(const RecModelView *v, const RecHistory *hist, bool center, RecTextScratch *s,
 			 float *scores, RecTouched *t)
 {
-	double		norm;
-	int64_t		n = Profile(v, hist, center, s, &norm);
+	double		norm,
+				mean,
+				scale;
+	int64_t		n = Profile(v, hist, center, s, &norm, &mean, &scale);
 
 	if (norm > 0.0)
 	{
-		float		inv = (float) (1.0 / norm);
-
 		for (int64_t k = 0; k < n; k++)
 		{
 			int32_t		term = s->terms[k];
-			float		p = s->acc[term] * inv;
+
+			/* divided in double: 1 / norm may be beyond the float range */
+			float		p = (float) (s->acc[term] / norm);
 
 			if (p == 0.0f)
 				continue;
@@ -127,16 +154,11 @@ void
 RecTextTerms(const RecModelView *v, const RecHistory *hist, bool center, int32_t target,
 			 RecTextScratch *s, float *terms)
 {
-	double		mean = 0.0;
-	double		norm;
-	int64_t		n = Profile(v, hist, center, s, &norm);
+	double		mean,
+				scale,
+				norm;
+	int64_t		n = Profile(v, hist, center, s, &norm, &mean, &scale);
 
-	if (center && hist->n > 0)
-	{
-		for (int64_t j = 0; j < hist->n; j++)
-			mean += hist->values[j];
-		mean /= (double) hist->n;
-	}
 	/* term j: (w_j x_j . x_target) / |profile|, x_target read from its row */
 	for (int64_t j = 0; j < hist->n; j++)
 	{
@@ -154,7 +176,8 @@ RecTextTerms(const RecModelView *v, const RecHistory *hist, bool center, int32_t
 			else
 				dot += (double) v->feature_values[a++] * v->feature_values[b++];
 		}
-		terms[j] = norm > 0.0 ? (float) ((hist->values[j] - mean) * dot / norm) : 0.0f;
+		terms[j] = norm > 0.0 ?
+			(float) ((double) (float) ((hist->values[j] - mean) * scale) * dot / norm) : 0.0f;
 	}
 	ClearProfile(s, n);
 }

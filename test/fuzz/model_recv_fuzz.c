@@ -12,77 +12,7 @@
 #include <string.h>
 
 #include "../../src/modelio.c"
-
-/*
- * What serving assumes of an accepted model, checked independently of the
- * validator: at least one user and one item, an implicit model's mean is 0,
- * options are printable ASCII without escapes, and every score, cosine and
- * prediction serving can compute is a finite float.
- */
-static void
-CheckReaderInvariants(const RecModelHeader *m)
-{
-	RecModelView v;
-	int			k = m->factors;
-	double		max_user = 0,
-				max_item = 0,
-				max_bias = 0;
-
-	RecModelGetView(m, &v);
-	if (m->n_users < 1 || m->n_items < 1)
-		abort();
-	if (m->algorithm == RECSYS_ALG_IALS && m->global_mean != 0.0f)
-		abort();
-	for (uint32_t i = 0; i + 1 < m->options_len; i++)
-		if ((unsigned char) v.options[i] > 0x7E || v.options[i] == '\\' ||
-			((unsigned char) v.options[i] < 0x20 && strchr(" \t\n\r", v.options[i]) == NULL))
-			abort();
-	if ((v.user_factors != NULL) != RecModelAlgorithmHasFactors(m->algorithm) ||
-		(v.item_factors != NULL) != (v.user_factors != NULL))
-		abort();
-	/* neighbour rows stay inside their sections and name other rows */
-	if (v.item_nbr_ptr)
-		for (int32_t r = 0; r < m->n_items; r++)
-			for (int64_t j = v.item_nbr_ptr[r]; j < v.item_nbr_ptr[r + 1]; j++)
-				if (j < 0 || j >= v.n_item_nbr || v.item_nbr_idx[j] < 0 ||
-					v.item_nbr_idx[j] >= m->n_items || v.item_nbr_idx[j] == r ||
-					!isfinite(v.item_nbr_weight[j]))
-					abort();
-	if (v.user_nbr_ptr)
-		for (int32_t r = 0; r < m->n_users; r++)
-			for (int64_t j = v.user_nbr_ptr[r]; j < v.user_nbr_ptr[r + 1]; j++)
-				if (j < 0 || j >= v.n_user_nbr || v.user_nbr_idx[j] < 0 ||
-					v.user_nbr_idx[j] >= m->n_users || v.user_nbr_idx[j] == r ||
-					!isfinite(v.user_nbr_weight[j]))
-					abort();
-	if (v.user_factors == NULL)
-		return;
-	/* largest squared row norms, in double so this check cannot overflow */
-	for (int64_t u = 0; u < m->n_users; u++)
-	{
-		double		s = 0;
-
-		for (int j = 0; j < k; j++)
-			s += (double) v.user_factors[u * k + j] * v.user_factors[u * k + j];
-		max_user = s > max_user ? s : max_user;
-		if (v.user_bias)
-			max_bias = fabs(v.user_bias[u]) > max_bias ? fabs(v.user_bias[u]) : max_bias;
-	}
-	for (int64_t i = 0; i < m->n_items; i++)
-	{
-		double		s = 0;
-
-		for (int j = 0; j < k; j++)
-			s += (double) v.item_factors[i * k + j] * v.item_factors[i * k + j];
-		max_item = s > max_item ? s : max_item;
-		if (v.item_bias)
-			max_bias = fabs(v.item_bias[i]) > max_bias ? fabs(v.item_bias[i]) : max_bias;
-	}
-	/* |x.y| <= |x| |y| bounds every partial sum of a dot product */
-	if (!(max_user <= FLT_MAX / 16 && max_item <= FLT_MAX / 16 &&
-		  sqrt(max_user * max_item) + fabs(m->global_mean) + 2 * max_bias <= FLT_MAX / 2))
-		abort();
-}
+#include "model_invariants.h"
 
 /* Touches every section the way a reader would, so ASan sees any overrun */
 static void
@@ -108,6 +38,13 @@ ReadModel(const RecModelHeader *m)
 	{
 		sink += (float) v.item_count[m->n_items - 1];
 		(void) RecFindId(v.item_ids, m->n_items, v.item_ids[m->n_items / 2]);
+	}
+	if (v.feature_ptr)
+	{
+		if (v.n_feature > 0)
+			sink += v.feature_values[v.n_feature - 1] + (float) v.term_items[v.n_feature - 1];
+		sink += v.idf[v.n_terms - 1] + (float) v.term_ptr[v.n_terms] +
+			(float) v.feature_ptr[m->n_items] + (float) v.vocabulary[v.vocabulary_bytes - 1];
 	}
 	if (v.seen_ptr && m->n_users > 0)
 		sink += (float) v.seen_items[v.seen_ptr[m->n_users] - 1 < 0 ? 0 : v.seen_ptr[m->n_users] - 1];

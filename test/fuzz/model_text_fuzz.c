@@ -4,12 +4,14 @@
  *
  * Every input must either be rejected with an error message or decode to a model
  * whose text form is the input without its surrounding whitespace (v2), or whose
- * v2 text form decodes to the same model (a v1 input, which is upgraded).
+ * v2 text form decodes to the same model (a v1 input, which is upgraded), and
+ * that keeps the invariants the readers rely on (model_invariants.h).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../src/modelio.c"
+#include "model_invariants.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -62,6 +64,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 				if (h.version != version)
 					abort();
+				CheckReaderInvariants(m);
 				RecModelEncode(m, enc);
 				if (h.version == RECSYS_MODEL_VERSION &&
 					(enclen != binlen || memcmp(enc, bin, binlen) != 0))
