@@ -1378,6 +1378,7 @@ RecBatchRunFiltered(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 	bt.seen_items = e->v.seen_items;
 	bt.popular = e->popular;
 	bt.item_count = e->v.item_count;
+	bt.zero_fallback = RecModelImplicit(m);
 	bt.exclude = f->exclude;
 	bt.n_exclude = f->n_exclude;
 	if (f->cand)
@@ -1409,6 +1410,7 @@ RecBatchRunFiltered(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 	bt.out_score = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * round * n);
 	bt.out_item = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64_t) * round * n);
 	bt.out_count = palloc(sizeof(int) * round);
+	bt.out_fallback = palloc(sizeof(bool) * round);
 	bt.xb = palloc(sizeof(float *) * threads);
 	bt.cb = palloc(sizeof(float *) * threads);
 	bt.heaps = palloc(sizeof(TopNHeap *) * threads);
@@ -1423,7 +1425,7 @@ RecBatchRunFiltered(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 	out.out_score = bt.out_score;
 	out.out_item = bt.out_item;
 	out.out_count = bt.out_count;
-	out.out_fallback = NULL;
+	out.out_fallback = bt.out_fallback;
 	BatchRounds(threads, users, n_users, round, block, RecBatchChunk, &bt, &bt.users,
 				&out, emit, arg);
 }

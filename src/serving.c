@@ -564,7 +564,9 @@ RecFoldInTermsImplicit(const float *Y, const float *gram, int k,
  * One chunk of recommend_all: users begin .. end - 1 of the round (at most
  * `block` of them).  Known users are gathered into xb and scored tile by tile
  * with one SGEMM each; every user's heap lives in its slice of the output.
- * Unknown users get the popularity fallback.  Runs on a worker thread.
+ * Unknown users, and on an implicit model users whose row is zero (a content
+ * user whose items have no features), get the popularity fallback, as
+ * recommend gives them.  Runs on a worker thread.
  */
 int
 RecBatchChunk(void *ctx, int thread, int64_t begin, int64_t end)
@@ -585,10 +587,26 @@ RecBatchChunk(void *ctx, int thread, int64_t begin, int64_t end)
 		int64_t		row = begin + r;
 		int32_t		u = bt->users[row];
 
+		bool		cold = u < 0;
+
 		TopNInit(&heaps[r], bt->n, bt->out_score + row * bt->n, bt->out_item + row * bt->n);
-		if (u < 0)
+		if (!cold && bt->zero_fallback)
+		{
+			cold = true;
+			for (int d = 0; d < k && cold; d++)
+				cold = bt->X[(int64_t) u * k + d] == 0.0f;
+		}
+		bt->out_fallback[row] = cold;
+		if (cold)
 		{
 			RecBlocked	blocked = {NULL, 0, bt->exclude, bt->n_exclude};
+
+			/* a known user's seen items stay excluded from the popular ones */
+			if (u >= 0 && bt->seen_ptr)
+			{
+				blocked.seen = bt->seen_items + bt->seen_ptr[u];
+				blocked.n_seen = bt->seen_ptr[u + 1] - bt->seen_ptr[u];
+			}
 
 			if (bt->item_of)
 				RecSelectPopularCandidates(&heaps[r], bt->item_count, bt->item_of,
@@ -614,7 +632,7 @@ RecBatchChunk(void *ctx, int thread, int64_t begin, int64_t end)
 			RecBlocked	blocked = {NULL, 0, bt->exclude, bt->n_exclude};
 			float		base;
 
-			if (u < 0)
+			if (bt->out_fallback[begin + r])
 				continue;
 			if (bt->seen_ptr)
 			{
@@ -632,7 +650,7 @@ RecBatchChunk(void *ctx, int thread, int64_t begin, int64_t end)
 		int			kept = TopNSortDesc(&heaps[r]);
 
 		/* gathered rows back to items (popular picks already are items) */
-		if (bt->item_of && bt->users[begin + r] >= 0)
+		if (bt->item_of && !bt->out_fallback[begin + r])
 			for (int j = 0; j < kept; j++)
 				heaps[r].id[j] = bt->item_of[heaps[r].id[j]];
 		bt->out_count[begin + r] = kept;

@@ -211,6 +211,8 @@ typedef struct RecBatch
 	const int32_t *seen_items;
 	const int32_t *popular;		/* cold start order */
 	const int32_t *item_count;
+	bool		zero_fallback;	/* scores are x.y alone: a zero user row gets the
+								 * popular items (an implicit model) */
 
 	/*
 	 * The request's filters, one for every user: exclude (sorted item indexes)
@@ -229,6 +231,7 @@ typedef struct RecBatch
 	float	   *out_score;		/* [n_round_users * n] */
 	int64_t    *out_item;		/* [n_round_users * n] item indexes */
 	int		   *out_count;		/* [n_round_users] rows kept */
+	bool	   *out_fallback;	/* [n_round_users] got the popular items */
 
 	/* per-thread scratch, sized for `block` users and `tile` items */
 	int			block;
