@@ -35,7 +35,10 @@
 
 /* ------------------------------------------------------------ plain C */
 
-/* Scales x[0..n) to unit length; leaves a zero vector as it is */
+/*
+ * Scales x[0..n) to unit length; leaves a zero vector as it is.  Divides in
+ * double: the inverse norm of a tiny (subnormal) vector is beyond the float range.
+ */
 static void
 Normalise(float *x, int n)
 {
@@ -45,25 +48,25 @@ Normalise(float *x, int n)
 		ss += (double) x[d] * x[d];
 	if (ss > 0.0)
 	{
-		float		inv = (float) (1.0 / sqrt(ss));
+		double		norm = sqrt(ss);
 
 		for (int d = 0; d < n; d++)
-			x[d] *= inv;
+			x[d] = (float) (x[d] / norm);
 	}
 }
 
 /*
- * The profile of a history over unit item vectors Y (k columns): the sum of
- * w_j y_j, w_j the value (minus the mean of the values when centred), then
- * normalised.
+ * The weights of a history's items in its profile: value (minus the mean of the
+ * values when centred) divided by the largest such magnitude, so that no sum
+ * of them overflows whatever the values (the profile is normalised, the scale
+ * cancels)
  */
 static void
-Profile(const float *Y, int k, const int32 *items, const float *values, int64 n,
-		bool center, float *x)
+ProfileWeights(const float *values, int64 n, bool center, float *w)
 {
 	double		mean = 0.0;
+	double		largest = 0.0;
 
-	memset(x, 0, sizeof(float) * k);
 	if (center && n > 0)
 	{
 		for (int64 j = 0; j < n; j++)
@@ -71,13 +74,28 @@ Profile(const float *Y, int k, const int32 *items, const float *values, int64 n,
 		mean /= n;
 	}
 	for (int64 j = 0; j < n; j++)
-	{
-		float		w = (float) (values[j] - mean);
+		largest = Max(largest, fabs(values[j] - mean));
+	for (int64 j = 0; j < n; j++)
+		w[j] = largest > 0.0 ? (float) ((values[j] - mean) / largest) : 0.0f;
+}
 
-		if (w != 0.0f)
-			cblas_saxpy(k, w, Y + (int64) items[j] * k, 1, x, 1);
-	}
+/*
+ * The profile of a history over unit item vectors Y (k columns): the sum of
+ * w_j y_j with the weights of ProfileWeights, normalised
+ */
+static void
+Profile(const float *Y, int k, const int32 *items, const float *values, int64 n,
+		bool center, float *x)
+{
+	float	   *w = palloc(sizeof(float) * Max(n, 1));
+
+	ProfileWeights(values, n, center, w);
+	memset(x, 0, sizeof(float) * k);
+	for (int64 j = 0; j < n; j++)
+		if (w[j] != 0.0f)
+			cblas_saxpy(k, w[j], Y + (int64) items[j] * k, 1, x, 1);
 	Normalise(x, k);
+	pfree(w);
 }
 
 /*
@@ -416,29 +434,25 @@ RecContentTerms(const RecModelView *v, const int32 *items, const float *values, 
 	int			k = v->h->factors;
 	bool		center = RecContentCentred(v);
 	float	   *x = palloc(sizeof(float) * k);
-	double		mean = 0.0;
+	float	   *w = palloc(sizeof(float) * Max(n, 1));
 	double		ss = 0.0;
-	float		inv;
+	double		norm;
 
 	/* the profile before normalisation, whose norm divides every term */
+	ProfileWeights(values, n, center, w);
 	memset(x, 0, sizeof(float) * k);
-	if (center && n > 0)
-	{
-		for (int64 j = 0; j < n; j++)
-			mean += values[j];
-		mean /= n;
-	}
 	for (int64 j = 0; j < n; j++)
-		cblas_saxpy(k, (float) (values[j] - mean), v->item_factors + (int64) items[j] * k, 1,
-					x, 1);
+		cblas_saxpy(k, w[j], v->item_factors + (int64) items[j] * k, 1, x, 1);
 	for (int d = 0; d < k; d++)
 		ss += (double) x[d] * x[d];
-	inv = ss > 0.0 ? (float) (1.0 / sqrt(ss)) : 0.0f;
+	norm = sqrt(ss);
 	for (int64 j = 0; j < n; j++)
-		terms[j] = (float) (values[j] - mean) * inv *
-			cblas_sdot(k, v->item_factors + (int64) items[j] * k, 1,
-					   v->item_factors + (int64) target * k, 1);
+		terms[j] = norm > 0.0 ?
+			(float) (w[j] * (double) cblas_sdot(k, v->item_factors + (int64) items[j] * k, 1,
+											   v->item_factors + (int64) target * k, 1) / norm) :
+			0.0f;
 	pfree(x);
+	pfree(w);
 }
 
 /* Scratch for the text scorer (content.h) */
