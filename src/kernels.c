@@ -1,50 +1,76 @@
 /*
  * kernels.c
- *		Dense float kernels (dot products, distances, norms, axpy) and the bounded
- *		top-N heap used by the vec type, the solvers and the serving code.
+ *		Dense float kernels (dot products, distances, norms, axpy), the fused
+ *		dot-and-select scan of single-user serving and the bounded top-N heap used
+ *		by the vec type, the solvers and the serving code.
  *
- * The loops are written plainly, with one accumulator and `#pragma omp simd
- * reduction`, so the compiler vectorises them without -ffast-math (the Makefile
- * builds this file with -O3 -fopenmp-simd).  Every distance kernel is compiled
- * three times by target_clones: for x86-64-v4 (AVX-512), x86-64-v3 (AVX2 + FMA)
- * and the baseline; the dynamic loader picks the best one for the CPU at load
- * time, so one build is fast everywhere and nobody needs -march=native.
+ * Every kernel exists three times: with AVX-512 intrinsics, with AVX2 + FMA
+ * intrinsics and in portable C.  A constructor picks one set for the CPU when
+ * the library is loaded (function pointers), so one build is fast everywhere and
+ * nobody needs -march=native.  The vector versions keep several independent
+ * accumulators per sum (an FMA's latency is hidden behind the others) and end
+ * with a shuffle tree, never with a run of dependent scalar adds; sums are
+ * ordered differently from a scalar loop, so results agree with it within float
+ * rounding, not bit for bit.
  *
  * Plain C: no PostgreSQL headers, no allocation, safe to call from any thread.
  */
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "kernels.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang_analyzer__)
-#define KERNEL_CLONES \
-	__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define KERNEL_CLONES
+#define KERN_X86 1
+#include <immintrin.h>
+#define KERN_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma")))
+#define KERN_AVX2 __attribute__((target("avx2,fma")))
 #endif
 
-/* Inner product of a and b */
-KERNEL_CLONES
-float
-KernDot(const float *a, const float *b, int n)
+/* rows scored before their scores are checked against the heap at once */
+#define SCAN_ROWS	64
+
+/* One implementation of every kernel */
+typedef struct KernImpl
+{
+	const char *name;
+	float		(*dot) (const float *a, const float *b, int n);
+	float		(*l2sq) (const float *a, const float *b, int n);
+	float		(*norm2) (const float *a, int n);
+	void		(*dotnorms) (const float *a, const float *b, int n,
+							 float *dot, float *na2, float *nb2);
+	void		(*axpy) (int n, float alpha, const float *x, float *y);
+	void		(*rowdots) (const float *Y, int rows, int k, const float *x,
+							float *out);
+} KernImpl;
+
+/*
+ * Below SMALL_N elements every kernel sums in order, one element after the
+ * other: a vector pass gains little there, and short vectors (most models'
+ * factors in tests, small embeddings) then round exactly as a plain loop does.
+ */
+#define SMALL_N		16
+
+/* a·b summed in order (the compiler may fuse each multiply-add) */
+static inline float
+DotSeq(const float *a, const float *b, int n)
 {
 	float		s = 0.0f;
 
-#pragma omp simd reduction(+:s)
 	for (int i = 0; i < n; i++)
 		s += a[i] * b[i];
 	return s;
 }
 
-/* Squared Euclidean distance between a and b */
-KERNEL_CLONES
-float
-KernL2Squared(const float *a, const float *b, int n)
+/* |a - b|² summed in order */
+static inline float
+L2SquaredSeq(const float *a, const float *b, int n)
 {
 	float		s = 0.0f;
 
-#pragma omp simd reduction(+:s)
 	for (int i = 0; i < n; i++)
 	{
 		float		d = a[i] - b[i];
@@ -54,30 +80,14 @@ KernL2Squared(const float *a, const float *b, int n)
 	return s;
 }
 
-/* Squared Euclidean norm of a */
-KERNEL_CLONES
-float
-KernNormSquared(const float *a, int n)
+/* a·b, |a|², |b|² summed in order */
+static inline void
+DotNormsSeq(const float *a, const float *b, int n, float *dot, float *na2, float *nb2)
 {
-	float		s = 0.0f;
+	float		ab = 0.0f,
+				aa = 0.0f,
+				bb = 0.0f;
 
-#pragma omp simd reduction(+:s)
-	for (int i = 0; i < n; i++)
-		s += a[i] * a[i];
-	return s;
-}
-
-/* a·b, |a|² and |b|² in one pass over both vectors (cosine distance) */
-KERNEL_CLONES
-void
-KernDotNorms(const float *a, const float *b, int n,
-			 float *dot, float *na2, float *nb2)
-{
-	float		ab = 0.0f;
-	float		aa = 0.0f;
-	float		bb = 0.0f;
-
-#pragma omp simd reduction(+:ab,aa,bb)
 	for (int i = 0; i < n; i++)
 	{
 		ab += a[i] * b[i];
@@ -89,14 +99,749 @@ KernDotNorms(const float *a, const float *b, int n,
 	*nb2 = bb;
 }
 
+/*
+ * Portable C.  Eight partial sums, one per lane of a short vector, that the
+ * compiler keeps in registers; they are combined pairwise at the end.
+ */
+
+/* Combines eight partial sums pairwise */
+static inline float
+Sum8(const float *s)
+{
+	return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+/* a·b in portable C */
+static float
+DotC(const float *a, const float *b, int n)
+{
+	float		s[8] = {0};
+	int			i = 0;
+
+	if (n < SMALL_N)
+		return DotSeq(a, b, n);
+	for (; i + 8 <= n; i += 8)
+		for (int j = 0; j < 8; j++)
+			s[j] += a[i + j] * b[i + j];
+	for (; i < n; i++)
+		s[i & 7] += a[i] * b[i];
+	return Sum8(s);
+}
+
+/* |a - b|² in portable C */
+static float
+L2SquaredC(const float *a, const float *b, int n)
+{
+	float		s[8] = {0};
+	int			i = 0;
+
+	if (n < SMALL_N)
+		return L2SquaredSeq(a, b, n);
+	for (; i + 8 <= n; i += 8)
+		for (int j = 0; j < 8; j++)
+		{
+			float		d = a[i + j] - b[i + j];
+
+			s[j] += d * d;
+		}
+	for (; i < n; i++)
+		s[i & 7] += (a[i] - b[i]) * (a[i] - b[i]);
+	return Sum8(s);
+}
+
+/* |a|² in portable C */
+static float
+NormSquaredC(const float *a, int n)
+{
+	return DotC(a, a, n);
+}
+
+/* a·b, |a|², |b|² in one pass, portable C */
+static void
+DotNormsC(const float *a, const float *b, int n, float *dot, float *na2, float *nb2)
+{
+	float		ab[8] = {0};
+	float		aa[8] = {0};
+	float		bb[8] = {0};
+	int			i = 0;
+
+	if (n < SMALL_N)
+	{
+		DotNormsSeq(a, b, n, dot, na2, nb2);
+		return;
+	}
+	for (; i + 8 <= n; i += 8)
+		for (int j = 0; j < 8; j++)
+		{
+			ab[j] += a[i + j] * b[i + j];
+			aa[j] += a[i + j] * a[i + j];
+			bb[j] += b[i + j] * b[i + j];
+		}
+	for (; i < n; i++)
+	{
+		ab[i & 7] += a[i] * b[i];
+		aa[i & 7] += a[i] * a[i];
+		bb[i & 7] += b[i] * b[i];
+	}
+	*dot = Sum8(ab);
+	*na2 = Sum8(aa);
+	*nb2 = Sum8(bb);
+}
+
+/* y += alpha * x in portable C */
+static void
+AxpyC(int n, float alpha, const float *x, float *y)
+{
+	for (int i = 0; i < n; i++)
+		y[i] += alpha * x[i];
+}
+
+/* out[r] = Y_r·x for rows r of the row-major rows x k matrix Y, portable C */
+static void
+RowDotsC(const float *Y, int rows, int k, const float *x, float *out)
+{
+	for (int r = 0; r < rows; r++)
+		out[r] = DotC(Y + (size_t) r * k, x, k);
+}
+
+#ifdef KERN_X86
+
+/*
+ * AVX-512.  Masked loads read the last partial vector without touching memory
+ * past the end.
+ */
+
+/* The mask of the first m (< 16) lanes */
+KERN_AVX512
+static inline __mmask16
+Tail16(int m)
+{
+	return (__mmask16) ((1u << m) - 1);
+}
+
+/* Sum of the 16 lanes of v by a shuffle tree */
+KERN_AVX512
+static inline float
+HSum512(__m512 v)
+{
+	__m256		h = _mm256_add_ps(_mm512_castps512_ps256(v),
+								  _mm512_extractf32x8_ps(v, 1));
+	__m128		q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+
+	q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+	q = _mm_add_ss(q, _mm_movehdup_ps(q));
+	return _mm_cvtss_f32(q);
+}
+
+/* a·b with AVX-512 */
+KERN_AVX512
+static float
+Dot512(const float *a, const float *b, int n)
+{
+	__m512		s0 = _mm512_setzero_ps(),
+				s1 = _mm512_setzero_ps(),
+				s2 = _mm512_setzero_ps(),
+				s3 = _mm512_setzero_ps();
+	int			i = 0;
+
+	if (n < SMALL_N)
+		return DotSeq(a, b, n);
+	for (; i + 64 <= n; i += 64)
+	{
+		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+		s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+		s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), s2);
+		s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), s3);
+	}
+	for (; i + 16 <= n; i += 16)
+		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+	if (i < n)
+	{
+		__mmask16	m = Tail16(n - i);
+
+		s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i),
+							 _mm512_maskz_loadu_ps(m, b + i), s1);
+	}
+	return HSum512(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+/* |a - b|² with AVX-512 */
+KERN_AVX512
+static float
+L2Squared512(const float *a, const float *b, int n)
+{
+	__m512		s0 = _mm512_setzero_ps(),
+				s1 = _mm512_setzero_ps(),
+				s2 = _mm512_setzero_ps(),
+				s3 = _mm512_setzero_ps();
+	__m512		d;
+	int			i = 0;
+
+	if (n < SMALL_N)
+		return L2SquaredSeq(a, b, n);
+	for (; i + 64 <= n; i += 64)
+	{
+		d = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+		s0 = _mm512_fmadd_ps(d, d, s0);
+		d = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
+		s1 = _mm512_fmadd_ps(d, d, s1);
+		d = _mm512_sub_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32));
+		s2 = _mm512_fmadd_ps(d, d, s2);
+		d = _mm512_sub_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48));
+		s3 = _mm512_fmadd_ps(d, d, s3);
+	}
+	for (; i + 16 <= n; i += 16)
+	{
+		d = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+		s0 = _mm512_fmadd_ps(d, d, s0);
+	}
+	if (i < n)
+	{
+		__mmask16	m = Tail16(n - i);
+
+		d = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i));
+		s1 = _mm512_fmadd_ps(d, d, s1);
+	}
+	return HSum512(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+/* |a|² with AVX-512 */
+KERN_AVX512
+static float
+NormSquared512(const float *a, int n)
+{
+	return Dot512(a, a, n);
+}
+
+/* a·b, |a|², |b|² in one pass with AVX-512: two accumulators per sum */
+KERN_AVX512
+static void
+DotNorms512(const float *a, const float *b, int n, float *dot, float *na2, float *nb2)
+{
+	__m512		ab0 = _mm512_setzero_ps(),
+				ab1 = _mm512_setzero_ps(),
+				aa0 = _mm512_setzero_ps(),
+				aa1 = _mm512_setzero_ps(),
+				bb0 = _mm512_setzero_ps(),
+				bb1 = _mm512_setzero_ps();
+	__m512		x,
+				y;
+	int			i = 0;
+
+	if (n < SMALL_N)
+	{
+		DotNormsSeq(a, b, n, dot, na2, nb2);
+		return;
+	}
+	for (; i + 32 <= n; i += 32)
+	{
+		x = _mm512_loadu_ps(a + i);
+		y = _mm512_loadu_ps(b + i);
+		ab0 = _mm512_fmadd_ps(x, y, ab0);
+		aa0 = _mm512_fmadd_ps(x, x, aa0);
+		bb0 = _mm512_fmadd_ps(y, y, bb0);
+		x = _mm512_loadu_ps(a + i + 16);
+		y = _mm512_loadu_ps(b + i + 16);
+		ab1 = _mm512_fmadd_ps(x, y, ab1);
+		aa1 = _mm512_fmadd_ps(x, x, aa1);
+		bb1 = _mm512_fmadd_ps(y, y, bb1);
+	}
+	if (i < n)
+	{
+		__mmask16	m = n - i >= 16 ? (__mmask16) 0xFFFF : Tail16(n - i);
+
+		x = _mm512_maskz_loadu_ps(m, a + i);
+		y = _mm512_maskz_loadu_ps(m, b + i);
+		ab0 = _mm512_fmadd_ps(x, y, ab0);
+		aa0 = _mm512_fmadd_ps(x, x, aa0);
+		bb0 = _mm512_fmadd_ps(y, y, bb0);
+		i += 16;
+		if (i < n)
+		{
+			m = Tail16(n - i);
+			x = _mm512_maskz_loadu_ps(m, a + i);
+			y = _mm512_maskz_loadu_ps(m, b + i);
+			ab1 = _mm512_fmadd_ps(x, y, ab1);
+			aa1 = _mm512_fmadd_ps(x, x, aa1);
+			bb1 = _mm512_fmadd_ps(y, y, bb1);
+		}
+	}
+	*dot = HSum512(_mm512_add_ps(ab0, ab1));
+	*na2 = HSum512(_mm512_add_ps(aa0, aa1));
+	*nb2 = HSum512(_mm512_add_ps(bb0, bb1));
+}
+
+/* y += alpha * x with AVX-512 */
+KERN_AVX512
+static void
+Axpy512(int n, float alpha, const float *x, float *y)
+{
+	__m512		a = _mm512_set1_ps(alpha);
+	int			i = 0;
+
+	for (; i + 16 <= n; i += 16)
+		_mm512_storeu_ps(y + i, _mm512_fmadd_ps(a, _mm512_loadu_ps(x + i),
+												_mm512_loadu_ps(y + i)));
+	if (i < n)
+	{
+		__mmask16	m = Tail16(n - i);
+
+		_mm512_mask_storeu_ps(y + i, m,
+							  _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(m, x + i),
+											  _mm512_maskz_loadu_ps(m, y + i)));
+	}
+}
+
+/*
+ * Row dot products with AVX-512: four rows at a time, so four independent FMA
+ * chains are in flight, x read from registers when k <= 64.
+ */
+KERN_AVX512
+static void
+RowDots512(const float *Y, int rows, int k, const float *x, float *out)
+{
+	int			r = 0;
+
+	if (k < SMALL_N)
+	{
+		for (; r < rows; r++)
+			out[r] = DotSeq(Y + (size_t) r * k, x, k);
+		return;
+	}
+	if (k > 64)
+	{
+		for (; r < rows; r++)
+			out[r] = Dot512(Y + (size_t) r * k, x, k);
+		return;
+	}
+	{
+		/* x in up to four registers, zero past k */
+		__m512		xv[4];
+		__mmask16	m[4];
+		int			nv = (k + 15) / 16;
+
+		for (int v = 0; v < 4; v++)
+		{
+			int			left = k - 16 * v;
+
+			m[v] = left >= 16 ? (__mmask16) 0xFFFF : (left > 0 ? Tail16(left) : 0);
+			xv[v] = _mm512_maskz_loadu_ps(m[v], x + 16 * v);
+		}
+		for (; r + 4 <= rows; r += 4)
+		{
+			const float *y0 = Y + (size_t) r * k;
+			__m512		s0 = _mm512_setzero_ps(),
+						s1 = _mm512_setzero_ps(),
+						s2 = _mm512_setzero_ps(),
+						s3 = _mm512_setzero_ps();
+
+			for (int v = 0; v < nv; v++)
+			{
+				s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m[v], y0 + 16 * v), xv[v], s0);
+				s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m[v], y0 + k + 16 * v), xv[v], s1);
+				s2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m[v], y0 + 2 * k + 16 * v), xv[v], s2);
+				s3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m[v], y0 + 3 * k + 16 * v), xv[v], s3);
+			}
+			out[r] = HSum512(s0);
+			out[r + 1] = HSum512(s1);
+			out[r + 2] = HSum512(s2);
+			out[r + 3] = HSum512(s3);
+		}
+		for (; r < rows; r++)
+		{
+			const float *y0 = Y + (size_t) r * k;
+			__m512		s0 = _mm512_setzero_ps();
+
+			for (int v = 0; v < nv; v++)
+				s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m[v], y0 + 16 * v), xv[v], s0);
+			out[r] = HSum512(s0);
+		}
+	}
+}
+
+/*
+ * AVX2 + FMA.  The last partial vector is read with a masked load (lanes past n
+ * are not touched).
+ */
+
+/* The lane mask of the first m (< 8) lanes */
+KERN_AVX2
+static inline __m256i
+Tail8(int m)
+{
+	return _mm256_cmpgt_epi32(_mm256_set1_epi32(m), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* Sum of the 8 lanes of v by a shuffle tree */
+KERN_AVX2
+static inline float
+HSum256(__m256 v)
+{
+	__m128		q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+
+	q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+	q = _mm_add_ss(q, _mm_movehdup_ps(q));
+	return _mm_cvtss_f32(q);
+}
+
+/* a·b with AVX2 */
+KERN_AVX2
+static float
+Dot256(const float *a, const float *b, int n)
+{
+	__m256		s0 = _mm256_setzero_ps(),
+				s1 = _mm256_setzero_ps(),
+				s2 = _mm256_setzero_ps(),
+				s3 = _mm256_setzero_ps();
+	int			i = 0;
+
+	if (n < SMALL_N)
+		return DotSeq(a, b, n);
+	for (; i + 32 <= n; i += 32)
+	{
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+		s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+		s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+	}
+	for (; i + 8 <= n; i += 8)
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+	if (i < n)
+	{
+		__m256i		m = Tail8(n - i);
+
+		s1 = _mm256_fmadd_ps(_mm256_maskload_ps(a + i, m), _mm256_maskload_ps(b + i, m), s1);
+	}
+	return HSum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+}
+
+/* |a - b|² with AVX2 */
+KERN_AVX2
+static float
+L2Squared256(const float *a, const float *b, int n)
+{
+	__m256		s0 = _mm256_setzero_ps(),
+				s1 = _mm256_setzero_ps(),
+				s2 = _mm256_setzero_ps(),
+				s3 = _mm256_setzero_ps();
+	__m256		d;
+	int			i = 0;
+
+	if (n < SMALL_N)
+		return L2SquaredSeq(a, b, n);
+	for (; i + 32 <= n; i += 32)
+	{
+		d = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+		s0 = _mm256_fmadd_ps(d, d, s0);
+		d = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
+		s1 = _mm256_fmadd_ps(d, d, s1);
+		d = _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16));
+		s2 = _mm256_fmadd_ps(d, d, s2);
+		d = _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24));
+		s3 = _mm256_fmadd_ps(d, d, s3);
+	}
+	for (; i + 8 <= n; i += 8)
+	{
+		d = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+		s0 = _mm256_fmadd_ps(d, d, s0);
+	}
+	if (i < n)
+	{
+		__m256i		m = Tail8(n - i);
+
+		d = _mm256_sub_ps(_mm256_maskload_ps(a + i, m), _mm256_maskload_ps(b + i, m));
+		s1 = _mm256_fmadd_ps(d, d, s1);
+	}
+	return HSum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+}
+
+/* |a|² with AVX2 */
+KERN_AVX2
+static float
+NormSquared256(const float *a, int n)
+{
+	return Dot256(a, a, n);
+}
+
+/* a·b, |a|², |b|² in one pass with AVX2: two accumulators per sum */
+KERN_AVX2
+static void
+DotNorms256(const float *a, const float *b, int n, float *dot, float *na2, float *nb2)
+{
+	__m256		ab0 = _mm256_setzero_ps(),
+				ab1 = _mm256_setzero_ps(),
+				aa0 = _mm256_setzero_ps(),
+				aa1 = _mm256_setzero_ps(),
+				bb0 = _mm256_setzero_ps(),
+				bb1 = _mm256_setzero_ps();
+	__m256		x,
+				y;
+	int			i = 0;
+
+	if (n < SMALL_N)
+	{
+		DotNormsSeq(a, b, n, dot, na2, nb2);
+		return;
+	}
+	for (; i + 16 <= n; i += 16)
+	{
+		x = _mm256_loadu_ps(a + i);
+		y = _mm256_loadu_ps(b + i);
+		ab0 = _mm256_fmadd_ps(x, y, ab0);
+		aa0 = _mm256_fmadd_ps(x, x, aa0);
+		bb0 = _mm256_fmadd_ps(y, y, bb0);
+		x = _mm256_loadu_ps(a + i + 8);
+		y = _mm256_loadu_ps(b + i + 8);
+		ab1 = _mm256_fmadd_ps(x, y, ab1);
+		aa1 = _mm256_fmadd_ps(x, x, aa1);
+		bb1 = _mm256_fmadd_ps(y, y, bb1);
+	}
+	for (; i < n; i += 8)
+	{
+		__m256i		m = Tail8(n - i < 8 ? n - i : 8);
+
+		x = _mm256_maskload_ps(a + i, m);
+		y = _mm256_maskload_ps(b + i, m);
+		ab0 = _mm256_fmadd_ps(x, y, ab0);
+		aa0 = _mm256_fmadd_ps(x, x, aa0);
+		bb0 = _mm256_fmadd_ps(y, y, bb0);
+	}
+	*dot = HSum256(_mm256_add_ps(ab0, ab1));
+	*na2 = HSum256(_mm256_add_ps(aa0, aa1));
+	*nb2 = HSum256(_mm256_add_ps(bb0, bb1));
+}
+
+/* y += alpha * x with AVX2 */
+KERN_AVX2
+static void
+Axpy256(int n, float alpha, const float *x, float *y)
+{
+	__m256		a = _mm256_set1_ps(alpha);
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(y + i, _mm256_fmadd_ps(a, _mm256_loadu_ps(x + i),
+												_mm256_loadu_ps(y + i)));
+	for (; i < n; i++)
+		y[i] += alpha * x[i];
+}
+
+/* Row dot products with AVX2, four rows at a time */
+KERN_AVX2
+static void
+RowDots256(const float *Y, int rows, int k, const float *x, float *out)
+{
+	int			r = 0;
+	int			kv = k & ~7;
+
+	if (k < SMALL_N)
+	{
+		for (; r < rows; r++)
+			out[r] = DotSeq(Y + (size_t) r * k, x, k);
+		return;
+	}
+
+	for (; r + 4 <= rows; r += 4)
+	{
+		const float *y0 = Y + (size_t) r * k;
+		__m256		s0 = _mm256_setzero_ps(),
+					s1 = _mm256_setzero_ps(),
+					s2 = _mm256_setzero_ps(),
+					s3 = _mm256_setzero_ps();
+		int			c = 0;
+
+		for (; c < kv; c += 8)
+		{
+			__m256		xv = _mm256_loadu_ps(x + c);
+
+			s0 = _mm256_fmadd_ps(_mm256_loadu_ps(y0 + c), xv, s0);
+			s1 = _mm256_fmadd_ps(_mm256_loadu_ps(y0 + k + c), xv, s1);
+			s2 = _mm256_fmadd_ps(_mm256_loadu_ps(y0 + 2 * k + c), xv, s2);
+			s3 = _mm256_fmadd_ps(_mm256_loadu_ps(y0 + 3 * k + c), xv, s3);
+		}
+		if (c < k)
+		{
+			__m256i		m = Tail8(k - c);
+			__m256		xv = _mm256_maskload_ps(x + c, m);
+
+			s0 = _mm256_fmadd_ps(_mm256_maskload_ps(y0 + c, m), xv, s0);
+			s1 = _mm256_fmadd_ps(_mm256_maskload_ps(y0 + k + c, m), xv, s1);
+			s2 = _mm256_fmadd_ps(_mm256_maskload_ps(y0 + 2 * k + c, m), xv, s2);
+			s3 = _mm256_fmadd_ps(_mm256_maskload_ps(y0 + 3 * k + c, m), xv, s3);
+		}
+		out[r] = HSum256(s0);
+		out[r + 1] = HSum256(s1);
+		out[r + 2] = HSum256(s2);
+		out[r + 3] = HSum256(s3);
+	}
+	for (; r < rows; r++)
+		out[r] = Dot256(Y + (size_t) r * k, x, k);
+}
+
+#endif							/* KERN_X86 */
+
+static const KernImpl kern_portable = {
+	"portable", DotC, L2SquaredC, NormSquaredC, DotNormsC, AxpyC, RowDotsC
+};
+
+#ifdef KERN_X86
+static const KernImpl kern_avx2 = {
+	"avx2", Dot256, L2Squared256, NormSquared256, DotNorms256, Axpy256, RowDots256
+};
+static const KernImpl kern_avx512 = {
+	"avx512", Dot512, L2Squared512, NormSquared512, DotNorms512, Axpy512, RowDots512
+};
+#endif
+
+/* The kernels in use; the portable ones until KernInit has run */
+static const KernImpl *kern = &kern_portable;
+
+/*
+ * Picks the kernels for this CPU when the library is loaded (before any thread
+ * exists).  RECSYS_KERNELS=portable|avx2|avx512 in the environment narrows the
+ * choice, for benchmarks and tests of the other paths; it never picks a set the
+ * CPU lacks.
+ */
+__attribute__((constructor))
+static void
+KernInit(void)
+{
+#ifdef KERN_X86
+	const char *want = getenv("RECSYS_KERNELS");
+	bool		avx2,
+				avx512;
+
+	__builtin_cpu_init();
+	avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+	avx512 = avx2 && __builtin_cpu_supports("avx512f") &&
+		__builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+		__builtin_cpu_supports("avx512bw");
+	if (want && strcmp(want, "portable") == 0)
+		avx2 = avx512 = false;
+	else if (want && strcmp(want, "avx2") == 0)
+		avx512 = false;
+	kern = avx512 ? &kern_avx512 : (avx2 ? &kern_avx2 : &kern_portable);
+#endif
+}
+
+/* The name of the kernel set in use: "avx512", "avx2" or "portable" */
+const char *
+KernName(void)
+{
+	return kern->name;
+}
+
+/* Inner product of a and b */
+float
+KernDot(const float *a, const float *b, int n)
+{
+	return kern->dot(a, b, n);
+}
+
+/* Squared Euclidean distance between a and b */
+float
+KernL2Squared(const float *a, const float *b, int n)
+{
+	return kern->l2sq(a, b, n);
+}
+
+/* Squared Euclidean norm of a */
+float
+KernNormSquared(const float *a, int n)
+{
+	return kern->norm2(a, n);
+}
+
+/* a·b, |a|² and |b|² in one pass over both vectors (cosine distance) */
+void
+KernDotNorms(const float *a, const float *b, int n,
+			 float *dot, float *na2, float *nb2)
+{
+	kern->dotnorms(a, b, n, dot, na2, nb2);
+}
+
 /* y += alpha * x */
-KERNEL_CLONES
 void
 KernAxpy(int n, float alpha, const float *x, float *y)
 {
-#pragma omp simd
-	for (int i = 0; i < n; i++)
-		y[i] += alpha * x[i];
+	kern->axpy(n, alpha, x, y);
+}
+
+/* out[r] = Y_r·x for the rows x k row-major matrix Y */
+void
+KernRowDots(const float *Y, int rows, int k, const float *x, float *out)
+{
+	kern->rowdots(Y, rows, k, x, out);
+}
+
+/*
+ * Adds (base + bias[j]) to s[0 .. n) in place (bias may be NULL: base alone),
+ * and tells whether all of them are finite and whether any reaches floor.  A
+ * plain loop the compiler vectorises.
+ */
+static inline void
+ScanScores(float *restrict s, const float *restrict bias, float base, int n,
+		   float floor, bool *finite, bool *reaches)
+{
+	int			bad = 0;
+	int			any = 0;
+
+	if (bias)
+		for (int j = 0; j < n; j++)
+			s[j] = s[j] + (base + bias[j]);
+	else
+		for (int j = 0; j < n; j++)
+			s[j] = s[j] + base;
+	for (int j = 0; j < n; j++)
+	{
+		/* NaN and infinities give NaN here, which is not equal to zero */
+		bad |= !(s[j] - s[j] == 0.0f);
+		any |= s[j] >= floor;
+	}
+	*finite = bad == 0;
+	*reaches = any != 0;
+}
+
+/*
+ * The fused scan of single-user serving: scores row i of the row-major n x k
+ * matrix Y as s_i = Y_i·x + (base + bias[i]) (bias may be NULL) and offers
+ * (s_i, i) to h, SCAN_ROWS rows at a time through a small buffer, so no score
+ * array is written and a block below the heap's floor costs one vector pass.
+ * skip(arg, i), if given, is asked only about a row that would enter the heap.
+ * Returns false if some score was not finite (the heap is then meaningless).
+ */
+bool
+KernDotTopN(TopNHeap *h, const float *Y, int32_t n, int k, const float *x,
+			const float *bias, float base, KernSkipFn skip, const void *arg)
+{
+	float		s[SCAN_ROWS];
+	bool		all_finite = true;
+
+	for (int32_t r0 = 0; r0 < n; r0 += SCAN_ROWS)
+	{
+		int			m = n - r0 < SCAN_ROWS ? n - r0 : SCAN_ROWS;
+		float		floor = h->size < h->cap || h->cap <= 0 ? -INFINITY : h->score[0];
+		bool		finite,
+					reaches;
+
+		kern->rowdots(Y + (size_t) r0 * k, m, k, x, s);
+		ScanScores(s, bias ? bias + r0 : NULL, base, m, floor, &finite, &reaches);
+		all_finite &= finite;
+		if (!reaches || h->cap <= 0)
+			continue;
+		for (int j = 0; j < m; j++)
+		{
+			int32_t		i = r0 + j;
+
+			if (!(s[j] >= floor) || !TopNWouldEnter(h, s[j], i))
+				continue;
+			if (skip && skip(arg, i))
+				continue;
+			TopNPush(h, s[j], i);
+			floor = h->size < h->cap ? -INFINITY : h->score[0];
+		}
+	}
+	return all_finite;
 }
 
 /*

@@ -332,8 +332,8 @@ RankVector(TopNHeap *h, RecModelEntry *e, const float *x, float base,
 
 	/*
 	 * A short list: one dot product per candidate.  A list covering more than
-	 * 1 / DENSE_CANDIDATES_SHARE of the catalogue: one sgemv over all items is
-	 * cheaper than that many separate dots (BLAS streams the matrix), and then
+	 * 1 / DENSE_CANDIDATES_SHARE of the catalogue: one streaming pass of dot
+	 * products over all items is cheaper than that many scattered ones, and then
 	 * only the candidates are read.
 	 */
 	if (use_cand && n_cand * DENSE_CANDIDATES_SHARE < (int64) m->n_items)
@@ -341,18 +341,17 @@ RankVector(TopNHeap *h, RecModelEntry *e, const float *x, float base,
 								   base, cand, n_cand, blocked);
 	if (use_cand)
 	{
-		cblas_sgemv(CblasRowMajor, CblasNoTrans, m->n_items, m->factors, 1.0f,
-					e->v.item_factors, m->factors, x, 1, 0.0f, e->scores, 1);
+		KernRowDots(e->v.item_factors, m->n_items, m->factors, x, e->scores);
 		return RecSelectDenseCandidates(h, e->scores, e->v.item_bias, base, cand, n_cand,
 										blocked);
 	}
 
-	/* one pass over the item matrix into the entry's scratch, no allocation */
-	cblas_sgemv(CblasRowMajor, CblasNoTrans, m->n_items, m->factors, 1.0f,
-				e->v.item_factors, m->factors, x, 1, 0.0f, e->scores, 1);
-	RecSelectDense(h, e->scores, e->v.item_bias, base, m->n_items, blocked);
-	/* RecSelectDense leaves every item's score in the scratch */
-	return RecAllFinite(e->scores, m->n_items);
+	/*
+	 * The whole catalogue: dot products and selection fused in one pass over the
+	 * item matrix (memory-bound; no BLAS call, no score array)
+	 */
+	return RecSelectFactors(h, e->v.item_factors, m->factors, x, e->v.item_bias, base,
+							m->n_items, blocked);
 }
 
 /* A known user's training interactions as a history (the model's seen row) */

@@ -135,6 +135,28 @@ SelectRow(TopNHeap *h, float *dots, const float *item_bias, float base,
 	}
 }
 
+/* RecIsBlocked as the fused kernel's skip callback */
+static bool
+BlockedSkip(const void *arg, int32_t i)
+{
+	return RecIsBlocked((const RecBlocked *) arg, i);
+}
+
+/*
+ * Ranks the whole catalogue for the user vector x with the fused kernel: one
+ * pass over the item factors, no score array.  False if a score was not finite.
+ */
+bool
+RecSelectFactors(TopNHeap *h, const float *Y, int k, const float *x,
+				 const float *item_bias, float offset, int32_t n_items,
+				 const RecBlocked *b)
+{
+	bool		any = b && (b->n_seen > 0 || b->n_exclude > 0);
+
+	return KernDotTopN(h, Y, n_items, k, x, item_bias, offset,
+					   any ? BlockedSkip : NULL, b);
+}
+
 void
 RecSelectDense(TopNHeap *h, float *dots, const float *item_bias, float offset,
 			   int32_t n_items, const RecBlocked *b)
