@@ -49,55 +49,52 @@ typedef struct KernImpl
 
 /*
  * Below SMALL_N elements every kernel sums in order, one element after the
- * other: a vector pass gains little there, and short vectors (most models'
- * factors in tests, small embeddings) then round exactly as a plain loop does.
+ * other: a vector pass gains little there, and short vectors (the factors of
+ * small models, small embeddings) round as a plain loop does, with a fused
+ * multiply-add per element where the CPU has one (MADD below).
  */
 #define SMALL_N		16
 
-/* a·b summed in order (the compiler may fuse each multiply-add) */
-static inline float
-DotSeq(const float *a, const float *b, int n)
-{
-	float		s = 0.0f;
-
-	for (int i = 0; i < n; i++)
-		s += a[i] * b[i];
-	return s;
-}
+/* a·b summed in order */
+#define DOT_SEQ(MADD, a, b, n) \
+	do { \
+		float		s_ = 0.0f; \
+		for (int i_ = 0; i_ < (n); i_++) \
+			s_ = MADD((a)[i_], (b)[i_], s_); \
+		return s_; \
+	} while (0)
 
 /* |a - b|² summed in order */
-static inline float
-L2SquaredSeq(const float *a, const float *b, int n)
-{
-	float		s = 0.0f;
-
-	for (int i = 0; i < n; i++)
-	{
-		float		d = a[i] - b[i];
-
-		s += d * d;
-	}
-	return s;
-}
+#define L2_SEQ(MADD, a, b, n) \
+	do { \
+		float		s_ = 0.0f; \
+		for (int i_ = 0; i_ < (n); i_++) \
+		{ \
+			float		d_ = (a)[i_] - (b)[i_]; \
+			s_ = MADD(d_, d_, s_); \
+		} \
+		return s_; \
+	} while (0)
 
 /* a·b, |a|², |b|² summed in order */
-static inline void
-DotNormsSeq(const float *a, const float *b, int n, float *dot, float *na2, float *nb2)
-{
-	float		ab = 0.0f,
-				aa = 0.0f,
-				bb = 0.0f;
+#define DOTNORMS_SEQ(MADD, a, b, n, dot, na2, nb2) \
+	do { \
+		float		ab_ = 0.0f, aa_ = 0.0f, bb_ = 0.0f; \
+		for (int i_ = 0; i_ < (n); i_++) \
+		{ \
+			ab_ = MADD((a)[i_], (b)[i_], ab_); \
+			aa_ = MADD((a)[i_], (a)[i_], aa_); \
+			bb_ = MADD((b)[i_], (b)[i_], bb_); \
+		} \
+		*(dot) = ab_; *(na2) = aa_; *(nb2) = bb_; \
+		return; \
+	} while (0)
 
-	for (int i = 0; i < n; i++)
-	{
-		ab += a[i] * b[i];
-		aa += a[i] * a[i];
-		bb += b[i] * b[i];
-	}
-	*dot = ab;
-	*na2 = aa;
-	*nb2 = bb;
-}
+/* x * y + z, rounded twice (portable C) or once (an FMA instruction) */
+#define MADD_PLAIN(x, y, z)	((z) + (x) * (y))
+#define MADD_FUSED(x, y, z)	__builtin_fmaf((x), (y), (z))
+
+#define MADD MADD_PLAIN
 
 /*
  * Portable C.  Eight partial sums, one per lane of a short vector, that the
@@ -119,7 +116,7 @@ DotC(const float *a, const float *b, int n)
 	int			i = 0;
 
 	if (n < SMALL_N)
-		return DotSeq(a, b, n);
+		DOT_SEQ(MADD, a, b, n);
 	for (; i + 8 <= n; i += 8)
 		for (int j = 0; j < 8; j++)
 			s[j] += a[i + j] * b[i + j];
@@ -136,7 +133,7 @@ L2SquaredC(const float *a, const float *b, int n)
 	int			i = 0;
 
 	if (n < SMALL_N)
-		return L2SquaredSeq(a, b, n);
+		L2_SEQ(MADD, a, b, n);
 	for (; i + 8 <= n; i += 8)
 		for (int j = 0; j < 8; j++)
 		{
@@ -166,10 +163,7 @@ DotNormsC(const float *a, const float *b, int n, float *dot, float *na2, float *
 	int			i = 0;
 
 	if (n < SMALL_N)
-	{
-		DotNormsSeq(a, b, n, dot, na2, nb2);
-		return;
-	}
+		DOTNORMS_SEQ(MADD, a, b, n, dot, na2, nb2);
 	for (; i + 8 <= n; i += 8)
 		for (int j = 0; j < 8; j++)
 		{
@@ -205,6 +199,9 @@ RowDotsC(const float *Y, int rows, int k, const float *x, float *out)
 }
 
 #ifdef KERN_X86
+
+#undef MADD
+#define MADD MADD_FUSED
 
 /*
  * AVX-512.  Masked loads read the last partial vector without touching memory
@@ -245,7 +242,7 @@ Dot512(const float *a, const float *b, int n)
 	int			i = 0;
 
 	if (n < SMALL_N)
-		return DotSeq(a, b, n);
+		DOT_SEQ(MADD, a, b, n);
 	for (; i + 64 <= n; i += 64)
 	{
 		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
@@ -278,7 +275,7 @@ L2Squared512(const float *a, const float *b, int n)
 	int			i = 0;
 
 	if (n < SMALL_N)
-		return L2SquaredSeq(a, b, n);
+		L2_SEQ(MADD, a, b, n);
 	for (; i + 64 <= n; i += 64)
 	{
 		d = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
@@ -329,10 +326,7 @@ DotNorms512(const float *a, const float *b, int n, float *dot, float *na2, float
 	int			i = 0;
 
 	if (n < SMALL_N)
-	{
-		DotNormsSeq(a, b, n, dot, na2, nb2);
-		return;
-	}
+		DOTNORMS_SEQ(MADD, a, b, n, dot, na2, nb2);
 	for (; i + 32 <= n; i += 32)
 	{
 		x = _mm512_loadu_ps(a + i);
@@ -405,7 +399,7 @@ RowDots512(const float *Y, int rows, int k, const float *x, float *out)
 	if (k < SMALL_N)
 	{
 		for (; r < rows; r++)
-			out[r] = DotSeq(Y + (size_t) r * k, x, k);
+			out[r] = Dot512(Y + (size_t) r * k, x, k);
 		return;
 	}
 	if (k > 64)
@@ -496,7 +490,7 @@ Dot256(const float *a, const float *b, int n)
 	int			i = 0;
 
 	if (n < SMALL_N)
-		return DotSeq(a, b, n);
+		DOT_SEQ(MADD, a, b, n);
 	for (; i + 32 <= n; i += 32)
 	{
 		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
@@ -528,7 +522,7 @@ L2Squared256(const float *a, const float *b, int n)
 	int			i = 0;
 
 	if (n < SMALL_N)
-		return L2SquaredSeq(a, b, n);
+		L2_SEQ(MADD, a, b, n);
 	for (; i + 32 <= n; i += 32)
 	{
 		d = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
@@ -579,10 +573,7 @@ DotNorms256(const float *a, const float *b, int n, float *dot, float *na2, float
 	int			i = 0;
 
 	if (n < SMALL_N)
-	{
-		DotNormsSeq(a, b, n, dot, na2, nb2);
-		return;
-	}
+		DOTNORMS_SEQ(MADD, a, b, n, dot, na2, nb2);
 	for (; i + 16 <= n; i += 16)
 	{
 		x = _mm256_loadu_ps(a + i);
@@ -637,7 +628,7 @@ RowDots256(const float *Y, int rows, int k, const float *x, float *out)
 	if (k < SMALL_N)
 	{
 		for (; r < rows; r++)
-			out[r] = DotSeq(Y + (size_t) r * k, x, k);
+			out[r] = Dot256(Y + (size_t) r * k, x, k);
 		return;
 	}
 
