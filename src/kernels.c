@@ -387,70 +387,93 @@ Axpy512(int n, float alpha, const float *x, float *y)
 }
 
 /*
- * Row dot products with AVX-512: four rows at a time, so four independent FMA
- * chains are in flight, x read from registers when k <= 64.
+ * The sums of four accumulators at once: lane i of the result is the sum of
+ * the 16 lanes of s_i (a transposing shuffle tree, cheaper than four sums)
  */
+KERN_AVX512
+static inline __m128
+HSum512x4(__m512 s0, __m512 s1, __m512 s2, __m512 s3)
+{
+	/* per 128-bit lane: [s0 s1 s0 s1] and [s2 s3 s2 s3] pair sums */
+	__m512		t01 = _mm512_add_ps(_mm512_unpacklo_ps(s0, s1), _mm512_unpackhi_ps(s0, s1));
+	__m512		t23 = _mm512_add_ps(_mm512_unpacklo_ps(s2, s3), _mm512_unpackhi_ps(s2, s3));
+	/* per 128-bit lane: [s0 s1 s2 s3] */
+	__m512		t = _mm512_add_ps(_mm512_shuffle_ps(t01, t23, 0x44),
+								  _mm512_shuffle_ps(t01, t23, 0xEE));
+	__m256		h = _mm256_add_ps(_mm512_castps512_ps256(t), _mm512_extractf32x8_ps(t, 1));
+
+	return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+/*
+ * Row dot products for k <= 64 with NV = ceil(k / 16) vectors per row (a
+ * constant in each caller, so the loop over vectors unrolls): four rows at a
+ * time, so four independent FMA chains are in flight, x held in registers.
+ */
+KERN_AVX512
+static inline __attribute__((always_inline)) void
+RowDots512Small(const float *Y, int rows, int k, const float *x, float *out, const int NV)
+{
+	__m512		xv[4];
+	int			tail = k - 16 * (NV - 1);	/* lanes of the last vector, 1 .. 16 */
+	__mmask16	last = tail < 16 ? Tail16(tail) : (__mmask16) 0xFFFF;
+	int			r = 0;
+
+	for (int v = 0; v < NV; v++)
+		xv[v] = _mm512_maskz_loadu_ps(v == NV - 1 ? last : (__mmask16) 0xFFFF, x + 16 * v);
+	for (; r + 4 <= rows; r += 4)
+	{
+		const float *y0 = Y + (size_t) r * k;
+		__m512		s0 = _mm512_setzero_ps(),
+					s1 = _mm512_setzero_ps(),
+					s2 = _mm512_setzero_ps(),
+					s3 = _mm512_setzero_ps();
+
+		/* four blocks ahead: the hardware prefetcher alone leaves DRAM idle */
+		for (int l = 0; l < NV * 4; l++)
+			_mm_prefetch((const char *) (y0 + 16 * k) + 64 * l, _MM_HINT_T0);
+		for (int v = 0; v < NV; v++)
+		{
+			__mmask16	m = v == NV - 1 ? last : (__mmask16) 0xFFFF;
+
+			s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, y0 + 16 * v), xv[v], s0);
+			s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, y0 + k + 16 * v), xv[v], s1);
+			s2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, y0 + 2 * k + 16 * v), xv[v], s2);
+			s3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, y0 + 3 * k + 16 * v), xv[v], s3);
+		}
+		_mm_storeu_ps(out + r, HSum512x4(s0, s1, s2, s3));
+	}
+	for (; r < rows; r++)
+	{
+		const float *y0 = Y + (size_t) r * k;
+		__m512		s0 = _mm512_setzero_ps();
+
+		for (int v = 0; v < NV; v++)
+			s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(v == NV - 1 ? last : (__mmask16) 0xFFFF,
+													   y0 + 16 * v), xv[v], s0);
+		out[r] = HSum512(s0);
+	}
+}
+
+/* Row dot products with AVX-512 */
 KERN_AVX512
 static void
 RowDots512(const float *Y, int rows, int k, const float *x, float *out)
 {
-	int			r = 0;
-
 	if (k < SMALL_N)
-	{
-		for (; r < rows; r++)
+		for (int r = 0; r < rows; r++)
 			out[r] = Dot512(Y + (size_t) r * k, x, k);
-		return;
-	}
-	if (k > 64)
-	{
-		for (; r < rows; r++)
+	else if (k <= 16)
+		RowDots512Small(Y, rows, k, x, out, 1);
+	else if (k <= 32)
+		RowDots512Small(Y, rows, k, x, out, 2);
+	else if (k <= 48)
+		RowDots512Small(Y, rows, k, x, out, 3);
+	else if (k <= 64)
+		RowDots512Small(Y, rows, k, x, out, 4);
+	else
+		for (int r = 0; r < rows; r++)
 			out[r] = Dot512(Y + (size_t) r * k, x, k);
-		return;
-	}
-	{
-		/* x in up to four registers, zero past k */
-		__m512		xv[4];
-		__mmask16	m[4];
-		int			nv = (k + 15) / 16;
-
-		for (int v = 0; v < 4; v++)
-		{
-			int			left = k - 16 * v;
-
-			m[v] = left >= 16 ? (__mmask16) 0xFFFF : (left > 0 ? Tail16(left) : 0);
-			xv[v] = _mm512_maskz_loadu_ps(m[v], x + 16 * v);
-		}
-		for (; r + 4 <= rows; r += 4)
-		{
-			const float *y0 = Y + (size_t) r * k;
-			__m512		s0 = _mm512_setzero_ps(),
-						s1 = _mm512_setzero_ps(),
-						s2 = _mm512_setzero_ps(),
-						s3 = _mm512_setzero_ps();
-
-			for (int v = 0; v < nv; v++)
-			{
-				s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m[v], y0 + 16 * v), xv[v], s0);
-				s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m[v], y0 + k + 16 * v), xv[v], s1);
-				s2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m[v], y0 + 2 * k + 16 * v), xv[v], s2);
-				s3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m[v], y0 + 3 * k + 16 * v), xv[v], s3);
-			}
-			out[r] = HSum512(s0);
-			out[r + 1] = HSum512(s1);
-			out[r + 2] = HSum512(s2);
-			out[r + 3] = HSum512(s3);
-		}
-		for (; r < rows; r++)
-		{
-			const float *y0 = Y + (size_t) r * k;
-			__m512		s0 = _mm512_setzero_ps();
-
-			for (int v = 0; v < nv; v++)
-				s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m[v], y0 + 16 * v), xv[v], s0);
-			out[r] = HSum512(s0);
-		}
-	}
 }
 
 /*
@@ -640,6 +663,10 @@ RowDots256(const float *Y, int rows, int k, const float *x, float *out)
 					s2 = _mm256_setzero_ps(),
 					s3 = _mm256_setzero_ps();
 		int			c = 0;
+
+		/* four blocks ahead, as RowDots512Small does */
+		for (int l = 0; l < k / 4; l++)
+			_mm_prefetch((const char *) (y0 + 16 * k) + 64 * l, _MM_HINT_T0);
 
 		for (; c < kv; c += 8)
 		{
