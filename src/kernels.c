@@ -45,6 +45,9 @@ typedef struct KernImpl
 	void		(*axpy) (int n, float alpha, const float *x, float *y);
 	void		(*rowdots) (const float *Y, int rows, int k, const float *x,
 							float *out);
+	void		(*blockmax) (const float *x, int blocks, float *out);
+	uint64_t	(*blockabove) (const float *x, const float *bias, float base,
+							   float floor);
 } KernImpl;
 
 /*
@@ -196,6 +199,47 @@ RowDotsC(const float *Y, int rows, int k, const float *x, float *out)
 {
 	for (int r = 0; r < rows; r++)
 		out[r] = DotC(Y + (size_t) r * k, x, k);
+}
+
+/*
+ * out[b] = the largest of x[b * KERN_BLOCK .. (b + 1) * KERN_BLOCK), or NaN if
+ * the block holds a NaN, in portable C
+ */
+static void
+BlockMaxC(const float *x, int blocks, float *out)
+{
+	for (int b = 0; b < blocks; b++)
+	{
+		float		m = -INFINITY;
+		int			nan = 0;
+
+		for (int j = 0; j < KERN_BLOCK; j++)
+		{
+			float		v = x[b * KERN_BLOCK + j];
+
+			m = v > m ? v : m;
+			nan |= v != v;
+		}
+		out[b] = nan ? NAN : m;
+	}
+}
+
+/*
+ * Bit j set when x[j] + (base + bias[j]) (bias NULL: x[j] + base) reaches
+ * floor, for j < KERN_BLOCK, in portable C
+ */
+static uint64_t
+BlockAboveC(const float *x, const float *bias, float base, float floor)
+{
+	uint64_t	bits = 0;
+
+	for (int j = 0; j < KERN_BLOCK; j++)
+	{
+		float		s = bias ? x[j] + (base + bias[j]) : x[j] + base;
+
+		bits |= (uint64_t) (s >= floor) << j;
+	}
+	return bits;
 }
 
 #ifdef KERN_X86
@@ -476,6 +520,49 @@ RowDots512(const float *Y, int rows, int k, const float *x, float *out)
 			out[r] = Dot512(Y + (size_t) r * k, x, k);
 }
 
+/* Block maxima with AVX-512 (NaN for a block holding a NaN) */
+KERN_AVX512
+static void
+BlockMax512(const float *x, int blocks, float *out)
+{
+	for (int b = 0; b < blocks; b++)
+	{
+		const float *p = x + (size_t) b * KERN_BLOCK;
+		__m512		v0 = _mm512_loadu_ps(p),
+					v1 = _mm512_loadu_ps(p + 16),
+					v2 = _mm512_loadu_ps(p + 32),
+					v3 = _mm512_loadu_ps(p + 48);
+		__mmask16	nan = _mm512_cmp_ps_mask(v0, v1, _CMP_UNORD_Q) |
+			_mm512_cmp_ps_mask(v2, v3, _CMP_UNORD_Q);
+		__m512		m = _mm512_max_ps(_mm512_max_ps(v0, v1), _mm512_max_ps(v2, v3));
+		__m256		h = _mm256_max_ps(_mm512_castps512_ps256(m), _mm512_extractf32x8_ps(m, 1));
+		__m128		q = _mm_max_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+
+		q = _mm_max_ps(q, _mm_movehl_ps(q, q));
+		q = _mm_max_ss(q, _mm_movehdup_ps(q));
+		out[b] = nan ? NAN : _mm_cvtss_f32(q);
+	}
+}
+
+/* BlockAboveC with AVX-512: the same two roundings, four compares */
+KERN_AVX512
+static uint64_t
+BlockAbove512(const float *x, const float *bias, float base, float floor)
+{
+	__m512		b = _mm512_set1_ps(base);
+	__m512		f = _mm512_set1_ps(floor);
+	uint64_t	bits = 0;
+
+	for (int v = 0; v < KERN_BLOCK / 16; v++)
+	{
+		__m512		off = bias ? _mm512_add_ps(b, _mm512_loadu_ps(bias + 16 * v)) : b;
+		__m512		s = _mm512_add_ps(_mm512_loadu_ps(x + 16 * v), off);
+
+		bits |= (uint64_t) _mm512_cmp_ps_mask(s, f, _CMP_GE_OQ) << (16 * v);
+	}
+	return bits;
+}
+
 /*
  * AVX2 + FMA.  The last partial vector is read with a masked load (lanes past n
  * are not touched).
@@ -696,18 +783,66 @@ RowDots256(const float *Y, int rows, int k, const float *x, float *out)
 		out[r] = Dot256(Y + (size_t) r * k, x, k);
 }
 
+/* Block maxima with AVX2 (NaN for a block holding a NaN) */
+KERN_AVX2
+static void
+BlockMax256(const float *x, int blocks, float *out)
+{
+	for (int b = 0; b < blocks; b++)
+	{
+		const float *p = x + (size_t) b * KERN_BLOCK;
+		__m256		m = _mm256_loadu_ps(p);
+		__m256		nan = _mm256_cmp_ps(m, m, _CMP_UNORD_Q);
+
+		for (int j = 8; j < KERN_BLOCK; j += 8)
+		{
+			__m256		v = _mm256_loadu_ps(p + j);
+
+			nan = _mm256_or_ps(nan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+			m = _mm256_max_ps(m, v);
+		}
+		__m128		q = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+
+		q = _mm_max_ps(q, _mm_movehl_ps(q, q));
+		q = _mm_max_ss(q, _mm_movehdup_ps(q));
+		out[b] = _mm256_movemask_ps(nan) ? NAN : _mm_cvtss_f32(q);
+	}
+}
+
+/* BlockAboveC with AVX2 */
+KERN_AVX2
+static uint64_t
+BlockAbove256(const float *x, const float *bias, float base, float floor)
+{
+	__m256		b = _mm256_set1_ps(base);
+	__m256		f = _mm256_set1_ps(floor);
+	uint64_t	bits = 0;
+
+	for (int v = 0; v < KERN_BLOCK / 8; v++)
+	{
+		__m256		off = bias ? _mm256_add_ps(b, _mm256_loadu_ps(bias + 8 * v)) : b;
+		__m256		s = _mm256_add_ps(_mm256_loadu_ps(x + 8 * v), off);
+
+		bits |= (uint64_t) _mm256_movemask_ps(_mm256_cmp_ps(s, f, _CMP_GE_OQ)) << (8 * v);
+	}
+	return bits;
+}
+
 #endif							/* KERN_X86 */
 
 static const KernImpl kern_portable = {
-	"portable", DotC, L2SquaredC, NormSquaredC, DotNormsC, AxpyC, RowDotsC
+	"portable", DotC, L2SquaredC, NormSquaredC, DotNormsC, AxpyC, RowDotsC, BlockMaxC,
+	BlockAboveC
 };
 
 #ifdef KERN_X86
 static const KernImpl kern_avx2 = {
-	"avx2", Dot256, L2Squared256, NormSquared256, DotNorms256, Axpy256, RowDots256
+	"avx2", Dot256, L2Squared256, NormSquared256, DotNorms256, Axpy256, RowDots256,
+	BlockMax256, BlockAbove256
 };
 static const KernImpl kern_avx512 = {
-	"avx512", Dot512, L2Squared512, NormSquared512, DotNorms512, Axpy512, RowDots512
+	"avx512", Dot512, L2Squared512, NormSquared512, DotNorms512, Axpy512, RowDots512,
+	BlockMax512, BlockAbove512
 };
 #endif
 
@@ -790,6 +925,23 @@ void
 KernRowDots(const float *Y, int rows, int k, const float *x, float *out)
 {
 	kern->rowdots(Y, rows, k, x, out);
+}
+
+/* out[b] = max of x[b * KERN_BLOCK .. (b + 1) * KERN_BLOCK), NaN if one is NaN */
+void
+KernBlockMax(const float *x, int blocks, float *out)
+{
+	kern->blockmax(x, blocks, out);
+}
+
+/*
+ * Bit j (j < KERN_BLOCK) set when x[j] + (base + bias[j]) reaches floor (bias
+ * NULL: x[j] + base), rounded as those two float adds are in C
+ */
+uint64_t
+KernBlockAbove(const float *x, const float *bias, float base, float floor)
+{
+	return kern->blockabove(x, bias, base, floor);
 }
 
 /*

@@ -22,6 +22,12 @@ extern void KernDotNorms(const float *a, const float *b, int n,
 extern void KernAxpy(int n, float alpha, const float *x, float *y);
 /* out[r] = Y_r . x for the rows x k row-major matrix Y */
 extern void KernRowDots(const float *Y, int rows, int k, const float *x, float *out);
+/* elements per block of KernBlockMax */
+#define KERN_BLOCK	64
+/* out[b] = the largest of x[b * KERN_BLOCK .. (b + 1) * KERN_BLOCK); NaN if one is */
+extern void KernBlockMax(const float *x, int blocks, float *out);
+/* bit j set when x[j] + (base + bias[j]) >= floor, j < KERN_BLOCK (bias may be NULL) */
+extern uint64_t KernBlockAbove(const float *x, const float *bias, float base, float floor);
 /* the kernel set chosen for this CPU: "avx512", "avx2" or "portable" */
 extern const char *KernName(void);
 

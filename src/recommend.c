@@ -1331,12 +1331,14 @@ RecBatchRunFiltered(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 	bt.xb = palloc(sizeof(float *) * threads);
 	bt.cb = palloc(sizeof(float *) * threads);
 	bt.heaps = palloc(sizeof(TopNHeap *) * threads);
+	bt.bm = palloc(sizeof(float *) * threads);
 	for (int t = 0; t < threads; t++)
 	{
 		bt.xb[t] = palloc(sizeof(float) * block * bt.k);
 		bt.cb[t] = MemoryContextAllocHuge(CurrentMemoryContext,
 										  sizeof(float) * block * bt.tile);
 		bt.heaps[t] = palloc(sizeof(TopNHeap) * block);
+		bt.bm[t] = palloc(sizeof(float) * RECSYS_BATCH_BOUNDS(bt.tile));
 	}
 	out.n = n;
 	out.out_score = bt.out_score;

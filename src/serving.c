@@ -157,6 +157,82 @@ RecSelectFactors(TopNHeap *h, const float *Y, int k, const float *x,
 					   any ? BlockedSkip : NULL, b);
 }
 
+/*
+ * Offers items first + j, j in [from, to), of a row of dot products, one by one
+ * (the body of BatchSelectRow for a block that may hold an entry)
+ */
+static inline void
+SelectSpan(TopNHeap *h, const float *dots, const float *item_bias, float base,
+		   int32_t first, int32_t from, int32_t to, const RecBlocked *b,
+		   const int32_t *item_of)
+{
+	float		floor = HeapFloor(h);
+
+	for (int32_t j = from; j < to; j++)
+	{
+		int32_t		i = first + j;
+		float		s = ItemScore(dots[j], item_bias, i, base);
+
+		if (!(s >= floor) || !TopNWouldEnter(h, s, i))
+			continue;
+		if (b && RecIsBlocked(b, item_of ? item_of[i] : i))
+			continue;
+		TopNPush(h, s, i);
+		floor = HeapFloor(h);
+	}
+}
+
+/*
+ * SelectRow for recommend_all, without writing the scores back: bmax[c] is the
+ * largest item bias of block c of the row (KERN_BLOCK items; unused without
+ * biases) and dmax scratch for as many floats.  Once the heap is full, a block
+ * is skipped when the bound dmax + (base + bmax) is below the heap's floor: the
+ * float sums round monotonically, so no score of the block can exceed it (a
+ * NaN bound never skips).  In a block that is not skipped, one vector compare
+ * finds the items whose score reaches the floor and only those are visited, so
+ * the result is the one SelectRow gives.
+ */
+static void
+BatchSelectRow(TopNHeap *h, const float *dots, const float *item_bias, float base,
+			   int32_t first, int32_t n, const RecBlocked *b, const int32_t *item_of,
+			   const float *bmax, float *dmax)
+{
+	int32_t		blocks = n / KERN_BLOCK;
+	const float *bias = item_bias ? item_bias + first : NULL;
+
+	KernBlockMax(dots, blocks, dmax);
+	for (int32_t c = 0; c < blocks; c++)
+	{
+		int32_t		j0 = c * KERN_BLOCK;
+		float		floor = HeapFloor(h);
+		uint64_t	bits;
+
+		if (h->size == h->cap)
+		{
+			float		bound = bias ? dmax[c] + (base + bmax[c]) : dmax[c] + base;
+
+			if (bound < floor)
+				continue;
+		}
+		bits = KernBlockAbove(dots + j0, bias ? bias + j0 : NULL, base, floor);
+		while (bits)
+		{
+			int32_t		j = j0 + __builtin_ctzll(bits);
+			int32_t		i = first + j;
+			float		s = ItemScore(dots[j], item_bias, i, base);
+
+			bits &= bits - 1;
+			if (!(s >= floor) || !TopNWouldEnter(h, s, i))
+				continue;
+			if (b && RecIsBlocked(b, item_of ? item_of[i] : i))
+				continue;
+			TopNPush(h, s, i);
+			floor = HeapFloor(h);
+		}
+	}
+	SelectSpan(h, dots, item_bias, base, first, blocks * KERN_BLOCK, n, b, item_of);
+}
+
 void
 RecSelectDense(TopNHeap *h, float *dots, const float *item_bias, float offset,
 			   int32_t n_items, const RecBlocked *b)
@@ -596,6 +672,7 @@ RecBatchChunk(void *ctx, int thread, int64_t begin, int64_t end)
 	float	   *xb = bt->xb[thread];
 	float	   *cb = bt->cb[thread];
 	TopNHeap   *heaps = bt->heaps[thread];
+	float	   *bm = bt->bm ? bt->bm[thread] : NULL;
 	int			nb = (int) (end - begin);
 	int			known = 0;
 
@@ -630,11 +707,15 @@ RecBatchChunk(void *ctx, int thread, int64_t begin, int64_t end)
 
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, known, tn, k,
 					1.0f, xb, k, bt->Y + (int64_t) t0 * k, k, 0.0f, cb, tn);
+		/* the tile's largest item bias per block, for BatchSelectRow's bounds */
+		if (bm && bt->item_bias)
+			KernBlockMax(bt->item_bias + t0, tn / KERN_BLOCK, bm);
 		for (int r = 0; r < nb; r++)
 		{
 			int32_t		u = bt->users[begin + r];
 			RecBlocked	blocked = {NULL, 0, bt->exclude, bt->n_exclude};
 			float		base;
+			float	   *row = cb + (int64_t) q++ * tn;
 
 			if (u < 0)
 				continue;
@@ -644,8 +725,12 @@ RecBatchChunk(void *ctx, int thread, int64_t begin, int64_t end)
 				blocked.n_seen = bt->seen_ptr[u + 1] - bt->seen_ptr[u];
 			}
 			base = bt->mu + (bt->user_bias ? bt->user_bias[u] : 0.0f);
-			SelectRow(&heaps[r], cb + (int64_t) q++ * tn, bt->item_bias, base, t0, tn,
-					  &blocked, bt->item_of);
+			if (bm)
+				BatchSelectRow(&heaps[r], row, bt->item_bias, base, t0, tn, &blocked,
+							   bt->item_of, bm, bm + tn / KERN_BLOCK + 1);
+			else
+				SelectRow(&heaps[r], row, bt->item_bias, base, t0, tn, &blocked,
+						  bt->item_of);
 		}
 	}
 

@@ -245,7 +245,12 @@ typedef struct RecBatch
 	float	  **xb;				/* [thread] block x k gathered user rows */
 	float	  **cb;				/* [thread] block x tile scores */
 	TopNHeap  **heaps;			/* [thread] block heaps */
+	float	  **bm;				/* [thread] RECSYS_BATCH_BOUNDS(tile) floats, or
+								 * NULL: no block bounds (slower selection) */
 } RecBatch;
+
+/* floats of a RecBatch.bm scratch for tiles of `tile` items */
+#define RECSYS_BATCH_BOUNDS(tile)	(2 * ((tile) / KERN_BLOCK + 1))
 
 extern int	RecBatchChunk(void *ctx, int thread, int64_t begin, int64_t end);
 
