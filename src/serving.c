@@ -715,10 +715,11 @@ RecBatchChunk(void *ctx, int thread, int64_t begin, int64_t end)
 			int32_t		u = bt->users[begin + r];
 			RecBlocked	blocked = {NULL, 0, bt->exclude, bt->n_exclude};
 			float		base;
-			float	   *row = cb + (int64_t) q++ * tn;
+			float	   *row;
 
 			if (u < 0)
 				continue;
+			row = cb + (int64_t) q++ * tn;
 			if (bt->seen_ptr)
 			{
 				blocked.seen = bt->seen_items + bt->seen_ptr[u];
