@@ -850,17 +850,15 @@ static const KernImpl kern_avx512 = {
 static const KernImpl *kern = &kern_portable;
 
 /*
- * Picks the kernels for this CPU when the library is loaded (before any thread
- * exists).  RECSYS_KERNELS=portable|avx2|avx512 in the environment narrows the
- * choice, for benchmarks and tests of the other paths; it never picks a set the
- * CPU lacks.
+ * Makes the named kernel set ("avx512", "avx2" or "portable") the one in use,
+ * if this CPU has what it needs; false (nothing changed) otherwise.  Called at
+ * load time, and by tests and benchmarks to reach every set; not while other
+ * threads may be running kernels.
  */
-__attribute__((constructor))
-static void
-KernInit(void)
+bool
+KernSelect(const char *name)
 {
 #ifdef KERN_X86
-	const char *want = getenv("RECSYS_KERNELS");
 	bool		avx2,
 				avx512;
 
@@ -869,12 +867,38 @@ KernInit(void)
 	avx512 = avx2 && __builtin_cpu_supports("avx512f") &&
 		__builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
 		__builtin_cpu_supports("avx512bw");
-	if (want && strcmp(want, "portable") == 0)
-		avx2 = avx512 = false;
-	else if (want && strcmp(want, "avx2") == 0)
-		avx512 = false;
-	kern = avx512 ? &kern_avx512 : (avx2 ? &kern_avx2 : &kern_portable);
+	if (strcmp(name, "avx512") == 0 && avx512)
+		kern = &kern_avx512;
+	else if (strcmp(name, "avx2") == 0 && avx2)
+		kern = &kern_avx2;
+	else if (strcmp(name, "portable") == 0)
+		kern = &kern_portable;
+	else
+		return false;
+	return true;
+#else
+	if (strcmp(name, "portable") != 0)
+		return false;
+	kern = &kern_portable;
+	return true;
 #endif
+}
+
+/*
+ * Picks the best kernels for this CPU when the library is loaded (before any
+ * thread exists).  RECSYS_KERNELS=portable|avx2 in the environment narrows the
+ * choice, for benchmarks of the other paths.
+ */
+__attribute__((constructor))
+static void
+KernInit(void)
+{
+	const char *want = getenv("RECSYS_KERNELS");
+
+	if (want != NULL && KernSelect(want))
+		return;
+	if (!KernSelect("avx512") && !KernSelect("avx2"))
+		KernSelect("portable");
 }
 
 /* The name of the kernel set in use: "avx512", "avx2" or "portable" */

@@ -30,6 +30,8 @@ extern void KernBlockMax(const float *x, int blocks, float *out);
 extern uint64_t KernBlockAbove(const float *x, const float *bias, float base, float floor);
 /* the kernel set chosen for this CPU: "avx512", "avx2" or "portable" */
 extern const char *KernName(void);
+/* switches to the named kernel set if the CPU has it (tests, benchmarks) */
+extern bool KernSelect(const char *name);
 
 /* qsort/bsearch comparators for plain integer arrays (ascending) */
 extern int	RecCompareInt64(const void *a, const void *b);
