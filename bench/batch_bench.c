@@ -24,7 +24,7 @@
 extern char *openblas_get_corename(void);
 
 static int BLOCK = 256;
-static int TILE = 4096;
+static int TILE = 1024;
 #define TOPN	10
 #define REPS	5
 

@@ -42,7 +42,7 @@
 
 /* recommend_all: users per SGEMM block, items per tile, result rows per round */
 #define BATCH_BLOCK_USERS	256
-#define BATCH_TILE_ITEMS	4096
+#define BATCH_TILE_ITEMS	1024
 #define BATCH_ROUND_ROWS	(1 << 22)
 /* recommend_all: rounds a long run is cut into, for the overlapped hand-over */
 #define BATCH_MIN_ROUNDS	8

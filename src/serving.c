@@ -183,52 +183,73 @@ SelectSpan(TopNHeap *h, const float *dots, const float *item_bias, float base,
 }
 
 /*
- * SelectRow for recommend_all, without writing the scores back: bmax[c] is the
- * largest item bias of block c of the row (KERN_BLOCK items; unused without
- * biases) and dmax scratch for as many floats.  Once the heap is full, a block
- * is skipped when the bound dmax + (base + bmax) is below the heap's floor: the
- * float sums round monotonically, so no score of the block can exceed it (a
- * NaN bound never skips).  In a block that is not skipped, one vector compare
- * finds the items whose score reaches the floor and only those are visited, so
- * the result is the one SelectRow gives.
+ * Offers the items of block c (KERN_BLOCK items from j0 = c * KERN_BLOCK) that
+ * reach the heap's floor, found with one vector compare
+ */
+static inline void
+SelectBlock(TopNHeap *h, const float *dots, const float *item_bias, const float *bias,
+			float base, int32_t first, int32_t j0, const RecBlocked *b,
+			const int32_t *item_of)
+{
+	float		floor = HeapFloor(h);
+	uint64_t	bits = KernBlockAbove(dots + j0, bias ? bias + j0 : NULL, base, floor);
+
+	while (bits)
+	{
+		int32_t		j = j0 + __builtin_ctzll(bits);
+		int32_t		i = first + j;
+		float		sc = ItemScore(dots[j], item_bias, i, base);
+
+		bits &= bits - 1;
+		if (!(sc >= floor) || !TopNWouldEnter(h, sc, i))
+			continue;
+		if (b && RecIsBlocked(b, item_of ? item_of[i] : i))
+			continue;
+		TopNPush(h, sc, i);
+		floor = HeapFloor(h);
+	}
+}
+
+/*
+ * SelectRow for recommend_all, without writing the scores back.  bmax[c] is
+ * the largest item bias of block c of the row (KERN_BLOCK items; unused
+ * without biases) and bound scratch for as many floats.  Every block gets the
+ * bound dmax + (base + bmax): float sums round monotonically, so no score of
+ * the block exceeds it (a NaN bound never skips).  The block with the best
+ * bound goes first, so that the heap's floor rises at once, then the others in
+ * order, skipping those whose bound is below the floor of a full heap.  The
+ * heap keeps the best entries by (score desc, index asc) whatever order they
+ * come in, so the result is the one SelectRow gives.
  */
 static void
 BatchSelectRow(TopNHeap *h, const float *dots, const float *item_bias, float base,
 			   int32_t first, int32_t n, const RecBlocked *b, const int32_t *item_of,
-			   const float *bmax, float *dmax)
+			   const float *bmax, float *bound)
 {
 	int32_t		blocks = n / KERN_BLOCK;
 	const float *bias = item_bias ? item_bias + first : NULL;
+	int32_t		best = -1;
+	float		best_bound = -INFINITY;
 
-	KernBlockMax(dots, blocks, dmax);
+	KernBlockMax(dots, blocks, bound);
 	for (int32_t c = 0; c < blocks; c++)
 	{
-		int32_t		j0 = c * KERN_BLOCK;
-		float		floor = HeapFloor(h);
-		uint64_t	bits;
+		float		v = bias ? bound[c] + (base + bmax[c]) : bound[c] + base;
 
-		if (h->size == h->cap)
+		bound[c] = v;
+		if (!(v <= best_bound))
 		{
-			float		bound = bias ? dmax[c] + (base + bmax[c]) : dmax[c] + base;
-
-			if (bound < floor)
-				continue;
+			best = c;
+			best_bound = isnan(v) ? INFINITY : v;
 		}
-		bits = KernBlockAbove(dots + j0, bias ? bias + j0 : NULL, base, floor);
-		while (bits)
-		{
-			int32_t		j = j0 + __builtin_ctzll(bits);
-			int32_t		i = first + j;
-			float		s = ItemScore(dots[j], item_bias, i, base);
-
-			bits &= bits - 1;
-			if (!(s >= floor) || !TopNWouldEnter(h, s, i))
-				continue;
-			if (b && RecIsBlocked(b, item_of ? item_of[i] : i))
-				continue;
-			TopNPush(h, s, i);
-			floor = HeapFloor(h);
-		}
+	}
+	if (best >= 0)
+		SelectBlock(h, dots, item_bias, bias, base, first, best * KERN_BLOCK, b, item_of);
+	for (int32_t c = 0; c < blocks; c++)
+	{
+		if (c == best || (h->size == h->cap && bound[c] < h->score[0]))
+			continue;
+		SelectBlock(h, dots, item_bias, bias, base, first, c * KERN_BLOCK, b, item_of);
 	}
 	SelectSpan(h, dots, item_bias, base, first, blocks * KERN_BLOCK, n, b, item_of);
 }

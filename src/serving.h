@@ -249,7 +249,7 @@ typedef struct RecBatch
 								 * NULL: no block bounds (slower selection) */
 } RecBatch;
 
-/* floats of a RecBatch.bm scratch for tiles of `tile` items */
+/* floats of a RecBatch.bm scratch for tiles of `tile` items (bias maxima, bounds) */
 #define RECSYS_BATCH_BOUNDS(tile)	(2 * ((tile) / KERN_BLOCK + 1))
 
 extern int	RecBatchChunk(void *ctx, int thread, int64_t begin, int64_t end);
