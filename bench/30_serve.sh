@@ -82,7 +82,7 @@ printf '#include <stdio.h>\nextern char *openblas_get_corename(void);\nint main(
 cc -O2 -o "$out/corename" "$out/corename.c" $BLAS_LIBS
 core=$(with_backend_blas "$out/corename")
 read -r bare_p50 bare_p99 gemm_gflops fused_p50 fused_cold_p50 warm_gbs cold_gbs item_mb kernels \
-	< <(with_backend_blas "$out/serve_bench" "$out/items.txt" "$out/users.txt" "$THREADS" 2>/dev/null)
+	< <(with_backend_blas "$out/serve_bench" "$out/items.txt" "$out/users.txt" "$THREADS" 2>"$out/serve_bench.err")
 # recommend_all's numeric core (RecBatchChunk on the pool) against the bare GEMM, on
 # the backend's kernel and on the other one of Haswell / the CPU's own, one run each
 gcc -O2 -Isrc $BLAS_CFLAGS bench/batch_bench.c src/serving.c src/pool.c src/kernels.c \
@@ -181,6 +181,8 @@ BEGIN {
 	printf "| recommend_all, backend CPU, all threads (s) | %.2f | %.2f (CPU seconds of the same GEMM FLOPs, %s) | %.2fx (target <= 1.5x) |\n", cpu, flop_cpu, core, cpu / flop_cpu;
 	printf "\n(%d rows from recommend_all; latencies are per call through libpq, prepared, one client)\n", rows;
 }'
+echo
+echo "Half-precision item factors (not a model option yet; measured on this model, the sampled users): $(sed -n 's/^recall@/recall@/p' "$out/serve_bench.err")"
 echo
 echo "recommend_all's numeric core in C (bench/batch_bench.c: RecBatchChunk on the pool, ${BATCH_USERS} users) against the same SGEMM calls alone, per OpenBLAS kernel, best of interleaved runs"
 echo

@@ -71,6 +71,62 @@ StreamSum(const float *buf, size_t n)
 	return s[0][0];
 }
 
+/* x rounded to bfloat16 (nearest, ties to even) and back */
+static float
+RoundBf16(float x)
+{
+	uint32_t	u;
+
+	memcpy(&u, &x, 4);
+	u = (u + 0x7FFF + ((u >> 16) & 1)) & 0xFFFF0000u;
+	memcpy(&x, &u, 4);
+	return x;
+}
+
+/* x rounded to IEEE half precision and back */
+static float
+RoundF16(float x)
+{
+	return (float) (_Float16) x;
+}
+
+/*
+ * Recall@TOPN of the top-N ranked on item factors rounded by round() against the
+ * exact top-N, over every sampled user: what a half-precision item matrix would
+ * give up (it would halve the bytes the scan reads)
+ */
+static double
+RoundedRecall(const float *Y, int n_items, int k, const float *X, int n_users,
+			  const float *item_bias, const float *user_base, float (*round) (float))
+{
+	float	   *Yr = malloc(sizeof(float) * (size_t) n_items * k);
+	long		hit = 0,
+				total = 0;
+
+	for (size_t i = 0; i < (size_t) n_items * k; i++)
+		Yr[i] = round(Y[i]);
+	for (int u = 0; u < n_users; u++)
+	{
+		float		es[TOPN],
+					rs[TOPN];
+		int64_t		ei[TOPN],
+					ri[TOPN];
+		TopNHeap	e,
+					r;
+
+		TopNInit(&e, TOPN, es, ei);
+		TopNInit(&r, TOPN, rs, ri);
+		KernDotTopN(&e, Y, n_items, k, X + (size_t) u * k, item_bias, user_base[u], NULL, NULL);
+		KernDotTopN(&r, Yr, n_items, k, X + (size_t) u * k, item_bias, user_base[u], NULL, NULL);
+		for (int a = 0; a < e.size; a++)
+			for (int b = 0; b < r.size; b++)
+				hit += ei[a] == ri[b];
+		total += e.size;
+	}
+	free(Yr);
+	return (double) hit / (total > 0 ? total : 1);
+}
+
 /* Reads all of buf, so that whatever was cached before is evicted */
 static void
 Flush(float *buf, size_t n)
@@ -312,6 +368,9 @@ main(int argc, char **argv)
 		checksum += C[rep];
 	}
 
+	fprintf(stderr, "recall@%d of half-precision item factors: fp16 %.4f, bf16 %.4f\n", TOPN,
+			RoundedRecall(Y, n_items, k, X, n_users, item_bias, user_base, RoundF16),
+			RoundedRecall(Y, n_items, k, X, n_users, item_bias, user_base, RoundBf16));
 	printf("%.1f %.1f %.2f %.1f %.1f %.1f %.1f %.2f %s\n", lat[calls / 2],
 		   lat[(int) (calls * 0.99)], 2.0 * GEMM_USERS * n_items * k / best / 1e9,
 		   fused_p50, fused_cold_p50, warm_gbs, cold_gbs,
