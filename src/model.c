@@ -120,6 +120,14 @@ CheckModelOptions(const RecModelHeader *h, int sqlstate)
 				 errmsg("invalid recsys.model value: option \"keep_interactions\" is %s but the model %s its interactions",
 						facts.keep_interactions ? "true" : "false",
 						facts.keep_interactions ? "does not keep" : "keeps")));
+	/* a hybrid model is served as explicit by its flag; "explicit" defaults to false */
+	if (h->algorithm == RECSYS_ALG_HYBRID &&
+		(facts.has_explicit && facts.explicit_feedback) != ((h->flags & RECSYS_MODEL_EXPLICIT) != 0))
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid recsys.model value: option \"explicit\" is %s but the model is %s",
+						facts.has_explicit && facts.explicit_feedback ? "true" : "false",
+						(h->flags & RECSYS_MODEL_EXPLICIT) ? "explicit" : "implicit")));
 }
 
 /* Decodes and validates a binary form; errors carry the given SQLSTATE */

@@ -524,6 +524,11 @@ RecCheckModelOptions(const char *json, int algorithm, RecOptionFacts *facts,
 		facts->has_keep_interactions = true;
 		facts->keep_interactions = *(const bool *) (opts.bytes + alg->options[spec].offset);
 	}
+	if ((spec = FindSpec(alg, "explicit", 8)) >= 0 && present[spec])
+	{
+		facts->has_explicit = true;
+		facts->explicit_feedback = *(const bool *) (opts.bytes + alg->options[spec].offset);
+	}
 	return true;
 }
 

@@ -200,6 +200,8 @@ typedef struct RecOptionFacts
 	bool		biases;
 	bool		has_keep_interactions;	/* "keep_interactions" is present */
 	bool		keep_interactions;
+	bool		has_explicit;	/* "explicit" is present (hybrid models) */
+	bool		explicit_feedback;
 } RecOptionFacts;
 
 /*

@@ -2,8 +2,9 @@
 -- crafted from trained ones with one section broken (vocabulary out of order or
 -- without its NUL, idf NaN, weights NaN, above 1 or not a unit row, postings past
 -- the items, counts that disagree, truncation, flags and means these kinds cannot
--- have) are refused through text input (22P02) and binary input (22P03) with the
--- reason, never stored; what was trained goes through both unchanged.
+-- have, an explicit flag the options deny) are refused through text input (22P02)
+-- and binary input (22P03) with the reason, never stored; what was trained goes
+-- through both unchanged.
 BEGIN;
 SELECT plan(15);
 
@@ -21,6 +22,11 @@ INSERT INTO mc_models
 SELECT 'hybrid', recsys.train_hybrid(p.user_id, d.id, p.value,
 									 format('[%s, %s, 1]', d.id, d.id % 3)::recsys.vec,
 									 '{"factors": 2, "iterations": 3}')
+FROM mc_docs d LEFT JOIN mc_plays p ON p.item_id = d.id;
+INSERT INTO mc_models
+SELECT 'hybrid_explicit', recsys.train_hybrid(p.user_id, d.id, p.value,
+											  format('[%s, %s, 1]', d.id, d.id % 3)::recsys.vec,
+											  '{"factors": 2, "iterations": 3, "explicit": true}')
 FROM mc_docs d LEFT JOIN mc_plays p ON p.item_id = d.id;
 INSERT INTO mc_models
 SELECT 'content', recsys.train_content(p.user_id, d.id, p.value, format('[%s, %s, 1]', d.id, d.id % 3)::recsys.vec)
@@ -140,12 +146,17 @@ INSERT INTO mc_bad (what, b, msg) VALUES
 	 'an implicit model has global_mean 0, got 2.5'),
 	('a hybrid model with biases', pg_temp.put(pg_temp.bin('hybrid'), 8, int4send(6 | 1)),
 	 'an implicit model cannot have biases'),
+	('an explicit flag the options deny', pg_temp.put(pg_temp.bin('hybrid'), 8, int4send(6 | 16)),
+	 'option "explicit" is false but the model is explicit'),
+	('an implicit flag the options deny',
+	 pg_temp.put(pg_temp.put(pg_temp.bin('hybrid_explicit'), 8, int4send(6)), 60, float4send(0)),
+	 'option "explicit" is true but the model is implicit'),
 	('a hybrid model truncated in its directory', substring(pg_temp.bin('hybrid') FROM 1 FOR 300),
 	 'model truncated: 300 bytes, the header and its directory of 9 sections need 324'),
 	('an unknown algorithm', pg_temp.put(pg_temp.bin('text'), 6, '\x0008'::bytea),
 	 'unknown algorithm code 8');
 
-SELECT is((SELECT count(*) FROM mc_bad), 30::bigint, 'thirty refused values');
+SELECT is((SELECT count(*) FROM mc_bad), 32::bigint, 'thirty-two refused values');
 SELECT is_empty($$ SELECT what, e.state FROM mc_bad, pg_temp.error_of(format('SELECT %L::recsys.model', pg_temp.as_text(b))) e
 				   WHERE e.state <> '22P02' $$,
 				'text input refuses every one with 22P02');
@@ -175,7 +186,7 @@ SELECT is_empty($$ SELECT name FROM mc_models WHERE pg_temp.as_text(pg_temp.bin(
 SELECT is_empty($$ SELECT name, e.state FROM mc_models, pg_temp.error_of(format('SELECT pg_temp.recv(%L::bytea)', pg_temp.bin(name))) e
 				   WHERE e.state <> 'no error' $$,
 				'and through binary input');
-SELECT is((SELECT count(*) FROM mc_recv), 3::bigint, 'the three were stored');
+SELECT is((SELECT count(*) FROM mc_recv), 4::bigint, 'the four were stored');
 SELECT is_empty($$ SELECT a.name FROM mc_models a JOIN mc_recv b ON recsys.model_send(b.m) = recsys.model_send(a.m)
 				   GROUP BY a.name HAVING count(*) <> 1
 				   UNION ALL SELECT name FROM mc_models WHERE NOT EXISTS
