@@ -689,3 +689,11 @@ CREATE FUNCTION recsys.untrack(name text, source regclass DEFAULT NULL)
 	LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION recsys.untrack(text, regclass) IS
 	'stops recsys.track of the model: drops the trigger (if its table still exists), the tracking and the overlays';
+
+-- the neighbourhood models' defaults from bench/60_defaults.sh (issue 10)
+COMMENT ON AGGREGATE recsys.train_knn(bigint, bigint, real) IS
+	'trains an item-based neighbourhood model (Jaccard, 100 neighbours, shrinkage 100) with default options';
+COMMENT ON AGGREGATE recsys.train_ease(bigint, bigint, real) IS
+	'trains an EASE item-item model (closed form; binary values, lambda 1000, 200 neighbours) with default options';
+COMMENT ON AGGREGATE recsys.train_ease(bigint, bigint, real, jsonb) IS
+	'trains an EASE item-item model (regularization, neighbours, max_items, values)';
