@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Evaluation benchmark: recsys.evaluate over every test user of an 80/20 split of
 # synthetic ratings (default 100,000 users x 5,000 items x 2,000,000 ratings, 32
-# factors) against recommend_all for the same users and k (the batched top-N it is
-# built on), and against the hand-written SQL evaluation (recommend per user +
-# array_agg + the metric functions) on a sample of users, scaled up.  Prints a
-# markdown table.
+# factors) plain and with the propensity and beyond_accuracy options, and
+# recsys.evaluate_users, against recommend_all for the same users and k (the
+# batched top-N they are built on), and against the hand-written SQL evaluation
+# (recommend per user + array_agg + the metric functions) on a sample of users,
+# scaled up.  Prints a markdown table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,6 +49,16 @@ SELECT 'evaluate', extract(epoch FROM clock_timestamp() - t0), (SELECT e ->> 'us
 	   (SELECT e ->> 'test_rows' FROM e) FROM t;
 
 UPDATE t SET t0 = clock_timestamp();
+CREATE TEMP TABLE e2 AS SELECT recsys.evaluate('bench_eval', 'SELECT user_id, item_id FROM eval_test', 10,
+	'{"propensity": "popularity", "beyond_accuracy": true}') AS e;
+SELECT 'evaluate_all_options', extract(epoch FROM clock_timestamp() - t0), (SELECT e ->> 'users' FROM e2) FROM t;
+
+UPDATE t SET t0 = clock_timestamp();
+CREATE TEMP TABLE eu AS SELECT count(*) AS n, avg(ndcg) AS ndcg
+	FROM recsys.evaluate_users('bench_eval', 'SELECT user_id, item_id FROM eval_test', 10);
+SELECT 'evaluate_users', extract(epoch FROM clock_timestamp() - t0), (SELECT n FROM eu) FROM t;
+
+UPDATE t SET t0 = clock_timestamp();
 CREATE TEMP TABLE ra AS
 	SELECT count(*) AS n FROM recsys.recommend_all('bench_eval', 10, (SELECT u FROM users));
 SELECT 'recommend_all', extract(epoch FROM clock_timestamp() - t0), (SELECT n FROM ra) FROM t;
@@ -63,6 +74,8 @@ SQL
 
 awk -v U="$USERS" -v I="$ITEMS" -v K="$FACTORS" -v T="$THREADS" '
 $1 == "evaluate" { ev = $2; users = $3; rows = $4 }
+$1 == "evaluate_all_options" { eo = $2; eo_users = $3 }
+$1 == "evaluate_users" { eu = $2; eu_users = $3 }
 $1 == "recommend_all" { ra = $2; ra_rows = $3 }
 $1 == "sql_by_hand" { sq = $2; sq_users = $3 }
 END {
@@ -70,6 +83,8 @@ END {
 	print "| measure | seconds | users | ratio |";
 	print "| --- | ---: | ---: | ---: |";
 	printf "| recsys.evaluate (%d test rows) | %.2f | %d | %.2fx recommend_all |\n", rows, ev, users, ev / ra;
+	printf "| recsys.evaluate with propensity and beyond_accuracy | %.2f | %d | %.2fx recommend_all |\n", eo, eo_users, eo / ra;
+	printf "| recsys.evaluate_users, count and avg over its rows | %.2f | %d | %.2fx recommend_all |\n", eu, eu_users, eu / ra;
 	printf "| recommend_all, same users, top 10 | %.2f | %d | 1.00x |\n", ra, ra_rows / 10;
 	printf "| SQL by hand: recommend per user + ndcg_at_k, %d users | %.2f | %d | scaled to %d users: %.1f s = %.0fx evaluate |\n", sq_users, sq, sq_users, users, sq / sq_users * users, sq / sq_users * users / ev;
 }' bench/out/evaluate.txt

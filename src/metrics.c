@@ -317,6 +317,18 @@ RankingMetric(FunctionCallInfo fcinfo, double (*formula) (const RecRankedHits *)
 	PG_RETURN_FLOAT8(formula(&rh));
 }
 
+/* The ideal DCG of min(k, |relevant|) hits at the first positions */
+static double
+IdealDcg(const RecRankedHits *rh)
+{
+	double		ideal = 0.0;
+	int64		n_ideal = Min((int64) rh->k, rh->n_relevant);
+
+	for (int64 j = 0; j < n_ideal; j++)
+		ideal += 1.0 / log2(j + 2.0);
+	return ideal;
+}
+
 double
 RecPrecisionAtK(const RecRankedHits *rh)
 {
@@ -337,16 +349,11 @@ double
 RecNdcgAtK(const RecRankedHits *rh)
 {
 	double		dcg = 0.0;
-	double		ideal = 0.0;
-	int64		n_ideal;
 
 	for (int32 j = 0; j < rh->n_ranked; j++)
 		if (rh->hit[j])
 			dcg += 1.0 / log2(j + 2.0);
-	n_ideal = Min((int64) rh->k, rh->n_relevant);
-	for (int64 j = 0; j < n_ideal; j++)
-		ideal += 1.0 / log2(j + 2.0);
-	return dcg / ideal;
+	return dcg / IdealDcg(rh);
 }
 
 double
@@ -365,6 +372,68 @@ double
 RecHitRateAtK(const RecRankedHits *rh)
 {
 	return rh->n_hits > 0 ? 1.0 : 0.0;
+}
+
+double
+RecIpsPrecisionAtK(const RecRankedHits *rh, const double *w)
+{
+	double		sum = 0.0;
+
+	for (int32 j = 0; j < rh->n_ranked; j++)
+		if (rh->hit[j])
+			sum += w[j];
+	return sum / rh->k;
+}
+
+double
+RecIpsRecallAtK(const RecRankedHits *rh, const double *w)
+{
+	double		sum = 0.0;
+
+	for (int32 j = 0; j < rh->n_ranked; j++)
+		if (rh->hit[j])
+			sum += w[j];
+	return sum / (double) rh->n_relevant;
+}
+
+double
+RecIpsNdcgAtK(const RecRankedHits *rh, const double *w)
+{
+	double		dcg = 0.0;
+
+	for (int32 j = 0; j < rh->n_ranked; j++)
+		if (rh->hit[j])
+			dcg += w[j] / log2(j + 2.0);
+	return dcg / IdealDcg(rh);
+}
+
+/* qsort comparator of int64 counts, ascending */
+static int
+CompareCount(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+bool
+RecGini(int64_t *x, int64_t n, double *gini)
+{
+	double		total = 0.0;
+	double		weighted = 0.0;
+
+	qsort(x, n, sizeof(int64_t), CompareCount);
+	for (int64 i = 0; i < n; i++)
+	{
+		total += (double) x[i];
+		/* 1-based rank i + 1: weight 2 (i + 1) - n - 1 */
+		weighted += (2.0 * (double) (i + 1) - (double) n - 1.0) * (double) x[i];
+	}
+	if (total <= 0.0)
+		return false;
+	*gini = weighted / ((double) n * total);
+	return true;
 }
 
 /* recsys.precision_at_k: hits in the top k / k (missing positions count as misses) */

@@ -43,6 +43,27 @@ extern double RecAveragePrecisionAtK(const RecRankedHits *rh);
 extern double RecHitRateAtK(const RecRankedHits *rh);
 
 /*
+ * Inverse-propensity-scored variants (recsys.evaluate's "propensity" option):
+ * w[j] is the normalised weight of the item at ranked position j (read at hits
+ * only).  With every weight 1 they equal precision, recall and nDCG.
+ */
+
+/* sum of hit weights / k */
+extern double RecIpsPrecisionAtK(const RecRankedHits *rh, const double *w);
+
+/* sum of hit weights / |relevant| */
+extern double RecIpsRecallAtK(const RecRankedHits *rh, const double *w);
+
+/* sum of hit weights / log2(position + 1), / the ideal DCG of RecNdcgAtK */
+extern double RecIpsNdcgAtK(const RecRankedHits *rh, const double *w);
+
+/*
+ * Gini coefficient of n non-negative counts (sorted in place, ascending):
+ * sum over i = 1..n of (2i - n - 1) x_(i) / (n sum x); false when they sum to 0
+ */
+extern bool RecGini(int64_t *x, int64_t n, double *gini);
+
+/*
  * Rating-error sums, as the float8[3] state of recsys.rmse and recsys.mae keeps
  * them: the number of pairs, a sum of per-pair errors and its Neumaier
  * compensation term.
