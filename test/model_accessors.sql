@@ -66,9 +66,9 @@ SELECT is((pg_temp.info('noseen') ->> 'has_interactions')::boolean, false, 'keep
 CREATE FUNCTION pg_temp.options_bytes(name text) RETURNS int LANGUAGE sql AS
 	$$ SELECT (length((pg_temp.info(name) -> 'options')::text) + 1 + 7) / 8 * 8 $$;
 SELECT is((pg_temp.info('ials') ->> 'bytes')::int - (pg_temp.info('noseen') ->> 'bytes')::int,
-		  2 * 24 + 8 * (((pg_temp.info('ials') ->> 'n_users')::int + 1)) + ((4 * (pg_temp.info('ials') ->> 'n_interactions')::int + 7) / 8) * 8
+		  3 * 24 + 8 * (((pg_temp.info('ials') ->> 'n_users')::int + 1)) + 2 * ((4 * (pg_temp.info('ials') ->> 'n_interactions')::int + 7) / 8) * 8
 		  + pg_temp.options_bytes('ials') - pg_temp.options_bytes('noseen'),
-		  'the seen items take two directory entries, (n_users + 1) * 8 and n_interactions * 4 bytes (8-aligned)');
+		  'the seen interactions take three directory entries, (n_users + 1) * 8 and twice n_interactions * 4 bytes (items and values, 8-aligned)');
 SELECT is(recsys.model_info(NULL), NULL, 'model_info(NULL) is NULL');
 
 -- factors
