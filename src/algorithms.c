@@ -278,9 +278,18 @@ RecFitIals(const RecFitInput *in, RecFitOutput *out)
 	IalsParams	p;
 	int			status;
 
-	/* the model records the scale it was trained with: fold-in divides by it */
-	scaled.confidence_scale = IalsConfidenceScale(o, &in->data->ratings);
-	with_scale.options_json = RecOptionsJson(in->algorithm->code, &scaled);
+	/*
+	 * The model records the scale it was trained with: fold-in divides by it.
+	 * train_hybrid runs this fit with its own options, which have no
+	 * confidence_scale: its alpha stays unscaled, as its fold-in reads it.
+	 */
+	if (in->algorithm->code == RECSYS_ALG_IALS)
+	{
+		scaled.confidence_scale = IalsConfidenceScale(o, &in->data->ratings);
+		with_scale.options_json = RecOptionsJson(in->algorithm->code, &scaled);
+	}
+	else
+		scaled.confidence_scale = 1.0;
 	m = CreateFactorModel(&with_scale, IalsFlags(o), (int) o->factors, &l);
 
 	memset(&f, 0, sizeof(f));
