@@ -461,7 +461,7 @@ RecTextScratchAlloc(const RecModelView *v, RecTextScratch *s)
 {
 	int64		n = Max(v->n_terms, 1);
 
-	s->acc = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(float) * n,
+	s->acc = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(double) * n,
 										MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	s->mark = palloc0(sizeof(uint64) * ((n + 63) / 64 + 1));
 	s->terms = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(int32) * n,

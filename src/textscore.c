@@ -52,22 +52,35 @@ ProfileMean(const RecHistory *hist, bool center, double *scale)
 }
 
 /*
+ * A profile shorter than this share of the summed lengths of its contributions
+ * has cancelled to rounding error (centred weights over items with the same
+ * terms): it is taken as zero, not as the direction of the residue
+ */
+#define PROFILE_CANCELLED	1e-9
+
+/*
  * The unnormalised profile of hist into s->acc (weights scaled as
  * ProfileMean says), its terms listed in s->terms; returns how many terms, the
- * profile's norm in *norm, the mean and scale of the weights in *mean, *scale
+ * profile's norm in *norm (0 when it cancelled), the mean and scale of the
+ * weights in *mean, *scale
  */
 static int64_t
 Profile(const RecModelView *v, const RecHistory *hist, bool center, RecTextScratch *s,
 		double *norm, double *mean, double *scale)
 {
 	double		ss = 0.0;
+	double		length = 0.0;
 	int64_t		n = 0;
 
 	*mean = ProfileMean(hist, center, scale);
 	for (int64_t j = 0; j < hist->n; j++)
 	{
 		int32_t		i = hist->items[j];
-		float		w = (float) ((hist->values[j] - *mean) * *scale);
+		double		w = (hist->values[j] - *mean) * *scale;
+
+		/* rows are unit vectors (or empty): w x_i is |w| long */
+		if (v->feature_ptr[i + 1] > v->feature_ptr[i])
+			length += fabs(w);
 
 		for (int64_t e = v->feature_ptr[i]; e < v->feature_ptr[i + 1]; e++)
 		{
@@ -84,8 +97,10 @@ Profile(const RecModelView *v, const RecHistory *hist, bool center, RecTextScrat
 		}
 	}
 	for (int64_t k = 0; k < n; k++)
-		ss += (double) s->acc[s->terms[k]] * s->acc[s->terms[k]];
+		ss += s->acc[s->terms[k]] * s->acc[s->terms[k]];
 	*norm = sqrt(ss);
+	if (*norm <= PROFILE_CANCELLED * length)
+		*norm = 0.0;
 	return n;
 }
 
@@ -97,7 +112,7 @@ ClearProfile(RecTextScratch *s, int64_t n)
 	{
 		int32_t		t = s->terms[k];
 
-		s->acc[t] = 0.0f;
+		s->acc[t] = 0.0;
 		s->mark[t >> 6] = 0;
 	}
 }
@@ -176,8 +191,7 @@ RecTextTerms(const RecModelView *v, const RecHistory *hist, bool center, int32_t
 			else
 				dot += (double) v->feature_values[a++] * v->feature_values[b++];
 		}
-		terms[j] = norm > 0.0 ?
-			(float) ((double) (float) ((hist->values[j] - mean) * scale) * dot / norm) : 0.0f;
+		terms[j] = norm > 0.0 ? (float) ((hist->values[j] - mean) * scale * dot / norm) : 0.0f;
 	}
 	ClearProfile(s, n);
 }

@@ -17,12 +17,12 @@
 #include "scoring.h"
 
 /*
- * Scratch of one scorer: acc holds n_terms floats and mark (n_terms + 63) / 64
+ * Scratch of one scorer: acc holds n_terms doubles and mark (n_terms + 63) / 64
  * words, both zero on entry and left zero; terms holds n_terms entries
  */
 typedef struct RecTextScratch
 {
-	float	   *acc;
+	double	   *acc;
 	uint64_t   *mark;
 	int32_t    *terms;
 } RecTextScratch;
@@ -30,7 +30,9 @@ typedef struct RecTextScratch
 /*
  * scores[i] += cosine(profile of hist, item i) for every item sharing a term
  * with the profile, listed in t when t is not NULL; center: weights are values
- * minus their mean.  Returns false when the profile is zero (nothing scored).
+ * minus their mean.  Returns false when the profile is zero (nothing scored),
+ * which includes a profile whose weights cancel to rounding (its direction
+ * would be noise).
  */
 extern bool RecTextScore(const RecModelView *v, const RecHistory *hist, bool center,
 						 RecTextScratch *s, float *scores, RecTouched *t);

@@ -77,7 +77,7 @@ CheckTextInvariants(const RecModelHeader *m, const RecModelView *v)
 				abort();
 	}
 
-	s.acc = calloc(v->n_terms, sizeof(float));
+	s.acc = calloc(v->n_terms, sizeof(double));
 	s.mark = calloc((v->n_terms + 63) / 64 + 1, sizeof(uint64_t));
 	s.terms = malloc(sizeof(int32_t) * v->n_terms);
 	t.mark = calloc((m->n_items + 63) / 64 + 1, sizeof(uint64_t));
