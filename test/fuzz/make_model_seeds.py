@@ -211,6 +211,11 @@ def edge_valid():
     h.update(n_interactions=5, n_seen=5)
     s['user_factors'][2:4] = [0.0, 0.0]
     out.append(('content_zero_profile', encode(h, s)))
+    # centred weights that cancel to rounding over items of one term (a fuzz finding)
+    h, s = model('content_text')
+    s.update(text_layout([[(0, 1.0)]] * 4, [b'x'], [1.0]))
+    s['seen_values'][2:5] = [1.0000153, 5.7e-41, 0.5]
+    out.append(('content_text_cancelling_profile', encode(h, s)))
     # a vocabulary of one term that every item holds, one with a long lexeme
     h, s = model('content_text')
     s.update(text_layout([[(0, 1.0)]] * 4, [b'x' * 300], [1.0]))
