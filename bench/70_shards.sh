@@ -22,6 +22,7 @@ cleanup() {
 	q -d postgres "DROP DATABASE IF EXISTS $db" >/dev/null
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
 
 shards_start 3 || { echo "could not start the shards"; exit 1; }
 for i in 1 2 3; do

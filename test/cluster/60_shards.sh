@@ -10,7 +10,7 @@
 set -u
 . "$(dirname "$0")/tap.bash"
 . "$(dirname "$0")/shards.bash"
-plan 18
+plan 21
 
 db=recsys_shards_$$
 app=recsys_shard_app
@@ -22,6 +22,7 @@ cleanup() {
 	q -d postgres "DROP ROLE IF EXISTS $other" >/dev/null
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
 
 shards_start 3
 ok $? "three shard clusters start"
@@ -131,6 +132,17 @@ owners=$(for i in 1 2 3; do shard_psql "$i" "SELECT owner FROM recsys.models WHE
 is "$owners" "$app" "on each shard the copy belongs to the role of the user mapping"
 out=$(as_other "SELECT recsys.publish('dist', ARRAY['shard1'])" | grep -o 'does not exist')
 is "$out" "does not exist" "another role cannot publish a model it cannot see"
+as_app "SELECT recsys.share('dist', '$other')" >/dev/null
+out=$(as_other "SELECT recsys.publish('dist', ARRAY['shard1'])" | grep -o 'permission denied for model "dist"')
+is "$out" 'permission denied for model "dist"' "a reader of the model may not publish it"
+# a name another role owns on a shard stays theirs: row-level security hides it
+# from the mapped role, whose insert then collides with it
+shard_psql 1 "INSERT INTO recsys.models (name, model) SELECT 'taken', model FROM recsys.models WHERE name = 'dist'" >/dev/null
+as_app "INSERT INTO recsys.models (name, model) SELECT 'taken', model FROM recsys.models WHERE name = 'dist'" >/dev/null
+out=$(as_app "SELECT recsys.publish('taken', ARRAY['shard1'])" | grep -o 'duplicate key value')
+is "$out" "duplicate key value" "publish cannot overwrite a shard's model that another role owns"
+out=$(shard_psql 1 "SELECT owner FROM recsys.models WHERE name = 'taken'")
+is "$out" "postgres" "... which keeps its owner"
 
 # serving on the shards: grouped by user_id, recommend_items runs remotely, and
 # gives the rows recommend_all gives on the coordinator
