@@ -889,7 +889,7 @@ CREATE AGGREGATE recsys.solve_users(user_id bigint, item_id bigint, value real,
 	PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE recsys.solve_users(bigint, bigint, real, recsys.model, jsonb) IS
-	'one explicit ALS user solve per group (GROUP BY user_id) against the item factors, item biases and global mean of the model, with the als options given; the step recsys.train_distributed runs on each shard';
+	'one explicit ALS user solve per group (GROUP BY user_id) against the item factors, item biases and global mean of the model (a constant or parameter: the same value for every row), with the als options given; the step recsys.train_distributed runs on each shard';
 
 CREATE AGGREGATE recsys.solve_items(item_id bigint, user_id bigint, value real,
 									users recsys.model, options jsonb) (
@@ -899,7 +899,7 @@ CREATE AGGREGATE recsys.solve_items(item_id bigint, user_id bigint, value real,
 	PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE recsys.solve_items(bigint, bigint, real, recsys.model, jsonb) IS
-	'one explicit ALS item solve per group (GROUP BY item_id) against the user factors and biases of the model; its loss adds the item''s squared residuals';
+	'one explicit ALS item solve per group (GROUP BY item_id) against the user factors and biases of the model (a constant or parameter: the same value for every row); its loss adds the item''s squared residuals';
 
 CREATE FUNCTION recsys.factor_model(options jsonb, user_ids bigint[], item_ids bigint[],
 									user_factors recsys.vec[] DEFAULT NULL,

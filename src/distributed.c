@@ -67,8 +67,10 @@ typedef struct SolveEntry
 
 /*
  * The model argument of a row as a detoasted copy kept in fn_mcxt: the same
- * broadcast value arrives with every row (usually the same pointer), so it is
- * copied once per query, not once per group.
+ * broadcast value arrives with every row (the same pointer, for the constant or
+ * parameter it is meant to be), so it is copied once per query, not once per
+ * group.  A value at the pointer seen last is taken to be the same model: the
+ * argument must not vary from row to row.
  */
 static Datum
 SolveModelArg(FunctionCallInfo fcinfo, Datum arg)
@@ -90,8 +92,7 @@ SolveModelArg(FunctionCallInfo fcinfo, Datum arg)
 		c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(SolveModelCache));
 		fcinfo->flinfo->fn_extra = c;
 	}
-	else if (c->copy != NULL)
-		pfree(c->copy);
+	/* an earlier copy is not freed: states of groups not yet finished point to it */
 	c->copy = MemoryContextAllocHuge(fcinfo->flinfo->fn_mcxt,
 									 VARSIZE_ANY_EXHDR(v) + VARHDRSZ);
 	SET_VARSIZE(c->copy, VARSIZE_ANY_EXHDR(v) + VARHDRSZ);
