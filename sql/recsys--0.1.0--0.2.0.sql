@@ -911,16 +911,24 @@ CREATE FUNCTION recsys.factor_model(options jsonb, user_ids bigint[], item_ids b
 									rating_min real DEFAULT NULL,
 									rating_max real DEFAULT NULL,
 									train_loss double precision DEFAULT NULL,
-									iterations integer DEFAULT 0)
+									iterations integer DEFAULT 0,
+									algorithm text DEFAULT 'als')
 	RETURNS recsys.model
 	AS 'MODULE_PATHNAME', 'factor_model'
 	LANGUAGE C VOLATILE PARALLEL SAFE;
-COMMENT ON FUNCTION recsys.factor_model(jsonb, bigint[], bigint[], recsys.vec[], recsys.vec[], real[], real[], integer[], real, real, real, double precision, integer) IS
-	'an explicit (als) model from its parts: ascending ids, one factor vector per id (NULL: the initial factors train_als starts from with options.seed), biases and item counts (NULL: zeros); it keeps no interactions';
+COMMENT ON FUNCTION recsys.factor_model(jsonb, bigint[], bigint[], recsys.vec[], recsys.vec[], real[], real[], integer[], real, real, real, double precision, integer, text) IS
+	'a factor model (algorithm als or ials, with that algorithm''s options) from its parts: ascending ids, one factor vector per id (NULL: the initial factors training starts from with options.seed), biases and item counts (NULL: zeros; ials has no biases and a global mean of 0); it keeps no interactions';
+
+CREATE FUNCTION recsys.factor_gram_product(m recsys.model) RETURNS double precision
+	AS 'MODULE_PATHNAME', 'factor_gram_product'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.factor_gram_product(recsys.model) IS
+	'the sum over every (user, item) pair of the squared score x_u . y_i, from the Gram matrices of the two factor sides: the unobserved pairs'' part of the implicit ALS objective, which recsys.train_distributed adds to the per-row losses';
 
 CREATE FUNCTION recsys.train_distributed(by_user regclass, by_item regclass,
 										 value_column name DEFAULT 'rating',
-										 options jsonb DEFAULT '{}')
+										 options jsonb DEFAULT '{}',
+										 algorithm text DEFAULT 'als')
 	RETURNS recsys.model
 	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 	SET search_path = pg_catalog, pg_temp
@@ -945,11 +953,17 @@ DECLARE
 	loss		double precision;
 	m			recsys.model;
 	started		timestamptz;
+	explicit	boolean;
 BEGIN
-	IF by_user IS NULL OR by_item IS NULL OR value_column IS NULL THEN
-		RAISE EXCEPTION 'by_user, by_item and value_column must not be NULL'
+	IF by_user IS NULL OR by_item IS NULL OR value_column IS NULL OR algorithm IS NULL THEN
+		RAISE EXCEPTION 'by_user, by_item, value_column and algorithm must not be NULL'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	IF algorithm NOT IN ('als', 'ials') THEN
+		RAISE EXCEPTION 'train_distributed trains als or ials, got "%"', pg_catalog.left(algorithm, 64)
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	explicit := algorithm = 'als';
 	-- the user ids and the mean, min and max value, summed per user on the shards
 	EXECUTE format(
 		'SELECT pg_catalog.array_agg(s.u ORDER BY s.u),
@@ -976,8 +990,11 @@ BEGIN
 	END IF;
 
 	-- the initial model: train_als's initial factors for these ids (checks the options)
+	IF NOT explicit THEN
+		mu := 0;
+	END IF;
 	m := recsys.factor_model(opts, users, items, global_mean => mu,
-							 rating_min => vmin, rating_max => vmax);
+							 rating_min => vmin, rating_max => vmax, algorithm => algorithm);
 	iterations := (recsys.model_info(m) -> 'options' ->> 'iterations')::integer;
 	report := (recsys.model_info(m) -> 'options' ->> 'verbose')::boolean;
 
@@ -996,8 +1013,11 @@ BEGIN
 				   GROUP BY t.user_id) AS s(id, r)', value_column, by_user)
 			INTO users, user_f, user_b, user_loss
 			USING m, opts;
+		IF NOT explicit THEN
+			user_b := NULL;
+		END IF;
 		m := recsys.factor_model(opts, users, items, user_f, item_f, user_b, item_b,
-								 counts, mu, vmin, vmax);
+								 counts, mu, vmin, vmax, algorithm => algorithm);
 		-- then its items (the copy by item) against the broadcast user factors
 		EXECUTE format(
 			'SELECT pg_catalog.array_agg(s.id ORDER BY s.id),
@@ -1012,9 +1032,18 @@ BEGIN
 				   GROUP BY t.item_id) AS s(id, r)', value_column, by_item)
 			INTO items, item_f, item_b, counts, item_loss
 			USING m, opts;
-		loss := user_loss + item_loss;
+		IF NOT explicit THEN
+			item_b := NULL;
+		END IF;
 		m := recsys.factor_model(opts, users, items, user_f, item_f, user_b, item_b,
-								 counts, mu, vmin, vmax, loss, it);
+								 counts, mu, vmin, vmax, NULL, it, algorithm);
+		loss := user_loss + item_loss;
+		IF NOT explicit THEN
+			-- the unobserved pairs' part of the implicit objective
+			loss := loss + recsys.factor_gram_product(m);
+		END IF;
+		m := recsys.factor_model(opts, users, items, user_f, item_f, user_b, item_b,
+								 counts, mu, vmin, vmax, loss, it, algorithm);
 		IF report THEN
 			RAISE NOTICE 'train_distributed iteration % of %', it, iterations
 				USING DETAIL = pg_catalog.format('loss %s, %s s', loss,
@@ -1025,8 +1054,8 @@ BEGIN
 	RETURN m;
 END
 $$;
-COMMENT ON FUNCTION recsys.train_distributed(regclass, regclass, name, jsonb) IS
-	'explicit ALS over interactions partitioned by user (by_user) and a copy partitioned by item (by_item), both with columns user_id, item_id and value_column: each iteration solves the users on their shards against the item factors broadcast as a model value, then the items against the user factors (GROUP BY the partition key, shipped by postgres_fdw); from the same options it follows train_als''s loss trajectory; returns the model';
+COMMENT ON FUNCTION recsys.train_distributed(regclass, regclass, name, jsonb, text) IS
+	'ALS (algorithm als, or ials for implicit feedback) over interactions partitioned by user (by_user) and a copy partitioned by item (by_item), both with columns user_id, item_id and value_column: each iteration solves the users on their shards against the item factors broadcast as a model value, then the items against the user factors (GROUP BY the partition key, shipped by postgres_fdw); from the same options it follows train_als''s (or train_ials''s) loss trajectory; returns the model';
 
 CREATE FUNCTION recsys.publish(name text, servers text[]) RETURNS integer
 	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE

@@ -34,6 +34,7 @@
 #include "modelio.h"
 #include "modeltype.h"
 #include "options.h"
+#include "blas.h"
 #include "solver.h"
 #include "vec.h"
 
@@ -182,11 +183,75 @@ CompareSolveEntries(const void *a, const void *b)
 	return x->order < y->order ? -1 : (x->order > y->order ? 1 : 0);
 }
 
+/* The Gram matrices of a broadcast implicit model, computed once per query */
+typedef struct SolveGramCache
+{
+	const RecModelHeader *model;	/* the model copy they belong to */
+	float	   *gram[2];		/* [0]: of the user factors, [1]: of the items */
+} SolveGramCache;
+
+/*
+ * G = F^T F of one side of the model (users or items), cached in the final
+ * function's fn_extra for the model copy: every group of a query solves
+ * against the same broadcast value
+ */
+static const float *
+SolveGram(FunctionCallInfo fcinfo, const RecModelHeader *m, const RecModelView *v,
+		  bool user_side)
+{
+	SolveGramCache *c = (SolveGramCache *) fcinfo->flinfo->fn_extra;
+	int			k = m->factors;
+	int			side = user_side ? 0 : 1;
+
+	if (c == NULL)
+	{
+		c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(SolveGramCache));
+		fcinfo->flinfo->fn_extra = c;
+	}
+	if (c->model != m)
+	{
+		/* a new model copy (earlier ones are never freed): start over */
+		c->model = m;
+		c->gram[0] = c->gram[1] = NULL;
+	}
+	if (c->gram[side] == NULL)
+	{
+		float	   *g = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt,
+										   sizeof(float) * (Size) k * k);
+
+		IalsGram(user_side ? v->user_factors : v->item_factors,
+				 user_side ? m->n_users : m->n_items, k, g);
+		c->gram[side] = g;
+	}
+	return c->gram[side];
+}
+
+/* Raises the error of a failed row solve */
+static void
+SolveError(int rc, const char *what, int64 row_id)
+{
+	if (rc == RECSYS_ENOMEM)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory solving %s %lld", what, (long long) row_id)));
+	if (rc == RECSYS_ENOTPD)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("the normal equations of %s %lld are not positive definite", what,
+						(long long) row_id),
+				 errhint("Use a positive \"regularization\".")));
+	if (rc != RECSYS_OK)
+		elog(ERROR, "solving %s %lld failed with status %d", what, (long long) row_id, rc);
+}
+
 /*
  * Solves the group against the other side of the broadcast model and returns
  * the recsys.factor_row (factors, bias, n, loss).  users: the group is a user
  * (the model's item side is fixed), else an item (the user side is fixed and the
- * residuals count in the loss, as in AlsTrain's item half).
+ * loss counts the observed pairs, as in the solvers' item half).  An als model
+ * gets the explicit solve (duplicates: the last value read wins, as train_als
+ * keeps), an ials model the implicit one (duplicate weights add up, as in
+ * train_ials), warm-started from the row's factors in the model.
  */
 static Datum
 SolveFinal(FunctionCallInfo fcinfo, bool users)
@@ -196,8 +261,7 @@ SolveFinal(FunctionCallInfo fcinfo, bool users)
 	const char *other_what = users ? "item" : "user";
 	const RecModelHeader *m;
 	RecModelView v;
-	AlsOptions	opts;
-	AlsRowInput in;
+	bool		implicit;
 	const int64 *other_ids;
 	int32		n_other;
 	SolveEntry *e;
@@ -205,7 +269,7 @@ SolveFinal(FunctionCallInfo fcinfo, bool users)
 	float	   *values;
 	int64		n = 0;
 	Vec		   *x;
-	float		bias;
+	float		bias = 0.0f;
 	double		loss;
 	int			rc;
 	TupleDesc	desc;
@@ -215,23 +279,18 @@ SolveFinal(FunctionCallInfo fcinfo, bool users)
 	if (st == NULL)
 		PG_RETURN_NULL();
 	m = RecModelFromDatum(st->model);
-	if (m->algorithm != RECSYS_ALG_ALS)
+	if (m->algorithm != RECSYS_ALG_ALS && m->algorithm != RECSYS_ALG_IALS)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("solve_%ss needs an als model, got %s", what,
+				 errmsg("solve_%ss needs an als or ials model, got %s", what,
 						RecModelAlgorithmName(m->algorithm))));
+	implicit = m->algorithm == RECSYS_ALG_IALS;
 	RecModelGetView(m, &v);
-	RecParseOptions(RECSYS_ALG_ALS, st->options, &opts);
-	if (opts.biases && v.user_bias == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option \"biases\" is true but the model has no biases"),
-				 errhint("Assemble the model with recsys.factor_model and the same options.")));
 	other_ids = users ? v.item_ids : v.user_ids;
 	n_other = users ? m->n_items : m->n_users;
 
-	/* ids to indexes of the model, sorted, the last value of a duplicate kept */
-	e = palloc_extended(sizeof(SolveEntry) * st->n, MCXT_ALLOC_HUGE);
+	/* ids to sorted indexes of the model, duplicates resolved as training does */
+	e = palloc_extended(sizeof(SolveEntry) * Max(st->n, 1), MCXT_ALLOC_HUGE);
 	for (int64 j = 0; j < st->n; j++)
 	{
 		int32		idx = RecFindId(other_ids, n_other, st->other_ids[j]);
@@ -243,6 +302,13 @@ SolveFinal(FunctionCallInfo fcinfo, bool users)
 							(long long) st->other_ids[j], what, (long long) st->row_id),
 					 errhint("The broadcast model must hold every %s of the interactions.",
 							 other_what)));
+		if (implicit && st->values[j] < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("weight must not be negative, got %g for %s %lld and %s %lld",
+							(double) st->values[j], what, (long long) st->row_id,
+							other_what, (long long) st->other_ids[j]),
+					 errhint("Implicit feedback weights count interactions; leave out or zero negative ones.")));
 		e[j].index = idx;
 		e[j].pad = 0;
 		e[j].order = j;
@@ -253,37 +319,77 @@ SolveFinal(FunctionCallInfo fcinfo, bool users)
 	values = palloc_extended(sizeof(float) * Max(st->n, 1), MCXT_ALLOC_HUGE);
 	for (int64 j = 0; j < st->n; j++)
 	{
-		if (j + 1 < st->n && e[j + 1].index == e[j].index)
+		if (n > 0 && index[n - 1] == e[j].index)
+		{
+			/* a duplicate: weights add up (implicit), the last value wins (explicit) */
+			values[n - 1] = implicit ? values[n - 1] + e[j].value : e[j].value;
 			continue;
+		}
 		index[n] = e[j].index;
 		values[n] = e[j].value;
 		n++;
 	}
-
-	memset(&in, 0, sizeof(in));
-	in.factors = m->factors;
-	in.regularization = (float) opts.regularization;
-	in.global_mean = m->global_mean;
-	in.residuals = !users;
-	in.n = n;
-	in.other_index = index;
-	in.values = values;
-	in.other = users ? v.item_factors : v.user_factors;
-	in.other_bias = opts.biases ? (users ? v.item_bias : v.user_bias) : NULL;
 	x = InitVec(m->factors);
-	rc = AlsSolveOneRow(&in, x->x, &bias, &loss);
-	if (rc == RECSYS_ENOMEM)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory solving %s %lld", what, (long long) st->row_id)));
-	if (rc == RECSYS_ENOTPD)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("the normal equations of %s %lld are not positive definite", what,
-						(long long) st->row_id),
-				 errhint("Use a positive \"regularization\".")));
-	if (rc != RECSYS_OK)
-		elog(ERROR, "solving %s %lld failed with status %d", what, (long long) st->row_id, rc);
+
+	if (!implicit)
+	{
+		AlsOptions	opts;
+		AlsRowInput in;
+
+		RecParseOptions(RECSYS_ALG_ALS, st->options, &opts);
+		if (opts.biases && v.user_bias == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"biases\" is true but the model has no biases"),
+					 errhint("Assemble the model with recsys.factor_model and the same options.")));
+		memset(&in, 0, sizeof(in));
+		in.factors = m->factors;
+		in.regularization = (float) opts.regularization;
+		in.global_mean = m->global_mean;
+		in.residuals = !users;
+		in.n = n;
+		in.other_index = index;
+		in.values = values;
+		in.other = users ? v.item_factors : v.user_factors;
+		in.other_bias = opts.biases ? (users ? v.item_bias : v.user_bias) : NULL;
+		rc = AlsSolveOneRow(&in, x->x, &bias, &loss);
+	}
+	else
+	{
+		IalsOptions opts;
+		IalsParams	p;
+		IalsRowInput in;
+		const int64 *own_ids = users ? v.user_ids : v.item_ids;
+		int32		own = RecFindId(own_ids, users ? m->n_users : m->n_items, st->row_id);
+		float		residual;
+
+		RecParseOptions(RECSYS_ALG_IALS, st->options, &opts);
+		memset(&p, 0, sizeof(p));
+		p.factors = m->factors;
+		p.regularization = (float) opts.regularization;
+		p.alpha = (float) opts.alpha;
+		p.cg_steps = (int) opts.cg_steps;
+		p.solver = (int) opts.solver;
+		p.confidence = (int) opts.confidence;
+		p.epsilon = (float) opts.epsilon;
+		p.reg_exponent = (float) opts.regularization_exponent;
+		p.cg_tolerance = (float) opts.cg_tolerance;
+		memset(&in, 0, sizeof(in));
+		in.params = &p;
+		in.observed = !users;
+		in.n_other = (double) n_other;
+		in.n = n;
+		in.other_index = index;
+		in.values = values;
+		in.other = users ? v.item_factors : v.user_factors;
+		in.gram = SolveGram(fcinfo, m, &v, !users);
+		/* CG starts from the row's factors in the model (zeros for a new row) */
+		if (own >= 0)
+			memcpy(x->x, (users ? v.user_factors : v.item_factors) + (int64) own * m->factors,
+				   sizeof(float) * m->factors);
+		rc = IalsSolveOneRow(&in, x->x, &loss, &residual);
+	}
+	SolveError(rc, what, st->row_id);
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "solve_%ss must return a composite type", what);
@@ -450,17 +556,23 @@ FiniteArg(FunctionCallInfo fcinfo, int arg, const char *name, float dflt)
 /*
  * recsys.factor_model(options, user_ids, item_ids, user_factors, item_factors,
  * user_bias, item_bias, item_counts, global_mean, rating_min, rating_max,
- * train_loss, iterations) returns recsys.model: an explicit (als) model from its
- * parts.  A NULL factor array gets the deterministic initial factors train_als
- * starts from (options.seed), NULL biases and counts are zeros; the model keeps
- * no interactions.  Not STRICT: options, user_ids and item_ids must not be NULL.
+ * train_loss, iterations, algorithm) returns recsys.model: a factor model (als,
+ * or ials) from its parts.  A NULL factor array gets the deterministic initial
+ * factors training starts from (options.seed), NULL biases and counts are zeros;
+ * the model keeps no interactions.  Not STRICT: options, user_ids, item_ids and
+ * algorithm must not be NULL.
  */
 PG_FUNCTION_INFO_V1(factor_model);
 Datum
 factor_model(PG_FUNCTION_ARGS)
 {
 	Oid			vec_type = get_fn_expr_argtype(fcinfo->flinfo, 3);
-	AlsOptions	opts;
+	RecOptionsBuffer opts;
+	RecCommonOptions *common = (RecCommonOptions *) &opts;
+	char	   *algorithm;
+	int			alg;
+	int			k;
+	bool		biases = false;
 	Datum	   *user_ids;
 	Datum	   *item_ids;
 	int			nu,
@@ -477,29 +589,57 @@ factor_model(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("%s must not be NULL",
 							arg == 0 ? "options" : (arg == 1 ? "user_ids" : "item_ids"))));
+	if (PG_ARGISNULL(13))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("algorithm must not be NULL")));
+	algorithm = text_to_cstring(PG_GETARG_TEXT_PP(13));
+	if (strcmp(algorithm, "als") == 0)
+		alg = RECSYS_ALG_ALS;
+	else if (strcmp(algorithm, "ials") == 0)
+		alg = RECSYS_ALG_IALS;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("factor_model makes als or ials models, got \"%s\"",
+						RecEchoInput(algorithm, strlen(algorithm)))));
 	if (!OidIsValid(vec_type))
 		elog(ERROR, "could not determine the type of user_factors");
 	vec_type = get_element_type(vec_type);
-	RecParseOptions(RECSYS_ALG_ALS, PG_GETARG_JSONB_P(0), &opts);
-	opts.common.keep_interactions = false;
-	options_json = RecOptionsJson(RECSYS_ALG_ALS, &opts);
+	RecParseOptions(alg, PG_GETARG_JSONB_P(0), &opts);
+	common->keep_interactions = false;
+	if (alg == RECSYS_ALG_ALS)
+	{
+		k = (int) ((AlsOptions *) &opts)->factors;
+		biases = ((AlsOptions *) &opts)->biases;
+	}
+	else
+	{
+		k = (int) ((IalsOptions *) &opts)->factors;
+		if (!PG_ARGISNULL(5) || !PG_ARGISNULL(6) ||
+			(!PG_ARGISNULL(8) && PG_GETARG_FLOAT4(8) != 0.0f))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("an ials model has no biases and a global mean of 0")));
+	}
+	options_json = RecOptionsJson(alg, &opts);
 
 	user_ids = ArrayArg(fcinfo, 1, INT8OID, "user_ids", &nu);
 	item_ids = ArrayArg(fcinfo, 2, INT8OID, "item_ids", &ni);
 	CheckIds(user_ids, nu, "user_ids");
 	CheckIds(item_ids, ni, "item_ids");
 
-	m = RecModelCreateForFactors(RECSYS_ALG_ALS, opts.biases ? RECSYS_MODEL_HAS_BIASES : 0,
-								 (int) opts.factors, nu, ni, 0, options_json);
+	m = RecModelCreateForFactors(alg, biases ? RECSYS_MODEL_HAS_BIASES : 0,
+								 k, nu, ni, 0, options_json);
 	RecModelGetMutableView(m, &mv);
 	for (int i = 0; i < nu; i++)
 		mv.user_ids[i] = DatumGetInt64(user_ids[i]);
 	for (int i = 0; i < ni; i++)
 		mv.item_ids[i] = DatumGetInt64(item_ids[i]);
-	FillFactors(fcinfo, 3, "user_factors", mv.user_factors, nu, (int) opts.factors,
-				(uint64) opts.common.seed, 1, vec_type);
-	FillFactors(fcinfo, 4, "item_factors", mv.item_factors, ni, (int) opts.factors,
-				(uint64) opts.common.seed, 2, vec_type);
+	FillFactors(fcinfo, 3, "user_factors", mv.user_factors, nu, k,
+				(uint64) common->seed, 1, vec_type);
+	FillFactors(fcinfo, 4, "item_factors", mv.item_factors, ni, k,
+				(uint64) common->seed, 2, vec_type);
 	FillBiases(fcinfo, 5, "user_bias", mv.user_bias, nu);
 	FillBiases(fcinfo, 6, "item_bias", mv.item_bias, ni);
 	memset(mv.item_count, 0, sizeof(int32) * ni);
@@ -551,4 +691,37 @@ factor_model(PG_FUNCTION_ARGS)
 	m->uuid[6] = (m->uuid[6] & 0x0F) | 0x40;
 	m->uuid[8] = (m->uuid[8] & 0x3F) | 0x80;
 	PG_RETURN_POINTER(m);
+}
+
+/*
+ * recsys.factor_gram_product(m) returns float8: <X^T X, Y^T Y>, the sum over
+ * every (user, item) pair of (x_u . y_i)^2, computed from the two k x k Gram
+ * matrices: the part of the implicit objective the per-row losses leave out.
+ */
+PG_FUNCTION_INFO_V1(factor_gram_product);
+Datum
+factor_gram_product(PG_FUNCTION_ARGS)
+{
+	const RecModelHeader *m = PG_GETARG_RECMODEL(0);
+	RecModelView v;
+	int			k;
+	float	   *gx;
+	float	   *gy;
+	double		sum = 0.0;
+
+	RecModelRequireFactors(m, "factor_gram_product");
+	RecModelGetView(m, &v);
+	k = m->factors;
+	gx = palloc(sizeof(float) * (Size) k * k);
+	gy = palloc(sizeof(float) * (Size) k * k);
+	if (RecBlasReserve(1, NULL) != RECSYS_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory reserving BLAS scratch")));
+	IalsGram(v.user_factors, m->n_users, k, gx);
+	IalsGram(v.item_factors, m->n_items, k, gy);
+	/* in index order, as the single-node solver sums it */
+	for (int64 i = 0; i < (int64) k * k; i++)
+		sum += (double) gx[i] * (double) gy[i];
+	PG_RETURN_FLOAT8(sum);
 }

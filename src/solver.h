@@ -184,6 +184,30 @@ typedef struct AlsRowInput
 
 extern int	AlsSolveOneRow(const AlsRowInput *in, float *x, float *bias, double *loss);
 
+/*
+ * One row of an implicit ALS half-sweep solved on its own (distributed
+ * training): the row's observed pairs as sorted indexes into other, the Gram
+ * matrix of the whole other side (IalsGram) and its row count; observed adds the
+ * observed-pair terms to the loss, as IalsTrain's item half does.
+ */
+typedef struct IalsRowInput
+{
+	const IalsParams *params;	/* factors, regularization, alpha, ... (not
+								 * iterations, seed, threads) */
+	bool		observed;
+	double		n_other;		/* rows of the other side */
+	int64_t		n;
+	const int32_t *other_index; /* [n] */
+	const float *values;		/* [n] */
+	const float *other;			/* [* k] */
+	const float *gram;			/* [k * k], both triangles */
+} IalsRowInput;
+
+extern int	IalsSolveOneRow(const IalsRowInput *in, float *x, double *loss, float *residual);
+
+/* G = F^T F of a rows x k factor matrix, both triangles (ials.c) */
+extern void IalsGram(const float *f, int64_t rows, int k, float *gram);
+
 /* Advises transparent huge pages for a large array before it is first written */
 extern void RecAdviseHugePages(void *p, size_t bytes);
 
