@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Distributed ALS (recsys.train_distributed) on three shard clusters started on
-# this machine (test/cluster/shards.bash) against train_als on the coordinator,
-# same data, same options, in the same run: seconds per iteration of each, their
-# ratio, the final losses and the bytes of the model broadcast each half-sweep.
+# Distributed ALS and implicit ALS (recsys.train_distributed) on three shard
+# clusters started on this machine (test/cluster/shards.bash) against train_als and
+# train_ials on the coordinator, same data (implicit counts), same options, in the
+# same run: seconds per iteration of each, their ratio, the final losses and the
+# bytes of the model broadcast each half-sweep.
 # All four clusters share this machine's cores, so the ratio shows the cost of
 # the distributed path (one SQL group per row, the broadcast, the round trips),
 # not a speed-up.  Prints markdown; asserts nothing.  Sizes: SHARD_BENCH_*.
@@ -45,30 +46,37 @@ for i in 1 2 3; do
 			FOR VALUES WITH (MODULUS 3, REMAINDER $((i - 1))) SERVER shard$i OPTIONS (table_name 'ratings_by_item')" >/dev/null
 done
 q -d "$db" "CREATE TABLE ratings_local AS SELECT user_id, item_id, rating
-	FROM recsys.synthetic_ratings($USERS, $ITEMS, $RATINGS, rank => 8, seed => 3)" >/dev/null
+	FROM recsys.synthetic_ratings($USERS, $ITEMS, $RATINGS, rank => 8, seed => 3, implicit => true)" >/dev/null
 q -d "$db" "INSERT INTO ratings SELECT * FROM ratings_local; INSERT INTO ratings_by_item SELECT * FROM ratings_local;
 	ANALYZE ratings_local, ratings, ratings_by_item" >/dev/null
 
-opts="{\"factors\": $FACTORS, \"iterations\": $ITERS, \"regularization\": 0.05, \"seed\": 1}"
-out=$(q -d "$db" "DO \$\$ DECLARE t0 timestamptz; s float8; d float8; ls float8; ld float8; bytes bigint; BEGIN
+# run ALG AGGREGATE OPTIONS: "s_single s_distributed loss_single loss_distributed bytes"
+run() {
+	local alg=$1 agg=$2 opts=$3
+	q -d "$db" "DO \$\$ DECLARE t0 timestamptz; s float8; d float8; ls float8; ld float8; bytes bigint; BEGIN
 	t0 := clock_timestamp();
-	SELECT (recsys.model_info(recsys.train_als(user_id, item_id, rating, '$opts')) ->> 'train_loss')::float8
+	SELECT (recsys.model_info(recsys.$agg(user_id, item_id, rating, '$opts')) ->> 'train_loss')::float8
 		INTO ls FROM ratings_local;
 	s := extract(epoch FROM clock_timestamp() - t0) / $ITERS;
 	t0 := clock_timestamp();
 	SELECT (recsys.model_info(m) ->> 'train_loss')::float8, length(m::text)
-		INTO ld, bytes FROM recsys.train_distributed('ratings', 'ratings_by_item', 'rating', '$opts') AS m;
+		INTO ld, bytes FROM recsys.train_distributed('ratings', 'ratings_by_item', 'rating', '$opts', '$alg') AS m;
 	d := extract(epoch FROM clock_timestamp() - t0) / $ITERS;
 	RAISE NOTICE 'result % % % % %', round(s::numeric, 3), round(d::numeric, 3), ls, ld, bytes;
-	END \$\$" 2>&1 | sed -n 's/.*result //p')
-read -r s d ls ld bytes <<<"$out"
-ratio=$(awk -v s="$s" -v d="$d" 'BEGIN { if (s > 0) printf "%.1f", d / s; else print "-" }')
+	END \$\$" 2>&1 | sed -n 's/.*result //p'
+}
+ratio() { awk -v s="$1" -v d="$2" 'BEGIN { if (s > 0) printf "%.1f", d / s; else print "-" }'; }
+
+read -r s d ls ld bytes <<<"$(run als train_als "{\"factors\": $FACTORS, \"iterations\": $ITERS, \"regularization\": 0.05, \"seed\": 1}")"
+read -r is id ils ild ibytes <<<"$(run ials train_ials "{\"factors\": $FACTORS, \"iterations\": $ITERS, \"seed\": 1}")"
 echo
-echo "Distributed ALS on 3 local shards: $USERS users, $ITEMS items, $RATINGS ratings, $FACTORS factors, $ITERS iterations"
+echo "Distributed training on 3 local shards: $USERS users, $ITEMS items, $RATINGS interactions (implicit counts), $FACTORS factors, $ITERS iterations"
 echo
 echo "| training | s / iteration | ratio | loss after $ITERS |"
 echo "| --- | --- | --- | --- |"
-echo "| train_als, coordinator (recsys.threads default) | $s | 1.0 | $ls |"
-echo "| train_distributed, 3 shards | $d | $ratio | $ld |"
+echo "| train_als, coordinator | $s | 1.0 | $ls |"
+echo "| train_distributed als, 3 shards | $d | $(ratio "$s" "$d") | $ld |"
+echo "| train_ials, coordinator | $is | 1.0 | $ils |"
+echo "| train_distributed ials, 3 shards | $id | $(ratio "$is" "$id") | $ild |"
 echo
 echo "model broadcast to each shard per half-sweep: $bytes bytes of text"
