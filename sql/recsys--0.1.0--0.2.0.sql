@@ -851,6 +851,255 @@ COMMENT ON FUNCTION recsys.split(text, text, jsonb) IS
 	'the rows of a query (user, item, value [, time]) marked is_test: method random (options test_fraction 0.2, seed 42: by recsys.fold of the pair), last (option k 1: each user''s k latest rows, users with more than k rows only) or time (option test_fraction 0.2: the latest rows overall); deterministic; runs the query as the caller with the caller''s search_path';
 
 -- ---------------------------------------------------------------------------
+-- Versions and gated deploys: every model a name was trained into is a version
+-- with an id that only grows (recsys.models.last_version counts them); the live
+-- one is the row of recsys.models, the others the name's rows of
+-- recsys.model_history (at most options.keep_history of them).  retrain can
+-- gate a candidate on a metric (src/registry.c, src/versions.c); deploy makes
+-- any kept version live.
+-- ---------------------------------------------------------------------------
+
+ALTER TABLE recsys.models
+	ADD COLUMN version bigint NOT NULL DEFAULT 1,
+	ADD COLUMN last_version bigint NOT NULL DEFAULT 1,
+	ADD COLUMN status text NOT NULL DEFAULT 'trained';
+ALTER TABLE recsys.model_history
+	ADD COLUMN version bigint,
+	ADD COLUMN status text NOT NULL DEFAULT 'trained',
+	ADD COLUMN reason text,
+	ALTER COLUMN replaced_at DROP NOT NULL;
+
+-- rows from before versions: numbered per name and owner in the order they
+-- were replaced, the live model after all of them
+UPDATE recsys.model_history AS h SET version = n.version
+	FROM (SELECT k.ctid AS row_id,
+				 pg_catalog.row_number() OVER (PARTITION BY k.name, k.owner
+											   ORDER BY k.replaced_at, k.trained_at) AS version
+		  FROM recsys.model_history AS k) AS n
+	WHERE h.ctid OPERATOR(pg_catalog.=) n.row_id;
+UPDATE recsys.models AS r
+	SET version = COALESCE((SELECT pg_catalog.max(h.version) FROM recsys.model_history AS h
+							WHERE h.name OPERATOR(pg_catalog.=) r.name
+							  AND h.owner::pg_catalog.oid OPERATOR(pg_catalog.=) r.owner::pg_catalog.oid),
+						   0) + 1;
+UPDATE recsys.models SET last_version = version;
+
+ALTER TABLE recsys.model_history ALTER COLUMN version SET NOT NULL;
+ALTER TABLE recsys.models
+	ADD CONSTRAINT models_version_check CHECK (version >= 1 AND last_version >= version),
+	ADD CONSTRAINT models_status_check CHECK (status IN ('trained', 'promoted', 'rejected', 'tuned'));
+ALTER TABLE recsys.model_history
+	ADD CONSTRAINT model_history_status_check CHECK (status IN ('trained', 'promoted', 'rejected', 'tuned'));
+-- a role can only write history rows it owns, so its ids never collide with another's
+CREATE UNIQUE INDEX model_history_name_owner_version
+	ON recsys.model_history (name, owner, version);
+
+COMMENT ON COLUMN recsys.models.version IS
+	'the id of the live version: ids grow by one with every model trained into the name (recsys.model_versions lists them)';
+COMMENT ON COLUMN recsys.models.last_version IS
+	'the highest version id given out for the name, live or not (the next training gets last_version + 1)';
+COMMENT ON COLUMN recsys.models.status IS
+	'how the live version came to be: trained (train, retrain), promoted (a retrain whose promote_if rule held), tuned (recsys.tune), rejected (a rejected candidate deployed by hand)';
+COMMENT ON COLUMN recsys.model_history.version IS 'the version id (see recsys.models.version)';
+COMMENT ON COLUMN recsys.model_history.status IS
+	'trained, promoted, tuned, or rejected: a retrain candidate that failed its promote_if rule and never went live';
+COMMENT ON COLUMN recsys.model_history.reason IS
+	'for a rejected candidate: the rule and the two metric values that failed it';
+COMMENT ON COLUMN recsys.model_history.replaced_at IS
+	'when the version last stopped being live; NULL for a rejected candidate that never was';
+
+DROP FUNCTION recsys.retrain(text);
+CREATE FUNCTION recsys.retrain(name text, promote_if jsonb DEFAULT NULL) RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'registry_retrain'
+	LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION recsys.retrain(text, jsonb) IS
+	'retrains the named model from its stored source query, options and search_path as the row''s owner; with promote_if {"metric": ..., "min_ratio": ...} the candidate goes live only if its metric on the stored eval_query holds against the live model''s on the same query, else it is kept as a rejected version; returns the new model_info with version and status';
+
+CREATE FUNCTION recsys.model_versions(name text)
+	RETURNS TABLE(version bigint, trained_at timestamptz, algorithm text, options jsonb,
+				  metrics jsonb, live boolean, status text, reason text,
+				  replaced_at timestamptz)
+	LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	target		CONSTANT text := $1;
+	live_row	record;
+BEGIN
+	SELECT r.version, r.trained_at, r.model, r.options, r.metrics, r.status, r.owner
+		INTO live_row
+		FROM recsys.models AS r WHERE r.name = target;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" does not exist', pg_catalog.left(target, 64)
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	RETURN QUERY
+		SELECT live_row.version, live_row.trained_at,
+			   recsys.model_info(live_row.model) ->> 'algorithm', live_row.options,
+			   live_row.metrics, true, live_row.status, NULL::text, NULL::timestamptz
+		UNION ALL
+		SELECT h.version, h.trained_at, recsys.model_info(h.model) ->> 'algorithm',
+			   h.options, h.metrics, false, h.status, h.reason, h.replaced_at
+		FROM recsys.model_history AS h
+		WHERE h.name = target AND h.owner::oid = live_row.owner::oid
+		ORDER BY 1;
+END
+$$;
+COMMENT ON FUNCTION recsys.model_versions(text) IS
+	'the kept versions of the named model, oldest first: id, when trained, algorithm, options, metrics (its eval_query''s or, tuned, its validation metrics), whether it is live, status (trained, promoted, rejected, tuned), why it was rejected; the owner sees every version, a reader only the live one';
+
+CREATE FUNCTION recsys.deploy(name text, version bigint) RETURNS jsonb
+	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	target		CONSTANT text := $1;
+	wanted		CONSTANT bigint := $2;
+	live_row	record;
+	chosen		record;
+BEGIN
+	SELECT r.owner, r.version INTO live_row FROM recsys.models AS r WHERE r.name = target;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" does not exist', pg_catalog.left(target, 64)
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	IF NOT pg_catalog.pg_has_role(live_row.owner, 'USAGE') THEN
+		RAISE EXCEPTION 'permission denied for model "%"', pg_catalog.left(target, 64)
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'Only its owner (or a member of the owning role) may deploy its versions.';
+	END IF;
+	SELECT r.owner, r.version INTO live_row
+		FROM recsys.models AS r WHERE r.name = target FOR UPDATE;
+	IF live_row.version = wanted THEN
+		RETURN recsys.model_info(target)
+			|| pg_catalog.jsonb_build_object('version', wanted, 'live', true);
+	END IF;
+	SELECT h.ctid AS row_id, h.model, h.source, h.options, h.trained_at, h.metrics,
+		   h.search_path, h.status
+		INTO chosen
+		FROM recsys.model_history AS h
+		WHERE h.name = target AND h.owner::oid = live_row.owner::oid AND h.version = wanted
+		FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" has no version %', pg_catalog.left(target, 64), wanted
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'recsys.model_versions(name) lists the kept versions.';
+	END IF;
+	-- the live version becomes a kept one, the chosen one takes its place
+	INSERT INTO recsys.model_history
+		(name, owner, model, source, options, trained_at, metrics, search_path,
+		 replaced_at, version, status)
+		SELECT r.name, r.owner, r.model, r.source, r.options, r.trained_at, r.metrics,
+			   r.search_path, pg_catalog.clock_timestamp(), r.version, r.status
+		FROM recsys.models AS r WHERE r.name = target;
+	UPDATE recsys.models AS r
+		SET model = chosen.model, source = chosen.source, options = chosen.options,
+			trained_at = chosen.trained_at, metrics = chosen.metrics,
+			search_path = chosen.search_path, version = wanted, status = chosen.status
+		WHERE r.name = target;
+	DELETE FROM recsys.model_history AS h WHERE h.ctid = chosen.row_id;
+	RETURN recsys.model_info(chosen.model)
+		|| pg_catalog.jsonb_build_object('version', wanted, 'live', true);
+END
+$$;
+COMMENT ON FUNCTION recsys.deploy(text, bigint) IS
+	'makes a kept version of the named model live (forward or back): the live one becomes a kept version, serving by name uses the deployed one at once; only the owner may; returns its model_info with version';
+
+CREATE OR REPLACE FUNCTION recsys.rollback(name text) RETURNS jsonb
+	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	target		CONSTANT text := $1;
+	live_row	record;
+	previous	bigint;
+BEGIN
+	SELECT r.owner, r.version INTO live_row FROM recsys.models AS r WHERE r.name = target;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" does not exist', pg_catalog.left(target, 64)
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	IF NOT pg_catalog.pg_has_role(live_row.owner, 'USAGE') THEN
+		RAISE EXCEPTION 'permission denied for model "%"', pg_catalog.left(target, 64)
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'Only its owner (or a member of the owning role) may roll it back.';
+	END IF;
+	-- the previous version: below the live one, and once live or meant to be
+	-- (a rejected candidate never was); the live one stays kept, so deploy can
+	-- bring it back
+	SELECT r.owner, r.version INTO live_row
+		FROM recsys.models AS r WHERE r.name = target FOR UPDATE;
+	SELECT pg_catalog.max(h.version) INTO previous
+		FROM recsys.model_history AS h
+		WHERE h.name = target AND h.owner::oid = live_row.owner::oid
+		  AND h.version < live_row.version AND h.status <> 'rejected';
+	IF previous IS NULL THEN
+		RAISE EXCEPTION 'model "%" has no previous version to roll back to', pg_catalog.left(target, 64)
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'recsys.train and recsys.retrain keep the models they replace in recsys.model_history.';
+	END IF;
+	RETURN recsys.deploy(target, previous);
+END
+$$;
+COMMENT ON FUNCTION recsys.rollback(text) IS
+	'deploys the previous version of the named model: the highest kept version below the live one that was not rejected (the live one stays kept, so recsys.deploy can go forward again); returns its model_info';
+
+-- ---------------------------------------------------------------------------
+-- Hyperparameter search (src/tune.c): recsys.tune trains trials on a split of
+-- the source rows, records them in recsys.tuning_trials and registers the best
+-- configuration, retrained on all rows, as a new version of the model.
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE recsys.tuning_trials (
+	name		text NOT NULL,
+	owner		regrole NOT NULL
+		DEFAULT pg_catalog.to_regrole(pg_catalog.quote_ident(CURRENT_USER::text)),
+	version		bigint NOT NULL,
+	trial		integer NOT NULL,
+	algorithm	text NOT NULL,
+	options		jsonb NOT NULL,
+	metrics		jsonb,
+	score		double precision,
+	seconds		double precision NOT NULL,
+	error		text,
+	best		boolean NOT NULL DEFAULT false,
+	tuned_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (name, owner, version, trial)
+);
+COMMENT ON TABLE recsys.tuning_trials IS
+	'every trial of recsys.tune: the configuration it trained on the training side of the split and its metrics on the validation side; rows of one search share name and version (the version it registered)';
+COMMENT ON COLUMN recsys.tuning_trials.name IS 'the model (recsys.models.name) the search registered';
+COMMENT ON COLUMN recsys.tuning_trials.owner IS 'the model''s owner: only roles with its privileges see the rows';
+COMMENT ON COLUMN recsys.tuning_trials.version IS 'the version the search registered (recsys.model_versions)';
+COMMENT ON COLUMN recsys.tuning_trials.trial IS 'the trial''s number in its search, from 1';
+COMMENT ON COLUMN recsys.tuning_trials.algorithm IS 'the algorithm it trained';
+COMMENT ON COLUMN recsys.tuning_trials.options IS 'the options it drew from the search space (the others kept their defaults)';
+COMMENT ON COLUMN recsys.tuning_trials.metrics IS 'recsys.evaluate''s metrics on the validation rows; NULL if the trial failed';
+COMMENT ON COLUMN recsys.tuning_trials.score IS 'the value of the search''s metric; NULL if failed or undefined';
+COMMENT ON COLUMN recsys.tuning_trials.seconds IS 'wall-clock time of training and validation';
+COMMENT ON COLUMN recsys.tuning_trials.error IS 'why the trial failed (out of memory, over recsys.max_train_mb, refused data), or NULL';
+COMMENT ON COLUMN recsys.tuning_trials.best IS 'the trial whose configuration was registered';
+COMMENT ON COLUMN recsys.tuning_trials.tuned_at IS 'when the search ran (its transaction''s start)';
+SELECT pg_catalog.pg_extension_config_dump('recsys.tuning_trials', '');
+
+ALTER TABLE recsys.tuning_trials ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tuning_trials_owner ON recsys.tuning_trials
+	USING (pg_catalog.pg_has_role(owner, 'USAGE'))
+	WITH CHECK (pg_catalog.pg_has_role(owner, 'USAGE'));
+COMMENT ON POLICY tuning_trials_owner ON recsys.tuning_trials IS
+	'trials are seen and changed by the model''s owner (and members of the owning role) only';
+-- recsys.tune writes as the caller, who must also be allowed to train (the
+-- registry's privileges); the rows themselves are each owner's
+GRANT SELECT, INSERT, DELETE ON recsys.tuning_trials TO PUBLIC;
+
+CREATE FUNCTION recsys.tune(name text, source_query text, search jsonb DEFAULT '{}')
+	RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'tune'
+	LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION recsys.tune(text, text, jsonb) IS
+	'random or grid search over algorithms and options on a train/validation split of the source query (run once, as the model''s owner); records every trial in recsys.tuning_trials and registers the best configuration, retrained on all rows, as a new live version (status tuned) with its validation metrics; returns its model_info with version, trial and score';
+
+-- ---------------------------------------------------------------------------
 -- Sharding (README "Scaling out: sharding"): interactions partitioned by hash of
 -- user_id over postgres_fdw foreign tables.  recsys.publish copies a registry
 -- model to every shard; grouped by the partition key, the serving helpers and
@@ -1066,11 +1315,12 @@ DECLARE
 	row_owner	regrole;
 	m			recsys.model;
 	opts		jsonb;
+	live		bigint;
 	server		text;
 	changed		bigint;
 	published	integer := 0;
 BEGIN
-	SELECT r.owner, r.model, r.options INTO row_owner, m, opts
+	SELECT r.owner, r.model, r.options, r.version INTO row_owner, m, opts, live
 		FROM recsys.models AS r WHERE r.name = target;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'model "%" does not exist', pg_catalog.left(target, 64)
@@ -1089,16 +1339,20 @@ BEGIN
 		-- the shard's registry, reached through the caller's user mapping: its
 		-- row-level security decides what the mapped role may write there
 		EXECUTE format('CREATE FOREIGN TABLE pg_temp.recsys_publish_target
-						(name text, model recsys.model, options jsonb, trained_at timestamptz)
+						(name text, model recsys.model, options jsonb, trained_at timestamptz,
+						 version bigint, last_version bigint)
 						SERVER %I OPTIONS (schema_name %L, table_name %L)',
 					   server, 'recsys', 'models');
+		-- the copy carries the coordinator's version id
 		UPDATE pg_temp.recsys_publish_target AS r
-			SET model = m, options = opts, trained_at = pg_catalog.now()
+			SET model = m, options = opts, trained_at = pg_catalog.now(), version = live,
+				last_version = GREATEST(r.last_version, live)
 			WHERE r.name = target;
 		GET DIAGNOSTICS changed = ROW_COUNT;
 		IF changed = 0 THEN
-			INSERT INTO pg_temp.recsys_publish_target (name, model, options, trained_at)
-				VALUES (target, m, opts, pg_catalog.now());
+			INSERT INTO pg_temp.recsys_publish_target
+				(name, model, options, trained_at, version, last_version)
+				VALUES (target, m, opts, pg_catalog.now(), live, live);
 		END IF;
 		DROP FOREIGN TABLE pg_temp.recsys_publish_target;
 		published := published + 1;
@@ -1107,7 +1361,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION recsys.publish(text, text[]) IS
-	'copies the named model (the caller must have its owner''s privileges) into recsys.models on each postgres_fdw server given, through the caller''s user mappings, as the role each mapping logs in as (the shards'' row-level security applies); returns the number of servers';
+	'copies the live version of the named model (the caller must have its owner''s privileges), with its version id, into recsys.models on each postgres_fdw server given, through the caller''s user mappings, as the role each mapping logs in as (the shards'' row-level security applies); returns the number of servers';
 
 -- Serving and evaluating on the shards: an aggregate grouped by user_id is what
 -- postgres_fdw ships whole to the shard that holds the user (it ships no

@@ -40,7 +40,10 @@
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datum.h"
 #include "utils/guc.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -56,6 +59,7 @@
 #include "registry.h"
 #include "serving.h"
 #include "train.h"
+#include "versions.h"
 
 /* recsys.model_info, the value train and retrain return */
 extern Datum model_info(PG_FUNCTION_ARGS);
@@ -109,6 +113,8 @@ typedef struct SourceReceiver
 	int			max_columns;
 	int			n_columns;		/* columns the query returns */
 	ColumnReader columns[3];
+	bool		want_time;		/* read a 4th column as the row's time */
+	Oid			time_type;		/* its base type */
 	MemoryContext row_cxt;		/* conversions of one row */
 	RecSourceRowFn fn;
 	void	   *arg;
@@ -129,6 +135,8 @@ typedef struct TrainRequest
 	char	   *search_path;	/* the path the source query runs with */
 	Oid			owner;			/* the row's owner, the role the queries run as */
 	TimestampTz snapshot_time;	/* when the source query's snapshot was taken */
+	Jsonb	   *promote_if;		/* retrain's gate, NULL: always promote */
+	const char *status;			/* the new version's status (trained, tuned) */
 } TrainRequest;
 
 /* A registry row as train/retrain need it before training */
@@ -349,6 +357,57 @@ SourceStartup(DestReceiver *self, int operation, TupleDesc desc)
 	for (int c = 0; c < Min(n, 3); c++)
 		ColumnReaderInit(&r->columns[c], TupleDescAttr(desc, c)->atttypid,
 						 c < 2 ? INT8OID : FLOAT4OID, c + 1, roles[c], r->what);
+	if (r->want_time && n >= 4)
+	{
+		Oid			type = TupleDescAttr(desc, 3)->atttypid;
+
+		r->time_type = getBaseType(type);
+		switch (r->time_type)
+		{
+			case TIMESTAMPTZOID:
+			case TIMESTAMPOID:
+			case DATEOID:
+			case INT2OID:
+			case INT4OID:
+			case INT8OID:
+			case NUMERICOID:
+			case FLOAT4OID:
+			case FLOAT8OID:
+				break;
+			default:
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("column 4 (time) of the %s has type %s; it must be a timestamp, a date or a number",
+								r->what, format_type_be(type))));
+		}
+	}
+}
+
+/* The 4th column as a number that orders rows in time (timestamps: microseconds) */
+static double
+ReadTime(Oid type, Datum d)
+{
+	switch (type)
+	{
+		case TIMESTAMPTZOID:
+		case TIMESTAMPOID:
+			return (double) DatumGetInt64(d);
+		case DATEOID:
+			return (double) DatumGetDateADT(d) * (double) USECS_PER_DAY;
+		case INT2OID:
+			return DatumGetInt16(d);
+		case INT4OID:
+			return DatumGetInt32(d);
+		case INT8OID:
+			return (double) DatumGetInt64(d);
+		case NUMERICOID:
+			return DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, d));
+		case FLOAT4OID:
+			return DatumGetFloat4(d);
+		case FLOAT8OID:
+			return DatumGetFloat8(d);
+	}
+	return 0;					/* keep the compiler quiet */
 }
 
 /* One row: convert the first three columns and hand them to the callback */
@@ -359,13 +418,15 @@ SourceReceive(TupleTableSlot *slot, DestReceiver *self)
 	MemoryContext old = MemoryContextSwitchTo(r->row_cxt);
 	RecSourceRow row;
 
-	slot_getsomeattrs(slot, Min(r->n_columns, 3));
+	slot_getsomeattrs(slot, Min(r->n_columns, r->want_time ? 4 : 3));
 	row.user_null = slot->tts_isnull[0];
 	row.item_null = slot->tts_isnull[1];
 	row.value_null = r->n_columns < 3 || slot->tts_isnull[2];
 	row.user = row.user_null ? 0 : ReadId(&r->columns[0], slot->tts_values[0], r->what);
 	row.item = row.item_null ? 0 : ReadId(&r->columns[1], slot->tts_values[1], r->what);
 	row.value = row.value_null ? 0 : ReadValue(&r->columns[2], slot->tts_values[2], r->what);
+	row.time_null = !r->want_time || r->n_columns < 4 || slot->tts_isnull[3];
+	row.time = row.time_null ? 0 : ReadTime(r->time_type, slot->tts_values[3]);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(r->row_cxt);
 
@@ -391,6 +452,14 @@ SourceDestroy(DestReceiver *self)
 int
 RecRunSourceQuery(const char *query, const char *what, int min_columns,
 				  int max_columns, RecSourceRowFn fn, void *arg)
+{
+	return RecRunSourceQueryTimed(query, what, min_columns, max_columns, false, fn, arg);
+}
+
+/* RecRunSourceQuery that also reads a 4th column as the row's time (registry.h) */
+int
+RecRunSourceQueryTimed(const char *query, const char *what, int min_columns,
+					   int max_columns, bool want_time, RecSourceRowFn fn, void *arg)
 {
 	List	   *raw;
 	RawStmt    *stmt;
@@ -433,6 +502,7 @@ RecRunSourceQuery(const char *query, const char *what, int min_columns,
 	r.what = what;
 	r.min_columns = min_columns;
 	r.max_columns = max_columns;
+	r.want_time = want_time;
 	r.fn = fn;
 	r.arg = arg;
 	r.row_cxt = AllocSetContextCreate(CurrentMemoryContext, "recsys source row",
@@ -641,19 +711,24 @@ RegistryExecute(const char *sql, int nargs, Oid *types, Datum *values, const cha
 }
 
 /*
- * Stores the trained model under the request's name, moving the model it
- * replaces into recsys.model_history (keeping keep_history of them).  Runs as the
- * caller, so the table privileges and row-level security apply.  Concurrent
- * trainings of one name each move the model they replace: the swap happens under
- * the row's lock; a name inserted concurrently by someone else is retried once
- * through the locking path.
+ * Stores the trained model as a new version of the request's name and returns
+ * its id (one more than the highest given out).  Live: it replaces the live row,
+ * which moves into recsys.model_history; not live (a rejected candidate): it goes
+ * straight into the history with its reason and the live row stays.  Either way
+ * the history keeps the keep_history highest versions.  Runs as the caller, so
+ * the table privileges and row-level security apply.  Concurrent trainings of
+ * one name are serialised by the live row's lock; a name inserted concurrently
+ * by someone else is retried once through the locking path.
  */
-static void
-RegistryStore(const TrainRequest *rq, Datum model, Jsonb *metrics)
+static int64
+StoreVersion(const TrainRequest *rq, Datum model, Jsonb *metrics, bool live,
+			 const char *reason)
 {
 	Oid			model_type = ModelTypeOid();
 	Datum		name = CStringGetTextDatum(rq->name);
 	Datum		search_path = CStringGetTextDatum(rq->search_path);
+	Datum		status = CStringGetTextDatum(rq->status);
+	int64		version = 0;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -662,69 +737,121 @@ RegistryStore(const TrainRequest *rq, Datum model, Jsonb *metrics)
 		Oid			lock_types[1] = {TEXTOID};
 		int			rc;
 
-		rc = SPI_execute_with_args("SELECT 1 FROM recsys.models AS r"
+		rc = SPI_execute_with_args("SELECT r.last_version FROM recsys.models AS r"
 								   " WHERE r.name OPERATOR(pg_catalog.=) $1 FOR UPDATE",
 								   1, lock_types, &name, NULL, false, 1);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
 		if (SPI_processed > 0)
 		{
+			bool		isnull;
 			Oid			keep_types[2] = {TEXTOID, INT4OID};
 			Datum		keep_args[2] = {name, Int32GetDatum(rq->keep_history)};
-			Oid			upd_types[6] = {TEXTOID, model_type, TEXTOID, JSONBOID, JSONBOID, TEXTOID};
-			Datum		upd_args[6] = {name, model, PointerGetDatum(rq->source),
-			JsonbPGetDatum(rq->options), PointerGetDatum(metrics), search_path};
-			char		upd_nulls[6] = {' ', ' ', ' ', ' ', metrics ? ' ' : 'n', ' '};
+			Oid			upd_types[8] = {TEXTOID, model_type, TEXTOID, JSONBOID, JSONBOID,
+			TEXTOID, INT8OID, TEXTOID};
+			Datum		upd_args[8];
+			char		upd_nulls[8] = {' ', ' ', ' ', ' ', metrics ? ' ' : 'n', ' ', ' ', ' '};
 
-			if (rq->keep_history > 0)
-				RegistryExecute("INSERT INTO recsys.model_history"
-								" (name, owner, model, source, options, trained_at, metrics,"
-								"  search_path, replaced_at)"
-								" SELECT r.name, r.owner, r.model, r.source, r.options,"
-								"  r.trained_at, r.metrics, r.search_path,"
-								"  pg_catalog.clock_timestamp()"
-								" FROM recsys.models AS r"
+			version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+												  SPI_tuptable->tupdesc, 1, &isnull)) + 1;
+			upd_args[0] = name;
+			upd_args[1] = model;
+			upd_args[2] = PointerGetDatum(rq->source);
+			upd_args[3] = JsonbPGetDatum(rq->options);
+			upd_args[4] = PointerGetDatum(metrics);
+			upd_args[5] = search_path;
+			upd_args[6] = Int64GetDatum(version);
+			upd_args[7] = live ? status : CStringGetTextDatum(reason);
+
+			if (live)
+			{
+				if (rq->keep_history > 0)
+					RegistryExecute("INSERT INTO recsys.model_history"
+									" (name, owner, model, source, options, trained_at, metrics,"
+									"  search_path, replaced_at, version, status)"
+									" SELECT r.name, r.owner, r.model, r.source, r.options,"
+									"  r.trained_at, r.metrics, r.search_path,"
+									"  pg_catalog.clock_timestamp(), r.version, r.status"
+									" FROM recsys.models AS r"
+									" WHERE r.name OPERATOR(pg_catalog.=) $1",
+									1, keep_types, keep_args, NULL, SPI_OK_INSERT);
+				RegistryExecute("UPDATE recsys.models AS r"
+								" SET model = $2, source = $3, options = $4, metrics = $5,"
+								"  search_path = $6, trained_at = pg_catalog.clock_timestamp(),"
+								"  version = $7, last_version = $7, status = $8"
 								" WHERE r.name OPERATOR(pg_catalog.=) $1",
-								1, keep_types, keep_args, NULL, SPI_OK_INSERT);
+								8, upd_types, upd_args, upd_nulls, SPI_OK_UPDATE);
+				DropOlderOverlays(rq);
+			}
+			else
+			{
+				/* a rejected candidate: kept unless no history is kept at all */
+				if (rq->keep_history > 0)
+					RegistryExecute("INSERT INTO recsys.model_history"
+									" (name, owner, model, source, options, trained_at, metrics,"
+									"  search_path, replaced_at, version, status, reason)"
+									" SELECT r.name, r.owner, $2, $3, $4,"
+									"  pg_catalog.clock_timestamp(), $5, $6, NULL, $7,"
+									"  'rejected', $8"
+									" FROM recsys.models AS r"
+									" WHERE r.name OPERATOR(pg_catalog.=) $1",
+									8, upd_types, upd_args, upd_nulls, SPI_OK_INSERT);
+				RegistryExecute("UPDATE recsys.models AS r SET last_version = $7"
+								" WHERE r.name OPERATOR(pg_catalog.=) $1",
+								8, upd_types, upd_args, upd_nulls, SPI_OK_UPDATE);
+			}
+			/* the keep_history highest versions of the owner's history stay */
 			RegistryExecute("DELETE FROM recsys.model_history AS h"
-							" WHERE h.name OPERATOR(pg_catalog.=) $1"
-							" AND NOT h.ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
-							"  SELECT k.ctid FROM recsys.model_history AS k"
+							" USING recsys.models AS r"
+							" WHERE r.name OPERATOR(pg_catalog.=) $1"
+							" AND h.name OPERATOR(pg_catalog.=) $1"
+							" AND h.owner::pg_catalog.oid OPERATOR(pg_catalog.=) r.owner::pg_catalog.oid"
+							" AND NOT h.version OPERATOR(pg_catalog.=) ANY (ARRAY("
+							"  SELECT k.version FROM recsys.model_history AS k"
 							"  WHERE k.name OPERATOR(pg_catalog.=) $1"
-							"  ORDER BY k.replaced_at DESC LIMIT $2))",
+							"  AND k.owner::pg_catalog.oid OPERATOR(pg_catalog.=) r.owner::pg_catalog.oid"
+							"  ORDER BY k.version DESC LIMIT $2))",
 							2, keep_types, keep_args, NULL, SPI_OK_DELETE);
-			RegistryExecute("UPDATE recsys.models AS r"
-							" SET model = $2, source = $3, options = $4, metrics = $5,"
-							"  search_path = $6, trained_at = pg_catalog.clock_timestamp()"
-							" WHERE r.name OPERATOR(pg_catalog.=) $1",
-							6, upd_types, upd_args, upd_nulls, SPI_OK_UPDATE);
-			DropOlderOverlays(rq);
 			SPI_finish();
-			return;
+			return version;
 		}
 		else
 		{
-			Oid			ins_types[7] = {TEXTOID, REGROLEOID, model_type, TEXTOID, JSONBOID,
-			JSONBOID, TEXTOID};
-			Datum		ins_args[7] = {name, ObjectIdGetDatum(rq->owner), model,
+			Oid			ins_types[8] = {TEXTOID, REGROLEOID, model_type, TEXTOID, JSONBOID,
+			JSONBOID, TEXTOID, TEXTOID};
+			Datum		ins_args[8] = {name, ObjectIdGetDatum(rq->owner), model,
 				PointerGetDatum(rq->source), JsonbPGetDatum(rq->options),
-			PointerGetDatum(metrics), search_path};
-			char		ins_nulls[7] = {' ', ' ', ' ', ' ', ' ', metrics ? ' ' : 'n', ' '};
+			PointerGetDatum(metrics), search_path, status};
+			char		ins_nulls[8] = {' ', ' ', ' ', ' ', ' ', metrics ? ' ' : 'n', ' ', ' '};
 
+			/*
+			 * A new row (a gate needs a live model, so it is live).  Its ids
+			 * follow those its owner's history of the name still holds (rows
+			 * left when an earlier row of the name was deleted).
+			 */
 			rc = SPI_execute_with_args("INSERT INTO recsys.models AS r"
 									   " (name, owner, model, source, options, metrics,"
-									   "  search_path, trained_at)"
-									   " VALUES ($1, $2, $3, $4, $5, $6, $7,"
-									   "  pg_catalog.clock_timestamp())"
-									   " ON CONFLICT (name) DO NOTHING",
-									   7, ins_types, ins_args, ins_nulls, false, 0);
-			if (rc != SPI_OK_INSERT)
+									   "  search_path, trained_at, version, last_version, status)"
+									   " SELECT $1, $2, $3, $4, $5, $6, $7,"
+									   "  pg_catalog.clock_timestamp(), v.next, v.next, $8"
+									   " FROM (SELECT COALESCE(pg_catalog.max(h.version), 0)"
+									   "   OPERATOR(pg_catalog.+) 1 AS next"
+									   "  FROM recsys.model_history AS h"
+									   "  WHERE h.name OPERATOR(pg_catalog.=) $1"
+									   "  AND h.owner::pg_catalog.oid OPERATOR(pg_catalog.=) $2::pg_catalog.oid) AS v"
+									   " ON CONFLICT (name) DO NOTHING RETURNING r.version",
+									   8, ins_types, ins_args, ins_nulls, false, 0);
+			if (rc != SPI_OK_INSERT_RETURNING)
 				elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
 			if (SPI_processed > 0)
 			{
+				bool		isnull;
+
+				version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+													  SPI_tuptable->tupdesc, 1, &isnull));
 				DropOlderOverlays(rq);
 				SPI_finish();
-				return;
+				return version;
 			}
 		}
 	}
@@ -732,6 +859,7 @@ RegistryStore(const TrainRequest *rq, Datum model, Jsonb *metrics)
 			(errcode(ERRCODE_DUPLICATE_OBJECT),
 			 errmsg("model \"%s\" already exists and belongs to another role",
 					RecMessageText(rq->name))));
+	return version;				/* keep the compiler quiet */
 }
 
 /*
@@ -860,8 +988,57 @@ TrainRow(void *arg, const RecSourceRow *row)
 }
 
 /*
+ * The live model of name as the caller sees it (a TOAST pointer into
+ * recsys.models, copied into the current context), for a gate to evaluate
+ */
+static Datum
+LiveModel(const char *name)
+{
+	Oid			argtype = TEXTOID;
+	Datum		arg = CStringGetTextDatum(name);
+	MemoryContext cxt = CurrentMemoryContext;
+	Datum		model;
+	bool		isnull;
+	int			rc;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute_with_args("SELECT r.model FROM recsys.models AS r"
+							   " WHERE r.name OPERATOR(pg_catalog.=) $1",
+							   1, &argtype, &arg, NULL, true, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "the live model of \"%s\" disappeared", RecMessageText(name));
+	model = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	MemoryContextSwitchTo(cxt);
+	model = datumCopy(model, false, -1);
+	SPI_finish();
+	return model;
+}
+
+/* model_info of m with the version it was stored as, its status and reason */
+static Datum
+VersionInfo(RecModelHeader *m, int64 version, const char *status, const char *reason)
+{
+	Datum		info = DirectFunctionCall1(model_info, PointerGetDatum(m));
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"version\": " INT64_FORMAT ", \"status\": ", version);
+	escape_json(&buf, status);
+	if (reason != NULL)
+	{
+		appendStringInfoString(&buf, ", \"reason\": ");
+		escape_json(&buf, reason);
+	}
+	appendStringInfoChar(&buf, '}');
+	return DirectFunctionCall2(jsonb_concat, info,
+							   DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+/*
  * The whole of train and retrain once the request is complete: check, train as
- * the owner, evaluate as the owner, store as the caller.  Returns model_info.
+ * the owner, evaluate as the owner (with a gate: the live model too, on the
+ * same query), store as the caller.  Returns model_info with the version.
  */
 static Datum
 RunTraining(TrainRequest *rq, const RegistryRow *row)
@@ -872,10 +1049,28 @@ RunTraining(TrainRequest *rq, const RegistryRow *row)
 	Jsonb	   *metrics = NULL;
 	AsOwner		as;
 	char	   *source = text_to_cstring(rq->source);
+	RecPromoteRule rule;
+	Datum		live_model = (Datum) 0;
+	char	   *reason = NULL;
+	bool		promote = true;
+	int64		version;
 
 	rq->owner = row->found ? row->owner : GetUserId();
 	CheckMayTrain(rq->name, row);
 	ParseTrainOptions(rq);
+	if (rq->status == NULL)
+		rq->status = "trained";
+	if (rq->promote_if != NULL)
+	{
+		if (rq->eval_query == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("model \"%s\" has no eval_query to decide promote_if on",
+							RecMessageText(rq->name)),
+					 errhint("Train it with options.eval_query (a held-out test query).")));
+		RecParsePromoteRule(rq->promote_if, rq->eval_k, &rule);
+		live_model = LiveModel(rq->name);
+	}
 
 	/* training options are checked before the source query runs */
 	t = RecTrainingBegin(cxt, rq->algorithm, rq->train_options);
@@ -894,10 +1089,24 @@ RunTraining(TrainRequest *rq, const RegistryRow *row)
 	if (rq->eval_query != NULL)
 		metrics = RecEvaluate(PointerGetDatum(m), rq->eval_query, rq->eval_k,
 							  rq->eval_options);
+	if (rq->promote_if != NULL)
+	{
+		Jsonb	   *live_metrics = RecEvaluate(live_model, rq->eval_query, rq->eval_k,
+											   rq->eval_options);
+
+		promote = RecPromoteDecide(&rule, metrics, live_metrics, &reason);
+		if (promote)
+			rq->status = "promoted";
+	}
 	EndAsOwner(&as);
 
-	RegistryStore(rq, PointerGetDatum(m), metrics);
-	return DirectFunctionCall1(model_info, PointerGetDatum(m));
+	version = StoreVersion(rq, PointerGetDatum(m), metrics, promote, reason);
+	if (!promote)
+		ereport(NOTICE,
+				(errmsg("model \"%s\": candidate version " INT64_FORMAT " rejected, the live version stays",
+						RecMessageText(rq->name), version),
+				 errdetail("%s", reason)));
+	return VersionInfo(m, version, promote ? rq->status : "rejected", reason);
 }
 
 /* The model name argument: not NULL, not empty, not too long */
@@ -963,8 +1172,9 @@ registry_train(PG_FUNCTION_ARGS)
 }
 
 /*
- * recsys.retrain(name text) returns jsonb: train again from the stored source
- * query, options and search_path, as the row's owner.
+ * recsys.retrain(name text, promote_if jsonb) returns jsonb: train again from
+ * the stored source query, options and search_path, as the row's owner; with
+ * promote_if, the new version goes live only if the rule holds.
  */
 PG_FUNCTION_INFO_V1(registry_retrain);
 Datum
@@ -991,7 +1201,89 @@ registry_retrain(PG_FUNCTION_ARGS)
 	rq.source = cstring_to_text(row.source);
 	rq.options = row.options != NULL ? row.options : EmptyObject();
 	rq.search_path = row.search_path != NULL ? row.search_path : pstrdup(DEFAULT_SEARCH_PATH);
+	rq.promote_if = PG_NARGS() > 1 && !PG_ARGISNULL(1) ? PG_GETARG_JSONB_P(1) : NULL;
 	PG_RETURN_DATUM(RunTraining(&rq, &row));
+}
+
+/* ------------------------------------------------------------ recsys.tune */
+
+/* The model name argument of another file's function (ModelNameArg) */
+char *
+RecModelNameArg(FunctionCallInfo fcinfo, int arg)
+{
+	return ModelNameArg(fcinfo, arg);
+}
+
+/*
+ * Checks that the caller may train name, as train does, and says as whom the
+ * queries run and which registry options (eval_query, eval_k, eval_options,
+ * keep_history) the row already has; the search_path is the caller's.
+ */
+void
+RecRegistryPrepare(const char *name, RecRegistryTarget *t)
+{
+	RegistryRow row;
+
+	RegistryLookup(name, true, &row);
+	CheckMayTrain(name, &row);
+	t->owner = row.found ? row.owner : GetUserId();
+	t->search_path = GetConfigOptionByName("search_path", NULL, false);
+	t->snapshot_time = IsolationUsesXactSnapshot() ? GetCurrentTransactionStartTimestamp() :
+		GetCurrentStatementStartTimestamp();
+	t->registry_options = EmptyObject();
+	if (row.found && row.options != NULL && JB_ROOT_IS_OBJECT(row.options) &&
+		!JB_ROOT_IS_SCALAR(row.options))
+	{
+		for (int i = 0; i < lengthof(RegistryOptionKeys); i++)
+		{
+			JsonbValue *v = OptionValue(row.options, RegistryOptionKeys[i]);
+			JsonbParseState *state = NULL;
+			JsonbValue	key;
+			JsonbValue *pair;
+
+			if (v == NULL)
+				continue;
+			key.type = jbvString;
+			key.val.string.val = (char *) RegistryOptionKeys[i];
+			key.val.string.len = strlen(RegistryOptionKeys[i]);
+			pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+			pushJsonbValue(&state, WJB_KEY, &key);
+			pushJsonbValue(&state, WJB_VALUE, v);
+			pair = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+			t->registry_options = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
+																	 JsonbPGetDatum(t->registry_options),
+																	 JsonbPGetDatum(JsonbValueToJsonb(pair))));
+		}
+	}
+}
+
+/*
+ * Stores a model recsys.tune chose as the new live version of name (status
+ * tuned) with its validation metrics; its options are the training options it
+ * was trained with plus the row's registry options.  Returns model_info with
+ * the version.
+ */
+Datum
+RecRegistryStoreTuned(const char *name, const RecRegistryTarget *t, int algorithm,
+					  text *source, Jsonb *train_options, RecModelHeader *m,
+					  Jsonb *metrics, int64 *version)
+{
+	TrainRequest rq;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.name = pstrdup(name);
+	rq.algorithm = algorithm;
+	rq.source = source;
+	rq.options = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
+													JsonbPGetDatum(train_options),
+													JsonbPGetDatum(t->registry_options)));
+	ParseTrainOptions(&rq);
+	rq.search_path = t->search_path;
+	rq.owner = t->owner;
+	rq.snapshot_time = t->snapshot_time;
+	rq.status = "tuned";
+	*version = StoreVersion(&rq, PointerGetDatum(m), metrics, true, NULL);
+	return VersionInfo(m, *version, rq.status, NULL);
 }
 
 /*

@@ -1,7 +1,7 @@
 -- The pieces of distributed ALS on one node: recsys.factor_model assembles a
 -- model (its initial factors are train_als's), solve_users and solve_items
 -- grouped by id reproduce a train_als (and a train_ials) sweep, and every argument error has its
--- SQLSTATE.  test/cluster/60_shards.sh runs the same over three shards.
+-- SQLSTATE.  test/cluster/70_shards.sh runs the same over three shards.
 BEGIN;
 SELECT plan(30);
 

@@ -65,7 +65,7 @@ SELECT is((SELECT count(*) FROM recsys.model_history WHERE name = 'h'), 2::bigin
 SELECT ok((SELECT metrics IS NOT NULL FROM recsys.models WHERE name = 'h'),
 		  'retrain evaluates again with the stored eval_query');
 
--- rollback: the newest history entry comes back bit for bit and leaves the history
+-- rollback: the previous version comes back bit for bit and leaves the history
 SELECT is(recsys.rollback('h') ->> 'uuid', (SELECT uuid FROM uuids WHERE step = 'second'),
 		  'rollback returns the model_info of the restored model');
 SELECT is((SELECT model::text FROM recsys.models WHERE name = 'h'),
@@ -73,11 +73,11 @@ SELECT is((SELECT model::text FROM recsys.models WHERE name = 'h'),
 		  'rollback restores the previous model bit for bit');
 SELECT ok((SELECT options ? 'eval_query' AND metrics IS NOT NULL FROM recsys.models WHERE name = 'h'),
 		  'rollback restores the previous options and metrics');
-SELECT is((SELECT count(*) FROM recsys.model_history WHERE name = 'h'), 1::bigint,
-		  'rollback removes the entry it restored');
+SELECT is((SELECT count(*) FROM recsys.model_history WHERE name = 'h'), 2::bigint,
+		  'rollback moves the restored entry out of the history and the live one in');
 SELECT is((SELECT count(*) FROM recsys.model_history h, uuids u
-		   WHERE h.name = 'h' AND u.step = 'third' AND h.model::text = u.model_text), 0::bigint,
-		  'the model rolled back from is discarded');
+		   WHERE h.name = 'h' AND u.step = 'third' AND h.model::text = u.model_text), 1::bigint,
+		  'the model rolled back from is kept (recsys.deploy can bring it back)');
 SELECT is(recsys.rollback('h') ->> 'uuid', (SELECT uuid FROM uuids WHERE step = 'first'),
 		  'a second rollback goes one more step back');
 SELECT is((SELECT model::text FROM recsys.models WHERE name = 'h'),

@@ -10,7 +10,7 @@
 set -u
 . "$(dirname "$0")/tap.bash"
 . "$(dirname "$0")/shards.bash"
-plan 23
+plan 24
 
 db=recsys_shards_$$
 app=recsys_shard_app
@@ -153,6 +153,10 @@ is "$out" "3" "publish copies the model to the three shards"
 uuid=$(as_app "SELECT recsys.model_info(model) ->> 'uuid' FROM recsys.models WHERE name = 'dist'")
 owners=$(for i in 1 2 3; do shard_psql "$i" "SELECT owner FROM recsys.models WHERE name = 'dist' AND recsys.model_info(model) ->> 'uuid' = '$uuid'"; done | sort -u)
 is "$owners" "$app" "on each shard the copy belongs to the role of the user mapping"
+as_app "UPDATE recsys.models SET version = 3, last_version = 3 WHERE name = 'dist'" >/dev/null
+as_app "SELECT recsys.publish('dist', ARRAY['shard1', 'shard2', 'shard3'])" >/dev/null
+versions=$(for i in 1 2 3; do shard_psql "$i" "SELECT version || '/' || last_version FROM recsys.models WHERE name = 'dist'"; done | sort -u)
+is "$versions" "3/3" "publishing again updates the copies, which carry the coordinator's version id"
 out=$(as_other "SELECT recsys.publish('dist', ARRAY['shard1'])" | grep -o 'does not exist')
 is "$out" "does not exist" "another role cannot publish a model it cannot see"
 as_app "SELECT recsys.share('dist', '$other')" >/dev/null
