@@ -34,6 +34,20 @@ shards_free_port() {
 	return 1
 }
 
+# OpenBLAS's kernel family for the shards: the one test/virtualenv pins for the
+# main cluster (the newest the CPU supports), so coordinator and shards compute
+# with the same kernels
+shards_coretype=
+shards_flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)
+if printf '%s ' "$shards_flags" | grep -qw avx2 && printf '%s ' "$shards_flags" | grep -qw fma; then
+	shards_coretype=Haswell
+	if printf '%s ' "$shards_flags" | grep -qw avx512f && printf '%s ' "$shards_flags" | grep -qw avx512bw &&
+		printf '%s ' "$shards_flags" | grep -qw avx512vl && printf '%s ' "$shards_flags" | grep -qw avx512dq &&
+		printf '%s ' "$shards_flags" | grep -qw avx512cd; then
+		shards_coretype=SkylakeX
+	fi
+fi
+
 # shards_start N: initdb and start N clusters; returns non-zero if one fails
 shards_start() {
 	local n=$1 i dir port
@@ -58,7 +72,8 @@ shards_start() {
 			echo "shared_buffers = 32MB"
 			[ -n "${TEST_DESTDIR:-}" ] && echo "extension_destdir = '$TEST_DESTDIR'"
 		} | shards_as_owner tee -a "$dir/data/postgresql.conf" >/dev/null
-		shards_as_owner "$shards_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
+		shards_as_owner env ${shards_coretype:+OPENBLAS_CORETYPE=$shards_coretype} \
+			"$shards_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
 			>/dev/null 2>&1 || { cat "$dir/server.log" >&2; return 1; }
 		shards_ports[$i]=$port
 		shards_n=$i
