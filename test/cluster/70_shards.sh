@@ -10,7 +10,7 @@
 set -u
 . "$(dirname "$0")/tap.bash"
 . "$(dirname "$0")/shards.bash"
-plan 24
+plan 25
 
 db=recsys_shards_$$
 app=recsys_shard_app
@@ -68,6 +68,8 @@ as_app "CREATE TABLE ratings_local AS
 as_app "INSERT INTO ratings SELECT * FROM ratings_local; INSERT INTO ratings_by_item SELECT * FROM ratings_local" >/dev/null
 # statistics of the foreign partitions, so the planner prices the shipped aggregates
 as_app "ANALYZE ratings, ratings_by_item" >/dev/null
+cores=$( (q -d "$db" "SELECT core FROM recsys.blas_info()"; for i in 1 2 3; do shard_psql "$i" "SELECT core FROM recsys.blas_info()"; done) | sort -u | tr '\n' ' ')
+like "$cores" '^[A-Za-z0-9]+ $' "the coordinator and the shards run one OpenBLAS kernel ($cores)"
 counts=$(for i in 1 2 3; do shard_psql "$i" "SELECT count(*) FROM ratings"; done | tr '\n' ' ')
 total=$(as_app "SELECT count(*) FROM ratings_local")
 like "$counts" '^[1-9][0-9]+ [1-9][0-9]+ [1-9][0-9]+ $' "every shard holds part of the $total ratings ($counts)"
