@@ -76,6 +76,18 @@ typedef int (*RecChunkFn) (void *ctx, int thread, int64_t begin, int64_t end);
 extern int	RecParallelFor(int nthreads, int64_t n, int64_t chunk,
 						   RecChunkFn fn, void *ctx, const RecControl *ctl);
 
+/*
+ * RecParallelFor that also calls idle(idle_arg) on the calling thread while the
+ * workers run, between its interrupt polls, for work of the caller's own that
+ * overlaps theirs (it may use the PostgreSQL API: it runs on the backend's
+ * thread, but must not raise errors).  idle returns true while it has more, and
+ * is then called again at once instead of after a wait.  Never called when the
+ * range runs on the calling thread alone.
+ */
+extern int	RecParallelForIdle(int nthreads, int64_t n, int64_t chunk,
+							   RecChunkFn fn, void *ctx, const RecControl *ctl,
+							   bool (*idle) (void *idle_arg), void *idle_arg);
+
 /* Explicit ALS: r ~ mu + b_u + b_i + x_u . y_i, weighted-lambda regularisation */
 typedef struct AlsParams
 {
