@@ -1011,6 +1011,7 @@ RecHistoryArg(FunctionCallInfo fcinfo, RecModelEntry *e, int items_arg, int valu
 		vals[used] = pairs[j].value;
 		used++;
 	}
+	RecModelMapValues(e, vals, used);
 	hist.items = items;
 	hist.values = vals;
 	hist.n = used;

@@ -138,6 +138,24 @@ IalsConfidenceExcess(int confidence, float alpha, float epsilon, float w)
 	return alpha * a;
 }
 
+/*
+ * The alpha training and fold-in use: alpha / scale, both as the model's options
+ * record them (float4), computed in double then rounded, the same on both sides
+ * (a scale of 0, which no trained model records, leaves alpha as it is; a
+ * quotient beyond float4 is its largest value, whose confidences overflow and are
+ * refused where they are computed)
+ */
+static inline float
+IalsEffectiveAlpha(double alpha, double scale)
+{
+	double		q;
+
+	if (!((float) scale > 0.0f))
+		return (float) alpha;
+	q = (double) (float) alpha / (double) (float) scale;
+	return q < 3.4e38 ? (float) q : 3.4e38f;
+}
+
 /* lambda_r of a row with confidence excess sum_d over n_other rows of the other side */
 static inline float
 IalsRowLambda(float lambda, float exponent, double n_other, double sum_d)
