@@ -1319,6 +1319,7 @@ DECLARE
 	m			recsys.model;
 	started		timestamptz;
 	explicit	boolean;
+	scale		real;
 BEGIN
 	IF by_user IS NULL OR by_item IS NULL OR value_column IS NULL OR algorithm IS NULL THEN
 		RAISE EXCEPTION 'by_user, by_item, value_column and algorithm must not be NULL'
@@ -1360,6 +1361,32 @@ BEGIN
 	END IF;
 	m := recsys.factor_model(opts, users, items, global_mean => mu,
 							 rating_min => vmin, rating_max => vmax, algorithm => algorithm);
+	-- implicit: alpha is scaled by the mean confidence excess of the interactions,
+	-- as train_ials scales it, unless options.confidence_scale gives the scale
+	IF NOT explicit
+	   AND COALESCE((recsys.model_info(m) -> 'options' ->> 'confidence_scale')::float8, 0) <= 0 THEN
+		EXECUTE format(
+			'SELECT (pg_catalog.sum(s.total) OPERATOR(pg_catalog./) pg_catalog.sum(s.n))::pg_catalog.float4
+			 FROM (SELECT t.user_id,
+						  pg_catalog.sum(CASE WHEN $1
+								THEN pg_catalog.ln(1::pg_catalog.float8 OPERATOR(pg_catalog.+)
+									pg_catalog.abs(t.%1$I::pg_catalog.float4)::pg_catalog.float8
+									OPERATOR(pg_catalog./) $2)::pg_catalog.float4
+								ELSE pg_catalog.abs(t.%1$I::pg_catalog.float4) END::pg_catalog.float8),
+						  pg_catalog.count(t.%1$I)
+				   FROM %2$s AS t
+				   WHERE t.user_id IS NOT NULL AND t.item_id IS NOT NULL AND t.%1$I IS NOT NULL
+				   GROUP BY t.user_id) AS s(u, total, n)', value_column, by_user)
+			INTO scale
+			USING (recsys.model_info(m) -> 'options' ->> 'confidence') = 'log',
+				  (recsys.model_info(m) -> 'options' ->> 'epsilon')::pg_catalog.float8;
+		IF scale IS NULL OR NOT scale > 0 THEN
+			scale := 1;
+		END IF;
+		opts := opts || pg_catalog.jsonb_build_object('confidence_scale', scale);
+		m := recsys.factor_model(opts, users, items, global_mean => mu,
+								 rating_min => vmin, rating_max => vmax, algorithm => algorithm);
+	END IF;
 	iterations := (recsys.model_info(m) -> 'options' ->> 'iterations')::integer;
 	report := (recsys.model_info(m) -> 'options' ->> 'verbose')::boolean;
 

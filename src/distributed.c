@@ -367,7 +367,8 @@ SolveFinal(FunctionCallInfo fcinfo, bool users)
 		memset(&p, 0, sizeof(p));
 		p.factors = m->factors;
 		p.regularization = (float) opts.regularization;
-		p.alpha = (float) opts.alpha;
+		/* alpha over the scale train_ials records (train_distributed passes it) */
+		p.alpha = IalsEffectiveAlpha(opts.alpha, opts.confidence_scale);
 		p.cg_steps = (int) opts.cg_steps;
 		p.solver = (int) opts.solver;
 		p.confidence = (int) opts.confidence;

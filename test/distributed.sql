@@ -65,11 +65,11 @@ SELECT cmp_ok((SELECT max(abs((i.r).bias - f.bias)) FROM dist_items i, dist_mode
 
 -- implicit: the same with an ials model; CG starts from the row's factors in it
 CREATE TABLE dist_imodels AS
-SELECT recsys.factor_model('{"factors": 3, "seed": 4, "alpha": 5}', users, items, algorithm => 'ials') AS init,
-	   (SELECT recsys.train_ials(user_id, item_id, rating, '{"factors": 3, "seed": 4, "alpha": 5, "iterations": 1}') FROM dist_ratings) AS one
+SELECT recsys.factor_model('{"factors": 3, "seed": 4, "alpha": 5, "confidence_scale": 1}', users, items, algorithm => 'ials') AS init,
+	   (SELECT recsys.train_ials(user_id, item_id, rating, '{"factors": 3, "seed": 4, "alpha": 5, "confidence_scale": 1, "iterations": 1}') FROM dist_ratings) AS one
 FROM dist_ids;
 CREATE TABLE dist_iusers AS
-SELECT user_id, recsys.solve_users(user_id, item_id, rating, (SELECT init FROM dist_imodels), '{"factors": 3, "seed": 4, "alpha": 5}') AS r
+SELECT user_id, recsys.solve_users(user_id, item_id, rating, (SELECT init FROM dist_imodels), '{"factors": 3, "seed": 4, "alpha": 5, "confidence_scale": 1}') AS r
 FROM dist_ratings GROUP BY user_id;
 SELECT cmp_ok((SELECT max(abs(a.x - b.x)) FROM dist_imodels,
 			   LATERAL (SELECT u.user_id AS id, x, j FROM dist_iusers u, unnest(((u.r).factors)::real[]) WITH ORDINALITY v(x, j)) a
@@ -77,11 +77,11 @@ SELECT cmp_ok((SELECT max(abs(a.x - b.x)) FROM dist_imodels,
 			   USING (id, j)), '<', 1e-5::real,
 			  'solve_users on an ials model gives train_ials''s user factors after one sweep');
 CREATE TABLE dist_ihalf AS
-SELECT recsys.factor_model('{"factors": 3, "seed": 4, "alpha": 5}', users, items,
+SELECT recsys.factor_model('{"factors": 3, "seed": 4, "alpha": 5, "confidence_scale": 1}', users, items,
 		   (SELECT array_agg((r).factors ORDER BY user_id) FROM dist_iusers), algorithm => 'ials') AS m
 FROM dist_ids;
 CREATE TABLE dist_iitems AS
-SELECT item_id, recsys.solve_items(item_id, user_id, rating, (SELECT m FROM dist_ihalf), '{"factors": 3, "seed": 4, "alpha": 5}') AS r
+SELECT item_id, recsys.solve_items(item_id, user_id, rating, (SELECT m FROM dist_ihalf), '{"factors": 3, "seed": 4, "alpha": 5, "confidence_scale": 1}') AS r
 FROM dist_ratings GROUP BY item_id;
 SELECT cmp_ok((SELECT max(abs(a.x - b.x)) FROM dist_imodels,
 			   LATERAL (SELECT i.item_id AS id, x, j FROM dist_iitems i, unnest(((i.r).factors)::real[]) WITH ORDINALITY v(x, j)) a
@@ -89,7 +89,7 @@ SELECT cmp_ok((SELECT max(abs(a.x - b.x)) FROM dist_imodels,
 			   USING (id, j)), '<', 1e-5::real,
 			  '... and solve_items its item factors');
 SELECT cmp_ok(abs((SELECT sum((r).loss) FROM dist_iusers) + (SELECT sum((r).loss) FROM dist_iitems)
-				  + recsys.factor_gram_product(recsys.factor_model('{"factors": 3, "seed": 4, "alpha": 5}', users, items,
+				  + recsys.factor_gram_product(recsys.factor_model('{"factors": 3, "seed": 4, "alpha": 5, "confidence_scale": 1}', users, items,
 						(SELECT array_agg((r).factors ORDER BY user_id) FROM dist_iusers),
 						(SELECT array_agg((r).factors ORDER BY item_id) FROM dist_iitems), algorithm => 'ials'))
 				  - (recsys.model_info(one) ->> 'train_loss')::float8)
