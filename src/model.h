@@ -28,6 +28,8 @@
  *	item_nbr_idx	int32[m]					neighbour item indexes, never the row itself
  *	item_nbr_weight	float4[m]					their weights
  *	user_nbr_ptr, user_nbr_idx, user_nbr_weight	the same over users (user kNN)
+ *	ann_index		int32[m]					if RECSYS_MODEL_HAS_ANN_INDEX: the approximate
+ *												top-N index (RecAnnIndex below; ann.h)
  *
  * Version 1 (0.1.0) has the same fixed header up to options_len, with n_sections
  * always 0 (it was the reserved field), no directory and no reserved tail: its
@@ -66,7 +68,8 @@
 #define RECSYS_MODEL_HAS_SEEN_VALUES	0x0004	/* seen_values (needs interactions) */
 #define RECSYS_MODEL_USER_NEIGHBOURS	0x0008	/* kNN over users: user_nbr_* instead
 												 * of item_nbr_* */
-#define RECSYS_MODEL_KNOWN_FLAGS		0x000F
+#define RECSYS_MODEL_HAS_ANN_INDEX		0x0010	/* ann_index (factor models) */
+#define RECSYS_MODEL_KNOWN_FLAGS		0x001F
 #define RECSYS_MODEL_V1_FLAGS			0x0003
 
 /* section tags (directory order is ascending tag) */
@@ -87,8 +90,10 @@
 #define RECSYS_TAG_USER_NBR_PTR		15
 #define RECSYS_TAG_USER_NBR_IDX		16
 #define RECSYS_TAG_USER_NBR_WEIGHT	17
-#define RECSYS_TAG_LAST_KNOWN		17
+#define RECSYS_TAG_LAST_KNOWN		25	/* the highest tag this build reads */
 /* reserved for content and hybrid models: rejected until implemented */
+#define RECSYS_TAG_RESERVED_FIRST	18
+#define RECSYS_TAG_RESERVED_LAST	24
 #define RECSYS_TAG_FEATURES			18	/* dense item feature matrix */
 #define RECSYS_TAG_FEATURE_PTR		19	/* sparse (TF-IDF) item features: CSR */
 #define RECSYS_TAG_FEATURE_IDX		20
@@ -99,8 +104,85 @@
 #define RECSYS_TAG_ANN_INDEX		25	/* approximate nearest-neighbour index */
 #define RECSYS_TAG_LAST_RESERVED	25
 
-/* most entries a directory may have: one per known tag */
-#define RECSYS_MODEL_MAX_SECTIONS	RECSYS_TAG_LAST_KNOWN
+/* most entries a directory may have: one per supported tag */
+#define RECSYS_MODEL_MAX_SECTIONS	(RECSYS_TAG_LAST_KNOWN - \
+									 (RECSYS_TAG_RESERVED_LAST - RECSYS_TAG_RESERVED_FIRST + 1))
+
+/* True for the tags this build reads (not reserved, not beyond the last) */
+#define RECSYS_TAG_SUPPORTED(t)	((t) >= 1 && (t) <= RECSYS_TAG_LAST_KNOWN && \
+								 !((t) >= RECSYS_TAG_RESERVED_FIRST && \
+								   (t) <= RECSYS_TAG_RESERVED_LAST))
+
+/*
+ * The ann_index section: RECSYS_ANN_HEADER_WORDS words of header, then
+ *	centroids	float4[lists * dim]		mean of [y_i, b_i] over each list's items
+ *	list_ptr	int32[lists + 1]		list c is items[list_ptr[c] .. list_ptr[c+1])
+ *	items		int32[n_items]			item indexes grouped by list, ascending within one
+ *	assign		int32[n_items]			the list of each item
+ * dim is factors, plus one when the model has biases (the bias column).  Since
+ * every item's assign entry names the list it appears in and lists ascend, the
+ * items form a permutation: a reader checks that without extra memory.
+ */
+#define RECSYS_ANN_MAGIC			0x31465649u	/* "IVF1" */
+#define RECSYS_ANN_HEADER_WORDS		16
+#define RECSYS_ANN_MAX_LISTS		65536
+/* header word positions */
+#define RECSYS_ANN_W_MAGIC			0
+#define RECSYS_ANN_W_LISTS			1
+#define RECSYS_ANN_W_DIM			2
+#define RECSYS_ANN_W_PROBES			3	/* default probes per call */
+#define RECSYS_ANN_W_N_ITEMS		4
+#define RECSYS_ANN_W_ITERATIONS		5	/* k-means iterations run */
+#define RECSYS_ANN_W_SAMPLE			6	/* k-means training sample */
+#define RECSYS_ANN_W_SEED			7
+#define RECSYS_ANN_W_MAX_NORM		8	/* float4: largest |[y_i, b_i]| */
+#define RECSYS_ANN_W_BUILD_MS		9	/* float4: build time in milliseconds */
+/* words 10 .. 15 are zero */
+
+/* Words of an ann_index section with this many lists over this shape */
+static inline uint64_t
+RecAnnWords(uint64_t lists, uint64_t dim, uint64_t n_items)
+{
+	return RECSYS_ANN_HEADER_WORDS + lists * dim + lists + 1 + 2 * n_items;
+}
+
+/* Typed view of a checked ann_index section */
+typedef struct RecAnnIndex
+{
+	int32_t		lists;
+	int32_t		dim;
+	int32_t		probes;
+	int32_t		n_items;
+	float		max_norm;
+	const float *centroids;
+	const int32_t *list_ptr;
+	const int32_t *items;
+	const int32_t *assign;
+} RecAnnIndex;
+
+/* Fills the view of a checked ann_index section of `words` words */
+static inline void
+RecAnnView(const int32_t *words, RecAnnIndex *ix)
+{
+	ix->lists = words[RECSYS_ANN_W_LISTS];
+	ix->dim = words[RECSYS_ANN_W_DIM];
+	ix->probes = words[RECSYS_ANN_W_PROBES];
+	ix->n_items = words[RECSYS_ANN_W_N_ITEMS];
+	{
+		union
+		{
+			int32_t		i;
+			float		f;
+		}			u;
+
+		u.i = words[RECSYS_ANN_W_MAX_NORM];
+		ix->max_norm = u.f;
+	}
+	ix->centroids = (const float *) (words + RECSYS_ANN_HEADER_WORDS);
+	ix->list_ptr = words + RECSYS_ANN_HEADER_WORDS + (int64_t) ix->lists * ix->dim;
+	ix->items = ix->list_ptr + ix->lists + 1;
+	ix->assign = ix->items + ix->n_items;
+}
 
 #define RECSYS_MAX_FACTORS	1024
 
@@ -179,6 +261,7 @@ typedef struct RecModelShape
 	int64_t		n_seen;			/* seen entries, 0 without interactions */
 	int64_t		n_item_neighbours;	/* entries of the item-neighbour CSR */
 	int64_t		n_user_neighbours;	/* entries of the user-neighbour CSR */
+	int64_t		n_ann;			/* words of the ann_index section (with the flag) */
 	uint64_t	options_len;	/* bytes of the options, NUL included */
 } RecModelShape;
 
@@ -268,6 +351,8 @@ typedef struct RecModelView
 	const int32_t *user_nbr_idx;	/* [n_user_nbr] */
 	const float *user_nbr_weight;	/* [n_user_nbr] */
 	int64_t		n_user_nbr;		/* entries of the user-neighbour CSR, 0 if absent */
+	const int32_t *ann;			/* the ann_index section, NULL if absent */
+	int64_t		n_ann;			/* its words */
 } RecModelView;
 
 /* The same pointers, writable: how a writer fills a model it has just created */
@@ -293,6 +378,8 @@ typedef struct RecModelMutableView
 	int32_t    *user_nbr_idx;
 	float	   *user_nbr_weight;
 	int64_t		n_user_nbr;
+	int32_t    *ann;
+	int64_t		n_ann;
 } RecModelMutableView;
 
 /* Points the view at one section of a v2 model */
@@ -355,6 +442,10 @@ RecModelViewSection(RecModelView *v, const RecModelSection *s)
 			break;
 		case RECSYS_TAG_USER_NBR_WEIGHT:
 			v->user_nbr_weight = (const float *) p;
+			break;
+		case RECSYS_TAG_ANN_INDEX:
+			v->ann = (const int32_t *) p;
+			v->n_ann = (int64_t) s->count;
 			break;
 	}
 }
@@ -419,6 +510,8 @@ RecModelGetMutableView(RecModelHeader *h, RecModelMutableView *mv)
 	mv->user_nbr_idx = (int32_t *) v.user_nbr_idx;
 	mv->user_nbr_weight = (float *) v.user_nbr_weight;
 	mv->n_user_nbr = v.n_user_nbr;
+	mv->ann = (int32_t *) v.ann;
+	mv->n_ann = v.n_ann;
 }
 
 /*
