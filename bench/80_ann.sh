@@ -31,7 +31,7 @@ PSQL="psql -X -q -v ON_ERROR_STOP=1"
 $PSQL <<SQL
 CREATE FUNCTION pg_temp.ann_bench_model(int, int, int, int, bigint) RETURNS recsys.model
 	AS '\$libdir/recsys', 'ann_bench_model' LANGUAGE C STRICT;
-DELETE FROM recsys.models WHERE name IN ('ann_bench', 'ann_bench_ix');
+DELETE FROM recsys.models WHERE name IN ('ann_bench', 'ann_bench_ix', 'ann_bench_gather');
 INSERT INTO recsys.models (name, model)
 	SELECT 'ann_bench', pg_temp.ann_bench_model($USERS, $ITEMS, $FACTORS, $TOPICS, 1);
 SQL
@@ -42,6 +42,10 @@ INSERT INTO recsys.models (name, model)
 SQL
 )
 build_ms=$(echo "$build_ms" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
+# the same lists without the stored vectors: probes read the model's own rows
+$PSQL -c "INSERT INTO recsys.models (name, model)
+	SELECT 'ann_bench_gather', recsys.build_index(model, '{\"store_vectors\": false}')
+	FROM recsys.models WHERE name = 'ann_bench'"
 info=$($PSQL -At -c "SELECT recsys.model_info(model) -> 'index' FROM recsys.models WHERE name = 'ann_bench_ix'")
 model_bytes=$($PSQL -At -c "SELECT recsys.model_info(model) ->> 'bytes' FROM recsys.models WHERE name = 'ann_bench'")
 lists=$(echo "$info" | sed 's/.*"lists": \([0-9]*\).*/\1/')
@@ -59,9 +63,10 @@ SQL
 
 # --- throughput: pgbench, 2 clients, random users ---------------------------------
 tps() {
+	local model=${2:-ann_bench_ix}
 	echo "\\set u random(1, $USERS)" >"$out/q.sql"
-	echo "SELECT count(*) FROM recsys.recommend('ann_bench_ix', :u, 10, $1);" >>"$out/q.sql"
-	$PSQL -At -c "SELECT count(*) FROM recsys.recommend('ann_bench_ix', 1, 10, $1)" >/dev/null
+	echo "SELECT count(*) FROM recsys.recommend('$model', :u, 10, $1);" >>"$out/q.sql"
+	$PSQL -At -c "SELECT count(*) FROM recsys.recommend('$model', 1, 10, $1)" >/dev/null
 	pgbench -n -M prepared -c 2 -j 2 -T "$SECONDS_EACH" -f "$out/q.sql" >"$out/pgbench.out" 2>&1 || true
 	sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$out/pgbench.out" | head -1
 }
@@ -83,7 +88,12 @@ if ! echo " $PROBES " | grep -q " $default_probes "; then
 	awk -v p="$default_probes" -v r="$r" -v t="$t" -v e="$exact_tps" \
 		'BEGIN { printf "| index (default) | %d | %s | %.1f | %.1fx |\n", p, r, t, t / e }'
 fi
+t=$(tps "probes => $default_probes" ann_bench_gather)
+awk -v p="$default_probes" -v t="$t" -v e="$exact_tps" \
+	'BEGIN { printf "| index without stored vectors (default) | %d | (same lists) | %.1f | %.1fx |\n", p, t, t / e }'
+gather_info=$($PSQL -At -c "SELECT recsys.model_info(model) -> 'index' ->> 'bytes' FROM recsys.models WHERE name = 'ann_bench_gather'")
 echo
+echo "index without stored vectors: $gather_info bytes."
 echo "$ITEMS items x $FACTORS factors, $USERS users, $TOPICS planted topics; model $model_bytes bytes without the index."
 echo "index: $info; build_index took $build_ms ms through SQL (recsys.threads = $($PSQL -At -c "LOAD 'recsys'" -c "SHOW recsys.threads"))."
 

@@ -231,6 +231,7 @@ RecAnnWrite(const RecAnnBuild *b, int32_t probes, float build_ms, int32_t *words
 	words[RECSYS_ANN_W_SEED] = (int32_t) (b->seed & 0x7FFFFFFF);
 	words[RECSYS_ANN_W_MAX_NORM] = FloatWord(b->max_norm);
 	words[RECSYS_ANN_W_BUILD_MS] = FloatWord(build_ms);
+	words[RECSYS_ANN_W_VECTORS] = b->vectors ? 1 : 0;
 	RecAnnView(words, &ix);
 	cent = (float *) ix.centroids;
 	ptr = (int32_t *) ix.list_ptr;
@@ -247,6 +248,15 @@ RecAnnWrite(const RecAnnBuild *b, int32_t probes, float build_ms, int32_t *words
 	for (int32_t i = 0; i < b->n; i++)
 		items[cursor[b->assign[i]]++] = i;
 	memcpy(assign, b->assign, sizeof(int32_t) * b->n);
+	if (ix.vectors)
+		for (int32_t p = 0; p < b->n; p++)
+		{
+			float	   *row = (float *) ix.vectors + (int64_t) p * dim;
+
+			memcpy(row, b->Y + (int64_t) items[p] * b->k, sizeof(float) * b->k);
+			if (b->bias)
+				row[b->k] = b->bias[items[p]];
+		}
 
 	/* each list's mean [y_i, b_i]: its inner product with [x, 1] is the mean score */
 	memset(b->acc, 0, sizeof(double) * b->lists * dim);
@@ -340,6 +350,23 @@ RankList(TopNHeap *h, const RecAnnIndex *ix, int32_t c, const float *x, int k,
 	bool		finite = true;
 	int32_t		end = ix->list_ptr[c + 1];
 
+	if (ix->vectors)
+	{
+		/* the list's rows in a row: one stream, the bias in the last column */
+		for (int32_t p = ix->list_ptr[c]; p < end; p++)
+		{
+			const float *row = ix->vectors + (int64_t) p * ix->dim;
+			int32_t		i = ix->items[p];
+			float		s = KernDot(x, row, k);
+
+			s = item_bias ? s + (base + row[k]) : s + base;
+			if (!isfinite(s))
+				finite = false;
+			if (TopNWouldEnter(h, s, i) && !RecIsBlocked(b, i))
+				TopNPush(h, s, i);
+		}
+		return finite;
+	}
 	for (int32_t p = ix->list_ptr[c]; p < end; p++)
 	{
 		int32_t		i = ix->items[p];

@@ -47,6 +47,7 @@ typedef struct RecAnnBuild
 	int64_t		ns;				/* training sample size, lists .. n */
 	uint64_t	seed;
 	int			threads;
+	bool		vectors;		/* store the rows by list in the section */
 
 	/* buffers the caller allocates */
 	int32_t    *sample;			/* [n] scratch for the shuffle; the first ns are the sample */
@@ -76,7 +77,7 @@ extern int	RecAnnIterate(RecAnnBuild *b, const RecControl *ctl);
 extern int	RecAnnAssignAll(RecAnnBuild *b, const RecControl *ctl);
 
 /*
- * Writes the ann_index section (RecAnnWords(lists, dim, n) words) from the
+ * Writes the ann_index section (RecAnnWords(lists, dim, n, vectors) words) from the
  * assignment: header, mean rows per list, lists, items, assignment.
  */
 extern void RecAnnWrite(const RecAnnBuild *b, int32_t probes, float build_ms,

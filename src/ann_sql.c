@@ -34,6 +34,7 @@ typedef struct AnnOptions
 	int64		iterations;
 	int64		sample;			/* 0: default */
 	int64		seed;
+	bool		vectors;		/* store_vectors */
 } AnnOptions;
 
 /* largest values an option accepts */
@@ -75,7 +76,7 @@ AnnIntOption(JsonbValue *v, const char *key, int64 lo, int64 hi, int64 too_big_f
 static AnnOptions
 AnnParseOptions(Jsonb *jb, int32 n_items)
 {
-	AnnOptions	o = {0, 0, 10, 0, 42};
+	AnnOptions	o = {0, 0, 10, 0, 42, true};
 	JsonbIterator *it;
 	JsonbIteratorToken tok;
 	JsonbValue	v;
@@ -102,6 +103,15 @@ AnnParseOptions(Jsonb *jb, int32 n_items)
 			o.iterations = AnnIntOption(&v, key, 0, ANN_MAX_ITERATIONS, 0);
 		else if (strcmp(key, "seed") == 0)
 			o.seed = AnnIntOption(&v, key, 0, ANN_MAX_SEED, 0);
+		else if (strcmp(key, "store_vectors") == 0)
+		{
+			if (v.type != jbvBool)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("build_index option \"store_vectors\" must be true or false, got %s",
+								RecJsonValueText(&v))));
+			o.vectors = v.val.boolean;
+		}
 		else if (strcmp(key, "probes") == 0)
 			probes = palloc_object(JsonbValue), *probes = v;
 		else if (strcmp(key, "sample") == 0)
@@ -111,7 +121,7 @@ AnnParseOptions(Jsonb *jb, int32 n_items)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown build_index option \"%s\"",
 							RecEchoInput(key, strlen(key))),
-					 errhint("The options are lists, probes, iterations, sample and seed.")));
+					 errhint("The options are lists, probes, iterations, sample, seed and store_vectors.")));
 	}
 	/* about sqrt(n) lists of about sqrt(n) items */
 	if (o.lists == 0)
@@ -174,7 +184,14 @@ build_index(PG_FUNCTION_ARGS)
 	memset(&b, 0, sizeof(b));
 	b.k = m->factors;
 	b.dim = b.k + (e->v.item_bias ? 1 : 0);
-	shape.n_ann = (int64) RecAnnWords((uint64) o.lists, (uint64) b.dim, (uint64) m->n_items);
+	shape.n_ann = (int64) RecAnnWords((uint64) o.lists, (uint64) b.dim, (uint64) m->n_items,
+									  o.vectors);
+	if (RecModelShapeBytes(&shape, strlen(e->v.options)) > RECSYS_MODEL_MAX_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the model with its index would take more than the %llu bytes a value can hold",
+						(unsigned long long) RECSYS_MODEL_MAX_BYTES),
+				 o.vectors ? errhint("Use \"store_vectors\": false: the index then reads the model's own rows.") : 0));
 	out = RecModelCreateShape(&shape, e->v.options);
 	RecModelCopySections(m, out, (uint32) 1 << RECSYS_TAG_ANN_INDEX);
 	memcpy(&out->iterations, &m->iterations,
@@ -188,6 +205,7 @@ build_index(PG_FUNCTION_ARGS)
 	b.lists = (int32) o.lists;
 	b.ns = o.sample;
 	b.seed = (uint64) o.seed;
+	b.vectors = o.vectors;
 	b.threads = RecWorkThreads();
 	d = b.dim + 1;
 	b.sample = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * b.n);

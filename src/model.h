@@ -46,6 +46,7 @@
 #ifndef RECSYS_MODEL_H
 #define RECSYS_MODEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -119,6 +120,8 @@
  *	list_ptr	int32[lists + 1]		list c is items[list_ptr[c] .. list_ptr[c+1])
  *	items		int32[n_items]			item indexes grouped by list, ascending within one
  *	assign		int32[n_items]			the list of each item
+ *	vectors		float4[n_items * dim]	if stored: [y_i, b_i] of items[p] at row p, so
+ *										a probe reads each list contiguously
  * dim is factors, plus one when the model has biases (the bias column).  Since
  * every item's assign entry names the list it appears in and lists ascend, the
  * items form a permutation: a reader checks that without extra memory.
@@ -137,13 +140,15 @@
 #define RECSYS_ANN_W_SEED			7
 #define RECSYS_ANN_W_MAX_NORM		8	/* float4: largest |[y_i, b_i]| */
 #define RECSYS_ANN_W_BUILD_MS		9	/* float4: build time in milliseconds */
-/* words 10 .. 15 are zero */
+#define RECSYS_ANN_W_VECTORS		10	/* 1: the vectors are stored, 0: not */
+/* words 11 .. 15 are zero */
 
 /* Words of an ann_index section with this many lists over this shape */
 static inline uint64_t
-RecAnnWords(uint64_t lists, uint64_t dim, uint64_t n_items)
+RecAnnWords(uint64_t lists, uint64_t dim, uint64_t n_items, bool vectors)
 {
-	return RECSYS_ANN_HEADER_WORDS + lists * dim + lists + 1 + 2 * n_items;
+	return RECSYS_ANN_HEADER_WORDS + lists * dim + lists + 1 + 2 * n_items +
+		(vectors ? n_items * dim : 0);
 }
 
 /* Typed view of a checked ann_index section */
@@ -158,6 +163,7 @@ typedef struct RecAnnIndex
 	const int32_t *list_ptr;
 	const int32_t *items;
 	const int32_t *assign;
+	const float *vectors;		/* NULL when not stored */
 } RecAnnIndex;
 
 /* Fills the view of a checked ann_index section of `words` words */
@@ -182,6 +188,7 @@ RecAnnView(const int32_t *words, RecAnnIndex *ix)
 	ix->list_ptr = words + RECSYS_ANN_HEADER_WORDS + (int64_t) ix->lists * ix->dim;
 	ix->items = ix->list_ptr + ix->lists + 1;
 	ix->assign = ix->items + ix->n_items;
+	ix->vectors = words[RECSYS_ANN_W_VECTORS] ? (const float *) (ix->assign + ix->n_items) : NULL;
 }
 
 #define RECSYS_MAX_FACTORS	1024

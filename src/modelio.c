@@ -1008,8 +1008,11 @@ RecModelCheckAnn(const RecModelHeader *h, const int32_t *w, uint64_t count,
 				 RecModelError *err)
 {
 	RecAnnIndex ix;
+	RecModelView v;
 	uint64_t	dim = (uint64_t) h->factors + ((h->flags & RECSYS_MODEL_HAS_BIASES) ? 1 : 0);
 	float		ms;
+
+	RecModelGetView(h, &v);
 
 	/* the header words first: nothing else is read before they add up */
 	if (count < RECSYS_ANN_HEADER_WORDS)
@@ -1018,7 +1021,11 @@ RecModelCheckAnn(const RecModelHeader *h, const int32_t *w, uint64_t count,
 	if ((uint32_t) w[RECSYS_ANN_W_MAGIC] != RECSYS_ANN_MAGIC)
 		return ModelFail(err, RECSYS_MODEL_EBINARY, "ANN index has an unknown kind 0x%08" PRIX32,
 						 (uint32_t) w[RECSYS_ANN_W_MAGIC]);
-	for (int j = RECSYS_ANN_W_BUILD_MS + 1; j < RECSYS_ANN_HEADER_WORDS; j++)
+	if (w[RECSYS_ANN_W_VECTORS] != 0 && w[RECSYS_ANN_W_VECTORS] != 1)
+		return ModelFail(err, RECSYS_MODEL_EBINARY,
+						 "ANN index vectors word is %" PRId32 ", must be 0 or 1",
+						 w[RECSYS_ANN_W_VECTORS]);
+	for (int j = RECSYS_ANN_W_VECTORS + 1; j < RECSYS_ANN_HEADER_WORDS; j++)
 		if (w[j] != 0)
 			return ModelFail(err, RECSYS_MODEL_EBINARY,
 							 "ANN index header word %d is %" PRId32 ", must be 0", j, w[j]);
@@ -1043,10 +1050,12 @@ RecModelCheckAnn(const RecModelHeader *h, const int32_t *w, uint64_t count,
 	if (w[RECSYS_ANN_W_ITERATIONS] < 0 || w[RECSYS_ANN_W_SAMPLE] < 0 || w[RECSYS_ANN_W_SEED] < 0)
 		return ModelFail(err, RECSYS_MODEL_EBINARY,
 						 "ANN index build statistics must not be negative");
-	if (count != RecAnnWords((uint64_t) w[RECSYS_ANN_W_LISTS], dim, (uint64_t) h->n_items))
+	if (count != RecAnnWords((uint64_t) w[RECSYS_ANN_W_LISTS], dim, (uint64_t) h->n_items,
+							 w[RECSYS_ANN_W_VECTORS]))
 		return ModelFail(err, RECSYS_MODEL_EBINARY,
 						 "ANN index has %" PRIu64 " words, its header gives %" PRIu64, count,
-						 RecAnnWords((uint64_t) w[RECSYS_ANN_W_LISTS], dim, (uint64_t) h->n_items));
+						 RecAnnWords((uint64_t) w[RECSYS_ANN_W_LISTS], dim, (uint64_t) h->n_items,
+									 w[RECSYS_ANN_W_VECTORS]));
 	RecAnnView(w, &ix);
 	memcpy(&ms, &w[RECSYS_ANN_W_BUILD_MS], sizeof(float));
 	if (!(ix.max_norm >= 0.0f && ix.max_norm <= 2.0f * RECSYS_MODEL_MAX_BIAS) ||
@@ -1080,6 +1089,15 @@ RecModelCheckAnn(const RecModelHeader *h, const int32_t *w, uint64_t count,
 				return ModelFail(err, RECSYS_MODEL_EBINARY,
 								 "ANN index list %" PRId32 " holds item %" PRId32 " assigned to list %" PRId32,
 								 c, i, ix.assign[i]);
+			/* stored vectors are the item's own row, bit for bit */
+			if (ix.vectors &&
+				(memcmp(ix.vectors + (uint64_t) p * dim, v.item_factors + (uint64_t) i * h->factors,
+						sizeof(float) * h->factors) != 0 ||
+				 (v.item_bias && memcmp(ix.vectors + (uint64_t) p * dim + h->factors,
+										v.item_bias + i, sizeof(float)) != 0)))
+				return ModelFail(err, RECSYS_MODEL_EBINARY,
+								 "ANN index vector at %" PRId32 " differs from the factors of item %" PRId64,
+								 p, v.item_ids[i]);
 		}
 	}
 	return RECSYS_MODEL_OK;

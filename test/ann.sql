@@ -5,7 +5,7 @@
 -- deterministic builds, option errors, and corrupt index sections rejected by
 -- model input.
 BEGIN;
-SELECT plan(39);
+SELECT plan(43);
 
 CREATE TEMP TABLE r AS
 	SELECT * FROM recsys.synthetic_ratings(300, 20000, 60000, rank => 8, seed => 21, implicit => true);
@@ -18,6 +18,8 @@ INSERT INTO models
 INSERT INTO models
 	SELECT 'als', recsys.build_index(recsys.train_als(user_id, item_id, rating,
 					'{"factors": 8, "iterations": 5}'), '{"lists": 20, "probes": 2}') FROM r;
+INSERT INTO models
+	SELECT 'gather', recsys.build_index(m, '{"store_vectors": false}') FROM models WHERE name = 'plain';
 CREATE FUNCTION pg_temp.m(text) RETURNS recsys.model LANGUAGE sql AS
 	$$ SELECT m FROM models WHERE name = $1 $$;
 CREATE FUNCTION pg_temp.lists(recsys.model) RETURNS int LANGUAGE sql AS
@@ -64,6 +66,16 @@ SELECT is((SELECT count(*) FROM users, LATERAL (
 		SELECT array_agg(item_id ORDER BY rank) FROM recsys.recommend(pg_temp.m('ix'), u, 10, probes => (SELECT l FROM geo))) a(l),
 		LATERAL (SELECT array_agg(item_id ORDER BY rank) FROM recsys.recommend(pg_temp.m('plain'), u, 10)) b(l)
 		WHERE a.l IS DISTINCT FROM b.l), 0::bigint, 'recommend: probes = all lists gives the exact list of every user');
+SELECT is((SELECT count(*) FROM users, LATERAL (
+		SELECT array_agg(item_id ORDER BY rank) FROM recsys.recommend(pg_temp.m('gather'), u, 10, probes => (SELECT l FROM geo))) a(l),
+		LATERAL (SELECT array_agg(item_id ORDER BY rank) FROM recsys.recommend(pg_temp.m('plain'), u, 10)) b(l)
+		WHERE a.l IS DISTINCT FROM b.l), 0::bigint, 'without stored vectors (rows read from the model): the same');
+SELECT is((SELECT count(*) FROM users, LATERAL (
+		SELECT array_agg(item_id ORDER BY rank) FROM recsys.recommend(pg_temp.m('gather'), u, 10)) a(l),
+		LATERAL (SELECT array_agg(item_id ORDER BY rank) FROM recsys.recommend(pg_temp.m('ix'), u, 10)) b(l)
+		WHERE a.l IS DISTINCT FROM b.l), 0::bigint, 'and at default probes both layouts rank alike');
+SELECT cmp_ok((recsys.model_info(pg_temp.m('ix')) -> 'index' ->> 'bytes')::bigint - (recsys.model_info(pg_temp.m('gather')) -> 'index' ->> 'bytes')::bigint,
+		  '=', (SELECT 4 * 16 * n FROM geo)::bigint, 'stored vectors take n_items x factors floats');
 SELECT is((SELECT count(*) FROM users, LATERAL (
 		SELECT array_agg(item_id ORDER BY rank) FROM recsys.recommend(pg_temp.m('als'), u, 10, probes => 1000)) a(l),
 		LATERAL (SELECT array_agg(item_id ORDER BY rank) FROM recsys.recommend(pg_temp.m('als'), u, 10, exact => true)) b(l)
@@ -147,6 +159,8 @@ CREATE TEMP TABLE bad AS SELECT * FROM (VALUES
 	-- an item's list changed
 	('assign', (SELECT pg_temp.put32(b, pg_temp.ann_at(b) + 4 * (16 + l * 16 + l + 1 + n + 5),
 			(pg_temp.get32(b, pg_temp.ann_at(b) + 4 * (16 + l * 16 + l + 1 + n + 5)) + 1) % l) FROM bin, geo)),
+	-- a stored vector that is not its item's row
+	('vector', (SELECT pg_temp.put32(b, pg_temp.ann_at(b) + 4 * (16 + l * 16 + l + 1 + 2 * n + 7), 1065353216) FROM bin, geo)),
 	-- a centroid value made NaN
 	('centroid', (SELECT pg_temp.put32(b, pg_temp.ann_at(b) + 4 * 20, 2143289344) FROM bin))) t(what, b);
 SELECT is(pg_temp.recv((SELECT b FROM bin)), 'ok', 'the binary form of an indexed model is accepted');
@@ -174,10 +188,10 @@ EXCEPTION WHEN OTHERS THEN
 	RETURN SQLSTATE;
 END $$;
 SELECT is((SELECT string_agg(what || ':' || pg_temp.text_error(b), ',' ORDER BY what) FROM bad),
-		  'assign:22P02,centroid:22P02,item:22P02,kind:22P02,lists:22P02,probes:22P02',
+		  'assign:22P02,centroid:22P02,item:22P02,kind:22P02,lists:22P02,probes:22P02,vector:22P02',
 		  'text input refuses every corrupt index section');
 SELECT is((SELECT string_agg(what || ':' || pg_temp.recv_error(b), ',' ORDER BY what) FROM bad),
-		  'assign:22P03,centroid:22P03,item:22P03,kind:22P03,lists:22P03,probes:22P03',
+		  'assign:22P03,centroid:22P03,item:22P03,kind:22P03,lists:22P03,probes:22P03,vector:22P03',
 		  'binary input refuses every corrupt index section');
 
 -- errors
@@ -189,6 +203,7 @@ SELECT throws_ok($$SELECT recsys.build_index(pg_temp.m('plain'), '{"lists": 2.5}
 SELECT throws_ok($$SELECT recsys.build_index(pg_temp.m('plain'), '{"lists": 1e12}')$$, '54000', NULL, 'lists beyond the limit');
 SELECT throws_ok($$SELECT recsys.build_index(pg_temp.m('plain'), '{"lists": 10, "probes": 11}')$$, '22023', NULL, 'probes above lists');
 SELECT throws_ok($$SELECT recsys.build_index(pg_temp.m('plain'), '{"iterations": 100000}')$$, '22023', NULL, 'iterations');
+SELECT throws_ok($$SELECT recsys.build_index(pg_temp.m('plain'), '{"store_vectors": 1}')$$, '22023', NULL, 'store_vectors not a boolean');
 SELECT throws_ok($$SELECT * FROM recsys.recommend(pg_temp.m('ix'), 1, 10, probes => 0)$$, '22023', NULL, 'probes 0 in a call');
 
 SELECT * FROM finish();

@@ -55,6 +55,28 @@ CheckReaderInvariants(const RecModelHeader *m)
 					v.user_nbr_idx[j] >= m->n_users || v.user_nbr_idx[j] == r ||
 					!isfinite(v.user_nbr_weight[j]))
 					abort();
+	/* an accepted index: its lists partition the items, its vectors are their rows */
+	if (v.ann)
+	{
+		RecAnnIndex ix;
+		char	   *seen = calloc((size_t) m->n_items, 1);
+
+		RecAnnView(v.ann, &ix);
+		if (seen == NULL || ix.lists < 1 || ix.list_ptr[0] != 0 ||
+			ix.list_ptr[ix.lists] != m->n_items || v.item_factors == NULL)
+			abort();
+		for (int32_t p = 0; p < m->n_items; p++)
+		{
+			int32_t		i = ix.items[p];
+
+			if (i < 0 || i >= m->n_items || seen[i]++)
+				abort();
+			if (ix.vectors && memcmp(ix.vectors + (int64_t) p * ix.dim,
+									 v.item_factors + (int64_t) i * k, sizeof(float) * k) != 0)
+				abort();
+		}
+		free(seen);
+	}
 	if (v.user_factors == NULL)
 		return;
 	/* largest squared row norms, in double so this check cannot overflow */
