@@ -8,7 +8,7 @@
 #    same shape: seconds per iteration;
 #  - feeding the aggregate ("iterations": 0) against count(*) over the same table,
 #    once with a serial plan and once with the default (parallel) plan, each ratio
-#    against count(*) under the same settings;
+#    against count(*) under the same settings, and the two plans against each other;
 #  - peak training memory per interaction (model_info's peak_bytes).
 # The data sets are generated once with recsys.synthetic_ratings and kept in
 # bench/data/ as COPY binary files, so later runs only load them.  Prints markdown;
@@ -115,5 +115,6 @@ cat <<EOF
 | implicit ALS CG-3, $ials_nnz interactions: s/iteration | $ials_sweep | | |
 | feeding train_als ("iterations": 0) vs count(*), serial plan, ms | $feed_ms | $count_ms | $(awk -v a="$feed_ms" -v b="$count_ms" 'BEGIN { printf "%.2f", a / b }') |
 | feeding train_als ("iterations": 0) vs count(*), default (parallel) plan, ms | $feed_par_ms | $count_par_ms | $(awk -v a="$feed_par_ms" -v b="$count_par_ms" 'BEGIN { printf "%.2f", a / b }') |
+| feeding train_als ("iterations": 0), default (parallel) plan vs serial plan, ms | $feed_par_ms | $feed_ms | $(awk -v a="$feed_par_ms" -v b="$feed_ms" 'BEGIN { printf "%.2f", a / b }') |
 | peak training memory per interaction, explicit / implicit (bytes) | $(awk -v p="$als_peak" -v n="$als_nnz" 'BEGIN { printf "%.0f", p / n }') / $(awk -v p="$ials_peak" -v n="$ials_nnz" 'BEGIN { printf "%.0f", p / n }') | | |
 EOF

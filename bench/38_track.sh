@@ -4,7 +4,10 @@
 # 4,000-item, 64-factor implicit model, through prepared statements on one
 # connection.  Every by-name call probes recsys.user_overlays once; a user with an
 # overlay is ranked from the stored vector instead of the model's row.  Target:
-# +50 us or less at p50.  Prints a markdown table.
+# +50 us or less at p50.  Then pgbench -c 2 -T 30 over recommend by name while
+# one more session inserts clicks into the tracked table (the trigger folds each
+# clicked user in again), readers and the writer on the same few hundred users:
+# TPS of both and their errors (target: zero).  Prints markdown tables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=bench/out/track
@@ -16,6 +19,8 @@ ITEMS=${TRACK_ITEMS:-4000}
 FACTORS=${TRACK_FACTORS:-64}
 TRACKED=${TRACK_TRACKED:-2000}
 CALLS=${TRACK_CALLS:-5000}
+CONC_SECONDS=${TRACK_CONC_SECONDS:-30}
+HOT=${TRACK_HOT_USERS:-200}
 PSQL="psql -X -q -v ON_ERROR_STOP=1"
 
 echo "building the $USERS x $ITEMS x $FACTORS model and $TRACKED overlays ..." >&2
@@ -68,5 +73,41 @@ BEGIN {
 	printf "| p50 (us) | %d | %d | %+d us (target <= +50 us) |\n", pp50, op50, op50 - pp50;
 	printf "| p99 (us) | %d | %d | %+d us |\n", pp99, op99, op99 - pp99;
 	printf "\nTrigger: %d single-row clicks (fold-in of each user'"'"'s ~25 items) in %.0f ms, %.0f us per row\n", T, ins, ins * 1000 / T;
+}'
+
+# readers and a writer on the same hot users, at the same time
+cat >"$out/read_hot.sql" <<SQL
+\\set uid random(1, $HOT)
+SELECT * FROM recsys.recommend('bench_track', :uid::bigint, 10);
+SQL
+cat >"$out/click_hot.sql" <<SQL
+\\set uid random(1, $HOT)
+\\set iid random(1, $ITEMS)
+INSERT INTO bench_track_plays VALUES (:uid, :iid, 1);
+SQL
+# errors: failed transactions, plus any client that aborted on an error
+errors() {
+	local failed aborted
+	failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$1")
+	aborted=$(grep -c 'aborted in command' "$1" || true)
+	echo $((${failed:-0} + aborted))
+}
+pgbench -n -M prepared -c 1 -T "$CONC_SECONDS" -f "$out/click_hot.sql" >"$out/click_hot.log" 2>&1 &
+writer=$!
+pgbench -n -M prepared -c 2 -j 2 -T "$CONC_SECONDS" -f "$out/read_hot.sql" >"$out/read_hot.log" 2>&1 || true
+wait "$writer" || true
+awk -v S="$CONC_SECONDS" -v H="$HOT" \
+	-v rt="$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$out/read_hot.log")" \
+	-v rn="$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out/read_hot.log")" \
+	-v re="$(errors "$out/read_hot.log")" \
+	-v wt="$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$out/click_hot.log")" \
+	-v wn="$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out/click_hot.log")" \
+	-v we="$(errors "$out/click_hot.log")" '
+BEGIN {
+	printf "\nConcurrent: %d s, recommend by name (pgbench -c 2) while one session inserts clicks (tracking trigger), both on %d users\n\n", S, H;
+	print "| session | clients | transactions | TPS | errors |";
+	print "| --- | ---: | ---: | ---: | ---: |";
+	printf "| recommend by name | 2 | %d | %.0f | %d (target 0) |\n", rn, rt, re;
+	printf "| INSERT into the tracked table | 1 | %d | %.0f | %d (target 0) |\n", wn, wt, we;
 }'
 $PSQL -c "SELECT recsys.untrack('bench_track')" >/dev/null

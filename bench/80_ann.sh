@@ -95,6 +95,7 @@ gather_info=$($PSQL -At -c "SELECT recsys.model_info(model) -> 'index' ->> 'byte
 echo
 echo "index without stored vectors: $gather_info bytes."
 echo "$ITEMS items x $FACTORS factors, $USERS users, $TOPICS planted topics; model $model_bytes bytes without the index."
+echo "exact path: sgemv in OpenBLAS, core $($PSQL -At -c "SELECT core FROM recsys.blas_info()")."
 echo "index: $info; build_index took $build_ms ms through SQL (recsys.threads = $($PSQL -At -c "LOAD 'recsys'" -c "SHOW recsys.threads"))."
 
 # --- pgvector's HNSW, where installed ----------------------------------------------

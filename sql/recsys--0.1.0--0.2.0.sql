@@ -1099,6 +1099,14 @@ CREATE FUNCTION recsys.tune(name text, source_query text, search jsonb DEFAULT '
 COMMENT ON FUNCTION recsys.tune(text, text, jsonb) IS
 	'random or grid search over algorithms and options on a train/validation split of the source query (run once, as the model''s owner); records every trial in recsys.tuning_trials and registers the best configuration, retrained on all rows, as a new live version (status tuned) with its validation metrics; returns its model_info with version, trial and score';
 
+CREATE FUNCTION recsys.blas_info(OUT library text, OUT core text, OUT config text,
+								 OUT max_threads integer, OUT cpu_avx2 boolean,
+								 OUT cpu_avx512 boolean, OUT suggested_core text)
+	RETURNS record
+	AS 'MODULE_PATHNAME', 'blas_info'
+	LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.blas_info() IS
+	'the OpenBLAS this backend runs: library file, kernel family (core), build configuration, most threads that may call it, the CPU''s AVX2/AVX-512, and the OPENBLAS_CORETYPE to set when the core is older than the CPU (NULL when it is not)';
 -- Approximate top-N (issue 14, part 2): recsys.build_index returns a factor model
 -- with an inverted-file index over its item factors (format v2 section "ANN
 -- index"); recommend, recommend_by_vector and recommend_all probe it when the

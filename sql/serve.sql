@@ -117,9 +117,17 @@ SELECT count(*) <= 4 AS at_most_3_plus_baseline, bool_and(item_id IS NULL OR ran
 		 (SELECT array_agg(item_id ORDER BY item_id) FROM ratings WHERE user_id = 42),
 		 (SELECT array_agg(rating ORDER BY item_id) FROM ratings WHERE user_id = 42),
 		 (SELECT item_id FROM recsys.recommend('movies', 42, 1)), 3);
--- a factor model keeps which items a user had, not the values: explain by user id
--- asks for them (neighbourhood models keep them, and explain by id works there)
-SELECT * FROM recsys.explain('movies', 42, 1, 3);
+-- by user id: the model keeps each user's training values, so explain(m, user,
+-- item) is explain_by_items over the user's stored history, and its terms sum to
+-- the score of the folded-in user
+SELECT count(*) AS rows_equal
+  FROM recsys.explain('movies', 42, 1, 100) e
+  JOIN recsys.explain_by_items('movies',
+		 (SELECT array_agg(item_id ORDER BY item_id) FROM ratings WHERE user_id = 42),
+		 (SELECT array_agg(rating ORDER BY item_id) FROM ratings WHERE user_id = 42), 1, 100) b
+	ON e.item_id IS NOT DISTINCT FROM b.item_id AND e.contribution = b.contribution
+   AND e.rank IS NOT DISTINCT FROM b.rank;
+SELECT count(*) AS explain_rows FROM recsys.explain('movies', 42, 1, 100);
 SELECT abs(e.total - r.score) < 1e-3 AS sums_to_score
   FROM (SELECT sum(contribution) AS total
 		  FROM recsys.explain_by_items('movies', ARRAY[1, 7, 9], ARRAY[5, 4, 1]::real[],

@@ -86,19 +86,25 @@ EstimateSolverScratch(int64 longest, int k, int threads)
 	return (int64) threads * (longest * (k + 2) * (int64) sizeof(float) + 4 * kk) + 2 * kk;
 }
 
-/* Model flags of explicit ALS options */
+/*
+ * Model flags of explicit ALS options.  Kept interactions keep their values
+ * too: explain by user id decomposes the fold-in of the user's training
+ * values (4 bytes per interaction).
+ */
 static uint32
 AlsFlags(const AlsOptions *o)
 {
-	return (o->common.keep_interactions ? RECSYS_MODEL_HAS_INTERACTIONS : 0) |
+	return (o->common.keep_interactions ?
+			RECSYS_MODEL_HAS_INTERACTIONS | RECSYS_MODEL_HAS_SEEN_VALUES : 0) |
 		(o->biases ? RECSYS_MODEL_HAS_BIASES : 0);
 }
 
-/* Model flags of implicit ALS options (never biases) */
+/* Model flags of implicit ALS options (never biases; values as for ALS) */
 static uint32
 IalsFlags(const IalsOptions *o)
 {
-	return o->common.keep_interactions ? RECSYS_MODEL_HAS_INTERACTIONS : 0;
+	return o->common.keep_interactions ?
+		RECSYS_MODEL_HAS_INTERACTIONS | RECSYS_MODEL_HAS_SEEN_VALUES : 0;
 }
 
 /* Model bytes of train_als for an input of that size */
@@ -125,9 +131,10 @@ IalsModelBytes(const void *options, int32 n_users, int32 n_items, int64 nnz,
 
 /*
  * A factor model of k factors for the input, allocated in the model context
- * with its ids, item popularity and (by flags) seen interactions written; the
- * factor sections are left for the solver to write.  Also reserves the solver's
- * estimated scratch (an early check: the solver reports what it used).
+ * with its ids, item popularity and (by flags) seen interactions and their
+ * values written; the factor sections are left for the solver to write.
+ * Also reserves the solver's estimated scratch (an early check: the solver
+ * reports what it used).
  */
 static RecModelHeader *
 CreateFactorModel(const RecFitInput *in, uint32 flags, int k, RecModelLayout *l)
@@ -160,6 +167,8 @@ CreateFactorModel(const RecFitInput *in, uint32 flags, int k, RecModelLayout *l)
 		memcpy((char *) m + l->seen_ptr, r->user_ptr, sizeof(int64) * ((int64) nu + 1));
 		memcpy((char *) m + l->seen_items, r->user_items, sizeof(int32) * r->nnz);
 	}
+	if (flags & RECSYS_MODEL_HAS_SEEN_VALUES)
+		memcpy((char *) m + l->seen_values, r->user_values, sizeof(float) * r->nnz);
 
 	scratch = EstimateSolverScratch(Max(LongestRow(r->user_ptr, nu),
 										LongestRow(r->item_ptr, ni)),

@@ -286,6 +286,14 @@ DeriveServingData(RecModelEntry *e)
 
 	e->scores = AllocArray(Max(h->n_items, 1), sizeof(float));
 
+	/* item-item models' diversity pools find their entries' positions here */
+	e->pool_pos = NULL;
+	if (e->v.item_nbr_ptr != NULL)
+	{
+		e->pool_pos = AllocArray(Max(h->n_items, 1), sizeof(int32));
+		memset(e->pool_pos, -1, sizeof(int32) * Max(h->n_items, 1));
+	}
+
 	/* user kNN serves visitors through the item -> users transpose of seen */
 	e->item_user_ptr = NULL;
 	e->item_users = NULL;

@@ -63,6 +63,8 @@ typedef struct RecModelEntry
 	int32	   *popular;		/* [n_items] item indexes by count desc, id asc */
 	float	   *gram;			/* [k * k] Y'Y, implicit models only */
 	float	   *scores;			/* [n_items] scratch for one request's scores */
+	int32	   *pool_pos;		/* [n_items] item-item models: the position of
+								 * an item in a diversity pool, -1 between calls */
 
 	/* user kNN only: what serving a visitor's history needs */
 	int64	   *item_user_ptr;	/* [n_items + 1] the seen interactions by item */

@@ -175,6 +175,31 @@ RecNeighbourPoolSimilarity(void *ctx, int32_t s, float *sim)
 			sim[c] = 0.0f;
 }
 
+/* Picked entry s's stored row over the pool, scaled by its largest |weight| */
+void
+RecNeighbourPickSimilarity(void *ctx, int32_t s, float *sim)
+{
+	const RecNeighbourPicks *p = ctx;
+	int64_t		q0 = p->rows.ptr[p->items[s]],
+				q1 = p->rows.ptr[p->items[s] + 1];
+	const int32_t *idx = p->rows.idx;
+	const float *weight = p->rows.weight;
+	float		scale = 0.0f;
+
+	for (int64_t q = q0; q < q1; q++)
+		scale = fabsf(weight[q]) > scale ? fabsf(weight[q]) : scale;
+	memset(sim, 0, sizeof(float) * p->n_pool);
+	if (scale == 0.0f)
+		return;
+	for (int64_t q = q0; q < q1; q++)
+	{
+		int32_t		b = p->pos[idx[q]];
+
+		if (b >= 0)
+			sim[b] = weight[q] / scale;
+	}
+}
+
 /* Norms of the pool items' columns of the seen interactions */
 void
 RecSeenColumnNorms(const int64_t *item_ptr, const float *item_values, const int64_t *items,

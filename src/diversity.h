@@ -84,6 +84,27 @@ extern void RecNeighbourPoolBuild(const RecNeighbourRows *rows, const int64_t *i
 extern void RecNeighbourPoolSimilarity(void *ctx, int32_t s, float *sim);
 
 /*
+ * recommend's diversity on item-item models: an item's similarity to a picked
+ * item p is the weight p's stored neighbour row gives it, divided by the
+ * largest |weight| of that row (so p's nearest neighbour is 1 for every model
+ * kind), 0 for an item the row does not list.  Each pick reads its own row
+ * once, its entries' pool positions one load each from pos (the model's item ->
+ * pool position array, -1 outside the pool: the caller sets the pool's entries
+ * before and puts -1 back after), so a list costs O(n * row length) whatever
+ * the pool's and the catalogue's size.  (RecNeighbourPool above reads every
+ * pool row for a symmetric similarity; evaluate's list diversity uses it.)
+ */
+typedef struct RecNeighbourPicks
+{
+	RecNeighbourRows rows;
+	const int64_t *items;		/* pool item indexes */
+	const int32_t *pos;			/* [n_items] pool position or -1 */
+	int32_t		n_pool;
+} RecNeighbourPicks;
+
+extern void RecNeighbourPickSimilarity(void *ctx, int32_t s, float *sim);
+
+/*
  * User kNN: cosine of two items' columns of the seen interactions (the users
  * who interacted with both, weighted by their values), read through the item
  * -> users transpose; scratch holds n_users floats, zero on entry and left zero.

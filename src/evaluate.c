@@ -55,18 +55,10 @@ typedef struct EvalOptions
 /* Largest gamma accepted: (count_max)^gamma stays far inside float8 */
 #define EVAL_MAX_GAMMA	10.0
 
-/* One test interaction; value is NaN where the query gave NULL or had no column */
-typedef struct TestRow
-{
-	int64		user;
-	int64		item;
-	float		value;
-} TestRow;
-
 /* The rows of the test query with non-NULL user and item */
 typedef struct TestSet
 {
-	TestRow    *rows;
+	RecTestRow    *rows;
 	int64		n;				/* rows kept */
 	int64		cap;			/* rows allocated */
 	int64		returned;		/* rows the query returned */
@@ -277,7 +269,7 @@ static void
 TestSetRow(void *arg, const RecSourceRow *row)
 {
 	TestSet    *ts = (TestSet *) arg;
-	TestRow    *t;
+	RecTestRow    *t;
 
 	ts->returned++;
 	if (row->user_null || row->item_null)
@@ -290,7 +282,7 @@ TestSetRow(void *arg, const RecSourceRow *row)
 	if (ts->n == ts->cap)
 	{
 		ts->cap *= 2;
-		ts->rows = repalloc_huge(ts->rows, sizeof(TestRow) * ts->cap);
+		ts->rows = repalloc_huge(ts->rows, sizeof(RecTestRow) * ts->cap);
 	}
 	t = &ts->rows[ts->n++];
 	t->user = row->user;
@@ -307,7 +299,7 @@ static void
 ReadTestSet(const char *query, TestSet *ts)
 {
 	ts->cap = 1024;
-	ts->rows = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(TestRow) * ts->cap);
+	ts->rows = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(RecTestRow) * ts->cap);
 	ts->n = 0;
 	ts->returned = 0;
 	ts->has_value = RecRunSourceQuery(query, "test query", 2, 3, TestSetRow, ts) == 3;
@@ -317,8 +309,8 @@ ReadTestSet(const char *query, TestSet *ts)
 static int
 CompareTestRow(const void *a, const void *b)
 {
-	const TestRow *x = a;
-	const TestRow *y = b;
+	const RecTestRow *x = a;
+	const RecTestRow *y = b;
 
 	if (x->user != y->user)
 		return (x->user > y->user) - (x->user < y->user);
@@ -568,13 +560,15 @@ ItemIsCold(const RecModelView *v, int32 i)
 }
 
 /*
- * The whole evaluation: reads the test query, groups its rows by user, scores
+ * The whole evaluation: reads the test query (or takes the given rows, which
+ * it sorts in place), groups its rows by user, scores
  * rating errors, ranks every known user's top k and hands each scored user to
  * per_user (if not NULL); the totals and sums land in *t.
  */
 static void
-RecEvaluateRun(Datum model, const char *test_query, int32 k, Jsonb *options,
-			   EvalOptions *opts, EvalUserFn per_user, void *per_user_arg, EvalTotals *t)
+RecEvaluateRun(Datum model, const char *test_query, const TestSet *given, int32 k,
+			   Jsonb *options, EvalOptions *opts, EvalUserFn per_user, void *per_user_arg,
+			   EvalTotals *t)
 {
 	TestSet		ts;
 	RecModelEntry *e;
@@ -600,8 +594,11 @@ RecEvaluateRun(Datum model, const char *test_query, int32 k, Jsonb *options,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("k must be between 1 and %d, got %d", RECSYS_MAX_TOPN, k)));
 	ParseEvalOptions(options, opts);
-	ReadTestSet(test_query, &ts);
-	qsort(ts.rows, ts.n, sizeof(TestRow), CompareTestRow);
+	if (given != NULL)
+		ts = *given;
+	else
+		ReadTestSet(test_query, &ts);
+	qsort(ts.rows, ts.n, sizeof(RecTestRow), CompareTestRow);
 
 	RecReserveBlas(1, "evaluate");	/* loading a model may call BLAS */
 	e = RecModelGet(model);
@@ -647,7 +644,7 @@ RecEvaluateRun(Datum model, const char *test_query, int32 k, Jsonb *options,
 		CHECK_FOR_INTERRUPTS();
 		for (next = first; next < ts.n && ts.rows[next].user == user; next++)
 		{
-			const TestRow *row = &ts.rows[next];
+			const RecTestRow *row = &ts.rows[next];
 			bool		has_value = !isnan(row->value);
 			int32		i = RecFindId(v->item_ids, m->n_items, row->item);
 
@@ -731,11 +728,12 @@ RecEvaluateRun(Datum model, const char *test_query, int32 k, Jsonb *options,
 }
 
 /*
- * Rating and ranking metrics of the model on the test query's rows, as jsonb
- * (evaluate.h).
+ * Rating and ranking metrics of the model on the test query's rows or on the
+ * given rows, as jsonb: what recsys.evaluate returns.
  */
-Jsonb *
-RecEvaluate(Datum model, const char *test_query, int32 k, Jsonb *options)
+static Jsonb *
+EvaluateMeans(Datum model, const char *test_query, const TestSet *given, int32 k,
+			  Jsonb *options)
 {
 	EvalOptions opts;
 	EvalTotals	t;
@@ -743,7 +741,7 @@ RecEvaluate(Datum model, const char *test_query, int32 k, Jsonb *options)
 	int64		n_covered = 0;
 	StringInfoData buf;
 
-	RecEvaluateRun(model, test_query, k, options, &opts, NULL, NULL, &t);
+	RecEvaluateRun(model, test_query, given, k, options, &opts, NULL, NULL, &t);
 	for (int32 i = 0; i < t.n_items; i++)
 		n_covered += ev->exposure[i] > 0 ? 1 : 0;
 
@@ -788,6 +786,32 @@ RecEvaluate(Datum model, const char *test_query, int32 k, Jsonb *options)
 					 ", \"unknown_users\": " INT64_FORMAT "}",
 					 t.n_eval, t.test_rows, t.unknown_users);
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+/* Metrics of the model on the test query's rows (evaluate.h) */
+Jsonb *
+RecEvaluate(Datum model, const char *test_query, int32 k, Jsonb *options)
+{
+	return EvaluateMeans(model, test_query, NULL, k, options);
+}
+
+/*
+ * Metrics of the model on rows already in memory (evaluate.h): returned
+ * counts the rows the source gave before any were dropped, has_value whether
+ * they carry values.  Sorts rows in place.
+ */
+Jsonb *
+RecEvaluateRows(Datum model, RecTestRow *rows, int64 n, int64 returned, bool has_value,
+				int32 k, Jsonb *options)
+{
+	TestSet		ts;
+
+	ts.rows = rows;
+	ts.n = n;
+	ts.cap = n;
+	ts.returned = returned;
+	ts.has_value = has_value;
+	return EvaluateMeans(model, NULL, &ts, k, options);
 }
 
 /* recsys.evaluate(m recsys.model, test_query text, k int, options jsonb) */
@@ -869,7 +893,7 @@ EvaluateUsers(FunctionCallInfo fcinfo, Datum model)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("evaluate_users must return %d columns", EVAL_USERS_COLUMNS)));
-	RecEvaluateRun(model, query, k, options, &opts, EvalUsersRow, &out, &t);
+	RecEvaluateRun(model, query, NULL, k, options, &opts, EvalUsersRow, &out, &t);
 	return (Datum) 0;
 }
 

@@ -3,8 +3,8 @@
  *		recsys.explain and recsys.explain_by_items: which of a user's items made
  *		an item's score, as terms that sum to it, for every model kind.
  *
- * SQL-facing only: the history comes from the model's seen interactions (a
- * known user) or the arguments (a visitor, through recommend.c), the terms
+ * SQL-facing only: the history comes from the model's seen interactions and
+ * their values (a known user) or the arguments (a visitor, through recommend.c), the terms
  * from the plain-C scorers that own each kind's score (scoring.c for the
  * neighbourhood models, serving.c's fold-in for the factor models).  What the
  * terms mean for each kind is in the README's serving chapter.
@@ -137,15 +137,16 @@ Explain(FunctionCallInfo fcinfo, bool by_name, bool by_items)
 	else
 	{
 		/*
-		 * The terms need the values of the user's interactions; factor models
-		 * keep only which items a user had (to exclude them), not the values.
+		 * The terms need the values of the user's interactions: a model trained
+		 * with "keep_interactions": false has none, and factor models trained
+		 * before 0.2.0 kept which items a user had but not the values.
 		 */
 		if (e->v.seen_ptr == NULL || e->v.seen_values == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("this %s model does not store the values of its training interactions",
 							RecAlgorithmByCode(m->algorithm)->name),
-					 errhint("Pass the user's interactions to explain_by_items(m, item_ids, values, item_id).")));
+					 errhint("Retrain it with \"keep_interactions\": true, or pass the user's interactions to explain_by_items(m, item_ids, values, item_id).")));
 		u = RecFindId(e->v.user_ids, m->n_users, PG_GETARG_INT64(1));
 		hist.n = 0;
 		if (u >= 0)

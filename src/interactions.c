@@ -244,6 +244,13 @@ SegmentRanks(RecTrainMemory *tm, const RecTripleSource *src, int32 *user_rank,
 
 /* ------------------------------------------------------------ counting sorts */
 
+/* Threads of the build's passes: the account's, else recsys.threads */
+static inline int
+BuildThreads(const RecTrainMemory *tm)
+{
+	return tm->threads > 0 ? tm->threads : Max(recsys_threads, 1);
+}
+
 /*
  * The build's counting sorts, run over recsys.threads.  The input is cut
  * into ranges in input order; each range counts its keys into its own histogram,
@@ -265,6 +272,7 @@ typedef struct BucketPass
 	const float *val;
 	int64	   *range_begin;	/* [ranges + 1]: positions (chunks) or rows (matrix) */
 	int			ranges;
+	int			threads;		/* threads running the ranges */
 	int32		n_buckets;
 	int64	   *hist;			/* [ranges * n_buckets]: counts, then positions */
 	bool		counting;		/* which half of the pass runs */
@@ -404,8 +412,8 @@ BucketPassRun(BucketPass *p, const char *agg)
 	ctl.interrupted = BucketPassInterrupted;
 	ctl.arg = p;
 	atomic_store(&p->cancel, false);
-	p->poll_inline = (p->ranges == 1 || recsys_threads == 1);
-	status = RecParallelFor(recsys_threads, p->ranges, 1, BucketPassChunk, p, &ctl);
+	p->poll_inline = (p->ranges == 1 || p->threads == 1);
+	status = RecParallelFor(p->threads, p->ranges, 1, BucketPassChunk, p, &ctl);
 	RecRaiseSolverStatus(status, agg);
 }
 
@@ -417,7 +425,8 @@ static void
 BucketPassInit(RecTrainMemory *tm, BucketPass *p, int64 n, int32 n_buckets)
 {
 	memset(p, 0, sizeof(*p));
-	p->ranges = (int) Max(1, Min((int64) recsys_threads, n / PASS_MIN_RANGE));
+	p->threads = BuildThreads(tm);
+	p->ranges = (int) Max(1, Min((int64) p->threads, n / PASS_MIN_RANGE));
 	p->n_buckets = n_buckets;
 	p->hist = RecTrainAlloc(tm, (int64) p->ranges * n_buckets, sizeof(int64),
 						   "the counting sort");
@@ -553,18 +562,223 @@ SortSourceByItem(RecTrainMemory *tm, const RecTripleSource *src, int32 **seg_use
 }
 
 /*
- * Relabels, sorts, deduplicates and builds CSR + CSC from the source, releasing
- * it after the first pass (interactions.h).
+ * The merge of presorted runs into rows: the users' rank ranges, cut so that
+ * each holds about the same number of entries, are merged on the build's threads.
+ * Everything is allocated before the threads start; they call nothing in
+ * PostgreSQL.
+ */
+typedef struct MergePass
+{
+	const RecTripleSource *src;
+	int32	  **user_rank;		/* [segment + 1]: run row -> user rank */
+	int32	  **item_rank;		/* [segment + 1]: run item -> item rank */
+	const int64 *user_ptr;		/* [n_users + 1]: where each merged row starts */
+	int32	   *range_begin;	/* [ranges + 1]: user ranks */
+	int			ranges;
+	int64	   *heads;			/* [ranges * 2 * n_runs]: merge scratch */
+	int32	   *rows;			/* [ranges * n_runs]: each run's next row */
+	bool		poll_inline;	/* the range runs on the backend's own thread */
+	atomic_bool cancel;
+	int32	   *out_items;
+	float	   *out_values;
+} MergePass;
+
+/* RecControl.interrupted of the merge: also tells running ranges to stop */
+static bool
+MergePassInterrupted(void *arg)
+{
+	MergePass  *p = (MergePass *) arg;
+
+	if (!RecCancelRequested(NULL))
+		return false;
+	atomic_store(&p->cancel, true);
+	return true;
+}
+
+/* The run's first row whose user rank is at least rank (ranks ascend by row) */
+static int32
+RunFirstRow(const int32 *urank, int32 n_rows, int32 rank)
+{
+	int32		lo = 0,
+				hi = n_rows;
+
+	while (lo < hi)
+	{
+		int32		mid = lo + (hi - lo) / 2;
+
+		if (urank[mid] < rank)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * Merges the runs' rows of users [range_begin[r], range_begin[r + 1]): a user's
+ * entries come out sorted by item rank, equal items in run order and, within a
+ * run, in its order, which is the order of arrival the counting sorts keep.
+ */
+static int
+MergePassRange(MergePass *p, int r)
+{
+	const RecTripleSource *src = p->src;
+	int32		k = src->n_runs;
+	int64	   *from = p->heads + (int64) r * 2 * k;
+	int64	   *to = from + k;
+	int32	   *next = p->rows + (int64) r * k;
+	int32		first = p->range_begin[r],
+				last = p->range_begin[r + 1];
+	int64		done = 0;
+
+	for (int32 q = 0; q < k; q++)
+		next[q] = RunFirstRow(p->user_rank[src->runs[q].segment + 1], src->runs[q].n_rows, first);
+	for (int32 u = first; u < last; u++)
+	{
+		int64		out = p->user_ptr[u];
+		int32		live = 0;
+
+		/* the runs that have a row for u, and their entries */
+		for (int32 q = 0; q < k; q++)
+		{
+			const RecTripleRun *run = &src->runs[q];
+			int32		row = next[q];
+
+			if (row < run->n_rows && p->user_rank[run->segment + 1][row] == u)
+			{
+				from[q] = run->ptr[row];
+				to[q] = run->ptr[row + 1];
+				next[q] = row + 1;
+				if (from[q] < to[q])
+					live++;
+			}
+			else
+				from[q] = to[q] = 0;
+		}
+		/* repeatedly the smallest item rank, the earliest run on ties */
+		while (live > 0)
+		{
+			int32		best = -1,
+						best_item = 0;
+
+			for (int32 q = 0; q < k; q++)
+				if (from[q] < to[q])
+				{
+					int32		item = p->item_rank[src->runs[q].segment + 1][src->runs[q].items[from[q]]];
+
+					if (best < 0 || item < best_item)
+					{
+						best = q;
+						best_item = item;
+					}
+				}
+			p->out_items[out] = best_item;
+			p->out_values[out] = src->runs[best].values[from[best]];
+			out++;
+			if (++from[best] == to[best])
+				live--;
+		}
+		done += out - p->user_ptr[u];
+		if (done >= PASS_POLL_BLOCK)
+		{
+			done = 0;
+			if (p->poll_inline ? MergePassInterrupted(p) :
+				atomic_load_explicit(&p->cancel, memory_order_relaxed))
+				return RECSYS_INTERRUPTED;
+		}
+	}
+	return RECSYS_OK;
+}
+
+/* RecParallelFor body of the merge: the ranges [begin, end) */
+static int
+MergePassChunk(void *ctx, int thread, int64_t begin, int64_t end)
+{
+	for (int64 r = begin; r < end; r++)
+	{
+		int			rc = MergePassRange((MergePass *) ctx, (int) r);
+
+		if (rc != RECSYS_OK)
+			return rc;
+	}
+	return RECSYS_OK;
+}
+
+/*
+ * Rows from presorted runs: counts each user's entries over the runs, then
+ * merges the runs' rows (MergePass) into user_ptr, user_items, user_values.
+ */
+static void
+MergeRuns(RecTrainMemory *tm, const RecTripleSource *src, int32 **seg_user_rank,
+		  int32 **seg_item_rank, int64 *user_ptr, int32 *user_items, float *user_values)
+{
+	int32		nu = src->users.n;
+	int32		k = src->n_runs;
+	MergePass	p;
+	RecControl	ctl;
+	int			status;
+	int32		u = 0;
+
+	memset(user_ptr, 0, sizeof(int64) * ((int64) nu + 1));
+	for (int32 q = 0; q < k; q++)
+	{
+		const RecTripleRun *run = &src->runs[q];
+		const int32 *urank = seg_user_rank[run->segment + 1];
+
+		for (int32 row = 0; row < run->n_rows; row++)
+			user_ptr[urank[row] + 1] += run->ptr[row + 1] - run->ptr[row];
+	}
+	for (int32 v = 0; v < nu; v++)
+		user_ptr[v + 1] += user_ptr[v];
+	CHECK_FOR_INTERRUPTS();
+
+	memset(&p, 0, sizeof(p));
+	p.src = src;
+	p.user_rank = seg_user_rank;
+	p.item_rank = seg_item_rank;
+	p.user_ptr = user_ptr;
+	p.out_items = user_items;
+	p.out_values = user_values;
+	p.ranges = (int) Max(1, Min((int64) BuildThreads(tm) * 4, src->n / PASS_MIN_RANGE));
+	p.range_begin = palloc(sizeof(int32) * (p.ranges + 1));
+	p.heads = palloc(sizeof(int64) * 2 * k * p.ranges);
+	p.rows = palloc(sizeof(int32) * k * p.ranges);
+	/* ranges of whole users holding about n / ranges entries each */
+	for (int r = 0; r < p.ranges; r++)
+	{
+		int64		target = src->n / p.ranges * r;
+
+		while (u < nu && user_ptr[u] < target)
+			u++;
+		p.range_begin[r] = u;
+	}
+	p.range_begin[p.ranges] = nu;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.interrupted = MergePassInterrupted;
+	ctl.arg = &p;
+	atomic_store(&p.cancel, false);
+	p.poll_inline = (p.ranges == 1 || BuildThreads(tm) == 1);
+	status = RecParallelFor(BuildThreads(tm), p.ranges, 1, MergePassChunk, &p, &ctl);
+	RecRaiseSolverStatus(status, tm->aggregate);
+	pfree(p.range_begin);
+	pfree(p.heads);
+	pfree(p.rows);
+}
+
+/*
+ * The rows of src before duplicates are merged (interactions.h): relabel, then
+ * counting sorts by item and by user (chunks) or a merge (runs).
  */
 void
-RecBuildInteractions(RecTrainMemory *tm, const RecTripleSource *src, bool add_duplicates,
-					 RecInteractions *out)
+RecSortRows(RecTrainMemory *tm, const RecTripleSource *src, int64 **user_ids_out,
+			int64 **item_ids_out, int64 **user_ptr_out, int32 **user_items_out,
+			float **user_values_out)
 {
 	const char *agg = tm->aggregate;
 	int32		nu = src->users.n,
 				ni = src->items.n;
-	int64		n = src->n,
-				nnz;
+	int64		n = src->n;
 	int32		n_segments = src->n_segments;
 	int32	   *seg_users = palloc(sizeof(int32) * (n_segments + 1));
 	int32	   *seg_items = palloc(sizeof(int32) * (n_segments + 1));
@@ -574,30 +788,37 @@ RecBuildInteractions(RecTrainMemory *tm, const RecTripleSource *src, bool add_du
 			   *item_rank;
 	int32	  **seg_user_rank,
 			  **seg_item_rank;
-	int64	   *item_ptr,
-			   *user_ptr;
-	int32	   *by_item_user,
-			   *user_items,
-			   *item_users;
-	float	   *by_item_value,
-			   *user_values,
-			   *item_values;
-	float		vmin,
-				vmax;
+	int64	   *item_ptr = NULL,
+			   *user_ptr = NULL;
+	int32	   *by_item_user = NULL,
+			   *user_items = NULL;
+	float	   *by_item_value = NULL,
+			   *user_values = NULL;
 
 	Assert(n > 0);
 
 	/* dense indexes in ascending raw-id order */
 	RelabelIds(tm, &src->users, &user_ids, &user_rank);
 	RelabelIds(tm, &src->items, &item_ids, &item_rank);
-
-	/* pass 1: counting sort by item, stable (arrival order within an item) */
-	item_ptr = RecTrainAlloc(tm, (int64) ni + 1, sizeof(int64), "item pointers");
-	by_item_user = RecTrainAlloc(tm, n, sizeof(int32), "the by-item pass");
-	by_item_value = RecTrainAlloc(tm, n, sizeof(float), "the by-item pass");
 	SegmentRanks(tm, src, user_rank, item_rank, &seg_user_rank, &seg_item_rank);
-	SortSourceByItem(tm, src, seg_user_rank, seg_item_rank, item_ptr, by_item_user,
-					 by_item_value);
+
+	if (src->n_runs > 0)
+	{
+		/* presorted runs: one merge, straight into the rows */
+		user_ptr = RecTrainAlloc(tm, (int64) nu + 1, sizeof(int64), "user pointers");
+		user_items = RecTrainAlloc(tm, n, sizeof(int32), "the CSR");
+		user_values = RecTrainAlloc(tm, n, sizeof(float), "the CSR");
+		MergeRuns(tm, src, seg_user_rank, seg_item_rank, user_ptr, user_items, user_values);
+	}
+	else
+	{
+		/* pass 1: counting sort by item, stable (arrival order within an item) */
+		item_ptr = RecTrainAlloc(tm, (int64) ni + 1, sizeof(int64), "item pointers");
+		by_item_user = RecTrainAlloc(tm, n, sizeof(int32), "the by-item pass");
+		by_item_value = RecTrainAlloc(tm, n, sizeof(float), "the by-item pass");
+		SortSourceByItem(tm, src, seg_user_rank, seg_item_rank, item_ptr, by_item_user,
+						 by_item_value);
+	}
 
 	/* the source is no longer needed: give its memory back */
 	for (int32 s = 0; s < n_segments; s++)
@@ -614,19 +835,58 @@ RecBuildInteractions(RecTrainMemory *tm, const RecTripleSource *src, bool add_du
 	}
 	RecTrainFree(tm, user_rank, nu, sizeof(int32));
 	RecTrainFree(tm, item_rank, ni, sizeof(int32));
+	pfree(seg_user_rank);
+	pfree(seg_item_rank);
+	pfree(seg_users);
+	pfree(seg_items);
 
-	/*
-	 * pass 2: counting sort by user, visiting items in order, so every user's row
-	 * is sorted by item and equal items keep arrival order
-	 */
-	user_ptr = RecTrainAlloc(tm, (int64) nu + 1, sizeof(int64), "user pointers");
-	user_items = RecTrainAlloc(tm, n, sizeof(int32), "the CSR");
-	user_values = RecTrainAlloc(tm, n, sizeof(float), "the CSR");
-	TransposeRows(tm, item_ptr, by_item_user, by_item_value, ni, n, nu,
-				  user_ptr, user_items, user_values, agg);
-	RecTrainFree(tm, by_item_user, n, sizeof(int32));
-	RecTrainFree(tm, by_item_value, n, sizeof(float));
+	if (src->n_runs == 0)
+	{
+		/*
+		 * pass 2: counting sort by user, visiting items in order, so every
+		 * user's row is sorted by item and equal items keep arrival order
+		 */
+		user_ptr = RecTrainAlloc(tm, (int64) nu + 1, sizeof(int64), "user pointers");
+		user_items = RecTrainAlloc(tm, n, sizeof(int32), "the CSR");
+		user_values = RecTrainAlloc(tm, n, sizeof(float), "the CSR");
+		TransposeRows(tm, item_ptr, by_item_user, by_item_value, ni, n, nu,
+					  user_ptr, user_items, user_values, agg);
+		RecTrainFree(tm, by_item_user, n, sizeof(int32));
+		RecTrainFree(tm, by_item_value, n, sizeof(float));
+		RecTrainFree(tm, item_ptr, (int64) ni + 1, sizeof(int64));
+	}
 	CHECK_FOR_INTERRUPTS();
+	*user_ids_out = user_ids;
+	*item_ids_out = item_ids;
+	*user_ptr_out = user_ptr;
+	*user_items_out = user_items;
+	*user_values_out = user_values;
+}
+
+/*
+ * Relabels, sorts, deduplicates and builds CSR + CSC from the source, releasing
+ * it once read (interactions.h).
+ */
+void
+RecBuildInteractions(RecTrainMemory *tm, const RecTripleSource *src, bool add_duplicates,
+					 RecInteractions *out)
+{
+	const char *agg = tm->aggregate;
+	int32		nu = src->users.n,
+				ni = src->items.n;
+	int64		nnz;
+	int64	   *user_ids,
+			   *item_ids;
+	int64	   *item_ptr,
+			   *user_ptr;
+	int32	   *user_items,
+			   *item_users;
+	float	   *user_values,
+			   *item_values;
+	float		vmin,
+				vmax;
+
+	RecSortRows(tm, src, &user_ids, &item_ids, &user_ptr, &user_items, &user_values);
 
 	nnz = MergeDuplicates(nu, user_ptr, user_items, user_values, add_duplicates,
 						  user_ids, item_ids);
@@ -638,14 +898,13 @@ RecBuildInteractions(RecTrainMemory *tm, const RecTripleSource *src, bool add_du
 	}
 
 	/* CSC by transposing the CSR: users come out sorted within each item */
+	item_ptr = RecTrainAlloc(tm, (int64) ni + 1, sizeof(int64), "item pointers");
 	item_users = RecTrainAlloc(tm, nnz, sizeof(int32), "the CSC");
 	item_values = RecTrainAlloc(tm, nnz, sizeof(float), "the CSC");
 	TransposeRows(tm, user_ptr, user_items, user_values, nu, nnz, ni,
 				  item_ptr, item_users, item_values, agg);
 	CHECK_FOR_INTERRUPTS();
 
-	pfree(seg_users);
-	pfree(seg_items);
 	out->ratings.n_users = nu;
 	out->ratings.n_items = ni;
 	out->ratings.nnz = nnz;

@@ -30,6 +30,7 @@ typedef struct RecTrainMemory
 	int64		n;				/* interactions, for messages */
 	int32		n_users;
 	int32		n_items;
+	int			threads;		/* threads of the build's passes; 0: recsys.threads */
 } RecTrainMemory;
 
 /* recsys.max_train_mb in bytes */
@@ -79,6 +80,24 @@ typedef struct RecSegment
 	int32		n_items;
 } RecSegment;
 
+/*
+ * Interactions already sorted into rows (a parallel worker's partial state,
+ * presorted by train_serialfn): row r holds the interactions of the r-th user in
+ * the producing state's ascending raw-id order, sorted by that state's item
+ * rank, equal items in arrival order, duplicates not merged.  Row and item
+ * indexes are the producing state's ranks; a run kept by the state that
+ * produced it (segment -1) uses its dense indexes, which are those ranks.
+ */
+typedef struct RecTripleRun
+{
+	const int64 *ptr;			/* [n_rows + 1] */
+	const int32 *items;			/* [n]: item of each entry */
+	const float *values;		/* [n] */
+	int32		n_rows;
+	int64		n;
+	int32		segment;		/* -1: the state's dense indexes; else segments[] */
+} RecTripleRun;
+
 /* One side's ids as the state numbered them (in order of first appearance) */
 typedef struct RecIdList
 {
@@ -96,9 +115,11 @@ typedef struct RecTripleSource
 	RecIdList	items;
 	const RecTripleChunk *chunks;
 	int32		n_chunks;
+	const RecTripleRun *runs;	/* runs and chunks are not mixed in one source */
+	int32		n_runs;
 	const RecSegment *segments;
 	int32		n_segments;
-	int64		n;				/* triples in all chunks */
+	int64		n;				/* triples in all chunks or runs */
 	int64		bytes;			/* memory the source holds (counted in live) */
 
 	/*
@@ -141,6 +162,18 @@ extern void RecCheckBuildMemory(RecTrainMemory *tm, int32 n_users, int32 n_items
  */
 extern void RecBuildInteractions(RecTrainMemory *tm, const RecTripleSource *src,
 								 bool add_duplicates, RecInteractions *out);
+
+/*
+ * The first half of the build: src's interactions as rows, users and items
+ * relabelled in ascending raw-id order (*user_ids, *item_ids), each row sorted
+ * by item with equal items in arrival order and duplicates kept (*user_ptr,
+ * *user_items, *user_values; RecTrainAlloc'd).  Chunks are counting-sorted
+ * twice; runs (already sorted) are merged.  Releases src once it is read.
+ * train_serialfn presorts a parallel worker's partial state with it.
+ */
+extern void RecSortRows(RecTrainMemory *tm, const RecTripleSource *src,
+						int64 **user_ids, int64 **item_ids, int64 **user_ptr,
+						int32 **user_items, float **user_values);
 
 /* count[i] = interactions of item i (the model's popularity section) */
 extern void RecItemCounts(const RecRatings *r, int32 *count);

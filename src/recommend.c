@@ -211,31 +211,18 @@ DiversifyOrder(RecModelEntry *e, const float *score, const int64 *items, int row
 	}
 	if (e->v.item_nbr_ptr != NULL)
 	{
-		RecNeighbourRows nbr = {e->v.item_nbr_ptr, e->v.item_nbr_idx, e->v.item_nbr_weight};
-		int64		n_items = e->model->n_items;
-		uint64	   *mark = palloc0(sizeof(uint64) * ((n_items + 63) / 64));
-		int32	   *pos = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * n_items);
-		RecNeighbourPool p;
-		int64		length = 0;
+		RecNeighbourPicks p = {{e->v.item_nbr_ptr, e->v.item_nbr_idx, e->v.item_nbr_weight},
+		items, e->pool_pos, rows};
+		int			kept;
 
-		/* pool positions by item: only the marked entries are written or read */
+		/* pool_pos holds this pool only while MMR (plain C, no error) runs */
 		for (int r = 0; r < rows; r++)
-		{
-			pos[items[r]] = r;
-			mark[items[r] >> 6] |= (uint64) 1 << (items[r] & 63);
-			length += nbr.ptr[items[r] + 1] - nbr.ptr[items[r]];
-		}
-		length = Max(length, 1);
-		p.adj_ptr = palloc(sizeof(int64) * (rows + 1));
-		p.adj_pos = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * 2 * length);
-		p.adj_weight = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * 2 * length);
-		RecNeighbourPoolBuild(&nbr, items, rows, mark, pos,
-							  MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * length),
-							  MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * length),
-							  MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * length),
-							  &p);
-		return RecRerankMMR(score, rows, n, diversity, RecNeighbourPoolSimilarity, &p,
+			e->pool_pos[items[r]] = r;
+		kept = RecRerankMMR(score, rows, n, diversity, RecNeighbourPickSimilarity, &p,
 							order, work);
+		for (int r = 0; r < rows; r++)
+			e->pool_pos[items[r]] = -1;
+		return kept;
 	}
 	if (e->item_user_ptr != NULL)
 	{

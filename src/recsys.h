@@ -31,6 +31,9 @@ extern int	RecWorkThreads(void);
 /* OpenBLAS scratch for `threads` callers, or ERROR out of memory naming `what` */
 extern void RecReserveBlas(int threads, const char *what);
 
+/* blasinfo.c: once per backend, a NOTICE when OpenBLAS runs kernels older than the CPU's */
+extern void RecBlasCheckCore(void);
+
 /* FATAL after RECSYS_STUCK: workers could not be stopped (see pool.c) */
 extern void RecReportStuck(const char *what) pg_attribute_noreturn();
 

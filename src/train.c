@@ -107,13 +107,23 @@ typedef struct TrainState
 	int32		n_chunks;
 	int32		max_chunks;
 	int32		own_chunks;		/* chunks the transition allocated (their sizes double) */
+	RecTripleRun *runs;			/* presorted partial states (deserialised) */
+	int32		n_runs;
+	int32		max_runs;
 	RecSegment *segments;
 	int32		n_segments;
 	int32		max_segments;
-	int64		n;				/* interactions in all chunks */
+	int64		n;				/* interactions in all chunks and runs */
 } TrainState;
 
-/* Serialised state header (same cluster, so native layout is fine) */
+/*
+ * Serialised partial state (same cluster, so native layout is fine): this
+ * header, the users' and the items' raw ids in ascending order (int64 each),
+ * then the interactions as rows presorted by RecSortRows: row pointers
+ * (int64, n_users + 1), item ranks (int32, n) and values (float4, n).  The
+ * worker thus does the sorting, and the leader merges the rows it receives
+ * (RecTripleRun) instead of sorting every interaction again.
+ */
 typedef struct SerialHeader
 {
 	int32		algorithm;		/* RECSYS_ALG_* */
@@ -123,6 +133,16 @@ typedef struct SerialHeader
 	int32		n_items;
 	int64		n;
 } SerialHeader;
+
+/* Bytes of a serialised state */
+static uint64
+SerialSize(int32 n_users, int32 n_items, int64 n)
+{
+	return VARHDRSZ + sizeof(SerialHeader) +
+		sizeof(int64) * ((uint64) n_users + n_items) +
+		(n > 0 ? sizeof(int64) * ((uint64) n_users + 1) : 0) +
+		(sizeof(int32) + sizeof(float)) * (uint64) n;
+}
 
 /* ------------------------------------------------------------------ state */
 
@@ -270,6 +290,20 @@ StateAddChunk(TrainState *st, RecTriple *t, int64 len, int64 cap, int32 segment)
 	c->cap = cap;
 	c->segment = segment;
 	return c;
+}
+
+/* Adds a run descriptor (its arrays already in memory the state keeps) */
+static void
+StateAddRun(TrainState *st, const RecTripleRun *run)
+{
+	if (st->n_runs == st->max_runs)
+	{
+		st->max_runs = Max(4, st->max_runs * 2);
+		st->runs = st->runs == NULL ?
+			MemoryContextAlloc(st->ctx, sizeof(RecTripleRun) * st->max_runs) :
+			repalloc(st->runs, sizeof(RecTripleRun) * st->max_runs);
+	}
+	st->runs[st->n_runs++] = *run;
 }
 
 /* A fresh, untouched array of n interactions in the state's context */
@@ -477,6 +511,9 @@ StateAbsorb(TrainState *dst, TrainState *src, bool own)
 		if (src->chunks[c].len > 0 && segmap[0] < 0 && s < 0)
 			segmap[0] = StateAddSegment(dst, NULL, umap, src->users.n, imap, src->items.n);
 	}
+	for (int32 r = 0; r < src->n_runs; r++)
+		if (segmap[0] < 0 && src->runs[r].segment < 0)
+			segmap[0] = StateAddSegment(dst, NULL, umap, src->users.n, imap, src->items.n);
 	for (int32 s = 0; s < src->n_segments; s++)
 		segmap[s + 1] = StateAddSegment(dst, &src->segments[s], umap, 0, imap, 0);
 
@@ -495,6 +532,30 @@ StateAbsorb(TrainState *dst, TrainState *src, bool own)
 		/* full (cap = len): nothing is ever appended to a chunk that is not ours */
 		StateAddChunk(dst, t, sc->len, sc->len, segmap[sc->segment + 1]);
 		dst->n += sc->len;
+	}
+	for (int32 r = 0; r < src->n_runs; r++)
+	{
+		RecTripleRun run = src->runs[r];
+
+		if (!own)
+		{
+			int64	   *ptr = MemoryContextAllocExtended(dst->ctx, sizeof(int64) * ((uint64) run.n_rows + 1),
+														 MCXT_ALLOC_HUGE);
+			int32	   *items = MemoryContextAllocExtended(dst->ctx, sizeof(int32) * Max(run.n, 1),
+														   MCXT_ALLOC_HUGE);
+			float	   *values = MemoryContextAllocExtended(dst->ctx, sizeof(float) * Max(run.n, 1),
+															MCXT_ALLOC_HUGE);
+
+			memcpy(ptr, run.ptr, sizeof(int64) * ((uint64) run.n_rows + 1));
+			memcpy(items, run.items, sizeof(int32) * run.n);
+			memcpy(values, run.values, sizeof(float) * run.n);
+			run.ptr = ptr;
+			run.items = items;
+			run.values = values;
+		}
+		run.segment = segmap[run.segment + 1];
+		StateAddRun(dst, &run);
+		dst->n += run.n;
 	}
 	if (!dst->have_options && src->have_options)
 	{
@@ -524,6 +585,8 @@ StateAbsorb(TrainState *dst, TrainState *src, bool own)
 		}
 		if (src->segments)
 			pfree(src->segments);
+		if (src->runs)
+			pfree(src->runs);
 		pfree(src->chunks);
 		MemoryContextSetParent(src->ctx, dst->ctx);
 		pfree(src);
@@ -559,8 +622,47 @@ train_combinefn(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(a);
 }
 
+/*
+ * Turns a state's runs back into triple chunks, placed after the state's own
+ * chunks, so that a source holds one kind only.  PostgreSQL never gives one
+ * state both (a Finalize Aggregate deserialises every input, a Partial
+ * Aggregate only runs transitions): this is a safeguard, under which the runs'
+ * duplicates count as arriving after the chunks'.
+ */
+static void
+StateRunsToChunks(TrainState *st)
+{
+	int32		n_runs = st->n_runs;
+
+	st->n_runs = 0;
+	for (int32 r = 0; r < n_runs; r++)
+	{
+		const RecTripleRun *run = &st->runs[r];
+		RecTriple  *t = StateAllocInteractions(st, run->n);
+
+		for (int32 row = 0; row < run->n_rows; row++)
+			for (int64 j = run->ptr[row]; j < run->ptr[row + 1]; j++)
+			{
+				t[j].user = row;
+				t[j].item = run->items[j];
+				t[j].value = run->values[j];
+			}
+		if (run->n > 0)
+			StateAddChunk(st, t, run->n, run->n, run->segment);
+		CHECK_FOR_INTERRUPTS();
+	}
+	CheckStateMemory(st);
+}
+
+/* The state as the interaction build reads it (releasing it once read) */
+static void StateSource(TrainState *st, RecTripleSource *src);
+
 PG_FUNCTION_INFO_V1(train_serialfn);
-/* Serialises a partial state to bytea for a parallel worker's result */
+/*
+ * Serialises a partial state to bytea for a parallel worker's result, its
+ * interactions presorted into rows (see SerialHeader).  Consumes the state:
+ * nothing reads a partial state after it is serialised.
+ */
 Datum
 train_serialfn(PG_FUNCTION_ARGS)
 {
@@ -570,9 +672,9 @@ train_serialfn(PG_FUNCTION_ARGS)
 	bytea	   *out;
 	char	   *p;
 
-	size = VARHDRSZ + sizeof(SerialHeader) +
-		sizeof(int64) * ((uint64) st->users.n + st->items.n) +
-		sizeof(RecTriple) * (uint64) st->n;
+	if (st->consumed)
+		elog(ERROR, "training state used twice");
+	size = SerialSize(st->users.n, st->items.n, st->n);
 	if (size > RECSYS_MODEL_MAX_BYTES)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -595,36 +697,57 @@ train_serialfn(PG_FUNCTION_ARGS)
 	p = VARDATA(out);
 	memcpy(p, &h, sizeof(h));
 	p += sizeof(h);
-	memcpy(p, st->users.raw, sizeof(int64) * st->users.n);
-	p += sizeof(int64) * st->users.n;
-	memcpy(p, st->items.raw, sizeof(int64) * st->items.n);
-	p += sizeof(int64) * st->items.n;
-	for (int32 c = 0; c < st->n_chunks; c++)
+	if (st->n > 0)
 	{
-		const RecTripleChunk *ch = &st->chunks[c];
-		RecTriple  *t = (RecTriple *) p;
+		RecTrainMemory tm;
+		RecTripleSource src;
+		int64	   *user_ids,
+				   *item_ids,
+				   *user_ptr;
+		int32	   *user_items;
+		float	   *user_values;
 
-		if (ch->segment < 0)
-			memcpy(t, ch->t, sizeof(RecTriple) * ch->len);
-		else
-		{
-			/* merged in from another state: write in this state's numbering */
-			const RecSegment *seg = &st->segments[ch->segment];
+		if (st->n_runs > 0)
+			StateRunsToChunks(st);
+		memset(&tm, 0, sizeof(tm));
+		tm.aggregate = st->alg->aggregate;
+		tm.n = st->n;
+		tm.n_users = st->users.n;
+		tm.n_items = st->items.n;
+		tm.live = tm.peak = (int64) MemoryContextMemAllocated(st->ctx, true) + (int64) size;
 
-			for (int64 j = 0; j < ch->len; j++)
-			{
-				t[j].user = seg->users[ch->t[j].user];
-				t[j].item = seg->items[ch->t[j].item];
-				t[j].value = ch->t[j].value;
-			}
-		}
-		p += sizeof(RecTriple) * ch->len;
+		/*
+		 * one thread: the plan's processes already presort side by side, and
+		 * more threads than cores only slow every one of them down
+		 */
+		tm.threads = 1;
+		StateSource(st, &src);
+		RecSortRows(&tm, &src, &user_ids, &item_ids, &user_ptr, &user_items, &user_values);
+
+		memcpy(p, user_ids, sizeof(int64) * h.n_users);
+		p += sizeof(int64) * h.n_users;
+		memcpy(p, item_ids, sizeof(int64) * h.n_items);
+		p += sizeof(int64) * h.n_items;
+		memcpy(p, user_ptr, sizeof(int64) * ((uint64) h.n_users + 1));
+		p += sizeof(int64) * ((uint64) h.n_users + 1);
+		memcpy(p, user_items, sizeof(int32) * h.n);
+		p += sizeof(int32) * h.n;
+		memcpy(p, user_values, sizeof(float) * h.n);
+		RecTrainFree(&tm, user_ids, h.n_users, sizeof(int64));
+		RecTrainFree(&tm, item_ids, h.n_items, sizeof(int64));
+		RecTrainFree(&tm, user_ptr, (int64) h.n_users + 1, sizeof(int64));
+		RecTrainFree(&tm, user_items, h.n, sizeof(int32));
+		RecTrainFree(&tm, user_values, h.n, sizeof(float));
 	}
 	PG_RETURN_BYTEA_P(out);
 }
 
 PG_FUNCTION_INFO_V1(train_deserialfn);
-/* Rebuilds a partial state from train_serialfn's bytea */
+/*
+ * Rebuilds a partial state from train_serialfn's bytea: the ids in their
+ * ascending order (so the state's dense indexes are the sender's ranks) and
+ * one run of presorted rows
+ */
 Datum
 train_deserialfn(PG_FUNCTION_ARGS)
 {
@@ -634,7 +757,10 @@ train_deserialfn(PG_FUNCTION_ARGS)
 	SerialHeader h;
 	const RecAlgorithm *alg;
 	TrainState *st;
-	RecTriple  *t;
+	const int64 *ids;
+	RecTripleRun run;
+	char	   *rows;
+	uint64		rows_bytes;
 
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
 		elog(ERROR, "train_deserialfn called in non-aggregate context");
@@ -643,8 +769,7 @@ train_deserialfn(PG_FUNCTION_ARGS)
 	memcpy(&h, p, sizeof(h));
 	p += sizeof(h);
 	if (h.n_users < 0 || h.n_items < 0 || h.n < 0 ||
-		VARSIZE(in) - VARHDRSZ != sizeof(h) + sizeof(int64) * ((uint64) h.n_users + h.n_items) +
-		sizeof(RecTriple) * (uint64) h.n)
+		VARSIZE(in) != SerialSize(h.n_users, h.n_items, h.n))
 		elog(ERROR, "training state of inconsistent size");
 
 	alg = RecAlgorithmByCode(h.algorithm);
@@ -653,27 +778,40 @@ train_deserialfn(PG_FUNCTION_ARGS)
 	st = StateCreate(aggcontext, alg, h.n_users, h.n_items);
 	st->have_options = h.have_options;
 	st->options = h.options;
-	/* inserting in dense order reproduces the same dense indexes */
+	/* inserting in ascending order makes each dense index the sender's rank */
+	ids = (const int64 *) p;
 	for (int32 d = 0; d < h.n_users; d++)
-		IdMapLookup(st, &st->users, ((const int64 *) p)[d], "user");
+		if (d > 0 && ids[d] <= ids[d - 1])
+			elog(ERROR, "training state with unsorted user ids");
+		else
+			IdMapLookup(st, &st->users, ids[d], "user");
 	p += sizeof(int64) * h.n_users;
+	ids = (const int64 *) p;
 	for (int32 d = 0; d < h.n_items; d++)
-		IdMapLookup(st, &st->items, ((const int64 *) p)[d], "item");
+		if (d > 0 && ids[d] <= ids[d - 1])
+			elog(ERROR, "training state with unsorted item ids");
+		else
+			IdMapLookup(st, &st->items, ids[d], "item");
 	p += sizeof(int64) * h.n_items;
+	if (h.n == 0)
+		PG_RETURN_POINTER(st);
 
-	/*
-	 * One copy of the interactions, described as full chunks of at most
-	 * MAX_CHUNK_LEN entries so the final function's passes can check for
-	 * interrupts between them.
-	 */
-	t = StateAllocInteractions(st, h.n);
-	memcpy(t, p, sizeof(RecTriple) * h.n);
-	for (int64 j = 0; j < h.n; j += MAX_CHUNK_LEN)
-	{
-		int64		len = Min(h.n - j, MAX_CHUNK_LEN);
-
-		StateAddChunk(st, t + j, len, len, -1);
-	}
+	/* one copy of the rows, kept as they are */
+	rows_bytes = VARSIZE(in) - (p - (const char *) in);
+	rows = MemoryContextAllocExtended(st->ctx, rows_bytes, MCXT_ALLOC_HUGE);
+	memcpy(rows, p, rows_bytes);
+	run.ptr = (const int64 *) rows;
+	run.items = (const int32 *) (rows + sizeof(int64) * ((uint64) h.n_users + 1));
+	run.values = (const float *) (run.items + h.n);
+	run.n_rows = h.n_users;
+	run.n = h.n;
+	run.segment = -1;
+	if (run.ptr[0] != 0 || run.ptr[h.n_users] != h.n)
+		elog(ERROR, "training state with inconsistent rows");
+	for (int32 r = 0; r < h.n_users; r++)
+		if (run.ptr[r + 1] < run.ptr[r])
+			elog(ERROR, "training state with inconsistent rows");
+	StateAddRun(st, &run);
 	st->n = h.n;
 	CheckStateMemory(st);
 	PG_RETURN_POINTER(st);
@@ -691,7 +829,7 @@ StateRelease(void *arg)
 	st->consumed = true;
 }
 
-/* The state as the interaction build reads it */
+/* The state as the interaction build reads it (releasing it once read) */
 static void
 StateSource(TrainState *st, RecTripleSource *src)
 {
@@ -707,8 +845,14 @@ StateSource(TrainState *st, RecTripleSource *src)
 		lists[s]->direct_cap = sides[s]->direct_cap;
 		lists[s]->all_direct = sides[s]->hash->members == 0 && sides[s]->direct != NULL;
 	}
+	/* a source holds chunks or runs: a state with both gives up its runs */
+	for (int32 c = 0; c < st->n_chunks && st->n_runs > 0; c++)
+		if (st->chunks[c].len > 0)
+			StateRunsToChunks(st);
 	src->chunks = st->chunks;
 	src->n_chunks = st->n_chunks;
+	src->runs = st->runs;
+	src->n_runs = st->n_runs;
 	src->segments = st->segments;
 	src->n_segments = st->n_segments;
 	src->n = st->n;
@@ -760,6 +904,7 @@ TrainModel(TrainState *st)
 	 * failure is an error here instead of a worker retrying forever
 	 */
 	RecReserveBlas(threads, agg);
+	RecBlasCheckCore();
 
 	work_cxt = AllocSetContextCreate(CurrentMemoryContext, "recsys training",
 									 ALLOCSET_DEFAULT_SIZES);

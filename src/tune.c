@@ -9,8 +9,8 @@
  * operation (registry.c), and its rows are kept in memory: the split, every
  * trial's training and its validation all read that copy.  A trial is one
  * ordinary training run (train.c, so recsys.max_train_mb applies to each) and
- * an evaluation on the held-out rows with evaluate's formulas (metrics.h) and
- * its batched top-k (recommend.c).  A trial that fails for want of memory or on
+ * an evaluation of the held-out rows by recsys.evaluate's own code (so every
+ * metric evaluate reports can be the objective).  A trial that fails for want of memory or on
  * the data is rolled back on its own and recorded with its error; a cancel ends
  * the whole search, and since the registry and the trials table are written
  * only at the end, in the caller's transaction, a cancelled search leaves both
@@ -41,7 +41,7 @@
 
 #include "algorithms.h"
 #include "cache.h"
-#include "metrics.h"
+#include "evaluate.h"
 #include "model.h"
 #include "modeltype.h"
 #include "options.h"
@@ -149,11 +149,11 @@ typedef struct TuneSpec
 	char	   *metric;			/* "ndcg@10", "rmse" */
 	int32		k;				/* the cut-off of the ranking metrics */
 	bool		lower_is_better;
+	bool		needs_ratings;	/* rmse or mae: explicit algorithms only */
+	Jsonb	   *eval_options;	/* what evaluate is given for each trial */
 	SplitBy		split_by;
 	double		test_fraction;
 	int32		last_k;
-	bool		has_threshold;
-	double		threshold;
 	uint64		seed;
 } TuneSpec;
 
@@ -445,36 +445,85 @@ ParseAlgorithmSpace(const RecAlgorithm *alg, Jsonb *override, AlgorithmSpace *as
 	}
 }
 
-/* The metric named by search.metric: what evaluate reports for the validation rows */
+/*
+ * The metric named by search.metric: any key evaluate reports, with the
+ * evaluate option it needs (propensity for ips_*, beyond_accuracy for
+ * novelty, diversity, popularity and gini).  rmse, mae, popularity and gini
+ * are better lower.
+ */
 static void
-ParseMetric(TuneSpec *spec, const char *metric)
+ParseMetric(TuneSpec *spec, const char *metric, const char **needs_option)
 {
-	static const char *const ranking[] = {"precision", "recall", "ndcg", "map", "hit_rate"};
+	static const char *const at_k[] = {
+		"precision", "recall", "ndcg", "map", "hit_rate",
+		"ips_precision", "ips_recall", "ips_ndcg",
+		"novelty", "diversity", "popularity", "gini"
+	};
 	const char *at = strrchr(metric, '@');
 
 	spec->metric = pstrdup(metric);
 	spec->k = 10;
-	spec->lower_is_better = strcmp(metric, "rmse") == 0 || strcmp(metric, "mae") == 0;
-	if (spec->lower_is_better || strcmp(metric, "coverage") == 0)
+	*needs_option = NULL;
+	spec->needs_ratings = strcmp(metric, "rmse") == 0 || strcmp(metric, "mae") == 0;
+	spec->lower_is_better = spec->needs_ratings;
+	if (spec->needs_ratings || strcmp(metric, "coverage") == 0)
 		return;
 	if (at != NULL)
 	{
 		char	   *end;
 		long		k = strtol(at + 1, &end, 10);
+		size_t		len = at - metric;
 
-		for (int i = 0; i < lengthof(ranking); i++)
-			if (strlen(ranking[i]) == (size_t) (at - metric) &&
-				strncmp(metric, ranking[i], at - metric) == 0 &&
+		for (int i = 0; i < lengthof(at_k); i++)
+			if (strlen(at_k[i]) == len && strncmp(metric, at_k[i], len) == 0 &&
 				at[1] != '\0' && *end == '\0' && k >= 1 && k <= RECSYS_MAX_TOPN)
 			{
 				spec->k = (int32) k;
+				if (strncmp(metric, "ips_", 4) == 0)
+					*needs_option = "propensity";
+				else if (i >= 8)
+					*needs_option = "beyond_accuracy";
+				spec->lower_is_better = strncmp(metric, "popularity", len) == 0 ||
+					strncmp(metric, "gini", len) == 0;
 				return;
 			}
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("search \"metric\" \"%s\" is not a metric tune can optimise", RecMessageText(metric)),
-			 errhint("Use rmse or mae (explicit ratings), coverage, or precision, recall, ndcg, map or hit_rate at k, such as ndcg@10.")));
+			 errhint("Use rmse or mae (explicit ratings), coverage, or at k (such as ndcg@10) precision, recall, ndcg, map, hit_rate, ips_precision, ips_recall, ips_ndcg, novelty, diversity, popularity or gini.")));
+}
+
+/*
+ * The evaluate options of every trial: search.evaluate (checked as evaluate
+ * checks its options), search.relevance_threshold, and the option the metric
+ * needs.
+ */
+static Jsonb *
+EvalOptionsOf(Jsonb *search, JsonbValue *threshold, const char *needs_option)
+{
+	JsonbValue *given = Key(search, "evaluate");
+	Jsonb	   *options;
+	StringInfoData extra;
+
+	if (given != NULL)
+		options = ObjectOf(given, "search \"evaluate\"");
+	else
+		options = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+	initStringInfo(&extra);
+	appendStringInfoChar(&extra, '{');
+	if (threshold != NULL)
+		appendStringInfo(&extra, "\"relevance_threshold\": %s", RecJsonValueText(threshold));
+	if (needs_option != NULL && strcmp(needs_option, "propensity") == 0)
+		appendStringInfo(&extra, "%s\"propensity\": \"popularity\"", extra.len > 1 ? ", " : "");
+	if (needs_option != NULL && strcmp(needs_option, "beyond_accuracy") == 0)
+		appendStringInfo(&extra, "%s\"beyond_accuracy\": true", extra.len > 1 ? ", " : "");
+	appendStringInfoChar(&extra, '}');
+	options = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(options),
+												 DirectFunctionCall1(jsonb_in,
+																	 CStringGetDatum(extra.data))));
+	RecCheckEvalOptions(options);
+	return options;
 }
 
 /* Reads the search object (README "Choosing and shipping a model"); 22023 on anything wrong */
@@ -483,12 +532,14 @@ ParseSearch(Jsonb *search, TuneSpec *spec)
 {
 	static const char *const keys[] = {
 		"algorithms", "space", "method", "trials", "metric", "split", "seed",
-		"relevance_threshold", NULL
+		"relevance_threshold", "evaluate", NULL
 	};
 	static const char *const split_keys[] = {"by", "test_fraction", "k", NULL};
 	JsonbValue *v;
 	Jsonb	   *space = NULL;
 	bool		explicit_metric;
+	const char *needs_option;
+	JsonbValue *threshold;
 
 	memset(spec, 0, sizeof(*spec));
 	if (!JB_ROOT_IS_OBJECT(search) || JB_ROOT_IS_SCALAR(search))
@@ -505,11 +556,11 @@ ParseSearch(Jsonb *search, TuneSpec *spec)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("search \"metric\" must be a string such as \"ndcg@10\", got %s",
 							RecJsonValueText(v))));
-		ParseMetric(spec, pnstrdup(v->val.string.val, v->val.string.len));
+		ParseMetric(spec, pnstrdup(v->val.string.val, v->val.string.len), &needs_option);
 	}
 	else
-		ParseMetric(spec, "ndcg@10");
-	explicit_metric = spec->lower_is_better;
+		ParseMetric(spec, "ndcg@10", &needs_option);
+	explicit_metric = spec->needs_ratings;
 
 	/* the method and the budget */
 	spec->grid = false;
@@ -528,16 +579,13 @@ ParseSearch(Jsonb *search, TuneSpec *spec)
 	spec->trials = (int) IntKey(search, "trials", 1, TUNE_MAX_TRIALS,
 								spec->grid ? TUNE_MAX_TRIALS : TUNE_DEFAULT_TRIALS, "search");
 	spec->seed = (uint64) IntKey(search, "seed", 0, PG_INT64_MAX, 42, "search");
-	if ((v = Key(search, "relevance_threshold")) != NULL)
-	{
-		spec->has_threshold = true;
-		spec->threshold = NumberOf(v);
-		if (!isfinite(spec->threshold))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("search \"relevance_threshold\" must be a finite number, got %s",
-							RecJsonValueText(v))));
-	}
+	if ((threshold = Key(search, "relevance_threshold")) != NULL &&
+		!isfinite(NumberOf(threshold)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("search \"relevance_threshold\" must be a finite number, got %s",
+						RecJsonValueText(threshold))));
+	spec->eval_options = EvalOptionsOf(search, threshold, needs_option);
 
 	/* the split */
 	spec->split_by = SPLIT_RANDOM;
@@ -978,189 +1026,23 @@ SplitRows(TuneRows *tr, const TuneSpec *spec)
 
 /* ------------------------------------------------------------------ validation */
 
-/* What one evaluation accumulates over the ranking rounds */
-typedef struct ValidRanking
-{
-	int32		k;
-	const int64 *n_relevant;
-	const int64 *rel_ptr;
-	const int32 *rel_items;
-	bool	   *hit;
-	bool	   *covered;
-	double		sums[5];
-} ValidRanking;
-
-static double (*const RankFormulas[5]) (const RecRankedHits *) = {
-	RecPrecisionAtK, RecRecallAtK, RecNdcgAtK, RecAveragePrecisionAtK, RecHitRateAtK
-};
-static const char *const RankNames[5] = {"precision", "recall", "ndcg", "map", "hit_rate"};
-
-/* One round of top-k lists scored against each user's held-out items */
-static void
-ValidEmit(void *arg, const RecBatchOut *bt, int64 start, int64 count)
-{
-	ValidRanking *ev = (ValidRanking *) arg;
-
-	for (int64 r = 0; r < count; r++)
-	{
-		int64		user = start + r;
-		const int32 *rel = ev->rel_items + ev->rel_ptr[user];
-		int64		n_rel = ev->rel_ptr[user + 1] - ev->rel_ptr[user];
-		RecRankedHits rh;
-
-		rh.k = ev->k;
-		rh.n_ranked = bt->out_count[r];
-		rh.n_hits = 0;
-		rh.n_relevant = ev->n_relevant[user];
-		for (int j = 0; j < rh.n_ranked; j++)
-		{
-			int32		i = (int32) bt->out_item[r * bt->n + j];
-
-			ev->covered[i] = true;
-			ev->hit[j] = RecSortedContains(rel, n_rel, i);
-			rh.n_hits += ev->hit[j] ? 1 : 0;
-		}
-		rh.hit = ev->hit;
-		for (int m = 0; m < 5; m++)
-			ev->sums[m] += RankFormulas[m] (&rh);
-	}
-}
-
-/* Appends "key": number (or null) to a JSON object under construction */
-static void
-AppendMetric(StringInfo buf, const char *key, bool present, double d)
-{
-	char		num[DOUBLE_SHORTEST_DECIMAL_LEN];
-
-	appendStringInfo(buf, "%s\"%s\": ", buf->len > 1 ? ", " : "", key);
-	if (present && isfinite(d))
-	{
-		double_to_shortest_decimal_buf(d, num);
-		appendStringInfoString(buf, num);
-	}
-	else
-		appendStringInfoString(buf, "null");
-}
-
 /*
- * The metrics of a model on the validation rows (sorted by user, item), with
- * recsys.evaluate's keys and formulas: rmse and mae for an explicit model,
- * the ranking metrics at k over the known users with a relevant held-out item
- * (every held-out row is relevant, or those with value >= relevance_threshold),
- * coverage, users, test_rows, unknown_users.
+ * The metrics of a model on the validation rows: what recsys.evaluate reports
+ * for them as a test set, with the search's evaluate options.
  */
 static Jsonb *
 ValidationMetrics(Datum model, const TuneRow *valid, int64 n, const TuneSpec *spec)
 {
-	RecModelEntry *e;
-	const RecModelHeader *m;
-	const RecModelView *v;
-	bool		explicit_model;
-	double		rmse_state[REC_ERROR_STATE_LEN] = {0};
-	double		mae_state[REC_ERROR_STATE_LEN] = {0};
-	int32	   *users = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * Max(n, 1));
-	int64	   *n_relevant = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64) * Max(n, 1));
-	int64	   *rel_ptr = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64) * (n + 1));
-	int32	   *rel_items = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * Max(n, 1));
-	int64		n_eval = 0;
-	int64		n_rel_total = 0;
-	int64		unknown_users = 0;
-	int64		n_covered = 0;
-	ValidRanking ev;
-	StringInfoData buf;
-	double		mean;
+	RecTestRow *rows = MemoryContextAllocHuge(CurrentMemoryContext,
+											  sizeof(RecTestRow) * Max(n, 1));
 
-	RecReserveBlas(1, "tune");
-	e = RecModelGet(model);
-	m = e->model;
-	v = &e->v;
-	explicit_model = m->algorithm == RECSYS_ALG_ALS;
-	rel_ptr[0] = 0;
-	for (int64 first = 0, next; first < n; first = next)
+	for (int64 i = 0; i < n; i++)
 	{
-		int64		user = valid[first].user;
-		int32		u = RecFindId(v->user_ids, m->n_users, user);
-		int64		rel_start = n_rel_total;
-		int64		n_rel = 0;
-		int64		last_item = 0;
-
-		CHECK_FOR_INTERRUPTS();
-		for (next = first; next < n && valid[next].user == user; next++)
-		{
-			const TuneRow *row = &valid[next];
-			int32		i = RecFindId(v->item_ids, m->n_items, row->item);
-
-			if (explicit_model)
-			{
-				double		err = (double) RecModelPredict(v, u, i) - (double) row->value;
-
-				RecErrorAccum(rmse_state, err * err);
-				RecErrorAccum(mae_state, fabs(err));
-			}
-			if (spec->has_threshold && !(row->value >= spec->threshold))
-				continue;
-			if (n_rel > 0 && last_item == row->item)
-				continue;
-			last_item = row->item;
-			n_rel++;
-			if (i >= 0)
-				rel_items[n_rel_total++] = i;
-		}
-		if (u < 0)
-		{
-			unknown_users++;
-			n_rel_total = rel_start;
-			continue;
-		}
-		if (n_rel == 0)
-			continue;
-		users[n_eval] = u;
-		n_relevant[n_eval++] = n_rel;
-		rel_ptr[n_eval] = n_rel_total;
+		rows[i].user = valid[i].user;
+		rows[i].item = valid[i].item;
+		rows[i].value = valid[i].value;
 	}
-
-	memset(&ev, 0, sizeof(ev));
-	ev.k = spec->k;
-	ev.n_relevant = n_relevant;
-	ev.rel_ptr = rel_ptr;
-	ev.rel_items = rel_items;
-	ev.hit = palloc(sizeof(bool) * spec->k);
-	ev.covered = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(bool) * Max(m->n_items, 1),
-											MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	RecBatchRun(e, users, n_eval, spec->k, ValidEmit, &ev);
-	for (int32 i = 0; i < m->n_items; i++)
-		n_covered += ev.covered[i] ? 1 : 0;
-
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '{');
-	if (explicit_model)
-	{
-		bool		has_mean = RecErrorMean(rmse_state, &mean);
-
-		AppendMetric(&buf, "rmse", has_mean, has_mean ? sqrt(mean) : 0);
-		has_mean = RecErrorMean(mae_state, &mean);
-		AppendMetric(&buf, "mae", has_mean, has_mean ? mean : 0);
-	}
-	for (int j = 0; j < 5; j++)
-		AppendMetric(&buf, psprintf("%s@%d", RankNames[j], spec->k), n_eval > 0,
-					 n_eval > 0 ? ev.sums[j] / (double) n_eval : 0);
-	AppendMetric(&buf, "coverage", m->n_items > 0,
-				 m->n_items > 0 ? (double) n_covered / (double) m->n_items : 0);
-	appendStringInfo(&buf, ", \"users\": " INT64_FORMAT ", \"test_rows\": " INT64_FORMAT
-					 ", \"unknown_users\": " INT64_FORMAT "}", n_eval, n, unknown_users);
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
-}
-
-/* qsort of validation rows: by user, then item */
-static int
-CompareUserItem(const void *a, const void *b)
-{
-	const TuneRow *x = a;
-	const TuneRow *y = b;
-
-	if (x->user != y->user)
-		return x->user < y->user ? -1 : 1;
-	return (x->item > y->item) - (x->item < y->item);
+	return RecEvaluateRows(model, rows, n, n, true, spec->k, spec->eval_options);
 }
 
 /* ------------------------------------------------------------------ trials */
@@ -1375,7 +1257,6 @@ tune(PG_FUNCTION_ARGS)
 	for (int64 i = 0, j = 0; i < tr.n; i++)
 		if (tr.rows[i].valid)
 			valid[j++] = tr.rows[i];
-	qsort(valid, n_valid, sizeof(TuneRow), CompareUserItem);
 
 	/* the trials */
 	trials = palloc0(sizeof(Trial) * spec.trials);

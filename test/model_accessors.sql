@@ -59,8 +59,8 @@ SELECT isnt(pg_temp.info('als') ->> 'uuid', pg_temp.info('als2') ->> 'uuid', 'ev
 SELECT is((pg_temp.info('als') ->> 'has_interactions')::boolean, true, 'has_interactions by default');
 SELECT is((pg_temp.info('noseen') ->> 'has_interactions')::boolean, false, 'keep_interactions false');
 SELECT is((pg_temp.info('ials') ->> 'bytes')::int - (pg_temp.info('noseen') ->> 'bytes')::int,
-		  2 * 24 + 8 * (((pg_temp.info('ials') ->> 'n_users')::int + 1)) + ((4 * (pg_temp.info('ials') ->> 'n_interactions')::int + 7) / 8) * 8,
-		  'the seen items take two directory entries, (n_users + 1) * 8 and n_interactions * 4 bytes (8-aligned)');
+		  3 * 24 + 8 * (((pg_temp.info('ials') ->> 'n_users')::int + 1)) + 2 * ((4 * (pg_temp.info('ials') ->> 'n_interactions')::int + 7) / 8) * 8,
+		  'the seen interactions take three directory entries, (n_users + 1) * 8 and twice n_interactions * 4 bytes (items and values, 8-aligned)');
 SELECT is(recsys.model_info(NULL), NULL, 'model_info(NULL) is NULL');
 
 -- factors

@@ -3,7 +3,7 @@
 -- item and user knn, ease) round-trips; a v1 value written by 0.1.0 keeps loading
 -- and serving; functions that need factors refuse knn and ease models with 0A000.
 BEGIN;
-SELECT plan(38);
+SELECT plan(39);
 
 -- binary input through COPY (FORMAT binary), errors as (SQLSTATE, message)
 CREATE TABLE mf_recv (m recsys.model);
@@ -52,6 +52,9 @@ SELECT ok((SELECT abs(recsys.predict(m, 2, 30) - 1) < 1e-6 AND abs(recsys.predic
 		  'predict from the v1 als model, known and unknown users');
 SELECT is((SELECT m::text::recsys.model::text FROM mf_v1 WHERE name = 'ials'), (SELECT m::text FROM mf_v1 WHERE name = 'ials'),
 		  'the upgraded value round-trips as v2');
+SELECT throws_ok($$SELECT * FROM recsys.explain((SELECT m FROM mf_v1 WHERE name = 'als'), 4, 10)$$,
+				 '0A000', 'this als model does not store the values of its training interactions',
+				 'explain by user id of a 0.1.0 factor model (no stored values) is 0A000, not a wrong answer');
 
 -- a v1 value stored as 0.1.0 wrote it (native bytes, not converted on input) is
 -- read in place: a type with the model's alignment lets the test store raw bytes

@@ -4,10 +4,11 @@
 -- model kind; the first item is always the top-scored one; diversity 0 is the
 -- plain ranking; every item comes from the pool of max(10 n, 100) best with its
 -- own score; recommend_all agrees with recommend; out-of-range values raise
--- 22023.  Popularity lists (unknown, NULL or history-less users) say so in
+-- 22023; item kNN and EASE lists equal a PL/pgSQL greedy MMR over the stored
+-- neighbour rows that similar_items returns.  Popularity lists (unknown, NULL or history-less users) say so in
 -- their fallback column.
 BEGIN;
-SELECT plan(23);
+SELECT plan(25);
 
 CREATE TEMP TABLE clus AS
 	SELECT DISTINCT s.user_id::bigint, s.item_id::bigint, 1::real AS value
@@ -75,6 +76,69 @@ SELECT is((SELECT count(*) FROM lists l JOIN models mo USING (kind)
 		   LEFT JOIN LATERAL recsys.recommend(mo.m, l.user_id, 30) p ON p.rank = l.rank
 		   WHERE l.diversity = 0 AND p.item_id IS DISTINCT FROM l.item_id),
 		  0::bigint, 'diversity 0 is the best-first ranking (a prefix of a longer list)');
+
+-- item-item models: a textbook greedy MMR in PL/pgSQL (real arithmetic like
+-- the C code) over recommend's pool of 100, with sim(c, p) = w(p -> c) / the
+-- largest |w| of p's stored row (similar_items lists the row), gives the list
+CREATE FUNCTION pg_temp.mmr_reference(m recsys.model, u bigint, n int, d real)
+RETURNS bigint[] LANGUAGE plpgsql AS $$
+DECLARE
+	ids bigint[];
+	sc real[];
+	rel real[];
+	maxsim real[];
+	picked bool[];
+	lo real;
+	hi real;
+	best int;
+	best_value real;
+	v real;
+	row_ids bigint[];
+	row_w real[];
+	row_max real;
+	at int;
+	out bigint[] := '{}';
+BEGIN
+	SELECT array_agg(item_id ORDER BY rank), array_agg(score ORDER BY rank)
+	  INTO ids, sc FROM recsys.recommend(m, u, 100);
+	SELECT min(x), max(x) INTO lo, hi FROM unnest(sc) x;
+	FOR c IN 1 .. cardinality(ids) LOOP
+		rel[c] := CASE WHEN hi > lo THEN (sc[c] - lo) / (hi - lo) ELSE 1::real END;
+		maxsim[c] := 0;
+		picked[c] := false;
+	END LOOP;
+	FOR step IN 1 .. least(n, cardinality(ids)) LOOP
+		best := NULL;
+		FOR c IN 1 .. cardinality(ids) LOOP
+			CONTINUE WHEN picked[c];
+			v := (1::real - d) * rel[c] - d * maxsim[c];
+			IF best IS NULL OR v > best_value THEN
+				best := c;
+				best_value := v;
+			END IF;
+		END LOOP;
+		picked[best] := true;
+		out := out || ids[best];
+		SELECT array_agg(id), array_agg(score), max(abs(score))
+		  INTO row_ids, row_w, row_max FROM recsys.similar_items(m, ids[best], 100000);
+		FOR c IN 1 .. cardinality(ids) LOOP
+			CONTINUE WHEN picked[c];
+			at := array_position(row_ids, ids[c]);
+			v := CASE WHEN at IS NULL OR row_max = 0 THEN 0::real ELSE row_w[at] / row_max END;
+			IF step = 1 OR v > maxsim[c] THEN
+				maxsim[c] := v;
+			END IF;
+		END LOOP;
+	END LOOP;
+	RETURN out;
+END
+$$;
+SELECT is((SELECT count(*) FROM models mo, generate_series(1, 12) u, unnest(ARRAY[0.3, 0.7]::real[]) d
+		   WHERE mo.kind = k
+			 AND pg_temp.mmr_reference(mo.m, u, 10, d) IS DISTINCT FROM
+				 ARRAY(SELECT item_id FROM recsys.recommend(mo.m, u, 10, diversity => d) ORDER BY rank)),
+		  0::bigint, k || ': diverse lists equal greedy MMR over the stored neighbour rows')
+  FROM unnest(ARRAY['ease', 'item']) k ORDER BY k;
 
 -- every path takes diversity: recommend_all agrees with recommend, by_items and
 -- by_vector re-rank their own pools

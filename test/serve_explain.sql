@@ -1,10 +1,12 @@
 -- explain and explain_by_items: the terms of an item's score over the user's
 -- history sum to the score recommend gives (a known user of a neighbourhood
 -- model) or recommend_by_items gives (any history, every model kind: a factor
--- model's folded-in user); ordering, n, unknown users and items, the baseline
--- row of a biased factor model, the name overloads and the error paths.
+-- model's folded-in user); a factor model explains a known user by id from the
+-- training values it stores, exactly as explain_by_items of that history;
+-- ordering, n, unknown users and items, the baseline row of a biased factor
+-- model, the name overloads and the error paths.
 BEGIN;
-SELECT plan(22);
+SELECT plan(29);
 
 CREATE TEMP TABLE r AS
 	SELECT * FROM recsys.synthetic_ratings(80, 60, 1500, rank => 4, seed => 11);
@@ -46,6 +48,52 @@ SELECT is((SELECT count(*) FROM by_user WHERE kind = k
 			 AND abs(total - score) <= 1e-4 * greatest(1, abs(score))), 60::bigint,
 		  k || ': explain sums to the recommend score of a known user')
   FROM unnest(ARRAY['item', 'user', 'ease']) k ORDER BY k;
+
+-- factor models by user id: the stored training values give explain_by_items'
+-- rows exactly, and the terms sum to the score of the folded-in user (the
+-- recommend_by_items score of the user's training history)
+SELECT is((SELECT count(*) FROM models mo, h, recsys.recommend_by_items(mo.m, h.items, h.vals, 5) rec
+		   WHERE mo.kind = k
+			 AND ARRAY(SELECT e FROM recsys.explain(mo.m, h.user_id, rec.item_id, 100000) e)
+				 = ARRAY(SELECT e FROM recsys.explain_by_items(mo.m, h.items, h.vals, rec.item_id, 100000) e)
+			 AND abs((SELECT sum(contribution) FROM recsys.explain(mo.m, h.user_id, rec.item_id, 100000)) - rec.score)
+				 <= 1e-4 * greatest(1, abs(rec.score))),
+		  60::bigint, k || ': explain by user id equals explain_by_items of the stored history and sums to its score')
+  FROM unnest(ARRAY['als', 'ials']) k ORDER BY k;
+SELECT ok((SELECT count(*) FROM models mo, recsys.explain(mo.m, 3, 16, 100000) e
+		   WHERE mo.kind = 'ials') = (SELECT count(*) FROM r WHERE user_id = 3 AND rating > 0),
+		  'ials by user id: one term per positive training value of the user');
+SELECT is((SELECT (recsys.model_info(m) ->> 'has_seen_values')::bool FROM models WHERE kind = k),
+		  true, k || ': the model stores the values of its training interactions')
+  FROM unnest(ARRAY['als', 'ials']) k ORDER BY k;
+
+-- each factor term against the model's own fold-in, perturbed: iALS's term of
+-- item j (c_j p_j y_i' A_u^-1 y_j) is what the folded-in score loses when w_j
+-- is negated (same confidence |w_j|, p_j = 0); explicit ALS's (t_j a~_i' M_u^-1
+-- a_j, t_j = r_j - mu - b_j) is t_j times the score's change when r_j rises by 1
+-- (M_u does not depend on the values)
+CREATE TEMP TABLE perturbed AS
+	SELECT mo.kind, x.v, e.contribution,
+		   (SELECT score FROM recsys.recommend_by_items(mo.m, h.items, h.vals, 1,
+														candidates => ARRAY[t.item_id])) AS base,
+		   (SELECT score FROM recsys.recommend_by_items(mo.m, h.items,
+				ARRAY(SELECT CASE WHEN o <> x.j THEN w WHEN mo.kind = 'ials' THEN -w ELSE w + 1 END::real
+					  FROM unnest(h.vals) WITH ORDINALITY y(w, o) ORDER BY o),
+				1, candidates => ARRAY[t.item_id])) AS changed,
+		   (SELECT bias FROM recsys.item_factors(mo.m) f WHERE f.id = x.item) AS b_j,
+		   (recsys.model_info(mo.m) ->> 'global_mean')::real AS mu
+	FROM models mo CROSS JOIN h
+	CROSS JOIN LATERAL (SELECT item_id FROM recsys.recommend_by_items(mo.m, h.items, h.vals, 1)) t
+	CROSS JOIN LATERAL unnest(h.items, h.vals) WITH ORDINALITY x(item, v, j)
+	LEFT JOIN LATERAL recsys.explain_by_items(mo.m, h.items, h.vals, t.item_id, 100000) e
+		ON e.item_id = x.item
+	WHERE mo.kind IN ('als', 'ials') AND h.user_id <= 6;
+SELECT ok((SELECT count(*) >= 50 AND bool_and(abs(coalesce(contribution, 0) -
+				CASE WHEN kind = 'ials' THEN base - changed ELSE (v - mu - b_j) * (changed - base) END)
+				<= 1e-4 * greatest(1, abs(base)))
+		   FROM perturbed WHERE kind = k),
+		  k || ': every term equals the change of the folded-in score it stands for')
+  FROM unnest(ARRAY['als', 'ials']) k ORDER BY k;
 
 -- for item-item models each term is value x stored weight: brute force in SQL
 SELECT results_eq(
@@ -94,8 +142,10 @@ SELECT is((SELECT count(*) FROM models mo, recsys.explain_by_items(mo.m, ARRAY[]
 		  0::bigint, 'empty history: no rows');
 SELECT throws_ok($$SELECT * FROM recsys.explain((SELECT m FROM models WHERE kind = 'item'), 3, 16, -1)$$,
 				 '22023', NULL, 'explain n < 0');
-SELECT throws_ok($$SELECT * FROM recsys.explain((SELECT m FROM models WHERE kind = 'als'), 3, 16)$$,
-				 '0A000', NULL, 'explain of a known user needs stored values: factor models point to explain_by_items');
+SELECT throws_ok($$SELECT * FROM recsys.explain((SELECT recsys.train_als(user_id, item_id, rating,
+					'{"factors": 4, "iterations": 2, "keep_interactions": false}') FROM r), 3, 16)$$,
+				 '0A000', 'this als model does not store the values of its training interactions',
+				 'explain by user id of a model without its interactions: 0A000');
 
 -- the name overloads read the registry
 INSERT INTO recsys.models (name, model) SELECT 'explain_test', m FROM models WHERE kind = 'ease';

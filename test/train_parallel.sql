@@ -1,7 +1,11 @@
 -- Parallel training: both aggregates run as Partial Aggregate under Gather when
--- parallelism is forced, and give exactly the model a serial plan gives.
+-- parallelism is forced, and give exactly the model a serial plan gives.  Each
+-- process presorts its partial state into rows before passing it on and the
+-- leader merges the rows; the second half checks that merge with many workers,
+-- ids outside the directly indexed range, rows of one worker only, duplicates
+-- that meet in the merge, and processes whose partial state is empty.
 BEGIN;
-SELECT plan(12);
+SELECT plan(20);
 
 CREATE TABLE par_ratings AS
 SELECT (g / 40)::bigint AS user_id, ((g % 40) * 13 + (g / 40) % 13)::bigint AS item_id,
@@ -81,6 +85,72 @@ SELECT is(recsys.model_info(pg_temp.m('ials_parallel')) ->> 'n_interactions',
 SELECT is(recsys.model_info(pg_temp.m('ials_parallel')) ->> 'rating_max',
 		  (SELECT max(s)::text FROM (SELECT sum(plays) s FROM par_plays GROUP BY user_id, item_id) d),
 		  'train_ials: their weights add up across workers');
+
+-- many processes (more runs to merge); ids negative, huge and sparse (the hash
+-- path); users whose rows come from several processes with items interleaved
+CREATE TABLE par_sparse AS
+SELECT ((g % 997) * 1000003 - 500000000)::bigint AS user_id,
+	   (((g * 31) % 613) * 7919 - 3000000000)::bigint AS item_id,
+	   ((g * 13) % 9 + 1)::real AS rating
+FROM generate_series(0, 39999) g;
+-- explicit ratings with duplicates inside each block of rows: a worker's scan
+-- takes whole blocks, so "the last one wins" is decided inside one process (the
+-- copies 12,000 rows apart, which may meet in the merge, repeat the same values)
+CREATE TABLE par_dups AS
+SELECT (g / 4 % 3000)::bigint AS user_id, ((g / 8) % 500)::bigint AS item_id,
+	   (g % 5 + 1)::real AS rating
+FROM generate_series(0, 39999) g ORDER BY g;
+-- only the first rows have a value: the processes that scan later blocks end
+-- with a partial state that holds no interaction
+CREATE TABLE par_nulls AS
+SELECT (g % 50)::bigint AS user_id, (g % 37)::bigint AS item_id,
+	   CASE WHEN g < 200 THEN (g % 5 + 1)::real END AS rating
+FROM generate_series(0, 59999) g;
+ANALYZE par_sparse;
+ANALYZE par_dups;
+ANALYZE par_nulls;
+
+SET LOCAL max_parallel_workers_per_gather = 6;
+SET LOCAL max_parallel_workers = 6;
+SET LOCAL parallel_leader_participation = on;
+SELECT matches(pg_temp.plan_of($$ SELECT recsys.train_als(user_id, item_id, rating) FROM par_sparse $$),
+			   'Partial Aggregate \(actual rows=1 loops=([4-7])\)', 'with 6 workers planned, 4 or more processes build partial states');
+INSERT INTO par_models
+SELECT 'sparse_parallel', recsys.train_als(user_id, item_id, rating, '{"factors": 4, "iterations": 2}') FROM par_sparse;
+INSERT INTO par_models
+SELECT 'knn_parallel', recsys.train_knn(user_id, item_id, rating) FROM par_sparse;
+INSERT INTO par_models
+SELECT 'dups_parallel', recsys.train_als(user_id, item_id, rating, '{"factors": 4, "iterations": 2}') FROM par_dups;
+INSERT INTO par_models
+SELECT 'nulls_parallel', recsys.train_als(user_id, item_id, rating, '{"factors": 4, "iterations": 2}') FROM par_nulls;
+
+SET LOCAL max_parallel_workers_per_gather = 0;
+INSERT INTO par_models
+SELECT 'sparse_serial', recsys.train_als(user_id, item_id, rating, '{"factors": 4, "iterations": 2}') FROM par_sparse;
+INSERT INTO par_models
+SELECT 'knn_serial', recsys.train_knn(user_id, item_id, rating) FROM par_sparse;
+INSERT INTO par_models
+SELECT 'dups_serial', recsys.train_als(user_id, item_id, rating, '{"factors": 4, "iterations": 2}') FROM par_dups;
+INSERT INTO par_models
+SELECT 'nulls_serial', recsys.train_als(user_id, item_id, rating, '{"factors": 4, "iterations": 2}') FROM par_nulls;
+
+SELECT is(pg_temp.payload(pg_temp.m('sparse_parallel')), pg_temp.payload(pg_temp.m('sparse_serial')),
+		  'sparse, negative and huge ids over many processes: the same model byte for byte');
+SELECT is((SELECT array_agg(id ORDER BY id) FROM recsys.item_factors(pg_temp.m('sparse_parallel'))),
+		  (SELECT array_agg(DISTINCT item_id ORDER BY item_id) FROM par_sparse),
+		  '... whose item ids are every distinct item, ascending');
+SELECT is(pg_temp.payload(pg_temp.m('knn_parallel')), pg_temp.payload(pg_temp.m('knn_serial')),
+		  'train_knn: the parallel model equals the serial one byte for byte');
+SELECT is(recsys.model_info(pg_temp.m('dups_parallel')) ->> 'n_interactions',
+		  (SELECT count(*)::text FROM (SELECT DISTINCT user_id, item_id FROM par_dups) d),
+		  'explicit duplicates: one interaction per (user, item) after the merge');
+SELECT is(pg_temp.payload(pg_temp.m('dups_parallel')), pg_temp.payload(pg_temp.m('dups_serial')),
+		  'explicit duplicates within a process: the parallel model equals the serial one');
+SELECT is(pg_temp.payload(pg_temp.m('nulls_parallel')), pg_temp.payload(pg_temp.m('nulls_serial')),
+		  'mostly NULL values (empty partial states): the same model byte for byte');
+SELECT is(recsys.model_info(pg_temp.m('nulls_parallel')) ->> 'n_interactions',
+		  (SELECT count(*)::text FROM (SELECT DISTINCT user_id, item_id FROM par_nulls WHERE rating IS NOT NULL) d),
+		  '... of the rows with a value');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -4,7 +4,7 @@
 -- they were, failed trials are recorded, the splits hold out what they say, bad
 -- search objects are 22023 and other roles see nothing.
 BEGIN;
-SELECT plan(43);
+SELECT plan(54);
 
 CREATE ROLE recsys_tuner;
 CREATE ROLE recsys_tune_other;
@@ -156,6 +156,54 @@ SELECT throws_ok($$SELECT recsys.tune('tn_bad', 'SELECT 1, 2, 3.0, ''NaN''::floa
 				 '22000', NULL, 'a NaN time: 22000');
 SELECT throws_ok($$SELECT recsys.tune('tn_bad', 'SELECT 1, 2, 3.0, ''x''::text', '{"split": {"by": "time"}}')$$,
 				 '22023', NULL, 'a time column of another type: 22023');
+
+-- the objective is evaluate's own: a trial's metrics equal recsys.evaluate of the
+-- same configuration trained on the training side, on the held-out rows
+SELECT ok(recsys.tune('tn_eq', 'SELECT user_id, item_id, clicks, ts FROM public.tn_clicks',
+	'{"method": "grid", "algorithms": ["ials"], "split": {"by": "user_last", "k": 1}, "space": {"ials": {"factors": [4], "iterations": 4, "alpha": [10], "regularization": [2]}}}') IS NOT NULL,
+	'a one-trial search by user_last runs');
+CREATE TEMP TABLE tn_held AS
+	SELECT user_id, item_id, clicks, ts,
+		   row_number() OVER (PARTITION BY user_id ORDER BY ts DESC) = 1
+		   AND count(*) OVER (PARTITION BY user_id) > 1 AS held
+	FROM public.tn_clicks;
+CREATE TEMP TABLE tn_side AS
+	SELECT recsys.train_ials(user_id, item_id, clicks,
+			(SELECT options FROM recsys.tuning_trials WHERE name = 'tn_eq')) AS m
+	FROM tn_held WHERE NOT held;
+SELECT ok((SELECT bool_and(abs((t.metrics ->> key)::float8 - (e ->> key)::float8) < 1e-9)
+		   FROM recsys.tuning_trials t,
+				tn_side s,
+				recsys.evaluate(s.m, 'SELECT user_id, item_id, clicks FROM pg_temp.tn_held WHERE held', 10) e,
+				unnest(ARRAY['precision@10', 'recall@10', 'ndcg@10', 'map@10', 'hit_rate@10', 'coverage', 'users']) key
+		   WHERE t.name = 'tn_eq'),
+		  'the trial''s validation metrics equal evaluate of the training side on the held-out rows');
+
+-- any metric evaluate reports: ips_* turn on propensity, beyond-accuracy ones
+-- turn on beyond_accuracy, popularity and gini are better lower
+SELECT ok(recsys.tune('tn_ips', 'SELECT user_id, item_id, clicks FROM public.tn_clicks',
+	'{"metric": "ips_ndcg@10", "trials": 3, "seed": 4, "algorithms": ["ials"]}') IS NOT NULL, 'an ips_ndcg@10 search runs');
+SELECT ok((SELECT bool_and(score = (metrics ->> 'ips_ndcg@10')::float8 AND metrics ? 'gamma')
+		   FROM recsys.tuning_trials WHERE name = 'tn_ips'),
+		  'its trials are scored by ips_ndcg@10 with propensities');
+SELECT ok(recsys.tune('tn_gini', 'SELECT user_id, item_id, clicks FROM public.tn_clicks',
+	'{"metric": "gini@5", "trials": 3, "seed": 4, "algorithms": ["ials", "knn"]}') IS NOT NULL, 'a gini@5 search runs');
+SELECT is((SELECT score FROM recsys.tuning_trials WHERE name = 'tn_gini' AND best),
+		  (SELECT min(score) FROM recsys.tuning_trials WHERE name = 'tn_gini'),
+		  'gini is better lower: the best trial has the least concentrated exposure');
+SELECT ok(recsys.tune('tn_nov', 'SELECT user_id, item_id, clicks FROM public.tn_clicks',
+	'{"trials": 2, "seed": 4, "algorithms": ["ials"], "evaluate": {"beyond_accuracy": true, "propensity": "popularity", "gamma": 1}}') IS NOT NULL,
+	'search.evaluate passes options to every trial''s evaluation');
+SELECT ok((SELECT bool_and(metrics ? 'novelty@10' AND metrics ? 'ips_recall@10' AND (metrics ->> 'gamma')::float8 = 1
+						   AND score = (metrics ->> 'ndcg@10')::float8)
+		   FROM recsys.tuning_trials WHERE name = 'tn_nov'),
+		  'its trials carry the extra metrics and are still scored by ndcg@10');
+SELECT throws_ok($$SELECT recsys.tune('tn_bad', 'SELECT 1, 2, 3', '{"evaluate": {"gamma": 2}}')$$,
+				 '22023', NULL, 'evaluate options are checked as evaluate checks them');
+SELECT throws_ok($$SELECT recsys.tune('tn_bad', 'SELECT 1, 2, 3', '{"evaluate": [1]}')$$,
+				 '22023', NULL, 'search.evaluate must be an object');
+SELECT throws_ok($$SELECT recsys.tune('tn_bad', 'SELECT 1, 2, 3', '{"metric": "novelty@0"}')$$,
+				 '22023', NULL, 'a metric at k 0');
 
 -- other roles: cannot tune into the model, see none of its trials
 RESET ROLE;

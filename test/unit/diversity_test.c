@@ -223,6 +223,79 @@ main(void)
 		}
 		ok(bad == 0, "item-item pool similarity: the larger stored direction over the largest |w|, 0 if none");
 	}
+	/* recommend's item-item similarity to a pick against a dense brute force */
+	{
+		int32_t		n_items = 40,
+					n_pool = 12;
+		int64_t		ptr[41];
+		int32_t		idx[40 * 6];
+		float		wt[40 * 6];
+		float		W[40][40];
+		bool		stored[40][40];
+		float		rowmax[40];
+		int64_t		items[12];
+		int32_t		pos[40];
+		RecNeighbourPicks p = {{ptr, idx, wt}, items, pos, n_pool};
+		float		sim[12];
+		int			bad = 0;
+
+		memset(W, 0, sizeof(W));
+		memset(stored, 0, sizeof(stored));
+		ptr[0] = 0;
+		for (int i = 0; i < n_items; i++)
+		{
+			int			k = rand_r(&seed) % 7;
+
+			rowmax[i] = 0;
+			ptr[i + 1] = ptr[i];
+			for (int j = 0; j < k && ptr[i + 1] < 40 * 6; j++)
+			{
+				int			t = rand_r(&seed) % n_items;
+
+				if (t == i || stored[i][t])
+					continue;
+				stored[i][t] = true;
+				W[i][t] = (float) (rand_r(&seed) % 200 - 100) / 10.0f;
+				rowmax[i] = fmaxf(rowmax[i], fabsf(W[i][t]));
+				idx[ptr[i + 1]] = t;
+				wt[ptr[i + 1]++] = W[i][t];
+			}
+			if (ptr[i + 1] - ptr[i] > 6)
+				return 1;
+		}
+		for (int i = 0; i < n_items; i++)
+			pos[i] = -1;
+
+		/* 50 pools of 12 distinct random items */
+		for (int trial = 0; trial < 50; trial++)
+		{
+			for (int c = 0; c < n_pool; c++)
+			{
+				do
+					items[c] = rand_r(&seed) % n_items;
+				while (pos[items[c]] >= 0);
+				pos[items[c]] = c;
+			}
+			for (int s = 0; s < n_pool; s++)
+			{
+				RecNeighbourPickSimilarity(&p, s, sim);
+				for (int c = 0; c < n_pool; c++)
+				{
+					float		want = 0;
+
+					if (c == s)
+						continue;
+					if (stored[items[s]][items[c]] && rowmax[items[s]] > 0)
+						want = W[items[s]][items[c]] / rowmax[items[s]];
+					if (sim[c] != want)
+						bad++;
+				}
+			}
+			for (int c = 0; c < n_pool; c++)
+				pos[items[c]] = -1;
+		}
+		ok(bad == 0, "item-item similarity to a pick: its stored weight over its row's largest |w|, 0 if not listed");
+	}
 	printf("1..%d\n", tests);
 	return failed ? 1 : 0;
 }
