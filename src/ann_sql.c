@@ -112,10 +112,17 @@ AnnParseOptions(Jsonb *jb, int32 n_items)
 								RecJsonValueText(&v))));
 			o.vectors = v.val.boolean;
 		}
-		else if (strcmp(key, "probes") == 0)
-			probes = palloc_object(JsonbValue), *probes = v;
-		else if (strcmp(key, "sample") == 0)
-			sample = palloc_object(JsonbValue), *sample = v;
+		else if (strcmp(key, "probes") == 0 || strcmp(key, "sample") == 0)
+		{
+			/* checked once lists is known: their ranges depend on it */
+			JsonbValue *keep = palloc_object(JsonbValue);
+
+			*keep = v;
+			if (key[0] == 'p')
+				probes = keep;
+			else
+				sample = keep;
+		}
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
