@@ -1205,3 +1205,28 @@ CREATE FUNCTION recsys.recommend_all(name text, n integer DEFAULT 10,
 	LANGUAGE C STABLE PARALLEL SAFE ROWS 10000 SUPPORT recsys.serving_support;
 COMMENT ON FUNCTION recsys.recommend_all(text, integer, bigint[], boolean, bigint[], bigint[], real, integer, boolean) IS
 	'recommend_all with the named model in recsys.models';
+
+-- build_index by name: the registry row's live model gains the index in place
+-- (as the caller: row-level security lets only the owner's roles update it)
+CREATE FUNCTION recsys.build_index(name text, options jsonb DEFAULT '{}')
+	RETURNS jsonb
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	info jsonb;
+BEGIN
+	IF name IS NULL OR options IS NULL THEN
+		RAISE EXCEPTION 'build_index: name and options must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	UPDATE recsys.models AS m SET model = recsys.build_index(m.model, build_index.options)
+		WHERE m.name OPERATOR(pg_catalog.=) build_index.name
+		RETURNING recsys.model_info(m.model) OPERATOR(pg_catalog.->) 'index' INTO info;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" does not exist', name USING ERRCODE = '42704',
+			HINT = 'Only the model''s owner may build its index.';
+	END IF;
+	RETURN info;
+END $$;
+COMMENT ON FUNCTION recsys.build_index(text, jsonb) IS
+	'builds the approximate top-N index into the named registry model (its owner only; the live model is replaced in place, later calls serve through it; retrain makes a model without one) and returns model_info''s index entry';

@@ -5,7 +5,7 @@
 -- deterministic builds, option errors, and corrupt index sections rejected by
 -- model input.
 BEGIN;
-SELECT plan(43);
+SELECT plan(47);
 
 CREATE TEMP TABLE r AS
 	SELECT * FROM recsys.synthetic_ratings(300, 20000, 60000, rank => 8, seed => 21, implicit => true);
@@ -205,6 +205,16 @@ SELECT throws_ok($$SELECT recsys.build_index(pg_temp.m('plain'), '{"lists": 10, 
 SELECT throws_ok($$SELECT recsys.build_index(pg_temp.m('plain'), '{"iterations": 100000}')$$, '22023', NULL, 'iterations');
 SELECT throws_ok($$SELECT recsys.build_index(pg_temp.m('plain'), '{"store_vectors": 1}')$$, '22023', NULL, 'store_vectors not a boolean');
 SELECT throws_ok($$SELECT * FROM recsys.recommend(pg_temp.m('ix'), 1, 10, probes => 0)$$, '22023', NULL, 'probes 0 in a call');
+
+-- by name in the registry
+INSERT INTO recsys.models (name, model) SELECT 'ann_test_model', m FROM models WHERE name = 'plain';
+SELECT is((recsys.build_index('ann_test_model', '{"lists": 40}') ->> 'lists')::int, 40,
+		  'build_index by name returns the index it built');
+SELECT is((SELECT array_agg(item_id ORDER BY rank) FROM recsys.recommend('ann_test_model', 5, 10, probes => 40)),
+		  (SELECT array_agg(item_id ORDER BY rank) FROM recsys.recommend(pg_temp.m('plain'), 5, 10)),
+		  'and the registry model serves through it');
+SELECT throws_ok($$SELECT recsys.build_index('no such model')$$, '42704', NULL, 'an unknown name');
+SELECT throws_ok($$SELECT recsys.build_index('ann_test_model', NULL)$$, '22004', NULL, 'NULL options by name');
 
 SELECT * FROM finish();
 ROLLBACK;
