@@ -2,10 +2,10 @@
 -- the exact one on planted data, probes = every list giving exactly the exact
 -- lists (recommend, recommend_by_vector, recommend_all), filters still giving n
 -- rows, candidates served exactly, the index kept by text and binary round trips,
--- deterministic builds, option errors, and corrupt index sections rejected by
--- model input.
+-- deterministic builds, option errors, corrupt index sections rejected by model
+-- input, build_index by name, and a cancelled build.
 BEGIN;
-SELECT plan(47);
+SELECT plan(49);
 
 CREATE TEMP TABLE r AS
 	SELECT * FROM recsys.synthetic_ratings(300, 20000, 60000, rank => 8, seed => 21, implicit => true);
@@ -215,6 +215,23 @@ SELECT is((SELECT array_agg(item_id ORDER BY rank) FROM recsys.recommend('ann_te
 		  'and the registry model serves through it');
 SELECT throws_ok($$SELECT recsys.build_index('no such model')$$, '42704', NULL, 'an unknown name');
 SELECT throws_ok($$SELECT recsys.build_index('ann_test_model', NULL)$$, '22004', NULL, 'NULL options by name');
+
+-- a cancel (statement_timeout here) stops a long build, between k-means
+-- iterations or while the threads assign; the session goes on
+CREATE TEMP TABLE cancel_runs (state text);
+CREATE FUNCTION pg_temp.try_build(q text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE q;
+	INSERT INTO cancel_runs VALUES ('finished');
+EXCEPTION WHEN query_canceled THEN
+	INSERT INTO cancel_runs VALUES (SQLSTATE);
+END $$;
+SET LOCAL statement_timeout = '300ms';
+SELECT pg_temp.try_build($$SELECT recsys.build_index(m, '{"iterations": 1000, "lists": 400}') FROM models WHERE name = 'plain'$$);
+SET LOCAL statement_timeout = 0;
+SELECT is((SELECT state FROM cancel_runs), '57014', 'a build of 1000 iterations is canceled by statement_timeout');
+SELECT is(pg_temp.lists(recsys.build_index(pg_temp.m('plain'), '{"lists": 8, "iterations": 2}')), 8,
+		  'and the next build in the session works');
 
 SELECT * FROM finish();
 ROLLBACK;
