@@ -690,6 +690,105 @@ CREATE FUNCTION recsys.untrack(name text, source regclass DEFAULT NULL)
 COMMENT ON FUNCTION recsys.untrack(text, regclass) IS
 	'stops recsys.track of the model: drops the trigger (if its table still exists), the tracking and the overlays';
 
+-- Content-based and hybrid models: the training aggregates that take item
+-- features (a row with a NULL user and features registers a catalogue item)
+CREATE FUNCTION recsys.train_features_transfn(internal, bigint, bigint, real, recsys.vec)
+	RETURNS internal
+	AS 'MODULE_PATHNAME', 'train_features_transfn' LANGUAGE C PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.train_features_transfn(internal, bigint, bigint, real, recsys.vec) IS
+	'transition function of the training aggregates with item features: records the item''s features and appends the interaction (if the row has a user and a value)';
+CREATE FUNCTION recsys.train_features_transfn(internal, bigint, bigint, real, recsys.vec, jsonb)
+	RETURNS internal
+	AS 'MODULE_PATHNAME', 'train_features_transfn' LANGUAGE C PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.train_features_transfn(internal, bigint, bigint, real, recsys.vec, jsonb) IS
+	'transition function of the training aggregates with item features and options';
+
+CREATE AGGREGATE recsys.train_content(user_id bigint, item_id bigint, value real,
+									  features recsys.vec) (
+	SFUNC = recsys.train_features_transfn,
+	STYPE = internal,
+	FINALFUNC = recsys.train_finalfn,
+	FINALFUNC_MODIFY = READ_WRITE
+);
+COMMENT ON AGGREGATE recsys.train_content(bigint, bigint, real, recsys.vec) IS
+	'trains a content-based model: unit item feature vectors, users'' profiles as value-weighted sums of their items'' vectors, scores by cosine';
+CREATE AGGREGATE recsys.train_content(user_id bigint, item_id bigint, value real,
+									  features recsys.vec, options jsonb) (
+	SFUNC = recsys.train_features_transfn,
+	STYPE = internal,
+	FINALFUNC = recsys.train_finalfn,
+	FINALFUNC_MODIFY = READ_WRITE
+);
+COMMENT ON AGGREGATE recsys.train_content(bigint, bigint, real, recsys.vec, jsonb) IS
+	'trains a content-based model with options (center: weigh items by the value minus the user''s mean)';
+
+CREATE AGGREGATE recsys.train_hybrid(user_id bigint, item_id bigint, value real,
+									 features recsys.vec) (
+	SFUNC = recsys.train_features_transfn,
+	STYPE = internal,
+	FINALFUNC = recsys.train_finalfn,
+	FINALFUNC_MODIFY = READ_WRITE
+);
+COMMENT ON AGGREGATE recsys.train_hybrid(bigint, bigint, real, recsys.vec) IS
+	'trains a hybrid model: implicit ALS plus a ridge map from item features to factors, which places items without interactions';
+CREATE AGGREGATE recsys.train_hybrid(user_id bigint, item_id bigint, value real,
+									 features recsys.vec, options jsonb) (
+	SFUNC = recsys.train_features_transfn,
+	STYPE = internal,
+	FINALFUNC = recsys.train_finalfn,
+	FINALFUNC_MODIFY = READ_WRITE
+);
+COMMENT ON AGGREGATE recsys.train_hybrid(bigint, bigint, real, recsys.vec, jsonb) IS
+	'trains a hybrid model with options (train_ials''s, explicit, feature_regularization, cold_threshold)';
+
+COMMENT ON FUNCTION recsys.train(text, text, text, jsonb) IS
+	'trains a model (algorithm ''als'', ''ials'', ''knn'', ''ease'', ''content'' or ''hybrid'') on a query whose first three columns are user, item, value (and, for content and hybrid, a fourth of item features), as the owner of the registry row (the caller for a new name), evaluates it on options.eval_query if given, and stores it under name in recsys.models (the model it replaces goes to recsys.model_history); returns its model_info';
+
+-- train_content over text: TF-IDF of a tsvector per item
+CREATE FUNCTION recsys.train_features_transfn(internal, bigint, bigint, real, tsvector)
+	RETURNS internal
+	AS 'MODULE_PATHNAME', 'train_features_transfn' LANGUAGE C PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.train_features_transfn(internal, bigint, bigint, real, tsvector) IS
+	'transition function of train_content over text: records the item''s tsvector and appends the interaction (if the row has a user and a value)';
+CREATE FUNCTION recsys.train_features_transfn(internal, bigint, bigint, real, tsvector, jsonb)
+	RETURNS internal
+	AS 'MODULE_PATHNAME', 'train_features_transfn' LANGUAGE C PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.train_features_transfn(internal, bigint, bigint, real, tsvector, jsonb) IS
+	'transition function of train_content over text with options';
+CREATE AGGREGATE recsys.train_content(user_id bigint, item_id bigint, value real,
+									  features tsvector) (
+	SFUNC = recsys.train_features_transfn,
+	STYPE = internal,
+	FINALFUNC = recsys.train_finalfn,
+	FINALFUNC_MODIFY = READ_WRITE
+);
+COMMENT ON AGGREGATE recsys.train_content(bigint, bigint, real, tsvector) IS
+	'trains a content-based model over item text: L2-normalised TF-IDF vectors of the lexemes (smoothed idf), profiles summed from the kept interactions, scores by cosine through an inverted index';
+CREATE AGGREGATE recsys.train_content(user_id bigint, item_id bigint, value real,
+									  features tsvector, options jsonb) (
+	SFUNC = recsys.train_features_transfn,
+	STYPE = internal,
+	FINALFUNC = recsys.train_finalfn,
+	FINALFUNC_MODIFY = READ_WRITE
+);
+COMMENT ON AGGREGATE recsys.train_content(bigint, bigint, real, tsvector, jsonb) IS
+	'trains a content-based model over item text with options (min_df, max_df, max_features, sublinear_tf, center)';
+
+-- Planted item features for content and hybrid models: the item factors of
+-- synthetic_ratings (same seed and rank) through a random projection, plus noise
+CREATE FUNCTION recsys.synthetic_item_features(
+	n_items int,
+	dim int,
+	rank int DEFAULT 8,
+	noise float8 DEFAULT 0.5,
+	seed bigint DEFAULT 42)
+RETURNS TABLE (item_id bigint, features recsys.vec)
+AS 'MODULE_PATHNAME', 'synthetic_item_features'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+ROWS 1000;
+COMMENT ON FUNCTION recsys.synthetic_item_features(int, int, int, float8, bigint) IS
+	'synthetic item features correlated with synthetic_ratings'' planted item factors (same seed and rank): the factors times a seeded random rank x dim projection, scaled to unit variance per feature, plus N(0, noise^2) noise; item ids 1..n_items';
+
 -- Evaluation: debiased and beyond-accuracy metrics, per-user rows, splits.
 
 COMMENT ON FUNCTION recsys.evaluate(recsys.model, text, integer, jsonb) IS

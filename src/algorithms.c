@@ -179,8 +179,8 @@ CreateFactorModel(const RecFitInput *in, uint32 flags, int k, RecModelLayout *l)
 }
 
 /* The fit of train_als: explicit ALS with weighted-lambda (als.c) */
-static int
-FitAls(const RecFitInput *in, RecFitOutput *out)
+int
+RecFitAls(const RecFitInput *in, RecFitOutput *out)
 {
 	const AlsOptions *o = (const AlsOptions *) in->options;
 	const RecRatings *r = &in->data->ratings;
@@ -237,8 +237,8 @@ FitAls(const RecFitInput *in, RecFitOutput *out)
 #define IALS_RESIDUAL_WARNING	0.1
 
 /* The fit of train_ials: implicit ALS, Hu-Koren-Volinsky (ials.c) */
-static int
-FitIals(const RecFitInput *in, RecFitOutput *out)
+int
+RecFitIals(const RecFitInput *in, RecFitOutput *out)
 {
 	const IalsOptions *o = (const IalsOptions *) in->options;
 	RecModelLayout l;
@@ -662,7 +662,7 @@ const RecAlgorithm RecAlgorithms[] = {
 		.value_name = "rating",
 		.negative_hint = NULL,
 		.model_bytes = AlsModelBytes,
-		.fit = FitAls,
+		.fit = RecFitAls,
 		.sections = RECSYS_SECTION_USER_FACTORS | RECSYS_SECTION_ITEM_FACTORS |
 		RECSYS_SECTION_BIASES | RECSYS_SECTION_POPULARITY | RECSYS_SECTION_SEEN,
 		.scorer = RECSYS_SCORER_FACTORS,
@@ -678,7 +678,7 @@ const RecAlgorithm RecAlgorithms[] = {
 		.value_name = "weight",
 		.negative_hint = "Implicit feedback weights count interactions; leave out or zero negative ones.",
 		.model_bytes = IalsModelBytes,
-		.fit = FitIals,
+		.fit = RecFitIals,
 		.sections = RECSYS_SECTION_USER_FACTORS | RECSYS_SECTION_ITEM_FACTORS |
 		RECSYS_SECTION_POPULARITY | RECSYS_SECTION_SEEN,
 		.scorer = RECSYS_SCORER_FACTORS,
@@ -714,6 +714,57 @@ const RecAlgorithm RecAlgorithms[] = {
 		.sections = RECSYS_SECTION_POPULARITY | RECSYS_SECTION_SEEN |
 		RECSYS_SECTION_ITEM_NEIGHBOURS,
 		.scorer = RECSYS_SCORER_ITEM_NEIGHBOURS,
+	},
+	{
+		.name = "content",
+		.code = RECSYS_ALG_CONTENT,
+		.aggregate = "train_content",
+		.summary = "item features, cosine to the user's profile",
+		.options = ContentOptionSpecs,
+		.options_size = sizeof(ContentOptions),
+		.add_duplicates = false,
+		.value_name = "value",
+		.negative_hint = NULL,
+		.model_bytes = RecContentModelBytes,
+		.fit = RecFitContent,
+		.sections = RECSYS_SECTION_USER_FACTORS | RECSYS_SECTION_ITEM_FACTORS |
+		RECSYS_SECTION_POPULARITY | RECSYS_SECTION_SEEN,
+		.scorer = RECSYS_SCORER_FACTORS,
+		.features = true,
+	},
+	{
+		/* train_content over tsvector features writes these models */
+		.name = "content_text",
+		.code = RECSYS_ALG_TEXT,
+		.aggregate = "train_content",
+		.summary = "TF-IDF of item text, cosine to the user's profile",
+		.options = ContentOptionSpecs,
+		.options_size = sizeof(ContentOptions),
+		.add_duplicates = false,
+		.value_name = "value",
+		.negative_hint = NULL,
+		.model_bytes = RecContentModelBytes,
+		.fit = RecFitContent,
+		.sections = RECSYS_SECTION_POPULARITY | RECSYS_SECTION_SEEN,
+		.scorer = RECSYS_SCORER_ITEM_NEIGHBOURS,
+		.features = true,
+	},
+	{
+		.name = "hybrid",
+		.code = RECSYS_ALG_HYBRID,
+		.aggregate = "train_hybrid",
+		.summary = "ALS with factors of new items mapped from features",
+		.options = HybridOptionSpecs,
+		.options_size = sizeof(HybridOptions),
+		.add_duplicates = true,
+		.value_name = "weight",
+		.negative_hint = NULL,
+		.model_bytes = RecHybridModelBytes,
+		.fit = RecFitHybrid,
+		.sections = RECSYS_SECTION_USER_FACTORS | RECSYS_SECTION_ITEM_FACTORS |
+		RECSYS_SECTION_POPULARITY | RECSYS_SECTION_SEEN,
+		.scorer = RECSYS_SCORER_FACTORS,
+		.features = true,
 	},
 };
 const int	RecAlgorithmCount = lengthof(RecAlgorithms);

@@ -28,6 +28,7 @@ typedef struct RecFitInput
 	int			threads;		/* threads it may run (BLAS scratch reserved) */
 	RecTrainMemory *memory;		/* reserve in it before allocating */
 	MemoryContext model_context;	/* where the model must be allocated */
+	const struct RecFeatureStore *features; /* item features (content, hybrid) */
 } RecFitInput;
 
 /* What a fit returns besides its status */
@@ -95,8 +96,22 @@ typedef struct RecAlgorithm
 	RecModelBytesFunction model_bytes;
 	RecFitFunction fit;
 	uint32		sections;		/* RECSYS_SECTION_* it may write */
+	bool		features;		/* its aggregate takes item features */
 	RecScorerKind scorer;
 } RecAlgorithm;
+
+/* The fits of the factor models, which the hybrid fit runs first */
+extern int	RecFitAls(const RecFitInput *in, RecFitOutput *out);
+extern int	RecFitIals(const RecFitInput *in, RecFitOutput *out);
+
+/* The fits of content.c, and of tfidf.c (train_content over tsvector) */
+extern int	RecFitText(const RecFitInput *in, RecFitOutput *out);
+extern int	RecFitContent(const RecFitInput *in, RecFitOutput *out);
+extern int	RecFitHybrid(const RecFitInput *in, RecFitOutput *out);
+extern uint64 RecContentModelBytes(const void *options, int32 n_users, int32 n_items,
+								   int64 nnz, size_t options_len);
+extern uint64 RecHybridModelBytes(const void *options, int32 n_users, int32 n_items,
+								  int64 nnz, size_t options_len);
 
 /* most rows the table may have */
 #define RECSYS_MAX_ALGORITHMS	16

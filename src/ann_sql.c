@@ -177,10 +177,11 @@ build_index(PG_FUNCTION_ARGS)
 	instr_time	start,
 				elapsed;
 
-	if (!RecModelAlgorithmHasFactors(m->algorithm))
+	/* the format allows the index in the collaborative factor models only */
+	if (m->algorithm != RECSYS_ALG_ALS && m->algorithm != RECSYS_ALG_IALS)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("build_index needs a model with factors, and %s models have none",
+				 errmsg("build_index needs an als or ials model, not %s",
 						RecModelAlgorithmName(m->algorithm))));
 	o = AnnParseOptions(jb, m->n_items);
 	INSTR_TIME_SET_CURRENT(start);

@@ -147,6 +147,18 @@ CheckSections(const RecModelView *v)
 	if (v->user_nbr_ptr != NULL)
 		CheckRows(v->user_nbr_ptr, v->user_nbr_idx, h->n_users, h->n_users, v->n_user_nbr,
 				  "User-neighbour");
+	if (v->feature_ptr != NULL)
+	{
+		if (v->n_terms > PG_INT32_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("invalid recsys.model value"),
+					 errdetail("The vocabulary has %lld terms.", (long long) v->n_terms)));
+		CheckRows(v->feature_ptr, v->feature_idx, h->n_items, (int32) v->n_terms, v->n_feature,
+				  "Feature");
+		CheckRows(v->term_ptr, v->term_items, (int32) v->n_terms, h->n_items, v->n_feature,
+				  "Term");
+	}
 }
 
 /* A numeric option from the model's options JSON, or the default */
@@ -272,8 +284,9 @@ DeriveServingData(RecModelEntry *e)
 	RecPopularityOrder(e->v.item_count, h->n_items, e->popular, key);
 	pfree(key);
 
+	/* Y'Y for implicit fold-in (a content model folds in by its profile sum) */
 	e->gram = NULL;
-	if (h->algorithm == RECSYS_ALG_IALS)
+	if (RecModelImplicit(h) && h->algorithm != RECSYS_ALG_CONTENT)
 	{
 		e->gram = palloc0(sizeof(float) * k * k);
 		if (h->n_items > 0)

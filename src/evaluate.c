@@ -604,7 +604,8 @@ RecEvaluateRun(Datum model, const char *test_query, const TestSet *given, int32 
 	e = RecModelGet(model);
 	m = e->model;
 	v = &e->v;
-	explicit_model = m->algorithm == RECSYS_ALG_ALS;
+	explicit_model = m->algorithm == RECSYS_ALG_ALS ||
+		(m->algorithm == RECSYS_ALG_HYBRID && (m->flags & RECSYS_MODEL_EXPLICIT));
 	threshold_applies = ts.has_value && (explicit_model || opts->has_threshold);
 	memset(t, 0, sizeof(*t));
 	t->has_rating = explicit_model && ts.has_value;

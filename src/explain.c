@@ -17,6 +17,8 @@
 #include "algorithms.h"
 #include "blas.h"
 #include "cache.h"
+#include "content.h"
+#include "modelio.h"
 #include "recommend.h"
 #include "recsys.h"
 #include "scoring.h"
@@ -35,13 +37,17 @@ ScoreTerms(RecModelEntry *e, int32 u, const RecHistory *hist, int32 i, float *te
 	const RecModelHeader *m = e->model;
 
 	*baseline = 0.0f;
-	if (e->v.item_factors != NULL)
+	if (m->algorithm == RECSYS_ALG_CONTENT)
+		RecContentTerms(&e->v, hist->items, hist->values, hist->n, i, terms);
+	else if (e->v.feature_ptr != NULL)
+		RecTextTermsHistory(&e->v, hist, i, terms);
+	else if (e->v.item_factors != NULL)
 	{
 		int			k = m->factors;
 		float	   *work = palloc(sizeof(float) * (k + 1) * (k + 2));
 		int			status;
 
-		if (m->algorithm == RECSYS_ALG_IALS)
+		if (RecModelImplicit(m))
 			status = RecFoldInTermsImplicit(e->v.item_factors, e->gram, k, hist->items,
 											hist->values, hist->n, &e->implicit, i,
 											terms, work);

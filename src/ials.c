@@ -406,8 +406,12 @@ IalsRow(const IalsHalf *h, IalsScratch *s, int64_t row)
 		else if (n <= h->gather_max)
 		{
 			IalsGather(h, s, begin, (int) n);
-			cblas_sgemv(CblasColMajor, CblasNoTrans, k, (int) n, 1.0f, s->block, k,
-						s->cp, 1, 0.0f, s->b, 1);
+			/* BLAS returns at once for n = 0 without writing b: clear it */
+			if (n == 0)
+				memset(s->b, 0, sizeof(float) * k);
+			else
+				cblas_sgemv(CblasColMajor, CblasNoTrans, k, (int) n, 1.0f, s->block, k,
+							s->cp, 1, 0.0f, s->b, 1);
 			residual = IalsConjugateGradient(h, s, (int) n, x);
 			gathered = true;
 		}

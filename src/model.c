@@ -21,6 +21,7 @@
 #include "utils/jsonb.h"
 
 #include "kernels.h"
+#include "content.h"
 #include "model.h"
 #include "modelio.h"
 #include "modeltype.h"
@@ -466,6 +467,7 @@ model_info(PG_FUNCTION_ARGS)
 	uint64		options_at;
 	int64		n_neighbours = 0;
 	bool		has_neighbours = false;
+	int64		n_terms = -1;
 	struct varlena *head;
 	StringInfoData buf;
 	char	   *options;
@@ -484,6 +486,8 @@ model_info(PG_FUNCTION_ARGS)
 				n_neighbours += (int64) dir[i].count;
 			if (dir[i].tag == RECSYS_TAG_ITEM_NBR_PTR || dir[i].tag == RECSYS_TAG_USER_NBR_PTR)
 				has_neighbours = true;
+			if (dir[i].tag == RECSYS_TAG_IDF)
+				n_terms = (int64) dir[i].count;
 		}
 	}
 	head = PG_DETOAST_DATUM_SLICE(d, 0, options_at - VARHDRSZ + h.options_len);
@@ -510,6 +514,10 @@ model_info(PG_FUNCTION_ARGS)
 		appendStringInfo(&buf, ", \"n_neighbours\": " INT64_FORMAT, n_neighbours);
 	appendStringInfo(&buf, ", \"n_users\": %d, \"n_items\": %d, \"n_interactions\": " INT64_FORMAT,
 					 h.n_users, h.n_items, h.n_interactions);
+	if (h.algorithm == RECSYS_ALG_CONTENT)
+		appendStringInfo(&buf, ", \"features_dimension\": %d", h.factors);
+	if (n_terms >= 0)
+		appendStringInfo(&buf, ", \"vocabulary_size\": " INT64_FORMAT, n_terms);
 	appendStringInfo(&buf, ", \"factors\": %d, \"iterations\": %d, \"train_loss\": ",
 					 h.factors, h.iterations);
 	AppendFloat4(&buf, h.train_loss);
@@ -592,6 +600,8 @@ FactorRows(FunctionCallInfo fcinfo, bool users)
 		scan = palloc(sizeof(FactorScan));
 		scan->m = PG_GETARG_RECMODEL(0);
 		RecModelRequireFactors(scan->m, users ? "user_factors" : "item_factors");
+		if (users)
+			RecContentRejectUserFactors(scan->m, "user_factors");
 		RecModelGetView(scan->m, &v);
 		scan->ids = users ? v.user_ids : v.item_ids;
 		scan->factors = users ? v.user_factors : v.item_factors;
@@ -650,6 +660,8 @@ FactorVector(FunctionCallInfo fcinfo, bool users)
 	Vec		   *vec;
 
 	RecModelRequireFactors(m, users ? "user_vector" : "item_vector");
+	if (users)
+		RecContentRejectUserFactors(m, "user_vector");
 	RecModelGetView(m, &v);
 	r = users ? RecFindId(v.user_ids, m->n_users, id) : RecFindId(v.item_ids, m->n_items, id);
 	if (r < 0)
@@ -688,7 +700,7 @@ RecModelPredict(const RecModelView *v, int32 u, int32 i)
 	int			k = m->factors;
 	float		p;
 
-	if (m->algorithm == RECSYS_ALG_IALS)
+	if (RecModelImplicit(m))
 	{
 		if (u < 0 || i < 0)
 			return 0.0f;

@@ -30,6 +30,12 @@
  *	user_nbr_ptr, user_nbr_idx, user_nbr_weight	the same over users (user kNN)
  *	ann_index		int32[m]					if RECSYS_MODEL_HAS_ANN_INDEX: the approximate
  *												top-N index (RecAnnIndex below; ann.h)
+ *	feature_ptr		int64[n_items + 1]			text content: CSR of the items' unit
+ *	feature_idx		int32[e]					TF-IDF vectors (term indexes ascending
+ *	feature_values	float4[e]					within an item) and their weights
+ *	vocabulary		char[b]						the n_terms lexemes, NUL-terminated, ascending
+ *	idf				float4[n_terms]				smoothed inverse document frequencies
+ *	term_ptr, term_items, term_values			the same entries by term (inverted index)
  *
  * Version 1 (0.1.0) has the same fixed header up to options_len, with n_sections
  * always 0 (it was the reserved field), no directory and no reserved tail: its
@@ -61,7 +67,10 @@
 #define RECSYS_ALG_IALS		2		/* implicit feedback, train_ials */
 #define RECSYS_ALG_KNN		3		/* item or user neighbours, train_knn */
 #define RECSYS_ALG_EASE		4		/* item-item weights, train_ease */
-#define RECSYS_ALG_MAX		4
+#define RECSYS_ALG_CONTENT	5		/* item feature vectors, train_content */
+#define RECSYS_ALG_HYBRID	6		/* factors + features, train_hybrid */
+#define RECSYS_ALG_TEXT		7		/* TF-IDF item vectors, train_content over text */
+#define RECSYS_ALG_MAX		7
 
 /* flags: which optional sections a model holds */
 #define RECSYS_MODEL_HAS_BIASES			0x0001	/* user_bias, item_bias */
@@ -69,8 +78,10 @@
 #define RECSYS_MODEL_HAS_SEEN_VALUES	0x0004	/* seen_values (needs interactions) */
 #define RECSYS_MODEL_USER_NEIGHBOURS	0x0008	/* kNN over users: user_nbr_* instead
 												 * of item_nbr_* */
-#define RECSYS_MODEL_HAS_ANN_INDEX		0x0010	/* ann_index (factor models) */
-#define RECSYS_MODEL_KNOWN_FLAGS		0x001F
+#define RECSYS_MODEL_EXPLICIT			0x0010	/* hybrid: explicit ALS factors
+												 * (adds no section) */
+#define RECSYS_MODEL_HAS_ANN_INDEX		0x0020	/* ann_index (factor models) */
+#define RECSYS_MODEL_KNOWN_FLAGS		0x003F
 #define RECSYS_MODEL_V1_FLAGS			0x0003
 
 /* section tags (directory order is ascending tag) */
@@ -91,28 +102,26 @@
 #define RECSYS_TAG_USER_NBR_PTR		15
 #define RECSYS_TAG_USER_NBR_IDX		16
 #define RECSYS_TAG_USER_NBR_WEIGHT	17
-#define RECSYS_TAG_LAST_KNOWN		25	/* the highest tag this build reads */
-/* reserved for content and hybrid models: rejected until implemented */
-#define RECSYS_TAG_RESERVED_FIRST	18
-#define RECSYS_TAG_RESERVED_LAST	24
+/* reserved: rejected until implemented (dense content keeps its unit vectors as factors) */
 #define RECSYS_TAG_FEATURES			18	/* dense item feature matrix */
-#define RECSYS_TAG_FEATURE_PTR		19	/* sparse (TF-IDF) item features: CSR */
-#define RECSYS_TAG_FEATURE_IDX		20
-#define RECSYS_TAG_FEATURE_VALUES	21
-#define RECSYS_TAG_VOCABULARY		22	/* lexemes of the TF-IDF columns */
-#define RECSYS_TAG_IDF				23
+/* text content (TF-IDF): the items' sparse unit vectors, vocabulary, idf, inverted index */
+#define RECSYS_TAG_FEATURE_PTR		19	/* int64[n_items + 1]: CSR by item */
+#define RECSYS_TAG_FEATURE_IDX		20	/* int32[n_entries]: term indexes, ascending per item */
+#define RECSYS_TAG_FEATURE_VALUES	21	/* float4[n_entries]: tf-idf weights */
+#define RECSYS_TAG_VOCABULARY		22	/* char[bytes]: n_terms NUL-terminated lexemes, ascending */
+#define RECSYS_TAG_IDF				23	/* float4[n_terms] */
+/* reserved */
 #define RECSYS_TAG_FEATURE_MAP		24	/* hybrid: features -> factors */
 #define RECSYS_TAG_ANN_INDEX		25	/* approximate nearest-neighbour index */
-#define RECSYS_TAG_LAST_RESERVED	25
+/* text content: the inverted index, the same entries by term */
+#define RECSYS_TAG_TERM_PTR			26	/* int64[n_terms + 1] */
+#define RECSYS_TAG_TERM_ITEMS		27	/* int32[n_entries]: item indexes, ascending per term */
+#define RECSYS_TAG_TERM_VALUES		28	/* float4[n_entries] */
+#define RECSYS_TAG_LAST_KNOWN		28
+#define RECSYS_TAG_LAST_RESERVED	28
 
-/* most entries a directory may have: one per supported tag */
-#define RECSYS_MODEL_MAX_SECTIONS	(RECSYS_TAG_LAST_KNOWN - \
-									 (RECSYS_TAG_RESERVED_LAST - RECSYS_TAG_RESERVED_FIRST + 1))
-
-/* True for the tags this build reads (not reserved, not beyond the last) */
-#define RECSYS_TAG_SUPPORTED(t)	((t) >= 1 && (t) <= RECSYS_TAG_LAST_KNOWN && \
-								 !((t) >= RECSYS_TAG_RESERVED_FIRST && \
-								   (t) <= RECSYS_TAG_RESERVED_LAST))
+/* most entries a directory may have: one per known tag */
+#define RECSYS_MODEL_MAX_SECTIONS	RECSYS_TAG_LAST_KNOWN
 
 /*
  * The ann_index section: RECSYS_ANN_HEADER_WORDS words of header, then
@@ -166,24 +175,22 @@ typedef struct RecAnnIndex
 	const float *vectors;		/* NULL when not stored */
 } RecAnnIndex;
 
-/* Fills the view of a checked ann_index section of `words` words */
+/* Fills the view of a checked ann_index section */
 static inline void
 RecAnnView(const int32_t *words, RecAnnIndex *ix)
 {
+	union
+	{
+		int32_t		i;
+		float		f;
+	}			u;
+
 	ix->lists = words[RECSYS_ANN_W_LISTS];
 	ix->dim = words[RECSYS_ANN_W_DIM];
 	ix->probes = words[RECSYS_ANN_W_PROBES];
 	ix->n_items = words[RECSYS_ANN_W_N_ITEMS];
-	{
-		union
-		{
-			int32_t		i;
-			float		f;
-		}			u;
-
-		u.i = words[RECSYS_ANN_W_MAX_NORM];
-		ix->max_norm = u.f;
-	}
+	u.i = words[RECSYS_ANN_W_MAX_NORM];
+	ix->max_norm = u.f;
 	ix->centroids = (const float *) (words + RECSYS_ANN_HEADER_WORDS);
 	ix->list_ptr = words + RECSYS_ANN_HEADER_WORDS + (int64_t) ix->lists * ix->dim;
 	ix->items = ix->list_ptr + ix->lists + 1;
@@ -268,6 +275,9 @@ typedef struct RecModelShape
 	int64_t		n_seen;			/* seen entries, 0 without interactions */
 	int64_t		n_item_neighbours;	/* entries of the item-neighbour CSR */
 	int64_t		n_user_neighbours;	/* entries of the user-neighbour CSR */
+	int64_t		n_feature_entries;	/* text content: entries of the item CSR */
+	int64_t		n_terms;		/* text content: vocabulary size */
+	int64_t		vocabulary_bytes;	/* text content: bytes of the lexemes */
 	int64_t		n_ann;			/* words of the ann_index section (with the flag) */
 	uint64_t	options_len;	/* bytes of the options, NUL included */
 } RecModelShape;
@@ -358,6 +368,17 @@ typedef struct RecModelView
 	const int32_t *user_nbr_idx;	/* [n_user_nbr] */
 	const float *user_nbr_weight;	/* [n_user_nbr] */
 	int64_t		n_user_nbr;		/* entries of the user-neighbour CSR, 0 if absent */
+	const int64_t *feature_ptr;	/* text content: [n_items + 1] */
+	const int32_t *feature_idx;	/* [n_feature] */
+	const float *feature_values;	/* [n_feature] */
+	int64_t		n_feature;		/* entries of the item CSR, 0 if absent */
+	const char *vocabulary;		/* [vocabulary_bytes] */
+	int64_t		vocabulary_bytes;
+	const float *idf;			/* [n_terms] */
+	int64_t		n_terms;		/* vocabulary size, 0 if absent */
+	const int64_t *term_ptr;	/* [n_terms + 1] */
+	const int32_t *term_items;	/* [n_feature] */
+	const float *term_values;	/* [n_feature] */
 	const int32_t *ann;			/* the ann_index section, NULL if absent */
 	int64_t		n_ann;			/* its words */
 } RecModelView;
@@ -385,6 +406,14 @@ typedef struct RecModelMutableView
 	int32_t    *user_nbr_idx;
 	float	   *user_nbr_weight;
 	int64_t		n_user_nbr;
+	int64_t    *feature_ptr;
+	int32_t    *feature_idx;
+	float	   *feature_values;
+	char	   *vocabulary;
+	float	   *idf;
+	int64_t    *term_ptr;
+	int32_t    *term_items;
+	float	   *term_values;
 	int32_t    *ann;
 	int64_t		n_ann;
 } RecModelMutableView;
@@ -450,9 +479,36 @@ RecModelViewSection(RecModelView *v, const RecModelSection *s)
 		case RECSYS_TAG_USER_NBR_WEIGHT:
 			v->user_nbr_weight = (const float *) p;
 			break;
+		case RECSYS_TAG_FEATURE_PTR:
+			v->feature_ptr = (const int64_t *) p;
+			break;
+		case RECSYS_TAG_FEATURE_IDX:
+			v->feature_idx = (const int32_t *) p;
+			v->n_feature = (int64_t) s->count;
+			break;
+		case RECSYS_TAG_FEATURE_VALUES:
+			v->feature_values = (const float *) p;
+			break;
+		case RECSYS_TAG_VOCABULARY:
+			v->vocabulary = p;
+			v->vocabulary_bytes = (int64_t) s->count;
+			break;
+		case RECSYS_TAG_IDF:
+			v->idf = (const float *) p;
+			v->n_terms = (int64_t) s->count;
+			break;
+		case RECSYS_TAG_TERM_PTR:
+			v->term_ptr = (const int64_t *) p;
+			break;
+		case RECSYS_TAG_TERM_ITEMS:
+			v->term_items = (const int32_t *) p;
+			break;
 		case RECSYS_TAG_ANN_INDEX:
 			v->ann = (const int32_t *) p;
 			v->n_ann = (int64_t) s->count;
+			break;
+		case RECSYS_TAG_TERM_VALUES:
+			v->term_values = (const float *) p;
 			break;
 	}
 }
@@ -517,6 +573,14 @@ RecModelGetMutableView(RecModelHeader *h, RecModelMutableView *mv)
 	mv->user_nbr_idx = (int32_t *) v.user_nbr_idx;
 	mv->user_nbr_weight = (float *) v.user_nbr_weight;
 	mv->n_user_nbr = v.n_user_nbr;
+	mv->feature_ptr = (int64_t *) v.feature_ptr;
+	mv->feature_idx = (int32_t *) v.feature_idx;
+	mv->feature_values = (float *) v.feature_values;
+	mv->vocabulary = (char *) v.vocabulary;
+	mv->idf = (float *) v.idf;
+	mv->term_ptr = (int64_t *) v.term_ptr;
+	mv->term_items = (int32_t *) v.term_items;
+	mv->term_values = (float *) v.term_values;
 	mv->ann = (int32_t *) v.ann;
 	mv->n_ann = v.n_ann;
 }

@@ -142,6 +142,10 @@ GetBigEndian(uint8_t *dst, const uint8_t *src, int width)
 						 TAG_BIT(RECSYS_TAG_ITEM_NBR_WEIGHT))
 #define TAGS_USER_NBR	(TAG_BIT(RECSYS_TAG_USER_NBR_PTR) | TAG_BIT(RECSYS_TAG_USER_NBR_IDX) | \
 						 TAG_BIT(RECSYS_TAG_USER_NBR_WEIGHT))
+#define TAGS_TEXT	(TAG_BIT(RECSYS_TAG_FEATURE_PTR) | TAG_BIT(RECSYS_TAG_FEATURE_IDX) | \
+					 TAG_BIT(RECSYS_TAG_FEATURE_VALUES) | TAG_BIT(RECSYS_TAG_VOCABULARY) | \
+					 TAG_BIT(RECSYS_TAG_IDF) | TAG_BIT(RECSYS_TAG_TERM_PTR) | \
+					 TAG_BIT(RECSYS_TAG_TERM_ITEMS) | TAG_BIT(RECSYS_TAG_TERM_VALUES))
 
 /*
  * One row per algorithm: the sections every model of it holds and the flags it
@@ -173,6 +177,16 @@ static const AlgorithmFormat AlgorithmFormats[] = {
 	{RECSYS_ALG_EASE, "ease", false, true, TAGS_IDS | TAGS_ITEM_NBR,
 		RECSYS_MODEL_HAS_INTERACTIONS | RECSYS_MODEL_HAS_SEEN_VALUES,
 		RECSYS_MODEL_HAS_INTERACTIONS | RECSYS_MODEL_HAS_SEEN_VALUES},
+	/* dense content: L2-normalised item features and user profiles as factors */
+	{RECSYS_ALG_CONTENT, "content", true, true, TAGS_IDS | TAGS_FACTORS,
+		0, RECSYS_MODEL_HAS_INTERACTIONS | RECSYS_MODEL_HAS_SEEN_VALUES},
+	/* hybrid: implicit (or, flagged, explicit) ALS factors, cold items mapped */
+	{RECSYS_ALG_HYBRID, "hybrid", true, false, TAGS_IDS | TAGS_FACTORS,
+		0, RECSYS_MODEL_HAS_INTERACTIONS | RECSYS_MODEL_HAS_SEEN_VALUES | RECSYS_MODEL_EXPLICIT},
+	/* text content: TF-IDF vectors; profiles come from the seen interactions */
+	{RECSYS_ALG_TEXT, "content_text", false, true, TAGS_IDS | TAGS_TEXT,
+		RECSYS_MODEL_HAS_INTERACTIONS | RECSYS_MODEL_HAS_SEEN_VALUES,
+		RECSYS_MODEL_HAS_INTERACTIONS | RECSYS_MODEL_HAS_SEEN_VALUES},
 };
 
 /* Names of the section tags, by tag; reserved tags are named for the message */
@@ -202,9 +216,12 @@ static const char *const TagNames[RECSYS_TAG_LAST_RESERVED + 1] = {
 	[RECSYS_TAG_IDF] = "idf",
 	[RECSYS_TAG_FEATURE_MAP] = "feature map",
 	[RECSYS_TAG_ANN_INDEX] = "ANN index",
+	[RECSYS_TAG_TERM_PTR] = "term rows",
+	[RECSYS_TAG_TERM_ITEMS] = "term items",
+	[RECSYS_TAG_TERM_VALUES] = "term values",
 };
 
-/* Bytes per element of each known tag */
+/* Bytes per element of each known tag (0: a reserved tag) */
 static const uint8_t TagElemSize[RECSYS_TAG_LAST_KNOWN + 1] = {
 	[RECSYS_TAG_OPTIONS] = 1,
 	[RECSYS_TAG_USER_IDS] = 8,
@@ -223,7 +240,15 @@ static const uint8_t TagElemSize[RECSYS_TAG_LAST_KNOWN + 1] = {
 	[RECSYS_TAG_USER_NBR_PTR] = 8,
 	[RECSYS_TAG_USER_NBR_IDX] = 4,
 	[RECSYS_TAG_USER_NBR_WEIGHT] = 4,
+	[RECSYS_TAG_FEATURE_PTR] = 8,
+	[RECSYS_TAG_FEATURE_IDX] = 4,
+	[RECSYS_TAG_FEATURE_VALUES] = 4,
+	[RECSYS_TAG_VOCABULARY] = 1,
+	[RECSYS_TAG_IDF] = 4,
+	[RECSYS_TAG_TERM_PTR] = 8,
+	[RECSYS_TAG_TERM_ITEMS] = 4,
 	[RECSYS_TAG_ANN_INDEX] = 4,
+	[RECSYS_TAG_TERM_VALUES] = 4,
 };
 
 /* The table row of an algorithm code, or NULL */
@@ -242,6 +267,13 @@ RecModelAlgorithmName(int algorithm)
 	const AlgorithmFormat *f = FormatOf(algorithm);
 
 	return f ? f->name : NULL;
+}
+
+bool
+RecModelImplicit(const RecModelHeader *h)
+{
+	return h->algorithm == RECSYS_ALG_IALS || h->algorithm == RECSYS_ALG_CONTENT ||
+		(h->algorithm == RECSYS_ALG_HYBRID && !(h->flags & RECSYS_MODEL_EXPLICIT));
 }
 
 bool
@@ -318,6 +350,8 @@ FlagName(uint32_t flag)
 			return "seen values";
 		case RECSYS_MODEL_USER_NEIGHBOURS:
 			return "user neighbours";
+		case RECSYS_MODEL_EXPLICIT:
+			return "explicit";
 		case RECSYS_MODEL_HAS_ANN_INDEX:
 			return "ANN index";
 	}
@@ -364,6 +398,19 @@ ShapeCount(const RecModelShape *s, uint32_t tag)
 		case RECSYS_TAG_USER_NBR_IDX:
 		case RECSYS_TAG_USER_NBR_WEIGHT:
 			return (uint64_t) s->n_user_neighbours;
+		case RECSYS_TAG_FEATURE_PTR:
+			return ni + 1;
+		case RECSYS_TAG_FEATURE_IDX:
+		case RECSYS_TAG_FEATURE_VALUES:
+		case RECSYS_TAG_TERM_ITEMS:
+		case RECSYS_TAG_TERM_VALUES:
+			return (uint64_t) s->n_feature_entries;
+		case RECSYS_TAG_VOCABULARY:
+			return (uint64_t) s->vocabulary_bytes;
+		case RECSYS_TAG_IDF:
+			return (uint64_t) s->n_terms;
+		case RECSYS_TAG_TERM_PTR:
+			return (uint64_t) s->n_terms + 1;
 		case RECSYS_TAG_ANN_INDEX:
 			return (uint64_t) s->n_ann;
 	}
@@ -385,8 +432,12 @@ RecModelShapeLayout(const RecModelShape *shape, RecModelSection *dir, uint64_t *
 	n = 0;
 	if (shape->n_users < 0 || shape->n_items < 0 || shape->factors < 0 ||
 		shape->factors > RECSYS_MAX_FACTORS || shape->n_seen < 0 ||
-		shape->n_item_neighbours < 0 || shape->n_user_neighbours < 0 || shape->n_ann < 0 ||
-		(uint64_t) shape->n_ann > RECSYS_MODEL_MAX_BYTES ||
+		shape->n_item_neighbours < 0 || shape->n_user_neighbours < 0 ||
+		shape->n_feature_entries < 0 || shape->n_terms < 0 || shape->vocabulary_bytes < 0 ||
+		shape->n_ann < 0 || (uint64_t) shape->n_ann > RECSYS_MODEL_MAX_BYTES ||
+		(uint64_t) shape->n_feature_entries > RECSYS_MODEL_MAX_BYTES ||
+		(uint64_t) shape->n_terms > RECSYS_MODEL_MAX_BYTES ||
+		(uint64_t) shape->vocabulary_bytes > RECSYS_MODEL_MAX_BYTES ||
 		(uint64_t) shape->n_seen > RECSYS_MODEL_MAX_BYTES ||
 		(uint64_t) shape->n_item_neighbours > RECSYS_MODEL_MAX_BYTES ||
 		(uint64_t) shape->n_user_neighbours > RECSYS_MODEL_MAX_BYTES ||
@@ -448,6 +499,12 @@ ShapeFrom(const RecModelHeader *h, const RecModelSection *dir, RecModelShape *sh
 			shape->n_item_neighbours = (int64_t) dir[i].count;
 		if (dir[i].tag == RECSYS_TAG_USER_NBR_IDX)
 			shape->n_user_neighbours = (int64_t) dir[i].count;
+		if (dir[i].tag == RECSYS_TAG_FEATURE_IDX)
+			shape->n_feature_entries = (int64_t) dir[i].count;
+		if (dir[i].tag == RECSYS_TAG_VOCABULARY)
+			shape->vocabulary_bytes = (int64_t) dir[i].count;
+		if (dir[i].tag == RECSYS_TAG_IDF)
+			shape->n_terms = (int64_t) dir[i].count;
 		if (dir[i].tag == RECSYS_TAG_ANN_INDEX)
 			shape->n_ann = (int64_t) dir[i].count;
 	}
@@ -484,7 +541,7 @@ RecModelCheckFixedHeader(const RecModelHeader *h, RecModelError *err)
 	if (h->flags & ~(uint32_t) RECSYS_MODEL_KNOWN_FLAGS)
 		return ModelFail(err, RECSYS_MODEL_EBINARY, "unknown flags 0x%" PRIX32,
 						 h->flags & ~(uint32_t) RECSYS_MODEL_KNOWN_FLAGS);
-	if (h->algorithm == RECSYS_ALG_IALS && (h->flags & RECSYS_MODEL_HAS_BIASES))
+	if (RecModelImplicit(h) && (h->flags & RECSYS_MODEL_HAS_BIASES))
 		return ModelFail(err, RECSYS_MODEL_EBINARY,
 						 "an implicit model cannot have biases");
 	for (uint32_t flag = 1; flag <= RECSYS_MODEL_KNOWN_FLAGS; flag <<= 1)
@@ -564,7 +621,7 @@ RecModelCheckFixedHeader(const RecModelHeader *h, RecModelError *err)
 						 "global_mean %g is beyond the limit %g",
 						 (double) h->global_mean, (double) RECSYS_MODEL_MAX_BIAS);
 	/* implicit scores are x.y alone: predict ignores mu, recommend would add it */
-	if (h->algorithm == RECSYS_ALG_IALS && h->global_mean != 0.0f)
+	if (RecModelImplicit(h) && h->global_mean != 0.0f)
 		return ModelFail(err, RECSYS_MODEL_EBINARY,
 						 "an implicit model has global_mean 0, got %g",
 						 (double) h->global_mean);
@@ -644,7 +701,7 @@ RecModelCheckDirectory(const RecModelHeader *h, const RecModelSection *dir,
 							 "unknown section tag %" PRIu32 " in directory entry %" PRIu32,
 							 s->tag, i);
 		name = TagNames[s->tag];
-		if (!RECSYS_TAG_SUPPORTED(s->tag))
+		if (s->tag > RECSYS_TAG_LAST_KNOWN || TagElemSize[s->tag] == 0)
 			return ModelFail(err, RECSYS_MODEL_EBINARY,
 							 "section tag %" PRIu32 " (%s) is reserved and not supported by this build",
 							 s->tag, name);
@@ -691,6 +748,23 @@ RecModelCheckDirectory(const RecModelHeader *h, const RecModelSection *dir,
 					return ModelFail(err, RECSYS_MODEL_EBINARY,
 									 "section %s has %" PRIu64 " elements, more than a model can hold",
 									 name, s->count);
+				want = s->count;
+				break;
+			case RECSYS_TAG_FEATURE_IDX:
+			case RECSYS_TAG_VOCABULARY:
+			case RECSYS_TAG_IDF:
+				/* text content: these set the counts the later sections repeat */
+				if (s->count > (s->tag == RECSYS_TAG_VOCABULARY ? RECSYS_MODEL_MAX_BYTES :
+								RECSYS_MODEL_MAX_BYTES / 4))
+					return ModelFail(err, RECSYS_MODEL_EBINARY,
+									 "section %s has %" PRIu64 " elements, more than a model can hold",
+									 name, s->count);
+				if (s->tag == RECSYS_TAG_FEATURE_IDX)
+					shape.n_feature_entries = (int64_t) s->count;
+				else if (s->tag == RECSYS_TAG_VOCABULARY)
+					shape.vocabulary_bytes = (int64_t) s->count;
+				else
+					shape.n_terms = (int64_t) s->count;
 				want = s->count;
 				break;
 			default:
@@ -1003,6 +1077,93 @@ CheckRows(const int64_t *ptr, const int32_t *idx, int32_t rows, int32_t cols,
 	return RECSYS_MODEL_OK;
 }
 
+/*
+ * Checks a text content model's sections: the vocabulary is n_terms distinct
+ * NUL-terminated lexemes in ascending byte order, idf values finite and
+ * positive, item rows a CSR over the terms with finite weights of at most 1 in
+ * magnitude (unit vectors), and the term rows exactly its transpose.
+ */
+static int
+CheckText(const RecModelHeader *h, const RecModelView *v, RecModelError *err)
+{
+	const char *p = v->vocabulary;
+	const char *end = v->vocabulary + v->vocabulary_bytes;
+	const char *prev = NULL;
+	int64_t		terms = 0;
+
+	if (v->n_terms > INT32_MAX)
+		return ModelFail(err, RECSYS_MODEL_EBINARY, "vocabulary of %" PRId64 " terms is too large",
+						 v->n_terms);
+	while (p < end)
+	{
+		const char *nul = memchr(p, '\0', (size_t) (end - p));
+
+		if (nul == NULL)
+			return ModelFail(err, RECSYS_MODEL_EBINARY, "vocabulary does not end in a NUL");
+		if (prev != NULL && strcmp(prev, p) >= 0)
+			return ModelFail(err, RECSYS_MODEL_EBINARY,
+							 "vocabulary term %" PRId64 " is not after the one before", terms);
+		prev = p;
+		p = nul + 1;
+		terms++;
+	}
+	if (terms != v->n_terms)
+		return ModelFail(err, RECSYS_MODEL_EBINARY,
+						 "vocabulary holds %" PRId64 " terms, idf has %" PRId64, terms, v->n_terms);
+	for (int64_t t = 0; t < v->n_terms; t++)
+		if (!(v->idf[t] > 0.0f && v->idf[t] <= 1e30f))
+			return ModelFail(err, RECSYS_MODEL_EBINARY,
+							 "idf of term %" PRId64 " must be positive and finite", t);
+	if (CheckRows(v->feature_ptr, v->feature_idx, h->n_items, (int32_t) v->n_terms, v->n_feature,
+				  false, true, v->item_ids, "feature", "item", err))
+		return err->code;
+	for (int64_t e = 0; e < v->n_feature; e++)
+		if (!(fabsf(v->feature_values[e]) <= 1.0f))
+			return ModelFail(err, RECSYS_MODEL_EBINARY,
+							 "feature weight %" PRId64 " must be finite and at most 1 in magnitude", e);
+	if (v->term_ptr[0] != 0 || v->term_ptr[v->n_terms] != v->n_feature)
+		return ModelFail(err, RECSYS_MODEL_EBINARY,
+						 "term rows must run from 0 to %" PRId64, v->n_feature);
+	for (int64_t t = 0; t < v->n_terms; t++)
+		if (v->term_ptr[t + 1] < v->term_ptr[t])
+			return ModelFail(err, RECSYS_MODEL_EBINARY, "term row %" PRId64 " out of order", t);
+	/* every item entry is in its term's row with the same weight, and no other is */
+	for (int32_t i = 0; i < h->n_items; i++)
+		for (int64_t e = v->feature_ptr[i]; e < v->feature_ptr[i + 1]; e++)
+		{
+			int32_t		t = v->feature_idx[e];
+			int64_t		lo = v->term_ptr[t],
+						hi = v->term_ptr[t + 1] - 1;
+			bool		found = false;
+
+			while (lo <= hi)
+			{
+				int64_t		mid = lo + (hi - lo) / 2;
+
+				if (v->term_items[mid] < i)
+					lo = mid + 1;
+				else if (v->term_items[mid] > i)
+					hi = mid - 1;
+				else
+				{
+					found = v->term_values[mid] == v->feature_values[e];
+					break;
+				}
+			}
+			if (!found)
+				return ModelFail(err, RECSYS_MODEL_EBINARY,
+								 "term rows are not the transpose of the feature rows at item %" PRId64,
+								 v->item_ids[i]);
+		}
+	for (int64_t t = 0; t < v->n_terms; t++)
+		for (int64_t e = v->term_ptr[t]; e < v->term_ptr[t + 1]; e++)
+			if (v->term_items[e] < 0 || v->term_items[e] >= h->n_items ||
+				(e > v->term_ptr[t] && v->term_items[e] <= v->term_items[e - 1]))
+				return ModelFail(err, RECSYS_MODEL_EBINARY,
+								 "items of term row %" PRId64 " not strictly increasing in range", t);
+	return RECSYS_MODEL_OK;
+}
+
 int
 RecModelCheckAnn(const RecModelHeader *h, const int32_t *w, uint64_t count,
 				 RecModelError *err)
@@ -1163,6 +1324,8 @@ RecModelCheckPayload(const RecModelHeader *h, RecModelError *err)
 				   true, false, v.user_ids, "user-neighbour", "user", err) ||
 		 CheckFinite(v.user_nbr_weight, (uint64_t) v.n_user_nbr, "user-neighbour weight", err)))
 		return err->code;
+	if (v.feature_ptr && CheckText(h, &v, err))
+		return err->code;
 	if (v.ann && RecModelCheckAnn(h, v.ann, (uint64_t) v.n_ann, err))
 		return err->code;
 	err->code = RECSYS_MODEL_OK;
@@ -1212,6 +1375,22 @@ ViewSection(const RecModelView *v, uint32_t tag)
 			return v->user_nbr_idx;
 		case RECSYS_TAG_USER_NBR_WEIGHT:
 			return v->user_nbr_weight;
+		case RECSYS_TAG_FEATURE_PTR:
+			return v->feature_ptr;
+		case RECSYS_TAG_FEATURE_IDX:
+			return v->feature_idx;
+		case RECSYS_TAG_FEATURE_VALUES:
+			return v->feature_values;
+		case RECSYS_TAG_VOCABULARY:
+			return v->vocabulary;
+		case RECSYS_TAG_IDF:
+			return v->idf;
+		case RECSYS_TAG_TERM_PTR:
+			return v->term_ptr;
+		case RECSYS_TAG_TERM_ITEMS:
+			return v->term_items;
+		case RECSYS_TAG_TERM_VALUES:
+			return v->term_values;
 		case RECSYS_TAG_ANN_INDEX:
 			return v->ann;
 	}

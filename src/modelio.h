@@ -41,6 +41,12 @@ typedef struct RecModelError
 /* SQL name of an algorithm code ("als", "ials", "knn", "ease"), NULL if unknown */
 extern const char *RecModelAlgorithmName(int algorithm);
 
+/*
+ * True for a factor model scored by x_u . y_i alone, with no mean, biases or
+ * clipping: implicit ALS, dense content, implicit hybrid
+ */
+extern bool RecModelImplicit(const RecModelHeader *h);
+
 /* True for algorithms whose models hold user and item factors */
 extern bool RecModelAlgorithmHasFactors(int algorithm);
 

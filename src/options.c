@@ -35,6 +35,8 @@ StaticAssertDecl(sizeof(AlsOptions) <= RECSYS_OPTIONS_MAX_BYTES, "AlsOptions too
 StaticAssertDecl(sizeof(IalsOptions) <= RECSYS_OPTIONS_MAX_BYTES, "IalsOptions too large");
 StaticAssertDecl(sizeof(KnnOptions) <= RECSYS_OPTIONS_MAX_BYTES, "KnnOptions too large");
 StaticAssertDecl(sizeof(EaseOptions) <= RECSYS_OPTIONS_MAX_BYTES, "EaseOptions too large");
+StaticAssertDecl(sizeof(ContentOptions) <= RECSYS_OPTIONS_MAX_BYTES, "ContentOptions too large");
+StaticAssertDecl(sizeof(HybridOptions) <= RECSYS_OPTIONS_MAX_BYTES, "HybridOptions too large");
 
 /*
  * The spec arrays, in the order an unknown key's hint lists them.  The JSON a
@@ -108,6 +110,40 @@ const RecOptionSpec EaseOptionSpecs[] = {
 	{"neighbours", RECSYS_OPTION_INTEGER, 0, PG_INT32_MAX, 0, NULL, offsetof(EaseOptions, neighbours)},
 	{"max_items", RECSYS_OPTION_INTEGER, 0, PG_INT32_MAX, 0, NULL, offsetof(EaseOptions, max_items)},
 	RECSYS_COMMON_OPTION_SPECS(EaseOptions),
+};
+
+/* train_content: how profiles weigh a user's items, and TF-IDF over text */
+const RecOptionSpec ContentOptionSpecs[] = {
+	{"center", RECSYS_OPTION_BOOLEAN, 0, 0, 0, NULL, offsetof(ContentOptions, center)},
+	{"min_df", RECSYS_OPTION_INTEGER, 1, PG_INT32_MAX, 1, NULL, offsetof(ContentOptions, min_df)},
+	{"max_df", RECSYS_OPTION_NUMBER, 1e-9, 1, 1, NULL, offsetof(ContentOptions, max_df)},
+	{"max_features", RECSYS_OPTION_INTEGER, 0, PG_INT32_MAX, 0, NULL,
+	 offsetof(ContentOptions, max_features)},
+	{"sublinear_tf", RECSYS_OPTION_BOOLEAN, 0, 0, 0, NULL, offsetof(ContentOptions, sublinear_tf)},
+	RECSYS_COMMON_OPTION_SPECS(ContentOptions),
+};
+
+/* train_hybrid: train_ials's keys and defaults, then the map's */
+const RecOptionSpec HybridOptionSpecs[] = {
+	{"factors", RECSYS_OPTION_INTEGER, 1, RECSYS_MAX_FACTORS, 32, NULL, offsetof(HybridOptions, ials.factors)},
+	{"iterations", RECSYS_OPTION_INTEGER, 0, 10000, 15, NULL, offsetof(HybridOptions, ials.iterations)},
+	{"regularization", RECSYS_OPTION_NUMBER, 0, 1e6, 2, NULL, offsetof(HybridOptions, ials.regularization)},
+	{"alpha", RECSYS_OPTION_NUMBER, 0, 1e6, 10, NULL, offsetof(HybridOptions, ials.alpha)},
+	{"confidence", RECSYS_OPTION_CHOICE, 0, 0, IALS_CONFIDENCE_LOG, IalsConfidenceChoices,
+	 offsetof(HybridOptions, ials.confidence)},
+	{"epsilon", RECSYS_OPTION_NUMBER, 1e-6, 1e9, 1, NULL, offsetof(HybridOptions, ials.epsilon)},
+	{"regularization_exponent", RECSYS_OPTION_NUMBER, 0, 1, 0.5, NULL,
+	 offsetof(HybridOptions, ials.regularization_exponent)},
+	{"cg_steps", RECSYS_OPTION_INTEGER, 1, 1024, 32, NULL, offsetof(HybridOptions, ials.cg_steps)},
+	{"cg_tolerance", RECSYS_OPTION_NUMBER, 0, 0.5, 1e-4, NULL, offsetof(HybridOptions, ials.cg_tolerance)},
+	{"solver", RECSYS_OPTION_CHOICE, 0, 0, IALS_SOLVER_CG, IalsSolverChoices,
+	 offsetof(HybridOptions, ials.solver)},
+	{"explicit", RECSYS_OPTION_BOOLEAN, 0, 0, 0, NULL, offsetof(HybridOptions, explicit_feedback)},
+	{"feature_regularization", RECSYS_OPTION_NUMBER, 1e-6, 1e9, 1, NULL,
+	 offsetof(HybridOptions, feature_regularization)},
+	{"cold_threshold", RECSYS_OPTION_INTEGER, 0, PG_INT32_MAX, 5, NULL,
+	 offsetof(HybridOptions, cold_threshold)},
+	RECSYS_COMMON_OPTION_SPECS_AT(HybridOptions, ials.common),
 };
 
 /* Keys in a spec array: the rows before its NULL name */
@@ -345,9 +381,17 @@ UnknownOption(const RecAlgorithm *alg, const char *key, size_t len, OptionError 
 	StringInfoData buf;
 
 	for (int a = 0; a < RecAlgorithmCount; a++)
+	{
+		bool		listed = false;
+
+		/* an aggregate may serve two rows (train_content: vectors and text) */
+		for (int o = 0; o < n_others; o++)
+			listed |= strcmp(others[o], RecAlgorithms[a].aggregate) == 0;
 		if (&RecAlgorithms[a] != alg && FindSpec(&RecAlgorithms[a], key, len) >= 0 &&
+			!listed && strcmp(RecAlgorithms[a].aggregate, alg->aggregate) != 0 &&
 			n_others < RECSYS_MAX_ALGORITHMS)
 			others[n_others++] = RecAlgorithms[a].aggregate;
+	}
 	initStringInfo(&buf);
 	if (n_others > 0)
 	{

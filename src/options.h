@@ -53,13 +53,14 @@ typedef struct RecOptionSpec
  * The rows every algorithm accepts, last in its spec array (type: its options
  * struct), and the row that ends the array
  */
-#define RECSYS_COMMON_OPTION_SPECS(type) \
+#define RECSYS_COMMON_OPTION_SPECS(type) RECSYS_COMMON_OPTION_SPECS_AT(type, common)
+#define RECSYS_COMMON_OPTION_SPECS_AT(type, member) \
 	{"seed", RECSYS_OPTION_INTEGER, 0, 9007199254740991.0, 42, NULL, \
-	 offsetof(type, common.seed)}, \
+	 offsetof(type, member.seed)}, \
 	{"keep_interactions", RECSYS_OPTION_BOOLEAN, 0, 0, 1, NULL, \
-	 offsetof(type, common.keep_interactions)}, \
+	 offsetof(type, member.keep_interactions)}, \
 	{"verbose", RECSYS_OPTION_BOOLEAN, 0, 0, 0, NULL, \
-	 offsetof(type, common.verbose)}, \
+	 offsetof(type, member.verbose)}, \
 	{NULL}
 
 /* The fields of the common rows: the first member of every options struct */
@@ -137,7 +138,33 @@ typedef struct EaseOptions
 	int64		max_items;		/* keep the most popular items only, 0: all */
 } EaseOptions;
 
+/* train_content: profiles of value-weighted item features, scored by cosine */
+typedef struct ContentOptions
+{
+	RecCommonOptions common;
+	bool		center;			/* weights are values minus the user's mean */
+	/* text (tsvector) features only: TF-IDF */
+	int64		min_df;			/* a term must be in at least this many items */
+	double		max_df;			/* ... and in at most this share of them */
+	int64		max_features;	/* keep the most frequent terms only, 0: all */
+	bool		sublinear_tf;	/* tf weight 1 + ln(tf) instead of tf */
+} ContentOptions;
+
+/*
+ * train_hybrid: the options of train_ials first (so the fit hands them to the
+ * implicit solver as they are), then what the hybrid adds
+ */
+typedef struct HybridOptions
+{
+	IalsOptions ials;
+	bool		explicit_feedback;	/* "explicit": ALS on ratings instead */
+	double		feature_regularization; /* lambda of the ridge map */
+	int64		cold_threshold; /* fewer interactions: blend with the map */
+} HybridOptions;
+
 /* The spec arrays (the algorithm table points at them), each ended by a NULL name */
+extern const RecOptionSpec ContentOptionSpecs[];
+extern const RecOptionSpec HybridOptionSpecs[];
 extern const RecOptionSpec AlsOptionSpecs[];
 extern const RecOptionSpec IalsOptionSpecs[];
 extern const RecOptionSpec KnnOptionSpecs[];

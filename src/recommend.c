@@ -31,6 +31,8 @@
 #include "ann_sql.h"
 #include "blas.h"
 #include "cache.h"
+#include "content.h"
+#include "modelio.h"
 #include "diversity.h"
 #include "modeltype.h"
 #include "recommend.h"
@@ -370,7 +372,13 @@ static void
 ScoreKnownUser(RecModelEntry *e, int32 u, RecTouched *t)
 {
 	memset(e->scores, 0, sizeof(float) * e->model->n_items);
-	if (e->v.item_nbr_ptr != NULL)
+	if (e->v.feature_ptr != NULL)
+	{
+		RecHistory	hist = UserHistory(e, u);
+
+		RecTextScoreHistory(&e->v, &hist, e->scores, t);
+	}
+	else if (e->v.item_nbr_ptr != NULL)
 	{
 		RecNeighbourRows rows = {e->v.item_nbr_ptr, e->v.item_nbr_idx, e->v.item_nbr_weight};
 		RecHistory	hist = UserHistory(e, u);
@@ -416,6 +424,30 @@ SelectNeighbourScores(TopNHeap *h, RecModelEntry *e, const RecTouched *t,
 	return true;
 }
 
+/*
+ * A factor model's vector that carries no preference (all zero, from a history
+ * of items without features or factors, or a content user whose items have
+ * none) on a model whose scores are x . y alone ranks every item 0: the popular
+ * items instead, true when it did so (a fallback)
+ */
+static bool
+ZeroVectorFallback(TopNHeap *h, RecModelEntry *e, const float *x, const int32 *cand,
+				   int64 n_cand, bool use_cand, const RecBlocked *blocked)
+{
+	const RecModelHeader *m = e->model;
+
+	if (!RecModelImplicit(m))
+		return false;
+	for (int d = 0; d < m->factors; d++)
+		if (x[d] != 0.0f)
+			return false;
+	if (use_cand)
+		RecSelectPopularCandidates(h, e->v.item_count, cand, n_cand, blocked);
+	else
+		RecSelectPopular(h, e->popular, e->v.item_count, m->n_items, blocked);
+	return true;
+}
+
 static Vec *FoldInHistory(RecModelEntry *e, const RecHistory *hist, float *bias);
 static bool ScoreHistory(RecModelEntry *e, const RecHistory *hist, RecTouched *t);
 
@@ -446,6 +478,8 @@ RankHistory(TopNHeap *h, RecModelEntry *e, const RecHistory *hist, const float *
 	{
 		if (x == NULL)
 			x = FoldInHistory(e, hist, &bias)->x;
+		if (ZeroVectorFallback(h, e, x, cand, n_cand, use_cand, blocked))
+			return true;
 		finite = RankVector(h, e, x, m->global_mean + bias, cand, n_cand, use_cand, blocked,
 							ann);
 	}
@@ -536,9 +570,10 @@ RecommendUser(FunctionCallInfo fcinfo, bool by_name)
 	else if (u >= 0 && e->v.user_factors != NULL)
 	{
 		float		base = m->global_mean + (e->v.user_bias ? e->v.user_bias[u] : 0.0f);
+		const float *x = e->v.user_factors + (int64) u * m->factors;
 
-		if (!RankVector(&heap, e, e->v.user_factors + (int64) u * m->factors, base,
-						cand, n_cand, use_cand, &blocked, &ann))
+		fallback = ZeroVectorFallback(&heap, e, x, cand, n_cand, use_cand, &blocked);
+		if (!fallback && !RankVector(&heap, e, x, base, cand, n_cand, use_cand, &blocked, &ann))
 			elog(ERROR, "scores of user " INT64_FORMAT " are not finite", user_id);
 	}
 	else if (u >= 0)
@@ -702,7 +737,8 @@ RecommendVector(FunctionCallInfo fcinfo, bool by_name)
 	if (cap == 0)
 		return (Datum) 0;
 	HeapAlloc(&heap, cap);
-	if (!RankVector(&heap, e, x->x, m->global_mean, cand, n_cand, use_cand, &blocked, &ann))
+	if (!ZeroVectorFallback(&heap, e, x->x, cand, n_cand, use_cand, &blocked) &&
+		!RankVector(&heap, e, x->x, m->global_mean, cand, n_cand, use_cand, &blocked, &ann))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("user_vector is too large for this model: scores overflow type real"),
@@ -728,6 +764,42 @@ Datum
 recommend_vector_by_name(PG_FUNCTION_ARGS)
 {
 	return RecommendVector(fcinfo, true);
+}
+
+/*
+ * similar_items of a text content model: the cosine of the items' TF-IDF
+ * vectors, over the items sharing a term with it (the inverted index)
+ */
+static Datum
+SimilarText(FunctionCallInfo fcinfo, RecModelEntry *e, int64 id, int n)
+{
+	const RecModelHeader *m = e->model;
+	int32		self = RecFindId(e->v.item_ids, m->n_items, id);
+	int32	   *cand = NULL;
+	int64		n_cand = 0;
+	RecBlocked	blocked = {0};
+	RecTouched *t;
+	TopNHeap	heap;
+
+	if (n == 0 || self < 0 || m->n_items < 2)
+		return (Datum) 0;
+	if (!PG_ARGISNULL(3))
+		cand = IdsToIndexes(PG_GETARG_ARRAYTYPE_P(3), "candidates", e->v.item_ids, m->n_items,
+							&n_cand);
+	if (!PG_ARGISNULL(4))
+		blocked.exclude = IdsToIndexes(PG_GETARG_ARRAYTYPE_P(4), "exclude", e->v.item_ids,
+									   m->n_items, &blocked.n_exclude);
+	memset(e->scores, 0, sizeof(float) * m->n_items);
+	t = TouchedAlloc(e);
+	RecTextSimilar(&e->v, self, e->scores, t);
+	e->scores[self] = 0.0f;
+	HeapAlloc(&heap, Min(n, m->n_items - 1));
+	if (cand != NULL)
+		RecSelectRowCandidates(&heap, e->scores, cand, n_cand, &blocked);
+	else
+		RecSelectTouched(&heap, e->scores, t, &blocked);
+	EmitRows(fcinfo, &heap, e->v.item_ids);
+	return (Datum) 0;
 }
 
 /*
@@ -766,6 +838,8 @@ Similar(FunctionCallInfo fcinfo, bool by_name, bool items)
 	norms = items ? e->item_norms : e->user_norms;
 	rows = items ? m->n_items : m->n_users;
 
+	if (M == NULL && items && e->v.feature_ptr != NULL)
+		return SimilarText(fcinfo, e, id, n);
 	if (M == NULL && (items ? e->v.item_nbr_ptr : e->v.user_nbr_ptr) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -969,7 +1043,13 @@ FoldInHistory(RecModelEntry *e, const RecHistory *hist, float *bias)
 	int			status;
 
 	*bias = 0.0f;
-	if (m->algorithm == RECSYS_ALG_IALS)
+	if (m->algorithm == RECSYS_ALG_CONTENT)
+	{
+		RecContentProfile(&e->v, hist->items, hist->values, hist->n, result->x);
+		pfree(work);
+		return result;
+	}
+	if (RecModelImplicit(m))
 		status = RecFoldInImplicit(e->v.item_factors, e->gram, k, hist->items, hist->values,
 								   hist->n, &e->implicit, result->x, work);
 	else
@@ -1044,6 +1124,11 @@ ScoreHistory(RecModelEntry *e, const RecHistory *hist, RecTouched *t)
 	const RecModelHeader *m = e->model;
 
 	memset(e->scores, 0, sizeof(float) * m->n_items);
+	if (e->v.feature_ptr != NULL)
+	{
+		RecTextScoreHistory(&e->v, hist, e->scores, t);
+		return true;
+	}
 	if (e->v.item_nbr_ptr != NULL)
 	{
 		RecNeighbourRows rows = {e->v.item_nbr_ptr, e->v.item_nbr_idx, e->v.item_nbr_weight};
@@ -1194,7 +1279,15 @@ NeighbourBatchRun(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 	memset(&bt, 0, sizeof(bt));
 	bt.n_items = m->n_items;
 	bt.by_user = e->v.item_nbr_ptr == NULL;
-	if (bt.by_user)
+	if (e->v.feature_ptr != NULL)
+	{
+		bt.text = &e->v;
+		bt.text_center = RecContentCentred(&e->v);
+		bt.text_scratch = palloc(sizeof(RecTextScratch) * threads);
+		for (int t = 0; t < threads; t++)
+			RecTextScratchAlloc(&e->v, &bt.text_scratch[t]);
+	}
+	else if (bt.by_user)
 	{
 		bt.rows.ptr = e->v.user_nbr_ptr;
 		bt.rows.idx = e->v.user_nbr_idx;

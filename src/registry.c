@@ -113,6 +113,7 @@ typedef struct SourceReceiver
 	int			max_columns;
 	int			n_columns;		/* columns the query returns */
 	ColumnReader columns[3];
+	Oid			extra_type;		/* the fourth column's type, if any */
 	bool		want_time;		/* read a 4th column as the row's time */
 	Oid			time_type;		/* its base type */
 	MemoryContext row_cxt;		/* conversions of one row */
@@ -354,6 +355,7 @@ SourceStartup(DestReceiver *self, int operation, TupleDesc desc)
 						r->what, r->min_columns, r->max_columns, n)));
 	}
 	r->n_columns = n;
+	r->extra_type = n >= 4 ? getBaseType(TupleDescAttr(desc, 3)->atttypid) : InvalidOid;
 	for (int c = 0; c < Min(n, 3); c++)
 		ColumnReaderInit(&r->columns[c], TupleDescAttr(desc, c)->atttypid,
 						 c < 2 ? INT8OID : FLOAT4OID, c + 1, roles[c], r->what);
@@ -418,13 +420,16 @@ SourceReceive(TupleTableSlot *slot, DestReceiver *self)
 	MemoryContext old = MemoryContextSwitchTo(r->row_cxt);
 	RecSourceRow row;
 
-	slot_getsomeattrs(slot, Min(r->n_columns, r->want_time ? 4 : 3));
+	slot_getsomeattrs(slot, Min(r->n_columns, 4));
 	row.user_null = slot->tts_isnull[0];
 	row.item_null = slot->tts_isnull[1];
 	row.value_null = r->n_columns < 3 || slot->tts_isnull[2];
 	row.user = row.user_null ? 0 : ReadId(&r->columns[0], slot->tts_values[0], r->what);
 	row.item = row.item_null ? 0 : ReadId(&r->columns[1], slot->tts_values[1], r->what);
 	row.value = row.value_null ? 0 : ReadValue(&r->columns[2], slot->tts_values[2], r->what);
+	row.extra_type = r->extra_type;
+	row.extra_null = r->n_columns < 4 || slot->tts_isnull[3];
+	row.extra = row.extra_null ? (Datum) 0 : slot->tts_values[3];
 	row.time_null = !r->want_time || r->n_columns < 4 || slot->tts_isnull[3];
 	row.time = row.time_null ? 0 : ReadTime(r->time_type, slot->tts_values[3]);
 	MemoryContextSwitchTo(old);
@@ -982,9 +987,9 @@ ParseTrainOptions(TrainRequest *rq)
 static void
 TrainRow(void *arg, const RecSourceRow *row)
 {
-	if (row->user_null || row->item_null || row->value_null)
-		return;
-	RecTrainingAdd((RecTraining *) arg, row->user, row->item, row->value);
+	RecTrainingAddRow((RecTraining *) arg, row->user_null, row->user, row->item_null,
+					  row->item, row->value_null, row->value, row->extra_type,
+					  row->extra_null, row->extra);
 }
 
 /*

@@ -21,6 +21,9 @@ typedef struct RecSourceRow
 	bool		user_null;
 	bool		item_null;
 	bool		value_null;		/* also true when the query has no value column */
+	Oid			extra_type;		/* type of a fourth column, InvalidOid if none */
+	bool		extra_null;
+	Datum		extra;			/* the fourth column as it came (item features) */
 	bool		time_null;		/* no 4th column asked for, none, or NULL */
 	double		time;			/* the 4th column (RecRunSourceQueryTimed) */
 } RecSourceRow;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "scoring.h"
+#include "textscore.h"
 #include "solver.h"
 
 /*
@@ -307,7 +308,10 @@ RecNeighbourBatchChunk(void *ctx, int thread, int64_t begin, int64_t end)
 			hist.items = bt->seen_items + bt->seen_ptr[u];
 			hist.values = bt->seen_values + bt->seen_ptr[u];
 			hist.n = bt->seen_ptr[u + 1] - bt->seen_ptr[u];
-			if (bt->by_user)
+			if (bt->text)
+				RecTextScore(bt->text, &hist, bt->text_center, &bt->text_scratch[thread],
+							 scores, touched);
+			else if (bt->by_user)
 				RecScoreUserNeighboursTouched(&bt->rows, u, bt->seen_ptr, bt->seen_items,
 											  bt->seen_values, scores, touched);
 			else

@@ -149,6 +149,9 @@ typedef struct RecNeighbourBatch
 	/* the model */
 	int32_t		n_items;
 	bool		by_user;		/* user kNN: rows of users; else rows of items */
+	const struct RecModelView *text;	/* text content: score through its index */
+	bool		text_center;	/* ... with centred profiles */
+	struct RecTextScratch *text_scratch;	/* [threads] */
 	RecNeighbourRows rows;
 	const int64_t *seen_ptr;
 	const int32_t *seen_items;

@@ -43,6 +43,9 @@
 #include "nodes/supportnodes.h"
 #include "utils/builtins.h"
 
+#include "model.h"
+#include "vec.h"
+
 /* the planted model; README and the file comment describe the same numbers */
 #define SYNTH_MEAN			3.0		/* global mean of the explicit scale */
 #define SYNTH_RATING_MIN	1.0		/* the planted score is clipped to [1, 5] */
@@ -815,4 +818,123 @@ recsys_fold(PG_FUNCTION_ARGS)
 				 errmsg("argument \"folds\" must be at least 1, got %d", folds)));
 	h = PairHash((uint64) (int64) seed, STREAM_FOLD, (uint64) user_id, (uint64) item_id);
 	PG_RETURN_INT32((int32) (((h >> 32) * (uint64) folds) >> 32));
+}
+
+/* the random projection and the noise of synthetic_item_features */
+#define STREAM_PROJECTION	0x70726f6aULL
+#define STREAM_FEAT_NOISE	0x666e6f69ULL
+
+/* What synthetic_item_features keeps between rows */
+typedef struct FeatureState
+{
+	int32		n_items;
+	int32		dim;
+	int32		rank;
+	double		noise;
+	uint64		seed;
+	float	   *projection;		/* [rank * dim], N(0, 1) */
+	float	   *factors;		/* [rank]: the current item's planted factors */
+	int32		item;			/* next item index */
+} FeatureState;
+
+PG_FUNCTION_INFO_V1(synthetic_item_features);
+
+/*
+ * recsys.synthetic_item_features(n_items, dim, rank, noise, seed): per item id
+ * 1..n_items a vec of dim features, the planted factors of synthetic_ratings
+ * (same seed and rank) times a random rank x dim projection, scaled to unit
+ * variance per feature, plus N(0, noise^2) per feature
+ */
+Datum
+synthetic_item_features(PG_FUNCTION_ARGS)
+{
+	FuncCallContext *funcctx;
+	FeatureState *st;
+
+	if (SRF_IS_FIRSTCALL())
+	{
+		MemoryContext oldcontext;
+		TupleDesc	tupdesc;
+		int32		n_items = PG_GETARG_INT32(0);
+		int32		dim = PG_GETARG_INT32(1);
+		int32		rank = PG_GETARG_INT32(2);
+		double		noise = PG_GETARG_FLOAT8(3);
+
+		if (n_items < 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("n_items must be at least 1, got %d", n_items)));
+		if (dim < 1 || dim > RECSYS_MAX_FACTORS)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("dim must be between 1 and %d, got %d", RECSYS_MAX_FACTORS, dim)));
+		if (rank < 1 || rank > SYNTH_MAX_RANK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("rank must be between 1 and %d, got %d", SYNTH_MAX_RANK, rank)));
+		if (!(noise >= 0.0 && noise <= SYNTH_MAX_NOISE))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("noise must be between 0 and %g, got %g", SYNTH_MAX_NOISE, noise)));
+
+		funcctx = SRF_FIRSTCALL_INIT();
+		oldcontext = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("function returning record called in context that cannot accept type record")));
+		funcctx->tuple_desc = BlessTupleDesc(tupdesc);
+		st = palloc0(sizeof(FeatureState));
+		st->n_items = n_items;
+		st->dim = dim;
+		st->rank = rank;
+		st->noise = noise;
+		st->seed = (uint64) PG_GETARG_INT64(4);
+		st->projection = palloc(sizeof(float) * rank * dim);
+		st->factors = palloc(sizeof(float) * rank);
+		for (int32 k = 0; k < rank; k++)
+		{
+			SynthRng	rng;
+
+			RngSeed(&rng, st->seed, STREAM_PROJECTION, (uint64) k);
+			for (int32 d = 0; d < dim; d++)
+				st->projection[(size_t) k * dim + d] = (float) RngNormal(&rng);
+		}
+		funcctx->user_fctx = st;
+		MemoryContextSwitchTo(oldcontext);
+	}
+
+	funcctx = SRF_PERCALL_SETUP();
+	st = (FeatureState *) funcctx->user_fctx;
+	if (st->item < st->n_items)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+		int32		i = st->item++;
+		Vec		   *v = InitVec(st->dim);
+		float		bias;
+		SynthRng	rng;
+
+		/* each factor has variance SYNTH_DOT_SD / sqrt(rank): scale to unit */
+		double		scale = 1.0 / sqrt(st->rank * (SYNTH_DOT_SD / sqrt((double) st->rank)));
+
+		if ((i & 0xfff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		PlantEntity(st->seed, STREAM_ITEM, i, st->rank, &bias, st->factors);
+		RngSeed(&rng, st->seed, STREAM_FEAT_NOISE, (uint64) i);
+		for (int32 d = 0; d < st->dim; d++)
+		{
+			double		s = 0.0;
+
+			for (int32 k = 0; k < st->rank; k++)
+				s += (double) st->factors[k] * st->projection[(size_t) k * st->dim + d];
+			v->x[d] = (float) (s * scale + st->noise * RngNormal(&rng));
+		}
+		values[0] = Int64GetDatum((int64) i + 1);
+		values[1] = PointerGetDatum(v);
+		SRF_RETURN_NEXT(funcctx,
+						HeapTupleGetDatum(heap_form_tuple(funcctx->tuple_desc,
+														  values, nulls)));
+	}
+	SRF_RETURN_DONE(funcctx);
 }

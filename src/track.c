@@ -62,6 +62,7 @@
 
 #include "algorithms.h"
 #include "cache.h"
+#include "modelio.h"
 #include "modeltype.h"
 #include "recommend.h"
 #include "recsys.h"
@@ -490,7 +491,7 @@ RefreshOverlay(const Tracked *t, Relation rel, Datum user, Oid user_type)
 		else
 			nulls[6] = 'n';
 		args[7] = Float4GetDatum(bias);
-		if (x == NULL || m->algorithm == RECSYS_ALG_IALS)
+		if (x == NULL || RecModelImplicit(m))
 			nulls[7] = 'n';
 
 		rc = SPI_execute_with_args("UPDATE recsys.user_overlays AS o"

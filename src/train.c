@@ -17,15 +17,18 @@
 
 #include <math.h>
 
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/primnodes.h"
 #include "portability/instr_time.h"
+#include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "algorithms.h"
+#include "itemfeatures.h"
 #include "interactions.h"
 #include "model.h"
 #include "modelio.h"
@@ -114,6 +117,7 @@ typedef struct TrainState
 	int32		n_segments;
 	int32		max_segments;
 	int64		n;				/* interactions in all chunks and runs */
+	RecFeatureStore *features;	/* item features, if alg takes them */
 } TrainState;
 
 /*
@@ -270,6 +274,9 @@ StateCreate(MemoryContext aggcontext, const RecAlgorithm *alg, int32 n_users, in
 	st->last_user_dense = -1;
 	st->max_chunks = 16;
 	st->chunks = MemoryContextAlloc(st->ctx, sizeof(RecTripleChunk) * st->max_chunks);
+	/* outside st->ctx: the fit reads the features after the build drops the rest */
+	if (alg->features)
+		st->features = RecFeatureStoreCreate(aggcontext, alg->aggregate);
 	return st;
 }
 
@@ -381,6 +388,28 @@ StateAddRow(TrainState *st, int64 user_id, int64 item_id, float value)
 }
 
 /*
+ * One row of an aggregate that takes item features: features (when given)
+ * describe the item, and the row is an interaction when user and value are
+ * given too; a row with a NULL user and features registers a catalogue item.
+ */
+static void
+StateAddFeatureRow(TrainState *st, bool user_null, int64 user_id, bool item_null,
+				   int64 item_id, bool value_null, float value, bool features_null,
+				   Datum features, bool text)
+{
+	if (item_null)
+		return;
+	if (!features_null)
+	{
+		int32		i = IdMapLookup(st, &st->items, item_id, "item");
+
+		RecFeatureStoreAdd(st->features, i, item_id, features, text);
+	}
+	if (!user_null && !value_null)
+		StateAddRow(st, user_id, item_id, value);
+}
+
+/*
  * The algorithm of the aggregate whose transition is running, found by the
  * aggregate's name in the algorithm table (train_transfn serves them all).
  */
@@ -425,6 +454,41 @@ TrainTransition(FunctionCallInfo fcinfo, const RecAlgorithm *alg)
 		PG_RETURN_POINTER(st);
 
 	StateAddRow(st, PG_GETARG_INT64(1), PG_GETARG_INT64(2), PG_GETARG_FLOAT4(3));
+	PG_RETURN_POINTER(st);
+}
+
+PG_FUNCTION_INFO_V1(train_features_transfn);
+/*
+ * Transition function of the training aggregates that take item features
+ * (user, item, value, features [, options]): train_content, train_hybrid
+ */
+Datum
+train_features_transfn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	TrainState *st;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "train_features_transfn called in non-aggregate context");
+	st = PG_ARGISNULL(0) ? NULL : (TrainState *) PG_GETARG_POINTER(0);
+	if (st == NULL)
+	{
+		const RecAlgorithm *alg = CallingAggregateAlgorithm(fcinfo);
+
+		if (!alg->features)
+			elog(ERROR, "train_features_transfn serves only aggregates that take features");
+		st = StateCreate(aggcontext, alg, 0, 0);
+	}
+	if (PG_NARGS() > 5 && !PG_ARGISNULL(5) && !st->have_options)
+	{
+		RecParseOptions(st->alg->code, PG_GETARG_JSONB_P(5), st->options.bytes);
+		st->have_options = true;
+	}
+	StateAddFeatureRow(st, PG_ARGISNULL(1), PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1),
+					   PG_ARGISNULL(2), PG_ARGISNULL(2) ? 0 : PG_GETARG_INT64(2),
+					   PG_ARGISNULL(3), PG_ARGISNULL(3) ? 0 : PG_GETARG_FLOAT4(3),
+					   PG_ARGISNULL(4), PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4),
+					   get_fn_expr_argtype(fcinfo->flinfo, 4) == TSVECTOROID);
 	PG_RETURN_POINTER(st);
 }
 
@@ -921,6 +985,7 @@ TrainModel(TrainState *st)
 	in.threads = threads;
 	in.memory = &tm;
 	in.model_context = result_cxt;
+	in.features = st->features;
 	memset(&out, 0, sizeof(out));
 
 	INSTR_TIME_SET_CURRENT(start);
@@ -929,6 +994,11 @@ TrainModel(TrainState *st)
 	INSTR_TIME_SUBTRACT(duration, start);
 	RecRaiseSolverStatus(status, agg);
 	tm.peak = Max(tm.peak, tm.live + out.scratch_bytes);
+	if (st->features != NULL)
+	{
+		RecFeatureStoreFree(st->features);
+		st->features = NULL;
+	}
 
 	/* what every model records about its training */
 	m = out.model;
@@ -1005,6 +1075,37 @@ void
 RecTrainingAdd(RecTraining *t, int64 user_id, int64 item_id, float value)
 {
 	StateAddRow((TrainState *) t, user_id, item_id, value);
+}
+
+/*
+ * One row of a source query whose fourth column (if any) may hold item
+ * features: algorithms without features take it as RecTrainingAdd would.
+ */
+void
+RecTrainingAddRow(RecTraining *t, bool user_null, int64 user_id, bool item_null,
+				  int64 item_id, bool value_null, float value, Oid features_type,
+				  bool features_null, Datum features)
+{
+	TrainState *st = (TrainState *) t;
+
+	if (!st->alg->features)
+	{
+		if (!user_null && !item_null && !value_null)
+			StateAddRow(st, user_id, item_id, value);
+		return;
+	}
+	if (features_type != RecVecTypeOid() &&
+		!(features_type == TSVECTOROID &&
+		  (st->alg->code == RECSYS_ALG_CONTENT || st->alg->code == RECSYS_ALG_TEXT)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s needs a fourth column of item features of type %s, got %s",
+						st->alg->aggregate,
+						st->alg->code == RECSYS_ALG_HYBRID ? "recsys.vec" : "recsys.vec or tsvector",
+						OidIsValid(features_type) ? format_type_be(features_type) : "none"),
+				 errhint("Cast an embedding with ::text::recsys.vec.")));
+	StateAddFeatureRow(st, user_null, user_id, item_null, item_id, value_null, value,
+					   features_null, features, features_type == TSVECTOROID);
 }
 
 /* Trains the model (allocated in the current context); NULL if no rows came */

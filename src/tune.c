@@ -671,6 +671,12 @@ ParseSearch(Jsonb *search, TuneSpec *spec)
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("unknown algorithm %s in search \"algorithms\"", RecJsonValueText(&e)),
 						 errhint("%s", RecAlgorithmHint())));
+			if (alg->features)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("tune cannot search \"%s\": it needs item features, and tune reads user, item, value and time only",
+								name),
+						 errhint("Train \"%s\" with recsys.train and compare it with recsys.evaluate.", name)));
 			for (int i = 0; i < spec->n_algs; i++)
 				if (spec->algs[i].alg == alg)
 					ereport(ERROR,

@@ -120,3 +120,37 @@ SELECT recsys.retrain('movies') ->> 'n_interactions' AS retrained_interactions;
 SELECT name, count(*) AS previous_models FROM recsys.model_history GROUP BY name;
 -- and back, bit for bit, if the new one were bad
 SELECT recsys.rollback('movies') IS NOT NULL AS rolled_back;
+
+\echo '== 14. Content and cold start: genres as text, and 400 new movies nobody has played'
+-- each movie's genres: the three strongest of 12 synthetic features (correlated with the
+-- planted tastes behind the plays); movies 4001..4400 are new: no plays yet
+CREATE TABLE movie_genres AS
+  SELECT f.item_id AS id, string_agg(g.genre, ' ' ORDER BY g.x DESC) AS genres, f.features
+    FROM recsys.synthetic_item_features(4400, 12, seed => 2) f,
+         LATERAL (SELECT (ARRAY['action', 'comedy', 'drama', 'horror', 'romance', 'thriller',
+                                'documentary', 'animation', 'western', 'musical', 'fantasy',
+                                'mystery'])[u.d] AS genre, u.x
+                    FROM unnest(f.features::real[]) WITH ORDINALITY AS u(x, d)
+                   ORDER BY u.x DESC LIMIT 3) g
+   GROUP BY f.item_id, f.features;
+SELECT id, genres FROM movie_genres WHERE id IN (1, 2, 4001) ORDER BY id;
+-- text: TF-IDF over the genres; rows with no play (user NULL) register the new movies
+SELECT recsys.train('movies-text', 'content',
+         $$SELECT p.user_id, g.id, p.plays, to_tsvector('english', g.genres)
+             FROM movie_genres g LEFT JOIN plays p ON p.item_id = g.id$$)
+       ->> 'vocabulary_size' AS vocabulary_size;
+SELECT s.id, g.genres, round(s.score::numeric, 3) AS cosine
+  FROM recsys.similar_items('movies-text', 4001, 5) s JOIN movie_genres g ON g.id = s.id
+ ORDER BY s.rank, s.id;
+-- hybrid: implicit ALS, and factors for the new movies mapped from their features
+SELECT recsys.train('plays-hybrid', 'hybrid',
+         $$SELECT NULL::bigint, id, NULL::real, features FROM movie_genres
+           UNION ALL SELECT user_id, item_id, plays, NULL FROM plays$$,
+         '{"factors": 16}')
+       ->> 'n_items' AS items;
+-- the new movies user 42 is most likely to play, before anyone has played them
+SELECT r.item_id, g.genres, round(r.score::numeric, 3) AS score
+  FROM recsys.recommend('plays-hybrid', 42, 5,
+         candidates => ARRAY(SELECT generate_series(4001, 4400)::bigint)) r
+  JOIN movie_genres g ON g.id = r.item_id
+ ORDER BY r.rank;

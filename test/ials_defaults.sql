@@ -134,7 +134,7 @@ SELECT throws_ok(pg_temp.ials('{"regularization_exponent": 1.5}'), '22023', 'opt
 SELECT throws_ok(pg_temp.ials('{"cg_tolerance": 0.6}'), '22023', 'option "cg_tolerance" must be a number between 0 and 0.5, got 0.6', 'cg_tolerance 0.6');
 SELECT throws_ok(pg_temp.ials('{"cg_steps": 1025}'), '22023', 'option "cg_steps" must be an integer between 1 and 1024, got 1025', 'cg_steps 1025');
 SELECT throws_ok('SELECT recsys.train_als(u, i, w, ''{"confidence": "log"}'') FROM one', '22023',
-				 'option "confidence" applies only to train_ials', 'confidence in train_als');
+				 'option "confidence" applies only to train_ials and train_hybrid', 'confidence in train_als');
 SELECT throws_ok('SELECT recsys.train_ials(u, i, -w, ''{"confidence": "log"}'') FROM one', '22000', NULL,
 				 'a negative weight is still refused with log confidence');
 SELECT lives_ok(pg_temp.ials('{"confidence": "linear", "epsilon": 1e-6, "regularization_exponent": 0, "cg_tolerance": 0, "cg_steps": 1}'),

@@ -111,7 +111,7 @@ INSERT INTO mi_bad (what, b, msg) VALUES
 	('an unknown key', pg_temp.with_options(pg_temp.bin('als'), convert_to('{"factors": 2, "bogus": 1}', 'UTF8')),
 	 'unknown option "bogus" for train_als'),
 	('an implicit-only key on als', pg_temp.with_options(pg_temp.bin('als'), convert_to('{"alpha": 1}', 'UTF8')),
-	 'option "alpha" applies only to train_ials and train_knn'),
+	 'option "alpha" applies only to train_ials, train_knn and train_hybrid'),
 	('factors disagree', pg_temp.with_options(pg_temp.bin('als'), convert_to('{"factors": 3}', 'UTF8')),
 	 'option "factors" is 3 but the model has 2 factors'),
 	('biases disagree', pg_temp.with_options(pg_temp.bin('als'), convert_to('{"biases": false}', 'UTF8')),

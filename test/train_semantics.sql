@@ -141,9 +141,9 @@ SELECT throws_ok(pg_temp.ials_options('{"keep_interactions": 1}'), '22023', 'opt
 SELECT throws_ok(pg_temp.als_options('{"verbose": "yes"}'), '22023', 'option "verbose" must be true or false, got "yes"', 'verbose "yes"');
 SELECT throws_ok(pg_temp.als_options('{"factor": 8}'), '22023', 'unknown option "factor" for train_als', 'unknown key');
 SELECT throws_ok(pg_temp.als_options('{"threads": 2}'), '22023', 'unknown option "threads" for train_als', 'threads is a setting, not an option');
-SELECT throws_ok(pg_temp.als_options('{"alpha": 10}'), '22023', 'option "alpha" applies only to train_ials and train_knn', 'alpha in train_als');
-SELECT throws_ok(pg_temp.als_options('{"cg_steps": 3}'), '22023', 'option "cg_steps" applies only to train_ials', 'cg_steps in train_als');
-SELECT throws_ok(pg_temp.als_options('{"solver": "cg"}'), '22023', 'option "solver" applies only to train_ials', 'solver in train_als');
+SELECT throws_ok(pg_temp.als_options('{"alpha": 10}'), '22023', 'option "alpha" applies only to train_ials, train_knn and train_hybrid', 'alpha in train_als');
+SELECT throws_ok(pg_temp.als_options('{"cg_steps": 3}'), '22023', 'option "cg_steps" applies only to train_ials and train_hybrid', 'cg_steps in train_als');
+SELECT throws_ok(pg_temp.als_options('{"solver": "cg"}'), '22023', 'option "solver" applies only to train_ials and train_hybrid', 'solver in train_als');
 SELECT throws_ok(pg_temp.ials_options('{"biases": true}'), '22023', 'option "biases" applies only to train_als', 'biases in train_ials');
 SELECT throws_ok(pg_temp.als_options('[1]'), '22023', 'options of train_als must be a JSON object', 'options array');
 SELECT throws_ok(pg_temp.ials_options('3'), '22023', 'options of train_ials must be a JSON object', 'options scalar');

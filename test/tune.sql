@@ -4,7 +4,7 @@
 -- they were, failed trials are recorded, the splits hold out what they say, bad
 -- search objects are 22023 and other roles see nothing.
 BEGIN;
-SELECT plan(54);
+SELECT plan(55);
 
 CREATE ROLE recsys_tuner;
 CREATE ROLE recsys_tune_other;
@@ -204,6 +204,8 @@ SELECT throws_ok($$SELECT recsys.tune('tn_bad', 'SELECT 1, 2, 3', '{"evaluate": 
 				 '22023', NULL, 'search.evaluate must be an object');
 SELECT throws_ok($$SELECT recsys.tune('tn_bad', 'SELECT 1, 2, 3', '{"metric": "novelty@0"}')$$,
 				 '22023', NULL, 'a metric at k 0');
+SELECT throws_ok($$SELECT recsys.tune('tn_bad', 'SELECT 1, 2, 3', '{"algorithms": ["hybrid"]}')$$,
+				 '0A000', NULL, 'an algorithm that needs item features cannot be searched');
 
 -- other roles: cannot tune into the model, see none of its trials
 RESET ROLE;

@@ -17,7 +17,7 @@ import sys
 
 MAGIC = 0x4D535352
 ALS, IALS, KNN, EASE = 1, 2, 3, 4
-BIASES, INTERACTIONS, SEEN_VALUES, USER_NBR, ANN = 1, 2, 4, 8, 16
+BIASES, INTERACTIONS, SEEN_VALUES, USER_NBR, ANN = 1, 2, 4, 8, 32
 
 # tag: (name, element format)
 TAGS = {
