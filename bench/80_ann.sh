@@ -100,7 +100,37 @@ echo "index: $info; build_index took $build_ms ms through SQL (recsys.threads = 
 
 # --- pgvector's HNSW, where installed ----------------------------------------------
 if [ "$($PSQL -At -c "SELECT count(*) FROM pg_available_extensions WHERE name = 'vector'")" = 1 ]; then
-	echo "(pgvector is installed: see bench/out/ann for its side measurement)"
+	# the same items and users as vectors, an HNSW index for inner product, and the
+	# same recall and pgbench measurement per ef_search
+	$PSQL -c "CREATE EXTENSION IF NOT EXISTS vector" \
+		-c "DROP TABLE IF EXISTS ann_items, ann_users" \
+		-c "CREATE TABLE ann_items AS SELECT id, factors::real[]::vector($FACTORS) AS v FROM recsys.item_factors('ann_bench')" \
+		-c "CREATE TABLE ann_users AS SELECT id, factors::real[]::vector($FACTORS) AS v FROM recsys.user_factors('ann_bench')" \
+		-c "ALTER TABLE ann_users ADD PRIMARY KEY (id)" -c "VACUUM ANALYZE ann_items, ann_users"
+	t0=$(date +%s.%N)
+	$PSQL -c "SET maintenance_work_mem = '4GB'" -c "SET max_parallel_maintenance_workers = 0" \
+		-c "CREATE INDEX ann_items_hnsw ON ann_items USING hnsw (v vector_ip_ops) WITH (m = 16, ef_construction = 64)"
+	t1=$(date +%s.%N)
+	echo
+	echo "| pgvector HNSW (m 16, ef_construction 64) | ef_search | recall@10 | calls/s (2 clients) | ratio to exact |"
+	echo "|---|---:|---:|---:|---:|"
+	for ef in ${ANN_EF:-10 20 40 100 200}; do
+		r=$($PSQL -At -c "SET hnsw.ef_search = $ef" -c "SET max_parallel_workers_per_gather = 0" -c "
+SELECT round(avg(hits) / 10.0, 4) FROM (
+	SELECT u, (SELECT count(*) FROM (SELECT i.id FROM ann_items i
+			ORDER BY i.v <#> (SELECT v FROM ann_users WHERE id = u) LIMIT 10) a
+		JOIN recsys.recommend('ann_bench_ix', u, 10, exact => true) b ON b.item_id = a.id) AS hits
+	FROM generate_series(1, $USERS, greatest($USERS / $RECALL_USERS, 1)) u) s")
+		echo "\\set u random(1, $USERS)" >"$out/hnsw.sql"
+		echo "SELECT count(*) FROM (SELECT id FROM ann_items ORDER BY v <#> (SELECT v FROM ann_users WHERE id = :u) LIMIT 10) t;" >>"$out/hnsw.sql"
+		PGOPTIONS="$PGOPTIONS -c hnsw.ef_search=$ef -c max_parallel_workers_per_gather=0" \
+			pgbench -n -M prepared -c 2 -j 2 -T "$SECONDS_EACH" -f "$out/hnsw.sql" >"$out/pgbench.out" 2>&1 || true
+		t=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$out/pgbench.out" | head -1)
+		awk -v ef="$ef" -v r="$r" -v t="$t" -v e="$exact_tps" \
+			'BEGIN { printf "| hnsw | %d | %s | %.1f | %.1fx |\n", ef, r, t, t / e }'
+	done
+	echo
+	echo "HNSW build: $(echo "$t1 - $t0" | bc) s, $($PSQL -At -c "SELECT pg_size_pretty(pg_relation_size('ann_items_hnsw'))")."
 else
 	echo "(pgvector is not installed here: HNSW comparison skipped)"
 fi
