@@ -99,11 +99,11 @@ echo "exact path: sgemv in OpenBLAS, core $($PSQL -At -c "SELECT core FROM recsy
 echo "index: $info; build_index took $build_ms ms through SQL (recsys.threads = $($PSQL -At -c "LOAD 'recsys'" -c "SHOW recsys.threads"))."
 
 # --- pgvector's HNSW, where installed ----------------------------------------------
-if [ "$($PSQL -At -c "SELECT count(*) FROM pg_available_extensions WHERE name = 'vector'")" = 1 ]; then
+# (installed: CREATE EXTENSION works, also from an extension_destdir install)
+if $PSQL -c "CREATE EXTENSION IF NOT EXISTS vector" >/dev/null 2>&1; then
 	# the same items and users as vectors, an HNSW index for inner product, and the
 	# same recall and pgbench measurement per ef_search
-	$PSQL -c "CREATE EXTENSION IF NOT EXISTS vector" \
-		-c "DROP TABLE IF EXISTS ann_items, ann_users" \
+	$PSQL -c "DROP TABLE IF EXISTS ann_items, ann_users" \
 		-c "CREATE TABLE ann_items AS SELECT id, factors::real[]::vector($FACTORS) AS v FROM recsys.item_factors('ann_bench')" \
 		-c "CREATE TABLE ann_users AS SELECT id, factors::real[]::vector($FACTORS) AS v FROM recsys.user_factors('ann_bench')" \
 		-c "ALTER TABLE ann_users ADD PRIMARY KEY (id)" -c "VACUUM ANALYZE ann_items, ann_users"
