@@ -32,9 +32,10 @@ SHLIB_LINK  = $(BLAS_LIBS) -lpthread -lm
 # (a struct layout that changed under a stale object is a crash, not a warning)
 $(OBJS): $(wildcard src/*.h)
 
-# The dense kernels: `#pragma omp simd reduction` lets the compiler vectorise the
-# reductions without -ffast-math; kernels.c dispatches per CPU at run time.
-src/kernels.o: CFLAGS += -O3 -fopenmp-simd
+# The dense kernels: intrinsics per instruction set, chosen at load time
+# (kernels.c).  No implicit contraction: the in-order sums of short vectors then
+# round alike on every CPU; the vector paths ask for their FMAs explicitly.
+src/kernels.o: CFLAGS += -O3 -ffp-contract=off
 
 EXTRA_CLEAN = test/fuzz/*_fuzz test/fuzz/*_fuzz.log test/unit/*_test bench/kernels_bench bench/neighbours_bench results regression.diffs regression.out
 
@@ -109,7 +110,7 @@ fuzz: fuzz-deps
 # linked against UNIT_SRCS and OpenBLAS; make unit builds and runs every driver and
 # fails if any prints "not ok".  UNIT_ARGS=... passes an environment to the drivers
 # (NEIGHBOURS_TEST_QUICK=1 skips the timings).
-UNIT_SRCS    = src/pool.c src/neighbours.c src/knn.c src/ease.c src/diversity.c src/kernels.c
+UNIT_SRCS    = src/pool.c src/neighbours.c src/knn.c src/ease.c src/diversity.c src/kernels.c src/serving.c
 UNIT_TARGETS = $(patsubst %.c,%,$(wildcard test/unit/*_test.c))
 
 test/unit/%_test: test/unit/%_test.c $(UNIT_SRCS) $(wildcard src/*.h)

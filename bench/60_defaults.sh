@@ -14,110 +14,115 @@
 #           thousands, as real play counts), popularity exponent 1, activity 1
 #   sparse  6000 x 12000, 150k, Pareto counts of exponent 0.8, popularity exponent
 #           1.2, activity sigma 1.5 (a long catalogue, few very active users)
-# Then the same for train_knn (item and user; neighbours 20/50/100/200, shrinkage
-# 0/10/100, cosine/jaccard) and train_ease (regularization 10/50/250/1000,
-# neighbours all or 200), and a few train_ials rows with alpha normalised by the
-# shape's mean ln(1 + w) (alpha = a0 / mean, written "a0=..."): a parameterisation
-# studied for issue 10 that is not an option (fold-in would need the mean).
-# Prints one markdown table per shape (algorithm, setting -> NDCG@10, seconds)
-# with the popularity row and each algorithm's defaults' row, then a summary per
-# algorithm: each shape's best, the defaults' share of it.  Sizes are fixed so the
-# numbers repeat; about 4 minutes on 2 cores.  DEFAULTS_BENCH_QUICK=1 runs a
-# reduced grid.  Asserts nothing.
+#   small   1000 x 800, 25k, Pareto counts of exponent 1, activity 1
+#   large   20000 x 6000, 600k, Pareto counts of exponent 1, popularity exponent 1,
+#           activity 1
+# The grid: train_ials with its confidence scale (alpha divided by the mean of
+# ln(1 + w) over the training pairs, the default), alpha x regularisation form x
+# lambda around the best region, then the same forms unscaled ("confidence_scale":
+# 1, the best region of an earlier grid over linear and log confidence, alpha
+# 0.1..30, lambda 0.001..300 and exponents 0, 0.5, 1, and that grid's best setting
+# on each of the first four shapes) and 0.1.0's defaults and README's old examples; train_knn (item and user; neighbours 50/100/200,
+# shrinkage 0/100, cosine/jaccard); train_ease (values binary/log/raw,
+# regularization 100..2000, neighbours all or 200).
+# Prints one markdown table per shape (algorithm, setting -> NDCG@10, its share of
+# the best of its algorithm on that shape, seconds) with the popularity row and
+# each algorithm's defaults' row, then a summary per algorithm: each shape's best,
+# the defaults' share of it and the defaults against popularity.  Sizes are fixed
+# so the numbers repeat; about 10 minutes on 2 idle cores.  DEFAULTS_BENCH_QUICK=1 runs
+# a reduced grid.  Asserts nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 -At)
 "${PSQL[@]}" -c 'CREATE EXTENSION IF NOT EXISTS recsys' >/dev/null
 
-SHAPES=(binary counts plays sparse)
+SHAPES=(binary counts plays sparse small large)
 declare -A GEN=(
 	[binary]="SELECT user_id, item_id, 1::real FROM recsys.synthetic_ratings(3000, 1500, 120000, rank => 16, seed => 7, implicit => true, user_activity => 1)"
 	[counts]="SELECT * FROM recsys.synthetic_ratings(3000, 1500, 120000, rank => 16, seed => 7, implicit => true, user_activity => 1)"
 	[plays]="SELECT * FROM recsys.synthetic_ratings(4000, 4000, 150000, rank => 16, seed => 7, implicit => true, user_activity => 1, count_exponent => 1)"
 	[sparse]="SELECT * FROM recsys.synthetic_ratings(6000, 12000, 150000, rank => 16, seed => 7, implicit => true, popularity_exponent => 1.2, user_activity => 1.5, count_exponent => 0.8)"
+	[small]="SELECT * FROM recsys.synthetic_ratings(1000, 800, 25000, rank => 16, seed => 7, implicit => true, user_activity => 1, count_exponent => 1)"
+	[large]="SELECT * FROM recsys.synthetic_ratings(20000, 6000, 600000, rank => 16, seed => 7, implicit => true, user_activity => 1, popularity_exponent => 1, count_exponent => 1)"
 )
 
-# the grid: log confidence x alpha x regularisation form x lambda (a first, coarser
-# grid over linear and log confidence, alpha 0.1..10, lambda 0.001..100 and
-# exponents 0, 0.5, 1 found log confidence ahead on every shape and every
-# regularisation collapsing to popularity past a threshold: this grid is the
-# neighbourhood of the best), then 0.1.0's defaults and README's old examples
 SETTINGS=()
+# train_ials, scaled confidence (the default "confidence_scale": 0)
+for alpha in 10 15 20 25 30; do
+	for reg in 1.5 2 2.25 2.5 3; do
+		SETTINGS+=("ials {\"alpha\":$alpha,\"regularization\":$reg}")
+	done
+done
+for alpha in 10 20; do
+	for reg in '"regularization_exponent":0,"regularization":100' '"regularization_exponent":0,"regularization":200' \
+		'"regularization_exponent":1,"regularization":0.02' '"regularization_exponent":1,"regularization":0.04'; do
+		SETTINGS+=("ials {\"alpha\":$alpha,$reg}")
+	done
+done
+# unscaled
 for alpha in 3 10 30; do
-	for reg in '"regularization_exponent":1,"regularization":0.01' '"regularization_exponent":1,"regularization":0.02' \
-		'"regularization_exponent":1,"regularization":0.03' '"regularization_exponent":1,"regularization":0.05' \
-		'"regularization_exponent":0.5,"regularization":1' '"regularization_exponent":0.5,"regularization":1.5' \
-		'"regularization_exponent":0.5,"regularization":2' '"regularization_exponent":0.5,"regularization":2.5' \
-		'"regularization_exponent":0,"regularization":30' '"regularization_exponent":0,"regularization":100' \
-		'"regularization_exponent":0,"regularization":300'; do
-		SETTINGS+=("ials {\"confidence\":\"log\",\"alpha\":$alpha,$reg}")
+	for reg in '"regularization":1.5' '"regularization":2' '"regularization":2.5' \
+		'"regularization_exponent":1,"regularization":0.02' '"regularization_exponent":1,"regularization":0.03' \
+		'"regularization_exponent":0,"regularization":30' '"regularization_exponent":0,"regularization":100'; do
+		SETTINGS+=("ials {\"confidence_scale\":1,\"alpha\":$alpha,$reg}")
 	done
 done
-# finer around the two best regions of the grid above
-for alpha in 5 20; do
-	for reg in '"regularization_exponent":0.5,"regularization":1.5' '"regularization_exponent":0.5,"regularization":2' \
-		'"regularization_exponent":0.5,"regularization":2.5' '"regularization_exponent":1,"regularization":0.03'; do
-		SETTINGS+=("ials {\"confidence\":\"log\",\"alpha\":$alpha,$reg}")
-	done
-done
-SETTINGS+=('ials {"confidence":"log","alpha":10,"regularization_exponent":0.5,"regularization":1.75}'
-	'ials {"confidence":"log","alpha":10,"regularization_exponent":0.5,"regularization":2.25}'
-	'ials {"confidence":"log","alpha":10,"regularization_exponent":1,"regularization":0.025}'
-	'ials {"confidence":"log","alpha":10,"regularization_exponent":1,"regularization":0.04}')
-SETTINGS+=('ials {"confidence":"linear","alpha":10,"regularization_exponent":0,"regularization":0.1,"cg_steps":3,"cg_tolerance":0}'
-	'ials {"confidence":"linear","alpha":1,"regularization_exponent":0,"regularization":10}'
-	'ials {"confidence":"linear","alpha":40,"regularization_exponent":0,"regularization":0.1}')
-# alpha normalised by the shape's mean ln(1 + w) (not an option, see above)
-for a0 in 20 25; do
-	for reg in 2.25 2.5; do
-		SETTINGS+=("ials a0=$a0 {\"confidence\":\"log\",\"regularization_exponent\":0.5,\"regularization\":$reg}")
-	done
-done
+# the best setting of each shape in the earlier grid (all unscaled)
+SETTINGS+=('ials {"confidence_scale":1,"alpha":30,"regularization":2.5}'
+	'ials {"confidence_scale":1,"alpha":5,"regularization":2}'
+	'ials {"confidence_scale":1,"alpha":5,"regularization_exponent":1,"regularization":0.03}'
+	'ials {"confidence_scale":1,"alpha":5,"regularization":1.5}')
+SETTINGS+=('ials {"confidence":"linear","confidence_scale":1,"alpha":10,"regularization_exponent":0,"regularization":0.1,"cg_steps":3,"cg_tolerance":0}'
+	'ials {"confidence":"linear","confidence_scale":1,"alpha":1,"regularization_exponent":0,"regularization":10}'
+	'ials {"confidence":"linear","confidence_scale":1,"alpha":40,"regularization_exponent":0,"regularization":0.1}')
 # the neighbourhood models
 for kind in item user; do
-	for k in 20 50 100 200; do
-		for shrink in 0 10 100; do
+	for k in 50 100 200; do
+		for shrink in 0 100; do
 			for sim in cosine jaccard; do
 				SETTINGS+=("knn {\"kind\":\"$kind\",\"neighbours\":$k,\"shrinkage\":$shrink,\"similarity\":\"$sim\"}")
 			done
 		done
 	done
 done
-for reg in 10 50 250 1000; do
-	for k in 0 200; do
-		SETTINGS+=("ease {\"regularization\":$reg,\"neighbours\":$k}")
-	done
+for reg in 100 250 500 1000 2000; do
+	SETTINGS+=("ease {\"values\":\"binary\",\"regularization\":$reg,\"neighbours\":200}")
+done
+for reg in 250 1000; do
+	SETTINGS+=("ease {\"values\":\"binary\",\"regularization\":$reg,\"neighbours\":0}")
+	SETTINGS+=("ease {\"values\":\"log\",\"regularization\":$reg,\"neighbours\":200}")
+	SETTINGS+=("ease {\"values\":\"raw\",\"regularization\":$reg,\"neighbours\":200}")
 done
 if [ -n "${DEFAULTS_BENCH_QUICK:-}" ]; then
-	SETTINGS=('ials {"confidence":"linear","alpha":1,"regularization_exponent":0,"regularization":10}'
-		'ials {"confidence":"log","alpha":3,"regularization_exponent":1,"regularization":0.01}'
+	SHAPES=(binary plays)
+	SETTINGS=('ials {"confidence_scale":1,"confidence":"linear","alpha":1,"regularization_exponent":0,"regularization":10}'
+		'ials {"alpha":10,"regularization":2}'
 		'knn {"kind":"user","neighbours":50,"shrinkage":10,"similarity":"cosine"}'
-		'ease {"regularization":50,"neighbours":0}')
+		'ease {"regularization":50,"neighbours":200}')
 fi
 ALGORITHMS=(ials knn ease)
 for alg in "${ALGORITHMS[@]}"; do
 	SETTINGS+=("$alg {}")	# the defaults
 done
 
-ndcg() {	# shape, algorithm, options (after an optional "a0=A0 ") -> "ndcg seconds"
-	local opts="'$3'::jsonb"
-	if [[ $3 == a0=* ]]; then
-		local a0=${3%% *} json=${3#* }
-		opts="'$json'::jsonb || jsonb_build_object('alpha', ${a0#a0=} / (SELECT avg(ln(1 + weight)) FROM study_$1_train))"
-	fi
+ndcg() {	# shape, algorithm, options -> "ndcg seconds"
 	# a setting the algorithm refuses (EASE keeping every weight of a long catalogue
-	# is larger than a value can hold) prints "error" and its SQLSTATE's message
+	# is larger than a value can hold, raw values that are not positive definite in
+	# float4) prints "error" and its message
 	"${PSQL[@]}" 2>/tmp/60_defaults.$$.err <<-SQL || echo "error -"
 	SET max_parallel_workers_per_gather = 0;
 	SELECT round(((recsys.evaluate(m, 'SELECT user_id, item_id FROM study_$1_test', 10)) ->> 'ndcg@10')::numeric, 4)
 		|| ' ' || round((recsys.model_info(m) ->> 'train_seconds')::numeric, 2)
-	FROM (SELECT recsys.train_$2(user_id, item_id, weight, $opts) AS m FROM study_$1_train) t;
+	FROM (SELECT recsys.train_$2(user_id, item_id, weight, '$3'::jsonb) AS m FROM study_$1_train) t;
 	SQL
 }
 
-declare -A BEST BEST_SETTING DEFAULT POP
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{if (a == "error" || b == 0 || b == "") print "-"; else printf "%.3f", a / b}'; }
+
+declare -A BEST BEST_SETTING DEFAULT POP DESC RESULT SECONDS_OF
 for shape in "${SHAPES[@]}"; do
 	"${PSQL[@]}" <<-SQL >/dev/null
+	SET client_min_messages = warning;
 	DROP TABLE IF EXISTS study_${shape}, study_${shape}_train, study_${shape}_test;
 	CREATE TABLE study_${shape} AS SELECT t.* FROM (${GEN[$shape]}) AS t(user_id, item_id, weight);
 	CREATE TABLE study_${shape}_train AS SELECT * FROM study_${shape} WHERE recsys.fold(user_id, item_id, 5) <> 0;
@@ -125,9 +130,9 @@ for shape in "${SHAPES[@]}"; do
 	CREATE INDEX ON study_${shape}_train (user_id, item_id);
 	ANALYZE study_${shape}_train, study_${shape}_test;
 	SQL
-	desc=$("${PSQL[@]}" -c "SELECT format('%s users, %s items, %s pairs; weights median %s, p99 %s, max %s', count(DISTINCT user_id), count(DISTINCT item_id), count(*), percentile_disc(0.5) WITHIN GROUP (ORDER BY weight), percentile_disc(0.99) WITHIN GROUP (ORDER BY weight), max(weight)) FROM study_${shape}")
+	DESC[$shape]=$("${PSQL[@]}" -c "SELECT format('%s users, %s items, %s pairs; weights median %s, p99 %s, max %s', count(DISTINCT user_id), count(DISTINCT item_id), count(*), percentile_disc(0.5) WITHIN GROUP (ORDER BY weight), percentile_disc(0.99) WITHIN GROUP (ORDER BY weight), max(weight)) FROM study_${shape}")
 	# popularity: the 10 most interacted training items the user has not seen
-	pop=$("${PSQL[@]}" <<-SQL
+	POP[$shape]=$("${PSQL[@]}" <<-SQL
 	WITH popular AS (SELECT item_id, count(*) AS n FROM study_${shape}_train GROUP BY item_id),
 	relevant AS (SELECT user_id, array_agg(item_id) AS items FROM study_${shape}_test
 				 WHERE user_id IN (SELECT user_id FROM study_${shape}_train) GROUP BY user_id)
@@ -139,25 +144,34 @@ for shape in "${SHAPES[@]}"; do
 			ORDER BY p.n DESC, p.item_id LIMIT 10) s) top;
 	SQL
 	)
-	POP[$shape]=$pop
-	echo
-	echo "### $shape: $desc"
-	echo
-	echo "| algorithm | setting | NDCG@10 | train s |"
-	echo "| --- | --- | ---: | ---: |"
-	echo "| popularity | | $pop | |"
 	for alg in "${ALGORITHMS[@]}"; do BEST[$alg,$shape]=0; BEST_SETTING[$alg,$shape]=-; done
 	for line in "${SETTINGS[@]}"; do
 		alg=${line%% *} s=${line#* }
 		read -r n secs <<<"$(ndcg "$shape" "$alg" "$s")"
-		[ "$n" = error ] && secs="($(head -c 120 /tmp/60_defaults.$$.err | head -1))"
-		label="\`$s\`"
-		[ "$s" = '{}' ] && { label='**defaults**'; DEFAULT[$alg,$shape]=$n; }
-		echo "| $alg | $label | $n | $secs |"
-		if [ "$s" != '{}' ] && [[ $s != a0=* ]] && [ "$n" != error ] && awk -v a="$n" -v b="${BEST[$alg,$shape]}" 'BEGIN{exit !(a > b)}'; then
+		[ "$n" = error ] && secs="($(head -c 120 /tmp/60_defaults.$$.err | head -1 | tr '|' '/'))"
+		RESULT[$shape,$line]=$n
+		SECONDS_OF[$shape,$line]=$secs
+		[ "$s" = '{}' ] && DEFAULT[$alg,$shape]=$n
+		if [ "$s" != '{}' ] && [ "$n" != error ] && awk -v a="$n" -v b="${BEST[$alg,$shape]}" 'BEGIN{exit !(a > b)}'; then
 			BEST[$alg,$shape]=$n
 			BEST_SETTING[$alg,$shape]=$s
 		fi
+	done
+done
+
+for shape in "${SHAPES[@]}"; do
+	echo
+	echo "### $shape: ${DESC[$shape]}"
+	echo
+	echo "| algorithm | setting | NDCG@10 | / best of the algorithm | train s |"
+	echo "| --- | --- | ---: | ---: | ---: |"
+	echo "| popularity | | ${POP[$shape]} | | |"
+	for line in "${SETTINGS[@]}"; do
+		alg=${line%% *} s=${line#* }
+		label="\`$s\`"
+		[ "$s" = '{}' ] && label='**defaults**'
+		n=${RESULT[$shape,$line]}
+		echo "| $alg | $label | $n | $(ratio "$n" "${BEST[$alg,$shape]}") | ${SECONDS_OF[$shape,$line]} |"
 	done
 done
 
@@ -165,11 +179,10 @@ for alg in "${ALGORITHMS[@]}"; do
 	echo
 	echo "### Summary: train_$alg's defaults against each shape's best of its grid"
 	echo
-	echo "| shape | popularity | best of the grid | best setting | defaults | defaults / best |"
-	echo "| --- | ---: | ---: | --- | ---: | ---: |"
+	echo "| shape | popularity | best of the grid | best setting | defaults | defaults / best | defaults / popularity |"
+	echo "| --- | ---: | ---: | --- | ---: | ---: | ---: |"
 	for shape in "${SHAPES[@]}"; do
-		ratio=$(awk -v a="${DEFAULT[$alg,$shape]}" -v b="${BEST[$alg,$shape]}" 'BEGIN{if (a == "error" || b == 0) print "-"; else printf "%.3f", a / b}')
-		echo "| $shape | ${POP[$shape]} | ${BEST[$alg,$shape]} | \`${BEST_SETTING[$alg,$shape]}\` | ${DEFAULT[$alg,$shape]} | $ratio |"
+		echo "| $shape | ${POP[$shape]} | ${BEST[$alg,$shape]} | \`${BEST_SETTING[$alg,$shape]}\` | ${DEFAULT[$alg,$shape]} | $(ratio "${DEFAULT[$alg,$shape]}" "${BEST[$alg,$shape]}") | $(ratio "${DEFAULT[$alg,$shape]}" "${POP[$shape]}") |"
 	done
 	echo
 	echo "train_$alg defaults: $("${PSQL[@]}" -c "SELECT recsys.model_info(recsys.train_$alg(1, 1, 1::real)) -> 'options'")"

@@ -177,8 +177,8 @@ main(void)
 	for (size_t i = 0; i < (size_t) BIG_N; i++)
 		bb[i] = (float) (i % 777) * 1e-3f;
 
-	printf("CPU features used by the dispatch: avx512f=%s avx2=%s fma=%s\n\n",
-		   __builtin_cpu_supports("avx512f") ? "yes" : "no",
+	printf("Kernel set in use: %s; CPU features: avx512f=%s avx2=%s fma=%s\n\n",
+		   KernName(), __builtin_cpu_supports("avx512f") ? "yes" : "no",
 		   __builtin_cpu_supports("avx2") ? "yes" : "no",
 		   __builtin_cpu_supports("fma") ? "yes" : "no");
 	printf("memcpy of %d MB: %.1f GB/s (read + written)\n\n",

@@ -1206,6 +1206,14 @@ CREATE FUNCTION recsys.blas_info(OUT library text, OUT core text, OUT config tex
 	LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION recsys.blas_info() IS
 	'the OpenBLAS this backend runs: library file, kernel family (core), build configuration, most threads that may call it, the CPU''s AVX2/AVX-512, and the OPENBLAS_CORETYPE to set when the core is older than the CPU (NULL when it is not)';
+
+-- the neighbourhood models' defaults from bench/60_defaults.sh (issue 10)
+COMMENT ON AGGREGATE recsys.train_knn(bigint, bigint, real) IS
+	'trains an item-based neighbourhood model (Jaccard, 100 neighbours, shrinkage 100) with default options';
+COMMENT ON AGGREGATE recsys.train_ease(bigint, bigint, real) IS
+	'trains an EASE item-item model (closed form; binary values, lambda 1000, 200 neighbours) with default options';
+COMMENT ON AGGREGATE recsys.train_ease(bigint, bigint, real, jsonb) IS
+	'trains an EASE item-item model (regularization, neighbours, max_items, values)';
 -- Approximate top-N (issue 14, part 2): recsys.build_index returns a factor model
 -- with an inverted-file index over its item factors (format v2 section "ANN
 -- index"); recommend, recommend_by_vector and recommend_all probe it when the

@@ -41,9 +41,12 @@ SELECT recsys.model_info(recsys.train_ials(u, i, w)) -> 'rating_max' AS summed_w
 	   recsys.model_info(recsys.train_ials(u, i, w)) -> 'n_interactions' AS n
 FROM (VALUES (1, 1, 2), (1, 1, 4), (2, 1, 3)) v(u, i, w);
 
--- implicit feedback and its options
-SELECT recsys.model_info(recsys.train_ials(user_id, item_id, rating, '{"factors": 3, "alpha": 40, "solver": "cg"}')) -> 'options'
-FROM ratings;
+-- implicit feedback and its options; confidence_scale is what training computed,
+-- the mean of ln(1 + rating) (shown rounded next to SQL's)
+SELECT o - 'confidence_scale' AS options, round((o ->> 'confidence_scale')::numeric, 4) AS confidence_scale,
+	   (SELECT round(avg(ln(1 + rating))::numeric, 4) FROM ratings) AS mean_log
+FROM (SELECT recsys.model_info(recsys.train_ials(user_id, item_id, rating, '{"factors": 3, "alpha": 40, "solver": "cg"}')) -> 'options' AS o
+	  FROM ratings) t;
 
 -- verbose: one NOTICE per iteration (loss and seconds are in its DETAIL)
 \set VERBOSITY terse

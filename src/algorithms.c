@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/memutils.h"
 
 #include "algorithms.h"
@@ -236,18 +237,60 @@ RecFitAls(const RecFitInput *in, RecFitOutput *out)
  */
 #define IALS_RESIDUAL_WARNING	0.1
 
+/*
+ * The confidence scale a model records: the option when it is positive, else
+ * the mean over the interactions of what alpha multiplies (log(1 + |w| / epsilon)
+ * or |w|), 1 when that mean is 0.  Rounded to float4 as the options JSON shows
+ * it, so that serving, which reads it back, divides alpha by the same number.
+ */
+static float
+IalsConfidenceScale(const IalsOptions *o, const RecRatings *r)
+{
+	double		sum = 0.0;
+	float		mean;
+
+	if (o->confidence_scale > 0.0)
+		return (float) o->confidence_scale;
+	for (int64 e = 0; e < r->nnz; e++)
+	{
+		if ((e & 0xFFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		sum += IalsConfidenceExcess((int) o->confidence, 1.0f, (float) o->epsilon,
+									r->user_values[e]);
+	}
+	/* the option's range holds it: only absurd linear weights reach 1e38 */
+	mean = r->nnz > 0 ? (float) Min(sum / (double) r->nnz, 1e38) : 0.0f;
+	return mean > 0.0f ? mean : 1.0f;
+}
+
 /* The fit of train_ials: implicit ALS, Hu-Koren-Volinsky (ials.c) */
 int
 RecFitIals(const RecFitInput *in, RecFitOutput *out)
 {
 	const IalsOptions *o = (const IalsOptions *) in->options;
+	IalsOptions scaled = *o;
+	RecFitInput with_scale = *in;
 	RecModelLayout l;
-	RecModelHeader *m = CreateFactorModel(in, IalsFlags(o), (int) o->factors, &l);
+	RecModelHeader *m;
 	RecFactors	f;
 	RecControl	ctl;
 	FitProgress progress;
 	IalsParams	p;
 	int			status;
+
+	/*
+	 * The model records the scale it was trained with: fold-in divides by it.
+	 * train_hybrid runs this fit with its own options, which have no
+	 * confidence_scale: its alpha stays unscaled, as its fold-in reads it.
+	 */
+	if (in->algorithm->code == RECSYS_ALG_IALS)
+	{
+		scaled.confidence_scale = IalsConfidenceScale(o, &in->data->ratings);
+		with_scale.options_json = RecOptionsJson(in->algorithm->code, &scaled);
+	}
+	else
+		scaled.confidence_scale = 1.0;
+	m = CreateFactorModel(&with_scale, IalsFlags(o), (int) o->factors, &l);
 
 	memset(&f, 0, sizeof(f));
 	f.user_factors = (float *) ((char *) m + l.user_factors);
@@ -257,7 +300,7 @@ RecFitIals(const RecFitInput *in, RecFitOutput *out)
 	p.factors = (int) o->factors;
 	p.iterations = (int) o->iterations;
 	p.regularization = (float) o->regularization;
-	p.alpha = (float) o->alpha;
+	p.alpha = IalsEffectiveAlpha(o->alpha, scaled.confidence_scale);
 	p.cg_steps = (int) o->cg_steps;
 	p.solver = (int) o->solver;
 	p.seed = (uint64) o->common.seed;
@@ -587,13 +630,46 @@ PopularItemsOnly(const RecFitInput *in, int32 keep, int32 **kept_out)
 	return sub;
 }
 
+/*
+ * The interactions with their values as EASE's X holds them, in copies; the
+ * input itself unless the values are raw.  The model keeps these values: by-name
+ * serving scores a user's row with what training saw.
+ */
+static const RecInteractions *
+EaseInteractions(const RecFitInput *in, int64 values)
+{
+	const RecRatings *r = &in->data->ratings;
+	RecInteractions *d;
+	float	   *uv,
+			   *iv;
+
+	if (values == REC_EASE_VALUES_RAW)
+		return in->data;
+	d = RecTrainAlloc(in->memory, 1, sizeof(RecInteractions), "interactions");
+	uv = RecTrainAlloc(in->memory, Max(r->nnz, 1), sizeof(float), "interactions");
+	iv = RecTrainAlloc(in->memory, Max(r->nnz, 1), sizeof(float), "interactions");
+	for (int64 e = 0; e < r->nnz; e++)
+	{
+		if ((e & 0xFFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		uv[e] = RecEaseValue((int) values, r->user_values[e]);
+		iv[e] = RecEaseValue((int) values, r->item_values[e]);
+	}
+	*d = *in->data;
+	d->ratings.user_values = uv;
+	d->ratings.item_values = iv;
+	return d;
+}
+
 /* The fit of train_ease: the closed form of ease.c, over the kept items */
 static int
-FitEase(const RecFitInput *in, RecFitOutput *out)
+FitEase(const RecFitInput *orig, RecFitOutput *out)
 {
-	const EaseOptions *o = (const EaseOptions *) in->options;
-	const RecRatings *r = &in->data->ratings;
-	RecRatings	sub = *r;
+	const EaseOptions *o = (const EaseOptions *) orig->options;
+	RecFitInput valued = *orig;
+	const RecFitInput *in = &valued;
+	const RecRatings *r;
+	RecRatings	sub;
 	int32	   *kept = NULL;
 	RecEaseParams p;
 	RecNeighbours nb;
@@ -603,6 +679,9 @@ FitEase(const RecFitInput *in, RecFitOutput *out)
 	int			status;
 
 	RequireInteractions(in);
+	valued.data = EaseInteractions(orig, o->values);
+	r = &in->data->ratings;
+	sub = *r;
 	if (o->max_items > 0 && o->max_items < r->n_items)
 		sub = PopularItemsOnly(in, (int32) o->max_items, &kept);
 

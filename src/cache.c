@@ -56,6 +56,7 @@
 #include "cache.h"
 #include "modelio.h"
 #include "modeltype.h"
+#include "neighbours.h"
 #include "recsys.h"
 #include "registry.h"
 #include "serving.h"
@@ -189,6 +190,20 @@ OptionIsString(Jsonb *options, const char *key, const char *want)
 		memcmp(val.val.string.val, want, val.val.string.len) == 0;
 }
 
+/*
+ * Maps the values of a history given to serving (recommend_by_items, explain,
+ * a tracked overlay) as training mapped the model's own: the stored seen values
+ * already are (cache.h)
+ */
+void
+RecModelMapValues(const RecModelEntry *e, float *values, int64 n)
+{
+	if (e->ease_values == REC_EASE_VALUES_RAW)
+		return;
+	for (int64 j = 0; j < n; j++)
+		values[j] = RecEaseValue(e->ease_values, values[j]);
+}
+
 /* palloc for arrays that may exceed 1 GB on very large catalogues */
 static void *
 AllocArray(Size count, Size width)
@@ -261,13 +276,24 @@ DeriveServingData(RecModelEntry *e)
 	e->lambda = OptionNumber(options, "regularization", DEFAULT_REGULARIZATION);
 	e->alpha = OptionNumber(options, "alpha", DEFAULT_ALPHA);
 	e->implicit.lambda = e->lambda;
-	e->implicit.alpha = e->alpha;
+	e->implicit.alpha = IalsEffectiveAlpha(e->alpha,
+										   OptionNumber(options, "confidence_scale", 1.0));
 	e->implicit.confidence = OptionIsString(options, "confidence", "log") ?
 		IALS_CONFIDENCE_LOG : IALS_CONFIDENCE_LINEAR;
 	e->implicit.epsilon = OptionNumber(options, "epsilon", DEFAULT_EPSILON);
 	e->implicit.reg_exponent = OptionNumber(options, "regularization_exponent",
 											DEFAULT_REG_EXPONENT);
 	e->implicit.n_items = h->n_items;
+
+	/* EASE models trained before option "values" existed saw raw values */
+	e->ease_values = REC_EASE_VALUES_RAW;
+	if (h->algorithm == RECSYS_ALG_EASE)
+	{
+		if (OptionIsString(options, "values", "binary"))
+			e->ease_values = REC_EASE_VALUES_BINARY;
+		else if (OptionIsString(options, "values", "log"))
+			e->ease_values = REC_EASE_VALUES_LOG;
+	}
 
 	/* what only factor models need: row norms for cosine, Y'Y below */
 	e->item_norms = e->user_norms = NULL;

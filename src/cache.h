@@ -58,6 +58,7 @@ typedef struct RecModelEntry
 	float		lambda;			/* options.regularization */
 	float		alpha;			/* options.alpha (implicit) */
 	RecImplicitWeights implicit;	/* what implicit fold-in reads of the options */
+	int			ease_values;	/* EASE: options.values, REC_EASE_VALUES_*; else raw */
 	float	   *item_norms;		/* [n_items] |y_i|, for cosine; NULL without factors */
 	float	   *user_norms;		/* [n_users] |x_u|, for cosine; NULL without factors */
 	int32	   *popular;		/* [n_items] item indexes by count desc, id asc */
@@ -74,6 +75,9 @@ typedef struct RecModelEntry
 	float	   *user_scratch;	/* [n_users] zero between calls */
 	int64		user_neighbours;	/* the longest neighbour row */
 } RecModelEntry;
+
+/* A history's values as the model's training saw them (EASE's option "values") */
+extern void RecModelMapValues(const RecModelEntry *e, float *values, int64 n);
 
 /* The cached (or freshly loaded) model behind a recsys.model Datum */
 extern RecModelEntry *RecModelGet(Datum model);

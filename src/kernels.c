@@ -1,102 +1,1041 @@
 /*
  * kernels.c
- *		Dense float kernels (dot products, distances, norms, axpy) and the bounded
- *		top-N heap used by the vec type, the solvers and the serving code.
+ *		Dense float kernels (dot products, distances, norms, axpy), the fused
+ *		dot-and-select scan of single-user serving and the bounded top-N heap used
+ *		by the vec type, the solvers and the serving code.
  *
- * The loops are written plainly, with one accumulator and `#pragma omp simd
- * reduction`, so the compiler vectorises them without -ffast-math (the Makefile
- * builds this file with -O3 -fopenmp-simd).  Every distance kernel is compiled
- * three times by target_clones: for x86-64-v4 (AVX-512), x86-64-v3 (AVX2 + FMA)
- * and the baseline; the dynamic loader picks the best one for the CPU at load
- * time, so one build is fast everywhere and nobody needs -march=native.
+ * Every kernel exists three times: with AVX-512 intrinsics, with AVX2 + FMA
+ * intrinsics and in portable C.  A constructor picks one set for the CPU when
+ * the library is loaded (function pointers), so one build is fast everywhere and
+ * nobody needs -march=native.  The vector versions keep several independent
+ * accumulators per sum (an FMA's latency is hidden behind the others) and end
+ * with a shuffle tree, never with a run of dependent scalar adds; sums are
+ * ordered differently from a scalar loop, so results agree with it within float
+ * rounding, not bit for bit.
  *
  * Plain C: no PostgreSQL headers, no allocation, safe to call from any thread.
  */
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "kernels.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang_analyzer__)
-#define KERNEL_CLONES \
-	__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define KERNEL_CLONES
+#define KERN_X86 1
+#include <immintrin.h>
+#define KERN_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma")))
+#define KERN_AVX2 __attribute__((target("avx2,fma")))
 #endif
 
+/* rows scored before their scores are checked against the heap at once */
+#define SCAN_ROWS	64
+
+/* One implementation of every kernel */
+typedef struct KernImpl
+{
+	const char *name;
+	float		(*dot) (const float *a, const float *b, int n);
+	float		(*l2sq) (const float *a, const float *b, int n);
+	float		(*norm2) (const float *a, int n);
+	void		(*dotnorms) (const float *a, const float *b, int n,
+							 float *dot, float *na2, float *nb2);
+	void		(*axpy) (int n, float alpha, const float *x, float *y);
+	void		(*rowdots) (const float *Y, int rows, int k, const float *x,
+							float *out);
+	void		(*blockmax) (const float *x, int blocks, float *out);
+	uint64_t	(*blockabove) (const float *x, const float *bias, float base,
+							   float floor);
+} KernImpl;
+
+/*
+ * Below SMALL_N elements every kernel sums in order, one element after the
+ * other: a vector pass gains little there, and short vectors (the factors of
+ * small models, small embeddings) round as a plain loop does, with a fused
+ * multiply-add per element where the CPU has one (MADD below).
+ */
+#define SMALL_N		16
+
+/* a·b summed in order */
+#define DOT_SEQ(MADD, a, b, n) \
+	do { \
+		float		s_ = 0.0f; \
+		for (int i_ = 0; i_ < (n); i_++) \
+			s_ = MADD((a)[i_], (b)[i_], s_); \
+		return s_; \
+	} while (0)
+
+/* |a - b|² summed in order */
+#define L2_SEQ(MADD, a, b, n) \
+	do { \
+		float		s_ = 0.0f; \
+		for (int i_ = 0; i_ < (n); i_++) \
+		{ \
+			float		d_ = (a)[i_] - (b)[i_]; \
+			s_ = MADD(d_, d_, s_); \
+		} \
+		return s_; \
+	} while (0)
+
+/* a·b, |a|², |b|² summed in order */
+#define DOTNORMS_SEQ(MADD, a, b, n, dot, na2, nb2) \
+	do { \
+		float		ab_ = 0.0f, aa_ = 0.0f, bb_ = 0.0f; \
+		for (int i_ = 0; i_ < (n); i_++) \
+		{ \
+			ab_ = MADD((a)[i_], (b)[i_], ab_); \
+			aa_ = MADD((a)[i_], (a)[i_], aa_); \
+			bb_ = MADD((b)[i_], (b)[i_], bb_); \
+		} \
+		*(dot) = ab_; *(na2) = aa_; *(nb2) = bb_; \
+		return; \
+	} while (0)
+
+/* x * y + z, rounded twice (portable C) or once (an FMA instruction) */
+#define MADD_PLAIN(x, y, z)	((z) + (x) * (y))
+#define MADD_FUSED(x, y, z)	__builtin_fmaf((x), (y), (z))
+
+#define MADD MADD_PLAIN
+
+/*
+ * Portable C.  Eight partial sums, one per lane of a short vector, that the
+ * compiler keeps in registers; they are combined pairwise at the end.
+ */
+
+/* Combines eight partial sums pairwise */
+static inline float
+Sum8(const float *s)
+{
+	return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+/* a·b in portable C */
+static float
+DotC(const float *a, const float *b, int n)
+{
+	float		s[8] = {0};
+	int			i = 0;
+
+	if (n < SMALL_N)
+		DOT_SEQ(MADD, a, b, n);
+	for (; i + 8 <= n; i += 8)
+		for (int j = 0; j < 8; j++)
+			s[j] += a[i + j] * b[i + j];
+	for (; i < n; i++)
+		s[i & 7] += a[i] * b[i];
+	return Sum8(s);
+}
+
+/* |a - b|² in portable C */
+static float
+L2SquaredC(const float *a, const float *b, int n)
+{
+	float		s[8] = {0};
+	int			i = 0;
+
+	if (n < SMALL_N)
+		L2_SEQ(MADD, a, b, n);
+	for (; i + 8 <= n; i += 8)
+		for (int j = 0; j < 8; j++)
+		{
+			float		d = a[i + j] - b[i + j];
+
+			s[j] += d * d;
+		}
+	for (; i < n; i++)
+		s[i & 7] += (a[i] - b[i]) * (a[i] - b[i]);
+	return Sum8(s);
+}
+
+/* |a|² in portable C */
+static float
+NormSquaredC(const float *a, int n)
+{
+	return DotC(a, a, n);
+}
+
+/* a·b, |a|², |b|² in one pass, portable C */
+static void
+DotNormsC(const float *a, const float *b, int n, float *dot, float *na2, float *nb2)
+{
+	float		ab[8] = {0};
+	float		aa[8] = {0};
+	float		bb[8] = {0};
+	int			i = 0;
+
+	if (n < SMALL_N)
+		DOTNORMS_SEQ(MADD, a, b, n, dot, na2, nb2);
+	for (; i + 8 <= n; i += 8)
+		for (int j = 0; j < 8; j++)
+		{
+			ab[j] += a[i + j] * b[i + j];
+			aa[j] += a[i + j] * a[i + j];
+			bb[j] += b[i + j] * b[i + j];
+		}
+	for (; i < n; i++)
+	{
+		ab[i & 7] += a[i] * b[i];
+		aa[i & 7] += a[i] * a[i];
+		bb[i & 7] += b[i] * b[i];
+	}
+	*dot = Sum8(ab);
+	*na2 = Sum8(aa);
+	*nb2 = Sum8(bb);
+}
+
+/* y += alpha * x in portable C */
+static void
+AxpyC(int n, float alpha, const float *x, float *y)
+{
+	for (int i = 0; i < n; i++)
+		y[i] += alpha * x[i];
+}
+
+/* out[r] = Y_r·x for rows r of the row-major rows x k matrix Y, portable C */
+static void
+RowDotsC(const float *Y, int rows, int k, const float *x, float *out)
+{
+	for (int r = 0; r < rows; r++)
+		out[r] = DotC(Y + (size_t) r * k, x, k);
+}
+
+/*
+ * out[b] = the largest of x[b * KERN_BLOCK .. (b + 1) * KERN_BLOCK), or NaN if
+ * the block holds a NaN, in portable C
+ */
+static void
+BlockMaxC(const float *x, int blocks, float *out)
+{
+	for (int b = 0; b < blocks; b++)
+	{
+		float		m = -INFINITY;
+		int			nan = 0;
+
+		for (int j = 0; j < KERN_BLOCK; j++)
+		{
+			float		v = x[b * KERN_BLOCK + j];
+
+			m = v > m ? v : m;
+			nan |= v != v;
+		}
+		out[b] = nan ? NAN : m;
+	}
+}
+
+/*
+ * Bit j set when x[j] + (base + bias[j]) (bias NULL: x[j] + base) reaches
+ * floor, for j < KERN_BLOCK, in portable C
+ */
+static uint64_t
+BlockAboveC(const float *x, const float *bias, float base, float floor)
+{
+	uint64_t	bits = 0;
+
+	for (int j = 0; j < KERN_BLOCK; j++)
+	{
+		float		s = bias ? x[j] + (base + bias[j]) : x[j] + base;
+
+		bits |= (uint64_t) (s >= floor) << j;
+	}
+	return bits;
+}
+
+#ifdef KERN_X86
+
+#undef MADD
+#define MADD MADD_FUSED
+
+/*
+ * AVX-512.  Masked loads read the last partial vector without touching memory
+ * past the end.
+ */
+
+/* The mask of the first m (< 16) lanes */
+KERN_AVX512
+static inline __mmask16
+Tail16(int m)
+{
+	return (__mmask16) ((1u << m) - 1);
+}
+
+/* Sum of the 16 lanes of v by a shuffle tree */
+KERN_AVX512
+static inline float
+HSum512(__m512 v)
+{
+	__m256		h = _mm256_add_ps(_mm512_castps512_ps256(v),
+								  _mm512_extractf32x8_ps(v, 1));
+	__m128		q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+
+	q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+	q = _mm_add_ss(q, _mm_movehdup_ps(q));
+	return _mm_cvtss_f32(q);
+}
+
+/* a·b with AVX-512 */
+KERN_AVX512
+static float
+Dot512(const float *a, const float *b, int n)
+{
+	__m512		s0 = _mm512_setzero_ps(),
+				s1 = _mm512_setzero_ps(),
+				s2 = _mm512_setzero_ps(),
+				s3 = _mm512_setzero_ps();
+	int			i = 0;
+
+	if (n < SMALL_N)
+		DOT_SEQ(MADD, a, b, n);
+	for (; i + 64 <= n; i += 64)
+	{
+		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+		s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+		s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), s2);
+		s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), s3);
+	}
+	for (; i + 16 <= n; i += 16)
+		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+	if (i < n)
+	{
+		__mmask16	m = Tail16(n - i);
+
+		s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i),
+							 _mm512_maskz_loadu_ps(m, b + i), s1);
+	}
+	return HSum512(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+/* |a - b|² with AVX-512 */
+KERN_AVX512
+static float
+L2Squared512(const float *a, const float *b, int n)
+{
+	__m512		s0 = _mm512_setzero_ps(),
+				s1 = _mm512_setzero_ps(),
+				s2 = _mm512_setzero_ps(),
+				s3 = _mm512_setzero_ps();
+	__m512		d;
+	int			i = 0;
+
+	if (n < SMALL_N)
+		L2_SEQ(MADD, a, b, n);
+	for (; i + 64 <= n; i += 64)
+	{
+		d = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+		s0 = _mm512_fmadd_ps(d, d, s0);
+		d = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
+		s1 = _mm512_fmadd_ps(d, d, s1);
+		d = _mm512_sub_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32));
+		s2 = _mm512_fmadd_ps(d, d, s2);
+		d = _mm512_sub_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48));
+		s3 = _mm512_fmadd_ps(d, d, s3);
+	}
+	for (; i + 16 <= n; i += 16)
+	{
+		d = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+		s0 = _mm512_fmadd_ps(d, d, s0);
+	}
+	if (i < n)
+	{
+		__mmask16	m = Tail16(n - i);
+
+		d = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i));
+		s1 = _mm512_fmadd_ps(d, d, s1);
+	}
+	return HSum512(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+/* |a|² with AVX-512 */
+KERN_AVX512
+static float
+NormSquared512(const float *a, int n)
+{
+	return Dot512(a, a, n);
+}
+
+/* a·b, |a|², |b|² in one pass with AVX-512: two accumulators per sum */
+KERN_AVX512
+static void
+DotNorms512(const float *a, const float *b, int n, float *dot, float *na2, float *nb2)
+{
+	__m512		ab0 = _mm512_setzero_ps(),
+				ab1 = _mm512_setzero_ps(),
+				aa0 = _mm512_setzero_ps(),
+				aa1 = _mm512_setzero_ps(),
+				bb0 = _mm512_setzero_ps(),
+				bb1 = _mm512_setzero_ps();
+	__m512		x,
+				y;
+	int			i = 0;
+
+	if (n < SMALL_N)
+		DOTNORMS_SEQ(MADD, a, b, n, dot, na2, nb2);
+	for (; i + 32 <= n; i += 32)
+	{
+		x = _mm512_loadu_ps(a + i);
+		y = _mm512_loadu_ps(b + i);
+		ab0 = _mm512_fmadd_ps(x, y, ab0);
+		aa0 = _mm512_fmadd_ps(x, x, aa0);
+		bb0 = _mm512_fmadd_ps(y, y, bb0);
+		x = _mm512_loadu_ps(a + i + 16);
+		y = _mm512_loadu_ps(b + i + 16);
+		ab1 = _mm512_fmadd_ps(x, y, ab1);
+		aa1 = _mm512_fmadd_ps(x, x, aa1);
+		bb1 = _mm512_fmadd_ps(y, y, bb1);
+	}
+	if (i < n)
+	{
+		__mmask16	m = n - i >= 16 ? (__mmask16) 0xFFFF : Tail16(n - i);
+
+		x = _mm512_maskz_loadu_ps(m, a + i);
+		y = _mm512_maskz_loadu_ps(m, b + i);
+		ab0 = _mm512_fmadd_ps(x, y, ab0);
+		aa0 = _mm512_fmadd_ps(x, x, aa0);
+		bb0 = _mm512_fmadd_ps(y, y, bb0);
+		i += 16;
+		if (i < n)
+		{
+			m = Tail16(n - i);
+			x = _mm512_maskz_loadu_ps(m, a + i);
+			y = _mm512_maskz_loadu_ps(m, b + i);
+			ab1 = _mm512_fmadd_ps(x, y, ab1);
+			aa1 = _mm512_fmadd_ps(x, x, aa1);
+			bb1 = _mm512_fmadd_ps(y, y, bb1);
+		}
+	}
+	*dot = HSum512(_mm512_add_ps(ab0, ab1));
+	*na2 = HSum512(_mm512_add_ps(aa0, aa1));
+	*nb2 = HSum512(_mm512_add_ps(bb0, bb1));
+}
+
+/* y += alpha * x with AVX-512 */
+KERN_AVX512
+static void
+Axpy512(int n, float alpha, const float *x, float *y)
+{
+	__m512		a = _mm512_set1_ps(alpha);
+	int			i = 0;
+
+	for (; i + 16 <= n; i += 16)
+		_mm512_storeu_ps(y + i, _mm512_fmadd_ps(a, _mm512_loadu_ps(x + i),
+												_mm512_loadu_ps(y + i)));
+	if (i < n)
+	{
+		__mmask16	m = Tail16(n - i);
+
+		_mm512_mask_storeu_ps(y + i, m,
+							  _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(m, x + i),
+											  _mm512_maskz_loadu_ps(m, y + i)));
+	}
+}
+
+/*
+ * The sums of four accumulators at once: lane i of the result is the sum of
+ * the 16 lanes of s_i (a transposing shuffle tree, cheaper than four sums)
+ */
+KERN_AVX512
+static inline __m128
+HSum512x4(__m512 s0, __m512 s1, __m512 s2, __m512 s3)
+{
+	/* per 128-bit lane: [s0 s1 s0 s1] and [s2 s3 s2 s3] pair sums */
+	__m512		t01 = _mm512_add_ps(_mm512_unpacklo_ps(s0, s1), _mm512_unpackhi_ps(s0, s1));
+	__m512		t23 = _mm512_add_ps(_mm512_unpacklo_ps(s2, s3), _mm512_unpackhi_ps(s2, s3));
+	/* per 128-bit lane: [s0 s1 s2 s3] */
+	__m512		t = _mm512_add_ps(_mm512_shuffle_ps(t01, t23, 0x44),
+								  _mm512_shuffle_ps(t01, t23, 0xEE));
+	__m256		h = _mm256_add_ps(_mm512_castps512_ps256(t), _mm512_extractf32x8_ps(t, 1));
+
+	return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+/*
+ * Row dot products for k <= 64 with NV = ceil(k / 16) vectors per row (a
+ * constant in each caller, so the loop over vectors unrolls): four rows at a
+ * time, so four independent FMA chains are in flight, x held in registers.
+ */
+KERN_AVX512
+static inline __attribute__((always_inline)) void
+RowDots512Small(const float *Y, int rows, int k, const float *x, float *out, const int NV)
+{
+	__m512		xv[4];
+	int			tail = k - 16 * (NV - 1);	/* lanes of the last vector, 1 .. 16 */
+	__mmask16	last = tail < 16 ? Tail16(tail) : (__mmask16) 0xFFFF;
+	int			r = 0;
+
+	for (int v = 0; v < NV; v++)
+		xv[v] = _mm512_maskz_loadu_ps(v == NV - 1 ? last : (__mmask16) 0xFFFF, x + 16 * v);
+	for (; r + 4 <= rows; r += 4)
+	{
+		const float *y0 = Y + (size_t) r * k;
+		__m512		s0 = _mm512_setzero_ps(),
+					s1 = _mm512_setzero_ps(),
+					s2 = _mm512_setzero_ps(),
+					s3 = _mm512_setzero_ps();
+
+		/* four blocks ahead: the hardware prefetcher alone leaves DRAM idle */
+		for (int l = 0; l < NV * 4; l++)
+			_mm_prefetch((const char *) (y0 + 16 * k) + 64 * l, _MM_HINT_T0);
+		for (int v = 0; v < NV; v++)
+		{
+			__mmask16	m = v == NV - 1 ? last : (__mmask16) 0xFFFF;
+
+			s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, y0 + 16 * v), xv[v], s0);
+			s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, y0 + k + 16 * v), xv[v], s1);
+			s2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, y0 + 2 * k + 16 * v), xv[v], s2);
+			s3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, y0 + 3 * k + 16 * v), xv[v], s3);
+		}
+		_mm_storeu_ps(out + r, HSum512x4(s0, s1, s2, s3));
+	}
+	for (; r < rows; r++)
+	{
+		const float *y0 = Y + (size_t) r * k;
+		__m512		s0 = _mm512_setzero_ps();
+
+		for (int v = 0; v < NV; v++)
+			s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(v == NV - 1 ? last : (__mmask16) 0xFFFF,
+													   y0 + 16 * v), xv[v], s0);
+		out[r] = HSum512(s0);
+	}
+}
+
+/* Row dot products with AVX-512 */
+KERN_AVX512
+static void
+RowDots512(const float *Y, int rows, int k, const float *x, float *out)
+{
+	if (k < SMALL_N)
+		for (int r = 0; r < rows; r++)
+			out[r] = Dot512(Y + (size_t) r * k, x, k);
+	else if (k <= 16)
+		RowDots512Small(Y, rows, k, x, out, 1);
+	else if (k <= 32)
+		RowDots512Small(Y, rows, k, x, out, 2);
+	else if (k <= 48)
+		RowDots512Small(Y, rows, k, x, out, 3);
+	else if (k <= 64)
+		RowDots512Small(Y, rows, k, x, out, 4);
+	else
+		for (int r = 0; r < rows; r++)
+			out[r] = Dot512(Y + (size_t) r * k, x, k);
+}
+
+/* Block maxima with AVX-512 (NaN for a block holding a NaN) */
+KERN_AVX512
+static void
+BlockMax512(const float *x, int blocks, float *out)
+{
+	for (int b = 0; b < blocks; b++)
+	{
+		const float *p = x + (size_t) b * KERN_BLOCK;
+		__m512		v0 = _mm512_loadu_ps(p),
+					v1 = _mm512_loadu_ps(p + 16),
+					v2 = _mm512_loadu_ps(p + 32),
+					v3 = _mm512_loadu_ps(p + 48);
+		__mmask16	nan = _mm512_cmp_ps_mask(v0, v1, _CMP_UNORD_Q) |
+			_mm512_cmp_ps_mask(v2, v3, _CMP_UNORD_Q);
+		__m512		m = _mm512_max_ps(_mm512_max_ps(v0, v1), _mm512_max_ps(v2, v3));
+		__m256		h = _mm256_max_ps(_mm512_castps512_ps256(m), _mm512_extractf32x8_ps(m, 1));
+		__m128		q = _mm_max_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+
+		q = _mm_max_ps(q, _mm_movehl_ps(q, q));
+		q = _mm_max_ss(q, _mm_movehdup_ps(q));
+		out[b] = nan ? NAN : _mm_cvtss_f32(q);
+	}
+}
+
+/* BlockAboveC with AVX-512: the same two roundings, four compares */
+KERN_AVX512
+static uint64_t
+BlockAbove512(const float *x, const float *bias, float base, float floor)
+{
+	__m512		b = _mm512_set1_ps(base);
+	__m512		f = _mm512_set1_ps(floor);
+	uint64_t	bits = 0;
+
+	for (int v = 0; v < KERN_BLOCK / 16; v++)
+	{
+		__m512		off = bias ? _mm512_add_ps(b, _mm512_loadu_ps(bias + 16 * v)) : b;
+		__m512		s = _mm512_add_ps(_mm512_loadu_ps(x + 16 * v), off);
+
+		bits |= (uint64_t) _mm512_cmp_ps_mask(s, f, _CMP_GE_OQ) << (16 * v);
+	}
+	return bits;
+}
+
+/*
+ * AVX2 + FMA.  The last partial vector is read with a masked load (lanes past n
+ * are not touched).
+ */
+
+/* The lane mask of the first m (< 8) lanes */
+KERN_AVX2
+static inline __m256i
+Tail8(int m)
+{
+	return _mm256_cmpgt_epi32(_mm256_set1_epi32(m), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* Sum of the 8 lanes of v by a shuffle tree */
+KERN_AVX2
+static inline float
+HSum256(__m256 v)
+{
+	__m128		q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+
+	q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+	q = _mm_add_ss(q, _mm_movehdup_ps(q));
+	return _mm_cvtss_f32(q);
+}
+
+/* a·b with AVX2 */
+KERN_AVX2
+static float
+Dot256(const float *a, const float *b, int n)
+{
+	__m256		s0 = _mm256_setzero_ps(),
+				s1 = _mm256_setzero_ps(),
+				s2 = _mm256_setzero_ps(),
+				s3 = _mm256_setzero_ps();
+	int			i = 0;
+
+	if (n < SMALL_N)
+		DOT_SEQ(MADD, a, b, n);
+	for (; i + 32 <= n; i += 32)
+	{
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+		s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+		s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+	}
+	for (; i + 8 <= n; i += 8)
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+	if (i < n)
+	{
+		__m256i		m = Tail8(n - i);
+
+		s1 = _mm256_fmadd_ps(_mm256_maskload_ps(a + i, m), _mm256_maskload_ps(b + i, m), s1);
+	}
+	return HSum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+}
+
+/* |a - b|² with AVX2 */
+KERN_AVX2
+static float
+L2Squared256(const float *a, const float *b, int n)
+{
+	__m256		s0 = _mm256_setzero_ps(),
+				s1 = _mm256_setzero_ps(),
+				s2 = _mm256_setzero_ps(),
+				s3 = _mm256_setzero_ps();
+	__m256		d;
+	int			i = 0;
+
+	if (n < SMALL_N)
+		L2_SEQ(MADD, a, b, n);
+	for (; i + 32 <= n; i += 32)
+	{
+		d = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+		s0 = _mm256_fmadd_ps(d, d, s0);
+		d = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
+		s1 = _mm256_fmadd_ps(d, d, s1);
+		d = _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16));
+		s2 = _mm256_fmadd_ps(d, d, s2);
+		d = _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24));
+		s3 = _mm256_fmadd_ps(d, d, s3);
+	}
+	for (; i + 8 <= n; i += 8)
+	{
+		d = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+		s0 = _mm256_fmadd_ps(d, d, s0);
+	}
+	if (i < n)
+	{
+		__m256i		m = Tail8(n - i);
+
+		d = _mm256_sub_ps(_mm256_maskload_ps(a + i, m), _mm256_maskload_ps(b + i, m));
+		s1 = _mm256_fmadd_ps(d, d, s1);
+	}
+	return HSum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+}
+
+/* |a|² with AVX2 */
+KERN_AVX2
+static float
+NormSquared256(const float *a, int n)
+{
+	return Dot256(a, a, n);
+}
+
+/* a·b, |a|², |b|² in one pass with AVX2: two accumulators per sum */
+KERN_AVX2
+static void
+DotNorms256(const float *a, const float *b, int n, float *dot, float *na2, float *nb2)
+{
+	__m256		ab0 = _mm256_setzero_ps(),
+				ab1 = _mm256_setzero_ps(),
+				aa0 = _mm256_setzero_ps(),
+				aa1 = _mm256_setzero_ps(),
+				bb0 = _mm256_setzero_ps(),
+				bb1 = _mm256_setzero_ps();
+	__m256		x,
+				y;
+	int			i = 0;
+
+	if (n < SMALL_N)
+		DOTNORMS_SEQ(MADD, a, b, n, dot, na2, nb2);
+	for (; i + 16 <= n; i += 16)
+	{
+		x = _mm256_loadu_ps(a + i);
+		y = _mm256_loadu_ps(b + i);
+		ab0 = _mm256_fmadd_ps(x, y, ab0);
+		aa0 = _mm256_fmadd_ps(x, x, aa0);
+		bb0 = _mm256_fmadd_ps(y, y, bb0);
+		x = _mm256_loadu_ps(a + i + 8);
+		y = _mm256_loadu_ps(b + i + 8);
+		ab1 = _mm256_fmadd_ps(x, y, ab1);
+		aa1 = _mm256_fmadd_ps(x, x, aa1);
+		bb1 = _mm256_fmadd_ps(y, y, bb1);
+	}
+	for (; i < n; i += 8)
+	{
+		__m256i		m = Tail8(n - i < 8 ? n - i : 8);
+
+		x = _mm256_maskload_ps(a + i, m);
+		y = _mm256_maskload_ps(b + i, m);
+		ab0 = _mm256_fmadd_ps(x, y, ab0);
+		aa0 = _mm256_fmadd_ps(x, x, aa0);
+		bb0 = _mm256_fmadd_ps(y, y, bb0);
+	}
+	*dot = HSum256(_mm256_add_ps(ab0, ab1));
+	*na2 = HSum256(_mm256_add_ps(aa0, aa1));
+	*nb2 = HSum256(_mm256_add_ps(bb0, bb1));
+}
+
+/* y += alpha * x with AVX2 */
+KERN_AVX2
+static void
+Axpy256(int n, float alpha, const float *x, float *y)
+{
+	__m256		a = _mm256_set1_ps(alpha);
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(y + i, _mm256_fmadd_ps(a, _mm256_loadu_ps(x + i),
+												_mm256_loadu_ps(y + i)));
+	for (; i < n; i++)
+		y[i] += alpha * x[i];
+}
+
+/* Row dot products with AVX2, four rows at a time */
+KERN_AVX2
+static void
+RowDots256(const float *Y, int rows, int k, const float *x, float *out)
+{
+	int			r = 0;
+	int			kv = k & ~7;
+
+	if (k < SMALL_N)
+	{
+		for (; r < rows; r++)
+			out[r] = Dot256(Y + (size_t) r * k, x, k);
+		return;
+	}
+
+	for (; r + 4 <= rows; r += 4)
+	{
+		const float *y0 = Y + (size_t) r * k;
+		__m256		s0 = _mm256_setzero_ps(),
+					s1 = _mm256_setzero_ps(),
+					s2 = _mm256_setzero_ps(),
+					s3 = _mm256_setzero_ps();
+		int			c = 0;
+
+		/* four blocks ahead, as RowDots512Small does */
+		for (int l = 0; l < k / 4; l++)
+			_mm_prefetch((const char *) (y0 + 16 * k) + 64 * l, _MM_HINT_T0);
+
+		for (; c < kv; c += 8)
+		{
+			__m256		xv = _mm256_loadu_ps(x + c);
+
+			s0 = _mm256_fmadd_ps(_mm256_loadu_ps(y0 + c), xv, s0);
+			s1 = _mm256_fmadd_ps(_mm256_loadu_ps(y0 + k + c), xv, s1);
+			s2 = _mm256_fmadd_ps(_mm256_loadu_ps(y0 + 2 * k + c), xv, s2);
+			s3 = _mm256_fmadd_ps(_mm256_loadu_ps(y0 + 3 * k + c), xv, s3);
+		}
+		if (c < k)
+		{
+			__m256i		m = Tail8(k - c);
+			__m256		xv = _mm256_maskload_ps(x + c, m);
+
+			s0 = _mm256_fmadd_ps(_mm256_maskload_ps(y0 + c, m), xv, s0);
+			s1 = _mm256_fmadd_ps(_mm256_maskload_ps(y0 + k + c, m), xv, s1);
+			s2 = _mm256_fmadd_ps(_mm256_maskload_ps(y0 + 2 * k + c, m), xv, s2);
+			s3 = _mm256_fmadd_ps(_mm256_maskload_ps(y0 + 3 * k + c, m), xv, s3);
+		}
+		out[r] = HSum256(s0);
+		out[r + 1] = HSum256(s1);
+		out[r + 2] = HSum256(s2);
+		out[r + 3] = HSum256(s3);
+	}
+	for (; r < rows; r++)
+		out[r] = Dot256(Y + (size_t) r * k, x, k);
+}
+
+/* Block maxima with AVX2 (NaN for a block holding a NaN) */
+KERN_AVX2
+static void
+BlockMax256(const float *x, int blocks, float *out)
+{
+	for (int b = 0; b < blocks; b++)
+	{
+		const float *p = x + (size_t) b * KERN_BLOCK;
+		__m256		m = _mm256_loadu_ps(p);
+		__m256		nan = _mm256_cmp_ps(m, m, _CMP_UNORD_Q);
+
+		for (int j = 8; j < KERN_BLOCK; j += 8)
+		{
+			__m256		v = _mm256_loadu_ps(p + j);
+
+			nan = _mm256_or_ps(nan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+			m = _mm256_max_ps(m, v);
+		}
+		__m128		q = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+
+		q = _mm_max_ps(q, _mm_movehl_ps(q, q));
+		q = _mm_max_ss(q, _mm_movehdup_ps(q));
+		out[b] = _mm256_movemask_ps(nan) ? NAN : _mm_cvtss_f32(q);
+	}
+}
+
+/* BlockAboveC with AVX2 */
+KERN_AVX2
+static uint64_t
+BlockAbove256(const float *x, const float *bias, float base, float floor)
+{
+	__m256		b = _mm256_set1_ps(base);
+	__m256		f = _mm256_set1_ps(floor);
+	uint64_t	bits = 0;
+
+	for (int v = 0; v < KERN_BLOCK / 8; v++)
+	{
+		__m256		off = bias ? _mm256_add_ps(b, _mm256_loadu_ps(bias + 8 * v)) : b;
+		__m256		s = _mm256_add_ps(_mm256_loadu_ps(x + 8 * v), off);
+
+		bits |= (uint64_t) _mm256_movemask_ps(_mm256_cmp_ps(s, f, _CMP_GE_OQ)) << (8 * v);
+	}
+	return bits;
+}
+
+#endif							/* KERN_X86 */
+
+static const KernImpl kern_portable = {
+	"portable", DotC, L2SquaredC, NormSquaredC, DotNormsC, AxpyC, RowDotsC, BlockMaxC,
+	BlockAboveC
+};
+
+#ifdef KERN_X86
+static const KernImpl kern_avx2 = {
+	"avx2", Dot256, L2Squared256, NormSquared256, DotNorms256, Axpy256, RowDots256,
+	BlockMax256, BlockAbove256
+};
+static const KernImpl kern_avx512 = {
+	"avx512", Dot512, L2Squared512, NormSquared512, DotNorms512, Axpy512, RowDots512,
+	BlockMax512, BlockAbove512
+};
+#endif
+
+/* The kernels in use; the portable ones until KernInit has run */
+static const KernImpl *kern = &kern_portable;
+
+/*
+ * Makes the named kernel set ("avx512", "avx2" or "portable") the one in use,
+ * if this CPU has what it needs; false (nothing changed) otherwise.  Called at
+ * load time, and by tests and benchmarks to reach every set; not while other
+ * threads may be running kernels.
+ */
+bool
+KernSelect(const char *name)
+{
+#ifdef KERN_X86
+	bool		avx2,
+				avx512;
+
+	__builtin_cpu_init();
+	avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+	avx512 = avx2 && __builtin_cpu_supports("avx512f") &&
+		__builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+		__builtin_cpu_supports("avx512bw");
+	if (strcmp(name, "avx512") == 0 && avx512)
+		kern = &kern_avx512;
+	else if (strcmp(name, "avx2") == 0 && avx2)
+		kern = &kern_avx2;
+	else if (strcmp(name, "portable") == 0)
+		kern = &kern_portable;
+	else
+		return false;
+	return true;
+#else
+	if (strcmp(name, "portable") != 0)
+		return false;
+	kern = &kern_portable;
+	return true;
+#endif
+}
+
+/*
+ * Picks the best kernels for this CPU when the library is loaded (before any
+ * thread exists).  RECSYS_KERNELS=portable|avx2 in the environment narrows the
+ * choice, for benchmarks of the other paths.
+ */
+__attribute__((constructor))
+static void
+KernInit(void)
+{
+	const char *want = getenv("RECSYS_KERNELS");
+
+	if (want != NULL && KernSelect(want))
+		return;
+	if (!KernSelect("avx512") && !KernSelect("avx2"))
+		KernSelect("portable");
+}
+
+/* The name of the kernel set in use: "avx512", "avx2" or "portable" */
+const char *
+KernName(void)
+{
+	return kern->name;
+}
+
 /* Inner product of a and b */
-KERNEL_CLONES
 float
 KernDot(const float *a, const float *b, int n)
 {
-	float		s = 0.0f;
-
-#pragma omp simd reduction(+:s)
-	for (int i = 0; i < n; i++)
-		s += a[i] * b[i];
-	return s;
+	return kern->dot(a, b, n);
 }
 
 /* Squared Euclidean distance between a and b */
-KERNEL_CLONES
 float
 KernL2Squared(const float *a, const float *b, int n)
 {
-	float		s = 0.0f;
-
-#pragma omp simd reduction(+:s)
-	for (int i = 0; i < n; i++)
-	{
-		float		d = a[i] - b[i];
-
-		s += d * d;
-	}
-	return s;
+	return kern->l2sq(a, b, n);
 }
 
 /* Squared Euclidean norm of a */
-KERNEL_CLONES
 float
 KernNormSquared(const float *a, int n)
 {
-	float		s = 0.0f;
-
-#pragma omp simd reduction(+:s)
-	for (int i = 0; i < n; i++)
-		s += a[i] * a[i];
-	return s;
+	return kern->norm2(a, n);
 }
 
 /* a·b, |a|² and |b|² in one pass over both vectors (cosine distance) */
-KERNEL_CLONES
 void
 KernDotNorms(const float *a, const float *b, int n,
 			 float *dot, float *na2, float *nb2)
 {
-	float		ab = 0.0f;
-	float		aa = 0.0f;
-	float		bb = 0.0f;
-
-#pragma omp simd reduction(+:ab,aa,bb)
-	for (int i = 0; i < n; i++)
-	{
-		ab += a[i] * b[i];
-		aa += a[i] * a[i];
-		bb += b[i] * b[i];
-	}
-	*dot = ab;
-	*na2 = aa;
-	*nb2 = bb;
+	kern->dotnorms(a, b, n, dot, na2, nb2);
 }
 
 /* y += alpha * x */
-KERNEL_CLONES
 void
 KernAxpy(int n, float alpha, const float *x, float *y)
 {
-#pragma omp simd
-	for (int i = 0; i < n; i++)
-		y[i] += alpha * x[i];
+	kern->axpy(n, alpha, x, y);
+}
+
+/* out[r] = Y_r·x for the rows x k row-major matrix Y */
+void
+KernRowDots(const float *Y, int rows, int k, const float *x, float *out)
+{
+	kern->rowdots(Y, rows, k, x, out);
+}
+
+/* out[b] = max of x[b * KERN_BLOCK .. (b + 1) * KERN_BLOCK), NaN if one is NaN */
+void
+KernBlockMax(const float *x, int blocks, float *out)
+{
+	kern->blockmax(x, blocks, out);
+}
+
+/*
+ * Bit j (j < KERN_BLOCK) set when x[j] + (base + bias[j]) reaches floor (bias
+ * NULL: x[j] + base), rounded as those two float adds are in C
+ */
+uint64_t
+KernBlockAbove(const float *x, const float *bias, float base, float floor)
+{
+	return kern->blockabove(x, bias, base, floor);
+}
+
+/*
+ * Adds (base + bias[j]) to s[0 .. n) in place (bias may be NULL: base alone),
+ * and tells whether all of them are finite and whether any reaches floor.  A
+ * plain loop the compiler vectorises.
+ */
+static inline void
+ScanScores(float *restrict s, const float *restrict bias, float base, int n,
+		   float floor, bool *finite, bool *reaches)
+{
+	int			bad = 0;
+	int			any = 0;
+
+	if (bias)
+		for (int j = 0; j < n; j++)
+			s[j] = s[j] + (base + bias[j]);
+	else
+		for (int j = 0; j < n; j++)
+			s[j] = s[j] + base;
+	for (int j = 0; j < n; j++)
+	{
+		/* NaN and infinities give NaN here, which is not equal to zero */
+		bad |= !(s[j] - s[j] == 0.0f);
+		any |= s[j] >= floor;
+	}
+	*finite = bad == 0;
+	*reaches = any != 0;
+}
+
+/*
+ * The fused scan of single-user serving: scores row i of the row-major n x k
+ * matrix Y as s_i = Y_i·x + (base + bias[i]) (bias may be NULL) and offers
+ * (s_i, i) to h, SCAN_ROWS rows at a time through a small buffer, so no score
+ * array is written and a block below the heap's floor costs one vector pass.
+ * skip(arg, i), if given, is asked only about a row that would enter the heap.
+ * Returns false if some score was not finite (the heap is then meaningless).
+ */
+bool
+KernDotTopN(TopNHeap *h, const float *Y, int32_t n, int k, const float *x,
+			const float *bias, float base, KernSkipFn skip, const void *arg)
+{
+	float		s[SCAN_ROWS];
+	bool		all_finite = true;
+
+	for (int32_t r0 = 0; r0 < n; r0 += SCAN_ROWS)
+	{
+		int			m = n - r0 < SCAN_ROWS ? n - r0 : SCAN_ROWS;
+		float		floor = h->size < h->cap || h->cap <= 0 ? -INFINITY : h->score[0];
+		bool		finite,
+					reaches;
+
+		kern->rowdots(Y + (size_t) r0 * k, m, k, x, s);
+		ScanScores(s, bias ? bias + r0 : NULL, base, m, floor, &finite, &reaches);
+		all_finite &= finite;
+		if (!reaches || h->cap <= 0)
+			continue;
+		for (int j = 0; j < m; j++)
+		{
+			int32_t		i = r0 + j;
+
+			if (!(s[j] >= floor) || !TopNWouldEnter(h, s[j], i))
+				continue;
+			if (skip && skip(arg, i))
+				continue;
+			TopNPush(h, s[j], i);
+			floor = h->size < h->cap ? -INFINITY : h->score[0];
+		}
+	}
+	return all_finite;
 }
 
 /*

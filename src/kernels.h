@@ -20,6 +20,18 @@ extern float KernNormSquared(const float *a, int n);
 extern void KernDotNorms(const float *a, const float *b, int n,
 						 float *dot, float *na2, float *nb2);
 extern void KernAxpy(int n, float alpha, const float *x, float *y);
+/* out[r] = Y_r . x for the rows x k row-major matrix Y */
+extern void KernRowDots(const float *Y, int rows, int k, const float *x, float *out);
+/* elements per block of KernBlockMax */
+#define KERN_BLOCK	64
+/* out[b] = the largest of x[b * KERN_BLOCK .. (b + 1) * KERN_BLOCK); NaN if one is */
+extern void KernBlockMax(const float *x, int blocks, float *out);
+/* bit j set when x[j] + (base + bias[j]) >= floor, j < KERN_BLOCK (bias may be NULL) */
+extern uint64_t KernBlockAbove(const float *x, const float *bias, float base, float floor);
+/* the kernel set chosen for this CPU: "avx512", "avx2" or "portable" */
+extern const char *KernName(void);
+/* switches to the named kernel set if the CPU has it (tests, benchmarks) */
+extern bool KernSelect(const char *name);
 
 /* qsort/bsearch comparators for plain integer arrays (ascending) */
 extern int	RecCompareInt64(const void *a, const void *b);
@@ -50,5 +62,16 @@ TopNWouldEnter(const TopNHeap *h, float score, int64_t id)
 extern void TopNPush(TopNHeap *h, float score, int64_t id);
 /* Sorts the kept entries best first, in place (score desc, id asc); returns size */
 extern int	TopNSortDesc(TopNHeap *h);
+
+/* true if row i must not be returned (asked only for rows that would enter) */
+typedef bool (*KernSkipFn) (const void *arg, int32_t i);
+
+/*
+ * Fused dot-and-select: offers s_i = Y_i . x + (base + bias[i]) of every row of
+ * the row-major n x k matrix Y to h (bias may be NULL), without a score array.
+ * False if some score was not finite.
+ */
+extern bool KernDotTopN(TopNHeap *h, const float *Y, int32_t n, int k, const float *x,
+						const float *bias, float base, KernSkipFn skip, const void *arg);
 
 #endif							/* RECSYS_KERNELS_H */

@@ -81,6 +81,26 @@ typedef struct RecKnnParams
 /* EASE options */
 #define REC_EASE_BLOCK_DEFAULT	256
 
+/*
+ * How an interaction's value enters EASE's X (option "values"): its sign
+ * (binary), sign(w) log(1 + |w|) (log) or w itself (raw).  Training writes the
+ * model's seen values so, and serving maps the values of a history it is given
+ * the same way.
+ */
+#define REC_EASE_VALUES_BINARY	0
+#define REC_EASE_VALUES_LOG		1
+#define REC_EASE_VALUES_RAW		2
+
+static inline float
+RecEaseValue(int values, float w)
+{
+	if (values == REC_EASE_VALUES_BINARY)
+		return (float) ((w > 0.0f) - (w < 0.0f));
+	if (values == REC_EASE_VALUES_LOG)
+		return copysignf((float) log1p(fabs((double) w)), w);
+	return w;
+}
+
 typedef struct RecEaseParams
 {
 	float		regularization; /* lambda >= 0 added to the Gram diagonal */

@@ -26,6 +26,7 @@
 #include "utils/numeric.h"
 
 #include "algorithms.h"
+#include "neighbours.h"
 #include "model.h"
 #include "options.h"
 #include "solver.h"
@@ -69,11 +70,12 @@ StaticAssertDecl(IALS_CONFIDENCE_LINEAR == 0 && IALS_CONFIDENCE_LOG == 1,
 const RecOptionSpec IalsOptionSpecs[] = {
 	{"factors", RECSYS_OPTION_INTEGER, 1, RECSYS_MAX_FACTORS, 32, NULL, offsetof(IalsOptions, factors)},
 	{"iterations", RECSYS_OPTION_INTEGER, 0, 10000, 15, NULL, offsetof(IalsOptions, iterations)},
-	{"regularization", RECSYS_OPTION_NUMBER, 0, 1e6, 2, NULL, offsetof(IalsOptions, regularization)},
-	{"alpha", RECSYS_OPTION_NUMBER, 0, 1e6, 10, NULL, offsetof(IalsOptions, alpha)},
+	{"regularization", RECSYS_OPTION_NUMBER, 0, 1e6, 2.25, NULL, offsetof(IalsOptions, regularization)},
+	{"alpha", RECSYS_OPTION_NUMBER, 0, 1e6, 20, NULL, offsetof(IalsOptions, alpha)},
 	{"confidence", RECSYS_OPTION_CHOICE, 0, 0, IALS_CONFIDENCE_LOG, IalsConfidenceChoices,
 	 offsetof(IalsOptions, confidence)},
 	{"epsilon", RECSYS_OPTION_NUMBER, 1e-6, 1e9, 1, NULL, offsetof(IalsOptions, epsilon)},
+	{"confidence_scale", RECSYS_OPTION_NUMBER, 0, 1e38, 0, NULL, offsetof(IalsOptions, confidence_scale)},
 	{"regularization_exponent", RECSYS_OPTION_NUMBER, 0, 1, 0.5, NULL,
 	 offsetof(IalsOptions, regularization_exponent)},
 	{"cg_steps", RECSYS_OPTION_INTEGER, 1, 1024, 32, NULL, offsetof(IalsOptions, cg_steps)},
@@ -88,27 +90,39 @@ static const char *const KnnSimilarityChoices[] = {
 	"cosine", "pearson", "jaccard", "asymmetric_cosine", NULL
 };
 
-/* train_knn (issue 9): defaults as the issue gives them */
+/*
+ * train_knn: defaults from bench/60_defaults.sh, item-based Jaccard with 100
+ * neighbours shrunk by 100 co-occurrences (within a few percent of the best of
+ * its grid on every shape there, where cosine without shrinkage was not)
+ */
 const RecOptionSpec KnnOptionSpecs[] = {
 	{"kind", RECSYS_OPTION_CHOICE, 0, 0, KNN_KIND_ITEM, KnnKindChoices, offsetof(KnnOptions, kind)},
-	{"similarity", RECSYS_OPTION_CHOICE, 0, 0, KNN_SIMILARITY_COSINE, KnnSimilarityChoices,
+	{"similarity", RECSYS_OPTION_CHOICE, 0, 0, KNN_SIMILARITY_JACCARD, KnnSimilarityChoices,
 	offsetof(KnnOptions, similarity)},
 	{"alpha", RECSYS_OPTION_NUMBER, 0, 1, 0.5, NULL, offsetof(KnnOptions, alpha)},
 	{"neighbours", RECSYS_OPTION_INTEGER, 1, 100000, 100, NULL, offsetof(KnnOptions, neighbours)},
-	{"shrinkage", RECSYS_OPTION_NUMBER, 0, 1e6, 0, NULL, offsetof(KnnOptions, shrinkage)},
+	{"shrinkage", RECSYS_OPTION_NUMBER, 0, 1e6, 100, NULL, offsetof(KnnOptions, shrinkage)},
 	{"min_support", RECSYS_OPTION_INTEGER, 1, PG_INT32_MAX, 1, NULL, offsetof(KnnOptions, min_support)},
 	{"normalize", RECSYS_OPTION_BOOLEAN, 0, 0, 0, NULL, offsetof(KnnOptions, normalize)},
 	RECSYS_COMMON_OPTION_SPECS(KnnOptions),
 };
 
+/* how a value enters EASE's X, indexed by REC_EASE_VALUES_* */
+static const char *const EaseValuesChoices[] = {"binary", "log", "raw", NULL};
+
+StaticAssertDecl(REC_EASE_VALUES_BINARY == 0 && REC_EASE_VALUES_LOG == 1 &&
+				 REC_EASE_VALUES_RAW == 2,
+				 "EaseValuesChoices is indexed by REC_EASE_VALUES_*");
+
 /*
- * train_ease (issue 9): the default lambda is a placeholder until the fit
- * chooses it by measurement; neighbours and max_items 0 mean "all".
+ * train_ease: lambda and values from bench/60_defaults.sh (binary values beat
+ * log and raw ones on every shape there); neighbours and max_items 0 mean "all".
  */
 const RecOptionSpec EaseOptionSpecs[] = {
-	{"regularization", RECSYS_OPTION_NUMBER, 0, 1e6, 250, NULL, offsetof(EaseOptions, regularization)},
-	{"neighbours", RECSYS_OPTION_INTEGER, 0, PG_INT32_MAX, 0, NULL, offsetof(EaseOptions, neighbours)},
+	{"regularization", RECSYS_OPTION_NUMBER, 0, 1e6, 1000, NULL, offsetof(EaseOptions, regularization)},
+	{"neighbours", RECSYS_OPTION_INTEGER, 0, PG_INT32_MAX, 200, NULL, offsetof(EaseOptions, neighbours)},
 	{"max_items", RECSYS_OPTION_INTEGER, 0, PG_INT32_MAX, 0, NULL, offsetof(EaseOptions, max_items)},
+	{"values", RECSYS_OPTION_CHOICE, 0, 0, REC_EASE_VALUES_BINARY, EaseValuesChoices, offsetof(EaseOptions, values)},
 	RECSYS_COMMON_OPTION_SPECS(EaseOptions),
 };
 

@@ -102,6 +102,7 @@ typedef struct IalsOptions
 	double		alpha;
 	int64		confidence;		/* IALS_CONFIDENCE_* */
 	double		epsilon;		/* log confidence: scale of the weights */
+	double		confidence_scale;	/* divides alpha; 0: the data's mean f(w) */
 	double		regularization_exponent;	/* nu of the row-scaled lambda */
 	int64		cg_steps;		/* most CG steps per solve */
 	double		cg_tolerance;	/* relative residual that ends a CG solve */
@@ -136,6 +137,7 @@ typedef struct EaseOptions
 	double		regularization; /* lambda added to the Gram matrix's diagonal */
 	int64		neighbours;		/* top-k weights kept per item, 0: all */
 	int64		max_items;		/* keep the most popular items only, 0: all */
+	int64		values;			/* REC_EASE_VALUES_*: how a value enters X */
 } EaseOptions;
 
 /* train_content: profiles of value-weighted item features, scored by cosine */

@@ -393,6 +393,17 @@ int
 RecParallelFor(int nthreads, int64_t n, int64_t chunk, RecChunkFn fn, void *ctx,
 			   const RecControl *ctl)
 {
+	return RecParallelForIdle(nthreads, n, chunk, fn, ctx, ctl, NULL, NULL);
+}
+
+/*
+ * RecParallelFor with the caller's idle work (solver.h): between polls, while
+ * idle reports more, the calling thread runs it instead of waiting.
+ */
+int
+RecParallelForIdle(int nthreads, int64_t n, int64_t chunk, RecChunkFn fn, void *ctx,
+				   const RecControl *ctl, bool (*idle) (void *idle_arg), void *idle_arg)
+{
 	PoolShared	s;
 	PoolWorker	workers[RECSYS_MAX_THREADS];
 	pthread_t	tids[RECSYS_MAX_THREADS];
@@ -484,6 +495,24 @@ RecParallelFor(int nthreads, int64_t n, int64_t chunk, RecChunkFn fn, void *ctx,
 	{
 		struct timespec deadline;
 
+		/* the caller's own work first, as long as it has some (not once stopping) */
+		if (!interrupted && idle != NULL)
+		{
+			bool		more;
+
+			pthread_mutex_unlock(&s.lock);
+			more = idle(idle_arg);
+			if (PoolInterrupted(ctl))
+			{
+				interrupted = true;
+				interrupted_at = PoolNowNs();
+				atomic_store(&s.stop, 1);
+				more = false;
+			}
+			pthread_mutex_lock(&s.lock);
+			if (more || s.running == 0)
+				continue;
+		}
 		clock_gettime(CLOCK_MONOTONIC, &deadline);
 		deadline.tv_nsec += POOL_POLL_NS;
 		if (deadline.tv_nsec >= 1000000000L)

@@ -46,8 +46,10 @@
 
 /* recommend_all: users per SGEMM block, items per tile, result rows per round */
 #define BATCH_BLOCK_USERS	256
-#define BATCH_TILE_ITEMS	4096
+#define BATCH_TILE_ITEMS	1024
 #define BATCH_ROUND_ROWS	(1 << 22)
+/* recommend_all: rounds a long run is cut into, for the overlapped hand-over */
+#define BATCH_MIN_ROUNDS	8
 
 /* candidate lists longer than n_items / this are scored with one sgemv over all items */
 #define DENSE_CANDIDATES_SHARE	4
@@ -328,8 +330,8 @@ RankVector(TopNHeap *h, RecModelEntry *e, const float *x, float base,
 
 	/*
 	 * A short list: one dot product per candidate.  A list covering more than
-	 * 1 / DENSE_CANDIDATES_SHARE of the catalogue: one sgemv over all items is
-	 * cheaper than that many separate dots (BLAS streams the matrix), and then
+	 * 1 / DENSE_CANDIDATES_SHARE of the catalogue: one streaming pass of dot
+	 * products over all items is cheaper than that many scattered ones, and then
 	 * only the candidates are read.
 	 */
 	if (use_cand && n_cand * DENSE_CANDIDATES_SHARE < (int64) m->n_items)
@@ -337,18 +339,17 @@ RankVector(TopNHeap *h, RecModelEntry *e, const float *x, float base,
 								   base, cand, n_cand, blocked);
 	if (use_cand)
 	{
-		cblas_sgemv(CblasRowMajor, CblasNoTrans, m->n_items, m->factors, 1.0f,
-					e->v.item_factors, m->factors, x, 1, 0.0f, e->scores, 1);
+		KernRowDots(e->v.item_factors, m->n_items, m->factors, x, e->scores);
 		return RecSelectDenseCandidates(h, e->scores, e->v.item_bias, base, cand, n_cand,
 										blocked);
 	}
 
-	/* one pass over the item matrix into the entry's scratch, no allocation */
-	cblas_sgemv(CblasRowMajor, CblasNoTrans, m->n_items, m->factors, 1.0f,
-				e->v.item_factors, m->factors, x, 1, 0.0f, e->scores, 1);
-	RecSelectDense(h, e->scores, e->v.item_bias, base, m->n_items, blocked);
-	/* RecSelectDense leaves every item's score in the scratch */
-	return RecAllFinite(e->scores, m->n_items);
+	/*
+	 * The whole catalogue: dot products and selection fused in one pass over the
+	 * item matrix (memory-bound; no BLAS call, no score array)
+	 */
+	return RecSelectFactors(h, e->v.item_factors, m->factors, x, e->v.item_bias, base,
+							m->n_items, blocked);
 }
 
 /* A known user's training interactions as a history (the model's seen row) */
@@ -1022,6 +1023,7 @@ RecHistoryArg(FunctionCallInfo fcinfo, RecModelEntry *e, int items_arg, int valu
 		vals[used] = pairs[j].value;
 		used++;
 	}
+	RecModelMapValues(e, vals, used);
 	hist.items = items;
 	hist.values = vals;
 	hist.n = used;
@@ -1335,6 +1337,158 @@ NeighbourBatchRun(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 				&out, emit, arg);
 }
 
+/*
+ * recommend_all's factor rounds with the hand-over overlapped: while the
+ * workers score round r into one set of output arrays, this thread hands round
+ * r - 1 from the other set to emit (result building, tuplestore), a slice at a
+ * time from RecParallelFor's idle hook.  An error raised by emit is caught,
+ * stops the workers, and is raised again once they have returned: no
+ * PostgreSQL error ever unwinds through the pool.
+ */
+typedef struct BatchPipe
+{
+	RecBatchEmitFn emit;
+	void	   *arg;
+	int			n;				/* results per user */
+	float	   *score[2];		/* the two rounds' output arrays */
+	int64_t    *item[2];
+	int		   *count[2];
+	int			pending;		/* the set being handed over, -1 = none */
+	int64		start;			/* its first user */
+	int64		rows;			/* its users */
+	int64		done;			/* of which handed over */
+	ErrorData  *error;			/* what emit raised, or NULL */
+	MemoryContext cxt;			/* where the error is copied */
+} BatchPipe;
+
+/* users handed to emit per idle call: short, so interrupts are polled often */
+#define BATCH_EMIT_SLICE	256
+
+/* Hands one slice of the pending round to emit; true while some is left */
+static bool
+BatchPipeIdle(void *arg)
+{
+	BatchPipe  *p = (BatchPipe *) arg;
+	MemoryContext old = CurrentMemoryContext;
+	RecBatchOut out;
+	int64		cnt;
+
+	if (p->pending < 0 || p->error != NULL || p->done >= p->rows)
+		return false;
+	cnt = Min((int64) BATCH_EMIT_SLICE, p->rows - p->done);
+	out.n = p->n;
+	out.out_score = p->score[p->pending] + p->done * p->n;
+	out.out_item = p->item[p->pending] + p->done * p->n;
+	out.out_count = p->count[p->pending] + p->done;
+	out.out_fallback = NULL;
+	PG_TRY();
+	{
+		p->emit(p->arg, &out, p->start + p->done, cnt);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(p->cxt);
+		p->error = CopyErrorData();
+		FlushErrorState();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+	p->done += cnt;
+	return p->error == NULL && p->done < p->rows;
+}
+
+/* The pool's interrupt poll: a cancel, or an error that emit raised */
+static bool
+BatchPipeStop(void *arg)
+{
+	BatchPipe  *p = (BatchPipe *) arg;
+
+	return p->error != NULL || RecCancelRequested(NULL);
+}
+
+/* Raises what emit raised, if anything */
+static void
+BatchPipeRethrow(BatchPipe *p)
+{
+	if (p->error != NULL)
+		ReThrowError(p->error);
+}
+
+/*
+ * Runs RecBatchChunk over the users in rounds of `round`, overlapping each
+ * round's scoring with the hand-over of the previous one (BatchPipe).  bt's
+ * output arrays are the first set; the second is allocated here.
+ */
+static void
+BatchRoundsOverlapped(int threads, const int32 *users, int64 n_users, int64 round,
+					  RecBatch *bt, RecBatchEmitFn emit, void *arg)
+{
+	BatchPipe	p;
+	RecControl	ctl = {BatchPipeStop, NULL, NULL};
+	int			cur = 0;
+
+	memset(&p, 0, sizeof(p));
+	p.emit = emit;
+	p.arg = arg;
+	p.n = bt->n;
+	p.score[0] = bt->out_score;
+	p.item[0] = bt->out_item;
+	p.count[0] = bt->out_count;
+	p.score[1] = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * round * bt->n);
+	p.item[1] = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64_t) * round * bt->n);
+	p.count[1] = palloc(sizeof(int) * round);
+	p.pending = -1;
+	p.cxt = CurrentMemoryContext;
+	ctl.arg = &p;
+
+	for (int64 start = 0; start < n_users || p.pending >= 0; start += round)
+	{
+		int64		count = start < n_users ? Min(round, n_users - start) : 0;
+		int			rc = RECSYS_OK;
+
+		CHECK_FOR_INTERRUPTS();
+		if (count > 0)
+		{
+			bt->users = users + start;
+			bt->out_score = p.score[cur];
+			bt->out_item = p.item[cur];
+			bt->out_count = p.count[cur];
+			rc = RecParallelForIdle(threads, count, bt->block, RecBatchChunk, bt, &ctl,
+									BatchPipeIdle, &p);
+		}
+		BatchPipeRethrow(&p);
+		if (rc == RECSYS_STUCK)
+			RecReportStuck("batch scoring");
+		if (rc == RECSYS_INTERRUPTED)
+		{
+			CHECK_FOR_INTERRUPTS();
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("batch scoring was interrupted")));
+		}
+		if (rc != RECSYS_OK)
+			ereport(ERROR,
+					(errcode(rc == RECSYS_ENOMEM ? ERRCODE_OUT_OF_MEMORY :
+							 ERRCODE_INTERNAL_ERROR),
+					 errmsg("batch scoring failed with solver status %d", rc)));
+
+		/* what the workers left of the previous round, then this one is pending */
+		while (BatchPipeIdle(&p))
+			CHECK_FOR_INTERRUPTS();
+		BatchPipeRethrow(&p);
+		if (count > 0)
+		{
+			p.pending = cur;
+			p.start = start;
+			p.rows = count;
+			p.done = 0;
+			cur = 1 - cur;
+		}
+		else
+			p.pending = -1;
+	}
+}
+
 /* The n best unseen items of each of n_users users (recommend.h) */
 void
 RecBatchRun(RecModelEntry *e, const int32 *users, int64 n_users, int n,
@@ -1361,7 +1515,6 @@ RecBatchRunFiltered(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 	int64		round;
 	int32		n_rows;
 	RecBatch	bt;
-	RecBatchOut out;
 
 	if (n_users == 0 || m->n_items == 0 || n == 0 || (f->cand && f->n_cand == 0))
 		return;
@@ -1374,9 +1527,15 @@ RecBatchRunFiltered(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 	/* the workers' OpenBLAS scratch, before any of them starts */
 	RecReserveBlas(threads, "batch scoring");
 
-	/* blocks small enough that every thread gets work, rounds bounded in rows */
+	/*
+	 * Blocks small enough that every thread gets work; rounds bounded in rows,
+	 * and at least BATCH_MIN_ROUNDS of them when that leaves every thread a few
+	 * blocks, so that handing a round over overlaps scoring the next one.
+	 */
 	block = (int) Min((int64) BATCH_BLOCK_USERS, (n_users + threads - 1) / threads);
 	round = Max((int64) block, ((int64) BATCH_ROUND_ROWS / n) / block * block);
+	round = Min(round, Max((int64) block * threads * 4,
+						   (n_users / BATCH_MIN_ROUNDS + block - 1) / block * block));
 	round = Min(round, n_users);
 
 	memset(&bt, 0, sizeof(bt));
@@ -1425,25 +1584,27 @@ RecBatchRunFiltered(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 	bt.xb = palloc(sizeof(float *) * threads);
 	bt.cb = palloc(sizeof(float *) * threads);
 	bt.heaps = palloc(sizeof(TopNHeap *) * threads);
+	bt.bm = palloc(sizeof(float *) * threads);
 	for (int t = 0; t < threads; t++)
 	{
 		bt.xb[t] = palloc(sizeof(float) * block * bt.k);
 		bt.cb[t] = MemoryContextAllocHuge(CurrentMemoryContext,
 										  sizeof(float) * block * bt.tile);
 		bt.heaps[t] = palloc(sizeof(TopNHeap) * block);
+		bt.bm[t] = palloc(sizeof(float) * RECSYS_BATCH_BOUNDS(bt.tile));
 	}
-	out.n = n;
-	out.out_score = bt.out_score;
-	out.out_item = bt.out_item;
-	out.out_count = bt.out_count;
-	out.out_fallback = NULL;
-
 	/* --- approximate top-N hook (ann_sql.h): each user probes the index --- */
 	if (!f->cand && RecAnnUsable(e, f->ann, NULL))
 	{
 		RecAnnIndex ix;
 		RecAnnBatch ab;
+		RecBatchOut out;
 
+		out.n = n;
+		out.out_score = bt.out_score;
+		out.out_item = bt.out_item;
+		out.out_count = bt.out_count;
+		out.out_fallback = NULL;
 		RecAnnView(e->v.ann, &ix);
 		ab.bt = &bt;
 		ab.ix = &ix;
@@ -1459,8 +1620,7 @@ RecBatchRunFiltered(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 					&out, emit, arg);
 		return;
 	}
-	BatchRounds(threads, users, n_users, round, block, RecBatchChunk, &bt, &bt.users,
-				&out, emit, arg);
+	BatchRoundsOverlapped(threads, users, n_users, round, &bt, emit, arg);
 }
 
 /* Where recommend_all's rounds go: the SRF's tuplestore */

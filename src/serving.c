@@ -135,6 +135,125 @@ SelectRow(TopNHeap *h, float *dots, const float *item_bias, float base,
 	}
 }
 
+/* RecIsBlocked as the fused kernel's skip callback */
+static bool
+BlockedSkip(const void *arg, int32_t i)
+{
+	return RecIsBlocked((const RecBlocked *) arg, i);
+}
+
+/*
+ * Ranks the whole catalogue for the user vector x with the fused kernel: one
+ * pass over the item factors, no score array.  False if a score was not finite.
+ */
+bool
+RecSelectFactors(TopNHeap *h, const float *Y, int k, const float *x,
+				 const float *item_bias, float offset, int32_t n_items,
+				 const RecBlocked *b)
+{
+	bool		any = b && (b->n_seen > 0 || b->n_exclude > 0);
+
+	return KernDotTopN(h, Y, n_items, k, x, item_bias, offset,
+					   any ? BlockedSkip : NULL, b);
+}
+
+/*
+ * Offers items first + j, j in [from, to), of a row of dot products, one by one
+ * (the body of BatchSelectRow for a block that may hold an entry)
+ */
+static inline void
+SelectSpan(TopNHeap *h, const float *dots, const float *item_bias, float base,
+		   int32_t first, int32_t from, int32_t to, const RecBlocked *b,
+		   const int32_t *item_of)
+{
+	float		floor = HeapFloor(h);
+
+	for (int32_t j = from; j < to; j++)
+	{
+		int32_t		i = first + j;
+		float		s = ItemScore(dots[j], item_bias, i, base);
+
+		if (!(s >= floor) || !TopNWouldEnter(h, s, i))
+			continue;
+		if (b && RecIsBlocked(b, item_of ? item_of[i] : i))
+			continue;
+		TopNPush(h, s, i);
+		floor = HeapFloor(h);
+	}
+}
+
+/*
+ * Offers the items of block c (KERN_BLOCK items from j0 = c * KERN_BLOCK) that
+ * reach the heap's floor, found with one vector compare
+ */
+static inline void
+SelectBlock(TopNHeap *h, const float *dots, const float *item_bias, const float *bias,
+			float base, int32_t first, int32_t j0, const RecBlocked *b,
+			const int32_t *item_of)
+{
+	float		floor = HeapFloor(h);
+	uint64_t	bits = KernBlockAbove(dots + j0, bias ? bias + j0 : NULL, base, floor);
+
+	while (bits)
+	{
+		int32_t		j = j0 + __builtin_ctzll(bits);
+		int32_t		i = first + j;
+		float		sc = ItemScore(dots[j], item_bias, i, base);
+
+		bits &= bits - 1;
+		if (!(sc >= floor) || !TopNWouldEnter(h, sc, i))
+			continue;
+		if (b && RecIsBlocked(b, item_of ? item_of[i] : i))
+			continue;
+		TopNPush(h, sc, i);
+		floor = HeapFloor(h);
+	}
+}
+
+/*
+ * SelectRow for recommend_all, without writing the scores back.  bmax[c] is
+ * the largest item bias of block c of the row (KERN_BLOCK items; unused
+ * without biases) and bound scratch for as many floats.  Every block gets the
+ * bound dmax + (base + bmax): float sums round monotonically, so no score of
+ * the block exceeds it (a NaN bound never skips).  The block with the best
+ * bound goes first, so that the heap's floor rises at once, then the others in
+ * order, skipping those whose bound is below the floor of a full heap.  The
+ * heap keeps the best entries by (score desc, index asc) whatever order they
+ * come in, so the result is the one SelectRow gives.
+ */
+static void
+BatchSelectRow(TopNHeap *h, const float *dots, const float *item_bias, float base,
+			   int32_t first, int32_t n, const RecBlocked *b, const int32_t *item_of,
+			   const float *bmax, float *bound)
+{
+	int32_t		blocks = n / KERN_BLOCK;
+	const float *bias = item_bias ? item_bias + first : NULL;
+	int32_t		best = -1;
+	float		best_bound = -INFINITY;
+
+	KernBlockMax(dots, blocks, bound);
+	for (int32_t c = 0; c < blocks; c++)
+	{
+		float		v = bias ? bound[c] + (base + bmax[c]) : bound[c] + base;
+
+		bound[c] = v;
+		if (!(v <= best_bound))
+		{
+			best = c;
+			best_bound = isnan(v) ? INFINITY : v;
+		}
+	}
+	if (best >= 0)
+		SelectBlock(h, dots, item_bias, bias, base, first, best * KERN_BLOCK, b, item_of);
+	for (int32_t c = 0; c < blocks; c++)
+	{
+		if (c == best || (h->size == h->cap && bound[c] < h->score[0]))
+			continue;
+		SelectBlock(h, dots, item_bias, bias, base, first, c * KERN_BLOCK, b, item_of);
+	}
+	SelectSpan(h, dots, item_bias, base, first, blocks * KERN_BLOCK, n, b, item_of);
+}
+
 void
 RecSelectDense(TopNHeap *h, float *dots, const float *item_bias, float offset,
 			   int32_t n_items, const RecBlocked *b)
@@ -574,6 +693,7 @@ RecBatchChunk(void *ctx, int thread, int64_t begin, int64_t end)
 	float	   *xb = bt->xb[thread];
 	float	   *cb = bt->cb[thread];
 	TopNHeap   *heaps = bt->heaps[thread];
+	float	   *bm = bt->bm ? bt->bm[thread] : NULL;
 	int			nb = (int) (end - begin);
 	int			known = 0;
 
@@ -608,22 +728,31 @@ RecBatchChunk(void *ctx, int thread, int64_t begin, int64_t end)
 
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, known, tn, k,
 					1.0f, xb, k, bt->Y + (int64_t) t0 * k, k, 0.0f, cb, tn);
+		/* the tile's largest item bias per block, for BatchSelectRow's bounds */
+		if (bm && bt->item_bias)
+			KernBlockMax(bt->item_bias + t0, tn / KERN_BLOCK, bm);
 		for (int r = 0; r < nb; r++)
 		{
 			int32_t		u = bt->users[begin + r];
 			RecBlocked	blocked = {NULL, 0, bt->exclude, bt->n_exclude};
 			float		base;
+			float	   *row;
 
 			if (u < 0)
 				continue;
+			row = cb + (int64_t) q++ * tn;
 			if (bt->seen_ptr)
 			{
 				blocked.seen = bt->seen_items + bt->seen_ptr[u];
 				blocked.n_seen = bt->seen_ptr[u + 1] - bt->seen_ptr[u];
 			}
 			base = bt->mu + (bt->user_bias ? bt->user_bias[u] : 0.0f);
-			SelectRow(&heaps[r], cb + (int64_t) q++ * tn, bt->item_bias, base, t0, tn,
-					  &blocked, bt->item_of);
+			if (bm)
+				BatchSelectRow(&heaps[r], row, bt->item_bias, base, t0, tn, &blocked,
+							   bt->item_of, bm, bm + tn / KERN_BLOCK + 1);
+			else
+				SelectRow(&heaps[r], row, bt->item_bias, base, t0, tn, &blocked,
+						  bt->item_of);
 		}
 	}
 

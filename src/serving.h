@@ -50,6 +50,15 @@ RecIsBlocked(const RecBlocked *b, int32_t item)
 extern void RecSelectDense(TopNHeap *h, float *dots, const float *item_bias,
 						   float offset, int32_t n_items, const RecBlocked *b);
 
+/*
+ * The whole catalogue for user vector x (Y: n_items x k item factors) in one
+ * fused pass of dot products and selection, without BLAS or a score array;
+ * false if a score was not finite
+ */
+extern bool RecSelectFactors(TopNHeap *h, const float *Y, int k, const float *x,
+							 const float *item_bias, float offset, int32_t n_items,
+							 const RecBlocked *b);
+
 /* Scores only the listed items (sorted, unique) with one dot product each; false if a score was not finite */
 extern bool RecSelectCandidates(TopNHeap *h, const float *x, const float *Y, int k,
 								const float *item_bias, float offset,
@@ -236,7 +245,12 @@ typedef struct RecBatch
 	float	  **xb;				/* [thread] block x k gathered user rows */
 	float	  **cb;				/* [thread] block x tile scores */
 	TopNHeap  **heaps;			/* [thread] block heaps */
+	float	  **bm;				/* [thread] RECSYS_BATCH_BOUNDS(tile) floats, or
+								 * NULL: no block bounds (slower selection) */
 } RecBatch;
+
+/* floats of a RecBatch.bm scratch for tiles of `tile` items (bias maxima, bounds) */
+#define RECSYS_BATCH_BOUNDS(tile)	(2 * ((tile) / KERN_BLOCK + 1))
 
 extern int	RecBatchChunk(void *ctx, int thread, int64_t begin, int64_t end);
 

@@ -76,6 +76,18 @@ typedef int (*RecChunkFn) (void *ctx, int thread, int64_t begin, int64_t end);
 extern int	RecParallelFor(int nthreads, int64_t n, int64_t chunk,
 						   RecChunkFn fn, void *ctx, const RecControl *ctl);
 
+/*
+ * RecParallelFor that also calls idle(idle_arg) on the calling thread while the
+ * workers run, between its interrupt polls, for work of the caller's own that
+ * overlaps theirs (it may use the PostgreSQL API: it runs on the backend's
+ * thread, but must not raise errors).  idle returns true while it has more, and
+ * is then called again at once instead of after a wait.  Never called when the
+ * range runs on the calling thread alone.
+ */
+extern int	RecParallelForIdle(int nthreads, int64_t n, int64_t chunk,
+							   RecChunkFn fn, void *ctx, const RecControl *ctl,
+							   bool (*idle) (void *idle_arg), void *idle_arg);
+
 /* Explicit ALS: r ~ mu + b_u + b_i + x_u . y_i, weighted-lambda regularisation */
 typedef struct AlsParams
 {
@@ -124,6 +136,24 @@ IalsConfidenceExcess(int confidence, float alpha, float epsilon, float w)
 	if (confidence == IALS_CONFIDENCE_LOG)
 		return alpha * (float) log1p((double) a / (double) epsilon);
 	return alpha * a;
+}
+
+/*
+ * The alpha training and fold-in use: alpha / scale, both as the model's options
+ * record them (float4), computed in double then rounded, the same on both sides
+ * (a scale of 0, which no trained model records, leaves alpha as it is; a
+ * quotient beyond float4 is its largest value, whose confidences overflow and are
+ * refused where they are computed)
+ */
+static inline float
+IalsEffectiveAlpha(double alpha, double scale)
+{
+	double		q;
+
+	if (!((float) scale > 0.0f))
+		return (float) alpha;
+	q = (double) (float) alpha / (double) (float) scale;
+	return q < 3.4e38 ? (float) q : 3.4e38f;
 }
 
 /* lambda_r of a row with confidence excess sum_d over n_other rows of the other side */

@@ -240,6 +240,7 @@ RecOverlayFind(RecModelEntry *e, text *name, Oid owner, int64 user_id, RecOverla
 			hvals[used] = ((const float *) ARR_DATA_PTR(vals))[j];
 			used++;
 		}
+		RecModelMapValues(e, hvals, used);
 		ov->hist.items = items;
 		ov->hist.values = hvals;
 		ov->hist.n = used;

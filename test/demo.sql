@@ -57,7 +57,7 @@ SELECT recsys.train('movies', 'als', 'SELECT user_id, item_id, rating FROM ratin
          '{"factors": 32, "iterations": 10, "regularization": 0.05}') ->> 'n_interactions'
        AS movies_interactions;
 SELECT recsys.train('plays', 'ials', 'SELECT user_id, item_id, plays FROM plays',
-         '{"factors": 32, "iterations": 10, "alpha": 1, "regularization": 10}') ->> 'n_interactions'
+         '{"factors": 32, "iterations": 10}') ->> 'n_interactions'
        AS plays_interactions;
 SELECT name, model_info->>'algorithm' AS algorithm, trained_at IS NOT NULL AS trained
   FROM (SELECT name, recsys.model_info(model) AS model_info, trained_at FROM recsys.models) s

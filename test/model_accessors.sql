@@ -1,7 +1,7 @@
 -- The model accessors: model_info, user/item_factors, user/item_vector, predict,
 -- checked against each other and against the training data.
 BEGIN;
-SELECT plan(42);
+SELECT plan(43);
 
 CREATE TABLE acc_ratings AS
 SELECT u::bigint * 3 AS user_id, (i * 10 + 5)::bigint AS item_id,
@@ -41,9 +41,12 @@ SELECT is((pg_temp.info('als') ->> 'iterations')::int, 4, 'iterations run');
 SELECT is(pg_temp.info('als') -> 'options',
 		  '{"factors": 3, "iterations": 4, "regularization": 0.1, "biases": true, "seed": 42, "keep_interactions": true, "verbose": false}'::jsonb,
 		  'options of train_als: given values and defaults');
-SELECT is(pg_temp.info('ials') -> 'options',
-		  '{"factors": 4, "iterations": 3, "regularization": 2, "alpha": 10, "confidence": "log", "epsilon": 1, "regularization_exponent": 0.5, "cg_steps": 32, "cg_tolerance": 0.0001, "solver": "cg", "seed": 42, "keep_interactions": true, "verbose": false}'::jsonb,
+SELECT is((pg_temp.info('ials') -> 'options') - 'confidence_scale',
+		  '{"factors": 4, "iterations": 3, "regularization": 2.25, "alpha": 20, "confidence": "log", "epsilon": 1, "regularization_exponent": 0.5, "cg_steps": 32, "cg_tolerance": 0.0001, "solver": "cg", "seed": 42, "keep_interactions": true, "verbose": false}'::jsonb,
 		  'options of train_ials: given values and defaults');
+SELECT cmp_ok(abs((pg_temp.info('ials') -> 'options' ->> 'confidence_scale')::float8
+				  - (SELECT avg(ln(1 + abs(rating))) FROM acc_ratings)), '<', 1e-6::float8,
+			  'options of train_ials: the confidence scale training computed, the mean of ln(1 + w)');
 SELECT is((pg_temp.info('als') ->> 'rating_min')::real, (SELECT min(rating) FROM acc_ratings), 'rating_min');
 SELECT is((pg_temp.info('als') ->> 'rating_max')::real, (SELECT max(rating) FROM acc_ratings), 'rating_max');
 SELECT ok(abs((pg_temp.info('als') ->> 'global_mean')::float8 - (SELECT avg(rating) FROM acc_ratings)) < 1e-5,
@@ -58,8 +61,13 @@ SELECT alike(pg_temp.info('als') ->> 'uuid', '________-____-4___-____-__________
 SELECT isnt(pg_temp.info('als') ->> 'uuid', pg_temp.info('als2') ->> 'uuid', 'every training gets a new uuid');
 SELECT is((pg_temp.info('als') ->> 'has_interactions')::boolean, true, 'has_interactions by default');
 SELECT is((pg_temp.info('noseen') ->> 'has_interactions')::boolean, false, 'keep_interactions false');
+-- (the options differ too, "keep_interactions": false being one byte longer: each
+-- options section is its JSON text and a NUL, 8-aligned)
+CREATE FUNCTION pg_temp.options_bytes(name text) RETURNS int LANGUAGE sql AS
+	$$ SELECT (length((pg_temp.info(name) -> 'options')::text) + 1 + 7) / 8 * 8 $$;
 SELECT is((pg_temp.info('ials') ->> 'bytes')::int - (pg_temp.info('noseen') ->> 'bytes')::int,
-		  3 * 24 + 8 * (((pg_temp.info('ials') ->> 'n_users')::int + 1)) + 2 * ((4 * (pg_temp.info('ials') ->> 'n_interactions')::int + 7) / 8) * 8,
+		  3 * 24 + 8 * (((pg_temp.info('ials') ->> 'n_users')::int + 1)) + 2 * ((4 * (pg_temp.info('ials') ->> 'n_interactions')::int + 7) / 8) * 8
+		  + pg_temp.options_bytes('ials') - pg_temp.options_bytes('noseen'),
 		  'the seen interactions take three directory entries, (n_users + 1) * 8 and twice n_interactions * 4 bytes (items and values, 8-aligned)');
 SELECT is(recsys.model_info(NULL), NULL, 'model_info(NULL) is NULL');
 

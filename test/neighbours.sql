@@ -18,10 +18,10 @@ CREATE TEMP TABLE clus AS
 CREATE TEMP TABLE clus_train AS SELECT * FROM clus WHERE recsys.fold(user_id, item_id, 5) <> 0;
 CREATE TEMP TABLE clus_test AS SELECT * FROM clus WHERE recsys.fold(user_id, item_id, 5) = 0;
 CREATE TEMP TABLE models AS
-	SELECT 'item' AS kind, recsys.train_knn(user_id, item_id, value, '{"neighbours": 10}') AS m
+	SELECT 'item' AS kind, recsys.train_knn(user_id, item_id, value, '{"neighbours": 10, "similarity": "cosine", "shrinkage": 0}') AS m
 	FROM clus_train
 	UNION ALL
-	SELECT 'user', recsys.train_knn(user_id, item_id, value, '{"kind": "user", "neighbours": 50}')
+	SELECT 'user', recsys.train_knn(user_id, item_id, value, '{"kind": "user", "neighbours": 50, "similarity": "cosine", "shrinkage": 0}')
 	FROM clus_train
 	UNION ALL
 	SELECT 'ease', recsys.train_ease(user_id, item_id, value, '{"regularization": 50}')
@@ -74,15 +74,15 @@ CREATE TEMP TABLE small AS
 	FROM generate_series(1, 40) AS u, generate_series(1, 15) AS i
 	WHERE abs(hashint4(u * 13 + i * 7)) % 2 = 0;
 CREATE TEMP TABLE small_models AS
-	SELECT 'cosine' AS sim, recsys.train_knn(user_id, item_id, rating, '{"neighbours": 100}') AS m FROM small
+	SELECT 'cosine' AS sim, recsys.train_knn(user_id, item_id, rating, '{"neighbours": 100, "similarity": "cosine", "shrinkage": 0}') AS m FROM small
 	UNION ALL
-	SELECT 'pearson', recsys.train_knn(user_id, item_id, rating, '{"neighbours": 100, "similarity": "pearson"}') FROM small
+	SELECT 'pearson', recsys.train_knn(user_id, item_id, rating, '{"neighbours": 100, "similarity": "pearson", "shrinkage": 0}') FROM small
 	UNION ALL
-	SELECT 'jaccard', recsys.train_knn(user_id, item_id, rating, '{"neighbours": 100, "similarity": "jaccard"}') FROM small
+	SELECT 'jaccard', recsys.train_knn(user_id, item_id, rating, '{"neighbours": 100, "similarity": "jaccard", "shrinkage": 0}') FROM small
 	UNION ALL
-	SELECT 'shrunk', recsys.train_knn(user_id, item_id, rating, '{"neighbours": 100, "shrinkage": 10}') FROM small
+	SELECT 'shrunk', recsys.train_knn(user_id, item_id, rating, '{"neighbours": 100, "similarity": "cosine", "shrinkage": 10}') FROM small
 	UNION ALL
-	SELECT 'user', recsys.train_knn(user_id, item_id, rating, '{"neighbours": 100, "kind": "user"}') FROM small;
+	SELECT 'user', recsys.train_knn(user_id, item_id, rating, '{"neighbours": 100, "kind": "user", "similarity": "cosine", "shrinkage": 0}') FROM small;
 
 -- the similarities as SQL computes them, per ordered pair of items
 CREATE TEMP TABLE sql_sims AS
@@ -173,7 +173,7 @@ SELECT is((SELECT array_agg(r.item_id) FROM small_models AS sm,
 
 -- EASE against its normal equations: (G + lambda I) B = G off the diagonal
 CREATE TEMP TABLE ease_small AS
-	SELECT recsys.train_ease(user_id, item_id, 1, '{"regularization": 10}') AS m FROM small;
+	SELECT recsys.train_ease(user_id, item_id, 1, '{"regularization": 10, "neighbours": 0}') AS m FROM small;
 SELECT ok((WITH g AS (SELECT a.item_id AS i, b.item_id AS j, count(*)::float8 AS v
 					  FROM small AS a JOIN small AS b USING (user_id) GROUP BY 1, 2),
 			   gl AS (SELECT i, j, v + CASE WHEN i = j THEN 10 ELSE 0 END AS v FROM g),
@@ -186,7 +186,7 @@ SELECT ok((WITH g AS (SELECT a.item_id AS i, b.item_id AS j, count(*)::float8 AS
 		  'EASE weights solve (G + lambda I) B = G off the diagonal');
 SELECT is((SELECT count(*) FROM ease_small AS e, (SELECT DISTINCT item_id FROM small) AS j,
 				  recsys.similar_items(e.m, j.item_id, 100) AS s),
-		  15::bigint * 14, 'EASE keeps every weight by default');
+		  15::bigint * 14, 'EASE keeps every weight with neighbours 0');
 SELECT is((SELECT max(c) FROM (SELECT count(*) AS c FROM ease_small AS e0,
 		   (SELECT recsys.train_ease(user_id, item_id, 1, '{"neighbours": 4}') AS m FROM small) AS e,
 		   (SELECT DISTINCT item_id FROM small) AS j, recsys.similar_items(e.m, j.item_id, 100) AS s
@@ -283,7 +283,7 @@ SELECT throws_ok($$SELECT recsys.train_ease(1, 1, 1, '{"neighbours": -1}')$$, '2
 SELECT throws_ok($$SELECT recsys.train_ease(1, 1, 1, '{"max_items": -1}')$$, '22023', NULL, 'max_items must not be negative');
 SELECT is((SELECT count(*) FROM (SELECT recsys.train_ease(u, 1, 1) AS m FROM generate_series(1, 3) AS u) AS t,
 				  recsys.similar_items(t.m, 1, 5)), 0::bigint, 'EASE over one item: no weights');
-SELECT is((SELECT count(*) FROM models AS md, (SELECT recsys.train_knn(user_id, item_id, value, '{"similarity": "asymmetric_cosine", "alpha": 0.5}') AS m
+SELECT is((SELECT count(*) FROM models AS md, (SELECT recsys.train_knn(user_id, item_id, value, '{"similarity": "asymmetric_cosine", "alpha": 0.5, "shrinkage": 0}') AS m
 																  FROM clus_train) AS a,
 				  (SELECT DISTINCT item_id FROM clus_train WHERE item_id <= 50) AS i,
 				  recsys.similar_items(a.m, i.item_id, 10) AS x

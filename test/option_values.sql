@@ -25,7 +25,7 @@ FROM (VALUES ('als', 'factors'), ('als', 'iterations'), ('als', 'regularization'
 			 ('ials', 'factors'), ('ials', 'iterations'), ('ials', 'regularization'), ('ials', 'alpha'),
 			 ('ials', 'cg_steps'), ('ials', 'solver'), ('ials', 'seed'), ('ials', 'keep_interactions'),
 			 ('ials', 'confidence'), ('ials', 'epsilon'), ('ials', 'regularization_exponent'), ('ials', 'cg_tolerance'),
-			 ('ials', 'verbose')) o(agg, opt),
+			 ('ials', 'confidence_scale'), ('ials', 'verbose')) o(agg, opt),
 	 (VALUES ('1e400'), ('-1e400'), ('1' || repeat('0', 400)), ('1e-400'), ('0.' || repeat('1', 400)),
 			 ('"' || repeat('x', 1000) || '"'), ('123456789012345678901234567890')) v(val),
 	 LATERAL pg_temp.error_of(format('SELECT recsys.train_%s(user_id, item_id, rating, %L::jsonb) FROM ov_ratings',

@@ -111,8 +111,8 @@ SELECT isnt(pg_temp.payload((SELECT recsys.train_als(user_id, item_id, rating, '
 			pg_temp.payload(pg_temp.m('als')), 'the seed changes the model');
 SELECT is(pg_temp.payload((SELECT recsys.train_als(user_id, item_id, rating, '{"factors": 4, "iterations": 3, "seed": 42.0}') FROM tr)),
 		  pg_temp.payload(pg_temp.m('als')), 'an integral number written as 42.0 is accepted');
-SELECT is(pg_temp.info((SELECT recsys.train_ials(user_id, item_id, rating, '{"factors": 2, "iterations": 1, "solver": "cholesky", "alpha": 0, "cg_steps": 100, "regularization": 0}') FROM tr), 'options')::jsonb,
-		  '{"factors": 2, "iterations": 1, "regularization": 0, "alpha": 0, "confidence": "log", "epsilon": 1, "regularization_exponent": 0.5, "cg_steps": 100, "cg_tolerance": 0.0001, "solver": "cholesky", "seed": 42, "keep_interactions": true, "verbose": false}',
+SELECT is(pg_temp.info((SELECT recsys.train_ials(user_id, item_id, rating, '{"factors": 2, "iterations": 1, "solver": "cholesky", "alpha": 0, "cg_steps": 100, "regularization": 0, "confidence_scale": 1e38}') FROM tr), 'options')::jsonb,
+		  '{"factors": 2, "iterations": 1, "regularization": 0, "alpha": 0, "confidence": "log", "epsilon": 1, "confidence_scale": 1e38, "regularization_exponent": 0.5, "cg_steps": 100, "cg_tolerance": 0.0001, "solver": "cholesky", "seed": 42, "keep_interactions": true, "verbose": false}',
 		  'implicit options at their limits');
 
 -- options: every error names the key and what is allowed

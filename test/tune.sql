@@ -104,7 +104,7 @@ SELECT ok((SELECT (metrics ->> 'test_rows')::float8 / 9000 BETWEEN 0.27 AND 0.33
 -- a trial over recsys.max_train_mb fails alone and is recorded with its error
 SET recsys.max_train_mb = 16;
 SELECT is(recsys.tune('tn_mem', 'SELECT user_id, item_id, 1 FROM recsys.synthetic_ratings(500, 3000, 20000, seed => 9)',
-	'{"method": "grid", "algorithms": ["ease"], "space": {"ease": {"regularization": 100, "max_items": [0, 100]}}}')
+	'{"method": "grid", "algorithms": ["ease"], "space": {"ease": {"regularization": 100, "neighbours": 0, "max_items": [0, 100]}}}')
 	-> 'trial', '2'::jsonb, 'the trial within the memory limit wins');
 SELECT ok((SELECT error LIKE '%recsys.max_train_mb%' AND score IS NULL AND metrics IS NULL
 		   FROM recsys.tuning_trials WHERE name = 'tn_mem' AND trial = 1),
