@@ -280,16 +280,21 @@ RecFitIals(const RecFitInput *in, RecFitOutput *out)
 
 	/*
 	 * The model records the scale it was trained with: fold-in divides by it.
-	 * train_hybrid runs this fit with its own options, which have no
-	 * confidence_scale: its alpha stays unscaled, as its fold-in reads it.
+	 * train_hybrid runs this fit on the ials part of its own options, which
+	 * come first in them, and records its whole options object.
 	 */
-	if (in->algorithm->code == RECSYS_ALG_IALS)
+	scaled.confidence_scale = IalsConfidenceScale(o, &in->data->ratings);
+	if (in->algorithm->code == RECSYS_ALG_HYBRID)
 	{
-		scaled.confidence_scale = IalsConfidenceScale(o, &in->data->ratings);
-		with_scale.options_json = RecOptionsJson(in->algorithm->code, &scaled);
+		HybridOptions hybrid = *(const HybridOptions *) in->options;
+
+		StaticAssertStmt(offsetof(HybridOptions, ials) == 0,
+						 "RecFitHybrid passes its options' ials part as the whole");
+		hybrid.ials.confidence_scale = scaled.confidence_scale;
+		with_scale.options_json = RecOptionsJson(in->algorithm->code, &hybrid);
 	}
 	else
-		scaled.confidence_scale = 1.0;
+		with_scale.options_json = RecOptionsJson(in->algorithm->code, &scaled);
 	m = CreateFactorModel(&with_scale, IalsFlags(o), (int) o->factors, &l);
 
 	memset(&f, 0, sizeof(f));

@@ -78,7 +78,7 @@ static const DefaultSpace DefaultSpaces[] = {
 	{"als", true,
 	"{\"factors\": [8, 16, 32, 64], \"regularization\": {\"min\": 0.01, \"max\": 10, \"log\": true}}"},
 	{"ials", false,
-	"{\"factors\": [8, 16, 32, 64], \"regularization\": {\"min\": 0.2, \"max\": 50, \"log\": true},"
+	"{\"factors\": [8, 16, 32, 64], \"regularization\": {\"min\": 0.1, \"max\": 10, \"log\": true},"
 	" \"alpha\": {\"min\": 1, \"max\": 100, \"log\": true}}"},
 	{"knn", false,
 	"{\"neighbours\": [10, 25, 50, 100, 200, 400], \"shrinkage\": [0, 10, 100],"

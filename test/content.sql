@@ -3,7 +3,7 @@
 -- placed by their features before anyone touched them (planted factors through
 -- recsys.synthetic_item_features), catalogue rows, cold-start fallbacks, errors.
 BEGIN;
-SELECT plan(34);
+SELECT plan(37);
 SET LOCAL recsys.threads = 2;
 SET LOCAL search_path = public, recsys;
 
@@ -149,6 +149,22 @@ SELECT is((SELECT count(*) FROM models h, models z, item_counts c
 		  'items with fewer interactions are blended with their mapped factors');
 SELECT cmp_ok((SELECT count(*) FROM item_counts WHERE n < 20), '>', 100::bigint, 'the data has items below cold_threshold');
 SELECT is((SELECT recsys.model_info(m) ->> 'algorithm' FROM models WHERE kind = 'hybrid'), 'hybrid', 'model_info says hybrid');
+-- the implicit hybrid scales alpha by the data as train_ials does, and records it
+SELECT ok((SELECT abs((recsys.model_info(m) -> 'options' ->> 'confidence_scale')::float8
+					  - (SELECT avg(ln(1 + rating)) FROM source WHERE user_id IS NOT NULL)) < 1e-5
+		   FROM models WHERE kind = 'hybrid0'),
+		  'hybrid records confidence_scale = the mean ln(1 + w) of its interactions');
+SELECT is((SELECT recsys.model_info(m) -> 'options' -> 'confidence_scale' FROM models WHERE kind = 'hybrid0'),
+		  (SELECT recsys.model_info(m) -> 'options' -> 'confidence_scale' FROM models WHERE kind = 'ials'),
+		  'the same scale as train_ials on the same interactions');
+SELECT cmp_ok((SELECT avg(overlap) FROM (
+			SELECT (SELECT count(*) FROM recsys.recommend(mo.m, u.user_id, 10) a
+					JOIN recsys.recommend_by_items(mo.m, u.items, u.vals, 10) b USING (item_id)) AS overlap
+			FROM models mo,
+				 (SELECT user_id, array_agg(item_id) AS items, array_agg(rating::real) AS vals
+				  FROM source WHERE user_id BETWEEN 1 AND 40 GROUP BY user_id) u
+			WHERE mo.kind = 'hybrid0') o), '>=', 8::numeric,
+		  'a hybrid user folded in from their history gets nearly their trained list');
 SELECT lives_ok($$SELECT recsys.train_hybrid(user_id, item_id, 1 + (rating > 3)::int, features, '{"factors": 4, "explicit": true}') FROM source$$,
 				'explicit hybrid trains on ratings');
 SELECT ok((SELECT count(*) = 3 FROM models mo, LATERAL recsys.recommend_all(mo.m, 3, users => ARRAY[1, 2, 3]::bigint[]) WHERE mo.kind = 'hybrid' AND rank = 1),
