@@ -1214,6 +1214,360 @@ COMMENT ON AGGREGATE recsys.train_ease(bigint, bigint, real) IS
 	'trains an EASE item-item model (closed form; binary values, lambda 1000, 200 neighbours) with default options';
 COMMENT ON AGGREGATE recsys.train_ease(bigint, bigint, real, jsonb) IS
 	'trains an EASE item-item model (regularization, neighbours, max_items, values)';
+
+-- ---------------------------------------------------------------------------
+-- Sharding (README "Scaling out: sharding"): interactions partitioned by hash of
+-- user_id over postgres_fdw foreign tables.  recsys.publish copies a registry
+-- model to every shard; grouped by the partition key, the serving helpers and
+-- the per-row ALS solves run on the shards (postgres_fdw's extensions 'recsys'
+-- option ships them) and only their results come back.
+-- ---------------------------------------------------------------------------
+
+CREATE TYPE recsys.factor_row AS (factors recsys.vec, bias real, n integer, loss double precision);
+COMMENT ON TYPE recsys.factor_row IS
+	'what recsys.solve_users and recsys.solve_items return per row: its factors, its bias (0 without biases), its distinct interactions and its share of the ALS objective';
+
+CREATE FUNCTION recsys.solve_transfn(internal, bigint, bigint, real, recsys.model, jsonb)
+	RETURNS internal
+	AS 'MODULE_PATHNAME', 'solve_transfn'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.solve_transfn(internal, bigint, bigint, real, recsys.model, jsonb) IS
+	'transition function of recsys.solve_users and recsys.solve_items: collects the interactions of one group';
+
+CREATE FUNCTION recsys.solve_users_final(internal) RETURNS recsys.factor_row
+	AS 'MODULE_PATHNAME', 'solve_users_final'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.solve_users_final(internal) IS
+	'final function of recsys.solve_users: the ALS solve of one user against the item factors of the model';
+
+CREATE FUNCTION recsys.solve_items_final(internal) RETURNS recsys.factor_row
+	AS 'MODULE_PATHNAME', 'solve_items_final'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.solve_items_final(internal) IS
+	'final function of recsys.solve_items: the ALS solve of one item against the user factors of the model';
+
+CREATE AGGREGATE recsys.solve_users(user_id bigint, item_id bigint, value real,
+									items recsys.model, options jsonb) (
+	SFUNC = recsys.solve_transfn,
+	STYPE = internal,
+	FINALFUNC = recsys.solve_users_final,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE recsys.solve_users(bigint, bigint, real, recsys.model, jsonb) IS
+	'one explicit ALS user solve per group (GROUP BY user_id) against the item factors, item biases and global mean of the model (a constant or parameter: the same value for every row), with the als options given; the step recsys.train_distributed runs on each shard';
+
+CREATE AGGREGATE recsys.solve_items(item_id bigint, user_id bigint, value real,
+									users recsys.model, options jsonb) (
+	SFUNC = recsys.solve_transfn,
+	STYPE = internal,
+	FINALFUNC = recsys.solve_items_final,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE recsys.solve_items(bigint, bigint, real, recsys.model, jsonb) IS
+	'one explicit ALS item solve per group (GROUP BY item_id) against the user factors and biases of the model (a constant or parameter: the same value for every row); its loss adds the item''s squared residuals';
+
+CREATE FUNCTION recsys.factor_model(options jsonb, user_ids bigint[], item_ids bigint[],
+									user_factors recsys.vec[] DEFAULT NULL,
+									item_factors recsys.vec[] DEFAULT NULL,
+									user_bias real[] DEFAULT NULL,
+									item_bias real[] DEFAULT NULL,
+									item_counts integer[] DEFAULT NULL,
+									global_mean real DEFAULT 0,
+									rating_min real DEFAULT NULL,
+									rating_max real DEFAULT NULL,
+									train_loss double precision DEFAULT NULL,
+									iterations integer DEFAULT 0,
+									algorithm text DEFAULT 'als')
+	RETURNS recsys.model
+	AS 'MODULE_PATHNAME', 'factor_model'
+	LANGUAGE C VOLATILE PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.factor_model(jsonb, bigint[], bigint[], recsys.vec[], recsys.vec[], real[], real[], integer[], real, real, real, double precision, integer, text) IS
+	'a factor model (algorithm als or ials, with that algorithm''s options) from its parts: ascending ids, one factor vector per id (NULL: the initial factors training starts from with options.seed), biases and item counts (NULL: zeros; ials has no biases and a global mean of 0); it keeps no interactions';
+
+CREATE FUNCTION recsys.factor_gram_product(m recsys.model) RETURNS double precision
+	AS 'MODULE_PATHNAME', 'factor_gram_product'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.factor_gram_product(recsys.model) IS
+	'the sum over every (user, item) pair of the squared score x_u . y_i, from the Gram matrices of the two factor sides: the unobserved pairs'' part of the implicit ALS objective, which recsys.train_distributed adds to the per-row losses';
+
+CREATE FUNCTION recsys.train_distributed(by_user regclass, by_item regclass,
+										 value_column name DEFAULT 'rating',
+										 options jsonb DEFAULT '{}',
+										 algorithm text DEFAULT 'als')
+	RETURNS recsys.model
+	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp
+	SET enable_partitionwise_aggregate = on
+AS $$
+DECLARE
+	opts		jsonb := COALESCE(options, '{}');
+	iterations	integer;
+	report		boolean;
+	users		bigint[];
+	items		bigint[];
+	user_f		recsys.vec[];
+	item_f		recsys.vec[];
+	user_b		real[];
+	item_b		real[];
+	counts		integer[];
+	mu			real;
+	vmin		real;
+	vmax		real;
+	user_loss	double precision;
+	item_loss	double precision;
+	loss		double precision;
+	m			recsys.model;
+	started		timestamptz;
+	explicit	boolean;
+	scale		real;
+BEGIN
+	IF by_user IS NULL OR by_item IS NULL OR value_column IS NULL OR algorithm IS NULL THEN
+		RAISE EXCEPTION 'by_user, by_item, value_column and algorithm must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF algorithm NOT IN ('als', 'ials') THEN
+		RAISE EXCEPTION 'train_distributed trains als or ials, got "%"', pg_catalog.left(algorithm, 64)
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	explicit := algorithm = 'als';
+	-- the user ids and the mean, min and max value, summed per user on the shards
+	EXECUTE format(
+		'SELECT pg_catalog.array_agg(s.u ORDER BY s.u),
+				(pg_catalog.sum(s.total) OPERATOR(pg_catalog./) pg_catalog.sum(s.n))::pg_catalog.float4,
+				pg_catalog.min(s.lo), pg_catalog.max(s.hi)
+		 FROM (SELECT t.user_id, pg_catalog.sum(t.%1$I::pg_catalog.float4::pg_catalog.float8),
+					  pg_catalog.count(t.%1$I), pg_catalog.min(t.%1$I::pg_catalog.float4),
+					  pg_catalog.max(t.%1$I::pg_catalog.float4)
+			   FROM %2$s AS t
+			   WHERE t.item_id IS NOT NULL AND t.%1$I IS NOT NULL
+			   GROUP BY t.user_id) AS s(u, total, n, lo, hi)
+		 WHERE s.u IS NOT NULL', value_column, by_user)
+		INTO users, mu, vmin, vmax;
+	EXECUTE format(
+		'SELECT pg_catalog.array_agg(s.i ORDER BY s.i)
+		 FROM (SELECT t.item_id FROM %2$s AS t
+			   WHERE t.user_id IS NOT NULL AND t.%1$I IS NOT NULL
+			   GROUP BY t.item_id) AS s(i)
+		 WHERE s.i IS NOT NULL', value_column, by_item)
+		INTO items;
+	IF users IS NULL OR items IS NULL THEN
+		RAISE EXCEPTION 'train_distributed found no interactions in %', by_user
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	-- the initial model: train_als's initial factors for these ids (checks the options)
+	IF NOT explicit THEN
+		mu := 0;
+	END IF;
+	m := recsys.factor_model(opts, users, items, global_mean => mu,
+							 rating_min => vmin, rating_max => vmax, algorithm => algorithm);
+	-- implicit: alpha is scaled by the mean confidence excess of the interactions,
+	-- as train_ials scales it, unless options.confidence_scale gives the scale
+	IF NOT explicit
+	   AND COALESCE((recsys.model_info(m) -> 'options' ->> 'confidence_scale')::float8, 0) <= 0 THEN
+		EXECUTE format(
+			'SELECT (pg_catalog.sum(s.total) OPERATOR(pg_catalog./) pg_catalog.sum(s.n))::pg_catalog.float4
+			 FROM (SELECT t.user_id,
+						  pg_catalog.sum(CASE WHEN $1
+								THEN pg_catalog.ln(1::pg_catalog.float8 OPERATOR(pg_catalog.+)
+									pg_catalog.abs(t.%1$I::pg_catalog.float4)::pg_catalog.float8
+									OPERATOR(pg_catalog./) $2)::pg_catalog.float4
+								ELSE pg_catalog.abs(t.%1$I::pg_catalog.float4) END::pg_catalog.float8),
+						  pg_catalog.count(t.%1$I)
+				   FROM %2$s AS t
+				   WHERE t.user_id IS NOT NULL AND t.item_id IS NOT NULL AND t.%1$I IS NOT NULL
+				   GROUP BY t.user_id) AS s(u, total, n)', value_column, by_user)
+			INTO scale
+			USING (recsys.model_info(m) -> 'options' ->> 'confidence') = 'log',
+				  (recsys.model_info(m) -> 'options' ->> 'epsilon')::pg_catalog.float8;
+		IF scale IS NULL OR NOT scale > 0 THEN
+			scale := 1;
+		END IF;
+		opts := opts || pg_catalog.jsonb_build_object('confidence_scale', scale);
+		m := recsys.factor_model(opts, users, items, global_mean => mu,
+								 rating_min => vmin, rating_max => vmax, algorithm => algorithm);
+	END IF;
+	iterations := (recsys.model_info(m) -> 'options' ->> 'iterations')::integer;
+	report := (recsys.model_info(m) -> 'options' ->> 'verbose')::boolean;
+
+	FOR it IN 1 .. iterations LOOP
+		started := pg_catalog.clock_timestamp();
+		-- each shard solves its users against the broadcast item factors
+		EXECUTE format(
+			'SELECT pg_catalog.array_agg(s.id ORDER BY s.id),
+					pg_catalog.array_agg((s.r).factors ORDER BY s.id),
+					pg_catalog.array_agg((s.r).bias ORDER BY s.id),
+					pg_catalog.sum((s.r).loss)
+			 FROM (SELECT t.user_id,
+						  recsys.solve_users(t.user_id, t.item_id, t.%1$I::pg_catalog.float4, $1, $2)
+				   FROM %2$s AS t
+				   WHERE t.user_id IS NOT NULL
+				   GROUP BY t.user_id) AS s(id, r)', value_column, by_user)
+			INTO users, user_f, user_b, user_loss
+			USING m, opts;
+		IF NOT explicit THEN
+			user_b := NULL;
+		END IF;
+		m := recsys.factor_model(opts, users, items, user_f, item_f, user_b, item_b,
+								 counts, mu, vmin, vmax, algorithm => algorithm);
+		-- then its items (the copy by item) against the broadcast user factors
+		EXECUTE format(
+			'SELECT pg_catalog.array_agg(s.id ORDER BY s.id),
+					pg_catalog.array_agg((s.r).factors ORDER BY s.id),
+					pg_catalog.array_agg((s.r).bias ORDER BY s.id),
+					pg_catalog.array_agg((s.r).n ORDER BY s.id),
+					pg_catalog.sum((s.r).loss)
+			 FROM (SELECT t.item_id,
+						  recsys.solve_items(t.item_id, t.user_id, t.%1$I::pg_catalog.float4, $1, $2)
+				   FROM %2$s AS t
+				   WHERE t.item_id IS NOT NULL
+				   GROUP BY t.item_id) AS s(id, r)', value_column, by_item)
+			INTO items, item_f, item_b, counts, item_loss
+			USING m, opts;
+		IF NOT explicit THEN
+			item_b := NULL;
+		END IF;
+		m := recsys.factor_model(opts, users, items, user_f, item_f, user_b, item_b,
+								 counts, mu, vmin, vmax, NULL, it, algorithm);
+		loss := user_loss + item_loss;
+		IF NOT explicit THEN
+			-- the unobserved pairs' part of the implicit objective
+			loss := loss + recsys.factor_gram_product(m);
+		END IF;
+		m := recsys.factor_model(opts, users, items, user_f, item_f, user_b, item_b,
+								 counts, mu, vmin, vmax, loss, it, algorithm);
+		IF report THEN
+			RAISE NOTICE 'train_distributed iteration % of %', it, iterations
+				USING DETAIL = pg_catalog.format('loss %s, %s s', loss,
+					pg_catalog.round(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()
+						OPERATOR(pg_catalog.-) started)::pg_catalog.numeric, 3));
+		END IF;
+	END LOOP;
+	RETURN m;
+END
+$$;
+COMMENT ON FUNCTION recsys.train_distributed(regclass, regclass, name, jsonb, text) IS
+	'ALS (algorithm als, or ials for implicit feedback) over interactions partitioned by user (by_user) and a copy partitioned by item (by_item), both with columns user_id, item_id and value_column: each iteration solves the users on their shards against the item factors broadcast as a model value, then the items against the user factors (GROUP BY the partition key, shipped by postgres_fdw); from the same options it follows train_als''s (or train_ials''s) loss trajectory; returns the model';
+
+CREATE FUNCTION recsys.publish(name text, servers text[]) RETURNS integer
+	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	target		CONSTANT text := $1;
+	row_owner	regrole;
+	m			recsys.model;
+	opts		jsonb;
+	live		bigint;
+	server		text;
+	changed		bigint;
+	published	integer := 0;
+BEGIN
+	SELECT r.owner, r.model, r.options, r.version INTO row_owner, m, opts, live
+		FROM recsys.models AS r WHERE r.name = target;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" does not exist', pg_catalog.left(target, 64)
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	IF NOT pg_catalog.pg_has_role(row_owner, 'USAGE') THEN
+		RAISE EXCEPTION 'permission denied for model "%"', pg_catalog.left(target, 64)
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'Only its owner (or a member of the owning role) may publish it.';
+	END IF;
+	FOREACH server IN ARRAY servers LOOP
+		IF server IS NULL THEN
+			RAISE EXCEPTION 'servers must not contain NULL'
+				USING ERRCODE = 'null_value_not_allowed';
+		END IF;
+		-- the shard's registry, reached through the caller's user mapping: its
+		-- row-level security decides what the mapped role may write there
+		EXECUTE format('CREATE FOREIGN TABLE pg_temp.recsys_publish_target
+						(name text, model recsys.model, options jsonb, trained_at timestamptz,
+						 version bigint, last_version bigint)
+						SERVER %I OPTIONS (schema_name %L, table_name %L)',
+					   server, 'recsys', 'models');
+		-- the copy carries the coordinator's version id
+		UPDATE pg_temp.recsys_publish_target AS r
+			SET model = m, options = opts, trained_at = pg_catalog.now(), version = live,
+				last_version = GREATEST(r.last_version, live)
+			WHERE r.name = target;
+		GET DIAGNOSTICS changed = ROW_COUNT;
+		IF changed = 0 THEN
+			INSERT INTO pg_temp.recsys_publish_target
+				(name, model, options, trained_at, version, last_version)
+				VALUES (target, m, opts, pg_catalog.now(), live, live);
+		END IF;
+		DROP FOREIGN TABLE pg_temp.recsys_publish_target;
+		published := published + 1;
+	END LOOP;
+	RETURN published;
+END
+$$;
+COMMENT ON FUNCTION recsys.publish(text, text[]) IS
+	'copies the live version of the named model (the caller must have its owner''s privileges), with its version id, into recsys.models on each postgres_fdw server given, through the caller''s user mappings, as the role each mapping logs in as (the shards'' row-level security applies); returns the number of servers';
+
+-- Serving and evaluating on the shards: an aggregate grouped by user_id is what
+-- postgres_fdw ships whole to the shard that holds the user (it ships no
+-- set-returning or stable function call, and aggregates carry no volatility).
+-- The model is named in a jsonb argument: postgres_fdw does not ship a call with
+-- a text constant argument, whose collation it cannot vouch for.
+CREATE TYPE recsys.recommend_items_state AS (user_id bigint, seen bigint[], options jsonb);
+COMMENT ON TYPE recsys.recommend_items_state IS
+	'state of recsys.recommend_items: the user, the items to leave out and the options';
+
+CREATE FUNCTION recsys.recommend_items_transfn(state recsys.recommend_items_state,
+											   user_id bigint, seen_item bigint, options jsonb)
+	RETURNS recsys.recommend_items_state
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	RETURN ROW($2,
+			   CASE WHEN $3 IS NULL THEN ($1).seen
+					ELSE pg_catalog.array_append(COALESCE(($1).seen, '{}'::bigint[]), $3) END,
+			   $4)::recsys.recommend_items_state;
+COMMENT ON FUNCTION recsys.recommend_items_transfn(recsys.recommend_items_state, bigint, bigint, jsonb) IS
+	'transition function of recsys.recommend_items';
+
+CREATE FUNCTION recsys.recommend_items_final(state recsys.recommend_items_state)
+	RETURNS bigint[]
+	LANGUAGE plpgsql STABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	opts	CONSTANT jsonb := COALESCE(state.options, '{}');
+	n		integer;
+	result	bigint[];
+BEGIN
+	IF state.user_id IS NULL THEN
+		RETURN NULL;
+	END IF;
+	IF pg_catalog.jsonb_typeof(opts -> 'model') IS DISTINCT FROM 'string' THEN
+		RAISE EXCEPTION 'option "model" of recommend_items must name a model'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF opts ? 'n' AND (pg_catalog.jsonb_typeof(opts -> 'n') IS DISTINCT FROM 'number'
+					   OR (opts ->> 'n')::numeric NOT BETWEEN 0 AND 100000
+					   OR (opts ->> 'n')::numeric <> pg_catalog.trunc((opts ->> 'n')::numeric)) THEN
+		RAISE EXCEPTION 'option "n" of recommend_items must be an integer between 0 and 100000, got %',
+			pg_catalog.left(opts ->> 'n', 64)
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	n := COALESCE((opts ->> 'n')::integer, 10);
+	SELECT pg_catalog.array_agg(r.item_id ORDER BY r.rank) INTO result
+		FROM recsys.recommend(opts ->> 'model', state.user_id, n, true, NULL::bigint[], state.seen) AS r;
+	RETURN COALESCE(result, '{}'::bigint[]);
+END
+$$;
+COMMENT ON FUNCTION recsys.recommend_items_final(recsys.recommend_items_state) IS
+	'final function of recsys.recommend_items: recsys.recommend by name for the group''s user';
+
+CREATE AGGREGATE recsys.recommend_items(user_id bigint, seen_item bigint, options jsonb) (
+	SFUNC = recsys.recommend_items_transfn,
+	STYPE = recsys.recommend_items_state,
+	FINALFUNC = recsys.recommend_items_final,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE recsys.recommend_items(bigint, bigint, jsonb) IS
+	'the item ids recsys.recommend returns for the group''s user (GROUP BY user_id) with the model named by options.model and options.n (default 10), best first, leaving out the group''s non-NULL seen_item values: grouped by the partition key, postgres_fdw runs it on the shard that holds the user';
+
 -- Approximate top-N (issue 14, part 2): recsys.build_index returns a factor model
 -- with an inverted-file index over its item factors (format v2 section "ANN
 -- index"); recommend, recommend_by_vector and recommend_all probe it when the

@@ -622,3 +622,84 @@ done:
 	free(plan);
 	return rc;
 }
+
+/*
+ * Solves one row on its own, by the same AlsRow a sweep runs, so a row solved
+ * here against the same other side is bit-identical to AlsTrain's: the
+ * distributed training (distributed.c) solves each user (or item) of a shard
+ * this way against factors broadcast from the coordinator.  Writes x[k], *bias
+ * (0 without biases) and *loss, the row's share of the objective.  Runs on the
+ * calling thread; returns a status code.
+ */
+int
+AlsSolveOneRow(const AlsRowInput *in, float *x, float *bias, double *loss)
+{
+	int			k = in->factors;
+	int64_t		ptr[2] = {0, in->n};
+	int64_t		keep = ALS_SLAB;
+	AlsScratch	s;
+	AlsHalf		h;
+	char	   *pool;
+	char	   *b;
+	size_t		bytes;
+	float		row_bias = 0.0f;
+	int			rc;
+	int			j;
+
+	if (in == NULL || x == NULL || bias == NULL || loss == NULL || k < 1 || in->n < 0 ||
+		!(in->regularization >= 0.0f) || !isfinite(in->regularization) ||
+		(in->n > 0 && (in->other_index == NULL || in->values == NULL || in->other == NULL)))
+		return RECSYS_EINVAL;
+	if (RecBlasReserve(1, NULL) != RECSYS_OK)
+		return RECSYS_ENOMEM;
+
+	/* the item side keeps the gathered row for its residuals, as AlsTrain does */
+	if (in->residuals && in->n > keep)
+		keep = Min64(in->n, ALS_KEEP_FLOATS / k);
+	keep = (keep + ALS_SLAB - 1) / ALS_SLAB * ALS_SLAB;
+
+	memset(&h, 0, sizeof(h));
+	h.k = k;
+	h.dim = in->other_bias ? k + 1 : k;
+	h.lambda = in->regularization;
+	h.mu = in->global_mean;
+	h.solve = true;
+	h.residuals = in->residuals;
+	h.keep = in->residuals ? keep : ALS_SLAB;
+	h.ptr = ptr;
+	h.idx = in->other_index;
+	h.val = in->values;
+	h.factors = x;
+	h.bias = in->other_bias ? &row_bias : NULL;
+	h.other = in->other;
+	h.other_bias = in->other_bias;
+	h.row_loss = loss;
+	h.scratch = &s;
+
+	bytes = SolverFloats(keep * k) + SolverFloats(keep) + 2 * SolverFloats(ALS_SLAB) +
+		SolverFloats(k) + SolverFloats((int64_t) h.dim * h.dim) + SolverFloats(h.dim);
+	pool = SolverAlloc(bytes);
+	if (pool == NULL)
+		return RECSYS_ENOMEM;
+	b = pool;
+	s.block = (float *) b;
+	b += SolverFloats(keep * k);
+	s.target = (float *) b;
+	b += SolverFloats(keep);
+	s.pred = (float *) b;
+	b += SolverFloats(ALS_SLAB);
+	s.ones = (float *) b;
+	for (j = 0; j < ALS_SLAB; j++)
+		s.ones[j] = 1.0f;
+	b += SolverFloats(ALS_SLAB);
+	s.colsum = (float *) b;
+	b += SolverFloats(k);
+	s.A = (float *) b;
+	b += SolverFloats((int64_t) h.dim * h.dim);
+	s.rhs = (float *) b;
+
+	rc = AlsRow(&h, &s, 0);
+	*bias = row_bias;
+	free(pool);
+	return rc;
+}

@@ -470,7 +470,7 @@ IalsChunk(void *ctx, int thread, int64_t begin, int64_t end)
 }
 
 /* G = F^T F for the rows x k factor matrix F, both triangles filled */
-static void
+void
 IalsGram(const float *f, int64_t rows, int k, float *gram)
 {
 	int			a,
@@ -725,5 +725,108 @@ done:
 	free(item_residual);
 	free(gram_x);
 	free(gram_y);
+	return rc;
+}
+
+/*
+ * Solves one row on its own, by the same IalsRow a sweep runs, so a row solved
+ * here against the same other side, Gram matrix and starting factors is
+ * bit-identical to IalsTrain's: the distributed training (distributed.c) solves
+ * each user (or item) of a shard this way.  x holds the row's current factors
+ * (CG starts from them) and receives the solution; *loss gets the row's share of
+ * the objective without the <G_X, G_Y> term, *residual CG's relative residual.
+ * Runs on the calling thread; returns a status code.
+ */
+int
+IalsSolveOneRow(const IalsRowInput *in, float *x, double *loss, float *residual)
+{
+	const IalsParams *p = in ? in->params : NULL;
+	int			k = p ? p->factors : 0;
+	int64_t		ptr[2] = {0, in ? in->n : 0};
+	int			gather_max;
+	IalsScratch s;
+	IalsHalf	h;
+	char	   *pool;
+	char	   *b;
+	size_t		bytes;
+	int			rc;
+
+	if (in == NULL || p == NULL || x == NULL || loss == NULL || residual == NULL ||
+		k < 1 || in->n < 0 || in->gram == NULL ||
+		!(p->regularization >= 0.0f) || !isfinite(p->regularization) ||
+		!(p->alpha >= 0.0f) || !isfinite(p->alpha) || p->cg_steps < 1 ||
+		(p->confidence != IALS_CONFIDENCE_LINEAR && p->confidence != IALS_CONFIDENCE_LOG) ||
+		(p->confidence == IALS_CONFIDENCE_LOG && !(p->epsilon > 0.0f && isfinite(p->epsilon))) ||
+		!(p->reg_exponent >= 0.0f && p->reg_exponent <= 1.0f) ||
+		!(p->cg_tolerance >= 0.0f && p->cg_tolerance < 1.0f) ||
+		(p->solver != IALS_SOLVER_CG && p->solver != IALS_SOLVER_CHOLESKY) ||
+		(in->n > 0 && (in->other_index == NULL || in->values == NULL || in->other == NULL)))
+		return RECSYS_EINVAL;
+	if (RecBlasReserve(1, NULL) != RECSYS_OK)
+		return RECSYS_ENOMEM;
+
+	/* the same block height as IalsTrain, so long rows take the same path */
+	gather_max = IALS_GATHER_FLOATS / k;
+	if (gather_max < 16)
+		gather_max = 16;
+	memset(&h, 0, sizeof(h));
+	h.k = k;
+	h.lambda = p->regularization;
+	h.alpha = p->alpha;
+	h.confidence = p->confidence;
+	h.epsilon = p->epsilon;
+	h.reg_exponent = p->reg_exponent;
+	h.n_other = in->n_other;
+	h.cg_steps = p->cg_steps;
+	h.cg_tolerance = p->cg_tolerance;
+	h.solver = p->solver;
+	h.gather_max = gather_max;
+	h.solve = true;
+	h.observed = in->observed;
+	h.ptr = ptr;
+	h.idx = in->other_index;
+	h.val = in->values;
+	h.factors = x;
+	h.other = in->other;
+	h.gram = in->gram;
+	h.row_loss = loss;
+	h.row_residual = residual;
+	h.scratch = &s;
+
+	/* the scratch of one thread, laid out as IalsTrain lays it out */
+	bytes = SolverFloats((int64_t) gather_max * k) + 3 * SolverFloats(gather_max) +
+		SolverFloats((int64_t) k * k) + 7 * SolverFloats(k);
+	pool = SolverAlloc(bytes);
+	if (pool == NULL)
+		return RECSYS_ENOMEM;
+	memset(&s, 0, sizeof(s));
+	b = pool;
+	s.block = (float *) b;
+	b += SolverFloats((int64_t) gather_max * k);
+	s.d = (float *) b;
+	b += SolverFloats(gather_max);
+	s.cp = (float *) b;
+	b += SolverFloats(gather_max);
+	s.t = (float *) b;
+	b += SolverFloats(gather_max);
+	s.A = (float *) b;
+	b += SolverFloats((int64_t) k * k);
+	s.b = (float *) b;
+	b += SolverFloats(k);
+	s.r = (float *) b;
+	b += SolverFloats(k);
+	s.dir = (float *) b;
+	b += SolverFloats(k);
+	s.Ad = (float *) b;
+	b += SolverFloats(k);
+	s.x = (float *) b;
+	b += SolverFloats(k);
+	s.z = (float *) b;
+	b += SolverFloats(k);
+	s.diag = (float *) b;
+
+	*residual = 0.0f;
+	rc = IalsRow(&h, &s, 0);
+	free(pool);
 	return rc;
 }

@@ -192,6 +192,52 @@ extern int	AlsTrain(const RecRatings *r, const AlsParams *p, RecFactors *out,
 extern int	IalsTrain(const RecRatings *r, const IalsParams *p, RecFactors *out,
 					  const RecControl *ctl);
 
+/*
+ * One row of an explicit ALS half-sweep (a user against the item factors, or an
+ * item against the user factors), for solving rows one at a time where the
+ * rows live on other servers (distributed training).  other_index lists the
+ * row's ratings as sorted, unique indexes into other; residuals adds the
+ * squared errors to the loss, as AlsTrain's item half does.
+ */
+typedef struct AlsRowInput
+{
+	int			factors;		/* k */
+	float		regularization; /* lambda, scaled by the row's count */
+	float		global_mean;	/* mu */
+	bool		residuals;		/* add the squared residuals to the loss */
+	int64_t		n;				/* ratings of the row */
+	const int32_t *other_index; /* [n] */
+	const float *values;		/* [n] */
+	const float *other;			/* the other side's factors, [* k] */
+	const float *other_bias;	/* the other side's biases; NULL: no biases */
+} AlsRowInput;
+
+extern int	AlsSolveOneRow(const AlsRowInput *in, float *x, float *bias, double *loss);
+
+/*
+ * One row of an implicit ALS half-sweep solved on its own (distributed
+ * training): the row's observed pairs as sorted indexes into other, the Gram
+ * matrix of the whole other side (IalsGram) and its row count; observed adds the
+ * observed-pair terms to the loss, as IalsTrain's item half does.
+ */
+typedef struct IalsRowInput
+{
+	const IalsParams *params;	/* factors, regularization, alpha, ... (not
+								 * iterations, seed, threads) */
+	bool		observed;
+	double		n_other;		/* rows of the other side */
+	int64_t		n;
+	const int32_t *other_index; /* [n] */
+	const float *values;		/* [n] */
+	const float *other;			/* [* k] */
+	const float *gram;			/* [k * k], both triangles */
+} IalsRowInput;
+
+extern int	IalsSolveOneRow(const IalsRowInput *in, float *x, double *loss, float *residual);
+
+/* G = F^T F of a rows x k factor matrix, both triangles (ials.c) */
+extern void IalsGram(const float *f, int64_t rows, int k, float *gram);
+
 /* Advises transparent huge pages for a large array before it is first written */
 extern void RecAdviseHugePages(void *p, size_t bytes);
 
