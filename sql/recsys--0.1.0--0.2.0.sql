@@ -1567,3 +1567,127 @@ CREATE AGGREGATE recsys.recommend_items(user_id bigint, seen_item bigint, option
 );
 COMMENT ON AGGREGATE recsys.recommend_items(bigint, bigint, jsonb) IS
 	'the item ids recsys.recommend returns for the group''s user (GROUP BY user_id) with the model named by options.model and options.n (default 10), best first, leaving out the group''s non-NULL seen_item values: grouped by the partition key, postgres_fdw runs it on the shard that holds the user';
+
+-- Approximate top-N (issue 14, part 2): recsys.build_index returns a factor model
+-- with an inverted-file index over its item factors (format v2 section "ANN
+-- index"); recommend, recommend_by_vector and recommend_all probe it when the
+-- model has one, with a per-call probes count and exact => true for the exact
+-- path.  One signature change for the three.
+CREATE FUNCTION recsys.build_index(m recsys.model, options jsonb DEFAULT '{}')
+	RETURNS recsys.model
+	AS 'MODULE_PATHNAME', 'build_index'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.build_index(recsys.model, jsonb) IS
+	'the factor model m with an approximate top-N index over its item factors (k-means lists of the inner-product-to-cosine transformed rows; options lists, probes, iterations, sample, seed), replacing any index m had; serving probes it unless called with exact => true';
+
+DROP FUNCTION recsys.recommend(recsys.model, bigint, integer, boolean, bigint[], bigint[], real);
+DROP FUNCTION recsys.recommend(text, bigint, integer, boolean, bigint[], bigint[], real);
+DROP FUNCTION recsys.recommend_by_vector(recsys.model, recsys.vec, integer, bigint[], bigint[], real);
+DROP FUNCTION recsys.recommend_by_vector(text, recsys.vec, integer, bigint[], bigint[], real);
+DROP FUNCTION recsys.recommend_all(recsys.model, integer, bigint[], boolean, bigint[], bigint[], real);
+DROP FUNCTION recsys.recommend_all(text, integer, bigint[], boolean, bigint[], bigint[], real);
+
+CREATE FUNCTION recsys.recommend(m recsys.model, user_id bigint, n integer DEFAULT 10,
+								 exclude_seen boolean DEFAULT true,
+								 candidates bigint[] DEFAULT NULL,
+								 exclude bigint[] DEFAULT NULL,
+								 diversity real DEFAULT 0,
+								 probes integer DEFAULT NULL,
+								 exact boolean DEFAULT false)
+	RETURNS TABLE(item_id bigint, score real, rank integer, fallback boolean)
+	AS 'MODULE_PATHNAME', 'recommend_user'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 10 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.recommend(recsys.model, bigint, integer, boolean, bigint[], bigint[], real, integer, boolean) IS
+	'the user''s n best items, best first (rank 1): unseen (exclude_seen), among candidates, not in exclude, re-ranked by maximal marginal relevance for diversity in (0, 1]; an unknown or NULL user gets the most popular items (fallback true); a model with an index (build_index) ranks the items of its probes best lists (NULL: the index''s default) unless exact';
+
+CREATE FUNCTION recsys.recommend(name text, user_id bigint, n integer DEFAULT 10,
+								 exclude_seen boolean DEFAULT true,
+								 candidates bigint[] DEFAULT NULL,
+								 exclude bigint[] DEFAULT NULL,
+								 diversity real DEFAULT 0,
+								 probes integer DEFAULT NULL,
+								 exact boolean DEFAULT false)
+	RETURNS TABLE(item_id bigint, score real, rank integer, fallback boolean)
+	AS 'MODULE_PATHNAME', 'recommend_user_by_name'
+	LANGUAGE C STABLE PARALLEL SAFE ROWS 10 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.recommend(text, bigint, integer, boolean, bigint[], bigint[], real, integer, boolean) IS
+	'recommend with the named model in recsys.models';
+
+CREATE FUNCTION recsys.recommend_by_vector(m recsys.model, user_vector recsys.vec,
+										   n integer DEFAULT 10,
+										   candidates bigint[] DEFAULT NULL,
+										   exclude bigint[] DEFAULT NULL,
+										   diversity real DEFAULT 0,
+										   probes integer DEFAULT NULL,
+										   exact boolean DEFAULT false)
+	RETURNS TABLE(item_id bigint, score real, rank integer)
+	AS 'MODULE_PATHNAME', 'recommend_vector'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 10 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.recommend_by_vector(recsys.model, recsys.vec, integer, bigint[], bigint[], real, integer, boolean) IS
+	'the n best items for a user vector (e.g. from fold_in), best first (rank 1), among candidates, not in exclude, re-ranked for diversity; through the model''s index (probes lists) unless exact (0.1.0: recommend(m, vec, ...))';
+
+CREATE FUNCTION recsys.recommend_by_vector(name text, user_vector recsys.vec,
+										   n integer DEFAULT 10,
+										   candidates bigint[] DEFAULT NULL,
+										   exclude bigint[] DEFAULT NULL,
+										   diversity real DEFAULT 0,
+										   probes integer DEFAULT NULL,
+										   exact boolean DEFAULT false)
+	RETURNS TABLE(item_id bigint, score real, rank integer)
+	AS 'MODULE_PATHNAME', 'recommend_vector_by_name'
+	LANGUAGE C STABLE PARALLEL SAFE ROWS 10 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.recommend_by_vector(text, recsys.vec, integer, bigint[], bigint[], real, integer, boolean) IS
+	'recommend_by_vector with the named model in recsys.models';
+
+CREATE FUNCTION recsys.recommend_all(m recsys.model, n integer DEFAULT 10,
+									 users bigint[] DEFAULT NULL,
+									 exclude_seen boolean DEFAULT true,
+									 candidates bigint[] DEFAULT NULL,
+									 exclude bigint[] DEFAULT NULL,
+									 diversity real DEFAULT 0,
+									 probes integer DEFAULT NULL,
+									 exact boolean DEFAULT false)
+	RETURNS TABLE(user_id bigint, rank integer, item_id bigint, score real, fallback boolean)
+	AS 'MODULE_PATHNAME', 'recommend_all'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 10000 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.recommend_all(recsys.model, integer, bigint[], boolean, bigint[], bigint[], real, integer, boolean) IS
+	'the n best items of every user (or of the listed users), unseen (exclude_seen), among candidates, not in exclude, scored in blocks with SGEMM on recsys.threads threads (through the model''s index, probes lists per user, unless exact or with candidates), re-ranked for diversity; unknown users get the most popular items (fallback true)';
+
+CREATE FUNCTION recsys.recommend_all(name text, n integer DEFAULT 10,
+									 users bigint[] DEFAULT NULL,
+									 exclude_seen boolean DEFAULT true,
+									 candidates bigint[] DEFAULT NULL,
+									 exclude bigint[] DEFAULT NULL,
+									 diversity real DEFAULT 0,
+									 probes integer DEFAULT NULL,
+									 exact boolean DEFAULT false)
+	RETURNS TABLE(user_id bigint, rank integer, item_id bigint, score real, fallback boolean)
+	AS 'MODULE_PATHNAME', 'recommend_all_by_name'
+	LANGUAGE C STABLE PARALLEL SAFE ROWS 10000 SUPPORT recsys.serving_support;
+COMMENT ON FUNCTION recsys.recommend_all(text, integer, bigint[], boolean, bigint[], bigint[], real, integer, boolean) IS
+	'recommend_all with the named model in recsys.models';
+
+-- build_index by name: the registry row's live model gains the index in place
+-- (as the caller: row-level security lets only the owner's roles update it)
+CREATE FUNCTION recsys.build_index(name text, options jsonb DEFAULT '{}')
+	RETURNS jsonb
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	info jsonb;
+BEGIN
+	IF name IS NULL OR options IS NULL THEN
+		RAISE EXCEPTION 'build_index: name and options must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	UPDATE recsys.models AS m SET model = recsys.build_index(m.model, build_index.options)
+		WHERE m.name OPERATOR(pg_catalog.=) build_index.name
+		RETURNING recsys.model_info(m.model) OPERATOR(pg_catalog.->) 'index' INTO info;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" does not exist', name USING ERRCODE = '42704',
+			HINT = 'Only the model''s owner may build its index.';
+	END IF;
+	RETURN info;
+END $$;
+COMMENT ON FUNCTION recsys.build_index(text, jsonb) IS
+	'builds the approximate top-N index into the named registry model (its owner only; the live model is replaced in place, later calls serve through it; retrain makes a model without one) and returns model_info''s index entry';

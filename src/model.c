@@ -545,9 +545,34 @@ model_info(PG_FUNCTION_ARGS)
 	AppendFloat4(&buf, h.rating_min);
 	appendStringInfoString(&buf, ", \"rating_max\": ");
 	AppendFloat4(&buf, h.rating_max);
-	appendStringInfo(&buf, ", \"has_interactions\": %s, \"has_seen_values\": %s}",
+	appendStringInfo(&buf, ", \"has_interactions\": %s, \"has_seen_values\": %s",
 					 (h.flags & RECSYS_MODEL_HAS_INTERACTIONS) ? "true" : "false",
 					 (h.flags & RECSYS_MODEL_HAS_SEEN_VALUES) ? "true" : "false");
+	/* the approximate top-N index (ann.h): its header words only */
+	for (uint32 i = 0; h.version != RECSYS_MODEL_VERSION_V1 && i < h.n_sections; i++)
+		if (dir[i].tag == RECSYS_TAG_ANN_INDEX)
+		{
+			struct varlena *w = PG_DETOAST_DATUM_SLICE(d, dir[i].offset - VARHDRSZ,
+													   RECSYS_ANN_HEADER_WORDS * 4);
+			int32		words[RECSYS_ANN_HEADER_WORDS];
+			float		ms;
+
+			if (VARSIZE_ANY_EXHDR(w) < sizeof(words))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("corrupted recsys.model value: ANN index truncated")));
+			memcpy(words, VARDATA_ANY(w), sizeof(words));
+			memcpy(&ms, &words[RECSYS_ANN_W_BUILD_MS], sizeof(ms));
+			appendStringInfo(&buf, ", \"index\": {\"kind\": \"ivf\", \"lists\": %d, \"probes\": %d"
+							 ", \"iterations\": %d, \"sample\": %d, \"seed\": %d, \"bytes\": " UINT64_FORMAT
+							 ", \"build_seconds\": ",
+							 words[RECSYS_ANN_W_LISTS], words[RECSYS_ANN_W_PROBES],
+							 words[RECSYS_ANN_W_ITERATIONS], words[RECSYS_ANN_W_SAMPLE],
+							 words[RECSYS_ANN_W_SEED], (uint64) dir[i].count * 4);
+			double_to_shortest_decimal_buf(ms / 1000.0, num);
+			appendStringInfo(&buf, "%s}", num);
+		}
+	appendStringInfoChar(&buf, '}');
 
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }

@@ -28,6 +28,8 @@
  *	item_nbr_idx	int32[m]					neighbour item indexes, never the row itself
  *	item_nbr_weight	float4[m]					their weights
  *	user_nbr_ptr, user_nbr_idx, user_nbr_weight	the same over users (user kNN)
+ *	ann_index		int32[m]					if RECSYS_MODEL_HAS_ANN_INDEX: the approximate
+ *												top-N index (RecAnnIndex below; ann.h)
  *	feature_ptr		int64[n_items + 1]			text content: CSR of the items' unit
  *	feature_idx		int32[e]					TF-IDF vectors (term indexes ascending
  *	feature_values	float4[e]					within an item) and their weights
@@ -50,6 +52,7 @@
 #ifndef RECSYS_MODEL_H
 #define RECSYS_MODEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -77,7 +80,8 @@
 												 * of item_nbr_* */
 #define RECSYS_MODEL_EXPLICIT			0x0010	/* hybrid: explicit ALS factors
 												 * (adds no section) */
-#define RECSYS_MODEL_KNOWN_FLAGS		0x001F
+#define RECSYS_MODEL_HAS_ANN_INDEX		0x0020	/* ann_index (factor models) */
+#define RECSYS_MODEL_KNOWN_FLAGS		0x003F
 #define RECSYS_MODEL_V1_FLAGS			0x0003
 
 /* section tags (directory order is ascending tag) */
@@ -118,6 +122,81 @@
 
 /* most entries a directory may have: one per known tag */
 #define RECSYS_MODEL_MAX_SECTIONS	RECSYS_TAG_LAST_KNOWN
+
+/*
+ * The ann_index section: RECSYS_ANN_HEADER_WORDS words of header, then
+ *	centroids	float4[lists * dim]		mean of [y_i, b_i] over each list's items
+ *	list_ptr	int32[lists + 1]		list c is items[list_ptr[c] .. list_ptr[c+1])
+ *	items		int32[n_items]			item indexes grouped by list, ascending within one
+ *	assign		int32[n_items]			the list of each item
+ *	vectors		float4[n_items * dim]	if stored: [y_i, b_i] of items[p] at row p, so
+ *										a probe reads each list contiguously
+ * dim is factors, plus one when the model has biases (the bias column).  Since
+ * every item's assign entry names the list it appears in and lists ascend, the
+ * items form a permutation: a reader checks that without extra memory.
+ */
+#define RECSYS_ANN_MAGIC			0x31465649u	/* "IVF1" */
+#define RECSYS_ANN_HEADER_WORDS		16
+#define RECSYS_ANN_MAX_LISTS		65536
+/* header word positions */
+#define RECSYS_ANN_W_MAGIC			0
+#define RECSYS_ANN_W_LISTS			1
+#define RECSYS_ANN_W_DIM			2
+#define RECSYS_ANN_W_PROBES			3	/* default probes per call */
+#define RECSYS_ANN_W_N_ITEMS		4
+#define RECSYS_ANN_W_ITERATIONS		5	/* k-means iterations run */
+#define RECSYS_ANN_W_SAMPLE			6	/* k-means training sample */
+#define RECSYS_ANN_W_SEED			7
+#define RECSYS_ANN_W_MAX_NORM		8	/* float4: largest |[y_i, b_i]| */
+#define RECSYS_ANN_W_BUILD_MS		9	/* float4: build time in milliseconds */
+#define RECSYS_ANN_W_VECTORS		10	/* 1: the vectors are stored, 0: not */
+/* words 11 .. 15 are zero */
+
+/* Words of an ann_index section with this many lists over this shape */
+static inline uint64_t
+RecAnnWords(uint64_t lists, uint64_t dim, uint64_t n_items, bool vectors)
+{
+	return RECSYS_ANN_HEADER_WORDS + lists * dim + lists + 1 + 2 * n_items +
+		(vectors ? n_items * dim : 0);
+}
+
+/* Typed view of a checked ann_index section */
+typedef struct RecAnnIndex
+{
+	int32_t		lists;
+	int32_t		dim;
+	int32_t		probes;
+	int32_t		n_items;
+	float		max_norm;
+	const float *centroids;
+	const int32_t *list_ptr;
+	const int32_t *items;
+	const int32_t *assign;
+	const float *vectors;		/* NULL when not stored */
+} RecAnnIndex;
+
+/* Fills the view of a checked ann_index section */
+static inline void
+RecAnnView(const int32_t *words, RecAnnIndex *ix)
+{
+	union
+	{
+		int32_t		i;
+		float		f;
+	}			u;
+
+	ix->lists = words[RECSYS_ANN_W_LISTS];
+	ix->dim = words[RECSYS_ANN_W_DIM];
+	ix->probes = words[RECSYS_ANN_W_PROBES];
+	ix->n_items = words[RECSYS_ANN_W_N_ITEMS];
+	u.i = words[RECSYS_ANN_W_MAX_NORM];
+	ix->max_norm = u.f;
+	ix->centroids = (const float *) (words + RECSYS_ANN_HEADER_WORDS);
+	ix->list_ptr = words + RECSYS_ANN_HEADER_WORDS + (int64_t) ix->lists * ix->dim;
+	ix->items = ix->list_ptr + ix->lists + 1;
+	ix->assign = ix->items + ix->n_items;
+	ix->vectors = words[RECSYS_ANN_W_VECTORS] ? (const float *) (ix->assign + ix->n_items) : NULL;
+}
 
 #define RECSYS_MAX_FACTORS	1024
 
@@ -199,6 +278,7 @@ typedef struct RecModelShape
 	int64_t		n_feature_entries;	/* text content: entries of the item CSR */
 	int64_t		n_terms;		/* text content: vocabulary size */
 	int64_t		vocabulary_bytes;	/* text content: bytes of the lexemes */
+	int64_t		n_ann;			/* words of the ann_index section (with the flag) */
 	uint64_t	options_len;	/* bytes of the options, NUL included */
 } RecModelShape;
 
@@ -299,6 +379,8 @@ typedef struct RecModelView
 	const int64_t *term_ptr;	/* [n_terms + 1] */
 	const int32_t *term_items;	/* [n_feature] */
 	const float *term_values;	/* [n_feature] */
+	const int32_t *ann;			/* the ann_index section, NULL if absent */
+	int64_t		n_ann;			/* its words */
 } RecModelView;
 
 /* The same pointers, writable: how a writer fills a model it has just created */
@@ -332,6 +414,8 @@ typedef struct RecModelMutableView
 	int64_t    *term_ptr;
 	int32_t    *term_items;
 	float	   *term_values;
+	int32_t    *ann;
+	int64_t		n_ann;
 } RecModelMutableView;
 
 /* Points the view at one section of a v2 model */
@@ -419,6 +503,10 @@ RecModelViewSection(RecModelView *v, const RecModelSection *s)
 		case RECSYS_TAG_TERM_ITEMS:
 			v->term_items = (const int32_t *) p;
 			break;
+		case RECSYS_TAG_ANN_INDEX:
+			v->ann = (const int32_t *) p;
+			v->n_ann = (int64_t) s->count;
+			break;
 		case RECSYS_TAG_TERM_VALUES:
 			v->term_values = (const float *) p;
 			break;
@@ -493,6 +581,8 @@ RecModelGetMutableView(RecModelHeader *h, RecModelMutableView *mv)
 	mv->term_ptr = (int64_t *) v.term_ptr;
 	mv->term_items = (int32_t *) v.term_items;
 	mv->term_values = (float *) v.term_values;
+	mv->ann = (int32_t *) v.ann;
+	mv->n_ann = v.n_ann;
 }
 
 /*

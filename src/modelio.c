@@ -165,9 +165,10 @@ typedef struct AlgorithmFormat
 
 static const AlgorithmFormat AlgorithmFormats[] = {
 	{RECSYS_ALG_ALS, "als", true, false, TAGS_IDS | TAGS_FACTORS,
-		0, RECSYS_MODEL_HAS_BIASES | RECSYS_MODEL_HAS_INTERACTIONS | RECSYS_MODEL_HAS_SEEN_VALUES},
+		0, RECSYS_MODEL_HAS_BIASES | RECSYS_MODEL_HAS_INTERACTIONS | RECSYS_MODEL_HAS_SEEN_VALUES |
+		RECSYS_MODEL_HAS_ANN_INDEX},
 	{RECSYS_ALG_IALS, "ials", true, true, TAGS_IDS | TAGS_FACTORS,
-		0, RECSYS_MODEL_HAS_INTERACTIONS | RECSYS_MODEL_HAS_SEEN_VALUES},
+		0, RECSYS_MODEL_HAS_INTERACTIONS | RECSYS_MODEL_HAS_SEEN_VALUES | RECSYS_MODEL_HAS_ANN_INDEX},
 	/* item kNN by default; the user-neighbour flag swaps the neighbour sections */
 	{RECSYS_ALG_KNN, "knn", false, true, TAGS_IDS | TAGS_ITEM_NBR,
 		RECSYS_MODEL_HAS_INTERACTIONS | RECSYS_MODEL_HAS_SEEN_VALUES,
@@ -246,6 +247,7 @@ static const uint8_t TagElemSize[RECSYS_TAG_LAST_KNOWN + 1] = {
 	[RECSYS_TAG_IDF] = 4,
 	[RECSYS_TAG_TERM_PTR] = 8,
 	[RECSYS_TAG_TERM_ITEMS] = 4,
+	[RECSYS_TAG_ANN_INDEX] = 4,
 	[RECSYS_TAG_TERM_VALUES] = 4,
 };
 
@@ -307,6 +309,8 @@ FlagTags(uint32_t flags)
 		tags |= TAGS_SEEN;
 	if (flags & RECSYS_MODEL_HAS_SEEN_VALUES)
 		tags |= TAG_BIT(RECSYS_TAG_SEEN_VALUES);
+	if (flags & RECSYS_MODEL_HAS_ANN_INDEX)
+		tags |= TAG_BIT(RECSYS_TAG_ANN_INDEX);
 	return tags;
 }
 
@@ -348,6 +352,8 @@ FlagName(uint32_t flag)
 			return "user neighbours";
 		case RECSYS_MODEL_EXPLICIT:
 			return "explicit";
+		case RECSYS_MODEL_HAS_ANN_INDEX:
+			return "ANN index";
 	}
 	return "unknown";
 }
@@ -405,6 +411,8 @@ ShapeCount(const RecModelShape *s, uint32_t tag)
 			return (uint64_t) s->n_terms;
 		case RECSYS_TAG_TERM_PTR:
 			return (uint64_t) s->n_terms + 1;
+		case RECSYS_TAG_ANN_INDEX:
+			return (uint64_t) s->n_ann;
 	}
 	return 0;
 }
@@ -426,6 +434,7 @@ RecModelShapeLayout(const RecModelShape *shape, RecModelSection *dir, uint64_t *
 		shape->factors > RECSYS_MAX_FACTORS || shape->n_seen < 0 ||
 		shape->n_item_neighbours < 0 || shape->n_user_neighbours < 0 ||
 		shape->n_feature_entries < 0 || shape->n_terms < 0 || shape->vocabulary_bytes < 0 ||
+		shape->n_ann < 0 || (uint64_t) shape->n_ann > RECSYS_MODEL_MAX_BYTES ||
 		(uint64_t) shape->n_feature_entries > RECSYS_MODEL_MAX_BYTES ||
 		(uint64_t) shape->n_terms > RECSYS_MODEL_MAX_BYTES ||
 		(uint64_t) shape->vocabulary_bytes > RECSYS_MODEL_MAX_BYTES ||
@@ -496,6 +505,8 @@ ShapeFrom(const RecModelHeader *h, const RecModelSection *dir, RecModelShape *sh
 			shape->vocabulary_bytes = (int64_t) dir[i].count;
 		if (dir[i].tag == RECSYS_TAG_IDF)
 			shape->n_terms = (int64_t) dir[i].count;
+		if (dir[i].tag == RECSYS_TAG_ANN_INDEX)
+			shape->n_ann = (int64_t) dir[i].count;
 	}
 }
 
@@ -730,6 +741,14 @@ RecModelCheckDirectory(const RecModelHeader *h, const RecModelSection *dir,
 			case RECSYS_TAG_ITEM_NBR_WEIGHT:
 			case RECSYS_TAG_USER_NBR_WEIGHT:
 				want = nbr_count[s->tag == RECSYS_TAG_USER_NBR_WEIGHT];
+				break;
+			case RECSYS_TAG_ANN_INDEX:
+				/* its own header gives its size: checked with the payload */
+				if (s->count > RECSYS_MODEL_MAX_BYTES / 4)
+					return ModelFail(err, RECSYS_MODEL_EBINARY,
+									 "section %s has %" PRIu64 " elements, more than a model can hold",
+									 name, s->count);
+				want = s->count;
 				break;
 			case RECSYS_TAG_FEATURE_IDX:
 			case RECSYS_TAG_VOCABULARY:
@@ -1185,6 +1204,106 @@ CheckText(const RecModelHeader *h, const RecModelView *v, RecModelError *err)
 }
 
 int
+RecModelCheckAnn(const RecModelHeader *h, const int32_t *w, uint64_t count,
+				 RecModelError *err)
+{
+	RecAnnIndex ix;
+	RecModelView v;
+	uint64_t	dim = (uint64_t) h->factors + ((h->flags & RECSYS_MODEL_HAS_BIASES) ? 1 : 0);
+	float		ms;
+
+	RecModelGetView(h, &v);
+
+	/* the header words first: nothing else is read before they add up */
+	if (count < RECSYS_ANN_HEADER_WORDS)
+		return ModelFail(err, RECSYS_MODEL_EBINARY,
+						 "ANN index of %" PRIu64 " words is shorter than its header", count);
+	if ((uint32_t) w[RECSYS_ANN_W_MAGIC] != RECSYS_ANN_MAGIC)
+		return ModelFail(err, RECSYS_MODEL_EBINARY, "ANN index has an unknown kind 0x%08" PRIX32,
+						 (uint32_t) w[RECSYS_ANN_W_MAGIC]);
+	if (w[RECSYS_ANN_W_VECTORS] != 0 && w[RECSYS_ANN_W_VECTORS] != 1)
+		return ModelFail(err, RECSYS_MODEL_EBINARY,
+						 "ANN index vectors word is %" PRId32 ", must be 0 or 1",
+						 w[RECSYS_ANN_W_VECTORS]);
+	for (int j = RECSYS_ANN_W_VECTORS + 1; j < RECSYS_ANN_HEADER_WORDS; j++)
+		if (w[j] != 0)
+			return ModelFail(err, RECSYS_MODEL_EBINARY,
+							 "ANN index header word %d is %" PRId32 ", must be 0", j, w[j]);
+	if (w[RECSYS_ANN_W_N_ITEMS] != h->n_items)
+		return ModelFail(err, RECSYS_MODEL_EBINARY,
+						 "ANN index covers %" PRId32 " items, the model has %" PRId32,
+						 w[RECSYS_ANN_W_N_ITEMS], h->n_items);
+	if ((uint64_t) (int64_t) w[RECSYS_ANN_W_DIM] != dim)
+		return ModelFail(err, RECSYS_MODEL_EBINARY,
+						 "ANN index has dimension %" PRId32 ", the model needs %" PRIu64,
+						 w[RECSYS_ANN_W_DIM], dim);
+	if (w[RECSYS_ANN_W_LISTS] < 1 || w[RECSYS_ANN_W_LISTS] > h->n_items ||
+		w[RECSYS_ANN_W_LISTS] > RECSYS_ANN_MAX_LISTS)
+		return ModelFail(err, RECSYS_MODEL_EBINARY,
+						 "ANN index list count %" PRId32 " out of range 1..%d",
+						 w[RECSYS_ANN_W_LISTS],
+						 h->n_items < RECSYS_ANN_MAX_LISTS ? (int) h->n_items : RECSYS_ANN_MAX_LISTS);
+	if (w[RECSYS_ANN_W_PROBES] < 1 || w[RECSYS_ANN_W_PROBES] > w[RECSYS_ANN_W_LISTS])
+		return ModelFail(err, RECSYS_MODEL_EBINARY,
+						 "ANN index default probes %" PRId32 " out of range 1..%" PRId32,
+						 w[RECSYS_ANN_W_PROBES], w[RECSYS_ANN_W_LISTS]);
+	if (w[RECSYS_ANN_W_ITERATIONS] < 0 || w[RECSYS_ANN_W_SAMPLE] < 0 || w[RECSYS_ANN_W_SEED] < 0)
+		return ModelFail(err, RECSYS_MODEL_EBINARY,
+						 "ANN index build statistics must not be negative");
+	if (count != RecAnnWords((uint64_t) w[RECSYS_ANN_W_LISTS], dim, (uint64_t) h->n_items,
+							 w[RECSYS_ANN_W_VECTORS]))
+		return ModelFail(err, RECSYS_MODEL_EBINARY,
+						 "ANN index has %" PRIu64 " words, its header gives %" PRIu64, count,
+						 RecAnnWords((uint64_t) w[RECSYS_ANN_W_LISTS], dim, (uint64_t) h->n_items,
+									 w[RECSYS_ANN_W_VECTORS]));
+	RecAnnView(w, &ix);
+	memcpy(&ms, &w[RECSYS_ANN_W_BUILD_MS], sizeof(float));
+	if (!(ix.max_norm >= 0.0f && ix.max_norm <= 2.0f * RECSYS_MODEL_MAX_BIAS) ||
+		!(ms >= 0.0f && isfinite(ms)))
+		return ModelFail(err, RECSYS_MODEL_EBINARY,
+						 "ANN index has a bad maximum norm or build time");
+	/* centroids are means of item rows: within the same limits */
+	for (uint64_t j = 0; j < (uint64_t) ix.lists * dim; j++)
+		if (!(fabsf(ix.centroids[j]) <= RECSYS_MODEL_MAX_BIAS))
+			return ModelFail(err, RECSYS_MODEL_EBINARY,
+							 "ANN index centroid value %" PRIu64 " is not finite or too large", j);
+	/* lists partition 0 .. n_items - 1 */
+	if (ix.list_ptr[0] != 0 || ix.list_ptr[ix.lists] != ix.n_items)
+		return ModelFail(err, RECSYS_MODEL_EBINARY,
+						 "ANN index lists must start at 0 and end at %" PRId32, ix.n_items);
+	for (int32_t c = 0; c < ix.lists; c++)
+	{
+		if (ix.list_ptr[c + 1] < ix.list_ptr[c] || ix.list_ptr[c + 1] > ix.n_items)
+			return ModelFail(err, RECSYS_MODEL_EBINARY,
+							 "ANN index list %" PRId32 " has a bad extent", c);
+		for (int32_t p = ix.list_ptr[c]; p < ix.list_ptr[c + 1]; p++)
+		{
+			int32_t		i = ix.items[p];
+
+			/* ascending within a list and assigned to it: together a permutation */
+			if (i < 0 || i >= ix.n_items || (p > ix.list_ptr[c] && i <= ix.items[p - 1]))
+				return ModelFail(err, RECSYS_MODEL_EBINARY,
+								 "ANN index list %" PRId32 " has a bad or unsorted item at %" PRId32,
+								 c, p);
+			if (ix.assign[i] != c)
+				return ModelFail(err, RECSYS_MODEL_EBINARY,
+								 "ANN index list %" PRId32 " holds item %" PRId32 " assigned to list %" PRId32,
+								 c, i, ix.assign[i]);
+			/* stored vectors are the item's own row, bit for bit */
+			if (ix.vectors &&
+				(memcmp(ix.vectors + (uint64_t) p * dim, v.item_factors + (uint64_t) i * h->factors,
+						sizeof(float) * h->factors) != 0 ||
+				 (v.item_bias && memcmp(ix.vectors + (uint64_t) p * dim + h->factors,
+										v.item_bias + i, sizeof(float)) != 0)))
+				return ModelFail(err, RECSYS_MODEL_EBINARY,
+								 "ANN index vector at %" PRId32 " differs from the factors of item %" PRId64,
+								 p, v.item_ids[i]);
+		}
+	}
+	return RECSYS_MODEL_OK;
+}
+
+int
 RecModelCheckPayload(const RecModelHeader *h, RecModelError *err)
 {
 	RecModelView v;
@@ -1251,6 +1370,8 @@ RecModelCheckPayload(const RecModelHeader *h, RecModelError *err)
 		return err->code;
 	if (v.feature_ptr && CheckText(h, &v, err))
 		return err->code;
+	if (v.ann && RecModelCheckAnn(h, v.ann, (uint64_t) v.n_ann, err))
+		return err->code;
 	err->code = RECSYS_MODEL_OK;
 	err->msg[0] = '\0';
 	return RECSYS_MODEL_OK;
@@ -1314,6 +1435,8 @@ ViewSection(const RecModelView *v, uint32_t tag)
 			return v->term_items;
 		case RECSYS_TAG_TERM_VALUES:
 			return v->term_values;
+		case RECSYS_TAG_ANN_INDEX:
+			return v->ann;
 	}
 	return NULL;
 }
@@ -1337,6 +1460,22 @@ TargetLayout(const RecModelHeader *h, const RecModelSection *hdir, RecModelHeade
 	RecModelInitHeader(target, &shape, dir, 0);
 	target->n_sections = (uint32_t) n;
 	return n;
+}
+
+void
+RecModelCopySections(const RecModelHeader *src, RecModelHeader *dst, uint32_t skip)
+{
+	RecModelView v;
+
+	RecModelGetView(src, &v);
+	for (uint32_t i = 0; i < dst->n_sections; i++)
+	{
+		const RecModelSection *s = &RecModelDirectory(dst)[i];
+		const void *from = ViewSection(&v, s->tag);
+
+		if (from != NULL && !(skip & TAG_BIT(s->tag)))
+			memcpy((char *) dst + s->offset, from, s->count * s->elem_size);
+	}
 }
 
 uint64_t

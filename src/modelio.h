@@ -127,6 +127,22 @@ extern int	RecModelCheckHeader(const RecModelHeader *h, uint64_t *total,
  */
 extern int	RecModelCheckPayload(const RecModelHeader *h, RecModelError *err);
 
+/*
+ * Checks an ann_index section of count words of a model whose other sections
+ * passed: its header against the model's shape, the size it gives, finite
+ * centroids, lists that partition the items (RecAnnIndex in model.h).
+ */
+extern int	RecModelCheckAnn(const RecModelHeader *h, const int32_t *words, uint64_t count,
+							 RecModelError *err);
+
+/*
+ * Copies every section of dst's directory that src (a valid model, v1 or v2)
+ * also holds, but the tags in the skip mask (bit 1 << tag), from src to dst:
+ * how a model gains or replaces a section of a new shape.
+ */
+extern void RecModelCopySections(const RecModelHeader *src, RecModelHeader *dst,
+								 uint32_t skip);
+
 /* --- binary form --------------------------------------------------------- */
 
 /* Bytes of the (v2) binary form of a valid native model, v1 or v2 */

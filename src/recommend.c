@@ -27,6 +27,8 @@
 #include "utils/memutils.h"
 
 #include "algorithms.h"
+#include "ann.h"
+#include "ann_sql.h"
 #include "blas.h"
 #include "cache.h"
 #include "content.h"
@@ -317,9 +319,14 @@ ModelKindName(const RecModelEntry *e)
  */
 static bool
 RankVector(TopNHeap *h, RecModelEntry *e, const float *x, float base,
-		   const int32 *cand, int64 n_cand, bool use_cand, const RecBlocked *blocked)
+		   const int32 *cand, int64 n_cand, bool use_cand, const RecBlocked *blocked,
+		   const RecAnnRequest *ann)
 {
 	const RecModelHeader *m = e->model;
+
+	/* --- approximate top-N hook (ann_sql.h): the model's index, if it has one --- */
+	if (!use_cand && RecAnnUsable(e, ann, x))
+		return RecAnnRank(h, e, x, base, ann, blocked);
 
 	/*
 	 * A short list: one dot product per candidate.  A list covering more than
@@ -454,7 +461,7 @@ static bool ScoreHistory(RecModelEntry *e, const RecHistory *hist, RecTouched *t
 static bool
 RankHistory(TopNHeap *h, RecModelEntry *e, const RecHistory *hist, const float *x,
 			float bias, const int32 *cand, int64 n_cand, bool use_cand,
-			const RecBlocked *blocked)
+			const RecBlocked *blocked, const RecAnnRequest *ann)
 {
 	const RecModelHeader *m = e->model;
 	bool		finite;
@@ -474,7 +481,8 @@ RankHistory(TopNHeap *h, RecModelEntry *e, const RecHistory *hist, const float *
 			x = FoldInHistory(e, hist, &bias)->x;
 		if (ZeroVectorFallback(h, e, x, cand, n_cand, use_cand, blocked))
 			return true;
-		finite = RankVector(h, e, x, m->global_mean + bias, cand, n_cand, use_cand, blocked);
+		finite = RankVector(h, e, x, m->global_mean + bias, cand, n_cand, use_cand, blocked,
+							ann);
 	}
 	else
 	{
@@ -518,6 +526,7 @@ RecommendUser(FunctionCallInfo fcinfo, bool by_name)
 	Oid			owner = InvalidOid;
 	RecOverlay	ov;
 	bool		tracked = false;
+	RecAnnRequest ann;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
@@ -527,6 +536,7 @@ RecommendUser(FunctionCallInfo fcinfo, bool by_name)
 	n = CheckTopN(PG_GETARG_INT32(2));
 	exclude_seen = PG_GETARG_BOOL(3);
 	diversity = DiversityArg(fcinfo, 6);
+	ann = RecAnnRequestArgs(fcinfo, 7, 8);
 
 	e = by_name ? NamedModelArg(fcinfo, &owner) : ModelArg(fcinfo, false);
 	m = e->model;
@@ -557,14 +567,14 @@ RecommendUser(FunctionCallInfo fcinfo, bool by_name)
 
 	if (tracked)
 		fallback = RankHistory(&heap, e, &ov.hist, ov.x, ov.bias, cand, n_cand, use_cand,
-							   &blocked);
+							   &blocked, &ann);
 	else if (u >= 0 && e->v.user_factors != NULL)
 	{
 		float		base = m->global_mean + (e->v.user_bias ? e->v.user_bias[u] : 0.0f);
 		const float *x = e->v.user_factors + (int64) u * m->factors;
 
 		fallback = ZeroVectorFallback(&heap, e, x, cand, n_cand, use_cand, &blocked);
-		if (!fallback && !RankVector(&heap, e, x, base, cand, n_cand, use_cand, &blocked))
+		if (!fallback && !RankVector(&heap, e, x, base, cand, n_cand, use_cand, &blocked, &ann))
 			elog(ERROR, "scores of user " INT64_FORMAT " are not finite", user_id);
 	}
 	else if (u >= 0)
@@ -706,6 +716,7 @@ RecommendVector(FunctionCallInfo fcinfo, bool by_name)
 	TopNHeap	heap;
 	int			cap;
 	float		diversity;
+	RecAnnRequest ann;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
@@ -713,6 +724,7 @@ RecommendVector(FunctionCallInfo fcinfo, bool by_name)
 	x = PG_GETARG_VEC_P(1);
 	n = CheckTopN(PG_GETARG_INT32(2));
 	diversity = DiversityArg(fcinfo, 5);
+	ann = RecAnnRequestArgs(fcinfo, 6, 7);
 
 	e = ModelArg(fcinfo, by_name);
 	m = e->model;
@@ -727,7 +739,7 @@ RecommendVector(FunctionCallInfo fcinfo, bool by_name)
 		return (Datum) 0;
 	HeapAlloc(&heap, cap);
 	if (!ZeroVectorFallback(&heap, e, x->x, cand, n_cand, use_cand, &blocked) &&
-		!RankVector(&heap, e, x->x, m->global_mean, cand, n_cand, use_cand, &blocked))
+		!RankVector(&heap, e, x->x, m->global_mean, cand, n_cand, use_cand, &blocked, &ann))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("user_vector is too large for this model: scores overflow type real"),
@@ -1193,7 +1205,8 @@ RecommendByItems(FunctionCallInfo fcinfo, bool by_name)
 		return (Datum) 0;
 	HeapAlloc(&heap, cap);
 
-	fallback = RankHistory(&heap, e, &hist, NULL, 0.0f, cand, n_cand, use_cand, &blocked);
+	fallback = RankHistory(&heap, e, &hist, NULL, 0.0f, cand, n_cand, use_cand, &blocked,
+						   NULL);
 	EmitList(fcinfo, e, &heap, n, diversity, fallback);
 	return (Datum) 0;
 }
@@ -1586,6 +1599,33 @@ RecBatchRunFiltered(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 		bt.heaps[t] = palloc(sizeof(TopNHeap) * block);
 		bt.bm[t] = palloc(sizeof(float) * RECSYS_BATCH_BOUNDS(bt.tile));
 	}
+	/* --- approximate top-N hook (ann_sql.h): each user probes the index --- */
+	if (!f->cand && RecAnnUsable(e, f->ann, NULL))
+	{
+		RecAnnIndex ix;
+		RecAnnBatch ab;
+		RecBatchOut out;
+
+		out.n = n;
+		out.out_score = bt.out_score;
+		out.out_item = bt.out_item;
+		out.out_count = bt.out_count;
+		out.out_fallback = NULL;
+		RecAnnView(e->v.ann, &ix);
+		ab.bt = &bt;
+		ab.ix = &ix;
+		ab.probes = f->ann->probes > 0 ? f->ann->probes : ix.probes;
+		ab.cscore = palloc(sizeof(float *) * threads);
+		ab.corder = palloc(sizeof(int32 *) * threads);
+		for (int t = 0; t < threads; t++)
+		{
+			ab.cscore[t] = palloc(sizeof(float) * ix.lists);
+			ab.corder[t] = palloc(sizeof(int32) * ix.lists);
+		}
+		BatchRounds(threads, users, n_users, round, block, RecAnnBatchChunk, &ab, &bt.users,
+					&out, emit, arg);
+		return;
+	}
 	BatchRoundsOverlapped(threads, users, n_users, round, &bt, emit, arg);
 }
 
@@ -1662,12 +1702,15 @@ RecommendAll(FunctionCallInfo fcinfo, bool by_name)
 	int32	   *cand;
 	float		diversity;
 	int			pool;
+	RecAnnRequest ann;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(3))
 		return (Datum) 0;
 	n = CheckTopN(PG_GETARG_INT32(1));
 	diversity = DiversityArg(fcinfo, 6);
+	ann = RecAnnRequestArgs(fcinfo, 7, 8);
+	filter.ann = &ann;
 	pool = PoolSize(n, diversity);
 	e = ModelArg(fcinfo, by_name);
 	m = e->model;

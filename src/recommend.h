@@ -38,6 +38,7 @@ typedef struct RecBatchFilter
 	int64		n_cand;
 	const int32 *exclude;
 	int64		n_exclude;
+	const struct RecAnnRequest *ann;	/* the index or not (ann_sql.h); NULL: exact */
 } RecBatchFilter;
 
 /* RecBatchRun with a request's filters applied before ranking */

@@ -1,5 +1,5 @@
 -- Models survive pg_dump: a database with a registry, a history row, a model column
--- and a vec column is dumped with pg_dump and restored with psql into a new
+-- (with an approximate top-N index) and a vec column is dumped with pg_dump and restored with psql into a new
 -- database; the restored values are identical and serve the same recommendations.
 -- Not inside one transaction: it creates and drops databases.
 SELECT plan(7);
@@ -22,7 +22,8 @@ SELECT dblink_exec(pg_temp.conninfo('recsys_dump_src'), $sql$
 						'{"factors": 4, "iterations": 3}');
 	SELECT recsys.retrain('m');
 	CREATE TABLE kept AS
-		SELECT 1 AS id, recsys.train_ials(user_id, item_id, greatest(rating, 0), '{"factors": 3}') AS model,
+		SELECT 1 AS id, recsys.build_index(recsys.train_ials(user_id, item_id, greatest(rating, 0),
+															 '{"factors": 3}'), '{"lists": 5}') AS model,
 			   '[1,-2.5,3e-3]'::recsys.vec(3) AS v
 		FROM ratings;
 $sql$);

@@ -98,7 +98,7 @@ INSERT INTO io_bad (what, b) VALUES
 	('wrong magic', set_byte(pg_temp.bin('als'), 0, 0)),
 	('version 3', set_byte(pg_temp.bin('als'), 5, 3)),
 	('unknown algorithm', set_byte(pg_temp.bin('als'), 7, 9)),
-	('unknown flag', set_byte(pg_temp.bin('als'), 11, 23)),
+	('unknown flag', set_byte(pg_temp.bin('als'), 11, 71)),	-- 0x47: 0x40 is no flag
 	('biases on an implicit model', set_byte(pg_temp.bin('ials'), 11, 1)),
 	('factors 0', pg_temp.put32(pg_temp.bin('als'), 12, 0)),
 	('factors 2000', pg_temp.put32(pg_temp.bin('als'), 12, 2000)),

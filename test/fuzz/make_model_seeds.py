@@ -17,7 +17,7 @@ import sys
 
 MAGIC = 0x4D535352
 ALS, IALS, KNN, EASE, CONTENT, HYBRID, TEXT = 1, 2, 3, 4, 5, 6, 7
-BIASES, INTERACTIONS, SEEN_VALUES, USER_NBR, EXPLICIT = 1, 2, 4, 8, 16
+BIASES, INTERACTIONS, SEEN_VALUES, USER_NBR, EXPLICIT, ANN = 1, 2, 4, 8, 16, 32
 
 # tag: (name, element format)
 TAGS = {
@@ -29,7 +29,7 @@ TAGS = {
     16: ('user_nbr_idx', 'i'), 17: ('user_nbr_weight', 'f'),
     # text content (TF-IDF): item rows, vocabulary, idf, the same entries by term
     19: ('feature_ptr', 'q'), 20: ('feature_idx', 'i'), 21: ('feature_values', 'f'),
-    22: ('vocabulary', 'B'), 23: ('idf', 'f'),
+    22: ('vocabulary', 'B'), 23: ('idf', 'f'), 25: ('ann_index', 'i'),
     26: ('term_ptr', 'q'), 27: ('term_items', 'i'), 28: ('term_values', 'f'),
 }
 BY_NAME = {name: (tag, fmt) for tag, (name, fmt) in TAGS.items()}
@@ -223,6 +223,49 @@ def edge_valid():
     return out
 
 
+def f2i(x):
+    """a float4's bit pattern as the int32 word the index section stores"""
+    return struct.unpack('>i', struct.pack('>f', x))[0]
+
+
+def ann_index(h, s, vectors=True, assign=(0, 1, 0, 1)):
+    """the ann_index words (src/model.h) of a two-list index over the 4 items"""
+    k = h['factors']
+    bias = 'item_bias' in s
+    dim = k + (1 if bias else 0)
+    n = h['n_items']
+    lists = 2
+    rows = [s['item_factors'][i * k:(i + 1) * k] + ([s['item_bias'][i]] if bias else [])
+            for i in range(n)]
+    items = [i for c in range(lists) for i in range(n) if assign[i] == c]
+    ptr = [0]
+    for c in range(lists):
+        ptr.append(ptr[-1] + sum(1 for i in range(n) if assign[i] == c))
+    cent = []
+    for c in range(lists):
+        members = [i for i in range(n) if assign[i] == c]
+        cent += [sum(rows[i][t] for i in members) / len(members) for t in range(dim)]
+    norm = max(sum(x * x for x in r) for r in rows) ** 0.5
+    words = [0x31465649, lists, dim, 1, n, 10, 4, 42, f2i(norm), f2i(1.5),
+             1 if vectors else 0, 0, 0, 0, 0, 0]
+    words += [f2i(x) for x in cent] + ptr + items + list(assign)
+    if vectors:
+        words += [f2i(x) for p in items for x in rows[p]]
+    return words
+
+
+def model_ann(kind, vectors=True):
+    """a factor model of model(kind) with an index"""
+    h, s = model(kind)
+    h['flags'] |= ANN
+    s['ann_index'] = ann_index(h, s, vectors)
+    return h, s
+
+
+VALID = ['als', 'ials', 'knn_item', 'knn_user', 'ease']
+VALID_ANN = ['als', 'ials']
+
+
 def malformed():
     """(name, bytes) of models the reader must refuse"""
     out = []
@@ -294,6 +337,26 @@ def malformed():
     out.append(('too_many_sections', encode(h, s)))
     h, s = model('als')
     out.append(('truncated_directory', encode(h, s)[:200]))
+    # approximate top-N index sections: a duplicate item, an item in the wrong
+    # list, a bad kind, a vector that is not its row, a flag without the section
+    h, s = model_ann('ials')
+    s['ann_index'][16 + 2 * 2 + 3 + 1] = s['ann_index'][16 + 2 * 2 + 3]
+    out.append(('ann_duplicate_item', encode(h, s)))
+    h, s = model_ann('als')
+    s['ann_index'][16 + 2 * 3 + 3 + 4] = 1
+    out.append(('ann_wrong_list', encode(h, s)))
+    h, s = model_ann('ials', vectors=False)
+    s['ann_index'][0] = 7
+    out.append(('ann_bad_kind', encode(h, s)))
+    h, s = model_ann('als')
+    s['ann_index'][-1] = f2i(9.0)
+    out.append(('ann_vector_not_its_row', encode(h, s)))
+    h, s = model_ann('ials')
+    del s['ann_index']
+    out.append(('ann_flag_without_section', encode(h, s)))
+    h, s = model_ann('ials')
+    s['ann_index'] = s['ann_index'][:20]
+    out.append(('ann_truncated', encode(h, s)))
     out += malformed_content()
     return out
 
@@ -519,6 +582,15 @@ def main():
             f.write(b)
         with open(os.path.join(text, 'v2_%s.txt' % name), 'w') as f:
             f.write('recsys-model:v2:' + base64.b64encode(b).decode())
+    for kind in VALID_ANN:
+        for vectors in (True, False):
+            h, s = model_ann(kind, vectors)
+            b = encode(h, s)
+            name = 'v2_%s_ann%s' % (kind, '' if vectors else '_gather')
+            with open(os.path.join(recv, name + '.bin'), 'wb') as f:
+                f.write(b)
+            with open(os.path.join(text, name + '.txt'), 'w') as f:
+                f.write('recsys-model:v2:' + base64.b64encode(b).decode())
     for name, b in malformed():
         with open(os.path.join(recv, 'v2_%s.bin' % name), 'wb') as f:
             f.write(b)

@@ -166,6 +166,28 @@ CheckReaderInvariants(const RecModelHeader *m)
 		abort();
 	if (v.feature_ptr)
 		CheckTextInvariants(m, &v);
+	/* an accepted index: its lists partition the items, its vectors are their rows */
+	if (v.ann)
+	{
+		RecAnnIndex ix;
+		char	   *seen = calloc((size_t) m->n_items, 1);
+
+		RecAnnView(v.ann, &ix);
+		if (seen == NULL || ix.lists < 1 || ix.list_ptr[0] != 0 ||
+			ix.list_ptr[ix.lists] != m->n_items || v.item_factors == NULL)
+			abort();
+		for (int32_t p = 0; p < m->n_items; p++)
+		{
+			int32_t		i = ix.items[p];
+
+			if (i < 0 || i >= m->n_items || seen[i]++)
+				abort();
+			if (ix.vectors && memcmp(ix.vectors + (int64_t) p * ix.dim,
+									 v.item_factors + (int64_t) i * k, sizeof(float) * k) != 0)
+				abort();
+		}
+		free(seen);
+	}
 	/* dense content: unit item features and profiles, or none */
 	if (m->algorithm == RECSYS_ALG_CONTENT)
 	{

@@ -1,0 +1,441 @@
+/*
+ * ann_sql.c
+ *		recsys.build_index, which returns a factor model with an approximate
+ *		top-N index (ann.h), and the hooks recommend.c calls to serve through it.
+ *
+ * The k-means runs in plain C (ann.c) on recsys.threads threads; this file
+ * parses the options, allocates every buffer before threads start, checks for
+ * a cancel between iterations and makes the new model value.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
+#include "ann.h"
+#include "ann_sql.h"
+#include "cache.h"
+#include "model.h"
+#include "modelio.h"
+#include "modeltype.h"
+#include "options.h"
+#include "recsys.h"
+
+/* The options of build_index */
+typedef struct AnnOptions
+{
+	int64		lists;			/* 0: default */
+	int64		probes;			/* 0: default */
+	int64		iterations;
+	int64		sample;			/* 0: default */
+	int64		seed;
+	bool		vectors;		/* store_vectors */
+} AnnOptions;
+
+/* largest values an option accepts */
+#define ANN_MAX_ITERATIONS	1000
+#define ANN_MAX_SEED		INT64CONST(2147483647)
+
+/* An integral option value in lo .. hi; 54000 above too_big_from when given */
+static int64
+AnnIntOption(JsonbValue *v, const char *key, int64 lo, int64 hi, int64 too_big_from)
+{
+	double		d;
+
+	if (v->type != jbvNumeric)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("build_index option \"%s\" must be a number, got %s", key,
+						RecJsonValueText(v))));
+	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+										   NumericGetDatum(v->val.numeric)));
+	if (!isfinite(d) || d != floor(d))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("build_index option \"%s\" must be an integer, got %s", key,
+						RecJsonValueText(v))));
+	if (too_big_from > 0 && d >= (double) too_big_from)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("build_index option \"%s\" is %s, the limit is %lld", key,
+						RecJsonValueText(v), (long long) (too_big_from - 1))));
+	if (d < (double) lo || d > (double) hi)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("build_index option \"%s\" must be between %lld and %lld, got %s", key,
+						(long long) lo, (long long) hi, RecJsonValueText(v))));
+	return (int64) d;
+}
+
+/* Parses the options object against a model of n_items items */
+static AnnOptions
+AnnParseOptions(Jsonb *jb, int32 n_items)
+{
+	AnnOptions	o = {0, 0, 10, 0, 42, true};
+	JsonbIterator *it;
+	JsonbIteratorToken tok;
+	JsonbValue	v;
+	JsonbValue *probes = NULL;
+	JsonbValue *sample = NULL;
+
+	if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("build_index options must be a JSON object")));
+	it = JsonbIteratorInit(&jb->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *key;
+
+		if (tok != WJB_KEY)
+			continue;
+		key = pnstrdup(v.val.string.val, v.val.string.len);
+		tok = JsonbIteratorNext(&it, &v, true);
+		if (strcmp(key, "lists") == 0)
+			o.lists = AnnIntOption(&v, key, 1, Min(n_items, RECSYS_ANN_MAX_LISTS),
+								   RECSYS_ANN_MAX_LISTS + 1);
+		else if (strcmp(key, "iterations") == 0)
+			o.iterations = AnnIntOption(&v, key, 0, ANN_MAX_ITERATIONS, 0);
+		else if (strcmp(key, "seed") == 0)
+			o.seed = AnnIntOption(&v, key, 0, ANN_MAX_SEED, 0);
+		else if (strcmp(key, "store_vectors") == 0)
+		{
+			if (v.type != jbvBool)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("build_index option \"store_vectors\" must be true or false, got %s",
+								RecJsonValueText(&v))));
+			o.vectors = v.val.boolean;
+		}
+		else if (strcmp(key, "probes") == 0 || strcmp(key, "sample") == 0)
+		{
+			/* checked once lists is known: their ranges depend on it */
+			JsonbValue *keep = palloc_object(JsonbValue);
+
+			*keep = v;
+			if (key[0] == 'p')
+				probes = keep;
+			else
+				sample = keep;
+		}
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown build_index option \"%s\"",
+							RecEchoInput(key, strlen(key))),
+					 errhint("The options are lists, probes, iterations, sample, seed and store_vectors.")));
+	}
+	/* about sqrt(n) lists of about sqrt(n) items */
+	if (o.lists == 0)
+		o.lists = Max(1, Min((int64) Min(n_items, RECSYS_ANN_MAX_LISTS),
+							 (int64) llround(sqrt((double) n_items))));
+	if (probes)
+		o.probes = AnnIntOption(probes, "probes", 1, o.lists, 0);
+	else
+	{
+		/*
+		 * Probe lists holding about max(n / 64, 4096) items: small catalogues
+		 * are scanned whole or nearly (cheap either way), and at a million
+		 * items 1/64 of them measured recall@10 0.98 at 58 times the exact
+		 * path's throughput (bench/80_ann.sh)
+		 */
+		double		share = Max(1.0 / 64.0, Min(1.0, 4096.0 / (double) n_items));
+
+		o.probes = Max(1, Min(o.lists, (int64) ceil(share * (double) o.lists)));
+	}
+	if (sample)
+		o.sample = AnnIntOption(sample, "sample", o.lists, n_items, 0);
+	else
+		o.sample = Min((int64) n_items, Max(o.lists * 64, Min((int64) n_items, 65536)));
+	return o;
+}
+
+PG_FUNCTION_INFO_V1(build_index);
+/*
+ * recsys.build_index(m recsys.model, options jsonb): m with an inverted-file
+ * index over its item factors (replacing one it had)
+ */
+Datum
+build_index(PG_FUNCTION_ARGS)
+{
+	RecModelEntry *e = RecModelGet(PG_GETARG_DATUM(0));
+	Jsonb	   *jb = PG_GETARG_JSONB_P(1);
+	const RecModelHeader *m = e->model;
+	RecModelShape shape;
+	RecModelHeader *out;
+	RecModelView ov;
+	AnnOptions o;
+	RecAnnBuild b;
+	RecControl	ctl = {RecCancelRequested, NULL, NULL};
+	int			d;
+	int			rc = RECSYS_OK;
+	instr_time	start,
+				elapsed;
+
+	/* the format allows the index in the collaborative factor models only */
+	if (m->algorithm != RECSYS_ALG_ALS && m->algorithm != RECSYS_ALG_IALS)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("build_index needs an als or ials model, not %s",
+						RecModelAlgorithmName(m->algorithm))));
+	o = AnnParseOptions(jb, m->n_items);
+	INSTR_TIME_SET_CURRENT(start);
+
+	/* the new value first: its size is known, and too large fails before any work */
+	RecModelShapeOf(m, &shape);
+	shape.flags |= RECSYS_MODEL_HAS_ANN_INDEX;
+	memset(&b, 0, sizeof(b));
+	b.k = m->factors;
+	b.dim = b.k + (e->v.item_bias ? 1 : 0);
+	shape.n_ann = (int64) RecAnnWords((uint64) o.lists, (uint64) b.dim, (uint64) m->n_items,
+									  o.vectors);
+	if (RecModelShapeBytes(&shape, strlen(e->v.options)) > RECSYS_MODEL_MAX_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the model with its index would take more than the %llu bytes a value can hold",
+						(unsigned long long) RECSYS_MODEL_MAX_BYTES),
+				 o.vectors ? errhint("Use \"store_vectors\": false: the index then reads the model's own rows.") : 0));
+	out = RecModelCreateShape(&shape, e->v.options);
+	RecModelCopySections(m, out, (uint32) 1 << RECSYS_TAG_ANN_INDEX);
+	memcpy(&out->iterations, &m->iterations,
+		   offsetof(RecModelHeader, options_len) - offsetof(RecModelHeader, iterations));
+	out->n_seen = m->n_seen;
+
+	/* every buffer before threads start */
+	b.Y = e->v.item_factors;
+	b.bias = e->v.item_bias;
+	b.n = m->n_items;
+	b.lists = (int32) o.lists;
+	b.ns = o.sample;
+	b.seed = (uint64) o.seed;
+	b.vectors = o.vectors;
+	b.threads = RecWorkThreads();
+	d = b.dim + 1;
+	b.sample = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * b.n);
+	b.S = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * b.ns * d);
+	b.C = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * b.lists * d);
+	b.chalf = palloc(sizeof(float) * b.lists);
+	b.sassign = MemoryContextAllocHuge(CurrentMemoryContext,
+									   sizeof(int32) * Max(b.ns, b.lists));
+	b.assign = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * b.n);
+	b.acc = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * b.lists * d);
+	b.count = palloc(sizeof(int64) * b.lists);
+	b.rows = palloc(sizeof(float *) * b.threads);
+	b.dots = palloc(sizeof(float *) * b.threads);
+	for (int t = 0; t < b.threads; t++)
+	{
+		b.rows[t] = palloc(sizeof(float) * RECSYS_ANN_BLOCK * d);
+		b.dots[t] = MemoryContextAllocHuge(CurrentMemoryContext,
+										   sizeof(float) * RECSYS_ANN_BLOCK * b.lists);
+	}
+	RecReserveBlas(b.threads, "index build");
+
+	RecAnnSampleInit(&b);
+	for (int it = 0; it < o.iterations && rc == RECSYS_OK; it++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		rc = RecAnnIterate(&b, &ctl);
+	}
+	CHECK_FOR_INTERRUPTS();
+	if (rc == RECSYS_OK)
+		rc = RecAnnAssignAll(&b, &ctl);
+	if (rc == RECSYS_STUCK)
+		RecReportStuck("index build");
+	if (rc == RECSYS_INTERRUPTED)
+	{
+		CHECK_FOR_INTERRUPTS();
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("index build was interrupted")));
+	}
+	if (rc != RECSYS_OK)
+		ereport(ERROR,
+				(errcode(rc == RECSYS_ENOMEM ? ERRCODE_OUT_OF_MEMORY : ERRCODE_INTERNAL_ERROR),
+				 errmsg("index build failed with solver status %d", rc)));
+
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+	RecModelGetView(out, &ov);
+	RecAnnWrite(&b, (int32) o.probes, (float) INSTR_TIME_GET_MILLISEC(elapsed),
+				(int32 *) ov.ann);
+	PG_RETURN_POINTER(out);
+}
+
+RecAnnRequest
+RecAnnRequestArgs(FunctionCallInfo fcinfo, int probes_arg, int exact_arg)
+{
+	RecAnnRequest r = {false, 0};
+
+	if (probes_arg < PG_NARGS() && !PG_ARGISNULL(probes_arg))
+	{
+		int32		p = PG_GETARG_INT32(probes_arg);
+
+		if (p < 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("probes must be at least 1, got %d", p)));
+		r.probes = p;
+	}
+	if (exact_arg < PG_NARGS() && !PG_ARGISNULL(exact_arg))
+		r.exact = PG_GETARG_BOOL(exact_arg);
+	return r;
+}
+
+bool
+RecAnnUsable(const RecModelEntry *e, const RecAnnRequest *req, const float *x)
+{
+	RecAnnIndex ix;
+
+	if (req == NULL || req->exact || e->v.ann == NULL)
+		return false;
+	if (x != NULL)
+	{
+		/* a caller's vector: |x.y + b| <= |[x, 1]| M must stay far from overflow */
+		double		n2 = 1.0;
+
+		for (int j = 0; j < e->model->factors; j++)
+			n2 += (double) x[j] * x[j];
+		RecAnnView(e->v.ann, &ix);
+		if (!(sqrt(n2) * (double) ix.max_norm < 1e37))
+			return false;
+	}
+	return true;
+}
+
+bool
+RecAnnRank(TopNHeap *h, RecModelEntry *e, const float *x, float base,
+		   const RecAnnRequest *req, const RecBlocked *blocked)
+{
+	RecAnnIndex ix;
+	float	   *cscore;
+	int32	   *corder;
+	bool		finite;
+
+	RecAnnView(e->v.ann, &ix);
+	cscore = palloc(sizeof(float) * ix.lists);
+	corder = palloc(sizeof(int32) * ix.lists);
+	finite = RecAnnSelect(h, &ix, x, e->model->factors, e->v.item_factors, e->v.item_bias,
+						  base, req->probes > 0 ? req->probes : ix.probes, blocked,
+						  cscore, corder);
+	pfree(cscore);
+	pfree(corder);
+	return finite;
+}
+
+/* A standard normal deviate from the seeded stream (Box-Muller) */
+static double
+BenchGauss(uint64 *state)
+{
+	double		u1,
+				u2;
+
+	*state += UINT64CONST(0x9E3779B97F4A7C15);
+	u1 = ((double) ((*state * UINT64CONST(0xBF58476D1CE4E5B9)) >> 11) + 1.0) / 9007199254740993.0;
+	*state += UINT64CONST(0x9E3779B97F4A7C15);
+	u2 = (double) ((*state * UINT64CONST(0x94D049BB133111EB)) >> 11) / 9007199254740992.0;
+	return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+
+/* A uniform deviate in [0, 1) from the seeded stream */
+static double
+BenchUniform(uint64 *state)
+{
+	uint64		z;
+
+	*state += UINT64CONST(0x9E3779B97F4A7C15);
+	z = *state;
+	z = (z ^ (z >> 30)) * UINT64CONST(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64CONST(0x94D049BB133111EB);
+	return (double) ((z ^ (z >> 31)) >> 11) / 9007199254740992.0;
+}
+
+PG_FUNCTION_INFO_V1(ann_bench_model);
+/*
+ * Bench helper, not part of the extension's SQL interface (bench/80_ann.sh
+ * declares it with CREATE FUNCTION as a superuser): an implicit factor model of
+ * n_users x n_items x factors made directly, since training one of a million
+ * items takes too long on a small machine.  Planted structure: items belong to
+ * `topics` topics of skewed sizes, a row is its topic's centre plus noise; item
+ * popularity is Zipf over a random order and an item's norm falls with its
+ * popularity rank (rank + 10)^-0.2 as trained factors' norms do; users mix two
+ * topics.  Deterministic per seed.
+ */
+Datum
+ann_bench_model(PG_FUNCTION_ARGS)
+{
+	int32		nu = PG_GETARG_INT32(0);
+	int32		ni = PG_GETARG_INT32(1);
+	int32		k = PG_GETARG_INT32(2);
+	int32		topics = PG_GETARG_INT32(3);
+	uint64		state = (uint64) PG_GETARG_INT64(4);
+	char		options[64];
+	RecModelHeader *m;
+	RecModelMutableView mv;
+	float	   *centre;
+	int32	   *rank;
+	int64		total = 0;
+	double		scale = 1.0 / sqrt((double) k);
+
+	if (nu < 1 || ni < 1 || nu > 10000000 || ni > 10000000 || k < 1 ||
+		k > RECSYS_MAX_FACTORS || topics < 1 || topics > ni)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ann_bench_model: sizes out of range")));
+	snprintf(options, sizeof(options), "{\"factors\": %d}", k);
+	m = RecModelCreateForFactors(RECSYS_ALG_IALS, 0, k, nu, ni, 0, options);
+	RecModelGetMutableView(m, &mv);
+
+	centre = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * topics * k);
+	for (int64 j = 0; j < (int64) topics * k; j++)
+		centre[j] = (float) BenchGauss(&state);
+	/* a random popularity order */
+	rank = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * ni);
+	for (int32 i = 0; i < ni; i++)
+		rank[i] = i;
+	for (int32 i = ni - 1; i > 0; i--)
+	{
+		int32		r = (int32) (BenchUniform(&state) * (i + 1));
+		int32		t = rank[i];
+
+		rank[i] = rank[r];
+		rank[r] = t;
+	}
+	for (int32 i = 0; i < ni; i++)
+	{
+		/* skewed topic sizes: topic t has about (t + 1)^2 - t^2 shares */
+		int32		t = (int32) (topics * BenchUniform(&state) * BenchUniform(&state));
+		double		s = pow((rank[i] + 10.0) / 10.0, -0.2) * scale;
+		float	   *y = mv.item_factors + (int64) i * k;
+
+		for (int j = 0; j < k; j++)
+			y[j] = (float) (s * (centre[(int64) t * k + j] + 0.7 * BenchGauss(&state)));
+		mv.item_ids[i] = i + 1;
+		mv.item_count[i] = (int32) Max(1.0, 1e5 / (rank[i] + 10.0));
+		total += mv.item_count[i];
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	for (int32 u = 0; u < nu; u++)
+	{
+		int32		t1 = (int32) (topics * BenchUniform(&state) * BenchUniform(&state));
+		int32		t2 = (int32) (topics * BenchUniform(&state));
+		float	   *x = mv.user_factors + (int64) u * k;
+
+		for (int j = 0; j < k; j++)
+			x[j] = (float) (scale * (centre[(int64) t1 * k + j] +
+									 0.5 * centre[(int64) t2 * k + j] +
+									 0.5 * BenchGauss(&state)));
+		mv.user_ids[u] = u + 1;
+	}
+	m->n_interactions = Min(total, (int64) nu * ni);
+	if (m->n_interactions != total)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ann_bench_model: too few users for the popularity counts")));
+	PG_RETURN_POINTER(m);
+}
