@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The study behind train_ials's defaults (issue 10): a grid over the implicit
+# The study behind train_ials's defaults: a grid over the implicit
 # options on several shapes of planted implicit data, each setting trained on the
 # 80% where recsys.fold(user_id, item_id, 5) <> 0 and scored by recsys.evaluate's
 # NDCG@10 on the other 20% (seen items excluded), next to popularity (the most

@@ -283,7 +283,7 @@ COMMENT ON TYPE recsys.model IS
 	'a trained model (factor, neighbourhood or EASE): format v2, a header and a section directory; text form recsys-model:v2: + base64 (v1 values of 0.1.0 are still read)';
 
 -- ---------------------------------------------------------------------------
--- Serving for drivers and products (issue 12): recommend(m, vec, ...) becomes
+-- Serving for drivers and products: recommend(m, vec, ...) becomes
 -- recommend_by_vector, so recommend($1, $2, $3) with untyped parameters resolves;
 -- every serving set-returning function returns a rank column (1 = best) and
 -- takes n = 0 (no rows); similar_items, similar_users and recommend_all take the
@@ -429,7 +429,7 @@ CREATE FUNCTION recsys.similar_users(name text, user_id bigint, n integer DEFAUL
 COMMENT ON FUNCTION recsys.similar_users(text, bigint, integer, bigint[], bigint[]) IS
 	'similar_users with the named model in recsys.models';
 
--- synthetic_ratings learns realistic implicit shapes (issue 10): a popularity
+-- synthetic_ratings learns realistic implicit shapes: a popularity
 -- exponent, log-normal user activity and heavy-tailed counts.  The new arguments
 -- come last with defaults that reproduce 0.1.0's rows, so every old call form
 -- (positional or named) still works and returns the same rows.
@@ -454,7 +454,7 @@ SUPPORT recsys.synthetic_ratings_support;
 COMMENT ON FUNCTION recsys.synthetic_ratings(int, int, bigint, int, float8, bigint, bool, float8, float8, float8) IS
 'synthetic ratings with a planted low-rank truth: distinct (user_id, item_id) pairs, ids from 1, explicit ratings on a 1..5 scale or implicit positive counts; item popularity (rank + 10)^-popularity_exponent, user activity log-normal with sigma user_activity (0: equal), implicit counts geometric (count_exponent 0) or Pareto-tailed with that exponent (play-count-like, into the hundreds of thousands); deterministic per seed';
 
--- Serving for products (issue 12): a diversity argument (greedy maximal marginal
+-- Serving for products: a diversity argument (greedy maximal marginal
 -- relevance) on every ranking function, and a fallback column on those that can
 -- fall back to the popularity list (recommend, recommend_by_items, recommend_all),
 -- so an application tells a personalised list from a popular one.  recommend with
@@ -558,7 +558,7 @@ CREATE FUNCTION recsys.recommend_all(name text, n integer DEFAULT 10,
 COMMENT ON FUNCTION recsys.recommend_all(text, integer, bigint[], boolean, bigint[], bigint[], real) IS
 	'recommend_all with the named model in recsys.models';
 
--- explain (issue 12): the terms of an item's score, one per history item, that
+-- explain: the terms of an item's score, one per history item, that
 -- sum to the score (formulas per model kind: README, "Why this item").
 CREATE FUNCTION recsys.explain(m recsys.model, user_id bigint, item_id bigint,
 							   n integer DEFAULT 10)
@@ -1207,7 +1207,7 @@ CREATE FUNCTION recsys.blas_info(OUT library text, OUT core text, OUT config tex
 COMMENT ON FUNCTION recsys.blas_info() IS
 	'the OpenBLAS this backend runs: library file, kernel family (core), build configuration, most threads that may call it, the CPU''s AVX2/AVX-512, and the OPENBLAS_CORETYPE to set when the core is older than the CPU (NULL when it is not)';
 
--- the neighbourhood models' defaults from bench/60_defaults.sh (issue 10)
+-- the neighbourhood models' defaults from bench/60_defaults.sh
 COMMENT ON AGGREGATE recsys.train_knn(bigint, bigint, real) IS
 	'trains an item-based neighbourhood model (Jaccard, 100 neighbours, shrinkage 100) with default options';
 COMMENT ON AGGREGATE recsys.train_ease(bigint, bigint, real) IS
@@ -1568,7 +1568,7 @@ CREATE AGGREGATE recsys.recommend_items(user_id bigint, seen_item bigint, option
 COMMENT ON AGGREGATE recsys.recommend_items(bigint, bigint, jsonb) IS
 	'the item ids recsys.recommend returns for the group''s user (GROUP BY user_id) with the model named by options.model and options.n (default 10), best first, leaving out the group''s non-NULL seen_item values: grouped by the partition key, postgres_fdw runs it on the shard that holds the user';
 
--- Approximate top-N (issue 14, part 2): recsys.build_index returns a factor model
+-- Approximate top-N: recsys.build_index returns a factor model
 -- with an inverted-file index over its item factors (format v2 section "ANN
 -- index"); recommend, recommend_by_vector and recommend_all probe it when the
 -- model has one, with a per-call probes count and exact => true for the exact

@@ -117,7 +117,7 @@ typedef struct IalsOptions
 #define KNN_SIMILARITY_JACCARD		2
 #define KNN_SIMILARITY_ASYMMETRIC	3
 
-/* train_knn (issue 9): declared and checked here, no table row trains it yet */
+/* train_knn: its options struct (knn.c fits it) */
 typedef struct KnnOptions
 {
 	RecCommonOptions common;
@@ -130,7 +130,7 @@ typedef struct KnnOptions
 	bool		normalize;		/* scale each row's neighbour weights */
 } KnnOptions;
 
-/* train_ease (issue 9): declared and checked here, no table row trains it yet */
+/* train_ease: its options struct (ease.c fits it) */
 typedef struct EaseOptions
 {
 	RecCommonOptions common;

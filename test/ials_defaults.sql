@@ -1,4 +1,4 @@
--- The defaults and the options behind them (issue 10): on the planted shapes of
+-- The defaults and the options behind them: on the planted shapes of
 -- bench/60_defaults.sh train_ials's defaults reach 90% of the best NDCG@10 of
 -- that study's grid and beat popularity, and so do train_knn's and train_ease's;
 -- README's examples beat popularity; log confidence, the confidence scale and the
