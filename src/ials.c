@@ -523,6 +523,83 @@ IalsResidualSummary(const IalsParams *p, const float *user_residual, int32_t n_u
 	out->cg_unconverged = above;
 }
 
+/* Whether the solver parameters shared by training and one-row solves are usable */
+static bool
+IalsParamsValid(const IalsParams *p)
+{
+	return p->regularization >= 0.0f && isfinite(p->regularization) &&
+		p->alpha >= 0.0f && isfinite(p->alpha) && p->cg_steps >= 1 &&
+		(p->confidence == IALS_CONFIDENCE_LINEAR || p->confidence == IALS_CONFIDENCE_LOG) &&
+		(p->confidence != IALS_CONFIDENCE_LOG || (p->epsilon > 0.0f && isfinite(p->epsilon))) &&
+		p->reg_exponent >= 0.0f && p->reg_exponent <= 1.0f &&
+		p->cg_tolerance >= 0.0f && p->cg_tolerance < 1.0f &&
+		(p->solver == IALS_SOLVER_CG || p->solver == IALS_SOLVER_CHOLESKY);
+}
+
+/* Rows gathered per block: IALS_GATHER_FLOATS of them, at least 16 */
+static int
+IalsGatherMax(int k)
+{
+	int			gather_max = IALS_GATHER_FLOATS / k;
+
+	return gather_max < 16 ? 16 : gather_max;
+}
+
+/* Bytes of one thread's scratch (IalsScratchLayout) */
+static size_t
+IalsScratchBytes(int k, int gather_max)
+{
+	return SolverFloats((int64_t) gather_max * k) + 3 * SolverFloats(gather_max) +
+		SolverFloats((int64_t) k * k) + 7 * SolverFloats(k);
+}
+
+/* Points one thread's scratch into b, IalsScratchBytes(k, gather_max) bytes */
+static void
+IalsScratchLayout(IalsScratch *s, char *b, int k, int gather_max)
+{
+	memset(s, 0, sizeof(*s));
+	s->block = (float *) b;
+	b += SolverFloats((int64_t) gather_max * k);
+	s->d = (float *) b;
+	b += SolverFloats(gather_max);
+	s->cp = (float *) b;
+	b += SolverFloats(gather_max);
+	s->t = (float *) b;
+	b += SolverFloats(gather_max);
+	s->A = (float *) b;
+	b += SolverFloats((int64_t) k * k);
+	s->b = (float *) b;
+	b += SolverFloats(k);
+	s->r = (float *) b;
+	b += SolverFloats(k);
+	s->dir = (float *) b;
+	b += SolverFloats(k);
+	s->Ad = (float *) b;
+	b += SolverFloats(k);
+	s->x = (float *) b;
+	b += SolverFloats(k);
+	s->z = (float *) b;
+	b += SolverFloats(k);
+	s->diag = (float *) b;
+}
+
+/* A half-sweep's solver settings from the parameters; the caller sets its data */
+static void
+IalsHalfInit(IalsHalf *h, const IalsParams *p, int gather_max)
+{
+	memset(h, 0, sizeof(*h));
+	h->k = p->factors;
+	h->lambda = p->regularization;
+	h->alpha = p->alpha;
+	h->confidence = p->confidence;
+	h->epsilon = p->epsilon;
+	h->reg_exponent = p->reg_exponent;
+	h->cg_steps = p->cg_steps;
+	h->cg_tolerance = p->cg_tolerance;
+	h->solver = p->solver;
+	h->gather_max = gather_max;
+}
+
 /*
  * Trains implicit ALS; see solver.h for the contract and the top of this file for
  * the objective.  The biases in out are not used (set to 0 if present).
@@ -550,13 +627,7 @@ IalsTrain(const RecRatings *r, const IalsParams *p, RecFactors *out,
 	int			t;
 
 	if (r == NULL || p == NULL || out == NULL || k < 1 || p->iterations < 0 ||
-		!(p->regularization >= 0.0f) || !isfinite(p->regularization) ||
-		!(p->alpha >= 0.0f) || !isfinite(p->alpha) || p->cg_steps < 1 ||
-		(p->confidence != IALS_CONFIDENCE_LINEAR && p->confidence != IALS_CONFIDENCE_LOG) ||
-		(p->confidence == IALS_CONFIDENCE_LOG && !(p->epsilon > 0.0f && isfinite(p->epsilon))) ||
-		!(p->reg_exponent >= 0.0f && p->reg_exponent <= 1.0f) ||
-		!(p->cg_tolerance >= 0.0f && p->cg_tolerance < 1.0f) ||
-		(p->solver != IALS_SOLVER_CG && p->solver != IALS_SOLVER_CHOLESKY) ||
+		!IalsParamsValid(p) ||
 		r->n_users < 0 || r->n_items < 0 || r->nnz < 0 ||
 		out->user_factors == NULL || out->item_factors == NULL)
 		return RECSYS_EINVAL;
@@ -583,12 +654,8 @@ IalsTrain(const RecRatings *r, const IalsParams *p, RecFactors *out,
 	if (out->item_bias)
 		memset(out->item_bias, 0, sizeof(float) * (size_t) r->n_items);
 
-	gather_max = IALS_GATHER_FLOATS / k;
-	if (gather_max < 16)
-		gather_max = 16;
-	per_thread = SolverFloats((int64_t) gather_max * k) +
-		3 * SolverFloats(gather_max) + SolverFloats((int64_t) k * k) +
-		7 * SolverFloats(k);
+	gather_max = IalsGatherMax(k);
+	per_thread = IalsScratchBytes(k, gather_max);
 	scratch = calloc(threads, sizeof(IalsScratch));
 	pool = SolverAlloc(per_thread * threads);
 	user_loss = SolverAlloc(sizeof(double) * ((size_t) r->n_users + 1));
@@ -608,45 +675,9 @@ IalsTrain(const RecRatings *r, const IalsParams *p, RecFactors *out,
 									((size_t) r->n_users + r->n_items + 2) +
 									2 * SolverFloats((int64_t) k * k));
 	for (t = 0; t < threads; t++)
-	{
-		char	   *b = pool + per_thread * t;
+		IalsScratchLayout(&scratch[t], pool + per_thread * t, k, gather_max);
 
-		scratch[t].block = (float *) b;
-		b += SolverFloats((int64_t) gather_max * k);
-		scratch[t].d = (float *) b;
-		b += SolverFloats(gather_max);
-		scratch[t].cp = (float *) b;
-		b += SolverFloats(gather_max);
-		scratch[t].t = (float *) b;
-		b += SolverFloats(gather_max);
-		scratch[t].A = (float *) b;
-		b += SolverFloats((int64_t) k * k);
-		scratch[t].b = (float *) b;
-		b += SolverFloats(k);
-		scratch[t].r = (float *) b;
-		b += SolverFloats(k);
-		scratch[t].dir = (float *) b;
-		b += SolverFloats(k);
-		scratch[t].Ad = (float *) b;
-		b += SolverFloats(k);
-		scratch[t].x = (float *) b;
-		b += SolverFloats(k);
-		scratch[t].z = (float *) b;
-		b += SolverFloats(k);
-		scratch[t].diag = (float *) b;
-	}
-
-	memset(&uh, 0, sizeof(uh));
-	uh.k = k;
-	uh.lambda = p->regularization;
-	uh.alpha = p->alpha;
-	uh.confidence = p->confidence;
-	uh.epsilon = p->epsilon;
-	uh.reg_exponent = p->reg_exponent;
-	uh.cg_steps = p->cg_steps;
-	uh.cg_tolerance = p->cg_tolerance;
-	uh.solver = p->solver;
-	uh.gather_max = gather_max;
+	IalsHalfInit(&uh, p, gather_max);
 	uh.scratch = scratch;
 	ih = uh;
 	uh.ptr = r->user_ptr;
@@ -747,40 +778,21 @@ IalsSolveOneRow(const IalsRowInput *in, float *x, double *loss, float *residual)
 	IalsScratch s;
 	IalsHalf	h;
 	char	   *pool;
-	char	   *b;
 	size_t		bytes;
 	int			rc;
 
 	if (in == NULL || p == NULL || x == NULL || loss == NULL || residual == NULL ||
 		k < 1 || in->n < 0 || in->gram == NULL ||
-		!(p->regularization >= 0.0f) || !isfinite(p->regularization) ||
-		!(p->alpha >= 0.0f) || !isfinite(p->alpha) || p->cg_steps < 1 ||
-		(p->confidence != IALS_CONFIDENCE_LINEAR && p->confidence != IALS_CONFIDENCE_LOG) ||
-		(p->confidence == IALS_CONFIDENCE_LOG && !(p->epsilon > 0.0f && isfinite(p->epsilon))) ||
-		!(p->reg_exponent >= 0.0f && p->reg_exponent <= 1.0f) ||
-		!(p->cg_tolerance >= 0.0f && p->cg_tolerance < 1.0f) ||
-		(p->solver != IALS_SOLVER_CG && p->solver != IALS_SOLVER_CHOLESKY) ||
+		!IalsParamsValid(p) ||
 		(in->n > 0 && (in->other_index == NULL || in->values == NULL || in->other == NULL)))
 		return RECSYS_EINVAL;
 	if (RecBlasReserve(1, NULL) != RECSYS_OK)
 		return RECSYS_ENOMEM;
 
 	/* the same block height as IalsTrain, so long rows take the same path */
-	gather_max = IALS_GATHER_FLOATS / k;
-	if (gather_max < 16)
-		gather_max = 16;
-	memset(&h, 0, sizeof(h));
-	h.k = k;
-	h.lambda = p->regularization;
-	h.alpha = p->alpha;
-	h.confidence = p->confidence;
-	h.epsilon = p->epsilon;
-	h.reg_exponent = p->reg_exponent;
+	gather_max = IalsGatherMax(k);
+	IalsHalfInit(&h, p, gather_max);
 	h.n_other = in->n_other;
-	h.cg_steps = p->cg_steps;
-	h.cg_tolerance = p->cg_tolerance;
-	h.solver = p->solver;
-	h.gather_max = gather_max;
 	h.solve = true;
 	h.observed = in->observed;
 	h.ptr = ptr;
@@ -794,36 +806,11 @@ IalsSolveOneRow(const IalsRowInput *in, float *x, double *loss, float *residual)
 	h.scratch = &s;
 
 	/* the scratch of one thread, laid out as IalsTrain lays it out */
-	bytes = SolverFloats((int64_t) gather_max * k) + 3 * SolverFloats(gather_max) +
-		SolverFloats((int64_t) k * k) + 7 * SolverFloats(k);
+	bytes = IalsScratchBytes(k, gather_max);
 	pool = SolverAlloc(bytes);
 	if (pool == NULL)
 		return RECSYS_ENOMEM;
-	memset(&s, 0, sizeof(s));
-	b = pool;
-	s.block = (float *) b;
-	b += SolverFloats((int64_t) gather_max * k);
-	s.d = (float *) b;
-	b += SolverFloats(gather_max);
-	s.cp = (float *) b;
-	b += SolverFloats(gather_max);
-	s.t = (float *) b;
-	b += SolverFloats(gather_max);
-	s.A = (float *) b;
-	b += SolverFloats((int64_t) k * k);
-	s.b = (float *) b;
-	b += SolverFloats(k);
-	s.r = (float *) b;
-	b += SolverFloats(k);
-	s.dir = (float *) b;
-	b += SolverFloats(k);
-	s.Ad = (float *) b;
-	b += SolverFloats(k);
-	s.x = (float *) b;
-	b += SolverFloats(k);
-	s.z = (float *) b;
-	b += SolverFloats(k);
-	s.diag = (float *) b;
+	IalsScratchLayout(&s, pool, k, gather_max);
 
 	*residual = 0.0f;
 	rc = IalsRow(&h, &s, 0);
