@@ -1684,8 +1684,12 @@ BEGIN
 		WHERE m.name OPERATOR(pg_catalog.=) build_index.name
 		RETURNING recsys.model_info(m.model) OPERATOR(pg_catalog.->) 'index' INTO info;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'model "%" does not exist', name USING ERRCODE = '42704',
-			HINT = 'Only the model''s owner may build its index.';
+		-- a row the caller may read but not change: a reader of someone's model
+		IF EXISTS (SELECT FROM recsys.models AS m WHERE m.name OPERATOR(pg_catalog.=) build_index.name) THEN
+			RAISE EXCEPTION 'permission denied to build the index of model "%"', name USING ERRCODE = '42501',
+				HINT = 'Only the model''s owner may build its index.';
+		END IF;
+		RAISE EXCEPTION 'model "%" does not exist', name USING ERRCODE = '42704';
 	END IF;
 	RETURN info;
 END $$;

@@ -5,7 +5,7 @@
 -- deterministic builds, option errors, corrupt index sections rejected by model
 -- input, build_index by name, and a cancelled build.
 BEGIN;
-SELECT plan(49);
+SELECT plan(52);
 
 CREATE TEMP TABLE r AS
 	SELECT * FROM recsys.synthetic_ratings(300, 20000, 60000, rank => 8, seed => 21, implicit => true);
@@ -215,6 +215,21 @@ SELECT is((SELECT array_agg(item_id ORDER BY rank) FROM recsys.recommend('ann_te
 		  'and the registry model serves through it');
 SELECT throws_ok($$SELECT recsys.build_index('no such model')$$, '42704', NULL, 'an unknown name');
 SELECT throws_ok($$SELECT recsys.build_index('ann_test_model', NULL)$$, '22004', NULL, 'NULL options by name');
+-- another role: a model it cannot see does not exist for it; a model it may only
+-- read it cannot rebuild
+CREATE ROLE recsys_ann_other;
+GRANT SELECT, INSERT, UPDATE, DELETE ON recsys.models, recsys.model_history TO recsys_ann_other;
+SET ROLE recsys_ann_other;
+SELECT throws_ok($$SELECT recsys.build_index('ann_test_model', '{"lists": 8}')$$, '42704', NULL,
+				 'another role cannot index a model it cannot see');
+RESET ROLE;
+SELECT recsys.share('ann_test_model', 'recsys_ann_other');
+SET ROLE recsys_ann_other;
+SELECT throws_ok($$SELECT recsys.build_index('ann_test_model', '{"lists": 8}')$$, '42501', NULL,
+				 'a reader cannot replace the model with an indexed copy');
+RESET ROLE;
+SELECT is((recsys.model_info('ann_test_model') -> 'index' ->> 'lists')::int, 40,
+		  'the registry model keeps its own index');
 
 -- a cancel (statement_timeout here) stops a long build, between k-means
 -- iterations or while the threads assign; the session goes on
