@@ -84,8 +84,19 @@ extern void RecAnnWrite(const RecAnnBuild *b, int32_t probes, float build_ms,
 						int32_t *words);
 
 /*
+ * Each list's radius (RecAnnIndex.radius): the largest distance of one of its
+ * items' rows [y_i, b_i] from the list's stored mean.  A query q = [x, 1] then
+ * scores no item of list c above q.mean_c + |q| radius_c, the key the probe
+ * ranks lists by: a list of mixed norms whose mean score is low but which
+ * holds one long row is still probed early.
+ */
+extern void RecAnnRadii(const RecAnnIndex *ix, const float *Y, const float *bias, int k,
+						float *radius);
+
+/*
  * The best items for one user vector x (k floats) with base added to every
- * score: the `probes` lists of highest centroid score are ranked exactly, then
+ * score: the `probes` lists of highest bound (or mean score without radii,
+ * RecAnnRadii) are ranked exactly, then
  * further lists in the same order while the heap is not full (so filters never
  * return fewer rows than the exact path).  cscore and corder are scratch of
  * ix->lists entries.  Returns false if a score was not finite.

@@ -317,6 +317,7 @@ RecAnnRank(TopNHeap *h, RecModelEntry *e, const float *x, float base,
 	bool		finite;
 
 	RecAnnView(e->v.ann, &ix);
+	ix.radius = e->ann_radius;
 	cscore = palloc(sizeof(float) * ix.lists);
 	corder = palloc(sizeof(int32) * ix.lists);
 	finite = RecAnnSelect(h, &ix, x, e->model->factors, e->v.item_factors, e->v.item_bias,
