@@ -437,9 +437,9 @@ RecAnnSelect(TopNHeap *h, const RecAnnIndex *ix, const float *x, int k,
 		const float *cent = ix->centroids + (int64_t) c * ix->dim;
 
 		cscore[c] = KernDot(x, cent, k) + (ix->dim > k ? cent[k] : 0.0f);
-		/* the list's best possible score: mean score + |q| times its radius */
+		/* mean score + a share of the bound's margin |q| r (ann.h) */
 		if (ix->radius)
-			cscore[c] += qnorm * ix->radius[c];
+			cscore[c] += RECSYS_ANN_RADIUS_WEIGHT * qnorm * ix->radius[c];
 		if (!isfinite(cscore[c]))
 			return false;
 	}
