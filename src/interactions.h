@@ -163,17 +163,27 @@ extern void RecCheckBuildMemory(RecTrainMemory *tm, int32 n_users, int32 n_items
 extern void RecBuildInteractions(RecTrainMemory *tm, const RecTripleSource *src,
 								 bool add_duplicates, RecInteractions *out);
 
+/* Where RecSortRows puts the rows when the caller provides the arrays */
+typedef struct RecRowsDest
+{
+	int64	   *user_ptr;		/* [n_users + 1] */
+	int32	   *user_items;		/* [n] */
+	float	   *user_values;	/* [n] */
+} RecRowsDest;
+
 /*
  * The first half of the build: src's interactions as rows, users and items
  * relabelled in ascending raw-id order (*user_ids, *item_ids), each row sorted
  * by item with equal items in arrival order and duplicates kept (*user_ptr,
- * *user_items, *user_values; RecTrainAlloc'd).  Chunks are counting-sorted
- * twice; runs (already sorted) are merged.  Releases src once it is read.
- * train_serialfn presorts a parallel worker's partial state with it.
+ * *user_items, *user_values: dst's arrays, or RecTrainAlloc'd when dst is
+ * NULL).  Chunks are counting-sorted by user and each row then sorted by item;
+ * runs (already sorted) are merged.  Releases src once it is read.
+ * train_serialfn presorts a parallel worker's partial state with it, straight
+ * into the bytea it sends.
  */
 extern void RecSortRows(RecTrainMemory *tm, const RecTripleSource *src,
-						int64 **user_ids, int64 **item_ids, int64 **user_ptr,
-						int32 **user_items, float **user_values);
+						const RecRowsDest *dst, int64 **user_ids, int64 **item_ids,
+						int64 **user_ptr, int32 **user_items, float **user_values);
 
 /* count[i] = interactions of item i (the model's popularity section) */
 extern void RecItemCounts(const RecRatings *r, int32 *count);

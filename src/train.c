@@ -429,21 +429,23 @@ CallingAggregateAlgorithm(FunctionCallInfo fcinfo)
 }
 
 /*
- * Shared transition function: maps the ids and appends one row.  alg is NULL
- * for train_transfn, which looks it up when it creates the state.
+ * Shared transition function: maps the ids and appends one row.  code is the
+ * algorithm's (RECSYS_ALG_*), or -1 for train_transfn, which looks it up by the
+ * aggregate's name; either only when the first row creates the state.
  */
 static Datum
-TrainTransition(FunctionCallInfo fcinfo, const RecAlgorithm *alg)
+TrainTransition(FunctionCallInfo fcinfo, int code)
 {
 	MemoryContext aggcontext;
 	TrainState *st;
 
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
 		elog(ERROR, "%s called in non-aggregate context",
-			 alg ? alg->aggregate : "train_transfn");
+			 code >= 0 ? RecAlgorithmByCode(code)->aggregate : "train_transfn");
 	st = PG_ARGISNULL(0) ? NULL : (TrainState *) PG_GETARG_POINTER(0);
 	if (st == NULL)
-		st = StateCreate(aggcontext, alg ? alg : CallingAggregateAlgorithm(fcinfo), 0, 0);
+		st = StateCreate(aggcontext, code >= 0 ? RecAlgorithmByCode(code) :
+						 CallingAggregateAlgorithm(fcinfo), 0, 0);
 
 	if (PG_NARGS() > 4 && !PG_ARGISNULL(4) && !st->have_options)
 	{
@@ -497,7 +499,7 @@ PG_FUNCTION_INFO_V1(train_als_transfn);
 Datum
 train_als_transfn(PG_FUNCTION_ARGS)
 {
-	return TrainTransition(fcinfo, RecAlgorithmByCode(RECSYS_ALG_ALS));
+	return TrainTransition(fcinfo, RECSYS_ALG_ALS);
 }
 
 PG_FUNCTION_INFO_V1(train_ials_transfn);
@@ -505,7 +507,7 @@ PG_FUNCTION_INFO_V1(train_ials_transfn);
 Datum
 train_ials_transfn(PG_FUNCTION_ARGS)
 {
-	return TrainTransition(fcinfo, RecAlgorithmByCode(RECSYS_ALG_IALS));
+	return TrainTransition(fcinfo, RECSYS_ALG_IALS);
 }
 
 PG_FUNCTION_INFO_V1(train_transfn);
@@ -517,7 +519,7 @@ PG_FUNCTION_INFO_V1(train_transfn);
 Datum
 train_transfn(PG_FUNCTION_ARGS)
 {
-	return TrainTransition(fcinfo, NULL);
+	return TrainTransition(fcinfo, -1);
 }
 
 /* A segment of dst mapping indexes through first (if any) and then through second */
@@ -765,11 +767,13 @@ train_serialfn(PG_FUNCTION_ARGS)
 	{
 		RecTrainMemory tm;
 		RecTripleSource src;
+		RecRowsDest dst;
 		int64	   *user_ids,
 				   *item_ids,
 				   *user_ptr;
 		int32	   *user_items;
 		float	   *user_values;
+		char	   *rows = p + sizeof(int64) * ((uint64) h.n_users + h.n_items);
 
 		if (st->n_runs > 0)
 			StateRunsToChunks(st);
@@ -782,26 +786,21 @@ train_serialfn(PG_FUNCTION_ARGS)
 
 		/*
 		 * one thread: the plan's processes already presort side by side, and
-		 * more threads than cores only slow every one of them down
+		 * more threads than cores only slow every one of them down.  The rows
+		 * are sorted straight into the bytea, after the ids.
 		 */
 		tm.threads = 1;
+		dst.user_ptr = (int64 *) rows;
+		dst.user_items = (int32 *) (rows + sizeof(int64) * ((uint64) h.n_users + 1));
+		dst.user_values = (float *) (dst.user_items + h.n);
 		StateSource(st, &src);
-		RecSortRows(&tm, &src, &user_ids, &item_ids, &user_ptr, &user_items, &user_values);
-
+		RecSortRows(&tm, &src, &dst, &user_ids, &item_ids, &user_ptr, &user_items,
+					&user_values);
 		memcpy(p, user_ids, sizeof(int64) * h.n_users);
 		p += sizeof(int64) * h.n_users;
 		memcpy(p, item_ids, sizeof(int64) * h.n_items);
-		p += sizeof(int64) * h.n_items;
-		memcpy(p, user_ptr, sizeof(int64) * ((uint64) h.n_users + 1));
-		p += sizeof(int64) * ((uint64) h.n_users + 1);
-		memcpy(p, user_items, sizeof(int32) * h.n);
-		p += sizeof(int32) * h.n;
-		memcpy(p, user_values, sizeof(float) * h.n);
 		RecTrainFree(&tm, user_ids, h.n_users, sizeof(int64));
 		RecTrainFree(&tm, item_ids, h.n_items, sizeof(int64));
-		RecTrainFree(&tm, user_ptr, (int64) h.n_users + 1, sizeof(int64));
-		RecTrainFree(&tm, user_items, h.n, sizeof(int32));
-		RecTrainFree(&tm, user_values, h.n, sizeof(float));
 	}
 	PG_RETURN_BYTEA_P(out);
 }
