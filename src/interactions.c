@@ -876,7 +876,7 @@ MergePassRange(MergePass *p, int r)
 			for (int32 q = 0; q < k; q++)
 				if (from[q] < to[q])
 				{
-					int32		item = p->item_rank[src->runs[q].segment + 1][src->runs[q].items[from[q]]];
+					int32		item = p->item_rank[src->runs[q].segment + 1][RecRunItem(&src->runs[q], from[q])];
 
 					if (best < 0 || item < best_item)
 					{
@@ -885,7 +885,7 @@ MergePassRange(MergePass *p, int r)
 					}
 				}
 			p->out_items[out] = best_item;
-			p->out_values[out] = src->runs[best].values[from[best]];
+			p->out_values[out] = RecRunValue(&src->runs[best], from[best]);
 			out++;
 			if (++from[best] == to[best])
 				live--;

@@ -87,16 +87,41 @@ typedef struct RecSegment
  * rank, equal items in arrival order, duplicates not merged.  Row and item
  * indexes are the producing state's ranks; a run kept by the state that
  * produced it (segment -1) uses its dense indexes, which are those ranks.
+ * Stored compactly as it came through the tuple queue: item ranks in 16 bits
+ * when the producer had at most 65,536 items, values as one-byte codes into a
+ * dictionary when it had at most 256 distinct values (read them with
+ * RecRunItem and RecRunValue).  All arrays lie in one block (blob).
  */
 typedef struct RecTripleRun
 {
 	const int64 *ptr;			/* [n_rows + 1] */
-	const int32 *items;			/* [n]: item of each entry */
-	const float *values;		/* [n] */
+	const int32 *items;			/* [n]: item of each entry, or NULL: */
+	const uint16 *items16;		/* [n]: the same in 16 bits */
+	const float *values;		/* [n]: value of each entry, or NULL: */
+	const uint8 *codes;			/* [n]: index into dict */
+	const float *dict;			/* [n_codes] */
+	int32		n_codes;
+	int32		n_items;		/* the producer's items: every item rank is below */
 	int32		n_rows;
 	int64		n;
 	int32		segment;		/* -1: the state's dense indexes; else segments[] */
+	const char *blob;			/* the block holding the arrays above */
+	uint64		blob_bytes;
 } RecTripleRun;
+
+/* Item rank of entry j of a run */
+static inline int32
+RecRunItem(const RecTripleRun *run, int64 j)
+{
+	return run->items16 ? (int32) run->items16[j] : run->items[j];
+}
+
+/* Value of entry j of a run */
+static inline float
+RecRunValue(const RecTripleRun *run, int64 j)
+{
+	return run->codes ? run->dict[run->codes[j]] : run->values[j];
+}
 
 /* One side's ids as the state numbered them (in order of first appearance) */
 typedef struct RecIdList
