@@ -788,7 +788,8 @@ typedef struct MergePass
 	int32	   *range_begin;	/* [ranges + 1]: user ranks */
 	int			ranges;
 	int64	   *heads;			/* [ranges * 2 * n_runs]: merge scratch */
-	int32	   *rows;			/* [ranges * n_runs]: each run's next row */
+	int32	   *rows;			/* [ranges * 2 * n_runs]: each run's next row and
+								 * the item rank of its next entry */
 	bool		poll_inline;	/* the range runs on the backend's own thread */
 	atomic_bool cancel;
 	int32	   *out_items;
@@ -838,7 +839,9 @@ MergePassRange(MergePass *p, int r)
 	int32		k = src->n_runs;
 	int64	   *from = p->heads + (int64) r * 2 * k;
 	int64	   *to = from + k;
-	int32	   *next = p->rows + (int64) r * k;
+	int32	   *next = p->rows + (int64) r * 2 * k;
+	int32	   *head = next + k;	/* item rank of each run's next entry */
+	int32		only = 0;
 	int32		first = p->range_begin[r],
 				last = p->range_begin[r + 1];
 	int64		done = 0;
@@ -850,7 +853,7 @@ MergePassRange(MergePass *p, int r)
 		int64		out = p->user_ptr[u];
 		int32		live = 0;
 
-		/* the runs that have a row for u, and their entries */
+		/* the runs that have a row for u, their entries and first items */
 		for (int32 q = 0; q < k; q++)
 		{
 			const RecTripleRun *run = &src->runs[q];
@@ -862,33 +865,47 @@ MergePassRange(MergePass *p, int r)
 				to[q] = run->ptr[row + 1];
 				next[q] = row + 1;
 				if (from[q] < to[q])
+				{
+					head[q] = p->item_rank[run->segment + 1][RecRunItem(run, from[q])];
+					only = q;
 					live++;
+				}
 			}
 			else
 				from[q] = to[q] = 0;
 		}
+		/* a user whose rows all came from one process: a copy */
+		if (live == 1)
+		{
+			const RecTripleRun *run = &src->runs[only];
+			const int32 *irank = p->item_rank[run->segment + 1];
+
+			if (run->items16)
+				for (int64 j = from[only]; j < to[only]; j++)
+					p->out_items[out++] = irank[run->items16[j]];
+			else
+				for (int64 j = from[only]; j < to[only]; j++)
+					p->out_items[out++] = irank[run->items[j]];
+			out = p->user_ptr[u];
+			for (int64 j = from[only]; j < to[only]; j++)
+				p->out_values[out++] = RecRunValue(run, j);
+			live = 0;
+		}
 		/* repeatedly the smallest item rank, the earliest run on ties */
 		while (live > 0)
 		{
-			int32		best = -1,
-						best_item = 0;
+			int32		best = -1;
 
 			for (int32 q = 0; q < k; q++)
-				if (from[q] < to[q])
-				{
-					int32		item = p->item_rank[src->runs[q].segment + 1][RecRunItem(&src->runs[q], from[q])];
-
-					if (best < 0 || item < best_item)
-					{
-						best = q;
-						best_item = item;
-					}
-				}
-			p->out_items[out] = best_item;
+				if (from[q] < to[q] && (best < 0 || head[q] < head[best]))
+					best = q;
+			p->out_items[out] = head[best];
 			p->out_values[out] = RecRunValue(&src->runs[best], from[best]);
 			out++;
 			if (++from[best] == to[best])
 				live--;
+			else
+				head[best] = p->item_rank[src->runs[best].segment + 1][RecRunItem(&src->runs[best], from[best])];
 		}
 		done += out - p->user_ptr[u];
 		if (done >= PASS_POLL_BLOCK)
@@ -954,7 +971,7 @@ MergeRuns(RecTrainMemory *tm, const RecTripleSource *src, int32 **seg_user_rank,
 	p.ranges = (int) Max(1, Min((int64) BuildThreads(tm) * 4, src->n / PASS_MIN_RANGE));
 	p.range_begin = palloc(sizeof(int32) * (p.ranges + 1));
 	p.heads = palloc(sizeof(int64) * 2 * k * p.ranges);
-	p.rows = palloc(sizeof(int32) * k * p.ranges);
+	p.rows = palloc(sizeof(int32) * 2 * k * p.ranges);
 	/* ranges of whole users holding about n / ranges entries each */
 	for (int r = 0; r < p.ranges; r++)
 	{

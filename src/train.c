@@ -473,13 +473,19 @@ TrainTransition(FunctionCallInfo fcinfo, int code)
 	MemoryContext aggcontext;
 	TrainState *st;
 
-	if (!AggCheckCallContext(fcinfo, &aggcontext))
-		elog(ERROR, "%s called in non-aggregate context",
-			 code >= 0 ? RecAlgorithmByCode(code)->aggregate : "train_transfn");
+	/*
+	 * a state (type internal) only ever comes from the aggregate that made
+	 * it: the context is checked once, when the first row creates it
+	 */
 	st = PG_ARGISNULL(0) ? NULL : (TrainState *) PG_GETARG_POINTER(0);
 	if (st == NULL)
+	{
+		if (!AggCheckCallContext(fcinfo, &aggcontext))
+			elog(ERROR, "%s called in non-aggregate context",
+				 code >= 0 ? RecAlgorithmByCode(code)->aggregate : "train_transfn");
 		st = StateCreate(aggcontext, code >= 0 ? RecAlgorithmByCode(code) :
 						 CallingAggregateAlgorithm(fcinfo), 0, 0);
+	}
 
 	if (PG_NARGS() > 4 && !PG_ARGISNULL(4) && !st->have_options)
 	{
