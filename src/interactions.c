@@ -1081,12 +1081,12 @@ RecSortRows(RecTrainMemory *tm, const RecTripleSource *src, const RecRowsDest *d
 }
 
 /*
- * Relabels, sorts, deduplicates and builds CSR + CSC from the source, releasing
- * it once read (interactions.h).
+ * Relabels, sorts, deduplicates and builds CSR + CSC (or only the CSC's column
+ * pointers) from the source, releasing it once read (interactions.h).
  */
 void
 RecBuildInteractions(RecTrainMemory *tm, const RecTripleSource *src, bool add_duplicates,
-					 RecInteractions *out)
+					 bool by_item, RecInteractions *out)
 {
 	const char *agg = tm->aggregate;
 	int32		nu = src->users.n,
@@ -1114,12 +1114,30 @@ RecBuildInteractions(RecTrainMemory *tm, const RecTripleSource *src, bool add_du
 		vmax = Max(vmax, user_values[j]);
 	}
 
-	/* CSC by transposing the CSR: users come out sorted within each item */
 	item_ptr = RecTrainAlloc(tm, (int64) ni + 1, sizeof(int64), "item pointers");
-	item_users = RecTrainAlloc(tm, nnz, sizeof(int32), "the CSC");
-	item_values = RecTrainAlloc(tm, nnz, sizeof(float), "the CSC");
-	TransposeRows(tm, user_ptr, user_items, user_values, nu, nnz, ni,
-				  item_ptr, item_users, item_values, agg);
+	if (by_item)
+	{
+		/* CSC by transposing the CSR: users come out sorted within each item */
+		item_users = RecTrainAlloc(tm, nnz, sizeof(int32), "the CSC");
+		item_values = RecTrainAlloc(tm, nnz, sizeof(float), "the CSC");
+		TransposeRows(tm, user_ptr, user_items, user_values, nu, nnz, ni,
+					  item_ptr, item_users, item_values, agg);
+	}
+	else
+	{
+		/* the columns' lengths only: the fit never reads the entries */
+		memset(item_ptr, 0, sizeof(int64) * ((int64) ni + 1));
+		for (int64 j = 0; j < nnz; j++)
+		{
+			item_ptr[user_items[j] + 1]++;
+			if ((j & 0xFFFFFF) == 0)
+				CHECK_FOR_INTERRUPTS();
+		}
+		for (int32 i = 0; i < ni; i++)
+			item_ptr[i + 1] += item_ptr[i];
+		item_users = NULL;
+		item_values = NULL;
+	}
 	CHECK_FOR_INTERRUPTS();
 
 	out->ratings.n_users = nu;

@@ -183,10 +183,13 @@ extern void RecCheckBuildMemory(RecTrainMemory *tm, int32 n_users, int32 n_items
  * Builds the interactions of src (which must hold at least one triple) and
  * releases src once it is read.  Duplicate (user, item) values add up (summed
  * in ascending order) when add_duplicates, else the last one in arrival order
- * wins.  Checks for interrupts; counts everything in tm.
+ * wins.  Without by_item the CSC has its column pointers only (item_users and
+ * item_values NULL), for a fit that reads no more of it.  Checks for
+ * interrupts; counts everything in tm.
  */
 extern void RecBuildInteractions(RecTrainMemory *tm, const RecTripleSource *src,
-								 bool add_duplicates, RecInteractions *out);
+								 bool add_duplicates, bool by_item,
+								 RecInteractions *out);
 
 /* Where RecSortRows puts the rows when the caller provides the arrays */
 typedef struct RecRowsDest

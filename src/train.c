@@ -1119,7 +1119,9 @@ TrainModel(TrainState *st)
 	MemoryContextSwitchTo(work_cxt);
 
 	StateSource(st, &src);
-	RecBuildInteractions(&tm, &src, alg->add_duplicates, &data);
+	RecBuildInteractions(&tm, &src, alg->add_duplicates,
+						 alg->item_ptr_only == NULL || !alg->item_ptr_only(st->options.bytes),
+						 &data);
 
 	memset(&in, 0, sizeof(in));
 	in.algorithm = alg;

@@ -9,7 +9,7 @@
 -- rows whose items arrive out of order, with duplicates that must keep their
 -- order of arrival.
 BEGIN;
-SELECT plan(27);
+SELECT plan(29);
 
 CREATE TABLE par_ratings AS
 SELECT (g / 40)::bigint AS user_id, ((g % 40) * 13 + (g / 40) % 13)::bigint AS item_id,
@@ -206,6 +206,30 @@ SELECT is(pg_temp.payload((SELECT recsys.train_als(user_id, item_id, rating, '{"
 		  '... and in reverse order the first one does');
 SELECT is(recsys.model_info((SELECT recsys.train_als(user_id, item_id, rating, '{"factors": 2, "iterations": 1}') FROM par_long)) ->> 'n_interactions',
 		  (SELECT count(*)::text FROM par_long_last), '... one interaction per pair');
+
+-- without a sweep the build keeps only the by-item counts: the loss of the
+-- initial factors, recomputed here from them and the counts of the data, is
+-- the one the model reports, in both plans
+CREATE FUNCTION pg_temp.zero_loss(m recsys.model) RETURNS float8 LANGUAGE sql AS $$
+	WITH u AS (SELECT id, factors::real[] AS f FROM recsys.user_factors(m)),
+		 i AS (SELECT id, factors::real[] AS f FROM recsys.item_factors(m)),
+		 mu AS (SELECT (recsys.model_info(m) ->> 'global_mean')::float8 AS mu),
+		 norm AS (SELECT 'u' AS side, id, (SELECT sum(x::float8 * x) FROM unnest(f) x) AS n2 FROM u
+				  UNION ALL SELECT 'i', id, (SELECT sum(x::float8 * x) FROM unnest(f) x) FROM i)
+	SELECT (SELECT sum((r.rating - mu.mu - (SELECT sum(a::float8 * b) FROM unnest(u.f, i.f) t(a, b))) ^ 2)
+			FROM par_ratings r JOIN u ON u.id = r.user_id JOIN i ON i.id = r.item_id, mu)
+		 + 0.1 * (SELECT sum(n2 * cnt) FROM norm
+				  JOIN (SELECT 'u' AS side, user_id AS id, count(*) AS cnt FROM par_ratings GROUP BY user_id
+						UNION ALL SELECT 'i', item_id, count(*) FROM par_ratings GROUP BY item_id) c USING (side, id))
+$$;
+SET LOCAL max_parallel_workers_per_gather = 2;
+INSERT INTO par_models
+SELECT 'zero_parallel', recsys.train_als(user_id, item_id, rating, '{"factors": 6, "iterations": 0, "regularization": 0.1}') FROM par_ratings;
+SET LOCAL max_parallel_workers_per_gather = 0;
+SELECT cmp_ok(abs((recsys.model_info(pg_temp.m('zero_parallel')) ->> 'train_loss')::float8 / pg_temp.zero_loss(pg_temp.m('zero_parallel')) - 1),
+			  '<', 1e-5::float8, 'zero iterations: the reported loss is that of the initial factors and the counts');
+SELECT is(pg_temp.payload((SELECT recsys.train_als(user_id, item_id, rating, '{"factors": 6, "iterations": 0, "regularization": 0.1}') FROM par_ratings)),
+		  pg_temp.payload(pg_temp.m('zero_parallel')), '... the same model in the serial plan');
 
 SELECT * FROM finish();
 ROLLBACK;
