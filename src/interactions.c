@@ -160,16 +160,19 @@ RelabelIds(RecTrainMemory *tm, const RecIdList *m, int64 **sorted, int32 **rank)
 
 /*
  * Merges duplicate (user, item) entries of a CSR whose rows are sorted by item with
- * duplicates in arrival order; compacts it in place and returns the new nnz.
+ * duplicates in arrival order; compacts it in place, returns the new nnz and
+ * sets *vmin, *vmax to the smallest and largest value after merging.
  * Without add the last value wins; with add the values add up, summed in
  * ascending order so the result does not depend on arrival order.
  */
 static int64
 MergeDuplicates(int32 n_rows, int64 *ptr, int32 *idx, float *val, bool add,
-				const int64 *row_ids, const int64 *col_ids)
+				const int64 *row_ids, const int64 *col_ids, float *vmin, float *vmax)
 {
 	int64		out = 0,
 				begin = 0;
+	float		lo = val[0],
+				hi = val[0];
 
 	for (int32 r = 0; r < n_rows; r++)
 	{
@@ -202,14 +205,22 @@ MergeDuplicates(int32 n_rows, int64 *ptr, int32 *idx, float *val, bool add,
 							 errmsg("sum of the weights of user " INT64_FORMAT " and item " INT64_FORMAT " is out of range for real",
 									row_ids[r], col_ids[idx[j]])));
 			}
-			idx[out] = idx[j];
-			val[out] = v;
+			/* in place until the first duplicate: nothing moves */
+			if (out != j || k - j > 1)
+			{
+				idx[out] = idx[j];
+				val[out] = v;
+			}
+			lo = Min(lo, v);
+			hi = Max(hi, v);
 			out++;
 			j = k;
 		}
 		begin = end;
 	}
 	ptr[n_rows] = out;
+	*vmin = lo;
+	*vmax = hi;
 	return out;
 }
 
@@ -1106,13 +1117,7 @@ RecBuildInteractions(RecTrainMemory *tm, const RecTripleSource *src, bool add_du
 	RecSortRows(tm, src, NULL, &user_ids, &item_ids, &user_ptr, &user_items, &user_values);
 
 	nnz = MergeDuplicates(nu, user_ptr, user_items, user_values, add_duplicates,
-						  user_ids, item_ids);
-	vmin = vmax = user_values[0];
-	for (int64 j = 1; j < nnz; j++)
-	{
-		vmin = Min(vmin, user_values[j]);
-		vmax = Max(vmax, user_values[j]);
-	}
+						  user_ids, item_ids, &vmin, &vmax);
 
 	item_ptr = RecTrainAlloc(tm, (int64) ni + 1, sizeof(int64), "item pointers");
 	if (by_item)
