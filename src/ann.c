@@ -489,3 +489,107 @@ RecAnnBatchChunk(void *ctx, int thread, int64_t begin, int64_t end)
 	}
 	return RECSYS_OK;
 }
+
+void
+RecAnnCalibSample(int32_t n_users, int32_t s, uint64_t seed, int32_t *users)
+{
+	uint64_t	state = seed ^ 0x5CA1AB1Eull;
+	int32_t		taken = 0;
+
+	/* user u is taken with chance (still needed) / (still left): s in all */
+	for (int32_t u = 0; u < n_users && taken < s; u++)
+	{
+		uint64_t	left = (uint64_t) (n_users - u);
+
+		if (SplitMix(&state) % left < (uint64_t) (s - taken))
+			users[taken++] = u;
+	}
+}
+
+int
+RecAnnCalibChunk(void *ctx, int thread, int64_t begin, int64_t end)
+{
+	RecAnnCalib *cb = (RecAnnCalib *) ctx;
+	const RecAnnIndex *ix = cb->ix;
+	float	   *cscore = cb->cscore[thread];
+	int32_t    *corder = cb->corder[thread];
+	int32_t    *lrank = cb->lrank[thread];
+
+	for (int64_t row = begin; row < end; row++)
+	{
+		int32_t		u = cb->users[row];
+		const float *x = cb->X + (int64_t) u * cb->k;
+		float		base = cb->mu + (cb->user_bias ? cb->user_bias[u] : 0.0f);
+		float		qnorm = 0.0f;
+		RecBlocked	blocked = {NULL, 0, NULL, 0};
+		TopNHeap	heap;
+		int32_t    *pos = cb->pos + row * cb->top;
+		int			got;
+
+		/* the exact top, as the exact path ranks it */
+		if (cb->seen_ptr)
+		{
+			blocked.seen = cb->seen_items + cb->seen_ptr[u];
+			blocked.n_seen = cb->seen_ptr[u + 1] - cb->seen_ptr[u];
+		}
+		TopNInit(&heap, cb->top, cb->hscore[thread], cb->hitem[thread]);
+		(void) RecSelectFactors(&heap, cb->Y, cb->k, x, cb->item_bias, base, ix->n_items,
+								&blocked);
+		got = TopNSortDesc(&heap);
+
+		/* the user's probe order, keyed as RecAnnSelect keys it */
+		if (ix->radius)
+			qnorm = sqrtf(KernNormSquared(x, cb->k) + (ix->dim > cb->k ? 1.0f : 0.0f));
+		for (int32_t c = 0; c < ix->lists; c++)
+		{
+			const float *cent = ix->centroids + (int64_t) c * ix->dim;
+
+			cscore[c] = KernDot(x, cent, cb->k) + (ix->dim > cb->k ? cent[cb->k] : 0.0f);
+			if (ix->radius)
+				cscore[c] += RECSYS_ANN_RADIUS_WEIGHT * qnorm * ix->radius[c];
+		}
+		BestLists(cscore, ix->lists, ix->lists, corder);
+		for (int32_t r = 0; r < ix->lists; r++)
+			lrank[corder[r]] = r;
+		for (int j = 0; j < cb->top; j++)
+			pos[j] = j < got ? lrank[ix->assign[(int32_t) cb->hitem[thread][j]]] : -1;
+	}
+	return RECSYS_OK;
+}
+
+int32_t
+RecAnnCalibPick(int32_t *pos, int64_t n, int32_t lists, double target, float *recall)
+{
+	int64_t		first = 0,
+				total,
+				need,
+				hits;
+	int32_t		probes;
+
+	qsort(pos, (size_t) n, sizeof(int32_t), RecCompareInt32);
+	while (first < n && pos[first] < 0)
+		first++;
+	total = n - first;
+	if (total == 0)
+	{
+		*recall = 1.0f;
+		return 1;
+	}
+	/* the fewest hits whose share reaches the target */
+	need = (int64_t) ceil(target * (double) total);
+	while (need > 1 && (double) (need - 1) / (double) total >= target)
+		need--;
+	if (need < 1)
+		need = 1;
+	if (need > total)
+		need = total;
+	probes = pos[first + need - 1] + 1;
+	if (probes > lists)
+		probes = lists;
+	/* every entry of a list before that one is found, ties included */
+	hits = need;
+	while (first + hits < n && pos[first + hits] < probes)
+		hits++;
+	*recall = (float) ((double) hits / (double) total);
+	return probes;
+}

@@ -131,4 +131,54 @@ typedef struct RecAnnBatch
 /* RecParallelFor body over a round's users (any chunk size) */
 extern int	RecAnnBatchChunk(void *ctx, int thread, int64_t begin, int64_t end);
 
+/*
+ * Calibration of the default probes (when a build is given no "probes"): the
+ * exact top RECSYS_ANN_CALIB_TOP of a seeded sample of at most
+ * RECSYS_ANN_CALIB_USERS of the model's users, scored as the exact path
+ * scores them (biases, mu, seen items left out), and for each of those items
+ * the position of its list in the user's probe order.  Probing p lists finds
+ * exactly the items whose list position is below p, so recall@10 as a
+ * function of p is known at every p from one pass, and the smallest p that
+ * reaches the target is read off the sorted positions (RecAnnCalibPick).
+ */
+#define RECSYS_ANN_CALIB_TOP	10
+#define RECSYS_ANN_CALIB_USERS	256
+
+typedef struct RecAnnCalib
+{
+	const RecAnnIndex *ix;		/* with its radii, as served */
+	const float *X;				/* user factors */
+	const float *user_bias;		/* NULL without biases */
+	float		mu;
+	const float *Y;
+	const float *item_bias;
+	int			k;
+	const int64_t *seen_ptr;	/* NULL without interactions */
+	const int32_t *seen_items;
+	const int32_t *users;		/* the sample */
+	int			top;			/* min(RECSYS_ANN_CALIB_TOP, n_items) */
+	float	  **cscore;			/* [thread][lists] */
+	int32_t   **corder;			/* [thread][lists] */
+	int32_t   **lrank;			/* [thread][lists] position of each list */
+	float	  **hscore;			/* [thread][top] */
+	int64_t   **hitem;			/* [thread][top] */
+	int32_t    *pos;			/* [sample * top] out: list positions, -1
+								 * for an entry the user has not (fewer
+								 * unseen items than top) */
+} RecAnnCalib;
+
+/* s of the n_users users, ascending, drawn by the seeded stream (selection sampling) */
+extern void RecAnnCalibSample(int32_t n_users, int32_t s, uint64_t seed, int32_t *users);
+
+/* RecParallelFor body over the sample: fills pos */
+extern int	RecAnnCalibChunk(void *ctx, int thread, int64_t begin, int64_t end);
+
+/*
+ * The smallest probe count whose mean recall over the n positions (sorted in
+ * place) reaches target, at most lists; *recall gets the recall it gives.
+ * Entries of -1 (no item) are left out of the mean.
+ */
+extern int32_t RecAnnCalibPick(int32_t *pos, int64_t n, int32_t lists, double target,
+							   float *recall);
+
 #endif							/* RECSYS_ANN_H */

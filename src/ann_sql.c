@@ -77,6 +77,142 @@ RecAnnCheckOptions(const RecIndexOptions *given, int32 n_items, const char *what
 	AnnResolveOptions(&o, n_items, what);
 }
 
+/* Users a calibration samples */
+static int32
+AnnCalibUsers(const RecModelHeader *m)
+{
+	return Min(m->n_users, RECSYS_ANN_CALIB_USERS);
+}
+
+/* Scratch bytes of a calibration over lists lists (AnnCalibrate's allocations) */
+static int64
+AnnCalibBytes(const RecModelHeader *m, int64 lists)
+{
+	int64		s = AnnCalibUsers(m);
+
+	return (int64) sizeof(int32) * (s + s * RECSYS_ANN_CALIB_TOP) +
+		(int64) sizeof(float) * lists +
+		(int64) RecWorkThreads() * ((int64) (sizeof(float) + 2 * sizeof(int32)) * lists +
+									(int64) (sizeof(float) + sizeof(int64)) * RECSYS_ANN_CALIB_TOP);
+}
+
+/* users per parallel step of a calibration: a cancel is seen between steps */
+#define ANN_CALIB_STEP	32
+
+/*
+ * Sets the default probes of the index just written into out (view ov) to the
+ * fewest that reach recall@10 target on a seeded sample of the model's users
+ * (ann.h), and records the calibration in the section's header.
+ */
+static void
+AnnCalibrate(RecModelHeader *out, const RecModelView *ov, const RecAnnBuild *b, double target)
+{
+	int32	   *words = (int32 *) ov->ann;
+	RecAnnIndex ix;
+	RecAnnCalib cb;
+	RecControl	ctl = {RecCancelRequested, NULL, NULL};
+	int32		ns = AnnCalibUsers(out);
+	int			threads = b->threads;
+	float	   *radius;
+	int32	   *users;
+	float		recall;
+	int32		probes;
+	int			rc = RECSYS_OK;
+	instr_time	start,
+				elapsed;
+
+	INSTR_TIME_SET_CURRENT(start);
+	RecAnnView(words, &ix);
+	/* the radii the serving cache derives (cache.c): the probe order as served */
+	radius = palloc(sizeof(float) * ix.lists);
+	RecAnnRadii(&ix, ov->item_factors, ov->item_bias, out->factors, radius);
+	ix.radius = radius;
+
+	memset(&cb, 0, sizeof(cb));
+	cb.ix = &ix;
+	cb.X = ov->user_factors;
+	cb.user_bias = ov->user_bias;
+	cb.mu = out->global_mean;
+	cb.Y = ov->item_factors;
+	cb.item_bias = ov->item_bias;
+	cb.k = out->factors;
+	cb.seen_ptr = ov->seen_ptr;
+	cb.seen_items = ov->seen_items;
+	cb.top = Min(out->n_items, RECSYS_ANN_CALIB_TOP);
+	users = palloc(sizeof(int32) * ns);
+	RecAnnCalibSample(out->n_users, ns, b->seed, users);
+	cb.users = users;
+	cb.pos = palloc(sizeof(int32) * ns * cb.top);
+	cb.cscore = palloc(sizeof(float *) * threads);
+	cb.corder = palloc(sizeof(int32 *) * threads);
+	cb.lrank = palloc(sizeof(int32 *) * threads);
+	cb.hscore = palloc(sizeof(float *) * threads);
+	cb.hitem = palloc(sizeof(int64 *) * threads);
+	for (int t = 0; t < threads; t++)
+	{
+		cb.cscore[t] = palloc(sizeof(float) * ix.lists);
+		cb.corder[t] = palloc(sizeof(int32) * ix.lists);
+		cb.lrank[t] = palloc(sizeof(int32) * ix.lists);
+		cb.hscore[t] = palloc(sizeof(float) * cb.top);
+		cb.hitem[t] = palloc(sizeof(int64) * cb.top);
+	}
+
+	for (int32 first = 0; first < ns && rc == RECSYS_OK; first += ANN_CALIB_STEP)
+	{
+		int32		n = Min(ANN_CALIB_STEP, ns - first);
+		RecAnnCalib step = cb;
+
+		CHECK_FOR_INTERRUPTS();
+		step.users = users + first;
+		step.pos = cb.pos + (int64) first * cb.top;
+		rc = RecParallelFor(threads, n, 1, RecAnnCalibChunk, &step, &ctl);
+	}
+	if (rc == RECSYS_STUCK)
+		RecReportStuck("index calibration");
+	if (rc == RECSYS_INTERRUPTED)
+	{
+		CHECK_FOR_INTERRUPTS();
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("index calibration was interrupted")));
+	}
+	if (rc != RECSYS_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("index calibration failed with solver status %d", rc)));
+
+	probes = RecAnnCalibPick(cb.pos, (int64) ns * cb.top, ix.lists, target, &recall);
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+	words[RECSYS_ANN_W_PROBES] = probes;
+	{
+		float		t = (float) target;
+		float		ms = (float) INSTR_TIME_GET_MILLISEC(elapsed);
+
+		memcpy(&words[RECSYS_ANN_W_TARGET], &t, sizeof(float));
+		memcpy(&words[RECSYS_ANN_W_RECALL], &recall, sizeof(float));
+		memcpy(&words[RECSYS_ANN_W_CALIB_MS], &ms, sizeof(float));
+	}
+	words[RECSYS_ANN_W_CALIB_USERS] = ns;
+
+	for (int t = 0; t < threads; t++)
+	{
+		pfree(cb.cscore[t]);
+		pfree(cb.corder[t]);
+		pfree(cb.lrank[t]);
+		pfree(cb.hscore[t]);
+		pfree(cb.hitem[t]);
+	}
+	pfree(cb.cscore);
+	pfree(cb.corder);
+	pfree(cb.lrank);
+	pfree(cb.hscore);
+	pfree(cb.hitem);
+	pfree(cb.pos);
+	pfree(users);
+	pfree(radius);
+}
+
 RecModelHeader *
 RecAnnBuildModel(const RecModelHeader *m, const RecIndexOptions *given, const char *what,
 				 RecTrainMemory *tm)
@@ -91,6 +227,7 @@ RecAnnBuildModel(const RecModelHeader *m, const RecIndexOptions *given, const ch
 	int			d;
 	int			rc = RECSYS_OK;
 	uint64		bytes;
+	double		target;
 	instr_time	start,
 				elapsed;
 
@@ -102,6 +239,7 @@ RecAnnBuildModel(const RecModelHeader *m, const RecIndexOptions *given, const ch
 						RecModelAlgorithmName(m->algorithm))));
 	RecModelGetView(m, &v);
 	AnnResolveOptions(&o, m->n_items, what);
+	target = given->target_recall > 0.0 ? given->target_recall : RECSYS_INDEX_DEFAULT_TARGET;
 	INSTR_TIME_SET_CURRENT(start);
 
 	/* the new value first: its size is known, and too large fails before any work */
@@ -128,6 +266,8 @@ RecAnnBuildModel(const RecModelHeader *m, const RecIndexOptions *given, const ch
 													 RECSYS_ANN_BLOCK * (o.lists + d)) +
 						(int64) sizeof(int32) * (2 * (int64) m->n_items + o.sample),
 						"the index build");
+		if (given->probes == 0)
+			RecTrainReserve(tm, AnnCalibBytes(m, o.lists), "the index calibration");
 	}
 	out = RecModelCreateShape(&shape, v.options);
 	RecModelCopySections(m, out, (uint32) 1 << RECSYS_TAG_ANN_INDEX);
@@ -186,11 +326,17 @@ RecAnnBuildModel(const RecModelHeader *m, const RecIndexOptions *given, const ch
 				(errcode(rc == RECSYS_ENOMEM ? ERRCODE_OUT_OF_MEMORY : ERRCODE_INTERNAL_ERROR),
 				 errmsg("index build failed with solver status %d", rc)));
 
+	RecModelGetView(out, &ov);
+	RecAnnWrite(&b, (int32) o.probes, 0.0f, (int32 *) ov.ann);
+	if (given->probes == 0 && m->n_users > 0)
+		AnnCalibrate(out, &ov, &b, target);
 	INSTR_TIME_SET_CURRENT(elapsed);
 	INSTR_TIME_SUBTRACT(elapsed, start);
-	RecModelGetView(out, &ov);
-	RecAnnWrite(&b, (int32) o.probes, (float) INSTR_TIME_GET_MILLISEC(elapsed),
-				(int32 *) ov.ann);
+	{
+		float		ms = (float) INSTR_TIME_GET_MILLISEC(elapsed);
+
+		memcpy((int32 *) ov.ann + RECSYS_ANN_W_BUILD_MS, &ms, sizeof(ms));
+	}
 
 	/* the scratch goes now: a training's caller keeps working in this context */
 	pfree(b.sample);

@@ -570,7 +570,25 @@ model_info(PG_FUNCTION_ARGS)
 							 words[RECSYS_ANN_W_ITERATIONS], words[RECSYS_ANN_W_SAMPLE],
 							 words[RECSYS_ANN_W_SEED], (uint64) dir[i].count * 4);
 			double_to_shortest_decimal_buf(ms / 1000.0, num);
-			appendStringInfo(&buf, "%s}", num);
+			appendStringInfoString(&buf, num);
+			if (words[RECSYS_ANN_W_TARGET] != 0)
+			{
+				float		f;
+
+				/* how the default probes were chosen (ann.h) */
+				memcpy(&f, &words[RECSYS_ANN_W_TARGET], sizeof(f));
+				appendStringInfoString(&buf, ", \"calibration\": {\"target_recall\": ");
+				AppendFloat4(&buf, f);
+				memcpy(&f, &words[RECSYS_ANN_W_RECALL], sizeof(f));
+				appendStringInfoString(&buf, ", \"recall\": ");
+				AppendFloat4(&buf, f);
+				appendStringInfo(&buf, ", \"users\": %d, \"seconds\": ",
+								 words[RECSYS_ANN_W_CALIB_USERS]);
+				memcpy(&f, &words[RECSYS_ANN_W_CALIB_MS], sizeof(f));
+				double_to_shortest_decimal_buf(f / 1000.0, num);
+				appendStringInfo(&buf, "%s}", num);
+			}
+			appendStringInfoChar(&buf, '}');
 		}
 	appendStringInfoChar(&buf, '}');
 

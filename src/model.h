@@ -150,7 +150,16 @@
 #define RECSYS_ANN_W_MAX_NORM		8	/* float4: largest |[y_i, b_i]| */
 #define RECSYS_ANN_W_BUILD_MS		9	/* float4: build time in milliseconds */
 #define RECSYS_ANN_W_VECTORS		10	/* 1: the vectors are stored, 0: not */
-/* words 11 .. 15 are zero */
+/*
+ * Words 11 .. 14 describe the calibration of the default probes (ann.h) and
+ * are all zero when it did not run (probes given, or an index written before
+ * calibration existed: such sections read as before).
+ */
+#define RECSYS_ANN_W_TARGET			11	/* float4: target recall@10, in (0, 1] */
+#define RECSYS_ANN_W_RECALL			12	/* float4: recall@10 measured at probes */
+#define RECSYS_ANN_W_CALIB_USERS	13	/* users sampled, 1 .. n_users */
+#define RECSYS_ANN_W_CALIB_MS		14	/* float4: calibration time in milliseconds */
+/* word 15 is zero */
 
 /* Words of an ann_index section with this many lists over this shape */
 static inline uint64_t

@@ -1251,10 +1251,37 @@ RecModelCheckAnn(const RecModelHeader *h, const int32_t *w, uint64_t count,
 		return ModelFail(err, RECSYS_MODEL_EBINARY,
 						 "ANN index vectors word is %" PRId32 ", must be 0 or 1",
 						 w[RECSYS_ANN_W_VECTORS]);
-	for (int j = RECSYS_ANN_W_VECTORS + 1; j < RECSYS_ANN_HEADER_WORDS; j++)
+	for (int j = RECSYS_ANN_W_CALIB_MS + 1; j < RECSYS_ANN_HEADER_WORDS; j++)
 		if (w[j] != 0)
 			return ModelFail(err, RECSYS_MODEL_EBINARY,
 							 "ANN index header word %d is %" PRId32 ", must be 0", j, w[j]);
+	/* the calibration words: all zero (none ran) or a target, recall, sample, time */
+	if (w[RECSYS_ANN_W_TARGET] == 0)
+	{
+		for (int j = RECSYS_ANN_W_TARGET + 1; j <= RECSYS_ANN_W_CALIB_MS; j++)
+			if (w[j] != 0)
+				return ModelFail(err, RECSYS_MODEL_EBINARY,
+								 "ANN index header word %d is %" PRId32 ", must be 0 without a calibration",
+								 j, w[j]);
+	}
+	else
+	{
+		float		target,
+					recall,
+					cms;
+
+		memcpy(&target, &w[RECSYS_ANN_W_TARGET], sizeof(float));
+		memcpy(&recall, &w[RECSYS_ANN_W_RECALL], sizeof(float));
+		memcpy(&cms, &w[RECSYS_ANN_W_CALIB_MS], sizeof(float));
+		if (!(target > 0.0f && target <= 1.0f) || !(recall >= 0.0f && recall <= 1.0f) ||
+			!(cms >= 0.0f && isfinite(cms)))
+			return ModelFail(err, RECSYS_MODEL_EBINARY,
+							 "ANN index calibration has a bad target, recall or time");
+		if (w[RECSYS_ANN_W_CALIB_USERS] < 1 || w[RECSYS_ANN_W_CALIB_USERS] > h->n_users)
+			return ModelFail(err, RECSYS_MODEL_EBINARY,
+							 "ANN index calibration sampled %" PRId32 " users, out of range 1..%" PRId32,
+							 w[RECSYS_ANN_W_CALIB_USERS], h->n_users);
+	}
 	if (w[RECSYS_ANN_W_N_ITEMS] != h->n_items)
 		return ModelFail(err, RECSYS_MODEL_EBINARY,
 						 "ANN index covers %" PRId32 " items, the model has %" PRId32,

@@ -240,6 +240,19 @@ RecIndexOptionsRead(JsonbContainer *obj, const char *what, RecIndexOptions *o,
 			msg = IndexIntOption(&v, what, key, 1, PG_INT32_MAX, false, &o->sample, too_large);
 		else if (strcmp(key, "seed") == 0)
 			msg = IndexIntOption(&v, what, key, 0, RECSYS_INDEX_MAX_SEED, false, &o->seed, too_large);
+		else if (strcmp(key, "target_recall") == 0)
+		{
+			double		d = 0.0;
+
+			if (v.type == jbvNumeric)
+				d = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+													   NumericGetDatum(v.val.numeric)));
+			if (v.type != jbvNumeric || !(d > 0.0 && d <= 1.0))
+				msg = psprintf("%s \"target_recall\" must be a number above 0 and at most 1, got %s",
+							   what, RecJsonValueText(&v));
+			else
+				o->target_recall = d;
+		}
 		else if (strcmp(key, "store_vectors") == 0)
 		{
 			if (v.type != jbvBool)
@@ -249,11 +262,15 @@ RecIndexOptionsRead(JsonbContainer *obj, const char *what, RecIndexOptions *o,
 				o->vectors = v.val.boolean;
 		}
 		else
-			msg = psprintf("unknown %s \"%s\" (the options are lists, probes, iterations, sample, seed and store_vectors)",
+			msg = psprintf("unknown %s \"%s\" (the options are lists, probes, target_recall, iterations, sample, seed and store_vectors)",
 						   what, RecEchoInput(key, strlen(key)));
 		if (msg != NULL)
 			return msg;
 	}
+	/* a given probe count is kept as given: nothing left to calibrate */
+	if (o->probes != 0 && o->target_recall != 0.0)
+		return psprintf("%s \"target_recall\" cannot be combined with \"probes\": give one of them",
+						what);
 	return NULL;
 }
 

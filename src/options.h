@@ -77,7 +77,9 @@ typedef struct RecCommonOptions
  * The options of an approximate top-N index (recsys.build_index, or the
  * "index" option of train_als and train_ials).  0 in lists, probes or sample
  * means "the default for the model's size", which ann_sql.c's
- * RecAnnResolveOptions works out once the item count is known.
+ * RecAnnResolveOptions works out once the item count is known; probes 0 is
+ * calibrated against the model's users to reach target_recall (0: not given,
+ * the default RECSYS_INDEX_DEFAULT_TARGET).
  */
 typedef struct RecIndexOptions
 {
@@ -88,11 +90,13 @@ typedef struct RecIndexOptions
 	int64		iterations;
 	int64		sample;
 	int64		seed;
+	double		target_recall;	/* in (0, 1]; 0 when not given */
 } RecIndexOptions;
 
 /* The limits of the index options that do not depend on the model */
 #define RECSYS_INDEX_MAX_ITERATIONS	1000
 #define RECSYS_INDEX_MAX_SEED		INT64CONST(2147483647)
+#define RECSYS_INDEX_DEFAULT_TARGET	0.99
 
 /* Defaults of every index option (none enabled) */
 extern void RecIndexOptionsDefault(RecIndexOptions *o);

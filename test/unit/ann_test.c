@@ -5,7 +5,10 @@
  *		every score in the list, a planted case where the mean score alone
  *		probes the wrong list and the probe's key (with its radius term) does
  *		not, recall on skewed norms with and without radii, every list probed
- *		giving the exact top n, and the same seed building the same bytes.
+ *		giving the exact top n, the same seed building the same bytes, and the
+ *		calibration of the default probes: the count it picks reaches the target
+ *		on the sampled users through the real probe and one fewer does not, a
+ *		higher target picks no fewer, the sample is seeded.
  *
  * Plain C, no PostgreSQL; built and run by make unit.
  */
@@ -215,6 +218,107 @@ Recall(const RecAnnIndex *ix, int32_t probes)
 	return (double) hits / (N_QUERIES * TOP);
 }
 
+/* Recall@TOP of the index over the n queries users[] */
+static double
+RecallOf(const RecAnnIndex *ix, const int32_t *users, int n, int32_t probes)
+{
+	int			hits = 0;
+
+	for (int j = 0; j < n; j++)
+	{
+		const float *x = Q + users[j] * K;
+		int32_t		exact[TOP];
+		int64_t		got[TOP];
+
+		ExactTop(x, exact);
+		IndexTop(ix, x, probes, got);
+		for (int a = 0; a < TOP; a++)
+			for (int b = 0; b < TOP; b++)
+				hits += got[a] == exact[b];
+	}
+	return (double) hits / (n * TOP);
+}
+
+#define CALIB_USERS	120
+
+/* Calibrates the default probes for target over CALIB_USERS of the queries */
+static int32_t
+Calibrate(const RecAnnIndex *ix, const int32_t *users, double target, float *recall)
+{
+	static float cs[2][LISTS];
+	static int32_t co[2][LISTS],
+				lr[2][LISTS];
+	static float hs[2][TOP];
+	static int64_t hi[2][TOP];
+	static int32_t pos[CALIB_USERS * TOP];
+	float	   *cscore[2] = {cs[0], cs[1]};
+	int32_t    *corder[2] = {co[0], co[1]},
+			   *lrank[2] = {lr[0], lr[1]};
+	float	   *hscore[2] = {hs[0], hs[1]};
+	int64_t    *hitem[2] = {hi[0], hi[1]};
+	RecControl	ctl = {NULL, NULL, NULL};
+	RecAnnCalib cb;
+
+	memset(&cb, 0, sizeof(cb));
+	cb.ix = ix;
+	cb.X = Q;
+	cb.Y = Y;
+	cb.k = K;
+	cb.users = users;
+	cb.top = TOP;
+	cb.cscore = cscore;
+	cb.corder = corder;
+	cb.lrank = lrank;
+	cb.hscore = hscore;
+	cb.hitem = hitem;
+	cb.pos = pos;
+	if (RecParallelFor(2, CALIB_USERS, 7, RecAnnCalibChunk, &cb, &ctl) != RECSYS_OK)
+		return -1;
+	return RecAnnCalibPick(pos, CALIB_USERS * TOP, ix->lists, target, recall);
+}
+
+/* The calibration of the default probes against the real probe */
+static void
+CheckCalibration(const RecAnnIndex *ix)
+{
+	int32_t		users[CALIB_USERS],
+				again[CALIB_USERS],
+				other[CALIB_USERS];
+	bool		ascending = true;
+	float		recall,
+				recall_hi;
+	int32_t		p,
+				p_hi;
+	double		at,
+				below;
+
+	RecAnnCalibSample(N_QUERIES, CALIB_USERS, 42, users);
+	RecAnnCalibSample(N_QUERIES, CALIB_USERS, 42, again);
+	RecAnnCalibSample(N_QUERIES, CALIB_USERS, 43, other);
+	for (int j = 1; j < CALIB_USERS; j++)
+		ascending &= users[j] > users[j - 1];
+	ok(ascending && users[0] >= 0 && users[CALIB_USERS - 1] < N_QUERIES,
+	   "the user sample: distinct users of the model, ascending");
+	ok(memcmp(users, again, sizeof(users)) == 0 && memcmp(users, other, sizeof(users)) != 0,
+	   "the same seed samples the same users, another seed others");
+
+	p = Calibrate(ix, users, 0.95, &recall);
+	at = RecallOf(ix, users, CALIB_USERS, p);
+	below = p > 1 ? RecallOf(ix, users, CALIB_USERS, p - 1) : 0.0;
+	printf("# target 0.95: %d probes of %d, recall %.4f (recorded %.4f), %.4f at one fewer\n",
+		   p, LISTS, at, recall, below);
+	ok(p > 1 && p < LISTS, "target 0.95 picks more than one probe and fewer than every list");
+	ok(at >= 0.95 && fabs(at - recall) < 1e-6,
+	   "the probe reaches the target on the sampled users at the picked count, the recall recorded");
+	ok(below < 0.95, "and one probe fewer does not reach it: the count is the smallest");
+	p_hi = Calibrate(ix, users, 0.999, &recall_hi);
+	printf("# target 0.999: %d probes, recall %.4f\n", p_hi, recall_hi);
+	ok(p_hi >= p && recall_hi >= 0.999 && RecallOf(ix, users, CALIB_USERS, p_hi) >= 0.999,
+	   "a higher target picks at least as many probes, and reaches it");
+	ok(Calibrate(ix, users, 1.0, &recall_hi) <= LISTS && recall_hi == 1.0f,
+	   "target 1 finds every item of every sampled top 10");
+}
+
 /* The planted case: a long row in the list of lower mean score */
 static void
 CheckPlanted(void)
@@ -346,6 +450,7 @@ main(void)
 			all_exact &= got[t] == exact[t];
 	}
 	ok(all_exact, "probes = every list gives the exact top 10 of every query");
+	CheckCalibration(&ix);
 
 	/* recall at a few probes: the radius term does better on skewed norms */
 	with_r = Recall(&ix, 8) + Recall(&ix, 16);
