@@ -128,7 +128,7 @@ INSERT INTO mi_bad (what, b, msg) VALUES
 	('an object in an object', pg_temp.with_options(pg_temp.bin('als'), convert_to('{"index": {"lists": {"a": 1}}}', 'UTF8')),
 	 'options value at offset 20 is not a number of at most 64 characters, a string, true, false, null or an object of those'),
 	('an unknown index key', pg_temp.with_options(pg_temp.bin('als'), convert_to('{"index": {"list": 3}}', 'UTF8')),
-	 'unknown index option "list" (the options are lists, probes, iterations, sample, seed and store_vectors)'),
+	 'unknown index option "list" (the options are lists, probes, target_recall, iterations, sample, seed and store_vectors)'),
 	('an index option out of range', pg_temp.with_options(pg_temp.bin('ials'), convert_to('{"index": {"seed": -1}}', 'UTF8')),
 	 'index option "seed" must be between 0 and 2147483647, got -1'),
 	('deep nesting', pg_temp.with_options(pg_temp.bin('als'), convert_to('{"a": ' || repeat('[', 100000), 'UTF8')),

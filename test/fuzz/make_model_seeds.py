@@ -228,8 +228,9 @@ def f2i(x):
     return struct.unpack('>i', struct.pack('>f', x))[0]
 
 
-def ann_index(h, s, vectors=True, assign=(0, 1, 0, 1)):
-    """the ann_index words (src/model.h) of a two-list index over the 4 items"""
+def ann_index(h, s, vectors=True, assign=(0, 1, 0, 1), calibrated=False):
+    """the ann_index words (src/model.h) of a two-list index over the 4 items;
+    calibrated: its default probes chosen for a target recall (words 11 .. 14)"""
     k = h['factors']
     bias = 'item_bias' in s
     dim = k + (1 if bias else 0)
@@ -246,19 +247,20 @@ def ann_index(h, s, vectors=True, assign=(0, 1, 0, 1)):
         members = [i for i in range(n) if assign[i] == c]
         cent += [sum(rows[i][t] for i in members) / len(members) for t in range(dim)]
     norm = max(sum(x * x for x in r) for r in rows) ** 0.5
+    calib = [f2i(0.99), f2i(1.0), h['n_users'], f2i(0.25)] if calibrated else [0, 0, 0, 0]
     words = [0x31465649, lists, dim, 1, n, 10, 4, 42, f2i(norm), f2i(1.5),
-             1 if vectors else 0, 0, 0, 0, 0, 0]
+             1 if vectors else 0] + calib + [0]
     words += [f2i(x) for x in cent] + ptr + items + list(assign)
     if vectors:
         words += [f2i(x) for p in items for x in rows[p]]
     return words
 
 
-def model_ann(kind, vectors=True):
+def model_ann(kind, vectors=True, calibrated=False):
     """a factor model of model(kind) with an index"""
     h, s = model(kind)
     h['flags'] |= ANN
-    s['ann_index'] = ann_index(h, s, vectors)
+    s['ann_index'] = ann_index(h, s, vectors, calibrated=calibrated)
     if kind == 'als':
         # trained with the index option: an object of scalars in the options
         s['options'] = options('{"factors": 2, "biases": true, "keep_interactions": true, '
@@ -362,6 +364,17 @@ def malformed():
     h, s = model_ann('ials')
     s['ann_index'] = s['ann_index'][:20]
     out.append(('ann_truncated', encode(h, s)))
+    # calibration words (11 .. 14): a recall without a target, a target above 1,
+    # more users sampled than the model has
+    h, s = model_ann('ials')
+    s['ann_index'][12] = f2i(0.5)
+    out.append(('ann_recall_without_target', encode(h, s)))
+    h, s = model_ann('als', calibrated=True)
+    s['ann_index'][11] = f2i(1.5)
+    out.append(('ann_target_above_one', encode(h, s)))
+    h, s = model_ann('ials', calibrated=True)
+    s['ann_index'][13] = h['n_users'] + 1
+    out.append(('ann_calibration_users', encode(h, s)))
     out += malformed_content()
     return out
 
@@ -588,10 +601,11 @@ def main():
         with open(os.path.join(text, 'v2_%s.txt' % name), 'w') as f:
             f.write('recsys-model:v2:' + base64.b64encode(b).decode())
     for kind in VALID_ANN:
-        for vectors in (True, False):
-            h, s = model_ann(kind, vectors)
+        for vectors, calibrated in ((True, False), (False, False), (True, True)):
+            h, s = model_ann(kind, vectors, calibrated)
             b = encode(h, s)
-            name = 'v2_%s_ann%s' % (kind, '' if vectors else '_gather')
+            name = 'v2_%s_ann%s%s' % (kind, '' if vectors else '_gather',
+                                      '_calibrated' if calibrated else '')
             with open(os.path.join(recv, name + '.bin'), 'wb') as f:
                 f.write(b)
             with open(os.path.join(text, name + '.txt'), 'w') as f:

@@ -173,6 +173,22 @@ CheckReaderInvariants(const RecModelHeader *m)
 		char	   *seen = calloc((size_t) m->n_items, 1);
 
 		RecAnnView(v.ann, &ix);
+		/* a calibration has a target in (0, 1], a recall in [0, 1], 1 .. n_users users */
+		if (v.ann[RECSYS_ANN_W_TARGET] != 0)
+		{
+			float		t,
+						r;
+
+			memcpy(&t, &v.ann[RECSYS_ANN_W_TARGET], sizeof(float));
+			memcpy(&r, &v.ann[RECSYS_ANN_W_RECALL], sizeof(float));
+			if (!(t > 0.0f && t <= 1.0f) || !(r >= 0.0f && r <= 1.0f) ||
+				v.ann[RECSYS_ANN_W_CALIB_USERS] < 1 ||
+				v.ann[RECSYS_ANN_W_CALIB_USERS] > m->n_users)
+				abort();
+		}
+		else if (v.ann[RECSYS_ANN_W_RECALL] != 0 || v.ann[RECSYS_ANN_W_CALIB_USERS] != 0 ||
+				 v.ann[RECSYS_ANN_W_CALIB_MS] != 0)
+			abort();
 		if (seen == NULL || ix.lists < 1 || ix.list_ptr[0] != 0 ||
 			ix.list_ptr[ix.lists] != m->n_items || v.item_factors == NULL)
 			abort();
