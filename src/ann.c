@@ -511,48 +511,90 @@ RecAnnCalibChunk(void *ctx, int thread, int64_t begin, int64_t end)
 {
 	RecAnnCalib *cb = (RecAnnCalib *) ctx;
 	const RecAnnIndex *ix = cb->ix;
+	int			k = cb->k;
+	int			nb = (int) (end - begin);
+	float	   *xb = cb->xb[thread];
+	float	   *dots = cb->dots[thread];
 	float	   *cscore = cb->cscore[thread];
 	int32_t    *corder = cb->corder[thread];
 	int32_t    *lrank = cb->lrank[thread];
+	float		base[RECSYS_ANN_CALIB_BLOCK];
+	RecBlocked	blocked[RECSYS_ANN_CALIB_BLOCK];
+	TopNHeap	heap[RECSYS_ANN_CALIB_BLOCK];
 
-	for (int64_t row = begin; row < end; row++)
+	if (nb > RECSYS_ANN_CALIB_BLOCK)
+		return RECSYS_EINVAL;
+	for (int r = 0; r < nb; r++)
 	{
-		int32_t		u = cb->users[row];
-		const float *x = cb->X + (int64_t) u * cb->k;
-		float		base = cb->mu + (cb->user_bias ? cb->user_bias[u] : 0.0f);
-		float		qnorm = 0.0f;
-		RecBlocked	blocked = {NULL, 0, NULL, 0};
-		TopNHeap	heap;
-		int32_t    *pos = cb->pos + row * cb->top;
-		int			got;
+		int32_t		u = cb->users[begin + r];
 
-		/* the exact top, as the exact path ranks it */
+		memcpy(xb + (int64_t) r * k, cb->X + (int64_t) u * k, sizeof(float) * k);
+		base[r] = cb->mu + (cb->user_bias ? cb->user_bias[u] : 0.0f);
+		blocked[r] = (RecBlocked)
+		{
+			NULL, 0, NULL, 0
+		};
 		if (cb->seen_ptr)
 		{
-			blocked.seen = cb->seen_items + cb->seen_ptr[u];
-			blocked.n_seen = cb->seen_ptr[u + 1] - cb->seen_ptr[u];
+			blocked[r].seen = cb->seen_items + cb->seen_ptr[u];
+			blocked[r].n_seen = cb->seen_ptr[u + 1] - cb->seen_ptr[u];
 		}
-		TopNInit(&heap, cb->top, cb->hscore[thread], cb->hitem[thread]);
-		(void) RecSelectFactors(&heap, cb->Y, cb->k, x, cb->item_bias, base, ix->n_items,
-								&blocked);
-		got = TopNSortDesc(&heap);
+		TopNInit(&heap[r], cb->top, cb->hscore[thread] + r * cb->top,
+				 cb->hitem[thread] + r * cb->top);
+	}
+
+	/*
+	 * The exact top of each user, scored with the exact path's formula: the
+	 * block's users against a chunk of items at a time, so the item rows are
+	 * read once per block rather than once per user
+	 */
+	for (int32_t first = 0; first < ix->n_items; first += RECSYS_ANN_CALIB_ITEMS)
+	{
+		int32_t		m = ix->n_items - first < RECSYS_ANN_CALIB_ITEMS ?
+			ix->n_items - first : RECSYS_ANN_CALIB_ITEMS;
+
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, m, k, 1.0f,
+					xb, k, cb->Y + (int64_t) first * k, k, 0.0f, dots, m);
+		for (int r = 0; r < nb; r++)
+		{
+			const float *row = dots + (int64_t) r * m;
+			TopNHeap   *h = &heap[r];
+
+			for (int32_t j = 0; j < m; j++)
+			{
+				int32_t		i = first + j;
+				float		s = cb->item_bias ? row[j] + (base[r] + cb->item_bias[i]) :
+					row[j] + base[r];
+
+				if (TopNWouldEnter(h, s, i) && !RecIsBlocked(&blocked[r], i))
+					TopNPush(h, s, i);
+			}
+		}
+	}
+
+	for (int r = 0; r < nb; r++)
+	{
+		const float *x = xb + (int64_t) r * k;
+		float		qnorm = 0.0f;
+		int32_t    *pos = cb->pos + (begin + r) * cb->top;
+		int			got = TopNSortDesc(&heap[r]);
 
 		/* the user's probe order, keyed as RecAnnSelect keys it */
 		if (ix->radius)
-			qnorm = sqrtf(KernNormSquared(x, cb->k) + (ix->dim > cb->k ? 1.0f : 0.0f));
+			qnorm = sqrtf(KernNormSquared(x, k) + (ix->dim > k ? 1.0f : 0.0f));
 		for (int32_t c = 0; c < ix->lists; c++)
 		{
 			const float *cent = ix->centroids + (int64_t) c * ix->dim;
 
-			cscore[c] = KernDot(x, cent, cb->k) + (ix->dim > cb->k ? cent[cb->k] : 0.0f);
+			cscore[c] = KernDot(x, cent, k) + (ix->dim > k ? cent[k] : 0.0f);
 			if (ix->radius)
 				cscore[c] += RECSYS_ANN_RADIUS_WEIGHT * qnorm * ix->radius[c];
 		}
 		BestLists(cscore, ix->lists, ix->lists, corder);
-		for (int32_t r = 0; r < ix->lists; r++)
-			lrank[corder[r]] = r;
+		for (int32_t c = 0; c < ix->lists; c++)
+			lrank[corder[c]] = c;
 		for (int j = 0; j < cb->top; j++)
-			pos[j] = j < got ? lrank[ix->assign[(int32_t) cb->hitem[thread][j]]] : -1;
+			pos[j] = j < got ? lrank[ix->assign[(int32_t) heap[r].id[j]]] : -1;
 	}
 	return RECSYS_OK;
 }

@@ -143,6 +143,9 @@ extern int	RecAnnBatchChunk(void *ctx, int thread, int64_t begin, int64_t end);
  */
 #define RECSYS_ANN_CALIB_TOP	10
 #define RECSYS_ANN_CALIB_USERS	256
+/* users scored together (one SGEMM per item chunk), items per chunk */
+#define RECSYS_ANN_CALIB_BLOCK	64
+#define RECSYS_ANN_CALIB_ITEMS	1024
 
 typedef struct RecAnnCalib
 {
@@ -157,11 +160,14 @@ typedef struct RecAnnCalib
 	const int32_t *seen_items;
 	const int32_t *users;		/* the sample */
 	int			top;			/* min(RECSYS_ANN_CALIB_TOP, n_items) */
-	float	  **cscore;			/* [thread][lists] */
-	int32_t   **corder;			/* [thread][lists] */
-	int32_t   **lrank;			/* [thread][lists] position of each list */
-	float	  **hscore;			/* [thread][top] */
-	int64_t   **hitem;			/* [thread][top] */
+	/* per thread scratch */
+	float	  **xb;				/* [BLOCK * k] the block's user rows */
+	float	  **dots;			/* [BLOCK * ITEMS] */
+	float	  **hscore;			/* [BLOCK * top] */
+	int64_t   **hitem;			/* [BLOCK * top] */
+	float	  **cscore;			/* [lists] */
+	int32_t   **corder;			/* [lists] */
+	int32_t   **lrank;			/* [lists] position of each list */
 	int32_t    *pos;			/* [sample * top] out: list positions, -1
 								 * for an entry the user has not (fewer
 								 * unseen items than top) */
@@ -170,7 +176,7 @@ typedef struct RecAnnCalib
 /* s of the n_users users, ascending, drawn by the seeded stream (selection sampling) */
 extern void RecAnnCalibSample(int32_t n_users, int32_t s, uint64_t seed, int32_t *users);
 
-/* RecParallelFor body over the sample: fills pos */
+/* RecParallelFor body over the sample (chunks of at most RECSYS_ANN_CALIB_BLOCK): fills pos */
 extern int	RecAnnCalibChunk(void *ctx, int thread, int64_t begin, int64_t end);
 
 /*

@@ -92,12 +92,11 @@ AnnCalibBytes(const RecModelHeader *m, int64 lists)
 
 	return (int64) sizeof(int32) * (s + s * RECSYS_ANN_CALIB_TOP) +
 		(int64) sizeof(float) * lists +
-		(int64) RecWorkThreads() * ((int64) (sizeof(float) + 2 * sizeof(int32)) * lists +
-									(int64) (sizeof(float) + sizeof(int64)) * RECSYS_ANN_CALIB_TOP);
+		(int64) RecWorkThreads() *
+		((int64) (sizeof(float) + 2 * sizeof(int32)) * lists +
+		 (int64) sizeof(float) * RECSYS_ANN_CALIB_BLOCK * (m->factors + RECSYS_ANN_CALIB_ITEMS) +
+		 (int64) (sizeof(float) + sizeof(int64)) * RECSYS_ANN_CALIB_BLOCK * RECSYS_ANN_CALIB_TOP);
 }
-
-/* users per parallel step of a calibration: a cancel is seen between steps */
-#define ANN_CALIB_STEP	32
 
 /*
  * Sets the default probes of the index just written into out (view ov) to the
@@ -146,6 +145,8 @@ AnnCalibrate(RecModelHeader *out, const RecModelView *ov, const RecAnnBuild *b, 
 	cb.cscore = palloc(sizeof(float *) * threads);
 	cb.corder = palloc(sizeof(int32 *) * threads);
 	cb.lrank = palloc(sizeof(int32 *) * threads);
+	cb.xb = palloc(sizeof(float *) * threads);
+	cb.dots = palloc(sizeof(float *) * threads);
 	cb.hscore = palloc(sizeof(float *) * threads);
 	cb.hitem = palloc(sizeof(int64 *) * threads);
 	for (int t = 0; t < threads; t++)
@@ -153,19 +154,23 @@ AnnCalibrate(RecModelHeader *out, const RecModelView *ov, const RecAnnBuild *b, 
 		cb.cscore[t] = palloc(sizeof(float) * ix.lists);
 		cb.corder[t] = palloc(sizeof(int32) * ix.lists);
 		cb.lrank[t] = palloc(sizeof(int32) * ix.lists);
-		cb.hscore[t] = palloc(sizeof(float) * cb.top);
-		cb.hitem[t] = palloc(sizeof(int64) * cb.top);
+		cb.xb[t] = palloc(sizeof(float) * RECSYS_ANN_CALIB_BLOCK * cb.k);
+		cb.dots[t] = palloc(sizeof(float) * RECSYS_ANN_CALIB_BLOCK * RECSYS_ANN_CALIB_ITEMS);
+		cb.hscore[t] = palloc(sizeof(float) * RECSYS_ANN_CALIB_BLOCK * cb.top);
+		cb.hitem[t] = palloc(sizeof(int64) * RECSYS_ANN_CALIB_BLOCK * cb.top);
 	}
 
-	for (int32 first = 0; first < ns && rc == RECSYS_OK; first += ANN_CALIB_STEP)
+	/* a block of users per thread at a time: a cancel is seen between steps */
+	RecReserveBlas(threads, "index calibration");
+	for (int32 first = 0; first < ns && rc == RECSYS_OK; first += threads * RECSYS_ANN_CALIB_BLOCK)
 	{
-		int32		n = Min(ANN_CALIB_STEP, ns - first);
+		int32		n = Min(threads * RECSYS_ANN_CALIB_BLOCK, ns - first);
 		RecAnnCalib step = cb;
 
 		CHECK_FOR_INTERRUPTS();
 		step.users = users + first;
 		step.pos = cb.pos + (int64) first * cb.top;
-		rc = RecParallelFor(threads, n, 1, RecAnnCalibChunk, &step, &ctl);
+		rc = RecParallelFor(threads, n, RECSYS_ANN_CALIB_BLOCK, RecAnnCalibChunk, &step, &ctl);
 	}
 	if (rc == RECSYS_STUCK)
 		RecReportStuck("index calibration");
@@ -200,12 +205,16 @@ AnnCalibrate(RecModelHeader *out, const RecModelView *ov, const RecAnnBuild *b, 
 		pfree(cb.cscore[t]);
 		pfree(cb.corder[t]);
 		pfree(cb.lrank[t]);
+		pfree(cb.xb[t]);
+		pfree(cb.dots[t]);
 		pfree(cb.hscore[t]);
 		pfree(cb.hitem[t]);
 	}
 	pfree(cb.cscore);
 	pfree(cb.corder);
 	pfree(cb.lrank);
+	pfree(cb.xb);
+	pfree(cb.dots);
 	pfree(cb.hscore);
 	pfree(cb.hitem);
 	pfree(cb.pos);

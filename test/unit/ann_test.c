@@ -248,12 +248,16 @@ Calibrate(const RecAnnIndex *ix, const int32_t *users, double target, float *rec
 	static float cs[2][LISTS];
 	static int32_t co[2][LISTS],
 				lr[2][LISTS];
-	static float hs[2][TOP];
-	static int64_t hi[2][TOP];
+	static float xs[2][RECSYS_ANN_CALIB_BLOCK * K];
+	static float ds[2][RECSYS_ANN_CALIB_BLOCK * RECSYS_ANN_CALIB_ITEMS];
+	static float hs[2][RECSYS_ANN_CALIB_BLOCK * TOP];
+	static int64_t hi[2][RECSYS_ANN_CALIB_BLOCK * TOP];
 	static int32_t pos[CALIB_USERS * TOP];
 	float	   *cscore[2] = {cs[0], cs[1]};
 	int32_t    *corder[2] = {co[0], co[1]},
 			   *lrank[2] = {lr[0], lr[1]};
+	float	   *xb[2] = {xs[0], xs[1]},
+			   *dots[2] = {ds[0], ds[1]};
 	float	   *hscore[2] = {hs[0], hs[1]};
 	int64_t    *hitem[2] = {hi[0], hi[1]};
 	RecControl	ctl = {NULL, NULL, NULL};
@@ -269,9 +273,12 @@ Calibrate(const RecAnnIndex *ix, const int32_t *users, double target, float *rec
 	cb.cscore = cscore;
 	cb.corder = corder;
 	cb.lrank = lrank;
+	cb.xb = xb;
+	cb.dots = dots;
 	cb.hscore = hscore;
 	cb.hitem = hitem;
 	cb.pos = pos;
+	/* blocks of 7 users: the chunk size does not change the answer */
 	if (RecParallelFor(2, CALIB_USERS, 7, RecAnnCalibChunk, &cb, &ctl) != RECSYS_OK)
 		return -1;
 	return RecAnnCalibPick(pos, CALIB_USERS * TOP, ix->lists, target, recall);
