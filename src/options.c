@@ -741,6 +741,12 @@ RecOptionsJson(int algorithm, const void *opts)
 						appendStringInfo(&buf, ", \"probes\": " INT64_FORMAT, o->probes);
 					if (o->sample > 0)
 						appendStringInfo(&buf, ", \"sample\": " INT64_FORMAT, o->sample);
+					if (o->target_recall > 0.0)
+					{
+						/* in full: read back, it is the same double */
+						double_to_shortest_decimal_buf(o->target_recall, num);
+						appendStringInfo(&buf, ", \"target_recall\": %s", num);
+					}
 					appendStringInfoChar(&buf, '}');
 					break;
 				}

@@ -8,7 +8,7 @@
 -- probes calibrated on the model's users (target_recall), checked on held-out
 -- users of an explicit ALS model with biases that a fixed count serves badly.
 BEGIN;
-SELECT plan(77);
+SELECT plan(78);
 
 CREATE TEMP TABLE r AS
 	SELECT * FROM recsys.synthetic_ratings(300, 20000, 60000, rank => 8, seed => 21, implicit => true);
@@ -348,10 +348,12 @@ SELECT cmp_ok((SELECT recall FROM held_recall WHERE p IS NULL), '>=', 0.97::nume
 -- retrain by name rebuilds the index; build_index by name records its options for retrain
 CREATE TABLE public.ann_test_source AS SELECT * FROM r;
 SELECT ok(recsys.train('ann_test_trained', 'ials', 'SELECT user_id, item_id, rating FROM public.ann_test_source',
-		  '{"factors": 8, "iterations": 3, "index": {"lists": 12}}') -> 'index' ->> 'lists' = '12',
+		  '{"factors": 8, "iterations": 3, "index": {"lists": 12, "target_recall": 0.5}}') -> 'index' ->> 'lists' = '12',
 		  'recsys.train with the option registers an indexed model');
 CREATE TEMP TABLE before_retrain AS SELECT recsys.model_info('ann_test_trained') ->> 'uuid' AS uuid;
 SELECT is(recsys.retrain('ann_test_trained') -> 'index' ->> 'lists', '12', 'retrain by name builds the index again');
+SELECT is(recsys.model_info('ann_test_trained') -> 'index' -> 'calibration' ->> 'target_recall', '0.5',
+		  'calibrated for the target_recall it was trained with (the options record it)');
 SELECT isnt(recsys.model_info('ann_test_trained') ->> 'uuid', (SELECT uuid FROM before_retrain),
 			'on the new model');
 SELECT is((SELECT count(*) FROM recsys.recommend('ann_test_trained', 5, 10, probes => 12) a
