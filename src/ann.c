@@ -530,10 +530,7 @@ RecAnnCalibChunk(void *ctx, int thread, int64_t begin, int64_t end)
 
 		memcpy(xb + (int64_t) r * k, cb->X + (int64_t) u * k, sizeof(float) * k);
 		base[r] = cb->mu + (cb->user_bias ? cb->user_bias[u] : 0.0f);
-		blocked[r] = (RecBlocked)
-		{
-			NULL, 0, NULL, 0
-		};
+		memset(&blocked[r], 0, sizeof(RecBlocked));
 		if (cb->seen_ptr)
 		{
 			blocked[r].seen = cb->seen_items + cb->seen_ptr[u];
