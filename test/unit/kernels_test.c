@@ -4,8 +4,9 @@
  *		them (src/serving.c): every kernel set this CPU has (AVX-512, AVX2, portable)
  *		against double-precision brute force, the fused dot-and-select scan and
  *		recommend_all's blocked selection against a plain heap over all scores
- *		(same items, same order, ties by index), and the short-vector sums that
- *		must round exactly as an in-order loop.
+ *		(same items, same order, ties by index), the short-vector sums that
+ *		must round exactly as an in-order loop, the fused cosine (its double
+ *		fallback, zero vectors) and reads of vectors at odd addresses.
  *
  * Plain C, no PostgreSQL; built and run by make unit.
  */
@@ -13,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "blas.h"
 #include "kernels.h"
@@ -132,6 +135,159 @@ CheckShortSums(const char *set)
 			KernL2Squared(a, b, n) == l && fd == d && fa == na;
 	}
 	ok(same, "sums of fewer than 16 elements are the in-order loop's exactly", set);
+}
+
+/* The cosine similarity in double, NaN for a zero vector, clamped to [-1, 1] */
+static double
+RefCosine(const float *a, const float *b, int n)
+{
+	double		d = 0,
+				x = 0,
+				y = 0,
+				sim;
+
+	for (int i = 0; i < n; i++)
+	{
+		d += (double) a[i] * b[i];
+		x += (double) a[i] * a[i];
+		y += (double) b[i] * b[i];
+	}
+	if (x == 0.0 || y == 0.0)
+		return NAN;
+	sim = d / sqrt(x * y);
+	return sim > 1.0 ? 1.0 : (sim < -1.0 ? -1.0 : sim);
+}
+
+/*
+ * KernCosine against double sums, and equal to the cosine of its own three sums
+ * (KernDotNorms) where those are normal floats: the fused kernel rounds as the
+ * separate steps did.  Then the cases its float sums cannot hold: elements whose
+ * squares overflow (1e30) or fall below the normal range (1e-25), zero vectors
+ * (NaN), parallel vectors (exactly 1, never past it).
+ */
+static void
+CheckCosine(const char *set)
+{
+	static float a[400],
+				b[400];
+	unsigned	st = 13;
+	double		worst = 0.0;
+	int			same = 1,
+				edges = 1;
+
+	for (int i = 0; i < 400; i++)
+	{
+		a[i] = Rand(&st);
+		b[i] = Rand(&st);
+	}
+	for (int n = 1; n <= 400; n++)
+	{
+		float		fd,
+					fa,
+					fb;
+		double		c = KernCosine(a, b, n);
+		double		sep;
+
+		KernDotNorms(a, b, n, &fd, &fa, &fb);
+		sep = (double) fd / sqrt((double) fa * fb);
+		sep = sep > 1.0 ? 1.0 : (sep < -1.0 ? -1.0 : sep);
+		same &= c == sep;
+		worst = fmax(worst, Err(c, RefCosine(a, b, n)));
+	}
+	ok(worst < 1e-5, "cosine similarity agrees with double sums for n = 1 .. 400", set);
+	ok(same, "the fused cosine is the cosine of the three float sums, bit for bit", set);
+
+	for (int n = 1; n <= 40; n++)
+	{
+		float		big[40],
+					tiny[40],
+					zero[40] = {0},
+					other[40];
+		double		r;
+
+		for (int i = 0; i < n; i++)
+		{
+			big[i] = 1e30f * (i % 3 == 0 ? -1.0f : 1.0f) * (1.0f + 0.01f * i);
+			tiny[i] = 1e-25f * (1.0f + 0.03f * i);
+			other[i] = Rand(&st);
+		}
+		r = RefCosine(big, other, n);
+		edges &= Err(KernCosine(big, other, n), r) < 1e-6 && !isnan(r);
+		edges &= KernCosine(big, big, n) == 1.0;
+		r = RefCosine(tiny, other, n);
+		edges &= Err(KernCosine(tiny, other, n), r) < 1e-6 && !isnan(r);
+		edges &= Err(KernCosine(tiny, big, n), RefCosine(tiny, big, n)) < 1e-6;
+		edges &= isnan(KernCosine(zero, other, n)) && isnan(KernCosine(other, zero, n)) &&
+			isnan(KernCosine(zero, zero, n));
+		edges &= KernCosine(other, other, n) <= 1.0 && KernCosine(other, other, n) > 0.999999;
+	}
+	ok(edges, "cosine: overflowing and subnormal sums redone in double, NaN for zero vectors, parallel is 1", set);
+}
+
+/*
+ * The distance kernels read the elements of a stored vec with a 1-byte header
+ * in place, at an odd address.  For n = 1 .. 33 and every misalignment, the
+ * vector is copied to that offset with NaN bit patterns just before and after
+ * it, the last element against a page that cannot be read: a kernel that read
+ * one byte too early, too late or past the end gives a different answer, a NaN
+ * or a crash, instead of the aligned answer exactly.
+ */
+static void
+CheckUnaligned(const char *set)
+{
+	static float a[40],
+				b[40];
+	long		page = sysconf(_SC_PAGESIZE);
+	char	   *mem = mmap(NULL, 4 * page, PROT_READ | PROT_WRITE,
+						   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned	st = 17;
+	int			same = 1;
+	const float nan = NAN;
+
+	if (mem == MAP_FAILED || mprotect(mem + 2 * page, page, PROT_NONE) != 0)
+	{
+		ok(0, "unaligned reads: no guard page could be set up", set);
+		return;
+	}
+	for (int i = 0; i < 40; i++)
+	{
+		a[i] = Rand(&st);
+		b[i] = Rand(&st);
+	}
+	for (int n = 1; n <= 33; n++)
+		for (int off = 0; off < 4; off++)
+		{
+			/* ua ends right at the guard page; ub sits in the page before it */
+			char	   *pa = mem + 2 * page - 4 * n - (off ? 4 - off : 0);
+			char	   *pb = mem + page + 64 + off;
+			const KernUFloat *ua = (const KernUFloat *) pa;
+			const KernUFloat *ub = (const KernUFloat *) pb;
+			float		fd,
+						fa,
+						fb,
+						gd,
+						ga,
+						gb;
+
+			memset(mem, 0xFF, 2 * page);	/* NaN bit patterns all around */
+			memcpy(pa - 4, &nan, 4);
+			memcpy(pa, a, 4 * n);
+			memcpy(pb - 4, &nan, 4);
+			memcpy(pb, b, 4 * n);
+			memcpy(pb + 4 * n, &nan, 4);
+			KernDotNorms(ua, ub, n, &fd, &fa, &fb);
+			KernDotNorms(a, b, n, &gd, &ga, &gb);
+			same &= KernDot(ua, ub, n) == KernDot(a, b, n);
+			same &= KernL2Squared(ua, ub, n) == KernL2Squared(a, b, n);
+			same &= KernNormSquared(ua, n) == KernNormSquared(a, n);
+			same &= KernNormSquared(ub, n) == KernNormSquared(b, n);
+			same &= fd == gd && fa == ga && fb == gb;
+			same &= KernCosine(ua, ub, n) == KernCosine(a, b, n);
+			same &= KernCosine(ub, ua, n) == KernCosine(b, a, n);
+			same &= !isnan(KernCosine(ua, ub, n));
+		}
+	munmap(mem, 4 * page);
+	ok(same, "every distance kernel reads n = 1 .. 33 elements at any byte offset exactly as aligned ones", set);
 }
 
 /* Row dot products, block maxima and block thresholds */
@@ -430,6 +586,8 @@ main(void)
 		}
 		CheckDistances(sets[s]);
 		CheckShortSums(sets[s]);
+		CheckCosine(sets[s]);
+		CheckUnaligned(sets[s]);
 		CheckBlocks(sets[s]);
 		CheckFusedScan(sets[s]);
 		CheckBatch(sets[s]);
