@@ -14,6 +14,8 @@ DIM=${VEC_BENCH_DIM:-128}
 ARRAY_ROWS=${VEC_BENCH_ARRAY_ROWS:-100000}   # the real[] SQL baseline is slow: fewer rows
 PSQL=(psql -X -q -v ON_ERROR_STOP=1)
 
+# run alone (not from bench/run) the piece creates the extension itself
+"${PSQL[@]}" -c 'CREATE EXTENSION IF NOT EXISTS recsys' >/dev/null
 echo "Building ${ROWS} pairs of ${DIM}-dimensional vectors..." >&2
 "${PSQL[@]}" <<SQL
 DROP TABLE IF EXISTS bench_vec_pairs, bench_real_pairs, bench_vec_base;
@@ -85,10 +87,7 @@ done
 # Per row: one operator over the rows less count(*).  Per call: CALLS operators per
 # row less one, over CALLS - 1: the cost of one more call on a row already read
 # (fmgr, argument access, kernel, result).  One repetition runs every query of both
-# extensions back to back; REPEATS repetitions, and each figure is the median (p50)
-# over them, ratios the median of the repetitions' own ratios (the machine's noise
-# hits both sides of a ratio alike); beside it the best-of-N call ratio, from the
-# fastest run of each query.
+# extensions back to back, after an untimed warm-up round; REPEATS repetitions.
 CALL_ROWS=${VEC_BENCH_CALL_ROWS:-20000}
 # kernels.c built as the extension builds it; the set the server picks on this CPU
 tmp=$(mktemp -d)
@@ -98,7 +97,7 @@ printf '#include <stdio.h>\n#include "kernels.h"\nint main(void) { puts(KernName
 gcc -Isrc "$tmp/set.c" "$tmp/kernels.o" -o "$tmp/set" -lm
 kernel_set=$("$tmp/set")
 REPEATS=${VEC_BENCH_REPEATS:-25}
-CALLS=${VEC_BENCH_CALLS:-16}
+CALLS=${VEC_BENCH_CALLS:-32}
 SHORT_DIM=${VEC_BENCH_SHORT_DIM:-20}
 "${PSQL[@]}" <<SQL
 DROP TABLE IF EXISTS bench_call_base, bench_call_vec, bench_call_pgv, bench_short_vec, bench_short_pgv;
@@ -162,8 +161,9 @@ call_times() {
 	"${PSQL[@]}" "${args[@]}" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' |
 		awk -v m="${#qs[@]}" 'NR > m { printf "%s%s", $1, ((NR % m) ? " " : "\n") }'
 }
-# One table row from call_times' lines: p50 per row and per call, p50 ratios
-# (each repetition's own ratio) and the best-of-N call ratio
+# One table row from call_times' lines.  Figures from the fastest run of each query
+# (the machine's noise only ever adds time); beside the call ratio, the median of
+# the repetitions' own call ratios, each from queries run back to back.
 summarise() {
 	awk -v s="$1" -v n="$CALL_ROWS" -v k="$CALLS" -v pgv="$have_pgvector" '
 		function median(a, len,    i, j, t) {
@@ -172,31 +172,30 @@ summarise() {
 			return len % 2 ? a[(len + 1) / 2] : (a[len / 2] + a[len / 2 + 1]) / 2
 		}
 		{
-			r[NR] = ($2 - $1) * 1e6 / n; c[NR] = ($3 - $2) * 1e6 / n / (k - 1)
-			if (pgv) {
-				pr[NR] = ($5 - $4) * 1e6 / n; pc[NR] = ($6 - $5) * 1e6 / n / (k - 1)
-				rr[NR] = r[NR] / pr[NR]; cr[NR] = c[NR] / pc[NR]
-			}
 			for (i = 1; i <= NF; i++)
-				if (NR == 1 || $i < best[i]) best[i] = $i
+				if (NR == 1 || $i < b[i]) b[i] = $i
+			if (pgv)
+				cr[NR] = ($3 - $2) / ($6 - $5)
 		}
 		END {
-			if (pgv)
-				printf "| %s | %.1f | %.1f | %.2f | %.1f | %.1f | %.2f | %.2f |\n", s, median(r, NR),
-					median(pr, NR), median(rr, NR), median(c, NR), median(pc, NR), median(cr, NR),
-					(best[3] - best[2]) / (best[6] - best[5])
+			r = (b[2] - b[1]) * 1e6 / n; c = (b[3] - b[2]) * 1e6 / n / (k - 1)
+			if (pgv) {
+				pr = (b[5] - b[4]) * 1e6 / n; pc = (b[6] - b[5]) * 1e6 / n / (k - 1)
+				printf "| %s | %.1f | %.1f | %.2f | %.1f | %.1f | %.2f | %.2f |\n", s, r, pr, r / pr,
+					c, pc, c / pc, median(cr, NR)
+			}
 			else
-				printf "| %s | %.1f | %.1f |\n", s, median(r, NR), median(c, NR)
+				printf "| %s | %.1f | %.1f |\n", s, r, c
 		}'
 }
 echo
 if [ "$have_pgvector" = 1 ]; then
-	echo "Per row and per call against pgvector ${pgv_version} (same data, ${CALL_ROWS} rows in shared buffers, ${CALLS} calls per row for per call; p50 of ${REPEATS} interleaved repetitions, ratios p50 of each repetition's ratio, and best-of-${REPEATS}; recsys kernel set ${kernel_set})"
+	echo "Per row and per call against pgvector ${pgv_version} (same data, ${CALL_ROWS} rows in shared buffers, ${CALLS} calls per row for per call; best of ${REPEATS} interleaved repetitions, and the median of the repetitions' own call ratios; recsys kernel set ${kernel_set})"
 	echo
-	echo "| operator | recsys ns/row | pgvector ns/row | row ratio | recsys ns/call | pgvector ns/call | call ratio p50 | call ratio best |"
+	echo "| operator | recsys ns/row | pgvector ns/row | row ratio | recsys ns/call | pgvector ns/call | call ratio | call ratio p50 |"
 	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 else
-	echo "Per row and per call (${CALL_ROWS} rows in shared buffers, p50 of ${REPEATS}); pgvector is not installed: its comparison is skipped"
+	echo "Per row and per call (${CALL_ROWS} rows in shared buffers, ${CALLS} calls per row for per call, best of ${REPEATS}; recsys kernel set ${kernel_set}); pgvector is not installed: its comparison is skipped"
 	echo
 	echo "| operator | recsys ns/row | recsys ns/call |"
 	echo "| --- | ---: | ---: |"
