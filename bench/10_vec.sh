@@ -161,9 +161,12 @@ call_times() {
 	"${PSQL[@]}" "${args[@]}" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' |
 		awk -v m="${#qs[@]}" 'NR > m { printf "%s%s", $1, ((NR % m) ? " " : "\n") }'
 }
-# One table row from call_times' lines.  Figures from the fastest run of each query
-# (the machine's noise only ever adds time); beside the call ratio, the median of
-# the repetitions' own call ratios, each from queries run back to back.
+# One table row from call_times' lines.  Per row from the fastest run of each query
+# (a small difference: the fastest runs are the ones the machine left alone).  Per
+# call the median over the repetitions, each repetition's figure from its own
+# queries run back to back, and the call ratio the median of the repetitions' own
+# ratios (noise that slows a whole repetition cancels); beside it the ratio from
+# the fastest run of each query.
 summarise() {
 	awk -v s="$1" -v n="$CALL_ROWS" -v k="$CALLS" -v pgv="$have_pgvector" '
 		function median(a, len,    i, j, t) {
@@ -174,30 +177,33 @@ summarise() {
 		{
 			for (i = 1; i <= NF; i++)
 				if (NR == 1 || $i < b[i]) b[i] = $i
-			if (pgv)
-				cr[NR] = ($3 - $2) / ($6 - $5)
+			c[NR] = ($3 - $2) * 1e6 / n / (k - 1)
+			if (pgv) {
+				pc[NR] = ($6 - $5) * 1e6 / n / (k - 1)
+				cr[NR] = c[NR] / pc[NR]
+			}
 		}
 		END {
-			r = (b[2] - b[1]) * 1e6 / n; c = (b[3] - b[2]) * 1e6 / n / (k - 1)
+			r = (b[2] - b[1]) * 1e6 / n
 			if (pgv) {
-				pr = (b[5] - b[4]) * 1e6 / n; pc = (b[6] - b[5]) * 1e6 / n / (k - 1)
+				pr = (b[5] - b[4]) * 1e6 / n
 				printf "| %s | %.1f | %.1f | %.2f | %.1f | %.1f | %.2f | %.2f |\n", s, r, pr, r / pr,
-					c, pc, c / pc, median(cr, NR)
+					median(c, NR), median(pc, NR), median(cr, NR), (b[3] - b[2]) / (b[6] - b[5])
 			}
 			else
-				printf "| %s | %.1f | %.1f |\n", s, r, c
+				printf "| %s | %.1f | %.1f |\n", s, r, median(c, NR)
 		}'
 }
 echo
 if [ "$have_pgvector" = 1 ]; then
-	echo "Per row and per call against pgvector ${pgv_version} (same data, ${CALL_ROWS} rows in shared buffers, ${CALLS} calls per row for per call; best of ${REPEATS} interleaved repetitions, and the median of the repetitions' own call ratios; recsys kernel set ${kernel_set})"
+	echo "Per row and per call against pgvector ${pgv_version} (same data, ${CALL_ROWS} rows in shared buffers, ${CALLS} calls per row for per call, ${REPEATS} interleaved repetitions: per row from the fastest runs, per call the medians (p50) of the repetitions, its ratio the median of their own ratios, then the fastest runs' ratio; recsys kernel set ${kernel_set})"
 	echo
-	echo "| operator | recsys ns/row | pgvector ns/row | row ratio | recsys ns/call | pgvector ns/call | call ratio | call ratio p50 |"
+	echo "| operator | recsys ns/row | pgvector ns/row | row ratio | recsys ns/call p50 | pgvector ns/call p50 | call ratio p50 | call ratio, fastest runs |"
 	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 else
-	echo "Per row and per call (${CALL_ROWS} rows in shared buffers, ${CALLS} calls per row for per call, best of ${REPEATS}; recsys kernel set ${kernel_set}); pgvector is not installed: its comparison is skipped"
+	echo "Per row and per call (${CALL_ROWS} rows in shared buffers, ${CALLS} calls per row for per call, ${REPEATS} repetitions: per row from the fastest runs, per call their median; recsys kernel set ${kernel_set}); pgvector is not installed: its comparison is skipped"
 	echo
-	echo "| operator | recsys ns/row | recsys ns/call |"
+	echo "| operator | recsys ns/row | recsys ns/call p50 |"
 	echo "| --- | ---: | ---: |"
 fi
 for sym in '<=>' '<#>' '<->'; do
