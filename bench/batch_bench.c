@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "blas.h"
+#include "kernels.h"
 #include "serving.h"
 #include "solver.h"
 
@@ -219,6 +220,15 @@ main(int argc, char **argv)
 		bt.cb[t] = malloc(sizeof(float) * (size_t) BLOCK * bt.tile);
 		bt.heaps[t] = malloc(sizeof(TopNHeap) * BLOCK);
 	}
+	/* tiles in bound order, as recommend_all runs (NO_SORT: every tile in row order) */
+	if (!getenv("NO_SORT"))
+	{
+		RecBatchSort(&bt, malloc(RecBatchSortBytes(n_items, k, bt.tile)), users, n_users);
+		bt.pcap = RecBatchPoolCap(TOPN);
+		bt.scratch = malloc(sizeof(void *) * threads);
+		for (int t = 0; t < threads; t++)
+			bt.scratch[t] = malloc(RecBatchScratchBytes(BLOCK, k, bt.pcap));
+	}
 	g.X = X;
 	g.Y = Y;
 	g.k = k;
@@ -246,5 +256,28 @@ main(int argc, char **argv)
 		   2.0 * n_users * n_items * k / gemm_s / 1e9, gemm_s, batch_s, batch_s / gemm_s,
 		   gemm_cpu, batch_cpu, batch_cpu / gemm_cpu);
 	fprintf(stderr, "check %g %lld\n", bt.out_score[0], (long long) bt.out_item[0]);
+	/* CHECK: every list against the single-user fused scan, bit for bit */
+	if (getenv("CHECK"))
+	{
+		long		diff = 0;
+
+		for (int u = 0; u < n_users; u++)
+		{
+			float		fs[TOPN];
+			int64_t		fi[TOPN];
+			TopNHeap	h;
+			int			kept;
+
+			TopNInit(&h, TOPN, fs, fi);
+			KernDotTopN(&h, Y, n_items, k, X + (size_t) u * k, item_bias, 0.0f + user_bias[u],
+						NULL, NULL);
+			kept = TopNSortDesc(&h);
+			diff += kept != bt.out_count[u];
+			for (int j = 0; j < kept; j++)
+				diff += fi[j] != bt.out_item[(size_t) u * TOPN + j] ||
+					fs[j] != bt.out_score[(size_t) u * TOPN + j];
+		}
+		fprintf(stderr, "differences from the single-user scan: %ld\n", diff);
+	}
 	return 0;
 }

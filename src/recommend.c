@@ -48,6 +48,8 @@
 #define BATCH_BLOCK_USERS	256
 #define BATCH_TILE_ITEMS	1024
 #define BATCH_ROUND_ROWS	(1 << 22)
+/* recommend_all: longest list served with tiles in bound order (serving.h) */
+#define BATCH_SORTED_MAX_N	1024
 /* recommend_all: rounds a long run is cut into, for the overlapped hand-over */
 #define BATCH_MIN_ROUNDS	8
 
@@ -1625,6 +1627,23 @@ RecBatchRunFiltered(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 		BatchRounds(threads, users, n_users, round, block, RecAnnBatchChunk, &ab, &bt.users,
 					&out, emit, arg);
 		return;
+	}
+
+	/*
+	 * Tiles in bound order, so that each user skips the SGEMM of the tiles that
+	 * cannot reach its n-th best (exact: serving.h); for lists up to
+	 * BATCH_SORTED_MAX_N, where the per-user pools stay small
+	 */
+	if (n <= BATCH_SORTED_MAX_N)
+	{
+		RecBatchSort(&bt, MemoryContextAllocHuge(CurrentMemoryContext,
+												 RecBatchSortBytes(bt.n_items, bt.k, bt.tile)),
+					 users, n_users);
+		bt.pcap = RecBatchPoolCap(n);
+		bt.scratch = palloc(sizeof(void *) * threads);
+		for (int t = 0; t < threads; t++)
+			bt.scratch[t] = MemoryContextAllocHuge(CurrentMemoryContext,
+												   RecBatchScratchBytes(block, bt.k, bt.pcap));
 	}
 	BatchRoundsOverlapped(threads, users, n_users, round, &bt, emit, arg);
 }
