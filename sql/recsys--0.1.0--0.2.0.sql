@@ -1511,32 +1511,25 @@ COMMENT ON FUNCTION recsys.publish(text, text[]) IS
 -- set-returning or stable function call, and aggregates carry no volatility).
 -- The model is named in a jsonb argument: postgres_fdw does not ship a call with
 -- a text constant argument, whose collation it cannot vouch for.
-CREATE TYPE recsys.recommend_items_state AS (user_id bigint, seen bigint[], options jsonb);
-COMMENT ON TYPE recsys.recommend_items_state IS
-	'state of recsys.recommend_items: the user, the items to leave out and the options';
+CREATE FUNCTION recsys.recommend_items_transfn(state internal, user_id bigint,
+											   seen_item bigint, options jsonb)
+	RETURNS internal
+	LANGUAGE C PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'recommend_items_transfn';
+COMMENT ON FUNCTION recsys.recommend_items_transfn(internal, bigint, bigint, jsonb) IS
+	'transition function of recsys.recommend_items: keeps the group''s user, options and seen items';
 
-CREATE FUNCTION recsys.recommend_items_transfn(state recsys.recommend_items_state,
-											   user_id bigint, seen_item bigint, options jsonb)
-	RETURNS recsys.recommend_items_state
-	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	RETURN ROW($2,
-			   CASE WHEN $3 IS NULL THEN ($1).seen
-					ELSE pg_catalog.array_append(COALESCE(($1).seen, '{}'::bigint[]), $3) END,
-			   $4)::recsys.recommend_items_state;
-COMMENT ON FUNCTION recsys.recommend_items_transfn(recsys.recommend_items_state, bigint, bigint, jsonb) IS
-	'transition function of recsys.recommend_items';
-
-CREATE FUNCTION recsys.recommend_items_final(state recsys.recommend_items_state)
+CREATE FUNCTION recsys.recommend_items_serve(user_id bigint, seen bigint[], options jsonb)
 	RETURNS bigint[]
 	LANGUAGE plpgsql STABLE PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	opts	CONSTANT jsonb := COALESCE(state.options, '{}');
+	opts	CONSTANT jsonb := COALESCE(options, '{}');
 	n		integer;
 	result	bigint[];
 BEGIN
-	IF state.user_id IS NULL THEN
+	IF user_id IS NULL THEN
 		RETURN NULL;
 	END IF;
 	IF pg_catalog.jsonb_typeof(opts -> 'model') IS DISTINCT FROM 'string' THEN
@@ -1552,16 +1545,24 @@ BEGIN
 	END IF;
 	n := COALESCE((opts ->> 'n')::integer, 10);
 	SELECT pg_catalog.array_agg(r.item_id ORDER BY r.rank) INTO result
-		FROM recsys.recommend(opts ->> 'model', state.user_id, n, true, NULL::bigint[], state.seen) AS r;
+		FROM recsys.recommend(opts ->> 'model', recommend_items_serve.user_id, n, true,
+							  NULL::bigint[], seen) AS r;
 	RETURN COALESCE(result, '{}'::bigint[]);
 END
 $$;
-COMMENT ON FUNCTION recsys.recommend_items_final(recsys.recommend_items_state) IS
-	'final function of recsys.recommend_items: recsys.recommend by name for the group''s user';
+COMMENT ON FUNCTION recsys.recommend_items_serve(bigint, bigint[], jsonb) IS
+	'what recsys.recommend_items returns for one user: recsys.recommend by name (options.model, options.n, default 10), best first, leaving out the seen items';
+
+CREATE FUNCTION recsys.recommend_items_final(state internal)
+	RETURNS bigint[]
+	LANGUAGE C STABLE PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'recommend_items_final';
+COMMENT ON FUNCTION recsys.recommend_items_final(internal) IS
+	'final function of recsys.recommend_items: recsys.recommend_items_serve for the group''s user';
 
 CREATE AGGREGATE recsys.recommend_items(user_id bigint, seen_item bigint, options jsonb) (
 	SFUNC = recsys.recommend_items_transfn,
-	STYPE = recsys.recommend_items_state,
+	STYPE = internal,
 	FINALFUNC = recsys.recommend_items_final,
 	PARALLEL = SAFE
 );

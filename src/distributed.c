@@ -23,7 +23,9 @@
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "nodes/value.h"
 #include "funcapi.h"
+#include "parser/parse_func.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -725,4 +727,136 @@ factor_gram_product(PG_FUNCTION_ARGS)
 	for (int64 i = 0; i < (int64) k * k; i++)
 		sum += (double) gx[i] * (double) gy[i];
 	PG_RETURN_FLOAT8(sum);
+}
+
+/*
+ * The state of recsys.recommend_items: the group's user (from its last row, as
+ * the options are) and the non-NULL seen items in arrival order, in a buffer
+ * that doubles, so a user with many rows costs linear time.
+ */
+typedef struct RecommendItemsState
+{
+	bool		user_null;		/* the last row's user_id was NULL */
+	int64		user_id;
+	Jsonb	   *options;		/* the last row's options; NULL: none */
+	int64		n;
+	int64		cap;
+	int64	   *seen;			/* [cap] */
+} RecommendItemsState;
+
+/*
+ * recsys.recommend_items_transfn(state, user_id, seen_item, options): collects
+ * a group's seen items.  The options are copied only when they change.
+ */
+PG_FUNCTION_INFO_V1(recommend_items_transfn);
+Datum
+recommend_items_transfn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt;
+	MemoryContext old;
+	RecommendItemsState *st;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		elog(ERROR, "recommend_items_transfn called in non-aggregate context");
+	st = PG_ARGISNULL(0) ? NULL : (RecommendItemsState *) PG_GETARG_POINTER(0);
+	old = MemoryContextSwitchTo(aggcxt);
+	if (st == NULL)
+	{
+		st = palloc0(sizeof(RecommendItemsState));
+		st->cap = 16;
+		st->seen = palloc(sizeof(int64) * st->cap);
+	}
+	st->user_null = PG_ARGISNULL(1);
+	st->user_id = st->user_null ? 0 : PG_GETARG_INT64(1);
+	if (PG_ARGISNULL(3))
+	{
+		if (st->options != NULL)
+			pfree(st->options);
+		st->options = NULL;
+	}
+	else
+	{
+		Jsonb	   *opts = PG_GETARG_JSONB_P(3);
+
+		if (st->options == NULL || VARSIZE(st->options) != VARSIZE(opts) ||
+			memcmp(st->options, opts, VARSIZE(opts)) != 0)
+		{
+			if (st->options != NULL)
+				pfree(st->options);
+			st->options = palloc(VARSIZE(opts));
+			memcpy(st->options, opts, VARSIZE(opts));
+		}
+	}
+	if (!PG_ARGISNULL(2))
+	{
+		if (st->n == st->cap)
+		{
+			if (st->cap >= (int64) MaxArraySize)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("user %lld has more than %d seen items for recommend_items",
+								(long long) st->user_id, (int) MaxArraySize)));
+			st->cap = Min(st->cap * 2, (int64) MaxArraySize);
+			st->seen = repalloc_huge(st->seen, sizeof(int64) * st->cap);
+		}
+		st->seen[st->n++] = PG_GETARG_INT64(2);
+	}
+	MemoryContextSwitchTo(old);
+	PG_RETURN_POINTER(st);
+}
+
+/*
+ * recsys.recommend_items_final(state): the group's recommendations, from
+ * recsys.recommend_items_serve (SQL: it checks the options and calls
+ * recsys.recommend by name); NULL for no rows or a NULL user.
+ */
+PG_FUNCTION_INFO_V1(recommend_items_final);
+Datum
+recommend_items_final(PG_FUNCTION_ARGS)
+{
+	RecommendItemsState *st;
+	FmgrInfo   *serve = (FmgrInfo *) fcinfo->flinfo->fn_extra;
+	LOCAL_FCINFO(call, 3);
+	Datum		result;
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "recommend_items_final called in non-aggregate context");
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	st = (RecommendItemsState *) PG_GETARG_POINTER(0);
+	if (st->user_null)
+		PG_RETURN_NULL();
+	if (serve == NULL)
+	{
+		Oid			argtypes[3] = {INT8OID, INT8ARRAYOID, JSONBOID};
+		Oid			fn = LookupFuncName(list_make2(makeString("recsys"),
+												   makeString("recommend_items_serve")),
+										3, argtypes, false);
+
+		serve = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FmgrInfo));
+		fmgr_info_cxt(fn, serve, fcinfo->flinfo->fn_mcxt);
+		fcinfo->flinfo->fn_extra = serve;
+	}
+	InitFunctionCallInfoData(*call, serve, 3, InvalidOid, NULL, NULL);
+	call->args[0].value = Int64GetDatum(st->user_id);
+	call->args[0].isnull = false;
+	call->args[1].isnull = (st->n == 0);
+	call->args[1].value = (Datum) 0;
+	if (st->n > 0)
+	{
+		Datum	   *elems = palloc(sizeof(Datum) * st->n);
+
+		for (int64 i = 0; i < st->n; i++)
+			elems[i] = Int64GetDatum(st->seen[i]);
+		call->args[1].value = PointerGetDatum(construct_array(elems, (int) st->n, INT8OID,
+															  sizeof(int64), FLOAT8PASSBYVAL,
+															  TYPALIGN_DOUBLE));
+		pfree(elems);
+	}
+	call->args[2].value = PointerGetDatum(st->options);
+	call->args[2].isnull = (st->options == NULL);
+	result = FunctionCallInvoke(call);
+	if (call->isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(result);
 }

@@ -3,7 +3,7 @@
 -- grouped by id reproduce a train_als (and a train_ials) sweep, and every argument error has its
 -- SQLSTATE.  test/cluster/70_shards.sh runs the same over three shards.
 BEGIN;
-SELECT plan(30);
+SELECT plan(37);
 
 CREATE TABLE dist_ratings AS
 SELECT user_id, item_id, rating FROM recsys.synthetic_ratings(120, 40, 1500, rank => 3, seed => 9);
@@ -136,6 +136,37 @@ SELECT throws_ok($$ SELECT recsys.factor_model('{}', '{1}', '{1}', rating_min =>
 				 '22023', NULL, 'rating_min above rating_max is refused');
 SELECT throws_ok($$ SELECT recsys.publish('no such model', ARRAY['nowhere']) $$,
 				 '42704', NULL, 'publish of a model the caller cannot see says it does not exist');
+
+-- recommend_items: what recsys.recommend by name returns for each group's user
+SELECT ok(recsys.train('dist_serve', 'als',
+					   'SELECT user_id, item_id, rating FROM dist_ratings',
+					   '{"factors": 3, "seed": 4, "iterations": 3}') IS NOT NULL,
+		  'a registry model to serve from');
+SELECT is((SELECT count(*) FROM (
+			SELECT user_id, recsys.recommend_items(user_id, NULL, '{"model": "dist_serve", "n": 5}') AS r
+			FROM dist_ratings GROUP BY user_id) s
+		   WHERE r IS DISTINCT FROM (SELECT array_agg(item_id ORDER BY rank)
+									 FROM recsys.recommend('dist_serve', s.user_id, 5, true))),
+		  0::bigint, 'recommend_items with no seen items gives recommend''s rows, in rank order, for every user');
+SELECT is((SELECT count(*) FROM (
+			SELECT user_id, array_agg(item_id) AS seen,
+				   recsys.recommend_items(user_id, item_id, '{"model": "dist_serve", "n": 5}') AS r
+			FROM dist_ratings GROUP BY user_id) s
+		   WHERE r IS DISTINCT FROM (SELECT array_agg(item_id ORDER BY rank)
+									 FROM recsys.recommend('dist_serve', s.user_id, 5, true, NULL, s.seen))
+			  OR r && s.seen),
+		  0::bigint, 'with the group''s items as seen items, it leaves exactly those out');
+-- a large group (every item 5,000 times over, NULLs among them): all items are seen
+SELECT is((SELECT recsys.recommend_items(7, i, '{"model": "dist_serve"}')
+		   FROM (SELECT CASE WHEN g % 97 = 0 THEN NULL ELSE (g % 40) + 1 END::bigint AS i
+				 FROM generate_series(1, 200000) g) s),
+		  '{}'::bigint[], 'a group of 200,000 rows that covers every item leaves nothing to recommend');
+SELECT is((SELECT recsys.recommend_items(u, i, '{"model": "dist_serve"}')
+		   FROM (SELECT 7::bigint AS u, 1::bigint AS i WHERE false) s),
+		  NULL::bigint[], 'no rows: NULL');
+SELECT is(recsys.recommend_items(NULL, 1, '{"model": "dist_serve"}'), NULL::bigint[], 'a NULL user: NULL');
+SELECT throws_ok($$ SELECT recsys.recommend_items(7, 1, NULL) $$, '22023', NULL,
+				 'recommend_items without a model name is refused');
 
 SELECT * FROM finish();
 ROLLBACK;
