@@ -882,10 +882,15 @@ RecBatchSort(RecBatch *bt, void *mem, const int32_t *users, int64_t n_users)
 	bt->tile_absb = tile_absb;
 }
 
+/*
+ * A pool a little longer than n: each entry costs heap work on every user, and
+ * a pool that overflows within the margin only sends that user to the full
+ * scan (n + 2 measured fastest for n = 10 on the benchmark model)
+ */
 int
 RecBatchPoolCap(int n)
 {
-	return n + 8 + n / 2;
+	return n + 2 + n / 16;
 }
 
 size_t
