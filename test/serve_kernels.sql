@@ -6,7 +6,7 @@
 -- the same on one thread), its tile skipping on a crafted model, a cancel in the
 -- middle of it, and the vec distances against double sums over real[].
 BEGIN;
-SELECT plan(15);
+SELECT plan(16);
 
 CREATE TEMP TABLE r AS
 	SELECT * FROM recsys.synthetic_ratings(6000, 300, 60000, rank => 6, seed => 5);
@@ -105,6 +105,11 @@ SELECT is((SELECT count(*) || ' users, ' || count(*) FILTER (WHERE items <> ARRA
 		  'users who rank item 1 first get its copies next, in id order');
 SELECT ok((SELECT count(*) FROM craft_all WHERE rank = 1 AND item_id = 1) > 0,
 		  'some users rank item 1 first');
+SELECT is((SELECT count(*) FROM (
+			SELECT user_id, rank, item_id, score FROM recsys.recommend_all((SELECT m FROM craft), 3000, ARRAY[1, 2, 11]::bigint[])
+			EXCEPT SELECT u, r.rank, r.item_id, r.score FROM unnest(ARRAY[1, 2, 11]::bigint[]) u,
+				LATERAL recsys.recommend((SELECT m FROM craft), u, 3000) r) d),
+		  0::bigint, 'a list of the whole catalogue: recommend_all equals recommend exactly');
 -- with candidates and an exclude list: the lists a double-precision brute force gives
 SELECT is((SELECT count(*) FROM generate_series(1, 400, 7) u,
 				LATERAL (SELECT array_agg(item_id ORDER BY rank) AS i FROM recsys.recommend_all(
