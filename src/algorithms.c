@@ -179,6 +179,16 @@ CreateFactorModel(const RecFitInput *in, uint32 flags, int k, RecModelLayout *l)
 	return m;
 }
 
+/*
+ * ALS without a sweep only evaluates the loss of the initial factors, whose
+ * item half needs each item's count alone (AlsTrain)
+ */
+static bool
+AlsItemPtrOnly(const void *options)
+{
+	return ((const AlsOptions *) options)->iterations == 0;
+}
+
 /* The fit of train_als: explicit ALS with weighted-lambda (als.c) */
 int
 RecFitAls(const RecFitInput *in, RecFitOutput *out)
@@ -750,6 +760,7 @@ const RecAlgorithm RecAlgorithms[] = {
 		.sections = RECSYS_SECTION_USER_FACTORS | RECSYS_SECTION_ITEM_FACTORS |
 		RECSYS_SECTION_BIASES | RECSYS_SECTION_POPULARITY | RECSYS_SECTION_SEEN,
 		.scorer = RECSYS_SCORER_FACTORS,
+		.item_ptr_only = AlsItemPtrOnly,
 	},
 	{
 		.name = "ials",

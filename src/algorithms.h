@@ -98,6 +98,13 @@ typedef struct RecAlgorithm
 	uint32		sections;		/* RECSYS_SECTION_* it may write */
 	bool		features;		/* its aggregate takes item features */
 	RecScorerKind scorer;
+
+	/*
+	 * true when a fit with these options reads only the column pointers of
+	 * the by-item copy (RecRatings.item_ptr), so the build skips its entries;
+	 * NULL: the fit reads it all
+	 */
+	bool		(*item_ptr_only) (const void *options);
 } RecAlgorithm;
 
 /* The fits of the factor models, which the hybrid fit runs first */

@@ -160,16 +160,19 @@ RelabelIds(RecTrainMemory *tm, const RecIdList *m, int64 **sorted, int32 **rank)
 
 /*
  * Merges duplicate (user, item) entries of a CSR whose rows are sorted by item with
- * duplicates in arrival order; compacts it in place and returns the new nnz.
+ * duplicates in arrival order; compacts it in place, returns the new nnz and
+ * sets *vmin, *vmax to the smallest and largest value after merging.
  * Without add the last value wins; with add the values add up, summed in
  * ascending order so the result does not depend on arrival order.
  */
 static int64
 MergeDuplicates(int32 n_rows, int64 *ptr, int32 *idx, float *val, bool add,
-				const int64 *row_ids, const int64 *col_ids)
+				const int64 *row_ids, const int64 *col_ids, float *vmin, float *vmax)
 {
 	int64		out = 0,
 				begin = 0;
+	float		lo = val[0],
+				hi = val[0];
 
 	for (int32 r = 0; r < n_rows; r++)
 	{
@@ -202,14 +205,22 @@ MergeDuplicates(int32 n_rows, int64 *ptr, int32 *idx, float *val, bool add,
 							 errmsg("sum of the weights of user " INT64_FORMAT " and item " INT64_FORMAT " is out of range for real",
 									row_ids[r], col_ids[idx[j]])));
 			}
-			idx[out] = idx[j];
-			val[out] = v;
+			/* in place until the first duplicate: nothing moves */
+			if (out != j || k - j > 1)
+			{
+				idx[out] = idx[j];
+				val[out] = v;
+			}
+			lo = Min(lo, v);
+			hi = Max(hi, v);
 			out++;
 			j = k;
 		}
 		begin = end;
 	}
 	ptr[n_rows] = out;
+	*vmin = lo;
+	*vmax = hi;
 	return out;
 }
 
@@ -262,7 +273,7 @@ BuildThreads(const RecTrainMemory *tm)
  */
 typedef struct BucketPass
 {
-	/* the source: the state's chunks, or a compressed matrix (rows -> buckets) */
+	/* the source: the state's chunks (users -> buckets), or a compressed matrix (rows -> buckets) */
 	const RecTripleSource *src;	/* NULL for a matrix */
 	const int64 *chunk_start;	/* [n_chunks + 1]: position of each chunk's first entry */
 	int32	  **user_rank;		/* [segment + 1]: dense user -> rank */
@@ -278,7 +289,7 @@ typedef struct BucketPass
 	bool		counting;		/* which half of the pass runs */
 	bool		poll_inline;	/* the range runs on the backend's own thread */
 	atomic_bool cancel;			/* set on the backend's thread, read by the ranges */
-	int32	   *out_idx;		/* scatter: row (or user rank) of each entry */
+	int32	   *out_idx;		/* scatter: row (or item rank) of each entry */
 	float	   *out_val;
 } BucketPass;
 
@@ -309,7 +320,7 @@ BucketPassStop(BucketPass *p)
 	return atomic_load_explicit(&p->cancel, memory_order_relaxed);
 }
 
-/* One range of the state's interactions: bucket = item rank, entry = user rank */
+/* One range of the state's interactions: bucket = user rank, entry = item rank */
 static int
 BucketPassChunks(BucketPass *p, int r)
 {
@@ -335,13 +346,13 @@ BucketPassChunks(BucketPass *p, int r)
 			return RECSYS_INTERRUPTED;
 		if (p->counting)
 			for (int64 j = from; j < to; j++)
-				h[irank[t[j].item]]++;
+				h[urank[t[j].user]]++;
 		else
 			for (int64 j = from; j < to; j++)
 			{
-				int64		q = h[irank[t[j].item]]++;
+				int64		q = h[urank[t[j].user]]++;
 
-				p->out_idx[q] = urank[t[j].user];
+				p->out_idx[q] = irank[t[j].item];
 				p->out_val[q] = t[j].value;
 			}
 		pos += to - from;
@@ -508,8 +519,8 @@ TransposeRows(RecTrainMemory *tm, const int64 *ptr, const int32 *idx, const floa
 
 /*
  * The early check: fails before building anything if the phases below cannot
- * fit (relabelling and the by-item pass next to the state, the two passes'
- * arrays, then CSR + CSC + the model).
+ * fit (relabelling and the by-user pass next to the state, then CSR + CSC +
+ * the model).
  */
 void
 RecCheckBuildMemory(RecTrainMemory *tm, int32 n_users, int32 n_items, int64 n,
@@ -518,7 +529,7 @@ RecCheckBuildMemory(RecTrainMemory *tm, int32 n_users, int32 n_items, int64 n,
 	int64		ids = 12 * ((int64) n_users + n_items);
 	int64		csr = 8 * (int64) (n_users + 1) + 8 * n;
 	int64		csc = 8 * (int64) (n_items + 1) + 8 * n;
-	int64		need = Max(tm->live + ids + csc,
+	int64		need = Max(tm->live + ids + csr,
 						   Max(ids + csc + csr, ids + csr + csc + (int64) model_bytes));
 
 	/* duplicates can only make the arrays and the model smaller */
@@ -530,14 +541,13 @@ RecCheckBuildMemory(RecTrainMemory *tm, int32 n_users, int32 n_items, int64 n,
 }
 
 /*
- * Pass 1: the source's triples counting-sorted by item rank (stable: arrival
- * order within an item) into item_ptr, by_item_user (user ranks) and
- * by_item_value.
+ * Pass 1: the source's triples counting-sorted by user rank (stable: arrival
+ * order within a user) into user_ptr, user_items (item ranks) and user_values.
  */
 static void
-SortSourceByItem(RecTrainMemory *tm, const RecTripleSource *src, int32 **seg_user_rank,
-				 int32 **seg_item_rank, int64 *item_ptr, int32 *by_item_user,
-				 float *by_item_value)
+SortSourceByUser(RecTrainMemory *tm, const RecTripleSource *src, int32 **seg_user_rank,
+				 int32 **seg_item_rank, int64 *user_ptr, int32 *user_items,
+				 float *user_values)
 {
 	BucketPass	p;
 	int64		n = src->n;
@@ -546,19 +556,232 @@ SortSourceByItem(RecTrainMemory *tm, const RecTripleSource *src, int32 **seg_use
 	chunk_start[0] = 0;
 	for (int32 c = 0; c < src->n_chunks; c++)
 		chunk_start[c + 1] = chunk_start[c] + src->chunks[c].len;
-	BucketPassInit(tm, &p, n, src->items.n);
+	BucketPassInit(tm, &p, n, src->users.n);
 	p.src = src;
 	p.chunk_start = chunk_start;
 	p.user_rank = seg_user_rank;
 	p.item_rank = seg_item_rank;
-	p.out_idx = by_item_user;
-	p.out_val = by_item_value;
+	p.out_idx = user_items;
+	p.out_val = user_values;
 	for (int r = 0; r <= p.ranges; r++)
 		p.range_begin[r] = n / p.ranges * r;
 	p.range_begin[p.ranges] = n;
-	BucketPassSort(&p, item_ptr, tm->aggregate);
+	BucketPassSort(&p, user_ptr, tm->aggregate);
 	BucketPassFree(tm, &p);
 	pfree(chunk_start);
+}
+
+/*
+ * Pass 2: every row sorted by item rank, stably, so equal items keep their
+ * order of arrival.  A row that is already in order (input grouped by user
+ * with ascending items, the usual layout of a table loaded per user) costs one
+ * look; shorter rows are sorted by insertion, longer ones by a merge sort
+ * through per-thread scratch.  Rows are independent: their ranges run on the
+ * build's threads, with everything allocated before they start.
+ */
+typedef struct RowSortPass
+{
+	const int64 *ptr;			/* [n_rows + 1] */
+	int32	   *items;
+	float	   *values;
+	int32	   *range_begin;	/* [ranges + 1]: rows */
+	int			ranges;
+	int32	   *scratch_items;	/* [threads * longest] */
+	float	   *scratch_values;
+	int64		longest;		/* entries of the longest row */
+	bool		poll_inline;
+	atomic_bool cancel;
+} RowSortPass;
+
+/* Rows up to this long are sorted by insertion; longer ones in runs this long */
+#define ROW_SORT_RUN	16
+
+/* Stable insertion sort of items[0..n) (with values) by item */
+static inline void
+InsertionSortRow(int32 *items, float *values, int64 n)
+{
+	for (int64 j = 1; j < n; j++)
+	{
+		int32		item = items[j];
+		float		value = values[j];
+		int64		q = j;
+
+		while (q > 0 && items[q - 1] > item)
+		{
+			items[q] = items[q - 1];
+			values[q] = values[q - 1];
+			q--;
+		}
+		items[q] = item;
+		values[q] = value;
+	}
+}
+
+/*
+ * Stable merge sort of one row of n entries: runs of ROW_SORT_RUN sorted by
+ * insertion, then merged pairwise (the left run first on ties) back and forth
+ * between the row and the scratch; the result ends in the row.
+ */
+static void
+MergeSortRow(int32 *items, float *values, int64 n, int32 *tmp_items, float *tmp_values)
+{
+	int32	   *from_i = items,
+			   *to_i = tmp_items;
+	float	   *from_v = values,
+			   *to_v = tmp_values;
+
+	for (int64 j = 0; j < n; j += ROW_SORT_RUN)
+		InsertionSortRow(items + j, values + j, Min(ROW_SORT_RUN, n - j));
+	for (int64 width = ROW_SORT_RUN; width < n; width *= 2)
+	{
+		for (int64 lo = 0; lo < n; lo += 2 * width)
+		{
+			int64		mid = Min(lo + width, n),
+						hi = Min(lo + 2 * width, n),
+						a = lo,
+						b = mid,
+						o = lo;
+
+			while (a < mid && b < hi)
+			{
+				bool		left = from_i[a] <= from_i[b];
+				int64		q = left ? a++ : b++;
+
+				to_i[o] = from_i[q];
+				to_v[o++] = from_v[q];
+			}
+			for (; a < mid; a++, o++)
+			{
+				to_i[o] = from_i[a];
+				to_v[o] = from_v[a];
+			}
+			for (; b < hi; b++, o++)
+			{
+				to_i[o] = from_i[b];
+				to_v[o] = from_v[b];
+			}
+		}
+		/* swap the roles of the two buffers */
+		{
+			int32	   *ti = from_i;
+			float	   *tv = from_v;
+
+			from_i = to_i;
+			from_v = to_v;
+			to_i = ti;
+			to_v = tv;
+		}
+	}
+	if (from_i != items)
+	{
+		memcpy(items, from_i, sizeof(int32) * n);
+		memcpy(values, from_v, sizeof(float) * n);
+	}
+}
+
+/* RecControl.interrupted of the row sort: also tells running ranges to stop */
+static bool
+RowSortInterrupted(void *arg)
+{
+	RowSortPass *p = (RowSortPass *) arg;
+
+	if (!RecCancelRequested(NULL))
+		return false;
+	atomic_store(&p->cancel, true);
+	return true;
+}
+
+/* RecParallelFor body of the row sort: the row ranges [begin, end) */
+static int
+RowSortChunk(void *ctx, int thread, int64_t begin, int64_t end)
+{
+	RowSortPass *p = (RowSortPass *) ctx;
+	int32	   *tmp_items = p->scratch_items + (int64) thread * p->longest;
+	float	   *tmp_values = p->scratch_values + (int64) thread * p->longest;
+	int64		done = 0;
+
+	for (int64 r = begin; r < end; r++)
+		for (int32 row = p->range_begin[r]; row < p->range_begin[r + 1]; row++)
+		{
+			int64		from = p->ptr[row],
+						n = p->ptr[row + 1] - from;
+			int32	   *items = p->items + from;
+			float	   *values = p->values + from;
+			int64		j = 1;
+
+			while (j < n && items[j - 1] <= items[j])
+				j++;
+			if (j < n)
+			{
+				if (n <= ROW_SORT_RUN)
+					InsertionSortRow(items, values, n);
+				else
+					MergeSortRow(items, values, n, tmp_items, tmp_values);
+			}
+			done += n;
+			if (done >= PASS_POLL_BLOCK)
+			{
+				done = 0;
+				if (p->poll_inline ? RowSortInterrupted(p) :
+					atomic_load_explicit(&p->cancel, memory_order_relaxed))
+					return RECSYS_INTERRUPTED;
+			}
+		}
+	return RECSYS_OK;
+}
+
+/* Sorts every row of a CSR by item, stably (see RowSortPass) */
+static void
+SortRowsByItem(RecTrainMemory *tm, const int64 *ptr, int32 n_rows, int32 *items,
+			   float *values)
+{
+	RowSortPass p;
+	RecControl	ctl;
+	int			threads = BuildThreads(tm);
+	int64		n = ptr[n_rows];
+	int32		row = 0;
+	int			status;
+
+	memset(&p, 0, sizeof(p));
+	p.ptr = ptr;
+	p.items = items;
+	p.values = values;
+	for (int32 r = 0; r < n_rows; r++)
+		p.longest = Max(p.longest, ptr[r + 1] - ptr[r]);
+	if (p.longest <= 1)
+		return;
+	p.ranges = (int) Max(1, Min((int64) threads * 4, n / PASS_MIN_RANGE));
+	p.range_begin = palloc(sizeof(int32) * (p.ranges + 1));
+	/* ranges of whole rows holding about n / ranges entries each */
+	for (int r = 0; r < p.ranges; r++)
+	{
+		int64		target = n / p.ranges * r;
+
+		while (row < n_rows && ptr[row] < target)
+			row++;
+		p.range_begin[r] = row;
+	}
+	p.range_begin[p.ranges] = n_rows;
+	if (p.longest > ROW_SORT_RUN)
+	{
+		p.scratch_items = RecTrainAlloc(tm, (int64) threads * p.longest, sizeof(int32),
+										"the row sort");
+		p.scratch_values = RecTrainAlloc(tm, (int64) threads * p.longest, sizeof(float),
+										 "the row sort");
+	}
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.interrupted = RowSortInterrupted;
+	ctl.arg = &p;
+	atomic_store(&p.cancel, false);
+	p.poll_inline = (p.ranges == 1 || threads == 1);
+	status = RecParallelFor(threads, p.ranges, 1, RowSortChunk, &p, &ctl);
+	if (p.scratch_items != NULL)
+	{
+		RecTrainFree(tm, p.scratch_items, (int64) threads * p.longest, sizeof(int32));
+		RecTrainFree(tm, p.scratch_values, (int64) threads * p.longest, sizeof(float));
+	}
+	pfree(p.range_begin);
+	RecRaiseSolverStatus(status, tm->aggregate);
 }
 
 /*
@@ -576,7 +799,8 @@ typedef struct MergePass
 	int32	   *range_begin;	/* [ranges + 1]: user ranks */
 	int			ranges;
 	int64	   *heads;			/* [ranges * 2 * n_runs]: merge scratch */
-	int32	   *rows;			/* [ranges * n_runs]: each run's next row */
+	int32	   *rows;			/* [ranges * 2 * n_runs]: each run's next row and
+								 * the item rank of its next entry */
 	bool		poll_inline;	/* the range runs on the backend's own thread */
 	atomic_bool cancel;
 	int32	   *out_items;
@@ -626,7 +850,9 @@ MergePassRange(MergePass *p, int r)
 	int32		k = src->n_runs;
 	int64	   *from = p->heads + (int64) r * 2 * k;
 	int64	   *to = from + k;
-	int32	   *next = p->rows + (int64) r * k;
+	int32	   *next = p->rows + (int64) r * 2 * k;
+	int32	   *head = next + k;	/* item rank of each run's next entry */
+	int32		only = 0;
 	int32		first = p->range_begin[r],
 				last = p->range_begin[r + 1];
 	int64		done = 0;
@@ -638,7 +864,7 @@ MergePassRange(MergePass *p, int r)
 		int64		out = p->user_ptr[u];
 		int32		live = 0;
 
-		/* the runs that have a row for u, and their entries */
+		/* the runs that have a row for u, their entries and first items */
 		for (int32 q = 0; q < k; q++)
 		{
 			const RecTripleRun *run = &src->runs[q];
@@ -650,33 +876,47 @@ MergePassRange(MergePass *p, int r)
 				to[q] = run->ptr[row + 1];
 				next[q] = row + 1;
 				if (from[q] < to[q])
+				{
+					head[q] = p->item_rank[run->segment + 1][RecRunItem(run, from[q])];
+					only = q;
 					live++;
+				}
 			}
 			else
 				from[q] = to[q] = 0;
 		}
+		/* a user whose rows all came from one process: a copy */
+		if (live == 1)
+		{
+			const RecTripleRun *run = &src->runs[only];
+			const int32 *irank = p->item_rank[run->segment + 1];
+
+			if (run->items16)
+				for (int64 j = from[only]; j < to[only]; j++)
+					p->out_items[out++] = irank[run->items16[j]];
+			else
+				for (int64 j = from[only]; j < to[only]; j++)
+					p->out_items[out++] = irank[run->items[j]];
+			out = p->user_ptr[u];
+			for (int64 j = from[only]; j < to[only]; j++)
+				p->out_values[out++] = RecRunValue(run, j);
+			live = 0;
+		}
 		/* repeatedly the smallest item rank, the earliest run on ties */
 		while (live > 0)
 		{
-			int32		best = -1,
-						best_item = 0;
+			int32		best = -1;
 
 			for (int32 q = 0; q < k; q++)
-				if (from[q] < to[q])
-				{
-					int32		item = p->item_rank[src->runs[q].segment + 1][src->runs[q].items[from[q]]];
-
-					if (best < 0 || item < best_item)
-					{
-						best = q;
-						best_item = item;
-					}
-				}
-			p->out_items[out] = best_item;
-			p->out_values[out] = src->runs[best].values[from[best]];
+				if (from[q] < to[q] && (best < 0 || head[q] < head[best]))
+					best = q;
+			p->out_items[out] = head[best];
+			p->out_values[out] = RecRunValue(&src->runs[best], from[best]);
 			out++;
 			if (++from[best] == to[best])
 				live--;
+			else
+				head[best] = p->item_rank[src->runs[best].segment + 1][RecRunItem(&src->runs[best], from[best])];
 		}
 		done += out - p->user_ptr[u];
 		if (done >= PASS_POLL_BLOCK)
@@ -742,7 +982,7 @@ MergeRuns(RecTrainMemory *tm, const RecTripleSource *src, int32 **seg_user_rank,
 	p.ranges = (int) Max(1, Min((int64) BuildThreads(tm) * 4, src->n / PASS_MIN_RANGE));
 	p.range_begin = palloc(sizeof(int32) * (p.ranges + 1));
 	p.heads = palloc(sizeof(int64) * 2 * k * p.ranges);
-	p.rows = palloc(sizeof(int32) * k * p.ranges);
+	p.rows = palloc(sizeof(int32) * 2 * k * p.ranges);
 	/* ranges of whole users holding about n / ranges entries each */
 	for (int r = 0; r < p.ranges; r++)
 	{
@@ -768,14 +1008,14 @@ MergeRuns(RecTrainMemory *tm, const RecTripleSource *src, int32 **seg_user_rank,
 
 /*
  * The rows of src before duplicates are merged (interactions.h): relabel, then
- * counting sorts by item and by user (chunks) or a merge (runs).
+ * a counting sort by user and a sort of each row by item (chunks) or a merge
+ * (runs).  Rows go to dst's arrays when it is given, else to new ones.
  */
 void
-RecSortRows(RecTrainMemory *tm, const RecTripleSource *src, int64 **user_ids_out,
-			int64 **item_ids_out, int64 **user_ptr_out, int32 **user_items_out,
-			float **user_values_out)
+RecSortRows(RecTrainMemory *tm, const RecTripleSource *src, const RecRowsDest *dst,
+			int64 **user_ids_out, int64 **item_ids_out, int64 **user_ptr_out,
+			int32 **user_items_out, float **user_values_out)
 {
-	const char *agg = tm->aggregate;
 	int32		nu = src->users.n,
 				ni = src->items.n;
 	int64		n = src->n;
@@ -788,12 +1028,10 @@ RecSortRows(RecTrainMemory *tm, const RecTripleSource *src, int64 **user_ids_out
 			   *item_rank;
 	int32	  **seg_user_rank,
 			  **seg_item_rank;
-	int64	   *item_ptr = NULL,
-			   *user_ptr = NULL;
-	int32	   *by_item_user = NULL,
-			   *user_items = NULL;
-	float	   *by_item_value = NULL,
-			   *user_values = NULL;
+	int64	   *user_ptr;
+	int32	   *user_items;
+	float	   *user_values;
+	bool		runs = src->n_runs > 0;
 
 	Assert(n > 0);
 
@@ -802,23 +1040,25 @@ RecSortRows(RecTrainMemory *tm, const RecTripleSource *src, int64 **user_ids_out
 	RelabelIds(tm, &src->items, &item_ids, &item_rank);
 	SegmentRanks(tm, src, user_rank, item_rank, &seg_user_rank, &seg_item_rank);
 
-	if (src->n_runs > 0)
+	if (dst != NULL)
 	{
-		/* presorted runs: one merge, straight into the rows */
-		user_ptr = RecTrainAlloc(tm, (int64) nu + 1, sizeof(int64), "user pointers");
-		user_items = RecTrainAlloc(tm, n, sizeof(int32), "the CSR");
-		user_values = RecTrainAlloc(tm, n, sizeof(float), "the CSR");
-		MergeRuns(tm, src, seg_user_rank, seg_item_rank, user_ptr, user_items, user_values);
+		user_ptr = dst->user_ptr;
+		user_items = dst->user_items;
+		user_values = dst->user_values;
 	}
 	else
 	{
-		/* pass 1: counting sort by item, stable (arrival order within an item) */
-		item_ptr = RecTrainAlloc(tm, (int64) ni + 1, sizeof(int64), "item pointers");
-		by_item_user = RecTrainAlloc(tm, n, sizeof(int32), "the by-item pass");
-		by_item_value = RecTrainAlloc(tm, n, sizeof(float), "the by-item pass");
-		SortSourceByItem(tm, src, seg_user_rank, seg_item_rank, item_ptr, by_item_user,
-						 by_item_value);
+		user_ptr = RecTrainAlloc(tm, (int64) nu + 1, sizeof(int64), "user pointers");
+		user_items = RecTrainAlloc(tm, n, sizeof(int32), "the CSR");
+		user_values = RecTrainAlloc(tm, n, sizeof(float), "the CSR");
 	}
+	if (runs)
+		/* presorted runs: one merge, straight into the rows */
+		MergeRuns(tm, src, seg_user_rank, seg_item_rank, user_ptr, user_items, user_values);
+	else
+		/* pass 1: counting sort by user, stable (arrival order within a user) */
+		SortSourceByUser(tm, src, seg_user_rank, seg_item_rank, user_ptr, user_items,
+						 user_values);
 
 	/* the source is no longer needed: give its memory back */
 	for (int32 s = 0; s < n_segments; s++)
@@ -840,21 +1080,9 @@ RecSortRows(RecTrainMemory *tm, const RecTripleSource *src, int64 **user_ids_out
 	pfree(seg_users);
 	pfree(seg_items);
 
-	if (src->n_runs == 0)
-	{
-		/*
-		 * pass 2: counting sort by user, visiting items in order, so every
-		 * user's row is sorted by item and equal items keep arrival order
-		 */
-		user_ptr = RecTrainAlloc(tm, (int64) nu + 1, sizeof(int64), "user pointers");
-		user_items = RecTrainAlloc(tm, n, sizeof(int32), "the CSR");
-		user_values = RecTrainAlloc(tm, n, sizeof(float), "the CSR");
-		TransposeRows(tm, item_ptr, by_item_user, by_item_value, ni, n, nu,
-					  user_ptr, user_items, user_values, agg);
-		RecTrainFree(tm, by_item_user, n, sizeof(int32));
-		RecTrainFree(tm, by_item_value, n, sizeof(float));
-		RecTrainFree(tm, item_ptr, (int64) ni + 1, sizeof(int64));
-	}
+	/* pass 2 (chunks): each row sorted by item, equal items in arrival order */
+	if (!runs)
+		SortRowsByItem(tm, user_ptr, nu, user_items, user_values);
 	CHECK_FOR_INTERRUPTS();
 	*user_ids_out = user_ids;
 	*item_ids_out = item_ids;
@@ -864,12 +1092,12 @@ RecSortRows(RecTrainMemory *tm, const RecTripleSource *src, int64 **user_ids_out
 }
 
 /*
- * Relabels, sorts, deduplicates and builds CSR + CSC from the source, releasing
- * it once read (interactions.h).
+ * Relabels, sorts, deduplicates and builds CSR + CSC (or only the CSC's column
+ * pointers) from the source, releasing it once read (interactions.h).
  */
 void
 RecBuildInteractions(RecTrainMemory *tm, const RecTripleSource *src, bool add_duplicates,
-					 RecInteractions *out)
+					 bool by_item, RecInteractions *out)
 {
 	const char *agg = tm->aggregate;
 	int32		nu = src->users.n,
@@ -886,23 +1114,35 @@ RecBuildInteractions(RecTrainMemory *tm, const RecTripleSource *src, bool add_du
 	float		vmin,
 				vmax;
 
-	RecSortRows(tm, src, &user_ids, &item_ids, &user_ptr, &user_items, &user_values);
+	RecSortRows(tm, src, NULL, &user_ids, &item_ids, &user_ptr, &user_items, &user_values);
 
 	nnz = MergeDuplicates(nu, user_ptr, user_items, user_values, add_duplicates,
-						  user_ids, item_ids);
-	vmin = vmax = user_values[0];
-	for (int64 j = 1; j < nnz; j++)
-	{
-		vmin = Min(vmin, user_values[j]);
-		vmax = Max(vmax, user_values[j]);
-	}
+						  user_ids, item_ids, &vmin, &vmax);
 
-	/* CSC by transposing the CSR: users come out sorted within each item */
 	item_ptr = RecTrainAlloc(tm, (int64) ni + 1, sizeof(int64), "item pointers");
-	item_users = RecTrainAlloc(tm, nnz, sizeof(int32), "the CSC");
-	item_values = RecTrainAlloc(tm, nnz, sizeof(float), "the CSC");
-	TransposeRows(tm, user_ptr, user_items, user_values, nu, nnz, ni,
-				  item_ptr, item_users, item_values, agg);
+	if (by_item)
+	{
+		/* CSC by transposing the CSR: users come out sorted within each item */
+		item_users = RecTrainAlloc(tm, nnz, sizeof(int32), "the CSC");
+		item_values = RecTrainAlloc(tm, nnz, sizeof(float), "the CSC");
+		TransposeRows(tm, user_ptr, user_items, user_values, nu, nnz, ni,
+					  item_ptr, item_users, item_values, agg);
+	}
+	else
+	{
+		/* the columns' lengths only: the fit never reads the entries */
+		memset(item_ptr, 0, sizeof(int64) * ((int64) ni + 1));
+		for (int64 j = 0; j < nnz; j++)
+		{
+			item_ptr[user_items[j] + 1]++;
+			if ((j & 0xFFFFFF) == 0)
+				CHECK_FOR_INTERRUPTS();
+		}
+		for (int32 i = 0; i < ni; i++)
+			item_ptr[i + 1] += item_ptr[i];
+		item_users = NULL;
+		item_values = NULL;
+	}
 	CHECK_FOR_INTERRUPTS();
 
 	out->ratings.n_users = nu;

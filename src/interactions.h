@@ -87,16 +87,41 @@ typedef struct RecSegment
  * rank, equal items in arrival order, duplicates not merged.  Row and item
  * indexes are the producing state's ranks; a run kept by the state that
  * produced it (segment -1) uses its dense indexes, which are those ranks.
+ * Stored compactly as it came through the tuple queue: item ranks in 16 bits
+ * when the producer had at most 65,536 items, values as one-byte codes into a
+ * dictionary when it had at most 256 distinct values (read them with
+ * RecRunItem and RecRunValue).  All arrays lie in one block (blob).
  */
 typedef struct RecTripleRun
 {
 	const int64 *ptr;			/* [n_rows + 1] */
-	const int32 *items;			/* [n]: item of each entry */
-	const float *values;		/* [n] */
+	const int32 *items;			/* [n]: item of each entry, or NULL: */
+	const uint16 *items16;		/* [n]: the same in 16 bits */
+	const float *values;		/* [n]: value of each entry, or NULL: */
+	const uint8 *codes;			/* [n]: index into dict */
+	const float *dict;			/* [n_codes] */
+	int32		n_codes;
+	int32		n_items;		/* the producer's items: every item rank is below */
 	int32		n_rows;
 	int64		n;
 	int32		segment;		/* -1: the state's dense indexes; else segments[] */
+	const char *blob;			/* the block holding the arrays above */
+	uint64		blob_bytes;
 } RecTripleRun;
+
+/* Item rank of entry j of a run */
+static inline int32
+RecRunItem(const RecTripleRun *run, int64 j)
+{
+	return run->items16 ? (int32) run->items16[j] : run->items[j];
+}
+
+/* Value of entry j of a run */
+static inline float
+RecRunValue(const RecTripleRun *run, int64 j)
+{
+	return run->codes ? run->dict[run->codes[j]] : run->values[j];
+}
 
 /* One side's ids as the state numbered them (in order of first appearance) */
 typedef struct RecIdList
@@ -158,22 +183,35 @@ extern void RecCheckBuildMemory(RecTrainMemory *tm, int32 n_users, int32 n_items
  * Builds the interactions of src (which must hold at least one triple) and
  * releases src once it is read.  Duplicate (user, item) values add up (summed
  * in ascending order) when add_duplicates, else the last one in arrival order
- * wins.  Checks for interrupts; counts everything in tm.
+ * wins.  Without by_item the CSC has its column pointers only (item_users and
+ * item_values NULL), for a fit that reads no more of it.  Checks for
+ * interrupts; counts everything in tm.
  */
 extern void RecBuildInteractions(RecTrainMemory *tm, const RecTripleSource *src,
-								 bool add_duplicates, RecInteractions *out);
+								 bool add_duplicates, bool by_item,
+								 RecInteractions *out);
+
+/* Where RecSortRows puts the rows when the caller provides the arrays */
+typedef struct RecRowsDest
+{
+	int64	   *user_ptr;		/* [n_users + 1] */
+	int32	   *user_items;		/* [n] */
+	float	   *user_values;	/* [n] */
+} RecRowsDest;
 
 /*
  * The first half of the build: src's interactions as rows, users and items
  * relabelled in ascending raw-id order (*user_ids, *item_ids), each row sorted
  * by item with equal items in arrival order and duplicates kept (*user_ptr,
- * *user_items, *user_values; RecTrainAlloc'd).  Chunks are counting-sorted
- * twice; runs (already sorted) are merged.  Releases src once it is read.
- * train_serialfn presorts a parallel worker's partial state with it.
+ * *user_items, *user_values: dst's arrays, or RecTrainAlloc'd when dst is
+ * NULL).  Chunks are counting-sorted by user and each row then sorted by item;
+ * runs (already sorted) are merged.  Releases src once it is read.
+ * train_serialfn presorts a parallel worker's partial state with it, straight
+ * into the bytea it sends.
  */
 extern void RecSortRows(RecTrainMemory *tm, const RecTripleSource *src,
-						int64 **user_ids, int64 **item_ids, int64 **user_ptr,
-						int32 **user_items, float **user_values);
+						const RecRowsDest *dst, int64 **user_ids, int64 **item_ids,
+						int64 **user_ptr, int32 **user_items, float **user_values);
 
 /* count[i] = interactions of item i (the model's popularity section) */
 extern void RecItemCounts(const RecRatings *r, int32 *count);

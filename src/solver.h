@@ -187,6 +187,11 @@ typedef struct RecFactors
 								 * cg_steps above cg_tolerance */
 } RecFactors;
 
+/*
+ * With p->iterations 0, AlsTrain reads r's item_ptr but not item_users or
+ * item_values (which may then be NULL): the loss of the initial factors sums
+ * the residuals over the user rows.
+ */
 extern int	AlsTrain(const RecRatings *r, const AlsParams *p, RecFactors *out,
 					 const RecControl *ctl);
 extern int	IalsTrain(const RecRatings *r, const IalsParams *p, RecFactors *out,

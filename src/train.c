@@ -124,8 +124,12 @@ typedef struct TrainState
  * Serialised partial state (same cluster, so native layout is fine): this
  * header, the users' and the items' raw ids in ascending order (int64 each),
  * then the interactions as rows presorted by RecSortRows: row pointers
- * (int64, n_users + 1), item ranks (int32, n) and values (float4, n).  The
- * worker thus does the sorting, and the leader merges the rows it receives
+ * (int64, n_users + 1), the values (float4, or one-byte codes into the
+ * dictionary at the end when the state holds at most 256 distinct values), the
+ * item ranks (int32, or uint16 when the state has at most 65,536 items) and the
+ * dictionary (float4, n_codes).  Each array starts 8-aligned.  The worker thus
+ * does the sorting, the tuple queue carries 6 bytes or fewer per interaction in
+ * the usual case instead of 8, and the leader merges the rows it receives
  * (RecTripleRun) instead of sorting every interaction again.
  */
 typedef struct SerialHeader
@@ -136,16 +140,46 @@ typedef struct SerialHeader
 	int32		n_users;
 	int32		n_items;
 	int64		n;
+	int32		item_width;		/* bytes per item rank: 2 or 4 */
+	int32		n_codes;		/* 0: values as float4; else codes, dictionary */
 } SerialHeader;
 
-/* Bytes of a serialised state */
-static uint64
-SerialSize(int32 n_users, int32 n_items, int64 n)
+/* Dictionary codes are one byte */
+#define SERIAL_MAX_CODES	256
+
+/* Items below this count are sent as 16-bit ranks */
+#define SERIAL_NARROW_ITEMS	65536
+
+/* Where the ids start in a serialised state (8-aligned) */
+#define SERIAL_IDS_OFFSET	MAXALIGN(VARHDRSZ + sizeof(SerialHeader))
+
+/* Offsets of a serialised state's arrays from its start, and its size */
+typedef struct SerialLayout
 {
-	return VARHDRSZ + sizeof(SerialHeader) +
-		sizeof(int64) * ((uint64) n_users + n_items) +
-		(n > 0 ? sizeof(int64) * ((uint64) n_users + 1) : 0) +
-		(sizeof(int32) + sizeof(float)) * (uint64) n;
+	uint64		rows;			/* row pointers */
+	uint64		values;			/* values or codes */
+	uint64		items;
+	uint64		dict;
+	uint64		size;
+} SerialLayout;
+
+/* The layout of a state of this shape */
+static SerialLayout
+SerialLayoutOf(int32 n_users, int32 n_items, int64 n, int item_width, int n_codes)
+{
+	SerialLayout l;
+
+	l.rows = SERIAL_IDS_OFFSET + sizeof(int64) * ((uint64) n_users + n_items);
+	if (n == 0)
+	{
+		l.values = l.items = l.dict = l.size = l.rows;
+		return l;
+	}
+	l.values = l.rows + sizeof(int64) * ((uint64) n_users + 1);
+	l.items = l.values + TYPEALIGN(8, (n_codes > 0 ? 1 : sizeof(float)) * (uint64) n);
+	l.dict = l.items + TYPEALIGN(8, (uint64) item_width * n);
+	l.size = l.dict + sizeof(float) * (uint64) n_codes;
+	return l;
 }
 
 /* ------------------------------------------------------------------ state */
@@ -429,21 +463,29 @@ CallingAggregateAlgorithm(FunctionCallInfo fcinfo)
 }
 
 /*
- * Shared transition function: maps the ids and appends one row.  alg is NULL
- * for train_transfn, which looks it up when it creates the state.
+ * Shared transition function: maps the ids and appends one row.  code is the
+ * algorithm's (RECSYS_ALG_*), or -1 for train_transfn, which looks it up by the
+ * aggregate's name; either only when the first row creates the state.
  */
 static Datum
-TrainTransition(FunctionCallInfo fcinfo, const RecAlgorithm *alg)
+TrainTransition(FunctionCallInfo fcinfo, int code)
 {
 	MemoryContext aggcontext;
 	TrainState *st;
 
-	if (!AggCheckCallContext(fcinfo, &aggcontext))
-		elog(ERROR, "%s called in non-aggregate context",
-			 alg ? alg->aggregate : "train_transfn");
+	/*
+	 * a state (type internal) only ever comes from the aggregate that made
+	 * it: the context is checked once, when the first row creates it
+	 */
 	st = PG_ARGISNULL(0) ? NULL : (TrainState *) PG_GETARG_POINTER(0);
 	if (st == NULL)
-		st = StateCreate(aggcontext, alg ? alg : CallingAggregateAlgorithm(fcinfo), 0, 0);
+	{
+		if (!AggCheckCallContext(fcinfo, &aggcontext))
+			elog(ERROR, "%s called in non-aggregate context",
+				 code >= 0 ? RecAlgorithmByCode(code)->aggregate : "train_transfn");
+		st = StateCreate(aggcontext, code >= 0 ? RecAlgorithmByCode(code) :
+						 CallingAggregateAlgorithm(fcinfo), 0, 0);
+	}
 
 	if (PG_NARGS() > 4 && !PG_ARGISNULL(4) && !st->have_options)
 	{
@@ -497,7 +539,7 @@ PG_FUNCTION_INFO_V1(train_als_transfn);
 Datum
 train_als_transfn(PG_FUNCTION_ARGS)
 {
-	return TrainTransition(fcinfo, RecAlgorithmByCode(RECSYS_ALG_ALS));
+	return TrainTransition(fcinfo, RECSYS_ALG_ALS);
 }
 
 PG_FUNCTION_INFO_V1(train_ials_transfn);
@@ -505,7 +547,7 @@ PG_FUNCTION_INFO_V1(train_ials_transfn);
 Datum
 train_ials_transfn(PG_FUNCTION_ARGS)
 {
-	return TrainTransition(fcinfo, RecAlgorithmByCode(RECSYS_ALG_IALS));
+	return TrainTransition(fcinfo, RECSYS_ALG_IALS);
 }
 
 PG_FUNCTION_INFO_V1(train_transfn);
@@ -517,7 +559,7 @@ PG_FUNCTION_INFO_V1(train_transfn);
 Datum
 train_transfn(PG_FUNCTION_ARGS)
 {
-	return TrainTransition(fcinfo, NULL);
+	return TrainTransition(fcinfo, -1);
 }
 
 /* A segment of dst mapping indexes through first (if any) and then through second */
@@ -546,6 +588,13 @@ StateAddSegment(TrainState *dst, const RecSegment *first, const int32 *umap, int
 	for (int32 d = 0; d < seg->n_items; d++)
 		seg->items[d] = imap[first ? first->items[d] : d];
 	return dst->n_segments++;
+}
+
+/* The address in block to of what p points to in its copy from (NULL stays) */
+static void *
+Rebase(const void *p, const char *from, char *to)
+{
+	return p == NULL ? NULL : to + ((const char *) p - from);
 }
 
 /*
@@ -603,19 +652,18 @@ StateAbsorb(TrainState *dst, TrainState *src, bool own)
 
 		if (!own)
 		{
-			int64	   *ptr = MemoryContextAllocExtended(dst->ctx, sizeof(int64) * ((uint64) run.n_rows + 1),
-														 MCXT_ALLOC_HUGE);
-			int32	   *items = MemoryContextAllocExtended(dst->ctx, sizeof(int32) * Max(run.n, 1),
-														   MCXT_ALLOC_HUGE);
-			float	   *values = MemoryContextAllocExtended(dst->ctx, sizeof(float) * Max(run.n, 1),
-															MCXT_ALLOC_HUGE);
+			/* one copy of the run's block, its arrays at the same offsets */
+			char	   *blob = MemoryContextAllocExtended(dst->ctx, run.blob_bytes,
+														  MCXT_ALLOC_HUGE);
 
-			memcpy(ptr, run.ptr, sizeof(int64) * ((uint64) run.n_rows + 1));
-			memcpy(items, run.items, sizeof(int32) * run.n);
-			memcpy(values, run.values, sizeof(float) * run.n);
-			run.ptr = ptr;
-			run.items = items;
-			run.values = values;
+			memcpy(blob, run.blob, run.blob_bytes);
+			run.ptr = Rebase(run.ptr, run.blob, blob);
+			run.items = Rebase(run.items, run.blob, blob);
+			run.items16 = Rebase(run.items16, run.blob, blob);
+			run.values = Rebase(run.values, run.blob, blob);
+			run.codes = Rebase(run.codes, run.blob, blob);
+			run.dict = Rebase(run.dict, run.blob, blob);
+			run.blob = blob;
 		}
 		run.segment = segmap[run.segment + 1];
 		StateAddRun(dst, &run);
@@ -708,8 +756,8 @@ StateRunsToChunks(TrainState *st)
 			for (int64 j = run->ptr[row]; j < run->ptr[row + 1]; j++)
 			{
 				t[j].user = row;
-				t[j].item = run->items[j];
-				t[j].value = run->values[j];
+				t[j].item = RecRunItem(run, j);
+				t[j].value = RecRunValue(run, j);
 			}
 		if (run->n > 0)
 			StateAddChunk(st, t, run->n, run->n, run->segment);
@@ -720,6 +768,46 @@ StateRunsToChunks(TrainState *st)
 
 /* The state as the interaction build reads it (releasing it once read) */
 static void StateSource(TrainState *st, RecTripleSource *src);
+
+/*
+ * The dictionary of a state's values when it has at most SERIAL_MAX_CODES
+ * distinct ones (by their bits, in order of first appearance): returns their
+ * number, or 0 when there are more.  Rewrites values[0..n) in place as one-byte
+ * codes into it (byte j over the float j, read before: safe going forward).
+ */
+static int
+SerialEncodeValues(float *values, int64 n, float *dict)
+{
+	/* open addressing over the bits, four times as many slots as codes */
+	uint32		keys[4 * SERIAL_MAX_CODES];
+	int16		slot_code[4 * SERIAL_MAX_CODES];
+	int			n_codes = 0;
+	uint8	   *codes = (uint8 *) values;
+
+	memset(slot_code, 0xff, sizeof(slot_code));
+	for (int pass = 0; pass < 2; pass++)
+		for (int64 j = 0; j < n; j++)
+		{
+			uint32		bits;
+			uint32		slot;
+
+			memcpy(&bits, &values[j], sizeof(bits));
+			slot = (bits * 0x9E3779B1u) >> 22;
+			while (slot_code[slot] >= 0 && keys[slot] != bits)
+				slot = (slot + 1) & (4 * SERIAL_MAX_CODES - 1);
+			if (pass == 1)
+				codes[j] = (uint8) slot_code[slot];
+			else if (slot_code[slot] < 0)
+			{
+				if (n_codes == SERIAL_MAX_CODES)
+					return 0;
+				keys[slot] = bits;
+				slot_code[slot] = (int16) n_codes;
+				dict[n_codes++] = values[j];
+			}
+		}
+	return n_codes;
+}
 
 PG_FUNCTION_INFO_V1(train_serialfn);
 /*
@@ -732,22 +820,13 @@ train_serialfn(PG_FUNCTION_ARGS)
 {
 	TrainState *st = (TrainState *) PG_GETARG_POINTER(0);
 	SerialHeader h;
-	uint64		size;
+	SerialLayout wide,
+				l;
 	bytea	   *out;
-	char	   *p;
+	char	   *base;
 
 	if (st->consumed)
 		elog(ERROR, "training state used twice");
-	size = SerialSize(st->users.n, st->items.n, st->n);
-	if (size > RECSYS_MODEL_MAX_BYTES)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("partial %s state of " INT64_FORMAT " interactions is too large to pass between parallel workers",
-						st->alg->aggregate, st->n),
-				 errdetail("It takes %llu bytes; a value holds at most %llu.",
-						   (unsigned long long) size, (unsigned long long) RECSYS_MODEL_MAX_BYTES),
-				 errhint("Run the training query with max_parallel_workers_per_gather = 0.")));
-
 	memset(&h, 0, sizeof(h));
 	h.algorithm = st->alg->code;
 	h.have_options = st->have_options;
@@ -755,21 +834,37 @@ train_serialfn(PG_FUNCTION_ARGS)
 	h.n_users = st->users.n;
 	h.n_items = st->items.n;
 	h.n = st->n;
+	h.item_width = st->items.n <= SERIAL_NARROW_ITEMS ? sizeof(uint16) : sizeof(int32);
 
-	out = palloc_extended(size, MCXT_ALLOC_HUGE);
-	SET_VARSIZE(out, size);
-	p = VARDATA(out);
-	memcpy(p, &h, sizeof(h));
-	p += sizeof(h);
+	/* the size without a dictionary: the most it can take */
+	l = SerialLayoutOf(h.n_users, h.n_items, h.n, h.item_width, 0);
+	if (l.size > RECSYS_MODEL_MAX_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("partial %s state of " INT64_FORMAT " interactions is too large to pass between parallel workers",
+						st->alg->aggregate, st->n),
+				 errdetail("It takes %llu bytes; a value holds at most %llu.",
+						   (unsigned long long) l.size, (unsigned long long) RECSYS_MODEL_MAX_BYTES),
+				 errhint("Run the training query with max_parallel_workers_per_gather = 0.")));
+
+	/*
+	 * room for the rows in full width, where RecSortRows puts them; the pages
+	 * never written are never touched
+	 */
+	wide = SerialLayoutOf(h.n_users, h.n_items, h.n, sizeof(int32), 0);
+	out = palloc_extended(wide.size + sizeof(float) * SERIAL_MAX_CODES, MCXT_ALLOC_HUGE);
+	base = (char *) out;
 	if (st->n > 0)
 	{
 		RecTrainMemory tm;
 		RecTripleSource src;
+		RecRowsDest dst;
 		int64	   *user_ids,
 				   *item_ids,
 				   *user_ptr;
 		int32	   *user_items;
 		float	   *user_values;
+		float		dict[SERIAL_MAX_CODES];
 
 		if (st->n_runs > 0)
 			StateRunsToChunks(st);
@@ -778,31 +873,43 @@ train_serialfn(PG_FUNCTION_ARGS)
 		tm.n = st->n;
 		tm.n_users = st->users.n;
 		tm.n_items = st->items.n;
-		tm.live = tm.peak = (int64) MemoryContextMemAllocated(st->ctx, true) + (int64) size;
+		tm.live = tm.peak = (int64) MemoryContextMemAllocated(st->ctx, true) + (int64) wide.size;
 
 		/*
 		 * one thread: the plan's processes already presort side by side, and
-		 * more threads than cores only slow every one of them down
+		 * more threads than cores only slow every one of them down.  The rows
+		 * are sorted straight into the bytea.
 		 */
 		tm.threads = 1;
+		dst.user_ptr = (int64 *) (base + wide.rows);
+		dst.user_values = (float *) (base + wide.values);
+		dst.user_items = (int32 *) (base + wide.items);
 		StateSource(st, &src);
-		RecSortRows(&tm, &src, &user_ids, &item_ids, &user_ptr, &user_items, &user_values);
-
-		memcpy(p, user_ids, sizeof(int64) * h.n_users);
-		p += sizeof(int64) * h.n_users;
-		memcpy(p, item_ids, sizeof(int64) * h.n_items);
-		p += sizeof(int64) * h.n_items;
-		memcpy(p, user_ptr, sizeof(int64) * ((uint64) h.n_users + 1));
-		p += sizeof(int64) * ((uint64) h.n_users + 1);
-		memcpy(p, user_items, sizeof(int32) * h.n);
-		p += sizeof(int32) * h.n;
-		memcpy(p, user_values, sizeof(float) * h.n);
+		RecSortRows(&tm, &src, &dst, &user_ids, &item_ids, &user_ptr, &user_items,
+					&user_values);
+		memcpy(base + SERIAL_IDS_OFFSET, user_ids, sizeof(int64) * h.n_users);
+		memcpy(base + SERIAL_IDS_OFFSET + sizeof(int64) * h.n_users, item_ids,
+			   sizeof(int64) * h.n_items);
 		RecTrainFree(&tm, user_ids, h.n_users, sizeof(int64));
 		RecTrainFree(&tm, item_ids, h.n_items, sizeof(int64));
-		RecTrainFree(&tm, user_ptr, (int64) h.n_users + 1, sizeof(int64));
-		RecTrainFree(&tm, user_items, h.n, sizeof(int32));
-		RecTrainFree(&tm, user_values, h.n, sizeof(float));
+
+		/* compact in place: codes over the values, items moved down (narrowed) */
+		h.n_codes = SerialEncodeValues(user_values, h.n, dict);
+		l = SerialLayoutOf(h.n_users, h.n_items, h.n, h.item_width, h.n_codes);
+		Assert(l.values == wide.values && l.items <= wide.items);
+		if (h.item_width == sizeof(uint16))
+		{
+			uint16	   *narrow = (uint16 *) (base + l.items);
+
+			for (int64 j = 0; j < h.n; j++)
+				narrow[j] = (uint16) user_items[j];
+		}
+		else if (l.items != wide.items)
+			memmove(base + l.items, user_items, sizeof(int32) * h.n);
+		memcpy(base + l.dict, dict, sizeof(float) * h.n_codes);
 	}
+	memcpy(VARDATA(out), &h, sizeof(h));
+	SET_VARSIZE(out, l.size);
 	PG_RETURN_BYTEA_P(out);
 }
 
@@ -810,30 +917,32 @@ PG_FUNCTION_INFO_V1(train_deserialfn);
 /*
  * Rebuilds a partial state from train_serialfn's bytea: the ids in their
  * ascending order (so the state's dense indexes are the sender's ranks) and
- * one run of presorted rows
+ * one run of presorted rows, kept in their compact form
  */
 Datum
 train_deserialfn(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcontext;
 	bytea	   *in = PG_GETARG_BYTEA_P(0);
-	const char *p = VARDATA(in);
 	SerialHeader h;
+	SerialLayout l;
 	const RecAlgorithm *alg;
 	TrainState *st;
-	const int64 *ids;
 	RecTripleRun run;
 	char	   *rows;
-	uint64		rows_bytes;
 
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
 		elog(ERROR, "train_deserialfn called in non-aggregate context");
-	if (VARSIZE(in) - VARHDRSZ < sizeof(h))
+	if (VARSIZE(in) < SERIAL_IDS_OFFSET)
 		elog(ERROR, "truncated training state");
-	memcpy(&h, p, sizeof(h));
-	p += sizeof(h);
+	memcpy(&h, VARDATA(in), sizeof(h));
 	if (h.n_users < 0 || h.n_items < 0 || h.n < 0 ||
-		VARSIZE(in) != SerialSize(h.n_users, h.n_items, h.n))
+		(h.item_width != sizeof(uint16) && h.item_width != sizeof(int32)) ||
+		(h.item_width == sizeof(uint16) && h.n_items > SERIAL_NARROW_ITEMS) ||
+		h.n_codes < 0 || h.n_codes > SERIAL_MAX_CODES)
+		elog(ERROR, "training state of inconsistent size");
+	l = SerialLayoutOf(h.n_users, h.n_items, h.n, h.item_width, h.n_codes);
+	if (VARSIZE(in) != l.size)
 		elog(ERROR, "training state of inconsistent size");
 
 	alg = RecAlgorithmByCode(h.algorithm);
@@ -843,30 +952,48 @@ train_deserialfn(PG_FUNCTION_ARGS)
 	st->have_options = h.have_options;
 	st->options = h.options;
 	/* inserting in ascending order makes each dense index the sender's rank */
-	ids = (const int64 *) p;
-	for (int32 d = 0; d < h.n_users; d++)
-		if (d > 0 && ids[d] <= ids[d - 1])
-			elog(ERROR, "training state with unsorted user ids");
-		else
-			IdMapLookup(st, &st->users, ids[d], "user");
-	p += sizeof(int64) * h.n_users;
-	ids = (const int64 *) p;
-	for (int32 d = 0; d < h.n_items; d++)
-		if (d > 0 && ids[d] <= ids[d - 1])
-			elog(ERROR, "training state with unsorted item ids");
-		else
-			IdMapLookup(st, &st->items, ids[d], "item");
-	p += sizeof(int64) * h.n_items;
+	for (int side = 0; side < 2; side++)
+	{
+		IdMap	   *m = side == 0 ? &st->users : &st->items;
+		int32		count = side == 0 ? h.n_users : h.n_items;
+		const char *ids = (const char *) in + SERIAL_IDS_OFFSET +
+			(side == 0 ? 0 : sizeof(int64) * (uint64) h.n_users);
+		int64		prev = 0;
+
+		for (int32 d = 0; d < count; d++)
+		{
+			int64		id;
+
+			memcpy(&id, ids + sizeof(int64) * (uint64) d, sizeof(id));
+			if (d > 0 && id <= prev)
+				elog(ERROR, "training state with unsorted %s ids", side == 0 ? "user" : "item");
+			IdMapLookup(st, m, id, side == 0 ? "user" : "item");
+			prev = id;
+		}
+	}
 	if (h.n == 0)
 		PG_RETURN_POINTER(st);
 
 	/* one copy of the rows, kept as they are */
-	rows_bytes = VARSIZE(in) - (p - (const char *) in);
-	rows = MemoryContextAllocExtended(st->ctx, rows_bytes, MCXT_ALLOC_HUGE);
-	memcpy(rows, p, rows_bytes);
+	memset(&run, 0, sizeof(run));
+	run.blob_bytes = l.size - l.rows;
+	rows = MemoryContextAllocExtended(st->ctx, run.blob_bytes, MCXT_ALLOC_HUGE);
+	memcpy(rows, (const char *) in + l.rows, run.blob_bytes);
+	run.blob = rows;
 	run.ptr = (const int64 *) rows;
-	run.items = (const int32 *) (rows + sizeof(int64) * ((uint64) h.n_users + 1));
-	run.values = (const float *) (run.items + h.n);
+	if (h.n_codes > 0)
+	{
+		run.codes = (const uint8 *) (rows + (l.values - l.rows));
+		run.dict = (const float *) (rows + (l.dict - l.rows));
+		run.n_codes = h.n_codes;
+	}
+	else
+		run.values = (const float *) (rows + (l.values - l.rows));
+	if (h.item_width == sizeof(uint16))
+		run.items16 = (const uint16 *) (rows + (l.items - l.rows));
+	else
+		run.items = (const int32 *) (rows + (l.items - l.rows));
+	run.n_items = h.n_items;
 	run.n_rows = h.n_users;
 	run.n = h.n;
 	run.segment = -1;
@@ -875,6 +1002,23 @@ train_deserialfn(PG_FUNCTION_ARGS)
 	for (int32 r = 0; r < h.n_users; r++)
 		if (run.ptr[r + 1] < run.ptr[r])
 			elog(ERROR, "training state with inconsistent rows");
+	/* every item and code in range (the merge indexes arrays with them) */
+	{
+		uint32		max_item = 0;
+		uint8		max_code = 0;
+
+		if (run.items16)
+			for (int64 j = 0; j < h.n; j++)
+				max_item = Max(max_item, run.items16[j]);
+		else
+			for (int64 j = 0; j < h.n; j++)
+				max_item = Max(max_item, (uint32) run.items[j]);
+		if (run.codes)
+			for (int64 j = 0; j < h.n; j++)
+				max_code = Max(max_code, run.codes[j]);
+		if (max_item >= (uint32) h.n_items || (run.codes && max_code >= h.n_codes))
+			elog(ERROR, "training state with inconsistent rows");
+	}
 	StateAddRun(st, &run);
 	st->n = h.n;
 	CheckStateMemory(st);
@@ -975,7 +1119,9 @@ TrainModel(TrainState *st)
 	MemoryContextSwitchTo(work_cxt);
 
 	StateSource(st, &src);
-	RecBuildInteractions(&tm, &src, alg->add_duplicates, &data);
+	RecBuildInteractions(&tm, &src, alg->add_duplicates,
+						 alg->item_ptr_only == NULL || !alg->item_ptr_only(st->options.bytes),
+						 &data);
 
 	memset(&in, 0, sizeof(in));
 	in.algorithm = alg;
