@@ -110,7 +110,7 @@ fuzz: fuzz-deps
 # linked against UNIT_SRCS and OpenBLAS; make unit builds and runs every driver and
 # fails if any prints "not ok".  UNIT_ARGS=... passes an environment to the drivers
 # (NEIGHBOURS_TEST_QUICK=1 skips the timings).
-UNIT_SRCS    = src/pool.c src/neighbours.c src/knn.c src/ease.c src/diversity.c src/kernels.c src/serving.c
+UNIT_SRCS    = src/pool.c src/neighbours.c src/knn.c src/ease.c src/diversity.c src/kernels.c src/serving.c src/ann.c
 UNIT_TARGETS = $(patsubst %.c,%,$(wildcard test/unit/*_test.c))
 
 test/unit/%_test: test/unit/%_test.c $(UNIT_SRCS) $(wildcard src/*.h)

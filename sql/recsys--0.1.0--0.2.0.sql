@@ -1443,6 +1443,10 @@ BEGIN
 						OPERATOR(pg_catalog.-) started)::pg_catalog.numeric, 3));
 		END IF;
 	END LOOP;
+	-- option "index": the index train_als would build, once, on the final model
+	IF opts OPERATOR(pg_catalog.?) 'index' THEN
+		m := recsys.build_index(m, opts OPERATOR(pg_catalog.->) 'index');
+	END IF;
 	RETURN m;
 END
 $$;
@@ -1579,7 +1583,7 @@ CREATE FUNCTION recsys.build_index(m recsys.model, options jsonb DEFAULT '{}')
 	AS 'MODULE_PATHNAME', 'build_index'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION recsys.build_index(recsys.model, jsonb) IS
-	'the factor model m with an approximate top-N index over its item factors (k-means lists of the inner-product-to-cosine transformed rows; options lists, probes, iterations, sample, seed), replacing any index m had; serving probes it unless called with exact => true';
+	'the factor model m with an approximate top-N index over its item factors (k-means lists of the inner-product-to-cosine transformed rows; options lists, probes, iterations, sample, seed, store_vectors; train_als and train_ials build the same index with their option "index"), replacing any index m had; serving probes it unless called with exact => true';
 
 DROP FUNCTION recsys.recommend(recsys.model, bigint, integer, boolean, bigint[], bigint[], real);
 DROP FUNCTION recsys.recommend(text, bigint, integer, boolean, bigint[], bigint[], real);
@@ -1681,7 +1685,10 @@ BEGIN
 	IF name IS NULL OR options IS NULL THEN
 		RAISE EXCEPTION 'build_index: name and options must not be NULL' USING ERRCODE = '22004';
 	END IF;
-	UPDATE recsys.models AS m SET model = recsys.build_index(m.model, build_index.options)
+	-- the row's training options gain "index", so that retrain builds it again
+	UPDATE recsys.models AS m SET model = recsys.build_index(m.model, build_index.options),
+			options = COALESCE(m.options, '{}'::jsonb)
+				OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('index', build_index.options)
 		WHERE m.name OPERATOR(pg_catalog.=) build_index.name
 		RETURNING recsys.model_info(m.model) OPERATOR(pg_catalog.->) 'index' INTO info;
 	IF NOT FOUND THEN
@@ -1695,4 +1702,4 @@ BEGIN
 	RETURN info;
 END $$;
 COMMENT ON FUNCTION recsys.build_index(text, jsonb) IS
-	'builds the approximate top-N index into the named registry model (its owner only; the live model is replaced in place, later calls serve through it; retrain makes a model without one) and returns model_info''s index entry';
+	'builds the approximate top-N index into the named registry model (its owner only; the live model is replaced in place, later calls serve through it) and records the options as the row''s training option "index", so retrain builds the same index; returns model_info''s index entry';

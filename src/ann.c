@@ -280,6 +280,27 @@ RecAnnWrite(const RecAnnBuild *b, int32_t probes, float build_ms, int32_t *words
 	}
 }
 
+void
+RecAnnRadii(const RecAnnIndex *ix, const float *Y, const float *bias, int k, float *radius)
+{
+	for (int32_t c = 0; c < ix->lists; c++)
+		radius[c] = 0.0f;
+	/* items in order: Y is read once front to back, the means stay in cache */
+	for (int32_t i = 0; i < ix->n_items; i++)
+	{
+		int32_t		c = ix->assign[i];
+		const float *cent = ix->centroids + (int64_t) c * ix->dim;
+		float		d2 = KernL2Squared(Y + (int64_t) i * k, cent, k);
+		float		r;
+
+		if (bias)
+			d2 += (bias[i] - cent[k]) * (bias[i] - cent[k]);
+		r = sqrtf(d2);
+		if (r > radius[c])
+			radius[c] = r;
+	}
+}
+
 /* rows ahead of the one being scored that RankList prefetches */
 #define ANN_PREFETCH	6
 
@@ -397,17 +418,28 @@ RecAnnSelect(TopNHeap *h, const RecAnnIndex *ix, const float *x, int k,
 			 const RecBlocked *b, float *cscore, int32_t *corder)
 {
 	bool		finite = true;
+	float		qnorm = 0.0f;
 	int32_t		c;
 
 	if (probes > ix->lists)
 		probes = ix->lists;
 	if (probes < 1)
 		probes = 1;
+	if (ix->radius)
+	{
+		/* |[x, 1]| (or |x| without biases): the bound's factor */
+		qnorm = sqrtf(KernNormSquared(x, k) + (ix->dim > k ? 1.0f : 0.0f));
+		if (!isfinite(qnorm))
+			return false;
+	}
 	for (c = 0; c < ix->lists; c++)
 	{
 		const float *cent = ix->centroids + (int64_t) c * ix->dim;
 
 		cscore[c] = KernDot(x, cent, k) + (ix->dim > k ? cent[k] : 0.0f);
+		/* mean score + a share of the bound's margin |q| r (ann.h) */
+		if (ix->radius)
+			cscore[c] += RECSYS_ANN_RADIUS_WEIGHT * qnorm * ix->radius[c];
 		if (!isfinite(cscore[c]))
 			return false;
 	}

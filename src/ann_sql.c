@@ -26,154 +26,71 @@
 #include "options.h"
 #include "recsys.h"
 
-/* The options of build_index */
-typedef struct AnnOptions
+/*
+ * Fills in the defaults that depend on the model's n_items items and checks
+ * the given values against it (22023): what RecIndexOptionsRead could not.
+ */
+static void
+AnnResolveOptions(RecIndexOptions *o, int32 n_items, const char *what)
 {
-	int64		lists;			/* 0: default */
-	int64		probes;			/* 0: default */
-	int64		iterations;
-	int64		sample;			/* 0: default */
-	int64		seed;
-	bool		vectors;		/* store_vectors */
-} AnnOptions;
+	int64		max_lists = Min((int64) n_items, RECSYS_ANN_MAX_LISTS);
 
-/* largest values an option accepts */
-#define ANN_MAX_ITERATIONS	1000
-#define ANN_MAX_SEED		INT64CONST(2147483647)
-
-/* An integral option value in lo .. hi; 54000 above too_big_from when given */
-static int64
-AnnIntOption(JsonbValue *v, const char *key, int64 lo, int64 hi, int64 too_big_from)
-{
-	double		d;
-
-	if (v->type != jbvNumeric)
+	if (o->lists > max_lists)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("build_index option \"%s\" must be a number, got %s", key,
-						RecJsonValueText(v))));
-	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
-										   NumericGetDatum(v->val.numeric)));
-	if (!isfinite(d) || d != floor(d))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("build_index option \"%s\" must be an integer, got %s", key,
-						RecJsonValueText(v))));
-	if (too_big_from > 0 && d >= (double) too_big_from)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("build_index option \"%s\" is %s, the limit is %lld", key,
-						RecJsonValueText(v), (long long) (too_big_from - 1))));
-	if (d < (double) lo || d > (double) hi)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("build_index option \"%s\" must be between %lld and %lld, got %s", key,
-						(long long) lo, (long long) hi, RecJsonValueText(v))));
-	return (int64) d;
-}
-
-/* Parses the options object against a model of n_items items */
-static AnnOptions
-AnnParseOptions(Jsonb *jb, int32 n_items)
-{
-	AnnOptions	o = {0, 0, 10, 0, 42, true};
-	JsonbIterator *it;
-	JsonbIteratorToken tok;
-	JsonbValue	v;
-	JsonbValue *probes = NULL;
-	JsonbValue *sample = NULL;
-
-	if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("build_index options must be a JSON object")));
-	it = JsonbIteratorInit(&jb->root);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		char	   *key;
-
-		if (tok != WJB_KEY)
-			continue;
-		key = pnstrdup(v.val.string.val, v.val.string.len);
-		tok = JsonbIteratorNext(&it, &v, true);
-		if (strcmp(key, "lists") == 0)
-			o.lists = AnnIntOption(&v, key, 1, Min(n_items, RECSYS_ANN_MAX_LISTS),
-								   RECSYS_ANN_MAX_LISTS + 1);
-		else if (strcmp(key, "iterations") == 0)
-			o.iterations = AnnIntOption(&v, key, 0, ANN_MAX_ITERATIONS, 0);
-		else if (strcmp(key, "seed") == 0)
-			o.seed = AnnIntOption(&v, key, 0, ANN_MAX_SEED, 0);
-		else if (strcmp(key, "store_vectors") == 0)
-		{
-			if (v.type != jbvBool)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("build_index option \"store_vectors\" must be true or false, got %s",
-								RecJsonValueText(&v))));
-			o.vectors = v.val.boolean;
-		}
-		else if (strcmp(key, "probes") == 0 || strcmp(key, "sample") == 0)
-		{
-			/* checked once lists is known: their ranges depend on it */
-			JsonbValue *keep = palloc_object(JsonbValue);
-
-			*keep = v;
-			if (key[0] == 'p')
-				probes = keep;
-			else
-				sample = keep;
-		}
-		else
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown build_index option \"%s\"",
-							RecEchoInput(key, strlen(key))),
-					 errhint("The options are lists, probes, iterations, sample, seed and store_vectors.")));
-	}
+				 errmsg("%s \"lists\" must be between 1 and %lld (the model's items), got %lld",
+						what, (long long) max_lists, (long long) o->lists)));
 	/* about sqrt(n) lists of about sqrt(n) items */
-	if (o.lists == 0)
-		o.lists = Max(1, Min((int64) Min(n_items, RECSYS_ANN_MAX_LISTS),
-							 (int64) llround(sqrt((double) n_items))));
-	if (probes)
-		o.probes = AnnIntOption(probes, "probes", 1, o.lists, 0);
-	else
+	if (o->lists == 0)
+		o->lists = Max(1, Min(max_lists, (int64) llround(sqrt((double) n_items))));
+	if (o->probes > o->lists)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s \"probes\" must be between 1 and %lld (the lists), got %lld",
+						what, (long long) o->lists, (long long) o->probes)));
+	if (o->probes == 0)
 	{
 		/*
 		 * Probe lists holding about max(n / 64, 4096) items: small catalogues
 		 * are scanned whole or nearly (cheap either way), and at a million
-		 * items 1/64 of them measured recall@10 0.98 at 58 times the exact
-		 * path's throughput (bench/80_ann.sh)
+		 * items 1/64 of them measured recall@10 0.999 at about 100 times the
+		 * exact path's throughput (bench/80_ann.sh)
 		 */
 		double		share = Max(1.0 / 64.0, Min(1.0, 4096.0 / (double) n_items));
 
-		o.probes = Max(1, Min(o.lists, (int64) ceil(share * (double) o.lists)));
+		o->probes = Max(1, Min(o->lists, (int64) ceil(share * (double) o->lists)));
 	}
-	if (sample)
-		o.sample = AnnIntOption(sample, "sample", o.lists, n_items, 0);
-	else
-		o.sample = Min((int64) n_items, Max(o.lists * 64, Min((int64) n_items, 65536)));
-	return o;
+	if (o->sample != 0 && (o->sample < o->lists || o->sample > n_items))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s \"sample\" must be between %lld (the lists) and %d (the model's items), got %lld",
+						what, (long long) o->lists, n_items, (long long) o->sample)));
+	if (o->sample == 0)
+		o->sample = Min((int64) n_items, Max(o->lists * 64, Min((int64) n_items, 65536)));
 }
 
-PG_FUNCTION_INFO_V1(build_index);
-/*
- * recsys.build_index(m recsys.model, options jsonb): m with an inverted-file
- * index over its item factors (replacing one it had)
- */
-Datum
-build_index(PG_FUNCTION_ARGS)
+void
+RecAnnCheckOptions(const RecIndexOptions *given, int32 n_items, const char *what)
 {
-	RecModelEntry *e = RecModelGet(PG_GETARG_DATUM(0));
-	Jsonb	   *jb = PG_GETARG_JSONB_P(1);
-	const RecModelHeader *m = e->model;
+	RecIndexOptions o = *given;
+
+	AnnResolveOptions(&o, n_items, what);
+}
+
+RecModelHeader *
+RecAnnBuildModel(const RecModelHeader *m, const RecIndexOptions *given, const char *what,
+				 RecTrainMemory *tm)
+{
+	RecModelView v;
 	RecModelShape shape;
 	RecModelHeader *out;
 	RecModelView ov;
-	AnnOptions o;
+	RecIndexOptions o = *given;
 	RecAnnBuild b;
 	RecControl	ctl = {RecCancelRequested, NULL, NULL};
 	int			d;
 	int			rc = RECSYS_OK;
+	uint64		bytes;
 	instr_time	start,
 				elapsed;
 
@@ -183,7 +100,8 @@ build_index(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("build_index needs an als or ials model, not %s",
 						RecModelAlgorithmName(m->algorithm))));
-	o = AnnParseOptions(jb, m->n_items);
+	RecModelGetView(m, &v);
+	AnnResolveOptions(&o, m->n_items, what);
 	INSTR_TIME_SET_CURRENT(start);
 
 	/* the new value first: its size is known, and too large fails before any work */
@@ -191,31 +109,41 @@ build_index(PG_FUNCTION_ARGS)
 	shape.flags |= RECSYS_MODEL_HAS_ANN_INDEX;
 	memset(&b, 0, sizeof(b));
 	b.k = m->factors;
-	b.dim = b.k + (e->v.item_bias ? 1 : 0);
+	b.dim = b.k + (v.item_bias ? 1 : 0);
 	shape.n_ann = (int64) RecAnnWords((uint64) o.lists, (uint64) b.dim, (uint64) m->n_items,
 									  o.vectors);
-	if (RecModelShapeBytes(&shape, strlen(e->v.options)) > RECSYS_MODEL_MAX_BYTES)
+	bytes = RecModelShapeBytes(&shape, strlen(v.options));
+	if (bytes > RECSYS_MODEL_MAX_BYTES)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("the model with its index would take more than the %llu bytes a value can hold",
 						(unsigned long long) RECSYS_MODEL_MAX_BYTES),
 				 o.vectors ? errhint("Use \"store_vectors\": false: the index then reads the model's own rows.") : 0));
-	out = RecModelCreateShape(&shape, e->v.options);
+	d = b.dim + 1;
+	if (tm != NULL)
+	{
+		/* training: the copy and the k-means buffers count against its limit */
+		RecTrainReserve(tm, (int64) bytes, "the index");
+		RecTrainReserve(tm, (int64) sizeof(float) * (o.sample * d + (int64) RecWorkThreads() *
+													 RECSYS_ANN_BLOCK * (o.lists + d)) +
+						(int64) sizeof(int32) * (2 * (int64) m->n_items + o.sample),
+						"the index build");
+	}
+	out = RecModelCreateShape(&shape, v.options);
 	RecModelCopySections(m, out, (uint32) 1 << RECSYS_TAG_ANN_INDEX);
 	memcpy(&out->iterations, &m->iterations,
 		   offsetof(RecModelHeader, options_len) - offsetof(RecModelHeader, iterations));
 	out->n_seen = m->n_seen;
 
 	/* every buffer before threads start */
-	b.Y = e->v.item_factors;
-	b.bias = e->v.item_bias;
+	b.Y = v.item_factors;
+	b.bias = v.item_bias;
 	b.n = m->n_items;
 	b.lists = (int32) o.lists;
 	b.ns = o.sample;
 	b.seed = (uint64) o.seed;
 	b.vectors = o.vectors;
 	b.threads = RecWorkThreads();
-	d = b.dim + 1;
 	b.sample = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * b.n);
 	b.S = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * b.ns * d);
 	b.C = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * b.lists * d);
@@ -263,7 +191,47 @@ build_index(PG_FUNCTION_ARGS)
 	RecModelGetView(out, &ov);
 	RecAnnWrite(&b, (int32) o.probes, (float) INSTR_TIME_GET_MILLISEC(elapsed),
 				(int32 *) ov.ann);
-	PG_RETURN_POINTER(out);
+
+	/* the scratch goes now: a training's caller keeps working in this context */
+	pfree(b.sample);
+	pfree(b.S);
+	pfree(b.C);
+	pfree(b.chalf);
+	pfree(b.sassign);
+	pfree(b.assign);
+	pfree(b.acc);
+	pfree(b.count);
+	for (int t = 0; t < b.threads; t++)
+	{
+		pfree(b.rows[t]);
+		pfree(b.dots[t]);
+	}
+	pfree(b.rows);
+	pfree(b.dots);
+	return out;
+}
+
+PG_FUNCTION_INFO_V1(build_index);
+/*
+ * recsys.build_index(m recsys.model, options jsonb): m with an inverted-file
+ * index over its item factors (replacing one it had)
+ */
+Datum
+build_index(PG_FUNCTION_ARGS)
+{
+	RecModelEntry *e = RecModelGet(PG_GETARG_DATUM(0));
+	Jsonb	   *jb = PG_GETARG_JSONB_P(1);
+	RecIndexOptions o;
+	bool		too_large;
+	char	   *msg;
+
+	/* the same reader as train_als's "index" option, with build_index's codes */
+	msg = RecIndexOptionsRead(&jb->root, "build_index option", &o, &too_large);
+	if (msg != NULL)
+		ereport(ERROR,
+				(errcode(too_large ? ERRCODE_PROGRAM_LIMIT_EXCEEDED : ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg_internal("%s", msg)));
+	PG_RETURN_POINTER(RecAnnBuildModel(e->model, &o, "build_index option", NULL));
 }
 
 RecAnnRequest
@@ -317,6 +285,7 @@ RecAnnRank(TopNHeap *h, RecModelEntry *e, const float *x, float base,
 	bool		finite;
 
 	RecAnnView(e->v.ann, &ix);
+	ix.radius = e->ann_radius;
 	cscore = palloc(sizeof(float) * ix.lists);
 	corder = palloc(sizeof(int32) * ix.lists);
 	finite = RecAnnSelect(h, &ix, x, e->model->factors, e->v.item_factors, e->v.item_bias,

@@ -9,7 +9,24 @@
 #include "fmgr.h"
 
 #include "cache.h"
+#include "interactions.h"
+#include "options.h"
 #include "serving.h"
+
+/* Checks index options against a model of n_items items (22023), as the build will */
+extern void RecAnnCheckOptions(const RecIndexOptions *given, int32 n_items, const char *what);
+
+/*
+ * A copy of factor model m (als or ials) with an inverted-file index built by
+ * the options (defaults for the model's size filled in, checked against it:
+ * 22023 naming `what`'s keys), replacing any index m had.  Everything but the
+ * index section and its build time is m's, bit for bit, and so is the index
+ * for the same options: build_index and training's "index" option both come
+ * here.  With tm (training) the copy and the build's scratch are reserved in
+ * it first.  Checks for a cancel between k-means iterations.
+ */
+extern RecModelHeader *RecAnnBuildModel(const RecModelHeader *m, const RecIndexOptions *given,
+										const char *what, RecTrainMemory *tm);
 
 /* A call's choice between the index and the exact path */
 typedef struct RecAnnRequest

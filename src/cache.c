@@ -52,6 +52,7 @@
 #include "utils/memutils.h"
 #include "utils/uuid.h"
 
+#include "ann.h"
 #include "blas.h"
 #include "cache.h"
 #include "modelio.h"
@@ -321,6 +322,17 @@ DeriveServingData(RecModelEntry *e)
 		for (int r = 0; r < k; r++)
 			for (int c = 0; c < r; c++)
 				e->gram[r * k + c] = e->gram[c * k + r];
+	}
+
+	/* the index's list radii: the probe ranks lists by an upper bound (ann.h) */
+	e->ann_radius = NULL;
+	if (e->v.ann != NULL)
+	{
+		RecAnnIndex ix;
+
+		RecAnnView(e->v.ann, &ix);
+		e->ann_radius = AllocArray(Max(ix.lists, 1), sizeof(float));
+		RecAnnRadii(&ix, e->v.item_factors, e->v.item_bias, k, e->ann_radius);
 	}
 
 	e->scores = AllocArray(Max(h->n_items, 1), sizeof(float));

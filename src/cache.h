@@ -63,6 +63,8 @@ typedef struct RecModelEntry
 	float	   *user_norms;		/* [n_users] |x_u|, for cosine; NULL without factors */
 	int32	   *popular;		/* [n_items] item indexes by count desc, id asc */
 	float	   *gram;			/* [k * k] Y'Y, implicit models only */
+	float	   *ann_radius;		/* [lists] of the ann_index section, or NULL
+								 * (RecAnnIndex.radius) */
 	float	   *scores;			/* [n_items] scratch for one request's scores */
 	int32	   *pool_pos;		/* [n_items] item-item models: the position of
 								 * an item in a diversity pool, -1 between calls */

@@ -173,6 +173,9 @@ typedef struct RecAnnIndex
 	const int32_t *items;
 	const int32_t *assign;
 	const float *vectors;		/* NULL when not stored */
+	const float *radius;		/* [lists] derived, not stored (cache.c): the
+								 * largest |a_i - mean| of each list; NULL
+								 * ranks lists by mean score alone */
 } RecAnnIndex;
 
 /* Fills the view of a checked ann_index section */
@@ -196,6 +199,7 @@ RecAnnView(const int32_t *words, RecAnnIndex *ix)
 	ix->items = ix->list_ptr + ix->lists + 1;
 	ix->assign = ix->items + ix->n_items;
 	ix->vectors = words[RECSYS_ANN_W_VECTORS] ? (const float *) (ix->assign + ix->n_items) : NULL;
+	ix->radius = NULL;
 }
 
 #define RECSYS_MAX_FACTORS	1024

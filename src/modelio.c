@@ -927,17 +927,20 @@ ScanJsonNumber(const char *s, size_t len, size_t *pos)
 
 /*
  * The options section must be what training writes, in the form the backend can
- * read without surprises: a flat JSON object whose values are numbers, strings,
- * true, false or null, in printable ASCII (valid in every server encoding) with
- * no escape sequences (so no \u0000 and nothing jsonb would refuse).  Which keys
- * and values are allowed is the training option parser's business (model.c).
+ * read without surprises: a JSON object whose values are numbers, strings,
+ * true, false, null or (one level deep: the "index" option) an object of such
+ * values, in printable ASCII (valid in every server encoding) with no escape
+ * sequences (so no \u0000 and nothing jsonb would refuse).  Which keys and
+ * values are allowed is the training option parser's business (model.c).
  */
 static int
 CheckOptionsText(const char *s, size_t len, RecModelError *err)
 {
 	size_t		p = 0;
 	const char *q;
+	int			depth = 1;		/* objects open: the options, and a nested one */
 	bool		closed = false;
+	bool		bad = false;
 
 	for (size_t i = 0; i < len; i++)
 	{
@@ -963,9 +966,9 @@ CheckOptionsText(const char *s, size_t len, RecModelError *err)
 		p++;
 		closed = true;
 	}
-	while (!closed)
+	while (!closed && !bad)
 	{
-		/* "key" : value, then ',' or '}' */
+		/* "key" : value, then ',' or '}' (which may close the nested object too) */
 		if (p >= len || s[p] != '"' || (q = memchr(s + p + 1, '"', len - p - 1)) == NULL)
 			break;
 		p = (size_t) (q - s) + 1;
@@ -974,41 +977,64 @@ CheckOptionsText(const char *s, size_t len, RecModelError *err)
 			break;
 		p++;
 		SKIP_SPACE();
-		if (p < len && s[p] == '"')
+		if (p < len && s[p] == '{' && depth == 1)
+		{
+			/* a nested object: its keys follow, unless it is empty */
+			p++;
+			depth = 2;
+			SKIP_SPACE();
+			if (!(p < len && s[p] == '}'))
+				continue;
+			depth = 1;			/* {}: its '}' ends the value */
+		}
+		else if (p < len && s[p] == '"')
 		{
 			if ((q = memchr(s + p + 1, '"', len - p - 1)) == NULL)
 				break;
-			p = (size_t) (q - s) + 1;
+			p = (size_t) (q - s);
 		}
 		else if (len - p >= 4 && memcmp(s + p, "true", 4) == 0)
-			p += 4;
+			p += 3;
 		else if (len - p >= 5 && memcmp(s + p, "false", 5) == 0)
-			p += 5;
-		else if (len - p >= 4 && memcmp(s + p, "null", 4) == 0)
 			p += 4;
-		else if (!ScanJsonNumber(s, len, &p))
-			return ModelFail(err, RECSYS_MODEL_EBINARY,
-							 "options value at offset %zu is not a number of at most %d characters, a string, true, false or null",
-							 p, OPTIONS_MAX_NUMBER);
-		SKIP_SPACE();
-		if (p < len && s[p] == ',')
-		{
-			p++;
-			SKIP_SPACE();
-		}
-		else if (p < len && s[p] == '}')
-		{
-			p++;
-			closed = true;
-		}
+		else if (len - p >= 4 && memcmp(s + p, "null", 4) == 0)
+			p += 3;
+		else if (ScanJsonNumber(s, len, &p))
+			p--;
 		else
+			return ModelFail(err, RECSYS_MODEL_EBINARY,
+							 "options value at offset %zu is not a number of at most %d characters, a string, true, false, null or an object of those",
+							 p, OPTIONS_MAX_NUMBER);
+		/* p is on the value's last character (or the nested object's '}') */
+		p++;
+		for (;;)
+		{
+			SKIP_SPACE();
+			if (p < len && s[p] == ',')
+			{
+				p++;
+				SKIP_SPACE();
+				break;
+			}
+			if (p < len && s[p] == '}')
+			{
+				p++;
+				if (--depth == 0)
+				{
+					closed = true;
+					break;
+				}
+				continue;
+			}
+			bad = true;
 			break;
+		}
 	}
 	SKIP_SPACE();
 #undef SKIP_SPACE
 	if (!closed || p != len)
 		return ModelFail(err, RECSYS_MODEL_EBINARY,
-						 "options are not a flat JSON object (syntax error at offset %zu)", p);
+						 "options are not a JSON object of scalars and objects of scalars (syntax error at offset %zu)", p);
 	return RECSYS_MODEL_OK;
 }
 

@@ -13,6 +13,7 @@
 #include "postgres.h"
 
 #include <float.h>
+#include <math.h>
 
 #include "common/shortest_dec.h"
 #include "fmgr.h"
@@ -48,6 +49,7 @@ const RecOptionSpec AlsOptionSpecs[] = {
 	{"iterations", RECSYS_OPTION_INTEGER, 0, 10000, 15, NULL, offsetof(AlsOptions, iterations)},
 	{"regularization", RECSYS_OPTION_NUMBER, 0, 1e6, 0.1, NULL, offsetof(AlsOptions, regularization)},
 	{"biases", RECSYS_OPTION_BOOLEAN, 0, 0, 1, NULL, offsetof(AlsOptions, biases)},
+	{"index", RECSYS_OPTION_INDEX, 0, 0, 0, NULL, offsetof(AlsOptions, index)},
 	RECSYS_COMMON_OPTION_SPECS(AlsOptions),
 };
 
@@ -81,6 +83,7 @@ const RecOptionSpec IalsOptionSpecs[] = {
 	{"cg_steps", RECSYS_OPTION_INTEGER, 1, 1024, 32, NULL, offsetof(IalsOptions, cg_steps)},
 	{"cg_tolerance", RECSYS_OPTION_NUMBER, 0, 0.5, 1e-4, NULL, offsetof(IalsOptions, cg_tolerance)},
 	{"solver", RECSYS_OPTION_CHOICE, 0, 0, IALS_SOLVER_CG, IalsSolverChoices, offsetof(IalsOptions, solver)},
+	{"index", RECSYS_OPTION_INDEX, 0, 0, 0, NULL, offsetof(IalsOptions, index)},
 	RECSYS_COMMON_OPTION_SPECS(IalsOptions),
 };
 
@@ -160,6 +163,111 @@ const RecOptionSpec HybridOptionSpecs[] = {
 	 offsetof(HybridOptions, cold_threshold)},
 	RECSYS_COMMON_OPTION_SPECS_AT(HybridOptions, ials.common),
 };
+
+static const RecAlgorithm *AlgorithmRow(int algorithm);
+
+/* Defaults of the index options (options.h) */
+void
+RecIndexOptionsDefault(RecIndexOptions *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->vectors = true;
+	o->iterations = 10;
+	o->seed = 42;
+}
+
+/*
+ * An integral index option value in lo .. hi into *out; NULL or the message.
+ * *too_large is set when the value passes hi and hi is the format's limit
+ * (limit_is_hard).
+ */
+static char *
+IndexIntOption(JsonbValue *v, const char *what, const char *key, int64 lo, int64 hi,
+			   bool limit_is_hard, int64 *out, bool *too_large)
+{
+	double		d;
+
+	if (v->type != jbvNumeric)
+		return psprintf("%s \"%s\" must be a number, got %s", what, key, RecJsonValueText(v));
+	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+										   NumericGetDatum(v->val.numeric)));
+	if (!isfinite(d) || d != floor(d))
+		return psprintf("%s \"%s\" must be an integer, got %s", what, key, RecJsonValueText(v));
+	if (limit_is_hard && d > (double) hi)
+	{
+		*too_large = true;
+		return psprintf("%s \"%s\" is %s, the limit is " INT64_FORMAT, what, key,
+						RecJsonValueText(v), hi);
+	}
+	if (d < (double) lo || d > (double) hi)
+		return psprintf("%s \"%s\" must be between " INT64_FORMAT " and " INT64_FORMAT ", got %s",
+						what, key, lo, hi, RecJsonValueText(v));
+	*out = (int64) d;
+	return NULL;
+}
+
+/* Reads and checks an object of index options (options.h) */
+char *
+RecIndexOptionsRead(JsonbContainer *obj, const char *what, RecIndexOptions *o,
+					bool *too_large)
+{
+	JsonbIterator *it;
+	JsonbIteratorToken tok;
+	JsonbValue	v;
+
+	RecIndexOptionsDefault(o);
+	*too_large = false;
+	if (!JsonContainerIsObject(obj) || JsonContainerIsScalar(obj))
+		return psprintf("%ss must be a JSON object", what);
+	it = JsonbIteratorInit(obj);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *key;
+		char	   *msg = NULL;
+
+		if (tok != WJB_KEY)
+			continue;
+		key = pnstrdup(v.val.string.val, v.val.string.len);
+		tok = JsonbIteratorNext(&it, &v, true);
+		if (strcmp(key, "lists") == 0)
+			msg = IndexIntOption(&v, what, key, 1, RECSYS_ANN_MAX_LISTS, true, &o->lists, too_large);
+		else if (strcmp(key, "probes") == 0)
+			msg = IndexIntOption(&v, what, key, 1, RECSYS_ANN_MAX_LISTS, false, &o->probes, too_large);
+		else if (strcmp(key, "iterations") == 0)
+			msg = IndexIntOption(&v, what, key, 0, RECSYS_INDEX_MAX_ITERATIONS, false,
+								 &o->iterations, too_large);
+		else if (strcmp(key, "sample") == 0)
+			msg = IndexIntOption(&v, what, key, 1, PG_INT32_MAX, false, &o->sample, too_large);
+		else if (strcmp(key, "seed") == 0)
+			msg = IndexIntOption(&v, what, key, 0, RECSYS_INDEX_MAX_SEED, false, &o->seed, too_large);
+		else if (strcmp(key, "store_vectors") == 0)
+		{
+			if (v.type != jbvBool)
+				msg = psprintf("%s \"store_vectors\" must be true or false, got %s", what,
+							   RecJsonValueText(&v));
+			else
+				o->vectors = v.val.boolean;
+		}
+		else
+			msg = psprintf("unknown %s \"%s\" (the options are lists, probes, iterations, sample, seed and store_vectors)",
+						   what, RecEchoInput(key, strlen(key)));
+		if (msg != NULL)
+			return msg;
+	}
+	return NULL;
+}
+
+/* The options struct's index options, found through the spec array's INDEX row */
+const RecIndexOptions *
+RecOptionsIndex(int algorithm, const void *opts)
+{
+	const RecAlgorithm *alg = AlgorithmRow(algorithm);
+
+	for (int i = 0; alg->options[i].name != NULL; i++)
+		if (alg->options[i].kind == RECSYS_OPTION_INDEX)
+			return (const RecIndexOptions *) ((const char *) opts + alg->options[i].offset);
+	return NULL;
+}
 
 /* Keys in a spec array: the rows before its NULL name */
 int
@@ -282,6 +390,9 @@ BadOption(const RecOptionSpec *spec, JsonbValue *v)
 				appendStringInfo(&buf, ", got %s", RecJsonValueText(v));
 				return buf.data;
 			}
+		case RECSYS_OPTION_INDEX:
+			return psprintf("option \"%s\" must be an object of build_index options, got %s",
+							spec->name, RecJsonValueText(v));
 	}
 	return psprintf("option \"%s\" is invalid", spec->name);
 }
@@ -303,6 +414,9 @@ SetDefault(const RecOptionSpec *spec, void *opts)
 			break;
 		case RECSYS_OPTION_BOOLEAN:
 			*(bool *) field = spec->default_value != 0;
+			break;
+		case RECSYS_OPTION_INDEX:
+			RecIndexOptionsDefault((RecIndexOptions *) field);
 			break;
 	}
 }
@@ -369,6 +483,20 @@ SetOption(const RecOptionSpec *spec, JsonbValue *v, void *opts)
 					return NULL;
 				}
 			return BadOption(spec, v);
+		case RECSYS_OPTION_INDEX:
+			{
+				RecIndexOptions *o = (RecIndexOptions *) field;
+				bool		too_large;
+				char	   *msg;
+
+				if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+					return BadOption(spec, v);
+				msg = RecIndexOptionsRead(v->val.binary.data, "index option", o, &too_large);
+				if (msg != NULL)
+					return msg;
+				o->enabled = true;
+				break;
+			}
 	}
 	return NULL;
 }
@@ -562,7 +690,10 @@ RecOptionsJson(int algorithm, const void *opts)
 		const char *field = (const char *) opts + spec->offset;
 		char		num[32];
 
-		appendStringInfo(&buf, "%s\"%s\": ", i > 0 ? ", " : "", spec->name);
+		/* no index asked for: no key, so such models record what they always did */
+		if (spec->kind == RECSYS_OPTION_INDEX && !((const RecIndexOptions *) field)->enabled)
+			continue;
+		appendStringInfo(&buf, "%s\"%s\": ", buf.len > 1 ? ", " : "", spec->name);
 		switch (spec->kind)
 		{
 			case RECSYS_OPTION_INTEGER:
@@ -579,6 +710,23 @@ RecOptionsJson(int algorithm, const void *opts)
 			case RECSYS_OPTION_CHOICE:
 				appendStringInfo(&buf, "\"%s\"", spec->choices[*(const int64 *) field]);
 				break;
+			case RECSYS_OPTION_INDEX:
+				{
+					/* the keys given (0: the model-size default, left out) */
+					const RecIndexOptions *o = (const RecIndexOptions *) field;
+
+					appendStringInfo(&buf, "{\"iterations\": " INT64_FORMAT ", \"seed\": " INT64_FORMAT
+									 ", \"store_vectors\": %s", o->iterations, o->seed,
+									 o->vectors ? "true" : "false");
+					if (o->lists > 0)
+						appendStringInfo(&buf, ", \"lists\": " INT64_FORMAT, o->lists);
+					if (o->probes > 0)
+						appendStringInfo(&buf, ", \"probes\": " INT64_FORMAT, o->probes);
+					if (o->sample > 0)
+						appendStringInfo(&buf, ", \"sample\": " INT64_FORMAT, o->sample);
+					appendStringInfoChar(&buf, '}');
+					break;
+				}
 		}
 	}
 	appendStringInfoChar(&buf, '}');

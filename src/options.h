@@ -34,7 +34,9 @@ typedef enum RecOptionKind
 	RECSYS_OPTION_INTEGER,		/* a JSON integer within [min, max]: int64 */
 	RECSYS_OPTION_NUMBER,		/* a JSON number within [min, max]: double */
 	RECSYS_OPTION_BOOLEAN,		/* true or false: bool */
-	RECSYS_OPTION_CHOICE		/* one of the strings choices[]: int64, its index */
+	RECSYS_OPTION_CHOICE,		/* one of the strings choices[]: int64, its index */
+	RECSYS_OPTION_INDEX			/* an object of build_index's options:
+								 * RecIndexOptions; absent means no index */
 } RecOptionKind;
 
 /* One key an algorithm's options object accepts */
@@ -71,6 +73,44 @@ typedef struct RecCommonOptions
 	bool		verbose;		/* a NOTICE per iteration */
 } RecCommonOptions;
 
+/*
+ * The options of an approximate top-N index (recsys.build_index, or the
+ * "index" option of train_als and train_ials).  0 in lists, probes or sample
+ * means "the default for the model's size", which ann_sql.c's
+ * RecAnnResolveOptions works out once the item count is known.
+ */
+typedef struct RecIndexOptions
+{
+	bool		enabled;		/* training: the option was given */
+	bool		vectors;		/* store_vectors */
+	int64		lists;
+	int64		probes;
+	int64		iterations;
+	int64		sample;
+	int64		seed;
+} RecIndexOptions;
+
+/* The limits of the index options that do not depend on the model */
+#define RECSYS_INDEX_MAX_ITERATIONS	1000
+#define RECSYS_INDEX_MAX_SEED		INT64CONST(2147483647)
+
+/* Defaults of every index option (none enabled) */
+extern void RecIndexOptionsDefault(RecIndexOptions *o);
+
+/*
+ * Reads an object of index options (the top level of build_index's options,
+ * or the value of the training option "index") into o, defaults for absent
+ * keys, and checks what does not depend on the model: known keys, types,
+ * ranges.  Returns NULL, or the message for the first thing refused with
+ * *too_large set when it is "lists" above the format's limit (build_index
+ * raises 54000 for that).  Never raises for a well-formed container.
+ */
+extern char *RecIndexOptionsRead(JsonbContainer *obj, const char *what,
+								 RecIndexOptions *o, bool *too_large);
+
+/* The "index" options of an options struct of algorithm, NULL if it has none */
+extern const RecIndexOptions *RecOptionsIndex(int algorithm, const void *opts);
+
 /* Largest options struct: the aggregate state holds one by value */
 #define RECSYS_OPTIONS_MAX_BYTES	256
 
@@ -90,6 +130,7 @@ typedef struct AlsOptions
 	int64		iterations;
 	double		regularization;
 	bool		biases;
+	RecIndexOptions index;		/* an index built after training */
 } AlsOptions;
 
 /* train_ials: implicit ALS (IalsParams) */
@@ -107,6 +148,7 @@ typedef struct IalsOptions
 	int64		cg_steps;		/* most CG steps per solve */
 	double		cg_tolerance;	/* relative residual that ends a CG solve */
 	int64		solver;			/* IALS_SOLVER_*: the index in the choices */
+	RecIndexOptions index;		/* an index built after training (not hybrid's) */
 } IalsOptions;
 
 /* values of KnnOptions.kind and KnnOptions.similarity (indexes of the choices) */

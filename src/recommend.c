@@ -1616,6 +1616,7 @@ RecBatchRunFiltered(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 		out.out_count = bt.out_count;
 		out.out_fallback = NULL;
 		RecAnnView(e->v.ann, &ix);
+		ix.radius = e->ann_radius;
 		ab.bt = &bt;
 		ab.ix = &ix;
 		ab.probes = f->ann->probes > 0 ? f->ann->probes : ix.probes;

@@ -28,6 +28,7 @@
 #include "utils/memutils.h"
 
 #include "algorithms.h"
+#include "ann_sql.h"
 #include "itemfeatures.h"
 #include "interactions.h"
 #include "model.h"
@@ -1089,6 +1090,7 @@ TrainModel(TrainState *st)
 	RecFitOutput out;
 	RecModelHeader *m;
 	RecModelError err;
+	const RecIndexOptions *index;
 	uint64		total;
 	int			threads = RecWorkThreads();
 	int			status;
@@ -1106,6 +1108,10 @@ TrainModel(TrainState *st)
 	RecCheckBuildMemory(&tm, st->users.n, st->items.n, st->n,
 						alg->model_bytes(st->options.bytes, st->users.n, st->items.n,
 										 st->n, strlen(options_json)));
+	/* ... and the index options against the item count (the model's) */
+	index = RecOptionsIndex(alg->code, st->options.bytes);
+	if (index != NULL && index->enabled)
+		RecAnnCheckOptions(index, st->items.n, "index option");
 
 	/*
 	 * OpenBLAS scratch for the fit's threads, mapped now on this thread: a
@@ -1174,6 +1180,20 @@ TrainModel(TrainState *st)
 
 	MemoryContextSwitchTo(result_cxt);
 	MemoryContextDelete(work_cxt);
+
+	/*
+	 * option "index": the model's copy with build_index's index (ann_sql.h),
+	 * once the interactions are gone
+	 */
+	if (index != NULL && index->enabled)
+	{
+		RecModelHeader *indexed;
+
+		tm.live = (int64) VARSIZE(m);
+		indexed = RecAnnBuildModel(m, index, "index option", &tm);
+		pfree(m);
+		m = indexed;
+	}
 	return m;
 }
 

@@ -1,11 +1,12 @@
 -- recsys.model input accepts only what every reader can use: options that are a
--- flat JSON object of known keys with in-range values (what training writes),
+-- JSON object of known keys with in-range values (scalars, and the "index"
+-- option's object of scalars: what training writes),
 -- at least one user and one item, zero mean for implicit models, factors and biases
 -- small enough that every score is finite, counts that agree.  Each refusal is
 -- checked through text input (22P02) and binary input (22P03); what is accepted
 -- is checked to work with every reader.
 BEGIN;
-SELECT plan(45);
+SELECT plan(48);
 
 CREATE TABLE mi_ratings AS
 SELECT u::bigint AS user_id, (i * 10)::bigint AS item_id, ((u * 7 + i * 3) % 5 + 1)::real AS rating
@@ -122,18 +123,24 @@ INSERT INTO mi_bad (what, b, msg) VALUES
 	 'options are not a JSON object'),
 	('empty options', pg_temp.with_options(pg_temp.bin('als'), ''::bytea),
 	 'options are not a JSON object'),
-	('a nested object', pg_temp.with_options(pg_temp.bin('als'), convert_to('{"factors": {"a": 1}}', 'UTF8')),
-	 'options value at offset 12 is not a number of at most 64 characters, a string, true, false or null'),
+	('an object where a number belongs', pg_temp.with_options(pg_temp.bin('als'), convert_to('{"factors": {"a": 1}}', 'UTF8')),
+	 'option "factors" must be an integer between 1 and 1024, got an array or object'),
+	('an object in an object', pg_temp.with_options(pg_temp.bin('als'), convert_to('{"index": {"lists": {"a": 1}}}', 'UTF8')),
+	 'options value at offset 20 is not a number of at most 64 characters, a string, true, false, null or an object of those'),
+	('an unknown index key', pg_temp.with_options(pg_temp.bin('als'), convert_to('{"index": {"list": 3}}', 'UTF8')),
+	 'unknown index option "list" (the options are lists, probes, iterations, sample, seed and store_vectors)'),
+	('an index option out of range', pg_temp.with_options(pg_temp.bin('ials'), convert_to('{"index": {"seed": -1}}', 'UTF8')),
+	 'index option "seed" must be between 0 and 2147483647, got -1'),
 	('deep nesting', pg_temp.with_options(pg_temp.bin('als'), convert_to('{"a": ' || repeat('[', 100000), 'UTF8')),
-	 'options value at offset 6 is not a number of at most 64 characters, a string, true, false or null'),
+	 'options value at offset 6 is not a number of at most 64 characters, a string, true, false, null or an object of those'),
 	('an exponent numeric cannot hold', pg_temp.with_options(pg_temp.bin('als'), convert_to('{"regularization": 1e99999}', 'UTF8')),
-	 'options value at offset 19 is not a number of at most 64 characters, a string, true, false or null'),
+	 'options value at offset 19 is not a number of at most 64 characters, a string, true, false, null or an object of those'),
 	('a trailing comma', pg_temp.with_options(pg_temp.bin('als'), convert_to('{"factors": 2,}', 'UTF8')),
-	 'options are not a flat JSON object (syntax error at offset 14)'),
+	 'options are not a JSON object of scalars and objects of scalars (syntax error at offset 14)'),
 	('trailing text', pg_temp.with_options(pg_temp.bin('als'), convert_to('{"factors": 2} x', 'UTF8')),
-	 'options are not a flat JSON object (syntax error at offset 15)'),
+	 'options are not a JSON object of scalars and objects of scalars (syntax error at offset 15)'),
 	('an unterminated string', pg_temp.with_options(pg_temp.bin('als'), convert_to('{"a": "}', 'UTF8')),
-	 'options are not a flat JSON object (syntax error at offset 6)'),
+	 'options are not a JSON object of scalars and objects of scalars (syntax error at offset 6)'),
 	('no items', pg_temp.put32(pg_temp.bin('als'), 20, 0),
 	 'a model has at least one user and one item, got 3 users and 0 items'),
 	('no users', pg_temp.put32(pg_temp.bin('ials'), 16, 0),
@@ -157,7 +164,7 @@ INSERT INTO mi_bad (what, b, msg) VALUES
 	('more interactions than pairs', pg_temp.put64(pg_temp.bin('ials'), 28, 13),
 	 'interaction count 13 out of range 0..12');
 
-SELECT is((SELECT count(*) FROM mi_bad), 32::bigint, 'thirty-two refused values');
+SELECT is((SELECT count(*) FROM mi_bad), 35::bigint, 'thirty-five refused values');
 SELECT is_empty($$ SELECT what, e.state FROM mi_bad, pg_temp.error_of(format('SELECT %L::recsys.model', pg_temp.as_text(b))) e
 				   WHERE e.state <> '22P02' $$,
 				'text input refuses every one with 22P02');

@@ -10,7 +10,7 @@
 set -u
 . "$(dirname "$0")/tap.bash"
 . "$(dirname "$0")/shards.bash"
-plan 25
+plan 26
 
 db=recsys_shards_$$
 app=recsys_shard_app
@@ -122,6 +122,9 @@ ok "$(awk -v d="$diff" 'BEGIN { exit !(d != "" && d < 1e-4) }'; echo $?)" "the d
 diff=$(as_app "SELECT max(abs(a.b - b.b)) FROM models_cmp,
 	LATERAL recsys.item_factors(single) a(id, b, f) JOIN LATERAL recsys.item_factors(dist) b(id, b, f) USING (id)")
 ok "$(awk -v d="$diff" 'BEGIN { exit !(d != "" && d < 1e-4) }'; echo $?)" "... and so do the item biases (largest difference $diff)"
+# option "index": the final model carries the index train_als would build
+idx=$(as_app "SELECT recsys.model_info(recsys.train_distributed('ratings', 'ratings_by_item', 'rating', '{$opts, \"iterations\": 1, \"index\": {\"lists\": 7}}')) -> 'index' ->> 'lists'")
+is "$idx" "7" "train_distributed with the index option returns a model with that index"
 
 # the per-user solve is shipped: one Foreign Scan per shard, the aggregate and
 # the broadcast model (a constant, as the driver passes it) in its SQL

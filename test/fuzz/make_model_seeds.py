@@ -259,6 +259,11 @@ def model_ann(kind, vectors=True):
     h, s = model(kind)
     h['flags'] |= ANN
     s['ann_index'] = ann_index(h, s, vectors)
+    if kind == 'als':
+        # trained with the index option: an object of scalars in the options
+        s['options'] = options('{"factors": 2, "biases": true, "keep_interactions": true, '
+                               '"index": {"lists": 2, "probes": 1, "store_vectors": %s}}'
+                               % ('true' if vectors else 'false'))
     return h, s
 
 

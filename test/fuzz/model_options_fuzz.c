@@ -5,9 +5,10 @@
  *
  * Any bytes must be accepted or rejected with a message, without reading out of
  * bounds; what is accepted must be printable ASCII without escapes, start with
- * '{' and end with '}' (ignoring spaces), and hold no '[' or '{' outside strings
- * after the first: a flat object the backend's JSON parser reads without
- * recursion or error.
+ * '{' and end with '}' (ignoring spaces), and hold no '[' outside strings and
+ * objects at most two deep (the options, and the "index" option's object of
+ * scalars): what the backend's JSON parser reads without deep recursion or
+ * error.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char	   *s = malloc(size + 1);
 	RecModelError err;
 	bool		in_string = false;
-	int			opens = 0;
+	int			depth = 0,
+				deepest = 0;
 	size_t		first = 0,
 				last = size;
 
@@ -48,10 +50,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (c == '"')
 			in_string = !in_string;
-		else if (!in_string && (c == '{' || c == '['))
-			opens++;
+		else if (!in_string && c == '[')
+			abort();
+		else if (!in_string && c == '{' && ++depth > deepest)
+			deepest = depth;
+		else if (!in_string && c == '}')
+			depth--;
 	}
-	if (in_string || opens != 1)
+	if (in_string || depth != 0 || deepest < 1 || deepest > 2)
 		abort();
 	free(s);
 	return 0;
