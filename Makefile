@@ -35,7 +35,7 @@ $(OBJS): $(wildcard src/*.h)
 # The dense kernels: intrinsics per instruction set, chosen at load time
 # (kernels.c).  No implicit contraction: the in-order sums of short vectors then
 # round alike on every CPU; the vector paths ask for their FMAs explicitly.
-src/kernels.o: CFLAGS += -O3 -ffp-contract=off
+src/kernels.o: CFLAGS += -O3 -ffp-contract=off -fno-math-errno
 
 EXTRA_CLEAN = test/fuzz/*_fuzz test/fuzz/*_fuzz.log test/unit/*_test bench/kernels_bench bench/neighbours_bench results regression.diffs regression.out
 

@@ -37,11 +37,12 @@
 typedef struct KernImpl
 {
 	const char *name;
-	float		(*dot) (const float *a, const float *b, int n);
-	float		(*l2sq) (const float *a, const float *b, int n);
-	float		(*norm2) (const float *a, int n);
-	void		(*dotnorms) (const float *a, const float *b, int n,
+	float		(*dot) (const KernUFloat *a, const KernUFloat *b, int n);
+	float		(*l2sq) (const KernUFloat *a, const KernUFloat *b, int n);
+	float		(*norm2) (const KernUFloat *a, int n);
+	void		(*dotnorms) (const KernUFloat *a, const KernUFloat *b, int n,
 							 float *dot, float *na2, float *nb2);
+	double		(*cosine) (const KernUFloat *a, const KernUFloat *b, int n);
 	void		(*axpy) (int n, float alpha, const float *x, float *y);
 	void		(*rowdots) (const float *Y, int rows, int k, const float *x,
 							float *out);
@@ -100,6 +101,59 @@ typedef struct KernImpl
 #define MADD MADD_PLAIN
 
 /*
+ * Cosine similarity from float sums.  A sum that overflowed or fell below the
+ * normal float range (a zero vector among them) cannot be trusted: the three
+ * sums are then redone in double (CosineExact), so every pair of finite
+ * vectors gets a right answer.  Both paths round the final division alike.
+ */
+
+/* true when |s| is a normal, finite float: the sum can be trusted */
+static inline bool
+SumTrusted(float s)
+{
+	return fabsf(s) >= FLT_MIN && fabsf(s) <= FLT_MAX;
+}
+
+/* d / sqrt(x y) kept in [-1, 1] (rounding can push it a hair past) */
+static inline double
+CosineOfSums(double d, double x, double y)
+{
+	double		sim = d / sqrt(x * y);
+
+	return sim > 1.0 ? 1.0 : (sim < -1.0 ? -1.0 : sim);
+}
+
+/* The cosine similarity with every sum in double; NaN for a zero vector */
+__attribute__((noinline, cold))
+static double
+CosineExact(const KernUFloat *a, const KernUFloat *b, int n)
+{
+	double		d = 0.0,
+				x = 0.0,
+				y = 0.0;
+
+	for (int i = 0; i < n; i++)
+	{
+		d += (double) a[i] * b[i];
+		x += (double) a[i] * a[i];
+		y += (double) b[i] * b[i];
+	}
+	if (x == 0.0 || y == 0.0)
+		return NAN;
+	return CosineOfSums(d, x, y);
+}
+
+/* The cosine similarity of a and b from their float sums ab, aa, bb */
+static inline __attribute__((always_inline)) double
+CosineFinish(float ab, float aa, float bb, const KernUFloat *a, const KernUFloat *b, int n)
+{
+	if (__builtin_expect(!SumTrusted(aa) || !SumTrusted(bb) ||
+						 (!SumTrusted(ab) && ab != 0.0f), 0))
+		return CosineExact(a, b, n);
+	return CosineOfSums(ab, aa, bb);
+}
+
+/*
  * Portable C.  Eight partial sums, one per lane of a short vector, that the
  * compiler keeps in registers; they are combined pairwise at the end.
  */
@@ -113,7 +167,7 @@ Sum8(const float *s)
 
 /* a·b in portable C */
 static float
-DotC(const float *a, const float *b, int n)
+DotC(const KernUFloat *a, const KernUFloat *b, int n)
 {
 	float		s[8] = {0};
 	int			i = 0;
@@ -130,7 +184,7 @@ DotC(const float *a, const float *b, int n)
 
 /* |a - b|² in portable C */
 static float
-L2SquaredC(const float *a, const float *b, int n)
+L2SquaredC(const KernUFloat *a, const KernUFloat *b, int n)
 {
 	float		s[8] = {0};
 	int			i = 0;
@@ -151,14 +205,14 @@ L2SquaredC(const float *a, const float *b, int n)
 
 /* |a|² in portable C */
 static float
-NormSquaredC(const float *a, int n)
+NormSquaredC(const KernUFloat *a, int n)
 {
 	return DotC(a, a, n);
 }
 
 /* a·b, |a|², |b|² in one pass, portable C */
-static void
-DotNormsC(const float *a, const float *b, int n, float *dot, float *na2, float *nb2)
+static inline __attribute__((always_inline)) void
+DotNormsC(const KernUFloat *a, const KernUFloat *b, int n, float *dot, float *na2, float *nb2)
 {
 	float		ab[8] = {0};
 	float		aa[8] = {0};
@@ -183,6 +237,18 @@ DotNormsC(const float *a, const float *b, int n, float *dot, float *na2, float *
 	*dot = Sum8(ab);
 	*na2 = Sum8(aa);
 	*nb2 = Sum8(bb);
+}
+
+/* Cosine similarity in portable C: one pass, then the shared finish */
+static double
+CosineC(const KernUFloat *a, const KernUFloat *b, int n)
+{
+	float		ab,
+				aa,
+				bb;
+
+	DotNormsC(a, b, n, &ab, &aa, &bb);
+	return CosineFinish(ab, aa, bb, a, b, n);
 }
 
 /* y += alpha * x in portable C */
@@ -277,7 +343,7 @@ HSum512(__m512 v)
 /* a·b with AVX-512 */
 KERN_AVX512
 static float
-Dot512(const float *a, const float *b, int n)
+Dot512(const KernUFloat *a, const KernUFloat *b, int n)
 {
 	__m512		s0 = _mm512_setzero_ps(),
 				s1 = _mm512_setzero_ps(),
@@ -309,7 +375,7 @@ Dot512(const float *a, const float *b, int n)
 /* |a - b|² with AVX-512 */
 KERN_AVX512
 static float
-L2Squared512(const float *a, const float *b, int n)
+L2Squared512(const KernUFloat *a, const KernUFloat *b, int n)
 {
 	__m512		s0 = _mm512_setzero_ps(),
 				s1 = _mm512_setzero_ps(),
@@ -349,15 +415,15 @@ L2Squared512(const float *a, const float *b, int n)
 /* |a|² with AVX-512 */
 KERN_AVX512
 static float
-NormSquared512(const float *a, int n)
+NormSquared512(const KernUFloat *a, int n)
 {
 	return Dot512(a, a, n);
 }
 
 /* a·b, |a|², |b|² in one pass with AVX-512: two accumulators per sum */
 KERN_AVX512
-static void
-DotNorms512(const float *a, const float *b, int n, float *dot, float *na2, float *nb2)
+static inline __attribute__((always_inline)) void
+DotNorms512(const KernUFloat *a, const KernUFloat *b, int n, float *dot, float *na2, float *nb2)
 {
 	__m512		ab0 = _mm512_setzero_ps(),
 				ab1 = _mm512_setzero_ps(),
@@ -407,6 +473,19 @@ DotNorms512(const float *a, const float *b, int n, float *dot, float *na2, float
 	*dot = HSum512(_mm512_add_ps(ab0, ab1));
 	*na2 = HSum512(_mm512_add_ps(aa0, aa1));
 	*nb2 = HSum512(_mm512_add_ps(bb0, bb1));
+}
+
+/* Cosine similarity with AVX-512: one pass, then the shared finish */
+KERN_AVX512
+static double
+Cosine512(const KernUFloat *a, const KernUFloat *b, int n)
+{
+	float		ab,
+				aa,
+				bb;
+
+	DotNorms512(a, b, n, &ab, &aa, &bb);
+	return CosineFinish(ab, aa, bb, a, b, n);
 }
 
 /* y += alpha * x with AVX-512 */
@@ -568,6 +647,13 @@ BlockAbove512(const float *x, const float *bias, float base, float floor)
  * are not touched).
  */
 
+/*
+ * Unaligned loads of 8 floats, full or masked: through void * since the
+ * distance kernels' input may sit at any address (KernUFloat)
+ */
+#define LoadU256(p)			_mm256_loadu_ps((const float *) (const void *) (p))
+#define MaskLoad256(p, m)	_mm256_maskload_ps((const float *) (const void *) (p), (m))
+
 /* The lane mask of the first m (< 8) lanes */
 KERN_AVX2
 static inline __m256i
@@ -591,7 +677,7 @@ HSum256(__m256 v)
 /* a·b with AVX2 */
 KERN_AVX2
 static float
-Dot256(const float *a, const float *b, int n)
+Dot256(const KernUFloat *a, const KernUFloat *b, int n)
 {
 	__m256		s0 = _mm256_setzero_ps(),
 				s1 = _mm256_setzero_ps(),
@@ -603,18 +689,18 @@ Dot256(const float *a, const float *b, int n)
 		DOT_SEQ(MADD, a, b, n);
 	for (; i + 32 <= n; i += 32)
 	{
-		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-		s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
-		s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+		s0 = _mm256_fmadd_ps(LoadU256(a + i), LoadU256(b + i), s0);
+		s1 = _mm256_fmadd_ps(LoadU256(a + i + 8), LoadU256(b + i + 8), s1);
+		s2 = _mm256_fmadd_ps(LoadU256(a + i + 16), LoadU256(b + i + 16), s2);
+		s3 = _mm256_fmadd_ps(LoadU256(a + i + 24), LoadU256(b + i + 24), s3);
 	}
 	for (; i + 8 <= n; i += 8)
-		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+		s0 = _mm256_fmadd_ps(LoadU256(a + i), LoadU256(b + i), s0);
 	if (i < n)
 	{
 		__m256i		m = Tail8(n - i);
 
-		s1 = _mm256_fmadd_ps(_mm256_maskload_ps(a + i, m), _mm256_maskload_ps(b + i, m), s1);
+		s1 = _mm256_fmadd_ps(MaskLoad256(a + i, m), MaskLoad256(b + i, m), s1);
 	}
 	return HSum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
 }
@@ -622,7 +708,7 @@ Dot256(const float *a, const float *b, int n)
 /* |a - b|² with AVX2 */
 KERN_AVX2
 static float
-L2Squared256(const float *a, const float *b, int n)
+L2Squared256(const KernUFloat *a, const KernUFloat *b, int n)
 {
 	__m256		s0 = _mm256_setzero_ps(),
 				s1 = _mm256_setzero_ps(),
@@ -635,25 +721,25 @@ L2Squared256(const float *a, const float *b, int n)
 		L2_SEQ(MADD, a, b, n);
 	for (; i + 32 <= n; i += 32)
 	{
-		d = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+		d = _mm256_sub_ps(LoadU256(a + i), LoadU256(b + i));
 		s0 = _mm256_fmadd_ps(d, d, s0);
-		d = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
+		d = _mm256_sub_ps(LoadU256(a + i + 8), LoadU256(b + i + 8));
 		s1 = _mm256_fmadd_ps(d, d, s1);
-		d = _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16));
+		d = _mm256_sub_ps(LoadU256(a + i + 16), LoadU256(b + i + 16));
 		s2 = _mm256_fmadd_ps(d, d, s2);
-		d = _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24));
+		d = _mm256_sub_ps(LoadU256(a + i + 24), LoadU256(b + i + 24));
 		s3 = _mm256_fmadd_ps(d, d, s3);
 	}
 	for (; i + 8 <= n; i += 8)
 	{
-		d = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+		d = _mm256_sub_ps(LoadU256(a + i), LoadU256(b + i));
 		s0 = _mm256_fmadd_ps(d, d, s0);
 	}
 	if (i < n)
 	{
 		__m256i		m = Tail8(n - i);
 
-		d = _mm256_sub_ps(_mm256_maskload_ps(a + i, m), _mm256_maskload_ps(b + i, m));
+		d = _mm256_sub_ps(MaskLoad256(a + i, m), MaskLoad256(b + i, m));
 		s1 = _mm256_fmadd_ps(d, d, s1);
 	}
 	return HSum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
@@ -662,15 +748,15 @@ L2Squared256(const float *a, const float *b, int n)
 /* |a|² with AVX2 */
 KERN_AVX2
 static float
-NormSquared256(const float *a, int n)
+NormSquared256(const KernUFloat *a, int n)
 {
 	return Dot256(a, a, n);
 }
 
 /* a·b, |a|², |b|² in one pass with AVX2: two accumulators per sum */
 KERN_AVX2
-static void
-DotNorms256(const float *a, const float *b, int n, float *dot, float *na2, float *nb2)
+static inline __attribute__((always_inline)) void
+DotNorms256(const KernUFloat *a, const KernUFloat *b, int n, float *dot, float *na2, float *nb2)
 {
 	__m256		ab0 = _mm256_setzero_ps(),
 				ab1 = _mm256_setzero_ps(),
@@ -686,13 +772,13 @@ DotNorms256(const float *a, const float *b, int n, float *dot, float *na2, float
 		DOTNORMS_SEQ(MADD, a, b, n, dot, na2, nb2);
 	for (; i + 16 <= n; i += 16)
 	{
-		x = _mm256_loadu_ps(a + i);
-		y = _mm256_loadu_ps(b + i);
+		x = LoadU256(a + i);
+		y = LoadU256(b + i);
 		ab0 = _mm256_fmadd_ps(x, y, ab0);
 		aa0 = _mm256_fmadd_ps(x, x, aa0);
 		bb0 = _mm256_fmadd_ps(y, y, bb0);
-		x = _mm256_loadu_ps(a + i + 8);
-		y = _mm256_loadu_ps(b + i + 8);
+		x = LoadU256(a + i + 8);
+		y = LoadU256(b + i + 8);
 		ab1 = _mm256_fmadd_ps(x, y, ab1);
 		aa1 = _mm256_fmadd_ps(x, x, aa1);
 		bb1 = _mm256_fmadd_ps(y, y, bb1);
@@ -701,8 +787,8 @@ DotNorms256(const float *a, const float *b, int n, float *dot, float *na2, float
 	{
 		__m256i		m = Tail8(n - i < 8 ? n - i : 8);
 
-		x = _mm256_maskload_ps(a + i, m);
-		y = _mm256_maskload_ps(b + i, m);
+		x = MaskLoad256(a + i, m);
+		y = MaskLoad256(b + i, m);
 		ab0 = _mm256_fmadd_ps(x, y, ab0);
 		aa0 = _mm256_fmadd_ps(x, x, aa0);
 		bb0 = _mm256_fmadd_ps(y, y, bb0);
@@ -710,6 +796,19 @@ DotNorms256(const float *a, const float *b, int n, float *dot, float *na2, float
 	*dot = HSum256(_mm256_add_ps(ab0, ab1));
 	*na2 = HSum256(_mm256_add_ps(aa0, aa1));
 	*nb2 = HSum256(_mm256_add_ps(bb0, bb1));
+}
+
+/* Cosine similarity with AVX2: one pass, then the shared finish */
+KERN_AVX2
+static double
+Cosine256(const KernUFloat *a, const KernUFloat *b, int n)
+{
+	float		ab,
+				aa,
+				bb;
+
+	DotNorms256(a, b, n, &ab, &aa, &bb);
+	return CosineFinish(ab, aa, bb, a, b, n);
 }
 
 /* y += alpha * x with AVX2 */
@@ -721,8 +820,8 @@ Axpy256(int n, float alpha, const float *x, float *y)
 	int			i = 0;
 
 	for (; i + 8 <= n; i += 8)
-		_mm256_storeu_ps(y + i, _mm256_fmadd_ps(a, _mm256_loadu_ps(x + i),
-												_mm256_loadu_ps(y + i)));
+		_mm256_storeu_ps(y + i, _mm256_fmadd_ps(a, LoadU256(x + i),
+												LoadU256(y + i)));
 	for (; i < n; i++)
 		y[i] += alpha * x[i];
 }
@@ -757,22 +856,22 @@ RowDots256(const float *Y, int rows, int k, const float *x, float *out)
 
 		for (; c < kv; c += 8)
 		{
-			__m256		xv = _mm256_loadu_ps(x + c);
+			__m256		xv = LoadU256(x + c);
 
-			s0 = _mm256_fmadd_ps(_mm256_loadu_ps(y0 + c), xv, s0);
-			s1 = _mm256_fmadd_ps(_mm256_loadu_ps(y0 + k + c), xv, s1);
-			s2 = _mm256_fmadd_ps(_mm256_loadu_ps(y0 + 2 * k + c), xv, s2);
-			s3 = _mm256_fmadd_ps(_mm256_loadu_ps(y0 + 3 * k + c), xv, s3);
+			s0 = _mm256_fmadd_ps(LoadU256(y0 + c), xv, s0);
+			s1 = _mm256_fmadd_ps(LoadU256(y0 + k + c), xv, s1);
+			s2 = _mm256_fmadd_ps(LoadU256(y0 + 2 * k + c), xv, s2);
+			s3 = _mm256_fmadd_ps(LoadU256(y0 + 3 * k + c), xv, s3);
 		}
 		if (c < k)
 		{
 			__m256i		m = Tail8(k - c);
-			__m256		xv = _mm256_maskload_ps(x + c, m);
+			__m256		xv = MaskLoad256(x + c, m);
 
-			s0 = _mm256_fmadd_ps(_mm256_maskload_ps(y0 + c, m), xv, s0);
-			s1 = _mm256_fmadd_ps(_mm256_maskload_ps(y0 + k + c, m), xv, s1);
-			s2 = _mm256_fmadd_ps(_mm256_maskload_ps(y0 + 2 * k + c, m), xv, s2);
-			s3 = _mm256_fmadd_ps(_mm256_maskload_ps(y0 + 3 * k + c, m), xv, s3);
+			s0 = _mm256_fmadd_ps(MaskLoad256(y0 + c, m), xv, s0);
+			s1 = _mm256_fmadd_ps(MaskLoad256(y0 + k + c, m), xv, s1);
+			s2 = _mm256_fmadd_ps(MaskLoad256(y0 + 2 * k + c, m), xv, s2);
+			s3 = _mm256_fmadd_ps(MaskLoad256(y0 + 3 * k + c, m), xv, s3);
 		}
 		out[r] = HSum256(s0);
 		out[r + 1] = HSum256(s1);
@@ -791,12 +890,12 @@ BlockMax256(const float *x, int blocks, float *out)
 	for (int b = 0; b < blocks; b++)
 	{
 		const float *p = x + (size_t) b * KERN_BLOCK;
-		__m256		m = _mm256_loadu_ps(p);
+		__m256		m = LoadU256(p);
 		__m256		nan = _mm256_cmp_ps(m, m, _CMP_UNORD_Q);
 
 		for (int j = 8; j < KERN_BLOCK; j += 8)
 		{
-			__m256		v = _mm256_loadu_ps(p + j);
+			__m256		v = LoadU256(p + j);
 
 			nan = _mm256_or_ps(nan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
 			m = _mm256_max_ps(m, v);
@@ -820,8 +919,8 @@ BlockAbove256(const float *x, const float *bias, float base, float floor)
 
 	for (int v = 0; v < KERN_BLOCK / 8; v++)
 	{
-		__m256		off = bias ? _mm256_add_ps(b, _mm256_loadu_ps(bias + 8 * v)) : b;
-		__m256		s = _mm256_add_ps(_mm256_loadu_ps(x + 8 * v), off);
+		__m256		off = bias ? _mm256_add_ps(b, LoadU256(bias + 8 * v)) : b;
+		__m256		s = _mm256_add_ps(LoadU256(x + 8 * v), off);
 
 		bits |= (uint64_t) _mm256_movemask_ps(_mm256_cmp_ps(s, f, _CMP_GE_OQ)) << (8 * v);
 	}
@@ -831,17 +930,17 @@ BlockAbove256(const float *x, const float *bias, float base, float floor)
 #endif							/* KERN_X86 */
 
 static const KernImpl kern_portable = {
-	"portable", DotC, L2SquaredC, NormSquaredC, DotNormsC, AxpyC, RowDotsC, BlockMaxC,
+	"portable", DotC, L2SquaredC, NormSquaredC, DotNormsC, CosineC, AxpyC, RowDotsC, BlockMaxC,
 	BlockAboveC
 };
 
 #ifdef KERN_X86
 static const KernImpl kern_avx2 = {
-	"avx2", Dot256, L2Squared256, NormSquared256, DotNorms256, Axpy256, RowDots256,
+	"avx2", Dot256, L2Squared256, NormSquared256, DotNorms256, Cosine256, Axpy256, RowDots256,
 	BlockMax256, BlockAbove256
 };
 static const KernImpl kern_avx512 = {
-	"avx512", Dot512, L2Squared512, NormSquared512, DotNorms512, Axpy512, RowDots512,
+	"avx512", Dot512, L2Squared512, NormSquared512, DotNorms512, Cosine512, Axpy512, RowDots512,
 	BlockMax512, BlockAbove512
 };
 #endif
@@ -910,31 +1009,41 @@ KernName(void)
 
 /* Inner product of a and b */
 float
-KernDot(const float *a, const float *b, int n)
+KernDot(const KernUFloat *a, const KernUFloat *b, int n)
 {
 	return kern->dot(a, b, n);
 }
 
 /* Squared Euclidean distance between a and b */
 float
-KernL2Squared(const float *a, const float *b, int n)
+KernL2Squared(const KernUFloat *a, const KernUFloat *b, int n)
 {
 	return kern->l2sq(a, b, n);
 }
 
 /* Squared Euclidean norm of a */
 float
-KernNormSquared(const float *a, int n)
+KernNormSquared(const KernUFloat *a, int n)
 {
 	return kern->norm2(a, n);
 }
 
 /* a·b, |a|² and |b|² in one pass over both vectors (cosine distance) */
 void
-KernDotNorms(const float *a, const float *b, int n,
+KernDotNorms(const KernUFloat *a, const KernUFloat *b, int n,
 			 float *dot, float *na2, float *nb2)
 {
 	kern->dotnorms(a, b, n, dot, na2, nb2);
+}
+
+/*
+ * Cosine similarity of a and b in [-1, 1], NaN when either is a zero vector:
+ * the three sums in one pass and the division in the same call
+ */
+double
+KernCosine(const KernUFloat *a, const KernUFloat *b, int n)
+{
+	return kern->cosine(a, b, n);
 }
 
 /* y += alpha * x */

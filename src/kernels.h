@@ -13,12 +13,22 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-extern float KernDot(const float *a, const float *b, int n);
-extern float KernL2Squared(const float *a, const float *b, int n);
-extern float KernNormSquared(const float *a, int n);
+/*
+ * A float that may sit at any address: the distance kernels read their input
+ * through it, so vec.c can hand them the elements of a stored vec with a 1-byte
+ * varlena header in place (they start at an odd address).  Plain float arrays
+ * convert to it implicitly.
+ */
+typedef float KernUFloat __attribute__((aligned(1)));
+
+extern float KernDot(const KernUFloat *a, const KernUFloat *b, int n);
+extern float KernL2Squared(const KernUFloat *a, const KernUFloat *b, int n);
+extern float KernNormSquared(const KernUFloat *a, int n);
 /* dot, |a|^2 and |b|^2 in one pass (cosine) */
-extern void KernDotNorms(const float *a, const float *b, int n,
+extern void KernDotNorms(const KernUFloat *a, const KernUFloat *b, int n,
 						 float *dot, float *na2, float *nb2);
+/* cosine similarity in [-1, 1] (NaN for a zero vector), exact for finite input */
+extern double KernCosine(const KernUFloat *a, const KernUFloat *b, int n);
 extern void KernAxpy(int n, float alpha, const float *x, float *y);
 /* out[r] = Y_r . x for the rows x k row-major matrix Y */
 extern void KernRowDots(const float *Y, int rows, int k, const float *x, float *out);

@@ -48,6 +48,8 @@
 #define BATCH_BLOCK_USERS	256
 #define BATCH_TILE_ITEMS	1024
 #define BATCH_ROUND_ROWS	(1 << 22)
+/* recommend_all: pool entries (RecBatchPoolCap per user) of one block at most */
+#define BATCH_POOL_ENTRIES	(1 << 20)
 /* recommend_all: rounds a long run is cut into, for the overlapped hand-over */
 #define BATCH_MIN_ROUNDS	8
 
@@ -1537,6 +1539,8 @@ RecBatchRunFiltered(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 	 * blocks, so that handing a round over overlaps scoring the next one.
 	 */
 	block = (int) Min((int64) BATCH_BLOCK_USERS, (n_users + threads - 1) / threads);
+	/* long lists: fewer users per block, so that a block's pools stay bounded */
+	block = Max(1, Min(block, BATCH_POOL_ENTRIES / RecBatchPoolCap(n)));
 	round = Max((int64) block, ((int64) BATCH_ROUND_ROWS / n) / block * block);
 	round = Min(round, Max((int64) block * threads * 4,
 						   (n_users / BATCH_MIN_ROUNDS + block - 1) / block * block));
@@ -1627,6 +1631,20 @@ RecBatchRunFiltered(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 					&out, emit, arg);
 		return;
 	}
+
+	/*
+	 * Tiles in bound order (a sorted copy of the item rows), so that each user
+	 * skips the SGEMM of the tiles that cannot reach its n-th best, and the
+	 * scores come out as recommend computes them (serving.h)
+	 */
+	RecBatchSort(&bt, MemoryContextAllocHuge(CurrentMemoryContext,
+											 RecBatchSortBytes(bt.n_items, bt.k, bt.tile)),
+				 users, n_users);
+	bt.pcap = RecBatchPoolCap(n);
+	bt.scratch = palloc(sizeof(void *) * threads);
+	for (int t = 0; t < threads; t++)
+		bt.scratch[t] = MemoryContextAllocHuge(CurrentMemoryContext,
+											   RecBatchScratchBytes(block, bt.k, bt.pcap));
 	BatchRoundsOverlapped(threads, users, n_users, round, &bt, emit, arg);
 }
 

@@ -164,20 +164,21 @@ RecSelectFactors(TopNHeap *h, const float *Y, int k, const float *x,
 static inline void
 SelectSpan(TopNHeap *h, const float *dots, const float *item_bias, float base,
 		   int32_t first, int32_t from, int32_t to, const RecBlocked *b,
-		   const int32_t *item_of)
+		   const int32_t *item_of, const int32_t *row_id)
 {
 	float		floor = HeapFloor(h);
 
 	for (int32_t j = from; j < to; j++)
 	{
 		int32_t		i = first + j;
+		int32_t		id = row_id ? row_id[i] : i;
 		float		s = ItemScore(dots[j], item_bias, i, base);
 
-		if (!(s >= floor) || !TopNWouldEnter(h, s, i))
+		if (!(s >= floor) || !TopNWouldEnter(h, s, id))
 			continue;
-		if (b && RecIsBlocked(b, item_of ? item_of[i] : i))
+		if (b && RecIsBlocked(b, item_of ? item_of[id] : id))
 			continue;
-		TopNPush(h, s, i);
+		TopNPush(h, s, id);
 		floor = HeapFloor(h);
 	}
 }
@@ -189,7 +190,7 @@ SelectSpan(TopNHeap *h, const float *dots, const float *item_bias, float base,
 static inline void
 SelectBlock(TopNHeap *h, const float *dots, const float *item_bias, const float *bias,
 			float base, int32_t first, int32_t j0, const RecBlocked *b,
-			const int32_t *item_of)
+			const int32_t *item_of, const int32_t *row_id)
 {
 	float		floor = HeapFloor(h);
 	uint64_t	bits = KernBlockAbove(dots + j0, bias ? bias + j0 : NULL, base, floor);
@@ -198,14 +199,15 @@ SelectBlock(TopNHeap *h, const float *dots, const float *item_bias, const float 
 	{
 		int32_t		j = j0 + __builtin_ctzll(bits);
 		int32_t		i = first + j;
+		int32_t		id = row_id ? row_id[i] : i;
 		float		sc = ItemScore(dots[j], item_bias, i, base);
 
 		bits &= bits - 1;
-		if (!(sc >= floor) || !TopNWouldEnter(h, sc, i))
+		if (!(sc >= floor) || !TopNWouldEnter(h, sc, id))
 			continue;
-		if (b && RecIsBlocked(b, item_of ? item_of[i] : i))
+		if (b && RecIsBlocked(b, item_of ? item_of[id] : id))
 			continue;
-		TopNPush(h, sc, i);
+		TopNPush(h, sc, id);
 		floor = HeapFloor(h);
 	}
 }
@@ -219,12 +221,13 @@ SelectBlock(TopNHeap *h, const float *dots, const float *item_bias, const float 
  * bound goes first, so that the heap's floor rises at once, then the others in
  * order, skipping those whose bound is below the floor of a full heap.  The
  * heap keeps the best entries by (score desc, index asc) whatever order they
- * come in, so the result is the one SelectRow gives.
+ * come in, so the result is the one SelectRow gives.  With row_id, row i is
+ * entered as row_id[i] (rows in bound order, ids in index order).
  */
 static void
 BatchSelectRow(TopNHeap *h, const float *dots, const float *item_bias, float base,
 			   int32_t first, int32_t n, const RecBlocked *b, const int32_t *item_of,
-			   const float *bmax, float *bound)
+			   const float *bmax, float *bound, const int32_t *row_id)
 {
 	int32_t		blocks = n / KERN_BLOCK;
 	const float *bias = item_bias ? item_bias + first : NULL;
@@ -244,14 +247,16 @@ BatchSelectRow(TopNHeap *h, const float *dots, const float *item_bias, float bas
 		}
 	}
 	if (best >= 0)
-		SelectBlock(h, dots, item_bias, bias, base, first, best * KERN_BLOCK, b, item_of);
+		SelectBlock(h, dots, item_bias, bias, base, first, best * KERN_BLOCK, b, item_of,
+					row_id);
 	for (int32_t c = 0; c < blocks; c++)
 	{
 		if (c == best || (h->size == h->cap && bound[c] < h->score[0]))
 			continue;
-		SelectBlock(h, dots, item_bias, bias, base, first, c * KERN_BLOCK, b, item_of);
+		SelectBlock(h, dots, item_bias, bias, base, first, c * KERN_BLOCK, b, item_of,
+					row_id);
 	}
-	SelectSpan(h, dots, item_bias, base, first, blocks * KERN_BLOCK, n, b, item_of);
+	SelectSpan(h, dots, item_bias, base, first, blocks * KERN_BLOCK, n, b, item_of, row_id);
 }
 
 void
@@ -696,6 +701,405 @@ BatchCold(const RecBatch *bt, int32_t u)
 	return true;
 }
 
+/* --- recommend_all with tiles in bound order ------------------------------------- */
+
+/* Rounds a size up to a multiple of 16 bytes */
+#define ALIGN16(x)	(((x) + 15) & ~(size_t) 15)
+
+/* A row and the key it is sorted by */
+typedef struct BatchKey
+{
+	double		key;
+	int32_t		row;
+} BatchKey;
+
+/* qsort comparator: larger key first, then lower row; a NaN key sorts first */
+static int
+BatchKeyCmp(const void *a, const void *b)
+{
+	const BatchKey *x = (const BatchKey *) a;
+	const BatchKey *y = (const BatchKey *) b;
+	double		kx = isnan(x->key) ? INFINITY : x->key;
+	double		ky = isnan(y->key) ? INFINITY : y->key;
+
+	if (kx != ky)
+		return kx > ky ? -1 : 1;
+	return (x->row > y->row) - (x->row < y->row);
+}
+
+/* qsort comparator for doubles, ascending */
+static int
+DoubleCmp(const void *a, const void *b)
+{
+	double		x = *(const double *) a;
+	double		y = *(const double *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* The Euclidean norm of a float vector, summed in double */
+static double
+NormDouble(const float *x, int k)
+{
+	double		s = 0.0;
+
+	for (int d = 0; d < k; d++)
+		s += (double) x[d] * x[d];
+	return sqrt(s);
+}
+
+size_t
+RecBatchSortBytes(int32_t n_items, int k, int tile)
+{
+	int32_t		n_tiles = (n_items + tile - 1) / tile;
+
+	return ALIGN16(sizeof(double) * ((size_t) n_tiles * (RECSYS_BATCH_GRID + 2) + n_items)) +
+		ALIGN16(sizeof(BatchKey) * (size_t) n_items) +
+		ALIGN16(sizeof(float) * (size_t) n_items * (k + 1)) +
+		ALIGN16(sizeof(int32_t) * (size_t) n_items);
+}
+
+/*
+ * Sorts bt's rows (Y, item_bias, n_items, k and tile set) by nu |y_i| + b_i,
+ * nu the median norm of (up to 1,024 of) the run's users, the score bound of a
+ * typical user, so that the tiles a user needs come first; then the score
+ * envelope of each tile: E_t(x) = max over its items of x |y_i| + b_i at
+ * RECSYS_BATCH_GRID points of x up to the largest sampled norm.  E_t is convex,
+ * so between grid points the chord bounds it, and beyond the last one its
+ * largest slope does.
+ */
+void
+RecBatchSort(RecBatch *bt, void *mem, const int32_t *users, int64_t n_users)
+{
+	int			k = bt->k;
+	int32_t		n = bt->n_items;
+	int32_t		n_tiles = (n + bt->tile - 1) / bt->tile;
+	char	   *p = (char *) mem;
+	double	   *env = (double *) p;
+	double	   *tile_norm = env + (size_t) n_tiles * RECSYS_BATCH_GRID;
+	double	   *tile_absb = tile_norm + n_tiles;
+	double	   *norm = tile_absb + n_tiles;
+	BatchKey   *keys;
+	float	   *Ys;
+	float	   *bias_s;
+	int32_t    *row_src;
+	double		sample[1024];
+	int			n_sample = 0;
+	double		nu,
+				x_max = 0.0;
+	int64_t		stride = n_users / 1024 + 1;
+
+	p += ALIGN16(sizeof(double) * ((size_t) n_tiles * (RECSYS_BATCH_GRID + 2) + n));
+	keys = (BatchKey *) p;
+	p += ALIGN16(sizeof(BatchKey) * (size_t) n);
+	Ys = (float *) p;
+	bias_s = Ys + (size_t) n * k;
+	p += ALIGN16(sizeof(float) * (size_t) n * (k + 1));
+	row_src = (int32_t *) p;
+
+	/* the sampled users' norms: their median orders the rows, their largest spans the grid */
+	for (int64_t r = 0; r < n_users && n_sample < 1024; r += stride)
+		if (users[r] >= 0)
+		{
+			double		x = NormDouble(bt->X + (int64_t) users[r] * k, k);
+
+			if (isfinite(x))
+			{
+				sample[n_sample++] = x;
+				x_max = x > x_max ? x : x_max;
+			}
+		}
+	if (n_sample > 0)
+	{
+		qsort(sample, n_sample, sizeof(double), DoubleCmp);
+		nu = sample[n_sample / 2];
+	}
+	else
+		nu = 1.0;
+	bt->grid_step = x_max > 0.0 ? x_max / (RECSYS_BATCH_GRID - 1) : 1.0;
+
+	for (int32_t i = 0; i < n; i++)
+	{
+		norm[i] = NormDouble(bt->Y + (int64_t) i * k, k);
+		keys[i].key = nu * norm[i] + (bt->item_bias ? bt->item_bias[i] : 0.0);
+		keys[i].row = i;
+	}
+	qsort(keys, n, sizeof(BatchKey), BatchKeyCmp);
+
+	bt->all_norm = 0.0;
+	bt->all_absb = 0.0;
+	for (int32_t t = 0; t < n_tiles; t++)
+	{
+		double	   *g = env + (size_t) t * RECSYS_BATCH_GRID;
+
+		for (int j = 0; j < RECSYS_BATCH_GRID; j++)
+			g[j] = -INFINITY;
+		tile_norm[t] = 0.0;
+		tile_absb[t] = 0.0;
+	}
+	for (int32_t s = 0; s < n; s++)
+	{
+		int32_t		i = keys[s].row;
+		int32_t		t = s / bt->tile;
+		double	   *g = env + (size_t) t * RECSYS_BATCH_GRID;
+		double		b = bt->item_bias ? bt->item_bias[i] : 0.0;
+
+		memcpy(Ys + (int64_t) s * k, bt->Y + (int64_t) i * k, sizeof(float) * k);
+		bias_s[s] = (float) b;
+		row_src[s] = i;
+		/* NaN stays NaN in the maxima (a comparison alone would drop it) */
+		for (int j = 0; j < RECSYS_BATCH_GRID; j++)
+		{
+			double		v = (j * bt->grid_step) * norm[i] + b;
+
+			g[j] = isnan(v) || v > g[j] ? v : g[j];
+		}
+		if (isnan(norm[i]) || norm[i] > tile_norm[t])
+			tile_norm[t] = norm[i];
+		if (isnan(b) || fabs(b) > tile_absb[t])
+			tile_absb[t] = fabs(b);
+	}
+	for (int32_t t = 0; t < n_tiles; t++)
+	{
+		if (!(tile_norm[t] <= bt->all_norm))
+			bt->all_norm = tile_norm[t];
+		if (!(tile_absb[t] <= bt->all_absb))
+			bt->all_absb = tile_absb[t];
+	}
+
+	/*
+	 * A float dot product of length k is within gamma_k = k u / (1 - k u) of
+	 * |x||y| of the exact one (u = 2^-24), whatever the summation order; the
+	 * two float adds of the score add 2 u of its terms.  Doubled for room.
+	 */
+	bt->rel = 2.0 * (k + 8) * ldexp(1.0, -24);
+	bt->Ys = Ys;
+	bt->bias_s = bt->item_bias ? bias_s : NULL;
+	bt->row_src = row_src;
+	bt->n_tiles = n_tiles;
+	bt->env = env;
+	bt->tile_norm = tile_norm;
+	bt->tile_absb = tile_absb;
+}
+
+/*
+ * A pool a little longer than n: each entry costs heap work on every user, and
+ * a pool that overflows within the margin only sends that user to the full
+ * scan (n + 2 measured fastest for n = 10 on the benchmark model)
+ */
+int
+RecBatchPoolCap(int n)
+{
+	return n + 2 + n / 16;
+}
+
+size_t
+RecBatchScratchBytes(int block, int k, int pcap)
+{
+	return ALIGN16(sizeof(TopNHeap) * block) +
+		ALIGN16(sizeof(int64_t) * (size_t) block * pcap) +
+		ALIGN16(sizeof(double) * block) +
+		ALIGN16(sizeof(float) * ((size_t) block * (k + 1 + pcap))) +
+		ALIGN16(sizeof(int) * 2 * block);
+}
+
+/*
+ * The largest SGEMM score (float dot + (base + b_i)) user norm x can give an
+ * item of tile t: the envelope's chord (or its largest slope beyond the grid)
+ * plus base, plus the rounding margin.  NaN when anything is not finite, so the
+ * caller's "bound < floor" never skips then.
+ */
+static inline double
+TileBound(const RecBatch *bt, int32_t t, double x, float base)
+{
+	const double *g = bt->env + (size_t) t * RECSYS_BATCH_GRID;
+	double		pos = x / bt->grid_step;
+	double		v;
+
+	if (pos < RECSYS_BATCH_GRID - 1)
+	{
+		int			j = (int) pos;
+
+		v = g[j] + (g[j + 1] - g[j]) * (pos - j);
+	}
+	else
+		v = g[RECSYS_BATCH_GRID - 1] +
+			bt->tile_norm[t] * (x - (RECSYS_BATCH_GRID - 1) * bt->grid_step);
+	return v + base + bt->rel * (x * bt->tile_norm[t] + fabs(base) + bt->tile_absb[t]) +
+		1e-30;
+}
+
+/*
+ * Sorted row s's score as the single-user scan computes it: KernDotTopN hands
+ * rows to KernRowDots in windows of SCAN_ROWS from row 0, where groups of four
+ * rows round alike and the last rows % 4 of the matrix go one by one; so the
+ * row's group of four is scored again the same way.
+ */
+static inline float
+ExactScore(const RecBatch *bt, int32_t row, const float *x, float base)
+{
+	int32_t		g = row & ~3;
+	int			m = bt->n_items - g < 4 ? bt->n_items - g : 4;
+	float		d[4];
+
+	KernRowDots(bt->Y + (int64_t) g * bt->k, m, bt->k, x, d);
+	return ItemScore(d[row - g], bt->item_bias, row, base);
+}
+
+/* A blocked check for KernDotTopN over rows that stand for item_of[row] */
+typedef struct BatchSkip
+{
+	const RecBlocked *b;
+	const int32_t *item_of;
+} BatchSkip;
+
+/* KernDotTopN's skip callback for BatchSkip */
+static bool
+BatchSkipRow(const void *arg, int32_t i)
+{
+	const BatchSkip *s = (const BatchSkip *) arg;
+
+	return RecIsBlocked(s->b, s->item_of ? s->item_of[i] : i);
+}
+
+/*
+ * Turns one user's pool (SGEMM scores) into its final n best (out, empty): the
+ * n-th best pool score T and the pool's margin D (twice the largest difference
+ * between an SGEMM score and the exact one) tell which entries could be in the
+ * exact top n: those at or above T - D.  If the pool may have lost such an
+ * entry (it is full and its last one reaches T - D), the user is ranked again
+ * by the single-user scan over all rows.
+ */
+static void
+BatchFinish(const RecBatch *bt, TopNHeap *pool, TopNHeap *out, const float *x,
+			double xnorm, float base, const RecBlocked *blocked)
+{
+	int			size = TopNSortDesc(pool);
+	double		thr = -INFINITY;
+
+	if (size >= bt->n)
+		thr = (double) pool->score[bt->n - 1] -
+			4.0 * bt->rel * (xnorm * bt->all_norm + fabs(base) + bt->all_absb) - 1e-30;
+	if (size == pool->cap && !((double) pool->score[size - 1] < thr))
+	{
+		bool		any = blocked->n_seen > 0 || blocked->n_exclude > 0;
+		BatchSkip	skip = {blocked, bt->item_of};
+
+		KernDotTopN(out, bt->Y, bt->n_items, bt->k, x, bt->item_bias, base,
+					any ? BatchSkipRow : NULL, &skip);
+		return;
+	}
+	for (int j = 0; j < size && (double) pool->score[j] >= thr; j++)
+	{
+		int32_t		row = (int32_t) pool->id[j];
+
+		TopNPush(out, ExactScore(bt, row, x, base), row);
+	}
+}
+
+/*
+ * The known users of one chunk (rows xb, chunk rows qrow[q]) against the tiles
+ * in bound order: per tile, the users whose bound reaches their pool's floor
+ * are gathered and multiplied; then each pool is finished into the user's heap.
+ */
+static void
+BatchSortedTiles(RecBatch *bt, int thread, int64_t begin, const float *xb, int known,
+				 const int *qrow_in, TopNHeap *heaps)
+{
+	int			k = bt->k;
+	float	   *cb = bt->cb[thread];
+	float	   *bm = bt->bm ? bt->bm[thread] : NULL;
+	char	   *p = (char *) bt->scratch[thread];
+	TopNHeap   *pools = (TopNHeap *) p;
+	int64_t    *pid;
+	double	   *xnorm;
+	float	   *base,
+			   *xa,
+			   *pscore;
+	int		   *active;
+
+	p += ALIGN16(sizeof(TopNHeap) * bt->block);
+	pid = (int64_t *) p;
+	p += ALIGN16(sizeof(int64_t) * (size_t) bt->block * bt->pcap);
+	xnorm = (double *) p;
+	p += ALIGN16(sizeof(double) * bt->block);
+	base = (float *) p;
+	xa = base + bt->block;
+	pscore = xa + (size_t) bt->block * k;
+	p += ALIGN16(sizeof(float) * ((size_t) bt->block * (k + 1 + bt->pcap)));
+	active = (int *) p;
+
+	for (int q = 0; q < known; q++)
+	{
+		int32_t		u = bt->users[begin + qrow_in[q]];
+
+		xnorm[q] = NormDouble(xb + (int64_t) q * k, k);
+		base[q] = bt->mu + (bt->user_bias ? bt->user_bias[u] : 0.0f);
+		TopNInit(&pools[q], bt->pcap, pscore + (size_t) q * bt->pcap,
+				 pid + (size_t) q * bt->pcap);
+	}
+
+	for (int32_t t = 0; t < bt->n_tiles; t++)
+	{
+		int32_t		t0 = t * bt->tile;
+		int			tn = bt->n_items - t0 < bt->tile ? bt->n_items - t0 : bt->tile;
+		int			na = 0;
+		const float *xs = xb;
+
+		for (int q = 0; q < known; q++)
+			if (pools[q].size < pools[q].cap ||
+				!(TileBound(bt, t, xnorm[q], base[q]) < (double) pools[q].score[0]))
+				active[na++] = q;
+		if (na == 0)
+			continue;
+		if (bt->pairs)
+			bt->pairs[thread] += na;
+		if (na < known)
+		{
+			for (int a = 0; a < na; a++)
+				memcpy(xa + (int64_t) a * k, xb + (int64_t) active[a] * k, sizeof(float) * k);
+			xs = xa;
+		}
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, na, tn, k,
+					1.0f, xs, k, bt->Ys + (int64_t) t0 * k, k, 0.0f, cb, tn);
+		if (bm && bt->bias_s)
+			KernBlockMax(bt->bias_s + t0, tn / KERN_BLOCK, bm);
+		for (int a = 0; a < na; a++)
+		{
+			int			q = active[a];
+			int32_t		u = bt->users[begin + qrow_in[q]];
+			RecBlocked	blocked = {NULL, 0, bt->exclude, bt->n_exclude};
+
+			if (bt->seen_ptr)
+			{
+				blocked.seen = bt->seen_items + bt->seen_ptr[u];
+				blocked.n_seen = bt->seen_ptr[u + 1] - bt->seen_ptr[u];
+			}
+			if (bm)
+				BatchSelectRow(&pools[q], cb + (int64_t) a * tn, bt->bias_s, base[q], t0, tn,
+							   &blocked, bt->item_of, bm, bm + tn / KERN_BLOCK + 1,
+							   bt->row_src);
+			else
+				SelectSpan(&pools[q], cb + (int64_t) a * tn, bt->bias_s, base[q], t0, 0, tn,
+						   &blocked, bt->item_of, bt->row_src);
+		}
+	}
+
+	for (int q = 0; q < known; q++)
+	{
+		int32_t		u = bt->users[begin + qrow_in[q]];
+		RecBlocked	blocked = {NULL, 0, bt->exclude, bt->n_exclude};
+
+		if (bt->seen_ptr)
+		{
+			blocked.seen = bt->seen_items + bt->seen_ptr[u];
+			blocked.n_seen = bt->seen_ptr[u + 1] - bt->seen_ptr[u];
+		}
+		BatchFinish(bt, &pools[q], &heaps[qrow_in[q]], xb + (int64_t) q * k, xnorm[q],
+					base[q], &blocked);
+	}
+}
+
 /*
  * One chunk of recommend_all: users begin .. end - 1 of the round (at most
  * `block` of them).  Known users are gathered into xb and scored tile by tile
@@ -715,8 +1119,9 @@ RecBatchChunk(void *ctx, int thread, int64_t begin, int64_t end)
 	float	   *bm = bt->bm ? bt->bm[thread] : NULL;
 	int			nb = (int) (end - begin);
 	int			known = 0;
+	int			qrow[RECSYS_BATCH_MAX_BLOCK];	/* chunk row of each known user */
 
-	if (nb > bt->block)
+	if (nb > bt->block || nb > RECSYS_BATCH_MAX_BLOCK)
 		return RECSYS_EINVAL;	/* chunking does not match the set-up */
 
 	for (int r = 0; r < nb; r++)
@@ -747,10 +1152,15 @@ RecBatchChunk(void *ctx, int thread, int64_t begin, int64_t end)
 								 &blocked);
 		}
 		else
+		{
+			qrow[known] = r;
 			memcpy(xb + (int64_t) known++ * k, bt->X + (int64_t) u * k, sizeof(float) * k);
+		}
 	}
 
-	for (int32_t t0 = 0; known > 0 && t0 < bt->n_items; t0 += bt->tile)
+	if (bt->Ys && known > 0)
+		BatchSortedTiles(bt, thread, begin, xb, known, qrow, heaps);
+	for (int32_t t0 = 0; !bt->Ys && known > 0 && t0 < bt->n_items; t0 += bt->tile)
 	{
 		int			tn = bt->n_items - t0 < bt->tile ? bt->n_items - t0 : bt->tile;
 		int			q = 0;
@@ -778,7 +1188,7 @@ RecBatchChunk(void *ctx, int thread, int64_t begin, int64_t end)
 			base = bt->mu + (bt->user_bias ? bt->user_bias[u] : 0.0f);
 			if (bm)
 				BatchSelectRow(&heaps[r], row, bt->item_bias, base, t0, tn, &blocked,
-							   bt->item_of, bm, bm + tn / KERN_BLOCK + 1);
+							   bt->item_of, bm, bm + tn / KERN_BLOCK + 1, NULL);
 			else
 				SelectRow(&heaps[r], row, bt->item_bias, base, t0, tn, &blocked,
 						  bt->item_of);

@@ -251,7 +251,50 @@ typedef struct RecBatch
 	TopNHeap  **heaps;			/* [thread] block heaps */
 	float	  **bm;				/* [thread] RECSYS_BATCH_BOUNDS(tile) floats, or
 								 * NULL: no block bounds (slower selection) */
+
+	/*
+	 * Tiles in bound order (RecBatchSort), or Ys = NULL: tiles in row order,
+	 * every tile multiplied.  Ys and bias_s are Y and item_bias with the rows
+	 * sorted by an estimate of their best score; row_src[i] is sorted row i's
+	 * row of Y.  A user whose n-th best so far is above a tile's score bound
+	 * (Cauchy-Schwarz per item, with a margin for float rounding) skips the
+	 * tile's SGEMM.  Selection runs on SGEMM dot products into a pool of pcap;
+	 * the pool's leaders are then scored again exactly as the single-user scan
+	 * (KernDotTopN over Y) scores them, so the result does not depend on how
+	 * the SGEMM kernel rounds at a given position of a tile.
+	 */
+	const float *Ys;
+	const float *bias_s;
+	const int32_t *row_src;
+	int32_t		n_tiles;
+	const double *env;			/* [n_tiles * RECSYS_BATCH_GRID] largest
+								 * x |y_i| + b_i of the tile at x = j * grid_step */
+	const double *tile_norm;	/* [n_tiles] largest |y_i| of the tile */
+	const double *tile_absb;	/* [n_tiles] largest |b_i| of the tile */
+	double		grid_step;
+	double		all_norm;		/* largest |y_i| */
+	double		all_absb;		/* largest |b_i| */
+	double		rel;			/* relative rounding margin of a score */
+	int			pcap;			/* pool entries per user (RecBatchPoolCap) */
+	void	  **scratch;		/* [thread] RecBatchScratchBytes(block, k, pcap) */
+	int64_t    *pairs;			/* [thread] user x tile pairs multiplied, or
+								 * NULL: not counted */
 } RecBatch;
+
+/* largest RecBatch.block */
+#define RECSYS_BATCH_MAX_BLOCK	1024
+
+/* points of a tile's score envelope (RecBatch.env) */
+#define RECSYS_BATCH_GRID	32
+
+/* bytes RecBatchSort needs for n_items rows of k factors in tiles of `tile` */
+extern size_t RecBatchSortBytes(int32_t n_items, int k, int tile);
+/* sorts bt's rows into tiles by bound, in mem (RecBatchSortBytes); users: the run's */
+extern void RecBatchSort(RecBatch *bt, void *mem, const int32_t *users, int64_t n_users);
+/* pool entries per user for n results */
+extern int	RecBatchPoolCap(int n);
+/* bytes of one thread's RecBatch.scratch */
+extern size_t RecBatchScratchBytes(int block, int k, int pcap);
 
 /* floats of a RecBatch.bm scratch for tiles of `tile` items (bias maxima, bounds) */
 #define RECSYS_BATCH_BOUNDS(tile)	(2 * ((tile) / KERN_BLOCK + 1))

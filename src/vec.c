@@ -432,32 +432,113 @@ NeedsDouble(float s)
 	return !(fabsf(s) >= FLT_MIN && fabsf(s) <= FLT_MAX);
 }
 
-/* a·b */
-static double
-VecDot(const Vec *a, const Vec *b)
+/*
+ * Distance arguments are read in place, without a call, in the two forms a
+ * stored vec has: a 4-byte header, and the 1-byte header rows use for vectors
+ * of up to VEC_SHORT_MAX_DIM dimensions.  The floats after a 1-byte header sit
+ * at an odd address; the kernels read them through KernUFloat, which allows
+ * that.  (Detoasting would copy them into palloc'd memory: a palloc, a copy,
+ * and wide loads right after narrower stores, which the CPU cannot forward.)
+ * Compressed or out-of-line values are detoasted.
+ */
+#define VEC_SHORT_MAX_DIM \
+	((int) ((VARATT_SHORT_MAX - VARHDRSZ_SHORT - (offsetof(Vec, x) - VARHDRSZ)) / sizeof(float)))
+
+/* One distance argument: its elements, wherever they are, and its length */
+typedef struct VecArg
 {
-	float		s = KernDot(a->x, b->x, a->dim);
+	const KernUFloat *x;
+	int			dim;
+} VecArg;
+
+/* Raises the error for a 1-byte-header vec whose size and dimension disagree */
+static void
+ReportBadShortVec(int dim, int size)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("invalid vec value: %d dimensions in %d bytes", dim, size)));
+}
+
+/* Argument n of the calling function, read in place where it can be */
+static inline __attribute__((always_inline)) VecArg
+GetVecArg(FunctionCallInfo fcinfo, int n)
+{
+	struct varlena *p = (struct varlena *) DatumGetPointer(PG_GETARG_DATUM(n));
+	VecArg		arg;
+
+	if (likely(VARATT_IS_4B_U(p)))
+	{
+		const Vec  *v = (const Vec *) p;
+
+		arg.x = v->x;
+		arg.dim = v->dim;
+	}
+	else if (VARATT_IS_1B(p) && !VARATT_IS_1B_E(p))
+	{
+		const char *data = VARDATA_SHORT(p);
+		int16		dim;
+
+		memcpy(&dim, data + offsetof(Vec, dim) - VARHDRSZ, sizeof(dim));
+		if (unlikely(dim < 1 || dim > VEC_SHORT_MAX_DIM ||
+					 VARSIZE_SHORT(p) != VARHDRSZ_SHORT + VEC_SIZE(dim) - VARHDRSZ))
+			ReportBadShortVec(dim, (int) VARSIZE_SHORT(p));
+		arg.x = (const KernUFloat *) (data + offsetof(Vec, x) - VARHDRSZ);
+		arg.dim = dim;
+	}
+	else
+	{
+		const Vec  *v = (const Vec *) pg_detoast_datum(p);
+
+		arg.x = v->x;
+		arg.dim = v->dim;
+	}
+	return arg;
+}
+
+/* Raises the error for operands of different dimensions */
+static void
+ReportDifferentDims(int a, int b)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg("different vector dimensions %d and %d", a, b)));
+}
+
+/* Binary operators need equal dimensions */
+static inline void
+CheckSameArgDims(VecArg a, VecArg b)
+{
+	if (unlikely(a.dim != b.dim))
+		ReportDifferentDims(a.dim, b.dim);
+}
+
+/* a·b */
+static inline double
+VecDot(const KernUFloat *a, const KernUFloat *b, int n)
+{
+	float		s = KernDot(a, b, n);
 	double		d = 0.0;
 
-	if (!NeedsDouble(s) || s == 0.0f)
+	if (likely(!NeedsDouble(s)) || s == 0.0f)
 		return s;
-	for (int i = 0; i < a->dim; i++)
-		d += (double) a->x[i] * b->x[i];
+	for (int i = 0; i < n; i++)
+		d += (double) a[i] * b[i];
 	return d;
 }
 
 /* |a - b|² */
-static double
-VecL2Squared(const Vec *a, const Vec *b)
+static inline double
+VecL2Squared(const KernUFloat *a, const KernUFloat *b, int n)
 {
-	float		s = KernL2Squared(a->x, b->x, a->dim);
+	float		s = KernL2Squared(a, b, n);
 	double		d = 0.0;
 
-	if (!NeedsDouble(s))
+	if (likely(!NeedsDouble(s)))
 		return s;
-	for (int i = 0; i < a->dim; i++)
+	for (int i = 0; i < n; i++)
 	{
-		double		diff = (double) a->x[i] - b->x[i];
+		double		diff = (double) a[i] - b[i];
 
 		d += diff * diff;
 	}
@@ -478,49 +559,16 @@ VecNormSquared(const Vec *a)
 	return d;
 }
 
-/* Cosine similarity in [-1, 1]; NaN when either vector is zero (no direction) */
-static double
-VecCosineSimilarity(const Vec *a, const Vec *b)
-{
-	float		dot;
-	float		na;
-	float		nb;
-	double		d,
-				x,
-				y,
-				sim;
-
-	KernDotNorms(a->x, b->x, a->dim, &dot, &na, &nb);
-	d = dot;
-	x = na;
-	y = nb;
-	if (NeedsDouble(na) || NeedsDouble(nb) || (NeedsDouble(dot) && dot != 0.0f))
-	{
-		d = x = y = 0.0;
-		for (int i = 0; i < a->dim; i++)
-		{
-			d += (double) a->x[i] * b->x[i];
-			x += (double) a->x[i] * a->x[i];
-			y += (double) b->x[i] * b->x[i];
-		}
-	}
-	if (x == 0.0 || y == 0.0)
-		return get_float8_nan();
-	sim = d / sqrt(x * y);
-	/* rounding can push |sim| a hair past 1 */
-	return sim > 1.0 ? 1.0 : (sim < -1.0 ? -1.0 : sim);
-}
-
 /* a <-> b: Euclidean distance */
 PG_FUNCTION_INFO_V1(vec_l2_distance);
 Datum
 vec_l2_distance(PG_FUNCTION_ARGS)
 {
-	Vec		   *a = PG_GETARG_VEC_P(0);
-	Vec		   *b = PG_GETARG_VEC_P(1);
+	VecArg		a = GetVecArg(fcinfo, 0);
+	VecArg		b = GetVecArg(fcinfo, 1);
 
-	CheckSameDims(a, b);
-	PG_RETURN_FLOAT8(sqrt(VecL2Squared(a, b)));
+	CheckSameArgDims(a, b);
+	PG_RETURN_FLOAT8(sqrt(VecL2Squared(a.x, b.x, a.dim)));
 }
 
 /* a <#> b: the negative inner product, so ascending order is best first */
@@ -528,24 +576,28 @@ PG_FUNCTION_INFO_V1(vec_negative_inner_product);
 Datum
 vec_negative_inner_product(PG_FUNCTION_ARGS)
 {
-	Vec		   *a = PG_GETARG_VEC_P(0);
-	Vec		   *b = PG_GETARG_VEC_P(1);
+	VecArg		a = GetVecArg(fcinfo, 0);
+	VecArg		b = GetVecArg(fcinfo, 1);
 
-	CheckSameDims(a, b);
+	CheckSameArgDims(a, b);
 	/* 0 - x rather than -x: a zero inner product prints as 0, not -0 */
-	PG_RETURN_FLOAT8(0.0 - VecDot(a, b));
+	PG_RETURN_FLOAT8(0.0 - VecDot(a.x, b.x, a.dim));
 }
 
-/* a <=> b: cosine distance, 1 - cosine similarity (NaN for a zero vector) */
+/*
+ * a <=> b: cosine distance, 1 - cosine similarity (NaN for a zero vector).
+ * The kernel does the sums, the check for sums to redo in double and the
+ * division in one call.
+ */
 PG_FUNCTION_INFO_V1(vec_cosine_distance);
 Datum
 vec_cosine_distance(PG_FUNCTION_ARGS)
 {
-	Vec		   *a = PG_GETARG_VEC_P(0);
-	Vec		   *b = PG_GETARG_VEC_P(1);
+	VecArg		a = GetVecArg(fcinfo, 0);
+	VecArg		b = GetVecArg(fcinfo, 1);
 
-	CheckSameDims(a, b);
-	PG_RETURN_FLOAT8(1.0 - VecCosineSimilarity(a, b));
+	CheckSameArgDims(a, b);
+	PG_RETURN_FLOAT8(1.0 - KernCosine(a.x, b.x, a.dim));
 }
 
 /* dot(a, b): inner product */
@@ -553,11 +605,11 @@ PG_FUNCTION_INFO_V1(vec_dot);
 Datum
 vec_dot(PG_FUNCTION_ARGS)
 {
-	Vec		   *a = PG_GETARG_VEC_P(0);
-	Vec		   *b = PG_GETARG_VEC_P(1);
+	VecArg		a = GetVecArg(fcinfo, 0);
+	VecArg		b = GetVecArg(fcinfo, 1);
 
-	CheckSameDims(a, b);
-	PG_RETURN_FLOAT8(VecDot(a, b));
+	CheckSameArgDims(a, b);
+	PG_RETURN_FLOAT8(VecDot(a.x, b.x, a.dim));
 }
 
 /* cosine_similarity(a, b) */
@@ -565,11 +617,11 @@ PG_FUNCTION_INFO_V1(vec_cosine_similarity);
 Datum
 vec_cosine_similarity(PG_FUNCTION_ARGS)
 {
-	Vec		   *a = PG_GETARG_VEC_P(0);
-	Vec		   *b = PG_GETARG_VEC_P(1);
+	VecArg		a = GetVecArg(fcinfo, 0);
+	VecArg		b = GetVecArg(fcinfo, 1);
 
-	CheckSameDims(a, b);
-	PG_RETURN_FLOAT8(VecCosineSimilarity(a, b));
+	CheckSameArgDims(a, b);
+	PG_RETURN_FLOAT8(KernCosine(a.x, b.x, a.dim));
 }
 
 /* norm(a): Euclidean length */

@@ -4,8 +4,9 @@
  *		them (src/serving.c): every kernel set this CPU has (AVX-512, AVX2, portable)
  *		against double-precision brute force, the fused dot-and-select scan and
  *		recommend_all's blocked selection against a plain heap over all scores
- *		(same items, same order, ties by index), and the short-vector sums that
- *		must round exactly as an in-order loop.
+ *		(same items, same order, ties by index), the short-vector sums that
+ *		must round exactly as an in-order loop, the fused cosine (its double
+ *		fallback, zero vectors) and reads of vectors at odd addresses.
  *
  * Plain C, no PostgreSQL; built and run by make unit.
  */
@@ -13,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "blas.h"
 #include "kernels.h"
@@ -132,6 +135,159 @@ CheckShortSums(const char *set)
 			KernL2Squared(a, b, n) == l && fd == d && fa == na;
 	}
 	ok(same, "sums of fewer than 16 elements are the in-order loop's exactly", set);
+}
+
+/* The cosine similarity in double, NaN for a zero vector, clamped to [-1, 1] */
+static double
+RefCosine(const float *a, const float *b, int n)
+{
+	double		d = 0,
+				x = 0,
+				y = 0,
+				sim;
+
+	for (int i = 0; i < n; i++)
+	{
+		d += (double) a[i] * b[i];
+		x += (double) a[i] * a[i];
+		y += (double) b[i] * b[i];
+	}
+	if (x == 0.0 || y == 0.0)
+		return NAN;
+	sim = d / sqrt(x * y);
+	return sim > 1.0 ? 1.0 : (sim < -1.0 ? -1.0 : sim);
+}
+
+/*
+ * KernCosine against double sums, and equal to the cosine of its own three sums
+ * (KernDotNorms) where those are normal floats: the fused kernel rounds as the
+ * separate steps did.  Then the cases its float sums cannot hold: elements whose
+ * squares overflow (1e30) or fall below the normal range (1e-25), zero vectors
+ * (NaN), parallel vectors (exactly 1, never past it).
+ */
+static void
+CheckCosine(const char *set)
+{
+	static float a[400],
+				b[400];
+	unsigned	st = 13;
+	double		worst = 0.0;
+	int			same = 1,
+				edges = 1;
+
+	for (int i = 0; i < 400; i++)
+	{
+		a[i] = Rand(&st);
+		b[i] = Rand(&st);
+	}
+	for (int n = 1; n <= 400; n++)
+	{
+		float		fd,
+					fa,
+					fb;
+		double		c = KernCosine(a, b, n);
+		double		sep;
+
+		KernDotNorms(a, b, n, &fd, &fa, &fb);
+		sep = (double) fd / sqrt((double) fa * fb);
+		sep = sep > 1.0 ? 1.0 : (sep < -1.0 ? -1.0 : sep);
+		same &= c == sep;
+		worst = fmax(worst, Err(c, RefCosine(a, b, n)));
+	}
+	ok(worst < 1e-5, "cosine similarity agrees with double sums for n = 1 .. 400", set);
+	ok(same, "the fused cosine is the cosine of the three float sums, bit for bit", set);
+
+	for (int n = 1; n <= 40; n++)
+	{
+		float		big[40],
+					tiny[40],
+					zero[40] = {0},
+					other[40];
+		double		r;
+
+		for (int i = 0; i < n; i++)
+		{
+			big[i] = 1e30f * (i % 3 == 0 ? -1.0f : 1.0f) * (1.0f + 0.01f * i);
+			tiny[i] = 1e-25f * (1.0f + 0.03f * i);
+			other[i] = Rand(&st);
+		}
+		r = RefCosine(big, other, n);
+		edges &= Err(KernCosine(big, other, n), r) < 1e-6 && !isnan(r);
+		edges &= KernCosine(big, big, n) == 1.0;
+		r = RefCosine(tiny, other, n);
+		edges &= Err(KernCosine(tiny, other, n), r) < 1e-6 && !isnan(r);
+		edges &= Err(KernCosine(tiny, big, n), RefCosine(tiny, big, n)) < 1e-6;
+		edges &= isnan(KernCosine(zero, other, n)) && isnan(KernCosine(other, zero, n)) &&
+			isnan(KernCosine(zero, zero, n));
+		edges &= KernCosine(other, other, n) <= 1.0 && KernCosine(other, other, n) > 0.999999;
+	}
+	ok(edges, "cosine: overflowing and subnormal sums redone in double, NaN for zero vectors, parallel is 1", set);
+}
+
+/*
+ * The distance kernels read the elements of a stored vec with a 1-byte header
+ * in place, at an odd address.  For n = 1 .. 33 and every misalignment, the
+ * vector is copied to that offset with NaN bit patterns just before and after
+ * it, the last element against a page that cannot be read: a kernel that read
+ * one byte too early, too late or past the end gives a different answer, a NaN
+ * or a crash, instead of the aligned answer exactly.
+ */
+static void
+CheckUnaligned(const char *set)
+{
+	static float a[40],
+				b[40];
+	long		page = sysconf(_SC_PAGESIZE);
+	char	   *mem = mmap(NULL, 4 * page, PROT_READ | PROT_WRITE,
+						   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned	st = 17;
+	int			same = 1;
+	const float nan = NAN;
+
+	if (mem == MAP_FAILED || mprotect(mem + 2 * page, page, PROT_NONE) != 0)
+	{
+		ok(0, "unaligned reads: no guard page could be set up", set);
+		return;
+	}
+	for (int i = 0; i < 40; i++)
+	{
+		a[i] = Rand(&st);
+		b[i] = Rand(&st);
+	}
+	for (int n = 1; n <= 33; n++)
+		for (int off = 0; off < 4; off++)
+		{
+			/* ua ends right at the guard page; ub sits in the page before it */
+			char	   *pa = mem + 2 * page - 4 * n - (off ? 4 - off : 0);
+			char	   *pb = mem + page + 64 + off;
+			const KernUFloat *ua = (const KernUFloat *) pa;
+			const KernUFloat *ub = (const KernUFloat *) pb;
+			float		fd,
+						fa,
+						fb,
+						gd,
+						ga,
+						gb;
+
+			memset(mem, 0xFF, 2 * page);	/* NaN bit patterns all around */
+			memcpy(pa - 4, &nan, 4);
+			memcpy(pa, a, 4 * n);
+			memcpy(pb - 4, &nan, 4);
+			memcpy(pb, b, 4 * n);
+			memcpy(pb + 4 * n, &nan, 4);
+			KernDotNorms(ua, ub, n, &fd, &fa, &fb);
+			KernDotNorms(a, b, n, &gd, &ga, &gb);
+			same &= KernDot(ua, ub, n) == KernDot(a, b, n);
+			same &= KernL2Squared(ua, ub, n) == KernL2Squared(a, b, n);
+			same &= KernNormSquared(ua, n) == KernNormSquared(a, n);
+			same &= KernNormSquared(ub, n) == KernNormSquared(b, n);
+			same &= fd == gd && fa == ga && fb == gb;
+			same &= KernCosine(ua, ub, n) == KernCosine(a, b, n);
+			same &= KernCosine(ub, ua, n) == KernCosine(b, a, n);
+			same &= !isnan(KernCosine(ua, ub, n));
+		}
+	munmap(mem, 4 * page);
+	ok(same, "every distance kernel reads n = 1 .. 33 elements at any byte offset exactly as aligned ones", set);
 }
 
 /* Row dot products, block maxima and block thresholds */
@@ -305,10 +461,17 @@ CheckFusedScan(const char *set)
 }
 
 /*
- * recommend_all's numeric core (RecBatchChunk with block bounds) against the
- * fused single-user scan: the same items in the same order for every user,
- * scores within float rounding of a different summation order, unknown users
- * among them, and the same result without the bounds
+ * recommend_all's numeric core (RecBatchChunk) against the fused single-user
+ * scan, on a model built to make tile skipping matter: item norms fall with
+ * the index, most users have huge norms (so the row order puts a tail item
+ * with a tiny vector and a huge bias last) and the others have that item first,
+ * forty copies of one item that come next for those (ties that overflow the
+ * pool, so the full scan takes over), unknown users and
+ * seen items.  Passes: tiles in row order with and without block bounds
+ * (scores within rounding of the scan's: another summation order, so near ties
+ * may swap) and tiles in bound order with and without block bounds (identical
+ * to the scan, bit for bit, ties by index, while user x tile products are
+ * skipped).
  */
 static void
 CheckBatch(const char *set)
@@ -317,40 +480,65 @@ CheckBatch(const char *set)
 				n_items = 1000,
 				k = 20,
 				n = 10,
-				threads = 2;
+				threads = 2,
+				tail = 990,
+				twin = 99;
 	float	   *X = malloc(sizeof(float) * n_users * k);
 	float	   *Y = malloc(sizeof(float) * n_items * k);
 	float	   *ub = malloc(sizeof(float) * n_users);
 	float	   *ib = malloc(sizeof(float) * n_items);
 	int32_t    *users = malloc(sizeof(int32_t) * n_users);
+	int64_t    *seen_ptr = malloc(sizeof(int64_t) * (n_users + 1));
+	int32_t    *seen = malloc(sizeof(int32_t) * n_users * 2);
 	int32_t		popular[1000];
 	int32_t		count[1000];
 	unsigned	st = 9;
 	RecBatch	bt;
-	int			same = 1,
-				same_unbounded = 1;
+	int			same[4] = {1, 1, 1, 1};
+	int			tail_first = 1;
+	int64_t		pairs[2] = {0, 0};
+	int64_t		all_pairs = 0;
 	size_t		bytes;
-	float	   *ref_score = malloc(sizeof(float) * n_users * n);
-	int64_t    *ref_item = malloc(sizeof(int64_t) * n_users * n);
 
 	for (int i = 0; i < n_users * k; i++)
 		X[i] = Rand(&st);
-	for (int i = 0; i < n_items * k; i++)
-		Y[i] = Rand(&st);
+	for (int i = 0; i < n_items; i++)
+		for (int d = 0; d < k; d++)
+			Y[i * k + d] = Rand(&st) / (1.0f + i / 50.0f);
 	for (int i = 0; i < n_users; i++)
 	{
 		ub[i] = Rand(&st);
 		users[i] = i % 7 == 3 ? -1 : i;
+		/* user i has seen items i % 50 and 500 + i % 50 */
+		seen_ptr[i] = 2 * i;
+		seen[2 * i] = i % 50;
+		seen[2 * i + 1] = 500 + i % 50;
 	}
+	seen_ptr[n_users] = 2 * n_users;
+	/* most users huge, so the tail item sorts last; users r % 10 == 1 are not */
+	for (int r = 0; r < n_users; r++)
+		for (int d = 0; d < k; d++)
+			X[r * k + d] *= r % 10 == 1 ? 1.0f : 1000.0f;
+	for (int d = 0; d < k; d++)
+		Y[tail * k + d] *= 1e-3f;
 	for (int i = 0; i < n_items; i++)
 	{
 		ib[i] = Rand(&st);
 		popular[i] = i;
 		count[i] = n_items - i;
 	}
-	RecBlasReserve(threads, &bytes);
-	for (int pass = 0; pass < 2; pass++)
+	ib[tail] = 50.0f;
+	ib[twin] = 40.0f;			/* the small users' next nine: a tie wider than the pool */
+	for (int i = twin + 1; i < twin + 41; i++)
 	{
+		memcpy(Y + i * k, Y + twin * k, sizeof(float) * k);
+		ib[i] = ib[twin];
+	}
+	RecBlasReserve(threads, &bytes);
+	for (int pass = 0; pass < 4; pass++)
+	{
+		bool		sorted = pass >= 2;
+
 		memset(&bt, 0, sizeof(bt));
 		bt.k = k;
 		bt.n_items = n_items;
@@ -359,6 +547,8 @@ CheckBatch(const char *set)
 		bt.user_bias = ub;
 		bt.item_bias = ib;
 		bt.mu = 3.0f;
+		bt.seen_ptr = seen_ptr;
+		bt.seen_items = seen;
 		bt.popular = popular;
 		bt.item_count = count;
 		bt.users = users;
@@ -367,11 +557,11 @@ CheckBatch(const char *set)
 		bt.out_item = malloc(sizeof(int64_t) * n_users * n);
 		bt.out_count = malloc(sizeof(int) * n_users);
 		bt.block = 64;
-		bt.tile = 300;			/* not a multiple of the block: tails in every tile */
+		bt.tile = 100;			/* not a multiple of the block: tails in every tile */
 		bt.xb = malloc(sizeof(float *) * threads);
 		bt.cb = malloc(sizeof(float *) * threads);
 		bt.heaps = malloc(sizeof(TopNHeap *) * threads);
-		bt.bm = pass == 0 ? malloc(sizeof(float *) * threads) : NULL;
+		bt.bm = pass % 2 == 0 ? malloc(sizeof(float *) * threads) : NULL;
 		for (int t = 0; t < threads; t++)
 		{
 			bt.xb[t] = malloc(sizeof(float) * bt.block * k);
@@ -380,8 +570,18 @@ CheckBatch(const char *set)
 			if (bt.bm)
 				bt.bm[t] = malloc(sizeof(float) * RECSYS_BATCH_BOUNDS(bt.tile));
 		}
+		if (sorted)
+		{
+			RecBatchSort(&bt, malloc(RecBatchSortBytes(n_items, k, bt.tile)), users, n_users);
+			bt.pcap = RecBatchPoolCap(n);
+			bt.scratch = malloc(sizeof(void *) * threads);
+			for (int t = 0; t < threads; t++)
+				bt.scratch[t] = malloc(RecBatchScratchBytes(bt.block, k, bt.pcap));
+			pairs[0] = pairs[1] = 0;
+			bt.pairs = pairs;
+		}
 		if (RecParallelFor(threads, n_users, bt.block, RecBatchChunk, &bt, NULL) != 0)
-			same = 0;
+			same[pass] = 0;
 		for (int r = 0; r < n_users; r++)
 		{
 			float		fs[10];
@@ -393,26 +593,37 @@ CheckBatch(const char *set)
 			if (users[r] < 0)
 				RecSelectPopular(&h, popular, count, n_items, NULL);
 			else
-				KernDotTopN(&h, Y, n_items, k, X + (size_t) r * k, ib, 3.0f + ub[r], NULL, NULL);
-			kept = TopNSortDesc(&h);
-			same &= bt.out_count[r] == kept;
-			for (int j = 0; j < kept; j++)
 			{
-				same &= bt.out_item[r * n + j] == fi[j] &&
-					fabsf(bt.out_score[r * n + j] - fs[j]) <= 1e-5f;
-				if (pass == 0)
-				{
-					ref_score[r * n + j] = bt.out_score[r * n + j];
-					ref_item[r * n + j] = bt.out_item[r * n + j];
-				}
-				else
-					same_unbounded &= ref_item[r * n + j] == bt.out_item[r * n + j] &&
-						ref_score[r * n + j] == bt.out_score[r * n + j];
+				RecBlocked	b = {seen + seen_ptr[r], 2, NULL, 0};
+
+				RecSelectFactors(&h, Y, k, X + (size_t) r * k, ib, 3.0f + ub[r], n_items, &b);
+				all_pairs += sorted ? (n_items + bt.tile - 1) / bt.tile : 0;
 			}
+			kept = TopNSortDesc(&h);
+			same[pass] &= bt.out_count[r] == kept;
+			for (int j = 0; j < kept; j++)
+				same[pass] &= sorted ?
+					bt.out_item[r * n + j] == fi[j] && bt.out_score[r * n + j] == fs[j] :
+					fabsf(bt.out_score[r * n + j] - fs[j]) <= 1e-5f * (1.0f + fabsf(fs[j]));
+			/* huge users rank by direction: the tail item is not their first */
+			if (users[r] >= 0)
+				tail_first &= (bt.out_item[r * n] == tail) == (r % 10 == 1);
+		}
+		if (sorted)
+		{
+			all_pairs -= pairs[0] + pairs[1];
+			printf("# %s pass %d: %lld user x tile products of %lld\n", set, pass,
+				   (long long) (pairs[0] + pairs[1]),
+				   (long long) (pairs[0] + pairs[1] + all_pairs / (pass - 1)));
 		}
 	}
-	ok(same, "recommend_all's blocked selection equals the single-user scan for every user", set);
-	ok(same_unbounded, "the block bounds change nothing: the same rows without them", set);
+	ok(same[0] && same[1], "recommend_all with tiles in row order: scores within rounding of the scan's (ties may swap)",
+	   set);
+	ok(same[2] && same[3], "recommend_all with tiles in bound order equals the scan bit for bit (tail item, huge users, ties)",
+	   set);
+	ok(tail_first, "a tail item (tiny vector, huge bias, sorted last) is the first of every small user only",
+	   set);
+	ok(all_pairs > 0, "tiles in bound order skip user x tile products", set);
 }
 
 int
@@ -430,6 +641,8 @@ main(void)
 		}
 		CheckDistances(sets[s]);
 		CheckShortSums(sets[s]);
+		CheckCosine(sets[s]);
+		CheckUnaligned(sets[s]);
 		CheckBlocks(sets[s]);
 		CheckFusedScan(sets[s]);
 		CheckBatch(sets[s]);
