@@ -94,7 +94,7 @@ als_flop=$(awk -v n="$als_nnz" -v u="$als_users" -v i="$als_items" -v k="$FACTOR
 als_ratio=$(awk -v t="$als_sweep" -v f="$als_flop" -v g="$gemmT" 'BEGIN { printf "%.2f", t / (f / (g * 1e9)) }')
 
 echo "Training implicit ALS, CG 3 steps..." >&2
-ials_out=$(train train_ials bench_implicit "{\"factors\": $FACTORS, \"iterations\": $ITERS, \"cg_steps\": 3, \"alpha\": 10, \"verbose\": true, \"keep_interactions\": false}")
+ials_out=$(train train_ials bench_implicit "{\"factors\": $FACTORS, \"iterations\": $ITERS, \"cg_steps\": 3, \"cg_tolerance\": 0, \"alpha\": 10, \"verbose\": true, \"keep_interactions\": false}")
 ials_sweep=$(echo "$ials_out" | iteration_seconds)
 ials_nnz=$(echo "$ials_out" | info_field n_interactions)
 ials_peak=$(echo "$ials_out" | info_field peak_bytes)
