@@ -52,6 +52,11 @@
 #define BATCH_POOL_ENTRIES	(1 << 20)
 /* recommend_all: rounds a long run is cut into, for the overlapped hand-over */
 #define BATCH_MIN_ROUNDS	8
+/*
+ * recommend_all: below this many users each is ranked by the single-user scan;
+ * sorting the item rows for the tile path costs about as much as 60 such scans
+ */
+#define BATCH_SCAN_USERS	64
 
 /* candidate lists longer than n_items / this are scored with one sgemv over all items */
 #define DENSE_CANDIDATES_SHARE	4
@@ -1629,6 +1634,14 @@ RecBatchRunFiltered(RecModelEntry *e, const int32 *users, int64 n_users, int n,
 		}
 		BatchRounds(threads, users, n_users, round, block, RecAnnBatchChunk, &ab, &bt.users,
 					&out, emit, arg);
+		return;
+	}
+
+	/* few users: each one ranked by the single-user scan, as recommend does */
+	if (n_users < BATCH_SCAN_USERS)
+	{
+		bt.scan = true;
+		BatchRoundsOverlapped(threads, users, n_users, round, &bt, emit, arg);
 		return;
 	}
 

@@ -1160,7 +1160,24 @@ RecBatchChunk(void *ctx, int thread, int64_t begin, int64_t end)
 
 	if (bt->Ys && known > 0)
 		BatchSortedTiles(bt, thread, begin, xb, known, qrow, heaps);
-	for (int32_t t0 = 0; !bt->Ys && known > 0 && t0 < bt->n_items; t0 += bt->tile)
+	else if (bt->scan)
+		for (int q = 0; q < known; q++)
+		{
+			int32_t		u = bt->users[begin + qrow[q]];
+			RecBlocked	blocked = {NULL, 0, bt->exclude, bt->n_exclude};
+			BatchSkip	skip = {&blocked, bt->item_of};
+
+			if (bt->seen_ptr)
+			{
+				blocked.seen = bt->seen_items + bt->seen_ptr[u];
+				blocked.n_seen = bt->seen_ptr[u + 1] - bt->seen_ptr[u];
+			}
+			KernDotTopN(&heaps[qrow[q]], bt->Y, bt->n_items, k, xb + (int64_t) q * k,
+						bt->item_bias, bt->mu + (bt->user_bias ? bt->user_bias[u] : 0.0f),
+						blocked.n_seen > 0 || blocked.n_exclude > 0 ? BatchSkipRow : NULL,
+						&skip);
+		}
+	for (int32_t t0 = 0; !bt->Ys && !bt->scan && known > 0 && t0 < bt->n_items; t0 += bt->tile)
 	{
 		int			tn = bt->n_items - t0 < bt->tile ? bt->n_items - t0 : bt->tile;
 		int			q = 0;

@@ -264,6 +264,12 @@ typedef struct RecBatch
 	 * the SGEMM kernel rounds at a given position of a tile.
 	 */
 	const float *Ys;
+	/*
+	 * scan: each known user ranked alone by the single-user scan (KernDotTopN
+	 * over Y, the same scores), for a call of few users, where sorting the
+	 * rows would cost more than the scans it saves; Ys is then NULL
+	 */
+	bool		scan;
 	const float *bias_s;
 	const int32_t *row_src;
 	int32_t		n_tiles;

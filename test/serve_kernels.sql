@@ -6,7 +6,7 @@
 -- the same on one thread), its tile skipping on a crafted model, a cancel in the
 -- middle of it, and the vec distances against double sums over real[].
 BEGIN;
-SELECT plan(16);
+SELECT plan(17);
 
 CREATE TEMP TABLE r AS
 	SELECT * FROM recsys.synthetic_ratings(6000, 300, 60000, rank => 6, seed => 5);
@@ -96,6 +96,16 @@ SELECT is((SELECT count(*) FROM generate_series(1, 400) u,
 						 FROM recsys.recommend((SELECT m FROM craft), u, 10)) r
 			WHERE a.i IS DISTINCT FROM r.i OR a.s IS DISTINCT FROM r.s),
 		  0::bigint, 'crafted model: recommend_all equals recommend for every user, items, order and scores exactly');
+-- a call for fewer than 64 users ranks each by the single-user scan: the same rows
+SELECT is((SELECT count(*) FROM (
+			(SELECT user_id, rank, item_id, score FROM recsys.recommend_all((SELECT m FROM craft), 10,
+					(SELECT array_agg(u) FROM generate_series(1, 400, 11) u))
+			 EXCEPT SELECT user_id, rank, item_id, score FROM craft_all WHERE user_id % 11 = 1)
+			UNION ALL
+			(SELECT user_id, rank, item_id, score FROM craft_all WHERE user_id % 11 = 1
+			 EXCEPT SELECT user_id, rank, item_id, score FROM recsys.recommend_all((SELECT m FROM craft), 10,
+					(SELECT array_agg(u) FROM generate_series(1, 400, 11) u)))) d),
+		  0::bigint, 'recommend_all for 37 users (one scan each) equals the tiled run for all users, scores exactly');
 SELECT is((SELECT count(*) FROM craft_all WHERE rank = 1 AND (item_id = 2990) <> (user_id % 10 = 1)),
 		  0::bigint, 'the item sorted last is first for exactly the users of normal norm');
 SELECT is((SELECT count(*) || ' users, ' || count(*) FILTER (WHERE items <> ARRAY[1, 100, 101, 102, 103, 104, 105, 106, 107, 108]::bigint[]) || ' otherwise'
