@@ -9,6 +9,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "miscadmin.h"
@@ -273,7 +274,10 @@ RecAnnBuildModel(const RecModelHeader *m, const RecIndexOptions *given, const ch
 		RecTrainReserve(tm, (int64) bytes, "the index");
 		RecTrainReserve(tm, (int64) sizeof(float) * (o.sample * d + (int64) RecWorkThreads() *
 													 RECSYS_ANN_BLOCK * (o.lists + d)) +
-						(int64) sizeof(int32) * (2 * (int64) m->n_items + o.sample),
+						(int64) sizeof(int32) * (2 * (int64) m->n_items + o.sample) +
+		/* the means (float and their double sums), half norms and counts */
+						(int64) (sizeof(float) + sizeof(double)) * o.lists * d +
+						(int64) (sizeof(float) + sizeof(int64)) * o.lists,
 						"the index build");
 		if (given->probes == 0)
 			RecTrainReserve(tm, AnnCalibBytes(m, o.lists), "the index calibration");
@@ -424,7 +428,8 @@ RecAnnUsable(const RecModelEntry *e, const RecAnnRequest *req, const float *x)
 		for (int j = 0; j < e->model->factors; j++)
 			n2 += (double) x[j] * x[j];
 		RecAnnView(e->v.ann, &ix);
-		if (!(sqrt(n2) * (double) ix.max_norm < 1e37))
+		/* ... and its norm must be a float: the probe's list key uses it */
+		if (!(sqrt(n2) * (double) ix.max_norm < 1e37) || !(n2 < FLT_MAX))
 			return false;
 	}
 	return true;

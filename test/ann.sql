@@ -8,7 +8,7 @@
 -- probes calibrated on the model's users (target_recall), checked on held-out
 -- users of an explicit ALS model with biases that a fixed count serves badly.
 BEGIN;
-SELECT plan(78);
+SELECT plan(79);
 
 CREATE TEMP TABLE r AS
 	SELECT * FROM recsys.synthetic_ratings(300, 20000, 60000, rank => 8, seed => 21, implicit => true);
@@ -91,6 +91,12 @@ SELECT is((SELECT array_agg(item_id ORDER BY rank) FROM recsys.recommend_by_vect
 		  (SELECT array_agg(item_id ORDER BY rank) FROM recsys.recommend_by_vector(pg_temp.m('plain'),
 			(SELECT factors FROM recsys.user_factors(pg_temp.m('ix')) WHERE id = 7), 20, exact => true)),
 		  'recommend_by_vector: all lists give the exact list');
+-- a caller's vector whose squared norm is no float (|x| 4e19): the exact path ranks it
+SELECT is((SELECT array_agg(item_id ORDER BY rank) FROM recsys.recommend_by_vector(pg_temp.m('ix'),
+			pg_catalog.array_fill(1e19::real, ARRAY[16])::recsys.vec, 10)),
+		  (SELECT array_agg(item_id ORDER BY rank) FROM recsys.recommend_by_vector(pg_temp.m('plain'),
+			pg_catalog.array_fill(1e19::real, ARRAY[16])::recsys.vec, 10, exact => true)),
+		  'recommend_by_vector: a vector too long for a float norm gets the exact list, no error');
 SELECT is((SELECT count(*) FROM (
 		SELECT user_id, rank, item_id FROM recsys.recommend_all(pg_temp.m('ix'), 10, probes => (SELECT l FROM geo))
 		EXCEPT SELECT user_id, rank, item_id FROM recsys.recommend_all(pg_temp.m('plain'), 10)) d),
