@@ -946,6 +946,20 @@ ExactScore(const RecBatch *bt, int32_t row, const float *x, float base)
 	return ItemScore(d[row - g], bt->item_bias, row, base);
 }
 
+/* What user u (an index, or -1 for an unknown user) may not be given in a batch */
+static inline RecBlocked
+BatchBlocked(const RecBatch *bt, int32_t u)
+{
+	RecBlocked	blocked = {NULL, 0, bt->exclude, bt->n_exclude};
+
+	if (u >= 0 && bt->seen_ptr)
+	{
+		blocked.seen = bt->seen_items + bt->seen_ptr[u];
+		blocked.n_seen = bt->seen_ptr[u + 1] - bt->seen_ptr[u];
+	}
+	return blocked;
+}
+
 /* A blocked check for KernDotTopN over rows that stand for item_of[row] */
 typedef struct BatchSkip
 {
@@ -1068,13 +1082,7 @@ BatchSortedTiles(RecBatch *bt, int thread, int64_t begin, const float *xb, int k
 		{
 			int			q = active[a];
 			int32_t		u = bt->users[begin + qrow_in[q]];
-			RecBlocked	blocked = {NULL, 0, bt->exclude, bt->n_exclude};
-
-			if (bt->seen_ptr)
-			{
-				blocked.seen = bt->seen_items + bt->seen_ptr[u];
-				blocked.n_seen = bt->seen_ptr[u + 1] - bt->seen_ptr[u];
-			}
+			RecBlocked	blocked = BatchBlocked(bt, u);
 			if (bm)
 				BatchSelectRow(&pools[q], cb + (int64_t) a * tn, bt->bias_s, base[q], t0, tn,
 							   &blocked, bt->item_of, bm, bm + tn / KERN_BLOCK + 1,
@@ -1088,13 +1096,7 @@ BatchSortedTiles(RecBatch *bt, int thread, int64_t begin, const float *xb, int k
 	for (int q = 0; q < known; q++)
 	{
 		int32_t		u = bt->users[begin + qrow_in[q]];
-		RecBlocked	blocked = {NULL, 0, bt->exclude, bt->n_exclude};
-
-		if (bt->seen_ptr)
-		{
-			blocked.seen = bt->seen_items + bt->seen_ptr[u];
-			blocked.n_seen = bt->seen_ptr[u + 1] - bt->seen_ptr[u];
-		}
+		RecBlocked	blocked = BatchBlocked(bt, u);
 		BatchFinish(bt, &pools[q], &heaps[qrow_in[q]], xb + (int64_t) q * k, xnorm[q],
 					base[q], &blocked);
 	}
@@ -1135,14 +1137,8 @@ RecBatchChunk(void *ctx, int thread, int64_t begin, int64_t end)
 			bt->out_fallback[row] = cold;
 		if (cold)
 		{
-			RecBlocked	blocked = {NULL, 0, bt->exclude, bt->n_exclude};
-
 			/* a known user's seen items stay excluded from the popular ones */
-			if (u >= 0 && bt->seen_ptr)
-			{
-				blocked.seen = bt->seen_items + bt->seen_ptr[u];
-				blocked.n_seen = bt->seen_ptr[u + 1] - bt->seen_ptr[u];
-			}
+			RecBlocked	blocked = BatchBlocked(bt, u);
 
 			if (bt->item_of)
 				RecSelectPopularCandidates(&heaps[r], bt->item_count, bt->item_of,
@@ -1164,14 +1160,9 @@ RecBatchChunk(void *ctx, int thread, int64_t begin, int64_t end)
 		for (int q = 0; q < known; q++)
 		{
 			int32_t		u = bt->users[begin + qrow[q]];
-			RecBlocked	blocked = {NULL, 0, bt->exclude, bt->n_exclude};
+			RecBlocked	blocked = BatchBlocked(bt, u);
 			BatchSkip	skip = {&blocked, bt->item_of};
 
-			if (bt->seen_ptr)
-			{
-				blocked.seen = bt->seen_items + bt->seen_ptr[u];
-				blocked.n_seen = bt->seen_ptr[u + 1] - bt->seen_ptr[u];
-			}
 			KernDotTopN(&heaps[qrow[q]], bt->Y, bt->n_items, k, xb + (int64_t) q * k,
 						bt->item_bias, bt->mu + (bt->user_bias ? bt->user_bias[u] : 0.0f),
 						blocked.n_seen > 0 || blocked.n_exclude > 0 ? BatchSkipRow : NULL,
@@ -1190,18 +1181,14 @@ RecBatchChunk(void *ctx, int thread, int64_t begin, int64_t end)
 		for (int r = 0; r < nb; r++)
 		{
 			int32_t		u = bt->users[begin + r];
-			RecBlocked	blocked = {NULL, 0, bt->exclude, bt->n_exclude};
+			RecBlocked	blocked;
 			float		base;
 			float	   *row;
 
 			if (BatchCold(bt, u))
 				continue;
 			row = cb + (int64_t) q++ * tn;
-			if (bt->seen_ptr)
-			{
-				blocked.seen = bt->seen_items + bt->seen_ptr[u];
-				blocked.n_seen = bt->seen_ptr[u + 1] - bt->seen_ptr[u];
-			}
+			blocked = BatchBlocked(bt, u);
 			base = bt->mu + (bt->user_bias ? bt->user_bias[u] : 0.0f);
 			if (bm)
 				BatchSelectRow(&heaps[r], row, bt->item_bias, base, t0, tn, &blocked,
