@@ -412,37 +412,46 @@ RankList(TopNHeap *h, const RecAnnIndex *ix, int32_t c, const float *x, int k,
 	return finite;
 }
 
+/*
+ * The key each list is probed by for query x: its mean's score plus a share of
+ * the bound's margin |q| r (ann.h), q = [x, 1] with biases; false when a key is
+ * not finite (all keys are computed all the same).  The probe and the
+ * calibration both rank lists by it.
+ */
+static bool
+ListKeys(const RecAnnIndex *ix, const float *x, int k, float *cscore)
+{
+	float		qnorm = 0.0f;
+	bool		finite = true;
+
+	if (ix->radius)
+		qnorm = sqrtf(KernNormSquared(x, k) + (ix->dim > k ? 1.0f : 0.0f));
+	for (int32_t c = 0; c < ix->lists; c++)
+	{
+		const float *cent = ix->centroids + (int64_t) c * ix->dim;
+
+		cscore[c] = KernDot(x, cent, k) + (ix->dim > k ? cent[k] : 0.0f);
+		if (ix->radius)
+			cscore[c] += RECSYS_ANN_RADIUS_WEIGHT * qnorm * ix->radius[c];
+		finite &= isfinite(cscore[c]);
+	}
+	return finite;
+}
+
 bool
 RecAnnSelect(TopNHeap *h, const RecAnnIndex *ix, const float *x, int k,
 			 const float *Y, const float *item_bias, float base, int32_t probes,
 			 const RecBlocked *b, float *cscore, int32_t *corder)
 {
 	bool		finite = true;
-	float		qnorm = 0.0f;
 	int32_t		c;
 
 	if (probes > ix->lists)
 		probes = ix->lists;
 	if (probes < 1)
 		probes = 1;
-	if (ix->radius)
-	{
-		/* |[x, 1]| (or |x| without biases): the bound's factor */
-		qnorm = sqrtf(KernNormSquared(x, k) + (ix->dim > k ? 1.0f : 0.0f));
-		if (!isfinite(qnorm))
-			return false;
-	}
-	for (c = 0; c < ix->lists; c++)
-	{
-		const float *cent = ix->centroids + (int64_t) c * ix->dim;
-
-		cscore[c] = KernDot(x, cent, k) + (ix->dim > k ? cent[k] : 0.0f);
-		/* mean score + a share of the bound's margin |q| r (ann.h) */
-		if (ix->radius)
-			cscore[c] += RECSYS_ANN_RADIUS_WEIGHT * qnorm * ix->radius[c];
-		if (!isfinite(cscore[c]))
-			return false;
-	}
+	if (!ListKeys(ix, x, k, cscore))
+		return false;
 	BestLists(cscore, ix->lists, probes, corder);
 	for (c = 0; c < probes; c++)
 		finite &= RankList(h, ix, corder[c], x, k, Y, item_bias, base, b);
@@ -572,21 +581,11 @@ RecAnnCalibChunk(void *ctx, int thread, int64_t begin, int64_t end)
 	for (int r = 0; r < nb; r++)
 	{
 		const float *x = xb + (int64_t) r * k;
-		float		qnorm = 0.0f;
 		int32_t    *pos = cb->pos + (begin + r) * cb->top;
 		int			got = TopNSortDesc(&heap[r]);
 
 		/* the user's probe order, keyed as RecAnnSelect keys it */
-		if (ix->radius)
-			qnorm = sqrtf(KernNormSquared(x, k) + (ix->dim > k ? 1.0f : 0.0f));
-		for (int32_t c = 0; c < ix->lists; c++)
-		{
-			const float *cent = ix->centroids + (int64_t) c * ix->dim;
-
-			cscore[c] = KernDot(x, cent, k) + (ix->dim > k ? cent[k] : 0.0f);
-			if (ix->radius)
-				cscore[c] += RECSYS_ANN_RADIUS_WEIGHT * qnorm * ix->radius[c];
-		}
+		(void) ListKeys(ix, x, k, cscore);
 		BestLists(cscore, ix->lists, ix->lists, corder);
 		for (int32_t c = 0; c < ix->lists; c++)
 			lrank[corder[c]] = c;
