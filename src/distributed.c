@@ -32,6 +32,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "ann_sql.h"
 #include "model.h"
 #include "modelio.h"
 #include "modeltype.h"
@@ -631,6 +632,13 @@ factor_model(PG_FUNCTION_ARGS)
 	item_ids = ArrayArg(fcinfo, 2, INT8OID, "item_ids", &ni);
 	CheckIds(user_ids, nu, "user_ids");
 	CheckIds(item_ids, ni, "item_ids");
+	/* an index the options ask for must fit the items (train_distributed's first step) */
+	{
+		const RecIndexOptions *index = RecOptionsIndex(alg, &opts);
+
+		if (index != NULL && index->enabled)
+			RecAnnCheckOptions(index, ni, "index option");
+	}
 
 	m = RecModelCreateForFactors(alg, biases ? RECSYS_MODEL_HAS_BIASES : 0,
 								 k, nu, ni, 0, options_json);

@@ -3,7 +3,7 @@
 -- grouped by id reproduce a train_als (and a train_ials) sweep, and every argument error has its
 -- SQLSTATE.  test/cluster/70_shards.sh runs the same over three shards.
 BEGIN;
-SELECT plan(37);
+SELECT plan(38);
 
 CREATE TABLE dist_ratings AS
 SELECT user_id, item_id, rating FROM recsys.synthetic_ratings(120, 40, 1500, rank => 3, seed => 9);
@@ -134,6 +134,8 @@ SELECT throws_ok($$ SELECT recsys.factor_model('{"factors": 2}', '{1}', '{1}', N
 				 '22000', NULL, 'an out-of-range bias is refused');
 SELECT throws_ok($$ SELECT recsys.factor_model('{}', '{1}', '{1}', rating_min => 5, rating_max => 1) $$,
 				 '22023', NULL, 'rating_min above rating_max is refused');
+SELECT throws_ok($$ SELECT recsys.factor_model('{"factors": 2, "index": {"lists": 5}}', '{1,2}', '{1,2,3}') $$,
+				 '22023', NULL, 'an index option with more lists than items is refused before any iteration');
 SELECT throws_ok($$ SELECT recsys.publish('no such model', ARRAY['nowhere']) $$,
 				 '42704', NULL, 'publish of a model the caller cannot see says it does not exist');
 
