@@ -107,13 +107,6 @@ typedef struct KernImpl
  * vectors gets a right answer.  Both paths round the final division alike.
  */
 
-/* true when |s| is a normal, finite float: the sum can be trusted */
-static inline bool
-SumTrusted(float s)
-{
-	return fabsf(s) >= FLT_MIN && fabsf(s) <= FLT_MAX;
-}
-
 /* d / sqrt(x y) kept in [-1, 1] (rounding can push it a hair past) */
 static inline double
 CosineOfSums(double d, double x, double y)
@@ -147,8 +140,8 @@ CosineExact(const KernUFloat *a, const KernUFloat *b, int n)
 static inline __attribute__((always_inline)) double
 CosineFinish(float ab, float aa, float bb, const KernUFloat *a, const KernUFloat *b, int n)
 {
-	if (__builtin_expect(!SumTrusted(aa) || !SumTrusted(bb) ||
-						 (!SumTrusted(ab) && ab != 0.0f), 0))
+	if (__builtin_expect(!KernSumTrusted(aa) || !KernSumTrusted(bb) ||
+						 (!KernSumTrusted(ab) && ab != 0.0f), 0))
 		return CosineExact(a, b, n);
 	return CosineOfSums(ab, aa, bb);
 }

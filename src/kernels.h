@@ -10,6 +10,8 @@
 #ifndef RECSYS_KERNELS_H
 #define RECSYS_KERNELS_H
 
+#include <float.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -20,6 +22,16 @@
  * convert to it implicitly.
  */
 typedef float KernUFloat __attribute__((aligned(1)));
+
+/*
+ * true when |s| is a normal, finite float: a float sum that can be trusted (else
+ * the distance functions redo it in double)
+ */
+static inline bool
+KernSumTrusted(float s)
+{
+	return fabsf(s) >= FLT_MIN && fabsf(s) <= FLT_MAX;
+}
 
 extern float KernDot(const KernUFloat *a, const KernUFloat *b, int n);
 extern float KernL2Squared(const KernUFloat *a, const KernUFloat *b, int n);

@@ -58,14 +58,21 @@ CheckDim(int64 dim)
 						VEC_MAX_DIM, dim)));
 }
 
+/* Raises the error for operands of different dimensions */
+static void
+ReportDifferentDims(int a, int b)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg("different vector dimensions %d and %d", a, b)));
+}
+
 /* Binary operators need equal dimensions */
 static inline void
 CheckSameDims(const Vec *a, const Vec *b)
 {
-	if (a->dim != b->dim)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("different vector dimensions %d and %d", a->dim, b->dim)));
+	if (unlikely(a->dim != b->dim))
+		ReportDifferentDims(a->dim, b->dim);
 }
 
 /* A value stored as or cast to vec(typmod) must have exactly typmod dimensions */
@@ -429,7 +436,7 @@ vec_to_float8_array(PG_FUNCTION_ARGS)
 static inline bool
 NeedsDouble(float s)
 {
-	return !(fabsf(s) >= FLT_MIN && fabsf(s) <= FLT_MAX);
+	return !KernSumTrusted(s);
 }
 
 /*
@@ -494,15 +501,6 @@ GetVecArg(FunctionCallInfo fcinfo, int n)
 		arg.dim = v->dim;
 	}
 	return arg;
-}
-
-/* Raises the error for operands of different dimensions */
-static void
-ReportDifferentDims(int a, int b)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_DATA_EXCEPTION),
-			 errmsg("different vector dimensions %d and %d", a, b)));
 }
 
 /* Binary operators need equal dimensions */
