@@ -52,10 +52,11 @@ AnnResolveOptions(RecIndexOptions *o, int32 n_items, const char *what)
 	if (o->probes == 0)
 	{
 		/*
-		 * Probe lists holding about max(n / 64, 4096) items: small catalogues
-		 * are scanned whole or nearly (cheap either way), and at a million
-		 * items 1/64 of them measured recall@10 0.999 at about 100 times the
-		 * exact path's throughput (bench/80_ann.sh)
+		 * Only where no calibration runs (a model without users): probe lists
+		 * holding about max(n / 64, 4096) items; small catalogues are scanned
+		 * whole or nearly (cheap either way), and at a million items 1/64 of
+		 * them measured recall@10 0.999 at about 100 times the exact path's
+		 * throughput (bench/80_ann.sh).  Otherwise the calibration replaces it.
 		 */
 		double		share = Max(1.0 / 64.0, Min(1.0, 4096.0 / (double) n_items));
 

@@ -77,7 +77,7 @@ typedef struct RecCommonOptions
  * The options of an approximate top-N index (recsys.build_index, or the
  * "index" option of train_als and train_ials).  0 in lists, probes or sample
  * means "the default for the model's size", which ann_sql.c's
- * RecAnnResolveOptions works out once the item count is known; probes 0 is
+ * AnnResolveOptions works out once the item count is known; probes 0 is
  * calibrated against the model's users to reach target_recall (0: not given,
  * the default RECSYS_INDEX_DEFAULT_TARGET).
  */

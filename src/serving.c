@@ -900,7 +900,7 @@ RecBatchScratchBytes(int block, int k, int pcap)
 		ALIGN16(sizeof(int64_t) * (size_t) block * pcap) +
 		ALIGN16(sizeof(double) * block) +
 		ALIGN16(sizeof(float) * ((size_t) block * (k + 1 + pcap))) +
-		ALIGN16(sizeof(int) * 2 * block);
+		ALIGN16(sizeof(int) * block);
 }
 
 /*
