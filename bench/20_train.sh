@@ -30,7 +30,7 @@ mkdir -p bench/data bench/out
 BLAS_CFLAGS=$(pkg-config --cflags openblas 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)
 BLAS_LIBS=$(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 gcc -O2 -Isrc $BLAS_CFLAGS -o bench/out/solver_bench bench/solver_bench.c \
-	src/als.c src/ials.c src/pool.c $BLAS_LIBS -lpthread -lm
+	src/als.c src/ials.c src/pool.c src/kernels.c $BLAS_LIBS -lpthread -lm
 gemm=$(bench/out/solver_bench --only gemm --threads "$THREADS")
 gemm1=$(echo "$gemm" | sed -n 's/^| SGEMM 2048^3, 1 thread | \([0-9.]*\) .*/\1/p')
 gemmT=$(echo "$gemm" | sed -n "s/^| SGEMM 2048^3, $THREADS threads | \([0-9.]*\) .*/\1/p")

@@ -57,7 +57,7 @@ with_backend_blas() {
 BLAS_CFLAGS=$(pkg-config --cflags openblas 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)
 BLAS_LIBS=$(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 gcc -O2 -Isrc $BLAS_CFLAGS -o bench/out/solver_bench bench/solver_bench.c \
-	src/als.c src/ials.c src/pool.c $BLAS_LIBS -lpthread -lm
+	src/als.c src/ials.c src/pool.c src/kernels.c $BLAS_LIBS -lpthread -lm
 printf '#include <stdio.h>\nextern char *openblas_get_corename(void);\nint main(void) { puts(openblas_get_corename()); return 0; }\n' >"$out/corename.c"
 gcc -O2 -o "$out/corename" "$out/corename.c" $BLAS_LIBS
 core_backend=$(with_backend_blas "$out/corename")

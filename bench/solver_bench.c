@@ -8,6 +8,7 @@
  * Build (bench/20_train.sh does this):
  *	gcc -O2 -Isrc -I/usr/include/x86_64-linux-gnu/openblas-pthread \
  *		-o bench/out/solver_bench bench/solver_bench.c src/als.c src/ials.c src/pool.c \
+ *		src/kernels.c \
  *		-lopenblas -lpthread -lm
  *
  * The implicit solver's explicit-matrix path (rows longer than its gather block) only

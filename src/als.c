@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "blas.h"
+#include "kernels.h"
 #include "solver.h"
 #include "solverutil.h"
 
@@ -124,7 +125,8 @@ AlsGather(const AlsHalf *h, AlsScratch *s, int64_t from, int m, int64_t at)
 
 /*
  * Sum of squared residuals of a row's ratings against its factors x and bias b.
- * With `gathered` the whole row is still in the scratch block from its solve.
+ * With `gathered` the whole row is still in the scratch block from its solve;
+ * otherwise the other side's rows are read where they are.
  */
 static double
 AlsResiduals(const AlsHalf *h, AlsScratch *s, int64_t begin, int64_t end,
@@ -133,15 +135,38 @@ AlsResiduals(const AlsHalf *h, AlsScratch *s, int64_t begin, int64_t end,
 	double		sum = 0.0;
 	int64_t		from;
 
+	if (!gathered)
+	{
+		/*
+		 * the other side's rows where they are: copying each into the scratch
+		 * block for one SGEMV cost more than the dot products themselves
+		 */
+		for (from = begin; from < end; from += ALS_SLAB)
+		{
+			int			m = (int) (end - from < ALS_SLAB ? end - from : ALS_SLAB);
+			int			j;
+
+			KernGatherDots(h->other, h->idx + from, m, h->k, x, s->pred);
+			for (j = 0; j < m; j++)
+			{
+				float		t = h->val[from + j] - h->mu;
+				double		e;
+
+				if (h->other_bias)
+					t -= h->other_bias[h->idx[from + j]];
+				e = (double) t - (double) s->pred[j] - (double) b;
+				sum += e * e;
+			}
+		}
+		return sum;
+	}
 	for (from = begin; from < end; from += ALS_SLAB)
 	{
 		int			m = (int) (end - from < ALS_SLAB ? end - from : ALS_SLAB);
-		int64_t		at = gathered ? from - begin : 0;
+		int64_t		at = from - begin;
 		const float *target = s->target + at;
 		int			j;
 
-		if (!gathered)
-			AlsGather(h, s, from, m, 0);
 		/* pred = block^T x */
 		cblas_sgemv(CblasColMajor, CblasTrans, h->k, m, 1.0f, s->block + at * h->k, h->k,
 					x, 1, 0.0f, s->pred, 1);
@@ -306,7 +331,7 @@ AlsRow(const AlsHalf *h, AlsScratch *s, int64_t r)
 			h->bias[r] = z[k];
 	}
 	else
-		memcpy(z, x, sizeof(float) * k);	/* an aligned copy for SGEMV */
+		memcpy(z, x, sizeof(float) * k);	/* the residuals read the row from z */
 	b = h->bias ? h->bias[r] : 0.0f;
 
 	for (j = 0; j < k; j++)

@@ -44,8 +44,8 @@ typedef struct KernImpl
 							 float *dot, float *na2, float *nb2);
 	double		(*cosine) (const KernUFloat *a, const KernUFloat *b, int n);
 	void		(*axpy) (int n, float alpha, const float *x, float *y);
-	void		(*rowdots) (const float *Y, int rows, int k, const float *x,
-							float *out);
+	void		(*rowdots) (const float *Y, const int32_t *idx, int rows, int k,
+							const float *x, float *out);
 	void		(*blockmax) (const float *x, int blocks, float *out);
 	uint64_t	(*blockabove) (const float *x, const float *bias, float base,
 							   float floor);
@@ -252,12 +252,15 @@ AxpyC(int n, float alpha, const float *x, float *y)
 		y[i] += alpha * x[i];
 }
 
-/* out[r] = Y_r·x for rows r of the row-major rows x k matrix Y, portable C */
+/*
+ * out[r] = Y_row·x for the rows r of the row-major k-column matrix Y, or for the
+ * rows idx[r] when idx is not NULL, portable C
+ */
 static void
-RowDotsC(const float *Y, int rows, int k, const float *x, float *out)
+RowDotsC(const float *Y, const int32_t *idx, int rows, int k, const float *x, float *out)
 {
 	for (int r = 0; r < rows; r++)
-		out[r] = DotC(Y + (size_t) r * k, x, k);
+		out[r] = DotC(Y + (size_t) (idx ? idx[r] : r) * k, x, k);
 }
 
 /*
@@ -525,10 +528,12 @@ HSum512x4(__m512 s0, __m512 s1, __m512 s2, __m512 s3)
  * Row dot products for k <= 64 with NV = ceil(k / 16) vectors per row (a
  * constant in each caller, so the loop over vectors unrolls): four rows at a
  * time, so four independent FMA chains are in flight, x held in registers.
+ * With idx the rows are Y's rows idx[0 .. rows), scattered.
  */
 KERN_AVX512
 static inline __attribute__((always_inline)) void
-RowDots512Small(const float *Y, int rows, int k, const float *x, float *out, const int NV)
+RowDots512Small(const float *Y, const int32_t *idx, int rows, int k, const float *x,
+				float *out, const int NV)
 {
 	__m512		xv[4];
 	int			tail = k - 16 * (NV - 1);	/* lanes of the last vector, 1 .. 16 */
@@ -539,29 +544,40 @@ RowDots512Small(const float *Y, int rows, int k, const float *x, float *out, con
 		xv[v] = _mm512_maskz_loadu_ps(v == NV - 1 ? last : (__mmask16) 0xFFFF, x + 16 * v);
 	for (; r + 4 <= rows; r += 4)
 	{
-		const float *y0 = Y + (size_t) r * k;
+		const float *y0 = Y + (size_t) (idx ? idx[r] : r) * k;
+		const float *y1 = idx ? Y + (size_t) idx[r + 1] * k : y0 + k;
+		const float *y2 = idx ? Y + (size_t) idx[r + 2] * k : y0 + 2 * k;
+		const float *y3 = idx ? Y + (size_t) idx[r + 3] * k : y0 + 3 * k;
 		__m512		s0 = _mm512_setzero_ps(),
 					s1 = _mm512_setzero_ps(),
 					s2 = _mm512_setzero_ps(),
 					s3 = _mm512_setzero_ps();
 
-		/* four blocks ahead: the hardware prefetcher alone leaves DRAM idle */
-		for (int l = 0; l < NV * 4; l++)
-			_mm_prefetch((const char *) (y0 + 16 * k) + 64 * l, _MM_HINT_T0);
+		/*
+		 * four blocks ahead: the hardware prefetcher alone leaves DRAM idle
+		 * (scattered rows: the four rows four groups ahead, as far as they go)
+		 */
+		if (idx == NULL)
+			for (int l = 0; l < NV * 4; l++)
+				_mm_prefetch((const char *) (y0 + 16 * k) + 64 * l, _MM_HINT_T0);
+		else
+			for (int q = r + 16; q < r + 20 && q < rows; q++)
+				for (int l = 0; l < NV; l++)
+					_mm_prefetch((const char *) (Y + (size_t) idx[q] * k) + 64 * l, _MM_HINT_T0);
 		for (int v = 0; v < NV; v++)
 		{
 			__mmask16	m = v == NV - 1 ? last : (__mmask16) 0xFFFF;
 
 			s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, y0 + 16 * v), xv[v], s0);
-			s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, y0 + k + 16 * v), xv[v], s1);
-			s2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, y0 + 2 * k + 16 * v), xv[v], s2);
-			s3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, y0 + 3 * k + 16 * v), xv[v], s3);
+			s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, y1 + 16 * v), xv[v], s1);
+			s2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, y2 + 16 * v), xv[v], s2);
+			s3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, y3 + 16 * v), xv[v], s3);
 		}
 		_mm_storeu_ps(out + r, HSum512x4(s0, s1, s2, s3));
 	}
 	for (; r < rows; r++)
 	{
-		const float *y0 = Y + (size_t) r * k;
+		const float *y0 = Y + (size_t) (idx ? idx[r] : r) * k;
 		__m512		s0 = _mm512_setzero_ps();
 
 		for (int v = 0; v < NV; v++)
@@ -571,25 +587,33 @@ RowDots512Small(const float *Y, int rows, int k, const float *x, float *out, con
 	}
 }
 
-/* Row dot products with AVX-512 */
+/* Row dot products with AVX-512 (rows idx[r] when idx is not NULL) */
 KERN_AVX512
 static void
-RowDots512(const float *Y, int rows, int k, const float *x, float *out)
+RowDots512(const float *Y, const int32_t *idx, int rows, int k, const float *x, float *out)
 {
-	if (k < SMALL_N)
+	if (k < SMALL_N || k > 64)
 		for (int r = 0; r < rows; r++)
-			out[r] = Dot512(Y + (size_t) r * k, x, k);
+			out[r] = Dot512(Y + (size_t) (idx ? idx[r] : r) * k, x, k);
+	else if (idx == NULL)
+	{
+		if (k <= 16)
+			RowDots512Small(Y, NULL, rows, k, x, out, 1);
+		else if (k <= 32)
+			RowDots512Small(Y, NULL, rows, k, x, out, 2);
+		else if (k <= 48)
+			RowDots512Small(Y, NULL, rows, k, x, out, 3);
+		else
+			RowDots512Small(Y, NULL, rows, k, x, out, 4);
+	}
 	else if (k <= 16)
-		RowDots512Small(Y, rows, k, x, out, 1);
+		RowDots512Small(Y, idx, rows, k, x, out, 1);
 	else if (k <= 32)
-		RowDots512Small(Y, rows, k, x, out, 2);
+		RowDots512Small(Y, idx, rows, k, x, out, 2);
 	else if (k <= 48)
-		RowDots512Small(Y, rows, k, x, out, 3);
-	else if (k <= 64)
-		RowDots512Small(Y, rows, k, x, out, 4);
+		RowDots512Small(Y, idx, rows, k, x, out, 3);
 	else
-		for (int r = 0; r < rows; r++)
-			out[r] = Dot512(Y + (size_t) r * k, x, k);
+		RowDots512Small(Y, idx, rows, k, x, out, 4);
 }
 
 /* Block maxima with AVX-512 (NaN for a block holding a NaN) */
@@ -819,10 +843,10 @@ Axpy256(int n, float alpha, const float *x, float *y)
 		y[i] += alpha * x[i];
 }
 
-/* Row dot products with AVX2, four rows at a time */
+/* Row dot products with AVX2, four rows at a time (rows idx[r] when idx is not NULL) */
 KERN_AVX2
 static void
-RowDots256(const float *Y, int rows, int k, const float *x, float *out)
+RowDots256(const float *Y, const int32_t *idx, int rows, int k, const float *x, float *out)
 {
 	int			r = 0;
 	int			kv = k & ~7;
@@ -830,13 +854,16 @@ RowDots256(const float *Y, int rows, int k, const float *x, float *out)
 	if (k < SMALL_N)
 	{
 		for (; r < rows; r++)
-			out[r] = Dot256(Y + (size_t) r * k, x, k);
+			out[r] = Dot256(Y + (size_t) (idx ? idx[r] : r) * k, x, k);
 		return;
 	}
 
 	for (; r + 4 <= rows; r += 4)
 	{
-		const float *y0 = Y + (size_t) r * k;
+		const float *y0 = Y + (size_t) (idx ? idx[r] : r) * k;
+		const float *y1 = idx ? Y + (size_t) idx[r + 1] * k : y0 + k;
+		const float *y2 = idx ? Y + (size_t) idx[r + 2] * k : y0 + 2 * k;
+		const float *y3 = idx ? Y + (size_t) idx[r + 3] * k : y0 + 3 * k;
 		__m256		s0 = _mm256_setzero_ps(),
 					s1 = _mm256_setzero_ps(),
 					s2 = _mm256_setzero_ps(),
@@ -844,17 +871,22 @@ RowDots256(const float *Y, int rows, int k, const float *x, float *out)
 		int			c = 0;
 
 		/* four blocks ahead, as RowDots512Small does */
-		for (int l = 0; l < k / 4; l++)
-			_mm_prefetch((const char *) (y0 + 16 * k) + 64 * l, _MM_HINT_T0);
+		if (idx == NULL)
+			for (int l = 0; l < k / 4; l++)
+				_mm_prefetch((const char *) (y0 + 16 * k) + 64 * l, _MM_HINT_T0);
+		else
+			for (int q = r + 16; q < r + 20 && q < rows; q++)
+				for (int l = 0; l < k; l += 16)
+					_mm_prefetch((const char *) (Y + (size_t) idx[q] * k + l), _MM_HINT_T0);
 
 		for (; c < kv; c += 8)
 		{
 			__m256		xv = LoadU256(x + c);
 
 			s0 = _mm256_fmadd_ps(LoadU256(y0 + c), xv, s0);
-			s1 = _mm256_fmadd_ps(LoadU256(y0 + k + c), xv, s1);
-			s2 = _mm256_fmadd_ps(LoadU256(y0 + 2 * k + c), xv, s2);
-			s3 = _mm256_fmadd_ps(LoadU256(y0 + 3 * k + c), xv, s3);
+			s1 = _mm256_fmadd_ps(LoadU256(y1 + c), xv, s1);
+			s2 = _mm256_fmadd_ps(LoadU256(y2 + c), xv, s2);
+			s3 = _mm256_fmadd_ps(LoadU256(y3 + c), xv, s3);
 		}
 		if (c < k)
 		{
@@ -862,9 +894,9 @@ RowDots256(const float *Y, int rows, int k, const float *x, float *out)
 			__m256		xv = MaskLoad256(x + c, m);
 
 			s0 = _mm256_fmadd_ps(MaskLoad256(y0 + c, m), xv, s0);
-			s1 = _mm256_fmadd_ps(MaskLoad256(y0 + k + c, m), xv, s1);
-			s2 = _mm256_fmadd_ps(MaskLoad256(y0 + 2 * k + c, m), xv, s2);
-			s3 = _mm256_fmadd_ps(MaskLoad256(y0 + 3 * k + c, m), xv, s3);
+			s1 = _mm256_fmadd_ps(MaskLoad256(y1 + c, m), xv, s1);
+			s2 = _mm256_fmadd_ps(MaskLoad256(y2 + c, m), xv, s2);
+			s3 = _mm256_fmadd_ps(MaskLoad256(y3 + c, m), xv, s3);
 		}
 		out[r] = HSum256(s0);
 		out[r + 1] = HSum256(s1);
@@ -872,7 +904,7 @@ RowDots256(const float *Y, int rows, int k, const float *x, float *out)
 		out[r + 3] = HSum256(s3);
 	}
 	for (; r < rows; r++)
-		out[r] = Dot256(Y + (size_t) r * k, x, k);
+		out[r] = Dot256(Y + (size_t) (idx ? idx[r] : r) * k, x, k);
 }
 
 /* Block maxima with AVX2 (NaN for a block holding a NaN) */
@@ -1050,7 +1082,17 @@ KernAxpy(int n, float alpha, const float *x, float *y)
 void
 KernRowDots(const float *Y, int rows, int k, const float *x, float *out)
 {
-	kern->rowdots(Y, rows, k, x, out);
+	kern->rowdots(Y, NULL, rows, k, x, out);
+}
+
+/*
+ * out[j] = Y_idx[j]·x for j < n, the rows of the row-major k-column matrix Y that
+ * idx names, summed as KernRowDots sums a row at the same position
+ */
+void
+KernGatherDots(const float *Y, const int32_t *idx, int n, int k, const float *x, float *out)
+{
+	kern->rowdots(Y, idx, n, k, x, out);
 }
 
 /* out[b] = max of x[b * KERN_BLOCK .. (b + 1) * KERN_BLOCK), NaN if one is NaN */
@@ -1120,7 +1162,7 @@ KernDotTopN(TopNHeap *h, const float *Y, int32_t n, int k, const float *x,
 		bool		finite,
 					reaches;
 
-		kern->rowdots(Y + (size_t) r0 * k, m, k, x, s);
+		kern->rowdots(Y + (size_t) r0 * k, NULL, m, k, x, s);
 		ScanScores(s, bias ? bias + r0 : NULL, base, m, floor, &finite, &reaches);
 		all_finite &= finite;
 		if (!reaches || h->cap <= 0)

@@ -44,6 +44,9 @@ extern double KernCosine(const KernUFloat *a, const KernUFloat *b, int n);
 extern void KernAxpy(int n, float alpha, const float *x, float *y);
 /* out[r] = Y_r . x for the rows x k row-major matrix Y */
 extern void KernRowDots(const float *Y, int rows, int k, const float *x, float *out);
+/* out[j] = Y_idx[j] . x for j < n: the rows idx names, scattered */
+extern void KernGatherDots(const float *Y, const int32_t *idx, int n, int k, const float *x,
+						   float *out);
 /* elements per block of KernBlockMax */
 #define KERN_BLOCK	64
 /* out[b] = the largest of x[b * KERN_BLOCK .. (b + 1) * KERN_BLOCK); NaN if one is */

@@ -626,6 +626,75 @@ CheckBatch(const char *set)
 	ok(all_pairs > 0, "tiles in bound order skip user x tile products", set);
 }
 
+/*
+ * Dot products with scattered rows (the training objective's): each equal bit
+ * for bit to the row dot product of the same row at the same position of a
+ * gathered copy, close to the double sum, and never reading past the last row
+ * (Y ends at a page no one may read)
+ */
+static void
+CheckGatherDots(const char *set)
+{
+	enum
+	{
+		NROWS = 300, MAXK = 80, MAXN = 131
+	};
+	static float G[MAXN * MAXK],
+				x[MAXK],
+				out[MAXN],
+				ref[MAXN];
+	static int32_t idx[MAXN];
+	long		page = sysconf(_SC_PAGESIZE);
+	size_t		bytes = sizeof(float) * NROWS * MAXK;
+	size_t		span = (bytes + page - 1) / page * page;
+	char	   *map = mmap(NULL, span + page, PROT_READ | PROT_WRITE,
+						   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned	st = 11;
+	int			same = 1;
+	double		worst = 0.0;
+
+	if (map == MAP_FAILED || mprotect(map + span, page, PROT_NONE) != 0)
+	{
+		ok(0, "scattered row dot products: no guard page", set);
+		return;
+	}
+	for (int i = 0; i < MAXK; i++)
+		x[i] = Rand(&st);
+	for (int k = 1; k <= MAXK; k++)
+	{
+		/* the k-column matrix ends exactly at the guard page */
+		float	   *Y = (float *) (map + span) - (size_t) NROWS * k;
+
+		for (int i = 0; i < NROWS * k; i++)
+			Y[i] = Rand(&st);
+		for (int n = 1; n <= MAXN; n += (n < 9 ? 1 : 41))
+		{
+			for (int j = 0; j < n; j++)
+			{
+				st = st * 1103515245u + 12345u;
+				/* the last row often, repeats allowed */
+				idx[j] = (j % 3 == 0) ? NROWS - 1 : (int32_t) ((st >> 8) % NROWS);
+				memcpy(G + (size_t) j * k, Y + (size_t) idx[j] * k, sizeof(float) * k);
+			}
+			KernGatherDots(Y, idx, n, k, x, out);
+			KernRowDots(G, n, k, x, ref);
+			if (memcmp(out, ref, sizeof(float) * n) != 0)
+				same = 0;
+			for (int j = 0; j < n; j++)
+			{
+				double		d = 0.0;
+
+				for (int c = 0; c < k; c++)
+					d += (double) Y[(size_t) idx[j] * k + c] * x[c];
+				worst = fmax(worst, Err(out[j], d));
+			}
+		}
+	}
+	munmap(map, span + page);
+	ok(same, "scattered row dot products equal the gathered rows' bit for bit, k = 1 .. 80", set);
+	ok(worst < 1e-5, "scattered row dot products agree with double sums", set);
+}
+
 int
 main(void)
 {
@@ -646,6 +715,7 @@ main(void)
 		CheckBlocks(sets[s]);
 		CheckFusedScan(sets[s]);
 		CheckBatch(sets[s]);
+		CheckGatherDots(sets[s]);
 	}
 	printf("1..%d\n", tests);
 	return failed != 0;
