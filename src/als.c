@@ -479,13 +479,28 @@ AlsTrain(const RecRatings *r, const AlsParams *p, RecFactors *out,
 	out->loss = 0.0;
 	out->scratch_bytes = 0;
 
-	/* mu: the mean rating, summed in a fixed order */
-	for (e = 0; e < r->nnz; e++)
-		mean += r->user_values[e];
+	/*
+	 * mu: the mean rating, in a fixed order: eight interleaved partial sums
+	 * (one chain of additions would wait on each one), then added pairwise
+	 */
+	{
+		double		part[8] = {0.0};
+
+		for (e = 0; e + 8 <= r->nnz; e += 8)
+			for (int q = 0; q < 8; q++)
+				part[q] += r->user_values[e + q];
+		for (; e < r->nnz; e++)
+			part[0] += r->user_values[e];
+		mean = ((part[0] + part[1]) + (part[2] + part[3])) +
+			((part[4] + part[5]) + (part[6] + part[7]));
+	}
 	out->global_mean = r->nnz > 0 ? (float) (mean / (double) r->nnz) : 0.0f;
 
-	RecInitFactors(out->user_factors, r->n_users, k, p->seed, 1);
-	RecInitFactors(out->item_factors, r->n_items, k, p->seed, 2);
+	rc = RecInitFactorsParallel(out->user_factors, r->n_users, k, p->seed, 1, threads, ctl);
+	if (rc == RECSYS_OK)
+		rc = RecInitFactorsParallel(out->item_factors, r->n_items, k, p->seed, 2, threads, ctl);
+	if (rc != RECSYS_OK)
+		return rc;
 	if (out->user_bias)
 		memset(out->user_bias, 0, sizeof(float) * (size_t) r->n_users);
 	if (out->item_bias)

@@ -647,8 +647,11 @@ IalsTrain(const RecRatings *r, const IalsParams *p, RecFactors *out,
 	out->cg_residual = 0.0;
 	out->cg_unconverged = 0;
 
-	RecInitFactors(out->user_factors, r->n_users, k, p->seed, 1);
-	RecInitFactors(out->item_factors, r->n_items, k, p->seed, 2);
+	rc = RecInitFactorsParallel(out->user_factors, r->n_users, k, p->seed, 1, threads, ctl);
+	if (rc == RECSYS_OK)
+		rc = RecInitFactorsParallel(out->item_factors, r->n_items, k, p->seed, 2, threads, ctl);
+	if (rc != RECSYS_OK)
+		return rc;
 	if (out->user_bias)
 		memset(out->user_bias, 0, sizeof(float) * (size_t) r->n_users);
 	if (out->item_bias)

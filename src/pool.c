@@ -569,21 +569,14 @@ SplitMix64(uint64_t *state)
 	return z ^ (z >> 31);
 }
 
-/*
- * Fills f[rows * k] with values uniform in [-0.1, 0.1) / sqrt(k).  Row r is drawn
- * from a generator keyed by (seed, stream, r) alone, so the result does not depend
- * on how rows are split across threads or how many rows there are.
- */
-void
-RecInitFactors(float *f, int64_t rows, int k, uint64_t seed, uint64_t stream)
+/* The rows [begin, end) of RecInitFactors's matrix */
+static void
+InitFactorRows(float *f, int64_t begin, int64_t end, int k, uint64_t key)
 {
 	double		scale = 0.2 / sqrt((double) (k > 0 ? k : 1));
-	uint64_t	key;
 	int64_t		r;
 
-	key = seed;
-	key = SplitMix64(&key) ^ (stream * UINT64_C(0xD1B54A32D192ED03));
-	for (r = 0; r < rows; r++)
+	for (r = begin; r < end; r++)
 	{
 		uint64_t	state = key ^ ((uint64_t) r * UINT64_C(0x8CB92BA72F3D8DD7));
 		float	   *row = f + r * (int64_t) k;
@@ -599,6 +592,51 @@ RecInitFactors(float *f, int64_t rows, int k, uint64_t seed, uint64_t stream)
 			row[j] = (float) ((u - 0.5) * scale);
 		}
 	}
+}
+
+static uint64_t
+InitFactorKey(uint64_t seed, uint64_t stream)
+{
+	uint64_t	key = seed;
+
+	return SplitMix64(&key) ^ (stream * UINT64_C(0xD1B54A32D192ED03));
+}
+
+/*
+ * Fills f[rows * k] with values uniform in [-0.1, 0.1) / sqrt(k).  Row r is drawn
+ * from a generator keyed by (seed, stream, r) alone, so the result does not depend
+ * on how rows are split across threads or how many rows there are.
+ */
+void
+RecInitFactors(float *f, int64_t rows, int k, uint64_t seed, uint64_t stream)
+{
+	InitFactorRows(f, 0, rows, k, InitFactorKey(seed, stream));
+}
+
+typedef struct InitFactorsJob
+{
+	float	   *f;
+	int			k;
+	uint64_t	key;
+} InitFactorsJob;
+
+static int
+InitFactorsChunk(void *ctx, int thread, int64_t begin, int64_t end)
+{
+	const InitFactorsJob *job = (const InitFactorsJob *) ctx;
+
+	InitFactorRows(job->f, begin, end, job->k, job->key);
+	return RECSYS_OK;
+}
+
+/* RecInitFactors on nthreads threads: the same values */
+int
+RecInitFactorsParallel(float *f, int64_t rows, int k, uint64_t seed, uint64_t stream,
+					   int nthreads, const RecControl *ctl)
+{
+	InitFactorsJob job = {f, k, InitFactorKey(seed, stream)};
+
+	return RecParallelFor(nthreads, rows, 4096, InitFactorsChunk, &job, ctl);
 }
 
 /*

@@ -248,5 +248,8 @@ extern void RecAdviseHugePages(void *p, size_t bytes);
 
 /* Deterministic initial factors: small values from seed, row by row */
 extern void RecInitFactors(float *f, int64_t rows, int k, uint64_t seed, uint64_t stream);
+/* the same on nthreads threads; returns a status code (RecParallelFor's) */
+extern int	RecInitFactorsParallel(float *f, int64_t rows, int k, uint64_t seed,
+								   uint64_t stream, int nthreads, const RecControl *ctl);
 
 #endif							/* RECSYS_SOLVER_H */
