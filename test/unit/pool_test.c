@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -110,7 +111,7 @@ main(void)
 	long		before;
 	int			rc;
 
-	printf("1..9\n");
+	printf("1..11\n");
 	main_thread = pthread_self();
 	RecPoolInit();
 	ok(RecBlasBuildThreads() > 1 ?
@@ -152,7 +153,29 @@ main(void)
 	ok(rc == RECSYS_ENOMEM && Now() - t < 1.0,
 	   "RecBlasReserve reports out of memory when the scratch cannot be mapped");
 
-	/* 7-9: a worker that never returns: given up on after the grace, and parked */
+	/*
+	 * 7-8: initial factors drawn on threads (rows in chunks of 4096, more rows
+	 * than one chunk) are the single-threaded values bit for bit
+	 */
+	{
+		static float one[9001 * 7],
+					many[9001 * 7];
+		int			same = 1;
+
+		RecInitFactors(one, 9001, 7, 42, 2);
+		for (int th = 1; th <= 3; th++)
+		{
+			memset(many, 0, sizeof(many));
+			rc = RecInitFactorsParallel(many, 9001, 7, 42, 2, th, NULL);
+			same &= rc == RECSYS_OK && memcmp(one, many, sizeof(one)) == 0;
+		}
+		ok(same, "initial factors on 1, 2 and 3 threads equal the serial draw");
+		rc = RecInitFactorsParallel(many, 9001, 7, 42, 1, 2, NULL);
+		ok(rc == RECSYS_OK && memcmp(one, many, sizeof(one)) != 0,
+		   "... and another stream draws other values");
+	}
+
+	/* 9-11: a worker that never returns: given up on after the grace, and parked */
 	since = Now();
 	rc = RecParallelFor(2, 4, 1, SpinChunk, NULL, &ctl);
 	t = Now() - since;
