@@ -30,6 +30,7 @@ PG_MODULE_MAGIC;
 int			recsys_threads = 1;
 int			recsys_model_cache_mb = 256;
 int			recsys_max_train_mb = 1024;
+bool		recsys_parallel_shared_memory = true;
 
 /* the settings themselves: what a role asked for, and the ceilings */
 static int	threads_setting = 1;
@@ -258,6 +259,14 @@ _PG_init(void)
 							default_train_mb, 16, INT_MAX / 2,
 							PGC_USERSET, GUC_UNIT_MB,
 							NULL, AssignMaxTrainMb, NULL);
+
+	DefineCustomBoolVariable("recsys.parallel_shared_memory",
+							 "Hand partial training states from parallel workers to the leader in dynamic shared memory.",
+							 "Off: through the tuple queue, as smaller states always go.",
+							 &recsys_parallel_shared_memory,
+							 true,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("recsys");
 }

@@ -18,6 +18,7 @@ extern int	recsys_model_cache_mb;	/* recsys.model_cache_mb, at most
 									 * recsys.model_cache_mb_limit */
 extern int	recsys_max_train_mb;	/* recsys.max_train_mb, at most
 									 * recsys.train_mb_limit */
+extern bool recsys_parallel_shared_memory;	/* recsys.parallel_shared_memory */
 
 /* RecControl.interrupted: true once a cancel or termination is pending */
 extern bool RecCancelRequested(void *arg);

@@ -16,12 +16,18 @@
 #include "postgres.h"
 
 #include <math.h>
+#include <sys/statvfs.h>
 
 #include "catalog/pg_type.h"
+#include "executor/execParallel.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "nodes/execnodes.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/primnodes.h"
 #include "portability/instr_time.h"
+#include "storage/dsm_impl.h"
+#include "utils/dsa.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -119,7 +125,21 @@ typedef struct TrainState
 	int32		max_segments;
 	int64		n;				/* interactions in all chunks and runs */
 	RecFeatureStore *features;	/* item features, if alg takes them */
+	struct SharedImage *shared; /* runs read in place from shared memory */
+	int32		n_shared;
+	int64		shared_bytes;	/* their images' size */
 } TrainState;
+
+/*
+ * A serialised state in a parallel query's shared memory whose runs a state
+ * reads in place: freed once the state is consumed (or with the area, at the
+ * end of the query, if it never is)
+ */
+typedef struct SharedImage
+{
+	dsa_area   *area;
+	dsa_pointer image;
+} SharedImage;
 
 /*
  * Serialised partial state (same cluster, so native layout is fine): this
@@ -129,8 +149,9 @@ typedef struct TrainState
  * dictionary at the end when the state holds at most 256 distinct values), the
  * item ranks (int32, or uint16 when the state has at most 65,536 items) and the
  * dictionary (float4, n_codes).  Each array starts 8-aligned.  The worker thus
- * does the sorting, the tuple queue carries 6 bytes or fewer per interaction in
- * the usual case instead of 8, and the leader merges the rows it receives
+ * does the sorting, the state takes 6 bytes or fewer per interaction in the
+ * usual case instead of 8 (in the query's shared memory, see SerialShared, or
+ * through the tuple queue), and the leader merges the rows it receives
  * (RecTripleRun) instead of sorting every interaction again.
  */
 typedef struct SerialHeader
@@ -153,6 +174,32 @@ typedef struct SerialHeader
 
 /* Where the ids start in a serialised state (8-aligned) */
 #define SERIAL_IDS_OFFSET	MAXALIGN(VARHDRSZ + sizeof(SerialHeader))
+
+/*
+ * A partial state handed over in dynamic shared memory instead: what the
+ * tuple queue carries when train_serialfn could put the serialised state (the
+ * bytea, header included) in the parallel query's shared memory area.  A state
+ * of tens of MB otherwise crosses the tuple queue's 64 kB ring piece by piece,
+ * the leader and the worker waking each other hundreds of times, while the
+ * leader waits.  Only train_serialfn writes one: a role that is not a
+ * superuser cannot build an aggregate over an internal state, so no other
+ * function's bytes reach train_deserialfn.
+ */
+typedef struct SerialShared
+{
+	uint32		magic;			/* SERIAL_SHARED_MAGIC */
+	int32		plan_node_id;	/* the Partial Aggregate that wrote it */
+	dsa_pointer image;			/* the serialised state in the query's area */
+	uint64		size;			/* its VARSIZE */
+} SerialShared;
+
+#define SERIAL_SHARED_MAGIC	0x52534853	/* "RSHS" */
+
+/* Smaller states fit the tuple queue's ring (64 kB) and go through it at once */
+#define SERIAL_SHARED_MIN	(64 * 1024)
+
+StaticAssertDecl(VARHDRSZ + sizeof(SerialShared) < SERIAL_IDS_OFFSET,
+				 "a handover message is shorter than any serialised state");
 
 /* Offsets of a serialised state's arrays from its start, and its size */
 typedef struct SerialLayout
@@ -185,11 +232,18 @@ SerialLayoutOf(int32 n_users, int32 n_items, int64 n, int item_width, int n_code
 
 /* ------------------------------------------------------------------ state */
 
+/* The memory a state holds: its context's and the shared images it reads */
+static int64
+StateBytes(TrainState *st)
+{
+	return (int64) MemoryContextMemAllocated(st->ctx, true) + st->shared_bytes;
+}
+
 /* Fails early when the state outgrows recsys.max_train_mb */
 static void
 CheckStateMemory(TrainState *st)
 {
-	Size		bytes = MemoryContextMemAllocated(st->ctx, true);
+	int64		bytes = StateBytes(st);
 
 	if ((int64) bytes > RecMaxTrainBytes())
 		ereport(ERROR,
@@ -670,6 +724,18 @@ StateAbsorb(TrainState *dst, TrainState *src, bool own)
 		StateAddRun(dst, &run);
 		dst->n += run.n;
 	}
+	if (own && src->n_shared > 0)
+	{
+		/* dst now reads src's runs in place: it frees their images */
+		dst->shared = dst->shared == NULL ?
+			MemoryContextAlloc(dst->ctx, sizeof(SharedImage) * src->n_shared) :
+			repalloc(dst->shared, sizeof(SharedImage) * (dst->n_shared + src->n_shared));
+		memcpy(dst->shared + dst->n_shared, src->shared, sizeof(SharedImage) * src->n_shared);
+		dst->n_shared += src->n_shared;
+		dst->shared_bytes += src->shared_bytes;
+		src->n_shared = 0;
+		src->shared_bytes = 0;
+	}
 	if (!dst->have_options && src->have_options)
 	{
 		dst->options = src->options;
@@ -810,6 +876,136 @@ SerialEncodeValues(float *values, int64 n, float *dict)
 	return n_codes;
 }
 
+/*
+ * Whether /dev/shm (where POSIX shared memory lives on Linux) has room for
+ * bytes more, four times over: the other processes of the plan hand their
+ * states over too, and running out there is an error, not a fallback
+ */
+static bool
+SharedMemoryRoom(Size bytes)
+{
+#ifdef __linux__
+	struct statvfs vfs;
+
+	if (dynamic_shared_memory_type != DSM_IMPL_POSIX || statvfs("/dev/shm", &vfs) != 0)
+		return false;
+	return (uint64) vfs.f_bavail * (uint64) vfs.f_frsize / 4 >= (uint64) bytes;
+#else
+	return false;
+#endif
+}
+
+/*
+ * Room for a serialised state in the parallel query's shared memory area: the
+ * address (*dp in *area), or NULL where the state goes through the tuple
+ * queue instead: recsys.parallel_shared_memory off, a small state (size, its
+ * compact length), no parallel query (a partial aggregate outside a Gather),
+ * or no room for `room` bytes.
+ */
+static char *
+SerialSharedAlloc(FunctionCallInfo fcinfo, uint64 size, uint64 room, dsa_area **area,
+				  dsa_pointer *dp)
+{
+	AggState   *agg;
+
+	if (!recsys_parallel_shared_memory || size < SERIAL_SHARED_MIN ||
+		fcinfo->context == NULL || !IsA(fcinfo->context, AggState))
+		return NULL;
+	agg = (AggState *) fcinfo->context;
+	*area = agg->ss.ps.state->es_query_dsa;
+	if (*area == NULL || !SharedMemoryRoom(room))
+		return NULL;
+	*dp = dsa_allocate_extended(*area, room, DSA_ALLOC_HUGE | DSA_ALLOC_NO_OOM);
+	if (!DsaPointerIsValid(*dp))
+		return NULL;
+	return (char *) dsa_get_address(*area, *dp);
+}
+
+/* The message naming a serialised state of size bytes at dp (SerialShared) */
+static bytea *
+SerialSharedMessage(FunctionCallInfo fcinfo, dsa_pointer dp, uint64 size, const char *aggregate)
+{
+	SerialShared msg;
+	bytea	   *out;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.magic = SERIAL_SHARED_MAGIC;
+	msg.plan_node_id = ((AggState *) fcinfo->context)->ss.ps.plan->plan_node_id;
+	msg.image = dp;
+	msg.size = size;
+	out = palloc(VARHDRSZ + sizeof(msg));
+	SET_VARSIZE(out, VARHDRSZ + sizeof(msg));
+	memcpy(VARDATA(out), &msg, sizeof(msg));
+	elog(DEBUG1, "partial %s state of " UINT64_FORMAT " bytes handed over in shared memory",
+		 aggregate, size);
+	return out;
+}
+
+/* planstate_tree_walker: whether the tree holds the node with this plan_node_id */
+static bool
+HoldsPlanNode(PlanState *ps, void *context)
+{
+	if (ps == NULL)
+		return false;
+	if (ps->plan->plan_node_id == *(int *) context)
+		return true;
+	return planstate_tree_walker(ps, HoldsPlanNode, context);
+}
+
+typedef struct GatherSearch
+{
+	int			plan_node_id;
+	bool		found;
+	dsa_area   *area;
+} GatherSearch;
+
+/* planstate_tree_walker: the Gather (Merge) above the node, and its area */
+static bool
+FindGather(PlanState *ps, void *context)
+{
+	GatherSearch *g = (GatherSearch *) context;
+	ParallelExecutorInfo *pei;
+
+	if (ps == NULL)
+		return false;
+	if (IsA(ps, GatherState))
+		pei = ((GatherState *) ps)->pei;
+	else if (IsA(ps, GatherMergeState))
+		pei = ((GatherMergeState *) ps)->pei;
+	else
+		return planstate_tree_walker(ps, FindGather, context);
+	/* no Gather runs under another */
+	if (!HoldsPlanNode(outerPlanState(ps), &g->plan_node_id))
+		return false;
+	g->found = true;
+	g->area = pei != NULL ? pei->area : NULL;
+	return true;
+}
+
+/*
+ * The image a SerialShared message names, in the area of the Gather that runs
+ * the message's Partial Aggregate under this (finalizing) aggregate; *area is
+ * set to that area
+ */
+static bytea *
+SharedStateImage(FunctionCallInfo fcinfo, const SerialShared *msg, dsa_area **area)
+{
+	GatherSearch g;
+	bytea	   *image;
+
+	memset(&g, 0, sizeof(g));
+	g.plan_node_id = msg->plan_node_id;
+	if (fcinfo->context != NULL && IsA(fcinfo->context, AggState))
+		(void) FindGather(outerPlanState((AggState *) fcinfo->context), &g);
+	if (!g.found || g.area == NULL)
+		elog(ERROR, "training state handed over in shared memory outside its parallel plan");
+	image = (bytea *) dsa_get_address(g.area, msg->image);
+	if (VARSIZE(image) != msg->size)
+		elog(ERROR, "training state of inconsistent size");
+	*area = g.area;
+	return image;
+}
+
 PG_FUNCTION_INFO_V1(train_serialfn);
 /*
  * Serialises a partial state to bytea for a parallel worker's result, its
@@ -825,6 +1021,9 @@ train_serialfn(PG_FUNCTION_ARGS)
 				l;
 	bytea	   *out;
 	char	   *base;
+	uint64		room;
+	dsa_area   *area = NULL;
+	dsa_pointer dp = InvalidDsaPointer;
 
 	if (st->consumed)
 		elog(ERROR, "training state used twice");
@@ -853,8 +1052,14 @@ train_serialfn(PG_FUNCTION_ARGS)
 	 * never written are never touched
 	 */
 	wide = SerialLayoutOf(h.n_users, h.n_items, h.n, sizeof(int32), 0);
-	out = palloc_extended(wide.size + sizeof(float) * SERIAL_MAX_CODES, MCXT_ALLOC_HUGE);
-	base = (char *) out;
+	room = wide.size + sizeof(float) * SERIAL_MAX_CODES;
+	base = SerialSharedAlloc(fcinfo, l.size, room, &area, &dp);
+	if (base == NULL)
+	{
+		area = NULL;
+		base = palloc_extended(room, MCXT_ALLOC_HUGE);
+	}
+	out = (bytea *) base;
 	if (st->n > 0)
 	{
 		RecTrainMemory tm;
@@ -874,7 +1079,7 @@ train_serialfn(PG_FUNCTION_ARGS)
 		tm.n = st->n;
 		tm.n_users = st->users.n;
 		tm.n_items = st->items.n;
-		tm.live = tm.peak = (int64) MemoryContextMemAllocated(st->ctx, true) + (int64) wide.size;
+		tm.live = tm.peak = StateBytes(st) + (int64) wide.size;
 
 		/*
 		 * one thread: the plan's processes already presort side by side, and
@@ -911,6 +1116,8 @@ train_serialfn(PG_FUNCTION_ARGS)
 	}
 	memcpy(VARDATA(out), &h, sizeof(h));
 	SET_VARSIZE(out, l.size);
+	if (area != NULL)
+		PG_RETURN_BYTEA_P(SerialSharedMessage(fcinfo, dp, l.size, st->alg->aggregate));
 	PG_RETURN_BYTEA_P(out);
 }
 
@@ -925,6 +1132,8 @@ train_deserialfn(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcontext;
 	bytea	   *in = PG_GETARG_BYTEA_P(0);
+	dsa_area   *shared_area = NULL;
+	dsa_pointer shared_image = InvalidDsaPointer;
 	SerialHeader h;
 	SerialLayout l;
 	const RecAlgorithm *alg;
@@ -934,6 +1143,17 @@ train_deserialfn(PG_FUNCTION_ARGS)
 
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
 		elog(ERROR, "train_deserialfn called in non-aggregate context");
+	if (VARSIZE(in) == VARHDRSZ + sizeof(SerialShared))
+	{
+		SerialShared msg;
+
+		memcpy(&msg, VARDATA(in), sizeof(msg));
+		if (msg.magic == SERIAL_SHARED_MAGIC)
+		{
+			in = SharedStateImage(fcinfo, &msg, &shared_area);
+			shared_image = msg.image;
+		}
+	}
 	if (VARSIZE(in) < SERIAL_IDS_OFFSET)
 		elog(ERROR, "truncated training state");
 	memcpy(&h, VARDATA(in), sizeof(h));
@@ -973,13 +1193,33 @@ train_deserialfn(PG_FUNCTION_ARGS)
 		}
 	}
 	if (h.n == 0)
+	{
+		if (shared_area != NULL)
+			dsa_free(shared_area, shared_image);
 		PG_RETURN_POINTER(st);
+	}
 
-	/* one copy of the rows, kept as they are */
+	/*
+	 * the rows as they are: read in place from shared memory (which lives
+	 * until the end of the query, after the final function), else one copy
+	 * out of the tuple the queue delivered
+	 */
 	memset(&run, 0, sizeof(run));
 	run.blob_bytes = l.size - l.rows;
-	rows = MemoryContextAllocExtended(st->ctx, run.blob_bytes, MCXT_ALLOC_HUGE);
-	memcpy(rows, (const char *) in + l.rows, run.blob_bytes);
+	if (shared_area != NULL)
+	{
+		rows = (char *) in + l.rows;
+		st->shared = MemoryContextAlloc(st->ctx, sizeof(SharedImage));
+		st->shared[0].area = shared_area;
+		st->shared[0].image = shared_image;
+		st->n_shared = 1;
+		st->shared_bytes = (int64) VARSIZE(in);
+	}
+	else
+	{
+		rows = MemoryContextAllocExtended(st->ctx, run.blob_bytes, MCXT_ALLOC_HUGE);
+		memcpy(rows, (const char *) in + l.rows, run.blob_bytes);
+	}
 	run.blob = rows;
 	run.ptr = (const int64 *) rows;
 	if (h.n_codes > 0)
@@ -1028,12 +1268,23 @@ train_deserialfn(PG_FUNCTION_ARGS)
 
 /* ----------------------------------------------------------- final function */
 
+/* Frees the shared memory images whose runs st read in place */
+static void
+StateFreeShared(TrainState *st)
+{
+	for (int32 i = 0; i < st->n_shared; i++)
+		dsa_free(st->shared[i].area, st->shared[i].image);
+	st->n_shared = 0;
+	st->shared_bytes = 0;
+}
+
 /* RecTripleSource.release: drops the state once the build has read it */
 static void
 StateRelease(void *arg)
 {
 	TrainState *st = (TrainState *) arg;
 
+	StateFreeShared(st);
 	MemoryContextDelete(st->ctx);
 	st->consumed = true;
 }
@@ -1065,7 +1316,7 @@ StateSource(TrainState *st, RecTripleSource *src)
 	src->segments = st->segments;
 	src->n_segments = st->n_segments;
 	src->n = st->n;
-	src->bytes = (int64) MemoryContextMemAllocated(st->ctx, true);
+	src->bytes = StateBytes(st);
 	src->release = StateRelease;
 	src->release_arg = st;
 }
@@ -1102,7 +1353,7 @@ TrainModel(TrainState *st)
 	tm.n = st->n;
 	tm.n_users = st->users.n;
 	tm.n_items = st->items.n;
-	tm.live = tm.peak = (int64) MemoryContextMemAllocated(st->ctx, true);
+	tm.live = tm.peak = StateBytes(st);
 
 	/* fail before building anything if the interactions and model cannot fit */
 	RecCheckBuildMemory(&tm, st->users.n, st->items.n, st->n,

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Partial training states handed from parallel workers to the leader in the
+# query's dynamic shared memory instead of through the tuple queue
+# (recsys.parallel_shared_memory, on by default).  The handover shows as a DEBUG1
+# line per process; the models must equal the serial plan's byte for byte with it
+# on and off, under plain, grouped (sorted and hashed), limited and correlated
+# plans; a cancelled training and a LIMIT that stops early leave no shared memory
+# segment behind.
+set -u
+. "$(dirname "$0")/tap.bash"
+plan 17
+
+db=recsys_handover_$$
+q -d postgres "CREATE DATABASE $db" >/dev/null
+trap 'q -d postgres "DROP DATABASE IF EXISTS $db" >/dev/null' EXIT
+in_db() { q -d "$db" "$@"; }
+in_db "CREATE EXTENSION recsys" >/dev/null
+in_db "CREATE TABLE r AS SELECT user_id, item_id, rating FROM recsys.synthetic_ratings(3000, 800, 120000, rank => 4, seed => 7)" >/dev/null
+in_db "CREATE TABLE tiny AS SELECT * FROM r WHERE user_id < 40" >/dev/null
+in_db "ANALYZE r" >/dev/null
+in_db "ANALYZE tiny" >/dev/null
+
+# forced parallel plans, JIT off (its own DEBUG1 lines), messages shown
+par="SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2; SET jit = off; SET client_min_messages = debug1;"
+ser="SET max_parallel_workers_per_gather = 0;"
+payload() { echo "md5(substring(recsys.model_send($1) FROM 101))"; }
+train="recsys.train_als(user_id, item_id, rating, '{\"factors\": 6, \"iterations\": 2}')"
+handovers() { printf '%s\n' "$1" | grep -c 'state of [0-9]* bytes handed over in shared memory'; }
+segments() { ls /dev/shm 2>/dev/null | grep -c '^PostgreSQL\.'; }
+
+serial=$(in_db "$ser SELECT $(payload "$train") FROM r")
+out=$(in_db "$par SELECT $(payload "$train") FROM r")
+n=$(handovers "$out")
+ok $([ "$n" -ge 2 ] && echo 0 || echo 1) "a parallel training hands its partial states over in shared memory ($n)"
+is "$(printf '%s\n' "$out" | tail -n 1)" "$serial" "... and its model equals the serial plan's"
+plan_text=$(in_db "$par EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT $train FROM r")
+like "$plan_text" "Workers Launched: [12]" "... with workers really running"
+
+out=$(in_db "$par SET recsys.parallel_shared_memory = off; SELECT $(payload "$train") FROM r")
+is "$(handovers "$out")" "0" "recsys.parallel_shared_memory off: the states go through the tuple queue"
+is "$(printf '%s\n' "$out" | tail -n 1)" "$serial" "... and the model is the same"
+
+out=$(in_db "$par SELECT $(payload "$train") FROM tiny")
+is "$(handovers "$out")" "0" "states smaller than the tuple queue's ring go through it"
+is "$(printf '%s\n' "$out" | tail -n 1)" "$(in_db "$ser SELECT $(payload "$train") FROM tiny")" "... and the model equals the serial plan's"
+
+out=$(in_db "$par SET parallel_leader_participation = off; SELECT $(payload "$train") FROM r")
+is "$(printf '%s\n' "$out" | tail -n 1)" "$serial" "without the leader scanning: the workers' states alone, the same model"
+
+# grouped: Finalize GroupAggregate over Sort over Gather, and Finalize HashAggregate
+group="SELECT user_id % 3 AS g, $(payload "$train") AS p FROM r GROUP BY 1 ORDER BY 1"
+serial_groups=$(in_db "$ser $group" | tr '\n' ' ')
+out=$(in_db "$par SET enable_hashagg = off; $group")
+ok $([ "$(handovers "$out")" -ge 2 ] && echo 0 || echo 1) "grouped by sorting: states handed over in shared memory"
+is "$(printf '%s\n' "$out" | grep -v '^DEBUG' | tr '\n' ' ')" "$serial_groups" "... and each group's model equals the serial plan's"
+out=$(in_db "$par SET enable_sort = off; $group")
+is "$(printf '%s\n' "$out" | grep -v '^DEBUG' | tr '\n' ' ')" "$serial_groups" "grouped by hashing: each group's model equals the serial plan's"
+
+# a LIMIT that stops before every group is finalised, and a correlated subquery
+# that runs the parallel training once per outer row
+before=$(segments)
+out=$(in_db "$par SELECT g FROM (SELECT user_id % 5 AS g, $train AS m FROM r GROUP BY 1) s LIMIT 1")
+like "$(printf '%s\n' "$out" | grep -v '^DEBUG')" "^[0-4]$" "a LIMIT that stops early returns its row"
+corr="SELECT k, (SELECT $(payload "$train") FROM r WHERE r.user_id % 2 = s.k) FROM generate_series(0, 1) s(k)"
+is "$(in_db "$par $corr" | grep -v '^DEBUG' | tr '\n' ' ')" "$(in_db "$ser $corr" | tr '\n' ' ')" \
+	"a training in a correlated subquery, run again per outer row: the serial plan's models"
+
+# cancelled mid-way (a statement timeout while the workers scan or the leader trains)
+out=$(in_db "$par SET statement_timeout = '150ms'; SELECT $(payload "recsys.train_als(user_id, item_id, rating, '{\"factors\": 64, \"iterations\": 50}')") FROM r")
+like "$out" "canceling statement due to statement timeout" "a cancelled parallel training stops"
+is "$(in_db "SELECT count(*) FROM r")" "120000" "... and the session goes on"
+sleep 1
+is "$(segments)" "$before" "no shared memory segment is left behind by a LIMIT or a cancel"
+
+out=$(in_db "SELECT count(*) FROM recsys.synthetic_ratings(1, 1, 1); SET recsys.parallel_shared_memory = maybe")
+like "$out" "requires a Boolean value" "recsys.parallel_shared_memory takes a Boolean"
+exit $((tap_failed > 0))
