@@ -19,6 +19,7 @@
 #include <sys/statvfs.h>
 
 #include "catalog/pg_type.h"
+#include "access/parallel.h"
 #include "executor/execParallel.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -131,14 +132,16 @@ typedef struct TrainState
 } TrainState;
 
 /*
- * A serialised state in a parallel query's shared memory whose runs a state
- * reads in place: freed once the state is consumed (or with the area, at the
- * end of the query, if it never is)
+ * A serialised state whose runs a state reads in place, in a parallel query's
+ * shared memory (area) or in the leader's own memory (a LocalImage, by its
+ * token): freed once the state is consumed (or at the end of the query, if it
+ * never is)
  */
 typedef struct SharedImage
 {
-	dsa_area   *area;
+	dsa_area   *area;			/* NULL: a local image */
 	dsa_pointer image;
+	uint64		token;
 } SharedImage;
 
 /*
@@ -187,13 +190,35 @@ typedef struct SerialHeader
  */
 typedef struct SerialShared
 {
-	uint32		magic;			/* SERIAL_SHARED_MAGIC */
+	uint32		magic;			/* SERIAL_SHARED_MAGIC or SERIAL_LOCAL_MAGIC */
 	int32		plan_node_id;	/* the Partial Aggregate that wrote it */
 	dsa_pointer image;			/* the serialised state in the query's area */
+	uint64		token;			/* or the leader's LocalImage */
 	uint64		size;			/* its VARSIZE */
 } SerialShared;
 
 #define SERIAL_SHARED_MAGIC	0x52534853	/* "RSHS" */
+#define SERIAL_LOCAL_MAGIC	0x52534c48	/* "RSLH" */
+
+/*
+ * The leader's own partial state, handed to its Finalize Aggregate the same
+ * way: as a message naming the image, which stays in a memory context of its
+ * own under the query's.  As a bytea of tens of MB it would be the first
+ * tuple the Finalize Aggregate sees, and the executor copies a group's first
+ * tuple twice (for projecting it), 45 ms of a 20M-rating feed.  The images
+ * live in this backend's list; deleting one's context unlinks it.
+ */
+typedef struct LocalImage
+{
+	uint64		token;
+	MemoryContext cxt;			/* holds this and the image */
+	bytea	   *image;
+	MemoryContextCallback unlink;
+	struct LocalImage *next;
+} LocalImage;
+
+static LocalImage *local_images = NULL;
+static uint64 local_image_tokens = 0;
 
 /* Smaller states fit the tuple queue's ring (64 kB) and go through it at once */
 #define SERIAL_SHARED_MIN	(64 * 1024)
@@ -896,48 +921,122 @@ SharedMemoryRoom(Size bytes)
 }
 
 /*
- * Room for a serialised state in the parallel query's shared memory area: the
- * address (*dp in *area), or NULL where the state goes through the tuple
- * queue instead: recsys.parallel_shared_memory off, a small state (size, its
- * compact length), no parallel query (a partial aggregate outside a Gather),
- * or no room for `room` bytes.
+ * Room for a serialised state of size bytes in the parallel query's shared
+ * memory area: the address (*dp in *area), or NULL where the state goes
+ * through the tuple queue instead: recsys.parallel_shared_memory off, a small
+ * state, no parallel worker (the leader's own state reaches its Finalize
+ * Aggregate without a queue, and a partial aggregate outside a Gather has no
+ * area), or no room.
  */
 static char *
-SerialSharedAlloc(FunctionCallInfo fcinfo, uint64 size, uint64 room, dsa_area **area,
-				  dsa_pointer *dp)
+SerialSharedAlloc(FunctionCallInfo fcinfo, uint64 size, dsa_area **area, dsa_pointer *dp)
 {
 	AggState   *agg;
 
-	if (!recsys_parallel_shared_memory || size < SERIAL_SHARED_MIN ||
+	if (!recsys_parallel_shared_memory || size < SERIAL_SHARED_MIN || !IsParallelWorker() ||
 		fcinfo->context == NULL || !IsA(fcinfo->context, AggState))
 		return NULL;
 	agg = (AggState *) fcinfo->context;
 	*area = agg->ss.ps.state->es_query_dsa;
-	if (*area == NULL || !SharedMemoryRoom(room))
+	if (*area == NULL || !SharedMemoryRoom(size))
 		return NULL;
-	*dp = dsa_allocate_extended(*area, room, DSA_ALLOC_HUGE | DSA_ALLOC_NO_OOM);
+	*dp = dsa_allocate_extended(*area, size, DSA_ALLOC_HUGE | DSA_ALLOC_NO_OOM);
 	if (!DsaPointerIsValid(*dp))
 		return NULL;
 	return (char *) dsa_get_address(*area, *dp);
 }
 
-/* The message naming a serialised state of size bytes at dp (SerialShared) */
+/* MemoryContextCallback: a local image's context is going away */
+static void
+LocalImageUnlink(void *arg)
+{
+	LocalImage *li = (LocalImage *) arg;
+
+	for (LocalImage **p = &local_images; *p != NULL; p = &(*p)->next)
+		if (*p == li)
+		{
+			*p = li->next;
+			break;
+		}
+}
+
+/* The local image with this token, or NULL once it is gone */
+static LocalImage *
+LocalImageFind(uint64 token)
+{
+	for (LocalImage *li = local_images; li != NULL; li = li->next)
+		if (li->token == token)
+			return li;
+	return NULL;
+}
+
+/*
+ * Room of room bytes for the leader's own serialised state of at most size
+ * bytes (LocalImage), or NULL where it goes as a bytea instead: the setting
+ * off, a small state, a parallel worker, or no Gather above (a partial
+ * aggregate runs under one in the leader while the Gather's area is set)
+ */
+static LocalImage *
+LocalImageAlloc(FunctionCallInfo fcinfo, uint64 room, uint64 size)
+{
+	EState	   *estate;
+	MemoryContext cxt;
+	LocalImage *li;
+
+	if (!recsys_parallel_shared_memory || size < SERIAL_SHARED_MIN || IsParallelWorker() ||
+		fcinfo->context == NULL || !IsA(fcinfo->context, AggState))
+		return NULL;
+	estate = ((AggState *) fcinfo->context)->ss.ps.state;
+	if (estate->es_query_dsa == NULL)
+		return NULL;
+	cxt = AllocSetContextCreate(estate->es_query_cxt, "recsys partial state",
+								ALLOCSET_SMALL_SIZES);
+	li = MemoryContextAllocZero(cxt, sizeof(LocalImage));
+	li->cxt = cxt;
+	li->image = MemoryContextAllocExtended(cxt, room, MCXT_ALLOC_HUGE);
+	li->token = ++local_image_tokens;
+	li->unlink.func = LocalImageUnlink;
+	li->unlink.arg = li;
+	MemoryContextRegisterResetCallback(cxt, &li->unlink);
+	li->next = local_images;
+	local_images = li;
+	return li;
+}
+
+/* Frees an image whose runs a state read in place (if it is still there) */
+static void
+SharedImageFree(const SharedImage *img)
+{
+	LocalImage *li;
+
+	if (img->area != NULL)
+		dsa_free(img->area, img->image);
+	else if ((li = LocalImageFind(img->token)) != NULL)
+		MemoryContextDelete(li->cxt);
+}
+
+/*
+ * The message naming a serialised state of size bytes (SerialShared): at dp in
+ * the query's area, or the leader's local image with this token
+ */
 static bytea *
-SerialSharedMessage(FunctionCallInfo fcinfo, dsa_pointer dp, uint64 size, const char *aggregate)
+SerialSharedMessage(FunctionCallInfo fcinfo, uint32 magic, dsa_pointer dp, uint64 token,
+					uint64 size, const char *aggregate)
 {
 	SerialShared msg;
 	bytea	   *out;
 
 	memset(&msg, 0, sizeof(msg));
-	msg.magic = SERIAL_SHARED_MAGIC;
+	msg.magic = magic;
 	msg.plan_node_id = ((AggState *) fcinfo->context)->ss.ps.plan->plan_node_id;
 	msg.image = dp;
+	msg.token = token;
 	msg.size = size;
 	out = palloc(VARHDRSZ + sizeof(msg));
 	SET_VARSIZE(out, VARHDRSZ + sizeof(msg));
 	memcpy(VARDATA(out), &msg, sizeof(msg));
-	elog(DEBUG1, "partial %s state of " UINT64_FORMAT " bytes handed over in shared memory",
-		 aggregate, size);
+	elog(DEBUG1, "partial %s state of " UINT64_FORMAT " bytes handed over in %s memory",
+		 aggregate, size, magic == SERIAL_LOCAL_MAGIC ? "the leader's" : "shared");
 	return out;
 }
 
@@ -1021,9 +1120,10 @@ train_serialfn(PG_FUNCTION_ARGS)
 				l;
 	bytea	   *out;
 	char	   *base;
-	uint64		room;
+	char	   *shared = NULL;
 	dsa_area   *area = NULL;
 	dsa_pointer dp = InvalidDsaPointer;
+	LocalImage *local;
 
 	if (st->consumed)
 		elog(ERROR, "training state used twice");
@@ -1052,13 +1152,11 @@ train_serialfn(PG_FUNCTION_ARGS)
 	 * never written are never touched
 	 */
 	wide = SerialLayoutOf(h.n_users, h.n_items, h.n, sizeof(int32), 0);
-	room = wide.size + sizeof(float) * SERIAL_MAX_CODES;
-	base = SerialSharedAlloc(fcinfo, l.size, room, &area, &dp);
-	if (base == NULL)
-	{
-		area = NULL;
-		base = palloc_extended(room, MCXT_ALLOC_HUGE);
-	}
+	local = LocalImageAlloc(fcinfo, wide.size + sizeof(float) * SERIAL_MAX_CODES, l.size);
+	if (local != NULL)
+		base = (char *) local->image;
+	else
+		base = palloc_extended(wide.size + sizeof(float) * SERIAL_MAX_CODES, MCXT_ALLOC_HUGE);
 	out = (bytea *) base;
 	if (st->n > 0)
 	{
@@ -1099,25 +1197,43 @@ train_serialfn(PG_FUNCTION_ARGS)
 		RecTrainFree(&tm, user_ids, h.n_users, sizeof(int64));
 		RecTrainFree(&tm, item_ids, h.n_items, sizeof(int64));
 
-		/* compact in place: codes over the values, items moved down (narrowed) */
+		/*
+		 * compact: codes over the values, items narrowed or moved down; in
+		 * place, or into the query's shared memory (ids, row pointers and
+		 * values sit at the same offsets in both layouts)
+		 */
 		h.n_codes = SerialEncodeValues(user_values, h.n, dict);
 		l = SerialLayoutOf(h.n_users, h.n_items, h.n, h.item_width, h.n_codes);
 		Assert(l.values == wide.values && l.items <= wide.items);
+		if (local == NULL)
+			shared = SerialSharedAlloc(fcinfo, l.size, &area, &dp);
+		if (shared != NULL)
+		{
+			memcpy(shared + SERIAL_IDS_OFFSET, base + SERIAL_IDS_OFFSET, l.items - SERIAL_IDS_OFFSET);
+			out = (bytea *) shared;
+		}
 		if (h.item_width == sizeof(uint16))
 		{
-			uint16	   *narrow = (uint16 *) (base + l.items);
+			uint16	   *narrow = (uint16 *) ((char *) out + l.items);
 
 			for (int64 j = 0; j < h.n; j++)
 				narrow[j] = (uint16) user_items[j];
 		}
-		else if (l.items != wide.items)
-			memmove(base + l.items, user_items, sizeof(int32) * h.n);
-		memcpy(base + l.dict, dict, sizeof(float) * h.n_codes);
+		else if ((char *) out + l.items != (char *) user_items)
+			memmove((char *) out + l.items, user_items, sizeof(int32) * h.n);
+		memcpy((char *) out + l.dict, dict, sizeof(float) * h.n_codes);
 	}
 	memcpy(VARDATA(out), &h, sizeof(h));
 	SET_VARSIZE(out, l.size);
-	if (area != NULL)
-		PG_RETURN_BYTEA_P(SerialSharedMessage(fcinfo, dp, l.size, st->alg->aggregate));
+	if (shared != NULL)
+	{
+		pfree(base);
+		PG_RETURN_BYTEA_P(SerialSharedMessage(fcinfo, SERIAL_SHARED_MAGIC, dp, 0, l.size,
+											  st->alg->aggregate));
+	}
+	if (local != NULL)
+		PG_RETURN_BYTEA_P(SerialSharedMessage(fcinfo, SERIAL_LOCAL_MAGIC, InvalidDsaPointer,
+											  local->token, l.size, st->alg->aggregate));
 	PG_RETURN_BYTEA_P(out);
 }
 
@@ -1132,8 +1248,9 @@ train_deserialfn(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcontext;
 	bytea	   *in = PG_GETARG_BYTEA_P(0);
-	dsa_area   *shared_area = NULL;
-	dsa_pointer shared_image = InvalidDsaPointer;
+	SharedImage img;
+	bool		in_place = false;
+	int64		image_bytes = 0;	/* the memory a local image takes */
 	SerialHeader h;
 	SerialLayout l;
 	const RecAlgorithm *alg;
@@ -1148,10 +1265,23 @@ train_deserialfn(PG_FUNCTION_ARGS)
 		SerialShared msg;
 
 		memcpy(&msg, VARDATA(in), sizeof(msg));
+		memset(&img, 0, sizeof(img));
 		if (msg.magic == SERIAL_SHARED_MAGIC)
 		{
-			in = SharedStateImage(fcinfo, &msg, &shared_area);
-			shared_image = msg.image;
+			in = SharedStateImage(fcinfo, &msg, &img.area);
+			img.image = msg.image;
+			in_place = true;
+		}
+		else if (msg.magic == SERIAL_LOCAL_MAGIC)
+		{
+			LocalImage *li = LocalImageFind(msg.token);
+
+			if (li == NULL || VARSIZE(li->image) != msg.size)
+				elog(ERROR, "training state handed over outside its parallel plan");
+			in = li->image;
+			img.token = msg.token;
+			image_bytes = (int64) MemoryContextMemAllocated(li->cxt, false);
+			in_place = true;
 		}
 	}
 	if (VARSIZE(in) < SERIAL_IDS_OFFSET)
@@ -1194,8 +1324,8 @@ train_deserialfn(PG_FUNCTION_ARGS)
 	}
 	if (h.n == 0)
 	{
-		if (shared_area != NULL)
-			dsa_free(shared_area, shared_image);
+		if (in_place)
+			SharedImageFree(&img);
 		PG_RETURN_POINTER(st);
 	}
 
@@ -1206,14 +1336,13 @@ train_deserialfn(PG_FUNCTION_ARGS)
 	 */
 	memset(&run, 0, sizeof(run));
 	run.blob_bytes = l.size - l.rows;
-	if (shared_area != NULL)
+	if (in_place)
 	{
 		rows = (char *) in + l.rows;
 		st->shared = MemoryContextAlloc(st->ctx, sizeof(SharedImage));
-		st->shared[0].area = shared_area;
-		st->shared[0].image = shared_image;
+		st->shared[0] = img;
 		st->n_shared = 1;
-		st->shared_bytes = (int64) VARSIZE(in);
+		st->shared_bytes = Max((int64) VARSIZE(in), image_bytes);
 	}
 	else
 	{
@@ -1273,7 +1402,7 @@ static void
 StateFreeShared(TrainState *st)
 {
 	for (int32 i = 0; i < st->n_shared; i++)
-		dsa_free(st->shared[i].area, st->shared[i].image);
+		SharedImageFree(&st->shared[i]);
 	st->n_shared = 0;
 	st->shared_bytes = 0;
 }

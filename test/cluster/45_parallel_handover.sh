@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Partial training states handed from parallel workers to the leader in the
 # query's dynamic shared memory instead of through the tuple queue
-# (recsys.parallel_shared_memory, on by default).  The handover shows as a DEBUG1
-# line per process; the models must equal the serial plan's byte for byte with it
+# (recsys.parallel_shared_memory, on by default), and the leader's own state to
+# its Finalize Aggregate as a message naming it in the leader's memory.  Each
+# handover shows as a DEBUG1 line; the models must equal the serial plan's byte for byte with it
 # on and off, under plain, grouped (sorted and hashed), limited and correlated
 # plans; a cancelled training and a LIMIT that stops early leave no shared memory
 # segment behind.
 set -u
 . "$(dirname "$0")/tap.bash"
-plan 17
+plan 27
 
 db=recsys_handover_$$
 q -d postgres "CREATE DATABASE $db" >/dev/null
@@ -27,41 +28,59 @@ ser="SET max_parallel_workers_per_gather = 0;"
 payload() { echo "md5(substring(recsys.model_send($1) FROM 101))"; }
 train="recsys.train_als(user_id, item_id, rating, '{\"factors\": 6, \"iterations\": 2}')"
 handovers() { printf '%s\n' "$1" | grep -c 'state of [0-9]* bytes handed over in shared memory'; }
+leader_handovers() { printf '%s\n' "$1" | grep -c "state of [0-9]* bytes handed over in the leader's memory"; }
 segments() { ls /dev/shm 2>/dev/null | grep -c '^PostgreSQL\.'; }
 
 serial=$(in_db "$ser SELECT $(payload "$train") FROM r")
 out=$(in_db "$par SELECT $(payload "$train") FROM r")
-n=$(handovers "$out")
-ok $([ "$n" -ge 2 ] && echo 0 || echo 1) "a parallel training hands its partial states over in shared memory ($n)"
+n=$(($(handovers "$out") + $(leader_handovers "$out")))
+ok $([ "$n" -ge 1 ] && echo 0 || echo 1) "a parallel training hands its partial states over ($n)"
 is "$(printf '%s\n' "$out" | tail -n 1)" "$serial" "... and its model equals the serial plan's"
 plan_text=$(in_db "$par EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT $train FROM r")
 like "$plan_text" "Workers Launched: [12]" "... with workers really running"
+out=$(in_db "$par SET max_parallel_workers = 0; SELECT $(payload "$train") FROM r")
+is "$(leader_handovers "$out")" "1" "no worker launched: the leader's own state named in its memory, once"
+is "$(printf '%s\n' "$out" | tail -n 1)" "$serial" "... and the model is the serial plan's"
 
 out=$(in_db "$par SET recsys.parallel_shared_memory = off; SELECT $(payload "$train") FROM r")
 is "$(handovers "$out")" "0" "recsys.parallel_shared_memory off: the states go through the tuple queue"
+is "$(leader_handovers "$out")" "0" "... the leader's too"
 is "$(printf '%s\n' "$out" | tail -n 1)" "$serial" "... and the model is the same"
 
 out=$(in_db "$par SELECT $(payload "$train") FROM tiny")
 is "$(handovers "$out")" "0" "states smaller than the tuple queue's ring go through it"
+is "$(leader_handovers "$out")" "0" "... and the leader's small state goes as a value"
 is "$(printf '%s\n' "$out" | tail -n 1)" "$(in_db "$ser SELECT $(payload "$train") FROM tiny")" "... and the model equals the serial plan's"
 
 out=$(in_db "$par SET parallel_leader_participation = off; SELECT $(payload "$train") FROM r")
 is "$(printf '%s\n' "$out" | tail -n 1)" "$serial" "without the leader scanning: the workers' states alone, the same model"
+ok $([ "$(handovers "$out")" -ge 1 ] && echo 0 || echo 1) "... handed over in shared memory"
+is "$(leader_handovers "$out")" "0" "... and no state of the leader's"
 
 # grouped: Finalize GroupAggregate over Sort over Gather, and Finalize HashAggregate
 group="SELECT user_id % 3 AS g, $(payload "$train") AS p FROM r GROUP BY 1 ORDER BY 1"
 serial_groups=$(in_db "$ser $group" | tr '\n' ' ')
 out=$(in_db "$par SET enable_hashagg = off; $group")
-ok $([ "$(handovers "$out")" -ge 2 ] && echo 0 || echo 1) "grouped by sorting: states handed over in shared memory"
+ok $([ $(($(handovers "$out") + $(leader_handovers "$out"))) -ge 2 ] && echo 0 || echo 1) \
+	"grouped by sorting: states handed over in shared and the leader's memory"
 is "$(printf '%s\n' "$out" | grep -v '^DEBUG' | tr '\n' ' ')" "$serial_groups" "... and each group's model equals the serial plan's"
 out=$(in_db "$par SET enable_sort = off; $group")
+ok $([ $(($(handovers "$out") + $(leader_handovers "$out"))) -ge 2 ] && echo 0 || echo 1) \
+	"grouped by hashing: states handed over in shared and the leader's memory"
 is "$(printf '%s\n' "$out" | grep -v '^DEBUG' | tr '\n' ' ')" "$serial_groups" "grouped by hashing: each group's model equals the serial plan's"
 
 # a LIMIT that stops before every group is finalised, and a correlated subquery
 # that runs the parallel training once per outer row
 before=$(segments)
-out=$(in_db "$par SELECT g FROM (SELECT user_id % 5 AS g, $train AS m FROM r GROUP BY 1) s LIMIT 1")
-like "$(printf '%s\n' "$out" | grep -v '^DEBUG')" "^[0-4]$" "a LIMIT that stops early returns its row"
+limited="SELECT g, m IS NOT NULL FROM (SELECT user_id % 5 AS g, $train AS m FROM r GROUP BY 1) s LIMIT 1"
+out=$(in_db "$par $limited")
+like "$(printf '%s\n' "$out" | grep -v '^DEBUG')" "^[0-4]\|t$" "a LIMIT that stops early returns its row"
+# no worker to launch: the leader scans alone, its every state named in its memory
+out=$(in_db "$par SET max_parallel_workers = 0; SET enable_sort = off; $limited")
+like "$(printf '%s\n' "$out" | grep -v '^DEBUG')" "^[0-4]\|t$" "the leader alone, hashed, a LIMIT: its row"
+is "$(leader_handovers "$out")" "5" "... after the leader named all five states in its memory and finalised one"
+out=$(in_db "$par SET max_parallel_workers = 0; SET enable_hashagg = off; $limited")
+like "$(printf '%s\n' "$out" | grep -v '^DEBUG')" "^[0-4]\|t$" "the leader alone, sorted, a LIMIT: its row"
 corr="SELECT k, (SELECT $(payload "$train") FROM r WHERE r.user_id % 2 = s.k) FROM generate_series(0, 1) s(k)"
 is "$(in_db "$par $corr" | grep -v '^DEBUG' | tr '\n' ' ')" "$(in_db "$ser $corr" | tr '\n' ' ')" \
 	"a training in a correlated subquery, run again per outer row: the serial plan's models"
