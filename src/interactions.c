@@ -320,6 +320,51 @@ BucketPassStop(BucketPass *p)
 	return atomic_load_explicit(&p->cancel, memory_order_relaxed);
 }
 
+/*
+ * Entries [from, to) of a chunk grouped by user: each run's entries count
+ * at once and scatter to consecutive positions
+ */
+static void
+BucketPassGrouped(BucketPass *p, const RecTripleChunk *ch, int64 *h, const int32 *urank,
+				  const int32 *irank, int64 from, int64 to)
+{
+	const RecPair *pairs = ch->pairs;
+	int32		lo = 0,
+				hi = ch->n_user_runs - 1;
+
+	/* the run holding entry from: the last one starting at or before it */
+	while (lo < hi)
+	{
+		int32		mid = lo + (hi - lo + 1) / 2;
+
+		if (ch->user_runs[mid].start <= from)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	for (int32 k = lo; from < to; k++)
+	{
+		int64		e = Min(RecUserRunEnd(ch, k), to);
+		int64	   *bucket = &h[urank[ch->user_runs[k].user]];
+
+		if (p->counting)
+			*bucket += e - from;
+		else
+		{
+			int32	   *out_idx = p->out_idx + *bucket;
+			float	   *out_val = p->out_val + *bucket;
+
+			*bucket += e - from;
+			for (int64 j = from; j < e; j++)
+			{
+				*out_idx++ = irank[pairs[j].item];
+				*out_val++ = pairs[j].value;
+			}
+		}
+		from = e;
+	}
+}
+
 /* One range of the state's interactions: bucket = user rank, entry = item rank */
 static int
 BucketPassChunks(BucketPass *p, int r)
@@ -344,7 +389,9 @@ BucketPassChunks(BucketPass *p, int r)
 		to = Min(to, from + PASS_POLL_BLOCK);
 		if (BucketPassStop(p))
 			return RECSYS_INTERRUPTED;
-		if (p->counting)
+		if (t == NULL)
+			BucketPassGrouped(p, ch, h, urank, irank, from, to);
+		else if (p->counting)
 			for (int64 j = from; j < to; j++)
 				h[urank[t[j].user]]++;
 		else

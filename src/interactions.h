@@ -58,18 +58,47 @@ typedef struct RecTriple
 	float		value;
 } RecTriple;
 
+/* An entry of a chunk grouped by user: 8 bytes */
+typedef struct RecPair
+{
+	int32		item;
+	float		value;
+} RecPair;
+
+/* Where a user's entries start in a chunk grouped by user */
+typedef struct RecUserRun
+{
+	int32		user;
+	int32		start;			/* entries before it in the chunk */
+} RecUserRun;
+
 /*
- * A run of triples in one allocation.  A chunk taken over from another state
+ * Interactions in one allocation, as triples or grouped by user: pairs, and
+ * the user of each run of consecutive entries (input grouped by user, the
+ * usual layout of a table loaded per user or of a parallel worker's share of
+ * one, takes 8 bytes per interaction that way instead of 12, and sorting it
+ * by user counts runs, not entries).  A chunk taken over from another state
  * keeps that state's dense indexes; its segment says how they map to this
- * state's, so combining never rewrites or copies the triples.
+ * state's, so combining never rewrites or copies the interactions.
  */
 typedef struct RecTripleChunk
 {
-	RecTriple  *t;
+	RecTriple  *t;				/* the triples, or NULL: */
+	RecPair    *pairs;			/* [cap] item and value of each entry */
+	RecUserRun *user_runs;		/* [max_user_runs]: runs in entry order */
+	int32		n_user_runs;
+	int32		max_user_runs;
 	int64		len;			/* entries used */
 	int64		cap;			/* entries allocated; len == cap means full */
 	int32		segment;		/* -1: the state's dense indexes; else segments[] */
 } RecTripleChunk;
+
+/* The entry after a grouped chunk's run k */
+static inline int64
+RecUserRunEnd(const RecTripleChunk *c, int32 k)
+{
+	return k + 1 < c->n_user_runs ? c->user_runs[k + 1].start : c->len;
+}
 
 /* Dense index maps of chunks merged in from another state, into the state's */
 typedef struct RecSegment

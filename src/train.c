@@ -46,7 +46,10 @@
 #include "solver.h"
 #include "train.h"
 
-/* Interactions are kept in chunks that double up to this many entries (12 MB) */
+/*
+ * Interactions are kept in chunks that double up to this many entries (8 MB
+ * grouped by user, 12 MB as triples)
+ */
 #define FIRST_CHUNK_LEN		1024
 #define MAX_CHUNK_LEN		(1 << 20)
 
@@ -118,6 +121,7 @@ typedef struct TrainState
 	int32		n_chunks;
 	int32		max_chunks;
 	int32		own_chunks;		/* chunks the transition allocated (their sizes double) */
+	bool		ungrouped;		/* input not grouped by user: new chunks hold triples */
 	RecTripleRun *runs;			/* presorted partial states (deserialised) */
 	int32		n_runs;
 	int32		max_runs;
@@ -406,10 +410,25 @@ StateAddChunk(TrainState *st, RecTriple *t, int64 len, int64 cap, int32 segment)
 		st->chunks = repalloc_huge(st->chunks, sizeof(RecTripleChunk) * st->max_chunks);
 	}
 	c = &st->chunks[st->n_chunks++];
+	memset(c, 0, sizeof(*c));
 	c->t = t;
 	c->len = len;
 	c->cap = cap;
 	c->segment = segment;
+	return c;
+}
+
+/* Adds a chunk grouped by user: pairs[0..len) of capacity cap, its runs */
+static RecTripleChunk *
+StateAddGroupedChunk(TrainState *st, RecPair *pairs, RecUserRun *user_runs, int32 n_user_runs,
+					 int32 max_user_runs, int64 len, int64 cap, int32 segment)
+{
+	RecTripleChunk *c = StateAddChunk(st, NULL, len, cap, segment);
+
+	c->pairs = pairs;
+	c->user_runs = user_runs;
+	c->n_user_runs = n_user_runs;
+	c->max_user_runs = max_user_runs;
 	return c;
 }
 
@@ -438,16 +457,56 @@ StateAllocInteractions(TrainState *st, int64 n)
 	return t;
 }
 
-/* Starts a new chunk for the transition: sizes double up to MAX_CHUNK_LEN */
+/*
+ * Starts a new chunk for the transition: sizes double up to MAX_CHUNK_LEN.
+ * Grouped by user, with room for a run per USER_RUN_ROOM entries on average,
+ * until a chunk runs out of it: the input is then taken as not grouped, and
+ * the chunks that follow hold triples.
+ */
+#define USER_RUN_ROOM	4
+
 static pg_noinline RecTripleChunk *
 StateNewChunk(TrainState *st)
 {
 	int64		cap = st->own_chunks >= 10 ? MAX_CHUNK_LEN :
 		Min((int64) FIRST_CHUNK_LEN << st->own_chunks, MAX_CHUNK_LEN);
-	RecTripleChunk *c = StateAddChunk(st, StateAllocInteractions(st, cap), 0, cap, -1);
+	RecTripleChunk *c;
 
+	if (st->ungrouped)
+		c = StateAddChunk(st, StateAllocInteractions(st, cap), 0, cap, -1);
+	else
+	{
+		Size		bytes = sizeof(RecPair) * cap;
+		RecPair    *pairs = MemoryContextAllocExtended(st->ctx, bytes, MCXT_ALLOC_HUGE);
+		int32		max_user_runs = (int32) (cap / USER_RUN_ROOM + 1);
+		RecUserRun *user_runs = MemoryContextAllocExtended(st->ctx,
+														   sizeof(RecUserRun) * max_user_runs,
+														   MCXT_ALLOC_HUGE);
+
+		RecAdviseHugePages(pairs, bytes);
+		c = StateAddGroupedChunk(st, pairs, user_runs, 0, max_user_runs, 0, cap, -1);
+	}
 	st->own_chunks++;
 	CheckStateMemory(st);
+	return c;
+}
+
+/*
+ * A new run of user's entries in grouped chunk c; returns the chunk the entry
+ * goes to (a new one holding triples when c has no room for another run)
+ */
+static pg_noinline RecTripleChunk *
+StateNewUserRun(TrainState *st, RecTripleChunk *c, int32 user)
+{
+	if (c->n_user_runs == c->max_user_runs)
+	{
+		c->cap = c->len;		/* full */
+		st->ungrouped = true;
+		return StateNewChunk(st);
+	}
+	c->user_runs[c->n_user_runs].user = user;
+	c->user_runs[c->n_user_runs].start = (int32) c->len;
+	c->n_user_runs++;
 	return c;
 }
 
@@ -456,14 +515,27 @@ static inline void
 StateAppend(TrainState *st, int32 user, int32 item, float value)
 {
 	RecTripleChunk *c = st->n_chunks > 0 ? &st->chunks[st->n_chunks - 1] : NULL;
-	RecTriple  *t;
 
 	if (c == NULL || c->len == c->cap || c->segment >= 0)
 		c = StateNewChunk(st);
-	t = &c->t[c->len++];
-	t->user = user;
-	t->item = item;
-	t->value = value;
+	if (c->t == NULL &&
+		(c->n_user_runs == 0 || c->user_runs[c->n_user_runs - 1].user != user))
+		c = StateNewUserRun(st, c, user);
+	if (c->t == NULL)
+	{
+		RecPair    *e = &c->pairs[c->len++];
+
+		e->item = item;
+		e->value = value;
+	}
+	else
+	{
+		RecTriple  *t = &c->t[c->len++];
+
+		t->user = user;
+		t->item = item;
+		t->value = value;
+	}
 	st->n++;
 }
 
@@ -713,17 +785,40 @@ StateAbsorb(TrainState *dst, TrainState *src, bool own)
 	for (int32 c = 0; c < src->n_chunks; c++)
 	{
 		const RecTripleChunk *sc = &src->chunks[c];
-		RecTriple  *t = sc->t;
 
 		if (sc->len == 0)
 			continue;
-		if (!own)
-		{
-			t = StateAllocInteractions(dst, sc->len);
-			memcpy(t, sc->t, sizeof(RecTriple) * sc->len);
-		}
+
 		/* full (cap = len): nothing is ever appended to a chunk that is not ours */
-		StateAddChunk(dst, t, sc->len, sc->len, segmap[sc->segment + 1]);
+		if (sc->t != NULL)
+		{
+			RecTriple  *t = sc->t;
+
+			if (!own)
+			{
+				t = StateAllocInteractions(dst, sc->len);
+				memcpy(t, sc->t, sizeof(RecTriple) * sc->len);
+			}
+			StateAddChunk(dst, t, sc->len, sc->len, segmap[sc->segment + 1]);
+		}
+		else
+		{
+			RecPair    *pairs = sc->pairs;
+			RecUserRun *user_runs = sc->user_runs;
+
+			if (!own)
+			{
+				pairs = MemoryContextAllocExtended(dst->ctx, sizeof(RecPair) * sc->len,
+												   MCXT_ALLOC_HUGE);
+				memcpy(pairs, sc->pairs, sizeof(RecPair) * sc->len);
+				user_runs = MemoryContextAllocExtended(dst->ctx,
+													   sizeof(RecUserRun) * sc->n_user_runs,
+													   MCXT_ALLOC_HUGE);
+				memcpy(user_runs, sc->user_runs, sizeof(RecUserRun) * sc->n_user_runs);
+			}
+			StateAddGroupedChunk(dst, pairs, user_runs, sc->n_user_runs, sc->n_user_runs,
+								 sc->len, sc->len, segmap[sc->segment + 1]);
+		}
 		dst->n += sc->len;
 	}
 	for (int32 r = 0; r < src->n_runs; r++)

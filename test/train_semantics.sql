@@ -1,7 +1,7 @@
 -- Training aggregates: what the input rows mean (NULLs, NaN, duplicates, order, ids),
 -- options and their errors, memory limits.
 BEGIN;
-SELECT plan(71);
+SELECT plan(76);
 
 -- planted rank-2 ratings on a small grid
 CREATE TABLE tr AS
@@ -92,6 +92,38 @@ SELECT is(pg_temp.payload((SELECT recsys.train_als(user_id, item_id, rating, '{"
 		  pg_temp.payload(pg_temp.m('als')), 'explicit: rows by item give the same model');
 SELECT is(pg_temp.payload((SELECT recsys.train_ials(user_id, item_id, rating, '{"factors": 4, "iterations": 3}' ORDER BY md5(seq::text)) FROM tr)),
 		  pg_temp.payload(pg_temp.m('ials')), 'implicit: shuffled rows give the same model');
+-- storage: rows that arrive grouped by user are kept as runs (8 bytes a row),
+-- others as triples, and a state switches to triples when runs turn short; the
+-- chunks double from 1,024 rows, so runs cross chunk ends.  Every order gives the
+-- grouped order's model, and the last of duplicates wins across the switch.
+CREATE TABLE grp AS
+SELECT u::bigint AS user_id, ((u * 13 + i * 7) % 400)::bigint AS item_id,
+	   ((u + i) % 9 + 1)::real AS rating, row_number() OVER (ORDER BY u, i) AS seq
+FROM generate_series(1, 300) u, generate_series(1, 60) i;
+CREATE FUNCTION pg_temp.grp_model(order_by text) RETURNS bytea LANGUAGE plpgsql AS $$
+DECLARE m recsys.model;
+BEGIN
+	EXECUTE format('SELECT recsys.train_als(user_id, item_id, rating, %L ORDER BY %s) FROM grp',
+				   '{"factors": 4, "iterations": 2}', order_by) INTO m;
+	RETURN pg_temp.payload(m);
+END $$;
+SELECT is(pg_temp.grp_model('md5(seq::text)'), pg_temp.grp_model('seq'),
+		  'rows shuffled (kept as triples) give the model of rows grouped by user (kept as runs)');
+SELECT is(pg_temp.grp_model('seq > 6000, CASE WHEN seq > 6000 THEN md5(seq::text) END, seq'), pg_temp.grp_model('seq'),
+		  'grouped rows, then shuffled ones (runs, then triples): the same model');
+SELECT is(pg_temp.grp_model('seq <= 6000, CASE WHEN seq <= 6000 THEN md5(seq::text) END, seq'), pg_temp.grp_model('seq'),
+		  'shuffled rows, then grouped ones (triples after the switch): the same model');
+SELECT is(pg_temp.grp_model('seq % 2, seq'), pg_temp.grp_model('seq'),
+		  'every user twice, in two grouped halves: the same model');
+SELECT is(pg_temp.payload((SELECT recsys.train_als(user_id, item_id, rating, '{"factors": 4, "iterations": 2}'
+														 ORDER BY part, CASE WHEN part = 1 THEN md5(k::text) END, k)
+						   FROM (SELECT user_id, item_id, CASE WHEN seq % 97 = 0 THEN 0.5 ELSE rating END AS rating,
+										(seq > 6000)::int AS part, seq AS k FROM grp
+								 UNION ALL
+								 SELECT user_id, item_id, rating, 2, seq FROM grp WHERE seq % 97 = 0) d)),
+		  pg_temp.grp_model('seq'),
+		  'pairs stored in runs, or as triples, and again after the switch: the later value wins');
+
 SELECT is((SELECT array_agg(id) FROM recsys.user_factors(
 			(SELECT recsys.train_als(u, 1, 1) FROM unnest(ARRAY[9223372036854775807, -9223372036854775808, 0, -1, 5]) u))),
 		  ARRAY[-9223372036854775808, -1, 0, 5, 9223372036854775807]::bigint[], 'extreme bigint ids, sorted');
