@@ -32,6 +32,13 @@ extern void openblas_set_num_threads(int num_threads);
 extern int	openblas_get_num_threads(void);
 extern char *openblas_get_config(void);
 
+/*
+ * Stops OpenBLAS's own threads (driver/others/blas_server.c, exported by its
+ * pthread build; weak, so that a build without it links too).  OpenBLAS starts
+ * them again should a call ever ask for more than one thread.
+ */
+extern int	blas_thread_shutdown_(void) __attribute__((weak));
+
 /* OpenBLAS's scratch-buffer table (driver/others/memory.c), exported by libopenblas */
 extern void *blas_memory_alloc(int procpos);
 extern void blas_memory_free(void *buffer);

@@ -109,10 +109,14 @@ PoolFreezeHandler(int sig)
 }
 
 /*
- * Once per process: OpenBLAS on one thread (its pthread build would otherwise
- * start a thread per CPU in every backend and parallel worker), its thread limit
- * from the "MAX_THREADS=n" of its build configuration, and the handler that parks
- * stuck workers.
+ * Once per process: OpenBLAS on one thread, its thread limit from the
+ * "MAX_THREADS=n" of its build configuration, and the handler that parks stuck
+ * workers.  OpenBLAS's pthread build starts a thread per CPU as it is loaded,
+ * and each spins (sched_yield) for about 2^28 cycles before it sleeps: 0.1 s of
+ * a CPU in every backend and parallel worker that loads recsys, taken from the
+ * scan of a parallel training on a machine with few cores.  recsys never lets
+ * OpenBLAS use them (the solvers run BLAS on their own threads), so they are
+ * stopped at once.
  */
 void
 RecPoolInit(void)
@@ -122,6 +126,8 @@ RecPoolInit(void)
 	struct sigaction sa;
 
 	openblas_set_num_threads(1);
+	if (blas_thread_shutdown_ != NULL)
+		(void) blas_thread_shutdown_();
 
 	blas_build_threads = 0;
 	if (at != NULL)

@@ -3,7 +3,15 @@
 -- single thread builds, byte for byte (duplicates merged in arrival order, weights
 -- summed, ids relabelled in ascending order).
 BEGIN;
-SELECT plan(9);
+SELECT plan(12);
+
+-- OpenBLAS's own threads (its pthread build starts one per CPU as it loads, each
+-- spinning a tenth of a second) are stopped once recsys is loaded; the solvers'
+-- threads end with their work
+SELECT is((SELECT count(*) FROM recsys.blas_info() WHERE library IS NOT NULL), 1::bigint,
+		  'recsys and its OpenBLAS are loaded');
+SELECT is((SELECT count(*) FROM pg_ls_dir('/proc/' || pg_backend_pid() || '/task')), 1::bigint,
+		  'the backend runs a single thread after loading OpenBLAS');
 
 -- 60,000 rows, so every thread count below gets several ranges; duplicates of
 -- one (user, item) pair lie far apart in the input, across range boundaries
@@ -84,5 +92,7 @@ SELECT is((SELECT p FROM thr_par),
 		  pg_temp.trained($$ SELECT recsys.train_ials(user_id, item_id, plays, '{"factors": 4, "iterations": 1}') FROM thr_plays $$, 1),
 		  'train_ials: a parallel plan on 2 threads builds the serial 1-thread model');
 
+SELECT is((SELECT count(*) FROM pg_ls_dir('/proc/' || pg_backend_pid() || '/task')), 1::bigint,
+		  'and again after training on several threads');
 SELECT * FROM finish();
 ROLLBACK;
