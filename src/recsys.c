@@ -261,8 +261,8 @@ _PG_init(void)
 							NULL, AssignMaxTrainMb, NULL);
 
 	DefineCustomBoolVariable("recsys.parallel_shared_memory",
-							 "Hand partial training states from parallel workers to the leader in dynamic shared memory.",
-							 "Off: through the tuple queue, as smaller states always go.",
+							 "Hand partial training states to a parallel training's leader in shared memory, not as values.",
+							 "Workers' states go in the query's dynamic shared memory, the leader's own stays in its memory. Off: as values through the tuple queue, as states under 64 kB always go.",
 							 &recsys_parallel_shared_memory,
 							 true,
 							 PGC_USERSET, 0,
