@@ -1202,9 +1202,11 @@ SharedStateImage(FunctionCallInfo fcinfo, const SerialShared *msg, dsa_area **ar
 
 PG_FUNCTION_INFO_V1(train_serialfn);
 /*
- * Serialises a partial state to bytea for a parallel worker's result, its
- * interactions presorted into rows (see SerialHeader).  Consumes the state:
- * nothing reads a partial state after it is serialised.
+ * Serialises a partial state for the Finalize Aggregate, its interactions
+ * presorted into rows (see SerialHeader): as a bytea, or as a message naming
+ * it in the query's shared memory (a worker's, SerialShared) or in the
+ * leader's memory (the leader's own, LocalImage).  Consumes the state: nothing
+ * reads a partial state after it is serialised.
  */
 Datum
 train_serialfn(PG_FUNCTION_ARGS)
@@ -1277,7 +1279,7 @@ train_serialfn(PG_FUNCTION_ARGS)
 		/*
 		 * one thread: the plan's processes already presort side by side, and
 		 * more threads than cores only slow every one of them down.  The rows
-		 * are sorted straight into the bytea.
+		 * are sorted straight into the bytea (or the leader's image).
 		 */
 		tm.threads = 1;
 		dst.user_ptr = (int64 *) (base + wide.rows);
