@@ -159,72 +159,6 @@ RelabelIds(RecTrainMemory *tm, const RecIdList *m, int64 **sorted, int32 **rank)
 }
 
 /*
- * Merges duplicate (user, item) entries of a CSR whose rows are sorted by item with
- * duplicates in arrival order; compacts it in place, returns the new nnz and
- * sets *vmin, *vmax to the smallest and largest value after merging.
- * Without add the last value wins; with add the values add up, summed in
- * ascending order so the result does not depend on arrival order.
- */
-static int64
-MergeDuplicates(int32 n_rows, int64 *ptr, int32 *idx, float *val, bool add,
-				const int64 *row_ids, const int64 *col_ids, float *vmin, float *vmax)
-{
-	int64		out = 0,
-				begin = 0;
-	float		lo = val[0],
-				hi = val[0];
-
-	for (int32 r = 0; r < n_rows; r++)
-	{
-		int64		end = ptr[r + 1];
-		int64		j = begin;
-
-		ptr[r] = out;
-		while (j < end)
-		{
-			int64		k = j + 1;
-			float		v;
-
-			while (k < end && idx[k] == idx[j])
-				k++;
-			if (k - j == 1)
-				v = val[j];
-			else if (!add)
-				v = val[k - 1];
-			else
-			{
-				double		sum = 0;
-
-				qsort(val + j, k - j, sizeof(float), CompareFloat);
-				for (int64 q = j; q < k; q++)
-					sum += val[q];
-				v = (float) sum;
-				if (isinf(v))
-					ereport(ERROR,
-							(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-							 errmsg("sum of the weights of user " INT64_FORMAT " and item " INT64_FORMAT " is out of range for real",
-									row_ids[r], col_ids[idx[j]])));
-			}
-			/* in place until the first duplicate: nothing moves */
-			if (out != j || k - j > 1)
-			{
-				idx[out] = idx[j];
-				val[out] = v;
-			}
-			lo = Min(lo, v);
-			hi = Max(hi, v);
-			out++;
-			j = k;
-		}
-		begin = end;
-	}
-	ptr[n_rows] = out;
-	*vmin = lo;
-	*vmax = hi;
-	return out;
-}
-
-/*
  * Rank arrays for every chunk's numbering: [0] is the state's own (user_rank,
  * item_rank), [s + 1] segment s's maps composed with them, so the passes relabel
  * triples merged from other states with one lookup, as they do the others.
@@ -1139,6 +1073,245 @@ RecSortRows(RecTrainMemory *tm, const RecTripleSource *src, const RecRowsDest *d
 }
 
 /*
+ * Merging duplicate (user, item) entries of a CSR whose rows are sorted by
+ * item with duplicates in arrival order, on the build's threads: each range of
+ * rows compacts its entries toward its own start, then the ranges move down
+ * to close the gaps (only where duplicates were dropped).  Without add the
+ * last value wins; with add the values add up, summed in ascending order so
+ * the result does not depend on arrival order.  The same pass finds the value
+ * range and, when asked, each item's count of entries.  Threads call nothing
+ * in PostgreSQL: a sum out of range is recorded and raised afterwards.
+ */
+typedef struct DedupPass
+{
+	int64	   *ptr;			/* [n_rows + 1] */
+	int32	   *idx;
+	float	   *val;
+	bool		add;
+	int			ranges;
+	int32	   *range_begin;	/* [ranges + 1]: rows */
+	int64	   *range_entry;	/* [ranges + 1]: each range's first entry */
+	int64	   *range_kept;		/* [ranges]: entries each range keeps */
+	float	   *range_lo;		/* [ranges] */
+	float	   *range_hi;
+	int32	   *range_err_row;	/* [ranges]: first row whose sum overflows, or -1 */
+	int32	   *range_err_col;
+	int64	   *counts;			/* [ranges * n_cols]: kept entries per column, or NULL */
+	int32		n_cols;
+	bool		poll_inline;
+	atomic_bool cancel;
+} DedupPass;
+
+/* RecControl.interrupted of the merge: also tells running ranges to stop */
+static bool
+DedupInterrupted(void *arg)
+{
+	DedupPass  *p = (DedupPass *) arg;
+
+	if (!RecCancelRequested(NULL))
+		return false;
+	atomic_store(&p->cancel, true);
+	return true;
+}
+
+/* RecParallelFor body of the merge: the row ranges [begin, end) */
+static int
+DedupChunk(void *ctx, int thread, int64_t begin_range, int64_t end_range)
+{
+	DedupPass  *p = (DedupPass *) ctx;
+	int64	   *ptr = p->ptr;
+	int32	   *idx = p->idx;
+	float	   *val = p->val;
+
+	for (int64 k = begin_range; k < end_range; k++)
+	{
+		int32		r0 = p->range_begin[k],
+					r1 = p->range_begin[k + 1];
+		int64		begin = p->range_entry[k],
+					out = begin,
+					done = 0;
+		int64	   *counts = p->counts ? p->counts + k * (int64) p->n_cols : NULL;
+		float		lo = INFINITY,
+					hi = -INFINITY;
+
+		p->range_err_row[k] = -1;
+		for (int32 r = r0; r < r1; r++)
+		{
+			/* the next range rewrites its first row's pointer: read ours */
+			int64		end = r + 1 == r1 ? p->range_entry[k + 1] : ptr[r + 1];
+			int64		j = begin;
+
+			ptr[r] = out;
+			while (j < end)
+			{
+				int64		q = j + 1;
+				float		v;
+
+				while (q < end && idx[q] == idx[j])
+					q++;
+				if (q - j == 1)
+					v = val[j];
+				else if (!p->add)
+					v = val[q - 1];
+				else
+				{
+					double		sum = 0;
+
+					qsort(val + j, q - j, sizeof(float), CompareFloat);
+					for (int64 e = j; e < q; e++)
+						sum += val[e];
+					v = (float) sum;
+					if (isinf(v))
+					{
+						p->range_err_row[k] = r;
+						p->range_err_col[k] = idx[j];
+						return RECSYS_OK;
+					}
+				}
+				/* in place until the first duplicate: nothing moves */
+				if (out != j || q - j > 1)
+				{
+					idx[out] = idx[j];
+					val[out] = v;
+				}
+				if (counts)
+					counts[idx[out]]++;
+				lo = Min(lo, v);
+				hi = Max(hi, v);
+				out++;
+				j = q;
+			}
+			done += end - begin;
+			begin = end;
+			if (done >= PASS_POLL_BLOCK)
+			{
+				done = 0;
+				if (p->poll_inline ? DedupInterrupted(p) :
+					atomic_load_explicit(&p->cancel, memory_order_relaxed))
+					return RECSYS_INTERRUPTED;
+			}
+		}
+		p->range_kept[k] = out - p->range_entry[k];
+		p->range_lo[k] = lo;
+		p->range_hi[k] = hi;
+	}
+	return RECSYS_OK;
+}
+
+/*
+ * Merges the duplicates of the CSR (see DedupPass) in place; returns the new
+ * nnz, sets *vmin and *vmax to the smallest and largest value after merging
+ * and, if col_ptr is not NULL, col_ptr[0..n_cols] to the columns' starts in
+ * a CSC of the result.
+ */
+static int64
+MergeDuplicates(RecTrainMemory *tm, int32 n_rows, int64 *ptr, int32 *idx, float *val,
+				bool add, const int64 *row_ids, const int64 *col_ids, int32 n_cols,
+				int64 *col_ptr, float *vmin, float *vmax)
+{
+	DedupPass	p;
+	RecControl	ctl;
+	int			threads = BuildThreads(tm);
+	int64		n = ptr[n_rows],
+				total = 0;
+	int32		row = 0;
+	int			status;
+	float		lo = INFINITY,
+				hi = -INFINITY;
+
+	memset(&p, 0, sizeof(p));
+	p.ptr = ptr;
+	p.idx = idx;
+	p.val = val;
+	p.add = add;
+	p.n_cols = n_cols;
+	p.ranges = (int) Max(1, Min((int64) threads, n / PASS_MIN_RANGE));
+	p.range_begin = palloc(sizeof(int32) * (p.ranges + 1));
+	p.range_entry = palloc(sizeof(int64) * (p.ranges + 1));
+	p.range_kept = palloc0(sizeof(int64) * p.ranges);
+	p.range_lo = palloc(sizeof(float) * p.ranges);
+	p.range_hi = palloc(sizeof(float) * p.ranges);
+	p.range_err_row = palloc(sizeof(int32) * p.ranges);
+	p.range_err_col = palloc(sizeof(int32) * p.ranges);
+	/* ranges of whole rows holding about n / ranges entries each */
+	for (int k = 0; k < p.ranges; k++)
+	{
+		int64		target = n / p.ranges * k;
+
+		while (row < n_rows && ptr[row] < target)
+			row++;
+		p.range_begin[k] = row;
+	}
+	p.range_begin[p.ranges] = n_rows;
+	for (int k = 0; k <= p.ranges; k++)
+		p.range_entry[k] = ptr[p.range_begin[k]];
+	if (col_ptr != NULL)
+		p.counts = RecTrainAlloc(tm, (int64) p.ranges * n_cols, sizeof(int64), "item counts");
+	if (p.counts != NULL)
+		memset(p.counts, 0, sizeof(int64) * p.ranges * (int64) n_cols);
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.interrupted = DedupInterrupted;
+	ctl.arg = &p;
+	atomic_store(&p.cancel, false);
+	p.poll_inline = (p.ranges == 1 || threads == 1);
+	status = RecParallelFor(threads, p.ranges, 1, DedupChunk, &p, &ctl);
+	RecRaiseSolverStatus(status, tm->aggregate);
+
+	/* the first range in row order with a sum out of range: the serial order's error */
+	for (int k = 0; k < p.ranges; k++)
+		if (p.range_err_row[k] >= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("sum of the weights of user " INT64_FORMAT " and item " INT64_FORMAT " is out of range for real",
+							row_ids[p.range_err_row[k]], col_ids[p.range_err_col[k]])));
+
+	/* close the gaps the ranges left */
+	for (int k = 0; k < p.ranges; k++)
+	{
+		int64		shift = p.range_entry[k] - total;
+
+		if (shift != 0)
+		{
+			memmove(idx + total, idx + p.range_entry[k], sizeof(int32) * p.range_kept[k]);
+			memmove(val + total, val + p.range_entry[k], sizeof(float) * p.range_kept[k]);
+			for (int32 r = p.range_begin[k]; r < p.range_begin[k + 1]; r++)
+				ptr[r] -= shift;
+		}
+		total += p.range_kept[k];
+		lo = Min(lo, p.range_lo[k]);
+		hi = Max(hi, p.range_hi[k]);
+	}
+	ptr[n_rows] = total;
+	if (total == 0)
+		lo = hi = 0;
+	*vmin = lo;
+	*vmax = hi;
+
+	if (col_ptr != NULL)
+	{
+		col_ptr[0] = 0;
+		for (int32 c = 0; c < n_cols; c++)
+		{
+			int64		count = 0;
+
+			for (int k = 0; k < p.ranges; k++)
+				count += p.counts[(int64) k * n_cols + c];
+			col_ptr[c + 1] = col_ptr[c] + count;
+		}
+		RecTrainFree(tm, p.counts, (int64) p.ranges * n_cols, sizeof(int64));
+	}
+	pfree(p.range_begin);
+	pfree(p.range_entry);
+	pfree(p.range_kept);
+	pfree(p.range_lo);
+	pfree(p.range_hi);
+	pfree(p.range_err_row);
+	pfree(p.range_err_col);
+	return total;
+}
+
+/*
  * Relabels, sorts, deduplicates and builds CSR + CSC (or only the CSC's column
  * pointers) from the source, releasing it once read (interactions.h).
  */
@@ -1163,10 +1336,10 @@ RecBuildInteractions(RecTrainMemory *tm, const RecTripleSource *src, bool add_du
 
 	RecSortRows(tm, src, NULL, &user_ids, &item_ids, &user_ptr, &user_items, &user_values);
 
-	nnz = MergeDuplicates(nu, user_ptr, user_items, user_values, add_duplicates,
-						  user_ids, item_ids, &vmin, &vmax);
-
+	/* without the CSC, the columns' lengths only (the fit never reads the entries) */
 	item_ptr = RecTrainAlloc(tm, (int64) ni + 1, sizeof(int64), "item pointers");
+	nnz = MergeDuplicates(tm, nu, user_ptr, user_items, user_values, add_duplicates,
+						  user_ids, item_ids, ni, by_item ? NULL : item_ptr, &vmin, &vmax);
 	if (by_item)
 	{
 		/* CSC by transposing the CSR: users come out sorted within each item */
@@ -1177,16 +1350,6 @@ RecBuildInteractions(RecTrainMemory *tm, const RecTripleSource *src, bool add_du
 	}
 	else
 	{
-		/* the columns' lengths only: the fit never reads the entries */
-		memset(item_ptr, 0, sizeof(int64) * ((int64) ni + 1));
-		for (int64 j = 0; j < nnz; j++)
-		{
-			item_ptr[user_items[j] + 1]++;
-			if ((j & 0xFFFFFF) == 0)
-				CHECK_FOR_INTERRUPTS();
-		}
-		for (int32 i = 0; i < ni; i++)
-			item_ptr[i + 1] += item_ptr[i];
 		item_users = NULL;
 		item_values = NULL;
 	}

@@ -1,7 +1,7 @@
 -- Training aggregates: what the input rows mean (NULLs, NaN, duplicates, order, ids),
 -- options and their errors, memory limits.
 BEGIN;
-SELECT plan(76);
+SELECT plan(80);
 
 -- planted rank-2 ratings on a small grid
 CREATE TABLE tr AS
@@ -84,6 +84,24 @@ SELECT is(pg_temp.info((SELECT recsys.train_ials(1, 1, w) FROM (VALUES (0.1::rea
 		  0.6::real, 'implicit: 0.1 + 0.2 + 0.3 summed exactly enough to be 0.6 as real');
 SELECT throws_ok($$ SELECT recsys.train_ials(1, 1, 3e38::real) FROM generate_series(1, 2) $$, '22003', NULL,
 				 'implicit: a sum beyond real is an error');
+-- the value range is the merged values', even where the first entry is merged away
+SELECT is(pg_temp.info((SELECT recsys.train_ials(u, i, w) FROM (VALUES (1, 1, 1::real), (1, 1, 1), (1, 2, 5), (2, 1, 5)) v(u, i, w)),
+					   'rating_min')::real, 2::real, 'implicit: the smallest value is the smallest sum, not a summand');
+SELECT is(pg_temp.info((SELECT recsys.train_als(u, i, r ORDER BY s) FROM (VALUES (1, 1, 0.5::real, 1), (1, 1, 9, 2), (1, 2, 3, 3), (2, 1, 4, 4)) v(u, i, r, s)),
+					   'rating_min')::real, 3::real, 'explicit: a value that lost to a later one is not the smallest');
+-- duplicates merged on several threads: an overflowing sum in each half of the
+-- rows, the first in row order is the one reported
+SET LOCAL recsys.threads = 2;
+SELECT throws_ok($$ SELECT recsys.train_ials(u, i, CASE WHEN u IN (700, 2500) AND i = 3 THEN 3e38 ELSE 1 END::real)
+					FROM generate_series(1, 3000) u, generate_series(1, 20) i, generate_series(1, CASE WHEN i = 3 THEN 2 ELSE 1 END) d $$,
+				 '22003', 'sum of the weights of user 700 and item 3 is out of range for real',
+				 'implicit: of two sums out of range on two threads, the first user''s is reported');
+SELECT is(pg_temp.payload((SELECT recsys.train_ials(u, i, (u % 3 + 1)::real, '{"factors": 4, "iterations": 2}')
+						   FROM generate_series(1, 3000) u, generate_series(1, 20) i, generate_series(1, CASE WHEN (u + i) % 7 = 0 THEN 3 ELSE 1 END) d)),
+		  pg_temp.payload((SELECT recsys.train_ials(u, i, ((u % 3 + 1) * CASE WHEN (u + i) % 7 = 0 THEN 3 ELSE 1 END)::real, '{"factors": 4, "iterations": 2}')
+						   FROM generate_series(1, 3000) u, generate_series(1, 20) i)),
+		  'implicit: duplicates all over 60,000 rows merged on two threads give the summed model');
+RESET recsys.threads;
 
 -- row order and id values do not change the model
 SELECT is(pg_temp.payload((SELECT recsys.train_als(user_id, item_id, rating, '{"factors": 4, "iterations": 3}' ORDER BY md5(seq::text)) FROM tr)),
