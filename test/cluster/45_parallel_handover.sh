@@ -9,7 +9,7 @@
 # segment behind.
 set -u
 . "$(dirname "$0")/tap.bash"
-plan 27
+plan 30
 
 db=recsys_handover_$$
 q -d postgres "CREATE DATABASE $db" >/dev/null
@@ -84,6 +84,25 @@ like "$(printf '%s\n' "$out" | grep -v '^DEBUG')" "^[0-4]\|t$" "the leader alone
 corr="SELECT k, (SELECT $(payload "$train") FROM r WHERE r.user_id % 2 = s.k) FROM generate_series(0, 1) s(k)"
 is "$(in_db "$par $corr" | grep -v '^DEBUG' | tr '\n' ' ')" "$(in_db "$ser $corr" | tr '\n' ' ')" \
 	"a training in a correlated subquery, run again per outer row: the serial plan's models"
+
+# partitionwise: partial aggregates under an Append, with no Gather (the states
+# pass as values in one process), under a Parallel Append, and by the leader
+# alone; duplicates of equal value, since which of two different explicit
+# ratings a parallel scan sees last is not defined
+in_db "CREATE TABLE pt (user_id bigint, item_id bigint, rating real) PARTITION BY RANGE (user_id);
+CREATE TABLE pt1 PARTITION OF pt FOR VALUES FROM (0) TO (1500);
+CREATE TABLE pt2 PARTITION OF pt FOR VALUES FROM (1500) TO (MAXVALUE);
+INSERT INTO pt SELECT * FROM r;
+INSERT INTO pt SELECT * FROM r WHERE (user_id + item_id) % 11 = 0;
+ANALYZE pt" >/dev/null
+pw="SET enable_partitionwise_aggregate = on;"
+serial_pt=$(in_db "$ser SELECT $(payload "$train") FROM pt")
+out=$(in_db "$ser $pw SELECT $(payload "$train") FROM pt")
+is "$(printf '%s\n' "$out" | tail -n 1)" "$serial_pt" "partial aggregates per partition, no Gather: the plain plan's model"
+out=$(in_db "$par $pw SELECT $(payload "$train") FROM pt")
+is "$(printf '%s\n' "$out" | tail -n 1)" "$serial_pt" "... under a Parallel Append: the same model"
+out=$(in_db "$par $pw SET max_parallel_workers = 0; SELECT $(payload "$train") FROM pt")
+is "$(printf '%s\n' "$out" | tail -n 1)" "$serial_pt" "... the leader alone: the same model"
 
 # cancelled mid-way (a statement timeout while the workers scan or the leader trains)
 out=$(in_db "$par SET statement_timeout = '150ms'; SELECT $(payload "recsys.train_als(user_id, item_id, rating, '{\"factors\": 64, \"iterations\": 50}')") FROM r")
