@@ -197,6 +197,50 @@ BuildThreads(const RecTrainMemory *tm)
 }
 
 /*
+ * How a pass whose ranges run on the build's threads stops on a cancel: the
+ * backend's thread asks PostgreSQL (RecControl.interrupted) and raises the
+ * flag, which the ranges on other threads read between blocks of entries; a
+ * range on the backend's own thread (one range, or one thread) asks itself.
+ */
+typedef struct PassCancel
+{
+	atomic_bool cancel;
+	bool		poll_inline;
+} PassCancel;
+
+/* RecControl.interrupted of a pass: also tells running ranges to stop */
+static bool
+PassInterrupted(void *arg)
+{
+	PassCancel *c = (PassCancel *) arg;
+
+	if (!RecCancelRequested(NULL))
+		return false;
+	atomic_store(&c->cancel, true);
+	return true;
+}
+
+/* True if a range should stop */
+static inline bool
+PassStop(PassCancel *c)
+{
+	if (c->poll_inline)
+		return PassInterrupted(c);
+	return atomic_load_explicit(&c->cancel, memory_order_relaxed);
+}
+
+/* Arms c, and ctl to run a pass of `ranges` ranges on `threads` threads */
+static void
+PassCancelInit(PassCancel *c, RecControl *ctl, int ranges, int threads)
+{
+	memset(ctl, 0, sizeof(*ctl));
+	ctl->interrupted = PassInterrupted;
+	ctl->arg = c;
+	atomic_store(&c->cancel, false);
+	c->poll_inline = (ranges == 1 || threads == 1);
+}
+
+/*
  * The build's counting sorts, run over recsys.threads.  The input is cut
  * into ranges in input order; each range counts its keys into its own histogram,
  * the histograms become write positions (bucket by bucket, ranges in input order),
@@ -221,8 +265,7 @@ typedef struct BucketPass
 	int32		n_buckets;
 	int64	   *hist;			/* [ranges * n_buckets]: counts, then positions */
 	bool		counting;		/* which half of the pass runs */
-	bool		poll_inline;	/* the range runs on the backend's own thread */
-	atomic_bool cancel;			/* set on the backend's thread, read by the ranges */
+	PassCancel	stop;
 	int32	   *out_idx;		/* scatter: row (or item rank) of each entry */
 	float	   *out_val;
 } BucketPass;
@@ -232,27 +275,6 @@ typedef struct BucketPass
 
 /* Below this many entries per range the threads cost more than they save */
 #define PASS_MIN_RANGE		4096
-
-/* RecControl.interrupted of a pass: also tells running ranges to stop */
-static bool
-BucketPassInterrupted(void *arg)
-{
-	BucketPass *p = (BucketPass *) arg;
-
-	if (!RecCancelRequested(NULL))
-		return false;
-	atomic_store(&p->cancel, true);
-	return true;
-}
-
-/* True if the range should stop (on the backend's thread: asks PostgreSQL itself) */
-static inline bool
-BucketPassStop(BucketPass *p)
-{
-	if (p->poll_inline)
-		return BucketPassInterrupted(p);
-	return atomic_load_explicit(&p->cancel, memory_order_relaxed);
-}
 
 /*
  * Entries [from, to) of a chunk grouped by user: each run's entries count
@@ -321,7 +343,7 @@ BucketPassChunks(BucketPass *p, int r)
 		int64		to = Min(end, p->chunk_start[c + 1]) - p->chunk_start[c];
 
 		to = Min(to, from + PASS_POLL_BLOCK);
-		if (BucketPassStop(p))
+		if (PassStop(&p->stop))
 			return RECSYS_INTERRUPTED;
 		if (t == NULL)
 			BucketPassGrouped(p, ch, h, urank, irank, from, to);
@@ -370,7 +392,7 @@ BucketPassRows(BucketPass *p, int r)
 		if (done >= PASS_POLL_BLOCK)
 		{
 			done = 0;
-			if (BucketPassStop(p))
+			if (PassStop(&p->stop))
 				return RECSYS_INTERRUPTED;
 		}
 	}
@@ -400,11 +422,7 @@ BucketPassRun(BucketPass *p, const char *agg)
 	RecControl	ctl;
 	int			status;
 
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.interrupted = BucketPassInterrupted;
-	ctl.arg = p;
-	atomic_store(&p->cancel, false);
-	p->poll_inline = (p->ranges == 1 || p->threads == 1);
+	PassCancelInit(&p->stop, &ctl, p->ranges, p->threads);
 	status = RecParallelFor(p->threads, p->ranges, 1, BucketPassChunk, p, &ctl);
 	RecRaiseSolverStatus(status, agg);
 }
@@ -570,8 +588,7 @@ typedef struct RowSortPass
 	int32	   *scratch_items;	/* [threads * longest] */
 	float	   *scratch_values;
 	int64		longest;		/* entries of the longest row */
-	bool		poll_inline;
-	atomic_bool cancel;
+	PassCancel	stop;
 } RowSortPass;
 
 /* Rows up to this long are sorted by insertion; longer ones in runs this long */
@@ -660,18 +677,6 @@ MergeSortRow(int32 *items, float *values, int64 n, int32 *tmp_items, float *tmp_
 	}
 }
 
-/* RecControl.interrupted of the row sort: also tells running ranges to stop */
-static bool
-RowSortInterrupted(void *arg)
-{
-	RowSortPass *p = (RowSortPass *) arg;
-
-	if (!RecCancelRequested(NULL))
-		return false;
-	atomic_store(&p->cancel, true);
-	return true;
-}
-
 /* RecParallelFor body of the row sort: the row ranges [begin, end) */
 static int
 RowSortChunk(void *ctx, int thread, int64_t begin, int64_t end)
@@ -703,8 +708,7 @@ RowSortChunk(void *ctx, int thread, int64_t begin, int64_t end)
 			if (done >= PASS_POLL_BLOCK)
 			{
 				done = 0;
-				if (p->poll_inline ? RowSortInterrupted(p) :
-					atomic_load_explicit(&p->cancel, memory_order_relaxed))
+				if (PassStop(&p->stop))
 					return RECSYS_INTERRUPTED;
 			}
 		}
@@ -750,11 +754,7 @@ SortRowsByItem(RecTrainMemory *tm, const int64 *ptr, int32 n_rows, int32 *items,
 		p.scratch_values = RecTrainAlloc(tm, (int64) threads * p.longest, sizeof(float),
 										 "the row sort");
 	}
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.interrupted = RowSortInterrupted;
-	ctl.arg = &p;
-	atomic_store(&p.cancel, false);
-	p.poll_inline = (p.ranges == 1 || threads == 1);
+	PassCancelInit(&p.stop, &ctl, p.ranges, threads);
 	status = RecParallelFor(threads, p.ranges, 1, RowSortChunk, &p, &ctl);
 	if (p.scratch_items != NULL)
 	{
@@ -782,23 +782,10 @@ typedef struct MergePass
 	int64	   *heads;			/* [ranges * 2 * n_runs]: merge scratch */
 	int32	   *rows;			/* [ranges * 2 * n_runs]: each run's next row and
 								 * the item rank of its next entry */
-	bool		poll_inline;	/* the range runs on the backend's own thread */
-	atomic_bool cancel;
+	PassCancel	stop;
 	int32	   *out_items;
 	float	   *out_values;
 } MergePass;
-
-/* RecControl.interrupted of the merge: also tells running ranges to stop */
-static bool
-MergePassInterrupted(void *arg)
-{
-	MergePass  *p = (MergePass *) arg;
-
-	if (!RecCancelRequested(NULL))
-		return false;
-	atomic_store(&p->cancel, true);
-	return true;
-}
 
 /* The run's first row whose user rank is at least rank (ranks ascend by row) */
 static int32
@@ -903,8 +890,7 @@ MergePassRange(MergePass *p, int r)
 		if (done >= PASS_POLL_BLOCK)
 		{
 			done = 0;
-			if (p->poll_inline ? MergePassInterrupted(p) :
-				atomic_load_explicit(&p->cancel, memory_order_relaxed))
+			if (PassStop(&p->stop))
 				return RECSYS_INTERRUPTED;
 		}
 	}
@@ -975,11 +961,7 @@ MergeRuns(RecTrainMemory *tm, const RecTripleSource *src, int32 **seg_user_rank,
 	}
 	p.range_begin[p.ranges] = nu;
 
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.interrupted = MergePassInterrupted;
-	ctl.arg = &p;
-	atomic_store(&p.cancel, false);
-	p.poll_inline = (p.ranges == 1 || BuildThreads(tm) == 1);
+	PassCancelInit(&p.stop, &ctl, p.ranges, BuildThreads(tm));
 	status = RecParallelFor(BuildThreads(tm), p.ranges, 1, MergePassChunk, &p, &ctl);
 	RecRaiseSolverStatus(status, tm->aggregate);
 	pfree(p.range_begin);
@@ -1098,21 +1080,8 @@ typedef struct DedupPass
 	int32	   *range_err_col;
 	int64	   *counts;			/* [ranges * n_cols]: kept entries per column, or NULL */
 	int32		n_cols;
-	bool		poll_inline;
-	atomic_bool cancel;
+	PassCancel	stop;
 } DedupPass;
-
-/* RecControl.interrupted of the merge: also tells running ranges to stop */
-static bool
-DedupInterrupted(void *arg)
-{
-	DedupPass  *p = (DedupPass *) arg;
-
-	if (!RecCancelRequested(NULL))
-		return false;
-	atomic_store(&p->cancel, true);
-	return true;
-}
 
 /* RecParallelFor body of the merge: the row ranges [begin, end) */
 static int
@@ -1186,8 +1155,7 @@ DedupChunk(void *ctx, int thread, int64_t begin_range, int64_t end_range)
 			if (done >= PASS_POLL_BLOCK)
 			{
 				done = 0;
-				if (p->poll_inline ? DedupInterrupted(p) :
-					atomic_load_explicit(&p->cancel, memory_order_relaxed))
+				if (PassStop(&p->stop))
 					return RECSYS_INTERRUPTED;
 			}
 		}
@@ -1250,11 +1218,7 @@ MergeDuplicates(RecTrainMemory *tm, int32 n_rows, int64 *ptr, int32 *idx, float 
 	if (p.counts != NULL)
 		memset(p.counts, 0, sizeof(int64) * p.ranges * (int64) n_cols);
 
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.interrupted = DedupInterrupted;
-	ctl.arg = &p;
-	atomic_store(&p.cancel, false);
-	p.poll_inline = (p.ranges == 1 || threads == 1);
+	PassCancelInit(&p.stop, &ctl, p.ranges, threads);
 	status = RecParallelFor(threads, p.ranges, 1, DedupChunk, &p, &ctl);
 	RecRaiseSolverStatus(status, tm->aggregate);
 
