@@ -241,6 +241,27 @@ PassCancelInit(PassCancel *c, RecControl *ctl, int ranges, int threads)
 }
 
 /*
+ * Cuts rows [0, n_rows) of a CSR (ptr, n entries) into `ranges` ranges of
+ * whole rows holding about n / ranges entries each: range r is rows
+ * [range_begin[r], range_begin[r + 1]).
+ */
+static void
+RowRanges(const int64 *ptr, int32 n_rows, int64 n, int ranges, int32 *range_begin)
+{
+	int32		row = 0;
+
+	for (int r = 0; r < ranges; r++)
+	{
+		int64		target = n / ranges * r;
+
+		while (row < n_rows && ptr[row] < target)
+			row++;
+		range_begin[r] = row;
+	}
+	range_begin[ranges] = n_rows;
+}
+
+/*
  * The build's counting sorts, run over recsys.threads.  The input is cut
  * into ranges in input order; each range counts its keys into its own histogram,
  * the histograms become write positions (bucket by bucket, ranges in input order),
@@ -724,7 +745,6 @@ SortRowsByItem(RecTrainMemory *tm, const int64 *ptr, int32 n_rows, int32 *items,
 	RecControl	ctl;
 	int			threads = BuildThreads(tm);
 	int64		n = ptr[n_rows];
-	int32		row = 0;
 	int			status;
 
 	memset(&p, 0, sizeof(p));
@@ -737,16 +757,7 @@ SortRowsByItem(RecTrainMemory *tm, const int64 *ptr, int32 n_rows, int32 *items,
 		return;
 	p.ranges = (int) Max(1, Min((int64) threads * 4, n / PASS_MIN_RANGE));
 	p.range_begin = palloc(sizeof(int32) * (p.ranges + 1));
-	/* ranges of whole rows holding about n / ranges entries each */
-	for (int r = 0; r < p.ranges; r++)
-	{
-		int64		target = n / p.ranges * r;
-
-		while (row < n_rows && ptr[row] < target)
-			row++;
-		p.range_begin[r] = row;
-	}
-	p.range_begin[p.ranges] = n_rows;
+	RowRanges(ptr, n_rows, n, p.ranges, p.range_begin);
 	if (p.longest > ROW_SORT_RUN)
 	{
 		p.scratch_items = RecTrainAlloc(tm, (int64) threads * p.longest, sizeof(int32),
@@ -924,7 +935,6 @@ MergeRuns(RecTrainMemory *tm, const RecTripleSource *src, int32 **seg_user_rank,
 	MergePass	p;
 	RecControl	ctl;
 	int			status;
-	int32		u = 0;
 
 	memset(user_ptr, 0, sizeof(int64) * ((int64) nu + 1));
 	for (int32 q = 0; q < k; q++)
@@ -950,16 +960,7 @@ MergeRuns(RecTrainMemory *tm, const RecTripleSource *src, int32 **seg_user_rank,
 	p.range_begin = palloc(sizeof(int32) * (p.ranges + 1));
 	p.heads = palloc(sizeof(int64) * 2 * k * p.ranges);
 	p.rows = palloc(sizeof(int32) * 2 * k * p.ranges);
-	/* ranges of whole users holding about n / ranges entries each */
-	for (int r = 0; r < p.ranges; r++)
-	{
-		int64		target = src->n / p.ranges * r;
-
-		while (u < nu && user_ptr[u] < target)
-			u++;
-		p.range_begin[r] = u;
-	}
-	p.range_begin[p.ranges] = nu;
+	RowRanges(user_ptr, nu, src->n, p.ranges, p.range_begin);
 
 	PassCancelInit(&p.stop, &ctl, p.ranges, BuildThreads(tm));
 	status = RecParallelFor(BuildThreads(tm), p.ranges, 1, MergePassChunk, &p, &ctl);
@@ -1182,7 +1183,6 @@ MergeDuplicates(RecTrainMemory *tm, int32 n_rows, int64 *ptr, int32 *idx, float 
 	int			threads = BuildThreads(tm);
 	int64		n = ptr[n_rows],
 				total = 0;
-	int32		row = 0;
 	int			status;
 	float		lo = INFINITY,
 				hi = -INFINITY;
@@ -1201,16 +1201,7 @@ MergeDuplicates(RecTrainMemory *tm, int32 n_rows, int64 *ptr, int32 *idx, float 
 	p.range_hi = palloc(sizeof(float) * p.ranges);
 	p.range_err_row = palloc(sizeof(int32) * p.ranges);
 	p.range_err_col = palloc(sizeof(int32) * p.ranges);
-	/* ranges of whole rows holding about n / ranges entries each */
-	for (int k = 0; k < p.ranges; k++)
-	{
-		int64		target = n / p.ranges * k;
-
-		while (row < n_rows && ptr[row] < target)
-			row++;
-		p.range_begin[k] = row;
-	}
-	p.range_begin[p.ranges] = n_rows;
+	RowRanges(ptr, n_rows, n, p.ranges, p.range_begin);
 	for (int k = 0; k <= p.ranges; k++)
 		p.range_entry[k] = ptr[p.range_begin[k]];
 	if (col_ptr != NULL)
