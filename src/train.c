@@ -150,16 +150,18 @@ typedef struct SharedImage
 
 /*
  * Serialised partial state (same cluster, so native layout is fine): this
- * header, the users' and the items' raw ids in ascending order (int64 each),
- * then the interactions as rows presorted by RecSortRows: row pointers
- * (int64, n_users + 1), the values (float4, or one-byte codes into the
- * dictionary at the end when the state holds at most 256 distinct values), the
- * item ranks (int32, or uint16 when the state has at most 65,536 items) and the
- * dictionary (float4, n_codes).  Each array starts 8-aligned.  The worker thus
- * does the sorting, the state takes 6 bytes or fewer per interaction in the
- * usual case instead of 8 (in the query's shared memory, see SerialShared, or
- * through the tuple queue), and the leader merges the rows it receives
- * (RecTripleRun) instead of sorting every interaction again.
+ * header, then one of two layouts.  SERIAL_ROWS, for a state that travels as
+ * a value (through the tuple queue) and wherever one cannot go as it is
+ * (SERIAL_CHUNKS below): the users' and the items' raw ids in
+ * ascending order (int64 each), then the interactions as rows presorted by
+ * RecSortRows: row pointers (int64, n_users + 1), the values (float4, or
+ * one-byte codes into the dictionary at the end when the state holds at most
+ * 256 distinct values), the item ranks (int32, or uint16 when the state has at
+ * most 65,536 items) and the dictionary (float4, n_codes).  Each array starts
+ * 8-aligned.  The sender thus does the sorting, the state takes 6 bytes or
+ * fewer per interaction in the usual case instead of 8, and the leader merges
+ * the rows it receives (RecTripleRun) instead of sorting every interaction
+ * again.
  */
 typedef struct SerialHeader
 {
@@ -171,7 +173,26 @@ typedef struct SerialHeader
 	int64		n;
 	int32		item_width;		/* bytes per item rank: 2 or 4 */
 	int32		n_codes;		/* 0: values as float4; else codes, dictionary */
+	int32		layout;			/* SERIAL_ROWS, or SERIAL_CHUNKS: */
+	int64		n_grouped;		/* entries grouped by user (the rest: triples) */
+	int64		n_user_runs;	/* their runs */
 } SerialHeader;
+
+/*
+ * SERIAL_CHUNKS, for a worker's state handed over in shared memory
+ * (SerialShared): its chunks as they are.  Where no tuple queue is crossed,
+ * compactness matters less than the work of a presort: the leader sorts all
+ * the plan's interactions once, as the serial plan does, instead of each
+ * process sorting its share into rows that the leader then merges (a
+ * 20M-rating feed: about 70 ms sooner on two cores).  The header, the users'
+ * and the items' raw ids in the state's dense order (int64 each), then the
+ * entries grouped by user (RecPair, n_grouped) with their runs (RecUserRun,
+ * n_user_runs; starts count from the first grouped entry), then the triples
+ * (RecTriple, n - n_grouped), each array 8-aligned.  The leader's own state
+ * is not serialised at all (LocalImage).
+ */
+#define SERIAL_ROWS		0
+#define SERIAL_CHUNKS	1
 
 /* Dictionary codes are one byte */
 #define SERIAL_MAX_CODES	256
@@ -207,17 +228,20 @@ typedef struct SerialShared
 
 /*
  * The leader's own partial state, handed to its Finalize Aggregate the same
- * way: as a message naming the image, which stays in a memory context of its
- * own under the query's.  As a bytea of tens of MB it would be the first
- * tuple the Finalize Aggregate sees, and the executor copies a group's first
- * tuple twice (for projecting it), 45 ms of a 20M-rating feed.  The images
- * live in this backend's list; deleting one's context unlinks it.
+ * way: as a message naming it, in a memory context of its own under the
+ * query's.  As a bytea of tens of MB it would be the first tuple the Finalize
+ * Aggregate sees, and the executor copies a group's first tuple twice (for
+ * projecting it), 45 ms of a 20M-rating feed.  Usually the state itself moves
+ * there (its context reparented: nothing is copied); a state holding merged
+ * states goes as a serialised image.  The entries live in this backend's
+ * list; deleting one's context unlinks it.
  */
 typedef struct LocalImage
 {
 	uint64		token;
 	MemoryContext cxt;			/* holds this and the image */
-	bytea	   *image;
+	bytea	   *image;			/* a serialised state, or NULL: */
+	struct TrainState *state;	/* the state itself, its context moved under cxt */
 	MemoryContextCallback unlink;
 	struct LocalImage *next;
 } LocalImage;
@@ -257,6 +281,30 @@ SerialLayoutOf(int32 n_users, int32 n_items, int64 n, int item_width, int n_code
 	l.items = l.values + TYPEALIGN(8, (n_codes > 0 ? 1 : sizeof(float)) * (uint64) n);
 	l.dict = l.items + TYPEALIGN(8, (uint64) item_width * n);
 	l.size = l.dict + sizeof(float) * (uint64) n_codes;
+	return l;
+}
+
+/* Offsets of a SERIAL_CHUNKS state's arrays from its start, and its size */
+typedef struct ChunkLayout
+{
+	uint64		pairs;
+	uint64		user_runs;
+	uint64		triples;
+	uint64		size;
+} ChunkLayout;
+
+/* The layout of a SERIAL_CHUNKS state of this shape */
+static ChunkLayout
+ChunkLayoutOf(int32 n_users, int32 n_items, int64 n, int64 n_grouped, int64 n_user_runs)
+{
+	ChunkLayout l;
+
+	StaticAssertStmt(sizeof(RecPair) % 8 == 0 && sizeof(RecUserRun) % 8 == 0,
+					 "the arrays of a serialised state start 8-aligned");
+	l.pairs = SERIAL_IDS_OFFSET + sizeof(int64) * ((uint64) n_users + n_items);
+	l.user_runs = l.pairs + sizeof(RecPair) * (uint64) n_grouped;
+	l.triples = l.user_runs + sizeof(RecUserRun) * (uint64) n_user_runs;
+	l.size = l.triples + TYPEALIGN(8, sizeof(RecTriple) * (uint64) (n - n_grouped));
 	return l;
 }
 
@@ -924,10 +972,10 @@ train_combinefn(PG_FUNCTION_ARGS)
 
 /*
  * Turns a state's runs back into triple chunks, placed after the state's own
- * chunks, so that a source holds one kind only.  PostgreSQL never gives one
- * state both (a Finalize Aggregate deserialises every input, a Partial
- * Aggregate only runs transitions): this is a safeguard, under which the runs'
- * duplicates count as arriving after the chunks'.
+ * chunks, so that a source holds one kind only: a Finalize Aggregate gets
+ * both when some states came as values (presorted rows: under 64 kB, or where
+ * /dev/shm lacks room) and others in memory (chunks).  The runs' duplicates
+ * then count as arriving after the chunks'.
  */
 static void
 StateRunsToChunks(TrainState *st)
@@ -1069,9 +1117,10 @@ LocalImageFind(uint64 token)
 
 /*
  * Room of room bytes for the leader's own serialised state of at most size
- * bytes (LocalImage), or NULL where it goes as a bytea instead: the setting
- * off, a small state, a parallel worker, or no Gather above (a partial
- * aggregate runs under one in the leader while the Gather's area is set)
+ * bytes (LocalImage; no room: for the state itself), or NULL where it goes as
+ * a bytea instead: the setting off, a small state, a parallel worker, or no
+ * Gather above (a partial aggregate runs under one in the leader while the
+ * Gather's area is set)
  */
 static LocalImage *
 LocalImageAlloc(FunctionCallInfo fcinfo, uint64 room, uint64 size)
@@ -1090,7 +1139,7 @@ LocalImageAlloc(FunctionCallInfo fcinfo, uint64 room, uint64 size)
 								ALLOCSET_SMALL_SIZES);
 	li = MemoryContextAllocZero(cxt, sizeof(LocalImage));
 	li->cxt = cxt;
-	li->image = MemoryContextAllocExtended(cxt, room, MCXT_ALLOC_HUGE);
+	li->image = room > 0 ? MemoryContextAllocExtended(cxt, room, MCXT_ALLOC_HUGE) : NULL;
 	li->token = ++local_image_tokens;
 	li->unlink.func = LocalImageUnlink;
 	li->unlink.arg = li;
@@ -1203,12 +1252,117 @@ SharedStateImage(FunctionCallInfo fcinfo, const SerialShared *msg, dsa_area **ar
 	return image;
 }
 
+static void StateRelease(void *arg);
+
+/* Whether a state can be handed over as it is (SERIAL_CHUNKS, LocalImage.state) */
+static bool
+StateKeepsChunksOnly(const TrainState *st)
+{
+	return st->n_runs == 0 && st->n_segments == 0 && st->n_shared == 0 && st->features == NULL;
+}
+
+/*
+ * A worker's state as it is (SERIAL_CHUNKS) in the query's shared memory: the
+ * message naming it, or NULL where it goes presorted instead (the setting
+ * off, no area, a small state, one holding merged states, or no room)
+ */
+static bytea *
+SerializeChunksShared(FunctionCallInfo fcinfo, TrainState *st, const SerialHeader *header)
+{
+	SerialHeader h = *header;
+	ChunkLayout l;
+	dsa_area   *area = NULL;
+	dsa_pointer dp = InvalidDsaPointer;
+	char	   *base;
+	RecPair    *pairs;
+	RecUserRun *runs;
+	RecTriple  *triples;
+	int64		g = 0,
+				r = 0,
+				t = 0;
+
+	if (!StateKeepsChunksOnly(st) || !IsParallelWorker())
+		return NULL;
+	h.layout = SERIAL_CHUNKS;
+	for (int32 c = 0; c < st->n_chunks; c++)
+		if (st->chunks[c].t == NULL && st->chunks[c].len > 0)
+		{
+			h.n_grouped += st->chunks[c].len;
+			h.n_user_runs += st->chunks[c].n_user_runs;
+		}
+	/* user run starts are int32, counted from the first grouped entry */
+	if (h.n_grouped > PG_INT32_MAX)
+		return NULL;
+	l = ChunkLayoutOf(h.n_users, h.n_items, h.n, h.n_grouped, h.n_user_runs);
+	if (l.size > RECSYS_MODEL_MAX_BYTES ||
+		(base = SerialSharedAlloc(fcinfo, l.size, l.size, &area, &dp)) == NULL)
+		return NULL;
+
+	memcpy(base + SERIAL_IDS_OFFSET, st->users.raw, sizeof(int64) * h.n_users);
+	memcpy(base + SERIAL_IDS_OFFSET + sizeof(int64) * h.n_users, st->items.raw,
+		   sizeof(int64) * h.n_items);
+	pairs = (RecPair *) (base + l.pairs);
+	runs = (RecUserRun *) (base + l.user_runs);
+	triples = (RecTriple *) (base + l.triples);
+	for (int32 c = 0; c < st->n_chunks; c++)
+	{
+		const RecTripleChunk *ch = &st->chunks[c];
+
+		if (ch->len == 0)
+			continue;
+		if (ch->t != NULL)
+		{
+			memcpy(triples + t, ch->t, sizeof(RecTriple) * ch->len);
+			t += ch->len;
+			continue;
+		}
+		memcpy(pairs + g, ch->pairs, sizeof(RecPair) * ch->len);
+		for (int32 k = 0; k < ch->n_user_runs; k++, r++)
+		{
+			runs[r].user = ch->user_runs[k].user;
+			runs[r].start = (int32) (g + ch->user_runs[k].start);
+		}
+		g += ch->len;
+	}
+	Assert(g == h.n_grouped && r == h.n_user_runs && g + t == h.n);
+	memcpy(VARDATA(base), &h, sizeof(h));
+	SET_VARSIZE(base, l.size);
+	StateRelease(st);
+	return SerialSharedMessage(fcinfo, SERIAL_SHARED_MAGIC, dp, 0, l.size, l.size,
+							   st->alg->aggregate);
+}
+
+/*
+ * The leader's own state handed to its Finalize Aggregate as it is: its
+ * context moves under a LocalImage (so that the partial aggregate resetting
+ * its memory leaves it alone) and the message names it.  NULL where it goes
+ * serialised instead (see LocalImageAlloc).
+ */
+static bytea *
+SerializeStateLocal(FunctionCallInfo fcinfo, TrainState *st)
+{
+	uint64		bytes = (uint64) StateBytes(st);
+	LocalImage *li;
+
+	/* a small state goes as a value, as a worker's through the tuple queue */
+	if (!StateKeepsChunksOnly(st) ||
+		(li = LocalImageAlloc(fcinfo, 0, (uint64) st->n * sizeof(RecPair))) == NULL)
+		return NULL;
+	li->state = MemoryContextAlloc(li->cxt, sizeof(TrainState));
+	*li->state = *st;
+	MemoryContextSetParent(st->ctx, li->cxt);
+	st->consumed = true;
+	return SerialSharedMessage(fcinfo, SERIAL_LOCAL_MAGIC, InvalidDsaPointer, li->token,
+							   bytes, 0, st->alg->aggregate);
+}
+
 PG_FUNCTION_INFO_V1(train_serialfn);
 /*
- * Serialises a partial state for the Finalize Aggregate, its interactions
- * presorted into rows (see SerialHeader): as a bytea, or as a message naming
- * it in the query's shared memory (a worker's, SerialShared) or in the
- * leader's memory (the leader's own, LocalImage).  Consumes the state: nothing
+ * Serialises a partial state for the Finalize Aggregate (see SerialHeader): a
+ * worker's as it is, in the query's shared memory, the leader's own by moving
+ * it (LocalImage), and each as a message naming it; else its interactions
+ * presorted into rows, as a bytea (or, failing the above for a large state,
+ * in shared memory or the leader's memory).  Consumes the state: nothing
  * reads a partial state after it is serialised.
  */
 Datum
@@ -1236,6 +1390,12 @@ train_serialfn(PG_FUNCTION_ARGS)
 	h.n_items = st->items.n;
 	h.n = st->n;
 	h.item_width = st->items.n <= SERIAL_NARROW_ITEMS ? sizeof(uint16) : sizeof(int32);
+	h.layout = SERIAL_ROWS;
+
+	/* as it is: a worker's state in shared memory, the leader's in place */
+	if ((out = SerializeChunksShared(fcinfo, st, &h)) != NULL ||
+		(out = SerializeStateLocal(fcinfo, st)) != NULL)
+		PG_RETURN_BYTEA_P(out);
 
 	/* the size without a dictionary: the most it can take */
 	l = SerialLayoutOf(h.n_users, h.n_items, h.n, h.item_width, 0);
@@ -1330,6 +1490,92 @@ train_serialfn(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(out);
 }
 
+/*
+ * A state from a SERIAL_CHUNKS image in shared memory (img), read in place:
+ * the ids in the sender's dense order, so that its indexes stay valid, and
+ * its chunks as they are, once every index in them is checked
+ */
+static TrainState *
+DeserializeChunks(MemoryContext aggcontext, bytea *in, const SerialHeader *h,
+				  const SharedImage *img, int64 image_bytes)
+{
+	ChunkLayout l;
+	const RecAlgorithm *alg;
+	TrainState *st;
+	RecPair    *pairs;
+	RecUserRun *runs;
+	RecTriple  *triples;
+	int64		n_triples;
+
+	if (h->n_users < 0 || h->n_items < 0 || h->n < 0 || h->n > PG_INT64_MAX / 64 ||
+		h->n_grouped < 0 || h->n_grouped > h->n || h->n_grouped > PG_INT32_MAX ||
+		h->n_user_runs < 0 || h->n_user_runs > h->n_grouped ||
+		(h->n_grouped > 0) != (h->n_user_runs > 0))
+		elog(ERROR, "training state of inconsistent size");
+	l = ChunkLayoutOf(h->n_users, h->n_items, h->n, h->n_grouped, h->n_user_runs);
+	if (VARSIZE(in) != l.size)
+		elog(ERROR, "training state of inconsistent size");
+	alg = RecAlgorithmByCode(h->algorithm);
+	if (alg == NULL)
+		elog(ERROR, "training state of unknown algorithm %d", h->algorithm);
+
+	st = StateCreate(aggcontext, alg, h->n_users, h->n_items);
+	st->have_options = h->have_options;
+	st->options = h->options;
+	for (int side = 0; side < 2; side++)
+	{
+		IdMap	   *m = side == 0 ? &st->users : &st->items;
+		int32		count = side == 0 ? h->n_users : h->n_items;
+		const char *ids = (const char *) in + SERIAL_IDS_OFFSET +
+			(side == 0 ? 0 : sizeof(int64) * (uint64) h->n_users);
+
+		for (int32 d = 0; d < count; d++)
+		{
+			int64		id;
+
+			memcpy(&id, ids + sizeof(int64) * (uint64) d, sizeof(id));
+			if (IdMapLookup(st, m, id, side == 0 ? "user" : "item") != d)
+				elog(ERROR, "training state with repeated %s ids", side == 0 ? "user" : "item");
+		}
+	}
+
+	/* every index in range (the build indexes arrays with them) */
+	pairs = (RecPair *) ((char *) in + l.pairs);
+	runs = (RecUserRun *) ((char *) in + l.user_runs);
+	triples = (RecTriple *) ((char *) in + l.triples);
+	n_triples = h->n - h->n_grouped;
+	for (int64 k = 0; k < h->n_user_runs; k++)
+		if ((uint32) runs[k].user >= (uint32) h->n_users ||
+			(k == 0 ? runs[k].start != 0 : runs[k].start <= runs[k - 1].start) ||
+			runs[k].start >= h->n_grouped)
+			elog(ERROR, "training state with inconsistent runs");
+	{
+		uint32		bad = 0;
+
+		for (int64 j = 0; j < h->n_grouped; j++)
+			bad |= (uint32) pairs[j].item >= (uint32) h->n_items;
+		for (int64 j = 0; j < n_triples; j++)
+			bad |= ((uint32) triples[j].user >= (uint32) h->n_users) |
+				((uint32) triples[j].item >= (uint32) h->n_items);
+		if (bad)
+			elog(ERROR, "training state with inconsistent interactions");
+	}
+
+	/* full chunks (cap = len): nothing is ever appended to shared memory */
+	if (h->n_grouped > 0)
+		StateAddGroupedChunk(st, pairs, runs, (int32) h->n_user_runs, (int32) h->n_user_runs,
+							 h->n_grouped, h->n_grouped, -1);
+	if (n_triples > 0)
+		StateAddChunk(st, triples, n_triples, n_triples, -1);
+	st->n = h->n;
+	st->shared = MemoryContextAlloc(st->ctx, sizeof(SharedImage));
+	st->shared[0] = *img;
+	st->n_shared = 1;
+	st->shared_bytes = Max((int64) VARSIZE(in), image_bytes);
+	CheckStateMemory(st);
+	return st;
+}
+
 PG_FUNCTION_INFO_V1(train_deserialfn);
 /*
  * Rebuilds a partial state from train_serialfn's bytea: the ids in their
@@ -1370,6 +1616,16 @@ train_deserialfn(PG_FUNCTION_ARGS)
 		{
 			LocalImage *li = LocalImageFind(msg.token);
 
+			if (li != NULL && li->state != NULL)
+			{
+				/* the leader's own state, as it is: it moves into aggcontext */
+				TrainState *st = MemoryContextAlloc(aggcontext, sizeof(TrainState));
+
+				*st = *li->state;
+				MemoryContextSetParent(st->ctx, aggcontext);
+				MemoryContextDelete(li->cxt);
+				PG_RETURN_POINTER(st);
+			}
 			if (li == NULL || VARSIZE(li->image) != msg.size)
 				elog(ERROR, "training state handed over outside its parallel plan");
 			in = li->image;
@@ -1381,7 +1637,9 @@ train_deserialfn(PG_FUNCTION_ARGS)
 	if (VARSIZE(in) < SERIAL_IDS_OFFSET)
 		elog(ERROR, "truncated training state");
 	memcpy(&h, VARDATA(in), sizeof(h));
-	if (h.n_users < 0 || h.n_items < 0 || h.n < 0 ||
+	if (h.layout == SERIAL_CHUNKS && in_place && img.area != NULL)
+		PG_RETURN_POINTER(DeserializeChunks(aggcontext, in, &h, &img, image_bytes));
+	if (h.n_users < 0 || h.layout != SERIAL_ROWS || h.n_items < 0 || h.n < 0 ||
 		(h.item_width != sizeof(uint16) && h.item_width != sizeof(int32)) ||
 		(h.item_width == sizeof(uint16) && h.n_items > SERIAL_NARROW_ITEMS) ||
 		h.n_codes < 0 || h.n_codes > SERIAL_MAX_CODES)

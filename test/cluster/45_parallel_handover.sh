@@ -9,7 +9,7 @@
 # segment behind.
 set -u
 . "$(dirname "$0")/tap.bash"
-plan 30
+plan 34
 
 db=recsys_handover_$$
 q -d postgres "CREATE DATABASE $db" >/dev/null
@@ -56,6 +56,21 @@ out=$(in_db "$par SET parallel_leader_participation = off; SELECT $(payload "$tr
 is "$(printf '%s\n' "$out" | tail -n 1)" "$serial" "without the leader scanning: the workers' states alone, the same model"
 ok $([ "$(handovers "$out")" -ge 1 ] && echo 0 || echo 1) "... handed over in shared memory"
 is "$(leader_handovers "$out")" "0" "... and no state of the leader's"
+
+# rows not grouped by user (each state's chunks hold triples once runs of one
+# user stop paying), and grouped for half the users, then not (runs and triples
+# in one state): the states go over as they are, the model is the same
+in_db "CREATE TABLE shuffled AS SELECT * FROM r ORDER BY md5(user_id || ':' || item_id);
+ANALYZE shuffled" >/dev/null
+in_db "CREATE TABLE mixed AS SELECT * FROM r ORDER BY user_id >= 1500,
+CASE WHEN user_id < 1500 THEN user_id END, md5(user_id || ':' || item_id);
+ANALYZE mixed" >/dev/null
+for t in shuffled mixed; do
+	out=$(in_db "$par SELECT $(payload "$train") FROM $t")
+	n=$(($(handovers "$out") + $(leader_handovers "$out")))
+	ok $([ "$n" -ge 1 ] && echo 0 || echo 1) "$t rows: states handed over as they are ($n)"
+	is "$(printf '%s\n' "$out" | tail -n 1)" "$serial" "... and the model is the serial plan's on the same rows"
+done
 
 # grouped: Finalize GroupAggregate over Sort over Gather, and Finalize HashAggregate
 group="SELECT user_id % 3 AS g, $(payload "$train") AS p FROM r GROUP BY 1 ORDER BY 1"
