@@ -277,6 +277,9 @@ typedef struct BucketPass
 	const int64 *chunk_start;	/* [n_chunks + 1]: position of each chunk's first entry */
 	int32	  **user_rank;		/* [segment + 1]: dense user -> rank */
 	int32	  **item_rank;
+	const int32 *n_users;		/* [segment + 1]: the bounds of unchecked chunks' */
+	const int32 *n_items;		/* indexes */
+	bool	   *bad;			/* [ranges]: an unchecked index was out of bounds */
 	const int64 *ptr;			/* matrix: [rows + 1] */
 	const int32 *idx;			/* matrix: bucket of each entry */
 	const float *val;
@@ -298,12 +301,26 @@ typedef struct BucketPass
 #define PASS_MIN_RANGE		4096
 
 /*
+ * An index of an unchecked chunk, within [0, n): itself, or 0 with the range
+ * marked bad (the pass goes on, so that counts and positions agree, and the
+ * build fails once it ends)
+ */
+static inline uint32
+BucketPassIndex(int32 index, int32 n, bool *bad)
+{
+	if (likely((uint32) index < (uint32) n))
+		return (uint32) index;
+	*bad = true;
+	return 0;
+}
+
+/*
  * Entries [from, to) of a chunk grouped by user: each run's entries count
  * at once and scatter to consecutive positions
  */
 static void
 BucketPassGrouped(BucketPass *p, const RecTripleChunk *ch, int64 *h, const int32 *urank,
-				  const int32 *irank, int64 from, int64 to)
+				  const int32 *irank, int64 from, int64 to, int32 n_items, bool *bad)
 {
 	const RecPair *pairs = ch->pairs;
 	int32		lo = 0,
@@ -332,11 +349,18 @@ BucketPassGrouped(BucketPass *p, const RecTripleChunk *ch, int64 *h, const int32
 			float	   *out_val = p->out_val + *bucket;
 
 			*bucket += e - from;
-			for (int64 j = from; j < e; j++)
-			{
-				*out_idx++ = irank[pairs[j].item];
-				*out_val++ = pairs[j].value;
-			}
+			if (ch->unchecked)
+				for (int64 j = from; j < e; j++)
+				{
+					*out_idx++ = irank[BucketPassIndex(pairs[j].item, n_items, bad)];
+					*out_val++ = pairs[j].value;
+				}
+			else
+				for (int64 j = from; j < e; j++)
+				{
+					*out_idx++ = irank[pairs[j].item];
+					*out_val++ = pairs[j].value;
+				}
 		}
 		from = e;
 	}
@@ -360,6 +384,9 @@ BucketPassChunks(BucketPass *p, int r)
 		const RecTriple *t = ch->t;
 		const int32 *urank = p->user_rank[ch->segment + 1];
 		const int32 *irank = p->item_rank[ch->segment + 1];
+		int32		nu = p->n_users[ch->segment + 1],
+					ni = p->n_items[ch->segment + 1];
+		bool	   *bad = &p->bad[r];
 		int64		from = pos - p->chunk_start[c];
 		int64		to = Min(end, p->chunk_start[c + 1]) - p->chunk_start[c];
 
@@ -367,7 +394,18 @@ BucketPassChunks(BucketPass *p, int r)
 		if (PassStop(&p->stop))
 			return RECSYS_INTERRUPTED;
 		if (t == NULL)
-			BucketPassGrouped(p, ch, h, urank, irank, from, to);
+			BucketPassGrouped(p, ch, h, urank, irank, from, to, ni, bad);
+		else if (ch->unchecked && p->counting)
+			for (int64 j = from; j < to; j++)
+				h[urank[BucketPassIndex(t[j].user, nu, bad)]]++;
+		else if (ch->unchecked)
+			for (int64 j = from; j < to; j++)
+			{
+				int64		q = h[urank[BucketPassIndex(t[j].user, nu, bad)]]++;
+
+				p->out_idx[q] = irank[BucketPassIndex(t[j].item, ni, bad)];
+				p->out_val[q] = t[j].value;
+			}
 		else if (p->counting)
 			for (int64 j = from; j < to; j++)
 				h[urank[t[j].user]]++;
@@ -572,23 +610,41 @@ SortSourceByUser(RecTrainMemory *tm, const RecTripleSource *src, int32 **seg_use
 	BucketPass	p;
 	int64		n = src->n;
 	int64	   *chunk_start = palloc(sizeof(int64) * (src->n_chunks + 1));
+	int32	   *n_users = palloc(sizeof(int32) * (src->n_segments + 1));
+	int32	   *n_items = palloc(sizeof(int32) * (src->n_segments + 1));
 
 	chunk_start[0] = 0;
 	for (int32 c = 0; c < src->n_chunks; c++)
 		chunk_start[c + 1] = chunk_start[c] + src->chunks[c].len;
+	n_users[0] = src->users.n;
+	n_items[0] = src->items.n;
+	for (int32 s = 0; s < src->n_segments; s++)
+	{
+		n_users[s + 1] = src->segments[s].n_users;
+		n_items[s + 1] = src->segments[s].n_items;
+	}
 	BucketPassInit(tm, &p, n, src->users.n);
 	p.src = src;
 	p.chunk_start = chunk_start;
 	p.user_rank = seg_user_rank;
 	p.item_rank = seg_item_rank;
+	p.n_users = n_users;
+	p.n_items = n_items;
+	p.bad = palloc0(sizeof(bool) * p.ranges);
 	p.out_idx = user_items;
 	p.out_val = user_values;
 	for (int r = 0; r <= p.ranges; r++)
 		p.range_begin[r] = n / p.ranges * r;
 	p.range_begin[p.ranges] = n;
 	BucketPassSort(&p, user_ptr, tm->aggregate);
+	for (int r = 0; r < p.ranges; r++)
+		if (p.bad[r])
+			elog(ERROR, "training state with inconsistent interactions");
 	BucketPassFree(tm, &p);
 	pfree(chunk_start);
+	pfree(n_users);
+	pfree(n_items);
+	pfree(p.bad);
 }
 
 /*

@@ -91,6 +91,9 @@ typedef struct RecTripleChunk
 	int64		len;			/* entries used */
 	int64		cap;			/* entries allocated; len == cap means full */
 	int32		segment;		/* -1: the state's dense indexes; else segments[] */
+	bool		unchecked;		/* written by another process: the build checks
+								 * every index as it reads it (its runs' users
+								 * were checked when it arrived) */
 } RecTripleChunk;
 
 /* The entry after a grouped chunk's run k */

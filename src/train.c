@@ -848,7 +848,8 @@ StateAbsorb(TrainState *dst, TrainState *src, bool own)
 				t = StateAllocInteractions(dst, sc->len);
 				memcpy(t, sc->t, sizeof(RecTriple) * sc->len);
 			}
-			StateAddChunk(dst, t, sc->len, sc->len, segmap[sc->segment + 1]);
+			StateAddChunk(dst, t, sc->len, sc->len, segmap[sc->segment + 1])->unchecked =
+				sc->unchecked;
 		}
 		else
 		{
@@ -866,7 +867,8 @@ StateAbsorb(TrainState *dst, TrainState *src, bool own)
 				memcpy(user_runs, sc->user_runs, sizeof(RecUserRun) * sc->n_user_runs);
 			}
 			StateAddGroupedChunk(dst, pairs, user_runs, sc->n_user_runs, sc->n_user_runs,
-								 sc->len, sc->len, segmap[sc->segment + 1]);
+								 sc->len, sc->len, segmap[sc->segment + 1])->unchecked =
+				sc->unchecked;
 		}
 		dst->n += sc->len;
 	}
@@ -1539,7 +1541,10 @@ DeserializeChunks(MemoryContext aggcontext, bytea *in, const SerialHeader *h,
 		}
 	}
 
-	/* every index in range (the build indexes arrays with them) */
+	/*
+	 * every index in range (the build indexes arrays with them): the runs'
+	 * users here, the entries' indexes as the build reads them (unchecked)
+	 */
 	pairs = (RecPair *) ((char *) in + l.pairs);
 	runs = (RecUserRun *) ((char *) in + l.user_runs);
 	triples = (RecTriple *) ((char *) in + l.triples);
@@ -1549,24 +1554,13 @@ DeserializeChunks(MemoryContext aggcontext, bytea *in, const SerialHeader *h,
 			(k == 0 ? runs[k].start != 0 : runs[k].start <= runs[k - 1].start) ||
 			runs[k].start >= h->n_grouped)
 			elog(ERROR, "training state with inconsistent runs");
-	{
-		uint32		bad = 0;
-
-		for (int64 j = 0; j < h->n_grouped; j++)
-			bad |= (uint32) pairs[j].item >= (uint32) h->n_items;
-		for (int64 j = 0; j < n_triples; j++)
-			bad |= ((uint32) triples[j].user >= (uint32) h->n_users) |
-				((uint32) triples[j].item >= (uint32) h->n_items);
-		if (bad)
-			elog(ERROR, "training state with inconsistent interactions");
-	}
 
 	/* full chunks (cap = len): nothing is ever appended to shared memory */
 	if (h->n_grouped > 0)
 		StateAddGroupedChunk(st, pairs, runs, (int32) h->n_user_runs, (int32) h->n_user_runs,
-							 h->n_grouped, h->n_grouped, -1);
+							 h->n_grouped, h->n_grouped, -1)->unchecked = true;
 	if (n_triples > 0)
-		StateAddChunk(st, triples, n_triples, n_triples, -1);
+		StateAddChunk(st, triples, n_triples, n_triples, -1)->unchecked = true;
 	st->n = h->n;
 	st->shared = MemoryContextAlloc(st->ctx, sizeof(SharedImage));
 	st->shared[0] = *img;
