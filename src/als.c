@@ -344,6 +344,67 @@ AlsRow(const AlsHalf *h, AlsScratch *s, int64_t r)
 	return RECSYS_OK;
 }
 
+/*
+ * The sum of the ratings (for their mean) in a fixed order on the threads:
+ * blocks of ALS_SUM_BLOCK values, each in eight interleaved partial sums (one
+ * chain of additions would wait on each one) added pairwise, then the blocks'
+ * sums in block order
+ */
+#define ALS_SUM_BLOCK	(1 << 16)
+
+typedef struct AlsSumPass
+{
+	const float *values;
+	int64_t		n;
+	double	   *block_sum;
+} AlsSumPass;
+
+static int
+AlsSumChunk(void *ctx, int thread, int64_t begin, int64_t end)
+{
+	const AlsSumPass *p = (const AlsSumPass *) ctx;
+
+	for (int64_t b = begin; b < end; b++)
+	{
+		const float *v = p->values + b * ALS_SUM_BLOCK;
+		int64_t		n = p->n - b * ALS_SUM_BLOCK < ALS_SUM_BLOCK ?
+			p->n - b * ALS_SUM_BLOCK : ALS_SUM_BLOCK;
+		double		part[8] = {0.0};
+		int64_t		e;
+
+		for (e = 0; e + 8 <= n; e += 8)
+			for (int q = 0; q < 8; q++)
+				part[q] += v[e + q];
+		for (; e < n; e++)
+			part[0] += v[e];
+		p->block_sum[b] = ((part[0] + part[1]) + (part[2] + part[3])) +
+			((part[4] + part[5]) + (part[6] + part[7]));
+	}
+	return RECSYS_OK;
+}
+
+static int
+AlsSum(const float *values, int64_t n, int threads, const RecControl *ctl, double *sum)
+{
+	AlsSumPass	p;
+	int64_t		blocks = (n + ALS_SUM_BLOCK - 1) / ALS_SUM_BLOCK;
+	int			rc;
+
+	*sum = 0.0;
+	if (blocks == 0)
+		return RECSYS_OK;
+	p.values = values;
+	p.n = n;
+	p.block_sum = malloc(sizeof(double) * (size_t) blocks);
+	if (p.block_sum == NULL)
+		return RECSYS_ENOMEM;
+	rc = RecParallelFor(threads, blocks, 1, AlsSumChunk, &p, ctl);
+	if (rc == RECSYS_OK)
+		*sum = SolverOrderedSum(p.block_sum, blocks);
+	free(p.block_sum);
+	return rc;
+}
+
 /* RecParallelFor body: the work chunks [begin, end) of a half-sweep */
 static int
 AlsChunk(void *ctx, int thread, int64_t begin, int64_t end)
@@ -479,21 +540,9 @@ AlsTrain(const RecRatings *r, const AlsParams *p, RecFactors *out,
 	out->loss = 0.0;
 	out->scratch_bytes = 0;
 
-	/*
-	 * mu: the mean rating, in a fixed order: eight interleaved partial sums
-	 * (one chain of additions would wait on each one), then added pairwise
-	 */
-	{
-		double		part[8] = {0.0};
-
-		for (e = 0; e + 8 <= r->nnz; e += 8)
-			for (int q = 0; q < 8; q++)
-				part[q] += r->user_values[e + q];
-		for (; e < r->nnz; e++)
-			part[0] += r->user_values[e];
-		mean = ((part[0] + part[1]) + (part[2] + part[3])) +
-			((part[4] + part[5]) + (part[6] + part[7]));
-	}
+	rc = AlsSum(r->user_values, r->nnz, threads, ctl, &mean);
+	if (rc != RECSYS_OK)
+		return rc;
 	out->global_mean = r->nnz > 0 ? (float) (mean / (double) r->nnz) : 0.0f;
 
 	rc = RecInitFactorsParallel(out->user_factors, r->n_users, k, p->seed, 1, threads, ctl);
