@@ -15,6 +15,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 #include <sys/statvfs.h>
 
@@ -117,6 +118,10 @@ typedef struct TrainState
 	IdMap		items;
 	int64		last_user;		/* raw id of the last user looked up */
 	int32		last_user_dense;	/* its dense index, -1 if none yet */
+	float		value_floor;	/* values below it are refused (alg->negative_hint) */
+	RecTripleChunk *run_chunk;	/* the last chunk, while the transition appends
+								 * to the run of run_user at its end; else NULL */
+	int32		run_user;
 	RecTripleChunk *chunks;
 	int32		n_chunks;
 	int32		max_chunks;
@@ -438,6 +443,7 @@ StateCreate(MemoryContext aggcontext, const RecAlgorithm *alg, int32 n_users, in
 	st->ctx = AllocSetContextCreate(aggcontext, "recsys training state",
 									ALLOCSET_DEFAULT_SIZES);
 	st->alg = alg;
+	st->value_floor = alg->negative_hint != NULL ? 0.0f : -FLT_MAX;
 	RecDefaultOptions(alg->code, st->options.bytes);
 	IdMapInit(&st->users, st->ctx, n_users);
 	IdMapInit(&st->items, st->ctx, n_items);
@@ -456,6 +462,7 @@ StateAddChunk(TrainState *st, RecTriple *t, int64 len, int64 cap, int32 segment)
 {
 	RecTripleChunk *c;
 
+	st->run_chunk = NULL;		/* chunks may move */
 	if (st->n_chunks == st->max_chunks)
 	{
 		st->max_chunks *= 2;
@@ -612,15 +619,14 @@ StateAppend(TrainState *st, int32 user, int32 item, float value)
 		t->value = value;
 	}
 	st->n++;
+	st->run_chunk = c->t == NULL && c->segment < 0 ? c : NULL;
+	st->run_user = user;
 }
 
-/* Checks one row's value, maps its ids and appends it */
-static void
-StateAddRow(TrainState *st, int64 user_id, int64 item_id, float value)
+/* Raises the error for a value the algorithm does not take */
+static pg_noinline void
+StateRefuseValue(TrainState *st, int64 user_id, int64 item_id, float value)
 {
-	int32		u,
-				i;
-
 	if (isnan(value) || isinf(value))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
@@ -628,12 +634,23 @@ StateAddRow(TrainState *st, int64 user_id, int64 item_id, float value)
 						st->alg->value_name,
 						isnan(value) ? "NaN" : (value > 0 ? "Infinity" : "-Infinity"),
 						user_id, item_id)));
-	if (st->alg->negative_hint != NULL && value < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("%s must not be negative, got %g for user " INT64_FORMAT " and item " INT64_FORMAT,
-						st->alg->value_name, (double) value, user_id, item_id),
-				 errhint("%s", st->alg->negative_hint)));
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg("%s must not be negative, got %g for user " INT64_FORMAT " and item " INT64_FORMAT,
+					st->alg->value_name, (double) value, user_id, item_id),
+			 errhint("%s", st->alg->negative_hint)));
+}
+
+/* Checks one row's value, maps its ids and appends it */
+static void
+StateAddRow(TrainState *st, int64 user_id, int64 item_id, float value)
+{
+	RecTripleChunk *c;
+	int32		u,
+				i;
+
+	if (unlikely(!isfinite(value) || value < st->value_floor))
+		StateRefuseValue(st, user_id, item_id, value);
 
 	/* input is often grouped by user: skip the hash lookup for a repeat */
 	if (st->last_user_dense >= 0 && st->last_user == user_id)
@@ -645,6 +662,18 @@ StateAddRow(TrainState *st, int64 user_id, int64 item_id, float value)
 		st->last_user_dense = u;
 	}
 	i = IdMapLookup(st, &st->items, item_id, "item");
+
+	/* the usual row: the next entry of the current user's run */
+	c = st->run_chunk;
+	if (likely(c != NULL && st->run_user == u && c->len < c->cap))
+	{
+		RecPair    *e = &c->pairs[c->len++];
+
+		e->item = i;
+		e->value = value;
+		st->n++;
+		return;
+	}
 	StateAppend(st, u, i, value);
 }
 
