@@ -349,7 +349,14 @@ BucketPassGrouped(BucketPass *p, const RecTripleChunk *ch, int64 *h, const int32
 			float	   *out_val = p->out_val + *bucket;
 
 			*bucket += e - from;
-			if (ch->unchecked)
+			if (pairs == NULL)
+				for (int64 j = from; j < e; j++)
+				{
+					/* narrow: from another process, so unchecked */
+					*out_idx++ = irank[BucketPassIndex(ch->items16[j], n_items, bad)];
+					*out_val++ = ch->values[j];
+				}
+			else if (ch->unchecked)
 				for (int64 j = from; j < e; j++)
 				{
 					*out_idx++ = irank[BucketPassIndex(pairs[j].item, n_items, bad)];

@@ -84,7 +84,10 @@ typedef struct RecUserRun
 typedef struct RecTripleChunk
 {
 	RecTriple  *t;				/* the triples, or NULL: */
-	RecPair    *pairs;			/* [cap] item and value of each entry */
+	RecPair    *pairs;			/* [cap] item and value of each entry, or NULL: */
+	const uint16 *items16;		/* [len] (read only, from another process with
+								 * at most 65,536 items) the items, and */
+	const float *values;		/* [len] their values */
 	RecUserRun *user_runs;		/* [max_user_runs]: runs in entry order */
 	int32		n_user_runs;
 	int32		max_user_runs;

@@ -9,7 +9,7 @@
 # segment behind.
 set -u
 . "$(dirname "$0")/tap.bash"
-plan 34
+plan 36
 
 db=recsys_handover_$$
 q -d postgres "CREATE DATABASE $db" >/dev/null
@@ -71,6 +71,16 @@ for t in shuffled mixed; do
 	ok $([ "$n" -ge 1 ] && echo 0 || echo 1) "$t rows: states handed over as they are ($n)"
 	is "$(printf '%s\n' "$out" | tail -n 1)" "$serial" "... and the model is the serial plan's on the same rows"
 done
+
+# a state that saw more than 65,536 items goes with 32-bit items (others in 16)
+in_db "CREATE TABLE wide AS SELECT u AS user_id, (u * 7919 + k * 104729) % 200000 AS item_id,
+((u + k) % 5 + 1)::real AS rating FROM generate_series(1, 3000) u, generate_series(1, 200) k;
+ANALYZE wide" >/dev/null
+out=$(in_db "$par SELECT $(payload "$train") FROM wide")
+n=$(($(handovers "$out") + $(leader_handovers "$out")))
+ok $([ "$n" -ge 1 ] && echo 0 || echo 1) "200,000 items: states handed over as they are ($n)"
+is "$(printf '%s\n' "$out" | tail -n 1)" "$(in_db "$ser SELECT $(payload "$train") FROM wide")" \
+	"... and the model is the serial plan's"
 
 # grouped: Finalize GroupAggregate over Sort over Gather, and Finalize HashAggregate
 group="SELECT user_id % 3 AS g, $(payload "$train") AS p FROM r GROUP BY 1 ORDER BY 1"
