@@ -124,6 +124,53 @@ AlsGather(const AlsHalf *h, AlsScratch *s, int64_t from, int m, int64_t at)
 }
 
 /*
+ * Squared residuals of a slab of m ratings val (other side's rows idx) against
+ * the predictions pred and bias b: target val - mu - other_bias[idx] in float,
+ * as the solve's gather computes it, the squares in eight partial sums (entry
+ * j into sum j mod 8) added pairwise, so that the additions do not wait on one
+ * another (20M ratings: 4 ms less of an objective of 40 on two threads)
+ */
+static inline double
+AlsSlabSquares(const float *restrict val, const int32_t *restrict idx,
+			   const float *restrict other_bias, float mu, const float *restrict pred,
+			   float b, int m)
+{
+	double		part[8] = {0.0};
+	int			j = 0;
+
+	if (other_bias)
+		for (; j + 8 <= m; j += 8)
+			for (int q = 0; q < 8; q++)
+			{
+				float		t = (val[j + q] - mu) - other_bias[idx[j + q]];
+				double		e = (double) t - (double) pred[j + q] - (double) b;
+
+				part[q] += e * e;
+			}
+	else
+		for (; j + 8 <= m; j += 8)
+			for (int q = 0; q < 8; q++)
+			{
+				float		t = val[j + q] - mu;
+				double		e = (double) t - (double) pred[j + q] - (double) b;
+
+				part[q] += e * e;
+			}
+	for (; j < m; j++)
+	{
+		float		t = val[j] - mu;
+		double		e;
+
+		if (other_bias)
+			t -= other_bias[idx[j]];
+		e = (double) t - (double) pred[j] - (double) b;
+		part[j & 7] += e * e;
+	}
+	return ((part[0] + part[1]) + (part[2] + part[3])) +
+		((part[4] + part[5]) + (part[6] + part[7]));
+}
+
+/*
  * Sum of squared residuals of a row's ratings against its factors x and bias b.
  * With `gathered` the whole row is still in the scratch block from its solve;
  * otherwise the other side's rows are read where they are.
@@ -144,19 +191,10 @@ AlsResiduals(const AlsHalf *h, AlsScratch *s, int64_t begin, int64_t end,
 		for (from = begin; from < end; from += ALS_SLAB)
 		{
 			int			m = (int) (end - from < ALS_SLAB ? end - from : ALS_SLAB);
-			int			j;
 
 			KernGatherDots(h->other, h->idx + from, m, h->k, x, s->pred);
-			for (j = 0; j < m; j++)
-			{
-				float		t = h->val[from + j] - h->mu;
-				double		e;
-
-				if (h->other_bias)
-					t -= h->other_bias[h->idx[from + j]];
-				e = (double) t - (double) s->pred[j] - (double) b;
-				sum += e * e;
-			}
+			sum += AlsSlabSquares(h->val + from, h->idx + from, h->other_bias, h->mu,
+								  s->pred, b, m);
 		}
 		return sum;
 	}
