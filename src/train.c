@@ -655,7 +655,7 @@ StateRefuseValue(TrainState *st, int64 user_id, int64 item_id, float value)
 }
 
 /* Checks one row's value, maps its ids and appends it */
-static void
+static pg_attribute_always_inline void
 StateAddRow(TrainState *st, int64 user_id, int64 item_id, float value)
 {
 	RecTripleChunk *c;
@@ -736,25 +736,32 @@ CallingAggregateAlgorithm(FunctionCallInfo fcinfo)
  * algorithm's (RECSYS_ALG_*), or -1 for train_transfn, which looks it up by the
  * aggregate's name; either only when the first row creates the state.
  */
+/*
+ * The state a transition's first row creates.  The context is checked here
+ * once: a state (type internal) only ever comes from the aggregate that made
+ * it.  Out of line, so that the per-row path takes no local's address (and
+ * needs no stack protector).
+ */
+static pg_noinline TrainState *
+TransitionStateCreate(FunctionCallInfo fcinfo, int code)
+{
+	MemoryContext aggcontext;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "%s called in non-aggregate context",
+			 code >= 0 ? RecAlgorithmByCode(code)->aggregate : "train_transfn");
+	return StateCreate(aggcontext, code >= 0 ? RecAlgorithmByCode(code) :
+					   CallingAggregateAlgorithm(fcinfo), 0, 0);
+}
+
 static Datum
 TrainTransition(FunctionCallInfo fcinfo, int code)
 {
-	MemoryContext aggcontext;
 	TrainState *st;
 
-	/*
-	 * a state (type internal) only ever comes from the aggregate that made
-	 * it: the context is checked once, when the first row creates it
-	 */
 	st = PG_ARGISNULL(0) ? NULL : (TrainState *) PG_GETARG_POINTER(0);
-	if (st == NULL)
-	{
-		if (!AggCheckCallContext(fcinfo, &aggcontext))
-			elog(ERROR, "%s called in non-aggregate context",
-				 code >= 0 ? RecAlgorithmByCode(code)->aggregate : "train_transfn");
-		st = StateCreate(aggcontext, code >= 0 ? RecAlgorithmByCode(code) :
-						 CallingAggregateAlgorithm(fcinfo), 0, 0);
-	}
+	if (unlikely(st == NULL))
+		st = TransitionStateCreate(fcinfo, code);
 
 	if (PG_NARGS() > 4 && !PG_ARGISNULL(4) && !st->have_options)
 	{
