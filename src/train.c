@@ -632,7 +632,7 @@ StateAppend(TrainState *st, int32 user, int32 item, float value)
 		t->value = value;
 	}
 	st->n++;
-	st->run_chunk = c->t == NULL && c->segment < 0 ? c : NULL;
+	st->run_chunk = c->pairs != NULL && c->segment < 0 ? c : NULL;
 	st->run_user = user;
 }
 
@@ -732,11 +732,6 @@ CallingAggregateAlgorithm(FunctionCallInfo fcinfo)
 }
 
 /*
- * Shared transition function: maps the ids and appends one row.  code is the
- * algorithm's (RECSYS_ALG_*), or -1 for train_transfn, which looks it up by the
- * aggregate's name; either only when the first row creates the state.
- */
-/*
  * The state a transition's first row creates.  The context is checked here
  * once: a state (type internal) only ever comes from the aggregate that made
  * it.  Out of line, so that the per-row path takes no local's address (and
@@ -754,6 +749,11 @@ TransitionStateCreate(FunctionCallInfo fcinfo, int code)
 					   CallingAggregateAlgorithm(fcinfo), 0, 0);
 }
 
+/*
+ * Shared transition function: maps the ids and appends one row.  code is the
+ * algorithm's (RECSYS_ALG_*), or -1 for train_transfn, which looks it up by the
+ * aggregate's name; either only when the first row creates the state.
+ */
 static Datum
 TrainTransition(FunctionCallInfo fcinfo, int code)
 {
@@ -1597,7 +1597,8 @@ train_serialfn(PG_FUNCTION_ARGS)
 /*
  * A state from a SERIAL_CHUNKS image in shared memory (img), read in place:
  * the ids in the sender's dense order, so that its indexes stay valid, and
- * its chunks as they are, once every index in them is checked
+ * its chunks as they are: their runs' users are checked here, their entries'
+ * indexes by the build as it reads them (RecTripleChunk.unchecked)
  */
 static TrainState *
 DeserializeChunks(MemoryContext aggcontext, bytea *in, const SerialHeader *h,
