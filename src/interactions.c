@@ -349,11 +349,16 @@ BucketPassGrouped(BucketPass *p, const RecTripleChunk *ch, int64 *h, const int32
 			float	   *out_val = p->out_val + *bucket;
 
 			*bucket += e - from;
-			if (pairs == NULL)
+			if (pairs == NULL && ch->unchecked)
 				for (int64 j = from; j < e; j++)
 				{
-					/* narrow: from another process, so unchecked */
 					*out_idx++ = irank[BucketPassIndex(ch->items16[j], n_items, bad)];
+					*out_val++ = ch->values[j];
+				}
+			else if (pairs == NULL)
+				for (int64 j = from; j < e; j++)
+				{
+					*out_idx++ = irank[ch->items16[j]];
 					*out_val++ = ch->values[j];
 				}
 			else if (ch->unchecked)

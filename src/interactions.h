@@ -73,21 +73,22 @@ typedef struct RecUserRun
 } RecUserRun;
 
 /*
- * Interactions in one allocation, as triples or grouped by user: pairs, and
- * the user of each run of consecutive entries (input grouped by user, the
- * usual layout of a table loaded per user or of a parallel worker's share of
- * one, takes 8 bytes per interaction that way instead of 12, and sorting it
- * by user counts runs, not entries).  A chunk taken over from another state
- * keeps that state's dense indexes; its segment says how they map to this
- * state's, so combining never rewrites or copies the interactions.
+ * Interactions in one allocation, as triples or grouped by user: pairs (or,
+ * while every item index fits 16 bits, a column of items16 and one of
+ * values), and the user of each run of consecutive entries (input grouped by
+ * user, the usual layout of a table loaded per user or of a parallel worker's
+ * share of one, takes 6 or 8 bytes per interaction that way instead of 12, and
+ * sorting it by user counts runs, not entries).  A chunk taken over from
+ * another state keeps that state's dense indexes; its segment says how they
+ * map to this state's, so combining never rewrites or copies the interactions.
  */
 typedef struct RecTripleChunk
 {
 	RecTriple  *t;				/* the triples, or NULL: */
 	RecPair    *pairs;			/* [cap] item and value of each entry, or NULL: */
-	const uint16 *items16;		/* [len] (read only, from another process with
-								 * at most 65,536 items) the items, and */
-	const float *values;		/* [len] their values */
+	uint16	   *items16;		/* [cap] the items (every one below 65,536),
+								 * 6 bytes an entry instead of 8, and */
+	float	   *values;			/* [cap] their values */
 	RecUserRun *user_runs;		/* [max_user_runs]: runs in entry order */
 	int32		n_user_runs;
 	int32		max_user_runs;

@@ -127,6 +127,8 @@ typedef struct TrainState
 	int32		max_chunks;
 	int32		own_chunks;		/* chunks the transition allocated (their sizes double) */
 	bool		ungrouped;		/* input not grouped by user: new chunks hold triples */
+	bool		wide_items;		/* an item index passed 16 bits: new grouped
+								 * chunks hold RecPair, not items16 and values */
 	RecTripleRun *runs;			/* presorted partial states (deserialised) */
 	int32		n_runs;
 	int32		max_runs;
@@ -519,12 +521,13 @@ StateAddRun(TrainState *st, const RecTripleRun *run)
 }
 
 /*
- * bytes for a chunk's entries in the state's context.  A chunk of 8 MB or more
- * starts on a 2 MB boundary, so that transparent huge pages back all of it:
- * placed where malloc puts it, a quarter of an 8 MB chunk fell outside the
- * aligned 2 MB pages and was faulted in 4 kB at a time (20-30 ms of CPU over
- * the processes feeding 20M ratings).  The slack before it is never touched;
- * the state's size leaves it out.  Chunks are never freed one by one.
+ * bytes for a chunk's entries in the state's context.  A chunk of 2 MB or more
+ * starts on a 2 MB boundary, so that transparent huge pages back all of it
+ * (but a tail short of 2 MB): placed where malloc puts it, a quarter of an
+ * 8 MB chunk fell outside the aligned 2 MB pages and was faulted in 4 kB at a
+ * time (20-30 ms of CPU over the processes feeding 20M ratings).  The slack
+ * before it is never touched; the state's size leaves it out.  Chunks are
+ * never freed one by one.
  */
 #define HUGE_PAGE_BYTES		((Size) 2 << 20)
 
@@ -533,7 +536,7 @@ StateAllocChunk(TrainState *st, Size bytes)
 {
 	char	   *p;
 
-	if (bytes < 4 * HUGE_PAGE_BYTES)
+	if (bytes < HUGE_PAGE_BYTES)
 	{
 		p = MemoryContextAllocExtended(st->ctx, bytes, MCXT_ALLOC_HUGE);
 		RecAdviseHugePages(p, bytes);
@@ -572,14 +575,25 @@ StateNewChunk(TrainState *st)
 		c = StateAddChunk(st, StateAllocInteractions(st, cap), 0, cap, -1);
 	else
 	{
-		Size		bytes = sizeof(RecPair) * cap;
-		RecPair    *pairs = StateAllocChunk(st, bytes);
 		int32		max_user_runs = (int32) (cap / USER_RUN_ROOM + 1);
 		RecUserRun *user_runs = MemoryContextAllocExtended(st->ctx,
 														   sizeof(RecUserRun) * max_user_runs,
 														   MCXT_ALLOC_HUGE);
 
-		c = StateAddGroupedChunk(st, pairs, user_runs, 0, max_user_runs, 0, cap, -1);
+		if (st->items.n > SERIAL_NARROW_ITEMS)
+			st->wide_items = true;
+		if (st->wide_items)
+			c = StateAddGroupedChunk(st, StateAllocChunk(st, sizeof(RecPair) * cap),
+									 user_runs, 0, max_user_runs, 0, cap, -1);
+		else
+		{
+			/* items in 16 bits while every index fits (cap is even) */
+			char	   *block = StateAllocChunk(st, (sizeof(uint16) + sizeof(float)) * cap);
+
+			c = StateAddGroupedChunk(st, NULL, user_runs, 0, max_user_runs, 0, cap, -1);
+			c->items16 = (uint16 *) block;
+			c->values = (float *) (block + sizeof(uint16) * cap);
+		}
 	}
 	st->own_chunks++;
 	CheckStateMemory(st);
@@ -611,12 +625,26 @@ StateAppend(TrainState *st, int32 user, int32 item, float value)
 {
 	RecTripleChunk *c = st->n_chunks > 0 ? &st->chunks[st->n_chunks - 1] : NULL;
 
+	if (c != NULL && c->items16 != NULL && (uint32) item > PG_UINT16_MAX)
+	{
+		/* an index past 16 bits: this chunk is full, the next ones are wide */
+		c->cap = c->len;
+		st->wide_items = true;
+	}
 	if (c == NULL || c->len == c->cap || c->segment >= 0)
 		c = StateNewChunk(st);
 	if (c->t == NULL &&
 		(c->n_user_runs == 0 || c->user_runs[c->n_user_runs - 1].user != user))
 		c = StateNewUserRun(st, c, user);
-	if (c->t == NULL)
+	if (c->t != NULL)
+	{
+		RecTriple  *t = &c->t[c->len++];
+
+		t->user = user;
+		t->item = item;
+		t->value = value;
+	}
+	else if (c->pairs != NULL)
 	{
 		RecPair    *e = &c->pairs[c->len++];
 
@@ -625,14 +653,11 @@ StateAppend(TrainState *st, int32 user, int32 item, float value)
 	}
 	else
 	{
-		RecTriple  *t = &c->t[c->len++];
-
-		t->user = user;
-		t->item = item;
-		t->value = value;
+		c->items16[c->len] = (uint16) item;
+		c->values[c->len++] = value;
 	}
 	st->n++;
-	st->run_chunk = c->pairs != NULL && c->segment < 0 ? c : NULL;
+	st->run_chunk = c->t == NULL && c->segment < 0 ? c : NULL;
 	st->run_user = user;
 }
 
@@ -680,12 +705,22 @@ StateAddRow(TrainState *st, int64 user_id, int64 item_id, float value)
 	c = st->run_chunk;
 	if (likely(c != NULL && st->run_user == u && c->len < c->cap))
 	{
-		RecPair    *e = &c->pairs[c->len++];
+		if (likely(c->items16 != NULL && (uint32) i <= PG_UINT16_MAX))
+		{
+			c->items16[c->len] = (uint16) i;
+			c->values[c->len++] = value;
+			st->n++;
+			return;
+		}
+		if (c->pairs != NULL)
+		{
+			RecPair    *e = &c->pairs[c->len++];
 
-		e->item = i;
-		e->value = value;
-		st->n++;
-		return;
+			e->item = i;
+			e->value = value;
+			st->n++;
+			return;
+		}
 	}
 	StateAppend(st, u, i, value);
 }
@@ -1407,8 +1442,12 @@ SerializeChunksShared(FunctionCallInfo fcinfo, TrainState *st, const SerialHeade
 			t += ch->len;
 			continue;
 		}
-		Assert(ch->pairs != NULL);
-		if (h.item_width == sizeof(uint16))
+		if (h.item_width == sizeof(uint16) && ch->items16 != NULL)
+		{
+			memcpy((uint16 *) (base + l.items16) + g, ch->items16, sizeof(uint16) * ch->len);
+			memcpy((float *) (base + l.values) + g, ch->values, sizeof(float) * ch->len);
+		}
+		else if (h.item_width == sizeof(uint16))
 		{
 			uint16	   *items16 = (uint16 *) (base + l.items16) + g;
 			float	   *values = (float *) (base + l.values) + g;
@@ -1419,8 +1458,14 @@ SerializeChunksShared(FunctionCallInfo fcinfo, TrainState *st, const SerialHeade
 				values[j] = ch->pairs[j].value;
 			}
 		}
-		else
+		else if (ch->pairs != NULL)
 			memcpy(pairs + g, ch->pairs, sizeof(RecPair) * ch->len);
+		else
+			for (int64 j = 0; j < ch->len; j++)
+			{
+				pairs[g + j].item = ch->items16[j];
+				pairs[g + j].value = ch->values[j];
+			}
 		for (int32 k = 0; k < ch->n_user_runs; k++, r++)
 		{
 			runs[r].user = ch->user_runs[k].user;
@@ -1670,8 +1715,8 @@ DeserializeChunks(MemoryContext aggcontext, bytea *in, const SerialHeader *h,
 
 		if (h->item_width == sizeof(uint16))
 		{
-			c->items16 = (const uint16 *) ((char *) in + l.items16);
-			c->values = (const float *) ((char *) in + l.values);
+			c->items16 = (uint16 *) ((char *) in + l.items16);
+			c->values = (float *) ((char *) in + l.values);
 		}
 		else
 			c->pairs = pairs;

@@ -9,7 +9,7 @@
 # segment behind.
 set -u
 . "$(dirname "$0")/tap.bash"
-plan 36
+plan 37
 
 db=recsys_handover_$$
 q -d postgres "CREATE DATABASE $db" >/dev/null
@@ -72,15 +72,30 @@ for t in shuffled mixed; do
 	is "$(printf '%s\n' "$out" | tail -n 1)" "$serial" "... and the model is the serial plan's on the same rows"
 done
 
-# a state that saw more than 65,536 items goes with 32-bit items (others in 16)
+# grouped by user, over 200,000 items: every process's state starts with 16-bit
+# items and switches to 32 bits midway, and a state that saw more than 65,536
+# items goes over with 32-bit items (others in 16)
 in_db "CREATE TABLE wide AS SELECT u AS user_id, (u * 7919 + k * 104729) % 200000 AS item_id,
-((u + k) % 5 + 1)::real AS rating FROM generate_series(1, 3000) u, generate_series(1, 200) k;
+((u + k) % 5 + 1)::real AS rating FROM generate_series(1, 3000) u, generate_series(1, 200) k
+ORDER BY u, k;
 ANALYZE wide" >/dev/null
 out=$(in_db "$par SELECT $(payload "$train") FROM wide")
 n=$(($(handovers "$out") + $(leader_handovers "$out")))
 ok $([ "$n" -ge 1 ] && echo 0 || echo 1) "200,000 items: states handed over as they are ($n)"
 is "$(printf '%s\n' "$out" | tail -n 1)" "$(in_db "$ser SELECT $(payload "$train") FROM wide")" \
 	"... and the model is the serial plan's"
+# the serial plan's states switch too: check the model against the table
+# itself, each interaction once, under its own item
+in_db "CREATE TABLE own AS SELECT user_id, array_agg(item_id) AS items FROM wide GROUP BY 1" >/dev/null
+out=$(in_db "$par SELECT (recsys.model_info(m)->>'n_interactions')::bigint = (SELECT count(*) FROM wide)
+	AND (recsys.model_info(m)->>'n_items')::bigint = (SELECT count(DISTINCT item_id) FROM wide),
+	(SELECT count(*) FROM own, recsys.recommend(m, own.user_id, 1000, candidates => own.items)),
+	(SELECT count(*) FROM own, recsys.recommend(m, own.user_id, 1000, exclude_seen => false,
+		candidates => own.items))
+	FROM (SELECT recsys.train_als(user_id, item_id, rating, '{\"factors\": 2, \"iterations\": 1}') AS m
+	FROM wide) s")
+is "$(printf '%s\n' "$out" | tail -n 1)" "t|0|600000" \
+	"... holding each row once under its own item (a user's own items are all seen)"
 
 # grouped: Finalize GroupAggregate over Sort over Gather, and Finalize HashAggregate
 group="SELECT user_id % 3 AS g, $(payload "$train") AS p FROM r GROUP BY 1 ORDER BY 1"
