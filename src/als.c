@@ -595,9 +595,11 @@ AlsTrain(const RecRatings *r, const AlsParams *p, RecFactors *out,
 
 	/*
 	 * the scratch block holds the longest item row, up to ALS_KEEP_FLOATS, in whole
-	 * slabs: the item half-sweep then sums its residuals without gathering again
+	 * slabs: the item half-sweep then sums its residuals without gathering again.
+	 * Without a sweep nothing is gathered: no block (it was 8 MB to zero on two
+	 * threads before the objective of the initial factors).
 	 */
-	for (e = 0; e < r->n_items; e++)
+	for (e = 0; e < r->n_items && p->iterations > 0; e++)
 	{
 		int64_t		n = r->item_ptr[e + 1] - r->item_ptr[e];
 
