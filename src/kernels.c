@@ -49,6 +49,7 @@ typedef struct KernImpl
 	void		(*blockmax) (const float *x, int blocks, float *out);
 	uint64_t	(*blockabove) (const float *x, const float *bias, float base,
 							   float floor);
+	void		(*uniform) (uint64_t state, int n, double scale, float *out);
 } KernImpl;
 
 /*
@@ -954,19 +955,70 @@ BlockAbove256(const float *x, const float *bias, float base, float floor)
 
 #endif							/* KERN_X86 */
 
+/* KernUniform in plain C (also the AVX2 set's: AVX2 has no 64-bit multiply) */
+static void
+UniformPortable(uint64_t state, int n, double scale, float *out)
+{
+	for (int j = 0; j < n; j++)
+	{
+		double		u = (double) (KernSplitMix64(&state) >> 40) * (1.0 / 16777216.0);
+
+		out[j] = (float) ((u - 0.5) * scale);
+	}
+}
+
+#ifdef KERN_X86
+/*
+ * KernUniform on eight generator states at once: state + (j + 1) * gamma for
+ * eight j, mixed with 64-bit multiplies; a product, a difference and a product
+ * in double as the plain loop computes them (no fused multiply-add), so the
+ * values are the same bit for bit
+ */
+KERN_AVX512
+static void
+Uniform512(uint64_t state, int n, double scale, float *out)
+{
+	const uint64_t gamma = UINT64_C(0x9E3779B97F4A7C15);
+	const __m512i m1 = _mm512_set1_epi64((long long) UINT64_C(0xBF58476D1CE4E5B9));
+	const __m512i m2 = _mm512_set1_epi64((long long) UINT64_C(0x94D049BB133111EB));
+	const __m512i step = _mm512_set1_epi64((long long) (gamma * 8));
+	const __m512d inv = _mm512_set1_pd(1.0 / 16777216.0);
+	const __m512d half = _mm512_set1_pd(0.5);
+	const __m512d sc = _mm512_set1_pd(scale);
+	__m512i		s = _mm512_add_epi64(_mm512_set1_epi64((long long) state),
+									 _mm512_mullo_epi64(_mm512_setr_epi64(1, 2, 3, 4, 5, 6, 7, 8),
+														_mm512_set1_epi64((long long) gamma)));
+	int			j = 0;
+
+	for (; j + 8 <= n; j += 8)
+	{
+		__m512i		z = s;
+		__m512d		u;
+
+		z = _mm512_mullo_epi64(_mm512_xor_si512(z, _mm512_srli_epi64(z, 30)), m1);
+		z = _mm512_mullo_epi64(_mm512_xor_si512(z, _mm512_srli_epi64(z, 27)), m2);
+		z = _mm512_xor_si512(z, _mm512_srli_epi64(z, 31));
+		u = _mm512_mul_pd(_mm512_cvtepu64_pd(_mm512_srli_epi64(z, 40)), inv);
+		_mm256_storeu_ps(out + j, _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_sub_pd(u, half), sc)));
+		s = _mm512_add_epi64(s, step);
+	}
+	UniformPortable(state + (uint64_t) j * gamma, n - j, scale, out + j);
+}
+#endif
+
 static const KernImpl kern_portable = {
 	"portable", DotC, L2SquaredC, NormSquaredC, DotNormsC, CosineC, AxpyC, RowDotsC, BlockMaxC,
-	BlockAboveC
+	BlockAboveC, UniformPortable
 };
 
 #ifdef KERN_X86
 static const KernImpl kern_avx2 = {
 	"avx2", Dot256, L2Squared256, NormSquared256, DotNorms256, Cosine256, Axpy256, RowDots256,
-	BlockMax256, BlockAbove256
+	BlockMax256, BlockAbove256, UniformPortable
 };
 static const KernImpl kern_avx512 = {
 	"avx512", Dot512, L2Squared512, NormSquared512, DotNorms512, Cosine512, Axpy512, RowDots512,
-	BlockMax512, BlockAbove512
+	BlockMax512, BlockAbove512, Uniform512
 };
 #endif
 
@@ -1023,6 +1075,12 @@ KernInit(void)
 		return;
 	if (!KernSelect("avx512") && !KernSelect("avx2"))
 		KernSelect("portable");
+}
+
+void
+KernUniform(uint64_t state, int n, double scale, float *out)
+{
+	kern->uniform(state, n, scale, out);
 }
 
 /* The name of the kernel set in use: "avx512", "avx2" or "portable" */

@@ -54,6 +54,24 @@ extern void KernBlockMax(const float *x, int blocks, float *out);
 /* bit j set when x[j] + (base + bias[j]) >= floor, j < KERN_BLOCK (bias may be NULL) */
 extern uint64_t KernBlockAbove(const float *x, const float *bias, float base, float floor);
 /* the kernel set chosen for this CPU: "avx512", "avx2" or "portable" */
+/* splitmix64: a well-mixed 64-bit output for each successive state */
+static inline uint64_t
+KernSplitMix64(uint64_t *state)
+{
+	uint64_t	z = (*state += UINT64_C(0x9E3779B97F4A7C15));
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+	return z ^ (z >> 31);
+}
+
+/*
+ * out[j] = (float) ((u_j - 0.5) * scale) for j < n, u_j the top 24 bits of the
+ * (j + 1)-th output of KernSplitMix64 from state, as a double in [0, 1): the
+ * same values, bit for bit, with every kernel set
+ */
+extern void KernUniform(uint64_t state, int n, double scale, float *out);
+
 extern const char *KernName(void);
 /* switches to the named kernel set if the CPU has it (tests, benchmarks) */
 extern bool KernSelect(const char *name);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "blas.h"
+#include "kernels.h"
 #include "solver.h"
 
 /* how long the calling thread sleeps between two polls of ctl->interrupted */
@@ -564,17 +565,6 @@ RecParallelForIdle(int nthreads, int64_t n, int64_t chunk, RecChunkFn fn, void *
 	return atomic_load(&s.status);
 }
 
-/* splitmix64: a well-mixed 64-bit output for each successive state */
-static inline uint64_t
-SplitMix64(uint64_t *state)
-{
-	uint64_t	z = (*state += UINT64_C(0x9E3779B97F4A7C15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-	return z ^ (z >> 31);
-}
-
 /* The rows [begin, end) of RecInitFactors's matrix */
 static void
 InitFactorRows(float *f, int64_t begin, int64_t end, int k, uint64_t key)
@@ -585,18 +575,11 @@ InitFactorRows(float *f, int64_t begin, int64_t end, int k, uint64_t key)
 	for (r = begin; r < end; r++)
 	{
 		uint64_t	state = key ^ ((uint64_t) r * UINT64_C(0x8CB92BA72F3D8DD7));
-		float	   *row = f + r * (int64_t) k;
-		int			j;
 
 		/* one mixing round so neighbouring rows do not start from related states */
-		(void) SplitMix64(&state);
-		for (j = 0; j < k; j++)
-		{
-			/* top 24 bits give a float in [0, 1) exactly */
-			double		u = (double) (SplitMix64(&state) >> 40) * (1.0 / 16777216.0);
-
-			row[j] = (float) ((u - 0.5) * scale);
-		}
+		(void) KernSplitMix64(&state);
+		/* top 24 bits give a float in [0, 1) exactly */
+		KernUniform(state, k, scale, f + r * (int64_t) k);
 	}
 }
 
@@ -605,7 +588,7 @@ InitFactorKey(uint64_t seed, uint64_t stream)
 {
 	uint64_t	key = seed;
 
-	return SplitMix64(&key) ^ (stream * UINT64_C(0xD1B54A32D192ED03));
+	return KernSplitMix64(&key) ^ (stream * UINT64_C(0xD1B54A32D192ED03));
 }
 
 /*

@@ -695,6 +695,46 @@ CheckGatherDots(const char *set)
 	ok(worst < 1e-5, "scattered row dot products agree with double sums", set);
 }
 
+/*
+ * KernUniform: the values the plain splitmix64 loop gives, bit for bit, for
+ * lengths around the vector width and a few states (the initial factors of a
+ * model must not depend on the CPU)
+ */
+static void
+CheckUniform(const char *set)
+{
+	static const int lengths[] = {0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 200};
+	static const uint64_t states[] = {0, 1, UINT64_C(0x9E3779B97F4A7C15),
+	UINT64_C(0xFFFFFFFFFFFFFFFF), UINT64_C(0x123456789ABCDEF0)};
+	float		got[201],
+				want[201];
+	int			bad = 0;
+
+	for (int a = 0; a < (int) (sizeof(states) / sizeof(states[0])); a++)
+		for (int b = 0; b < (int) (sizeof(lengths) / sizeof(lengths[0])); b++)
+		{
+			int			n = lengths[b];
+			uint64_t	state = states[a];
+			double		scale = 0.2 / sqrt((double) (n > 0 ? n : 1));
+
+			for (int j = 0; j < n; j++)
+			{
+				uint64_t	z = (state += UINT64_C(0x9E3779B97F4A7C15));
+				double		u;
+
+				z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+				z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+				z ^= z >> 31;
+				u = (double) (z >> 40) * (1.0 / 16777216.0);
+				want[j] = (float) ((u - 0.5) * scale);
+			}
+			got[n] = 12345.0f;
+			KernUniform(states[a], n, scale, got);
+			bad += memcmp(got, want, sizeof(float) * n) != 0 || got[n] != 12345.0f;
+		}
+	ok(bad == 0, "uniform draws equal the plain splitmix64 loop's bit for bit, nothing past n written", set);
+}
+
 int
 main(void)
 {
@@ -716,6 +756,7 @@ main(void)
 		CheckFusedScan(sets[s]);
 		CheckBatch(sets[s]);
 		CheckGatherDots(sets[s]);
+		CheckUniform(sets[s]);
 	}
 	printf("1..%d\n", tests);
 	return failed != 0;
