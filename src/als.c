@@ -372,8 +372,16 @@ AlsRow(const AlsHalf *h, AlsScratch *s, int64_t r)
 		memcpy(z, x, sizeof(float) * k);	/* the residuals read the row from z */
 	b = h->bias ? h->bias[r] : 0.0f;
 
-	for (j = 0; j < k; j++)
-		norm2 += (double) z[j] * (double) z[j];
+	{
+		double		part[4] = {0.0};
+
+		for (j = 0; j + 4 <= k; j += 4)
+			for (int q = 0; q < 4; q++)
+				part[q] += (double) z[j + q] * (double) z[j + q];
+		for (; j < k; j++)
+			part[j & 3] += (double) z[j] * (double) z[j];
+		norm2 = (part[0] + part[1]) + (part[2] + part[3]);
+	}
 	norm2 += (double) b * (double) b;
 	h->row_loss[r] = (double) h->lambda * (double) n * norm2;
 	if (h->residuals)
