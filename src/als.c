@@ -123,6 +123,14 @@ AlsGather(const AlsHalf *h, AlsScratch *s, int64_t from, int m, int64_t at)
 	}
 }
 
+/* Eight partial sums added pairwise, in a fixed order */
+static inline double
+AlsPairwise8(const double *part)
+{
+	return ((part[0] + part[1]) + (part[2] + part[3])) +
+		((part[4] + part[5]) + (part[6] + part[7]));
+}
+
 /*
  * Squared residuals of a slab of m ratings val (other side's rows idx) against
  * the predictions pred and bias b: target val - mu - other_bias[idx] in float,
@@ -166,8 +174,7 @@ AlsSlabSquares(const float *restrict val, const int32_t *restrict idx,
 		e = (double) t - (double) pred[j] - (double) b;
 		part[j & 7] += e * e;
 	}
-	return ((part[0] + part[1]) + (part[2] + part[3])) +
-		((part[4] + part[5]) + (part[6] + part[7]));
+	return AlsPairwise8(part);
 }
 
 /*
@@ -423,8 +430,7 @@ AlsSumChunk(void *ctx, int thread, int64_t begin, int64_t end)
 				part[q] += v[e + q];
 		for (; e < n; e++)
 			part[0] += v[e];
-		p->block_sum[b] = ((part[0] + part[1]) + (part[2] + part[3])) +
-			((part[4] + part[5]) + (part[6] + part[7]));
+		p->block_sum[b] = AlsPairwise8(part);
 	}
 	return RECSYS_OK;
 }

@@ -53,7 +53,6 @@ extern void KernGatherDots(const float *Y, const int32_t *idx, int n, int k, con
 extern void KernBlockMax(const float *x, int blocks, float *out);
 /* bit j set when x[j] + (base + bias[j]) >= floor, j < KERN_BLOCK (bias may be NULL) */
 extern uint64_t KernBlockAbove(const float *x, const float *bias, float base, float floor);
-/* the kernel set chosen for this CPU: "avx512", "avx2" or "portable" */
 /* splitmix64: a well-mixed 64-bit output for each successive state */
 static inline uint64_t
 KernSplitMix64(uint64_t *state)
@@ -72,6 +71,7 @@ KernSplitMix64(uint64_t *state)
  */
 extern void KernUniform(uint64_t state, int n, double scale, float *out);
 
+/* the kernel set chosen for this CPU: "avx512", "avx2" or "portable" */
 extern const char *KernName(void);
 /* switches to the named kernel set if the CPU has it (tests, benchmarks) */
 extern bool KernSelect(const char *name);

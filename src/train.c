@@ -127,8 +127,6 @@ typedef struct TrainState
 	int32		max_chunks;
 	int32		own_chunks;		/* chunks the transition allocated (their sizes double) */
 	bool		ungrouped;		/* input not grouped by user: new chunks hold triples */
-	bool		wide_items;		/* an item index passed 16 bits: new grouped
-								 * chunks hold RecPair, not items16 and values */
 	RecTripleRun *runs;			/* presorted partial states (deserialised) */
 	int32		n_runs;
 	int32		max_runs;
@@ -506,6 +504,17 @@ StateAddGroupedChunk(TrainState *st, RecPair *pairs, RecUserRun *user_runs, int3
 	return c;
 }
 
+/* A grouped chunk's items16 and values as RecPair, into pairs[0 .. len) */
+static void
+ChunkPairsFromNarrow(const RecTripleChunk *c, RecPair *pairs)
+{
+	for (int64 j = 0; j < c->len; j++)
+	{
+		pairs[j].item = c->items16[j];
+		pairs[j].value = c->values[j];
+	}
+}
+
 /* Adds a run descriptor (its arrays already in memory the state keeps) */
 static void
 StateAddRun(TrainState *st, const RecTripleRun *run)
@@ -580,14 +589,13 @@ StateNewChunk(TrainState *st)
 														   sizeof(RecUserRun) * max_user_runs,
 														   MCXT_ALLOC_HUGE);
 
+		/* items in 16 bits while every index fits (new chunks after one did not) */
 		if (st->items.n > SERIAL_NARROW_ITEMS)
-			st->wide_items = true;
-		if (st->wide_items)
 			c = StateAddGroupedChunk(st, StateAllocChunk(st, sizeof(RecPair) * cap),
 									 user_runs, 0, max_user_runs, 0, cap, -1);
 		else
 		{
-			/* items in 16 bits while every index fits (cap is even) */
+			/* cap is even: the values start 4-aligned */
 			char	   *block = StateAllocChunk(st, (sizeof(uint16) + sizeof(float)) * cap);
 
 			c = StateAddGroupedChunk(st, NULL, user_runs, 0, max_user_runs, 0, cap, -1);
@@ -619,18 +627,31 @@ StateNewUserRun(TrainState *st, RecTripleChunk *c, int32 user)
 	return c;
 }
 
+/* Appends an entry to a grouped chunk with room, its item fitting the chunk */
+static inline void
+GroupedChunkPush(RecTripleChunk *c, int32 item, float value)
+{
+	if (c->pairs != NULL)
+	{
+		c->pairs[c->len].item = item;
+		c->pairs[c->len++].value = value;
+	}
+	else
+	{
+		c->items16[c->len] = (uint16) item;
+		c->values[c->len++] = value;
+	}
+}
+
 /* Appends one interaction (dense indexes already assigned) */
 static inline void
 StateAppend(TrainState *st, int32 user, int32 item, float value)
 {
 	RecTripleChunk *c = st->n_chunks > 0 ? &st->chunks[st->n_chunks - 1] : NULL;
 
+	/* an index past 16 bits: this chunk is full, the next ones hold RecPair */
 	if (c != NULL && c->items16 != NULL && (uint32) item > PG_UINT16_MAX)
-	{
-		/* an index past 16 bits: this chunk is full, the next ones are wide */
 		c->cap = c->len;
-		st->wide_items = true;
-	}
 	if (c == NULL || c->len == c->cap || c->segment >= 0)
 		c = StateNewChunk(st);
 	if (c->t == NULL &&
@@ -644,18 +665,8 @@ StateAppend(TrainState *st, int32 user, int32 item, float value)
 		t->item = item;
 		t->value = value;
 	}
-	else if (c->pairs != NULL)
-	{
-		RecPair    *e = &c->pairs[c->len++];
-
-		e->item = item;
-		e->value = value;
-	}
 	else
-	{
-		c->items16[c->len] = (uint16) item;
-		c->values[c->len++] = value;
-	}
+		GroupedChunkPush(c, item, value);
 	st->n++;
 	st->run_chunk = c->t == NULL && c->segment < 0 ? c : NULL;
 	st->run_user = user;
@@ -703,24 +714,12 @@ StateAddRow(TrainState *st, int64 user_id, int64 item_id, float value)
 
 	/* the usual row: the next entry of the current user's run */
 	c = st->run_chunk;
-	if (likely(c != NULL && st->run_user == u && c->len < c->cap))
+	if (likely(c != NULL && st->run_user == u && c->len < c->cap &&
+			   (c->pairs != NULL || (uint32) i <= PG_UINT16_MAX)))
 	{
-		if (likely(c->items16 != NULL && (uint32) i <= PG_UINT16_MAX))
-		{
-			c->items16[c->len] = (uint16) i;
-			c->values[c->len++] = value;
-			st->n++;
-			return;
-		}
-		if (c->pairs != NULL)
-		{
-			RecPair    *e = &c->pairs[c->len++];
-
-			e->item = i;
-			e->value = value;
-			st->n++;
-			return;
-		}
+		GroupedChunkPush(c, i, value);
+		st->n++;
+		return;
 	}
 	StateAppend(st, u, i, value);
 }
@@ -974,11 +973,7 @@ StateAbsorb(TrainState *dst, TrainState *src, bool own)
 				if (sc->pairs != NULL)
 					memcpy(pairs, sc->pairs, sizeof(RecPair) * sc->len);
 				else
-					for (int64 j = 0; j < sc->len; j++)
-					{
-						pairs[j].item = sc->items16[j];
-						pairs[j].value = sc->values[j];
-					}
+					ChunkPairsFromNarrow(sc, pairs);
 				user_runs = MemoryContextAllocExtended(dst->ctx,
 													   sizeof(RecUserRun) * sc->n_user_runs,
 													   MCXT_ALLOC_HUGE);
@@ -1442,30 +1437,18 @@ SerializeChunksShared(FunctionCallInfo fcinfo, TrainState *st, const SerialHeade
 			t += ch->len;
 			continue;
 		}
-		if (h.item_width == sizeof(uint16) && ch->items16 != NULL)
+		if (h.item_width == sizeof(uint16))
 		{
+			/* at most 65,536 items: the transition kept every chunk narrow */
+			if (ch->items16 == NULL)
+				elog(ERROR, "training state with a wide chunk among at most 65536 items");
 			memcpy((uint16 *) (base + l.items16) + g, ch->items16, sizeof(uint16) * ch->len);
 			memcpy((float *) (base + l.values) + g, ch->values, sizeof(float) * ch->len);
-		}
-		else if (h.item_width == sizeof(uint16))
-		{
-			uint16	   *items16 = (uint16 *) (base + l.items16) + g;
-			float	   *values = (float *) (base + l.values) + g;
-
-			for (int64 j = 0; j < ch->len; j++)
-			{
-				items16[j] = (uint16) ch->pairs[j].item;
-				values[j] = ch->pairs[j].value;
-			}
 		}
 		else if (ch->pairs != NULL)
 			memcpy(pairs + g, ch->pairs, sizeof(RecPair) * ch->len);
 		else
-			for (int64 j = 0; j < ch->len; j++)
-			{
-				pairs[g + j].item = ch->items16[j];
-				pairs[g + j].value = ch->values[j];
-			}
+			ChunkPairsFromNarrow(ch, pairs + g);
 		for (int32 k = 0; k < ch->n_user_runs; k++, r++)
 		{
 			runs[r].user = ch->user_runs[k].user;
