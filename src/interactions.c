@@ -314,6 +314,26 @@ BucketPassIndex(int32 index, int32 n, bool *bad)
 	return 0;
 }
 
+/* How a grouped chunk keeps its entries (each scatter loop is compiled for one) */
+#define GROUPED_PAIRS		0	/* RecPair */
+#define GROUPED_NARROW		1	/* items16 and values */
+#define GROUPED_CODES		2	/* items16 and half-step codes */
+
+/* Entries [from, e) of a grouped chunk kept as layout says to out_idx, out_val */
+static pg_attribute_always_inline void
+ScatterGrouped(const RecTripleChunk *ch, int layout, bool check, int64 from, int64 e,
+			   const int32 *irank, int32 n_items, int32 *out_idx, float *out_val, bool *bad)
+{
+	for (int64 j = from; j < e; j++)
+	{
+		int32		item = layout == GROUPED_PAIRS ? ch->pairs[j].item : ch->items16[j];
+
+		*out_idx++ = irank[check ? BucketPassIndex(item, n_items, bad) : item];
+		*out_val++ = layout == GROUPED_PAIRS ? ch->pairs[j].value :
+			layout == GROUPED_NARROW ? ch->values[j] : RecHalfStepValue(ch->codes[j]);
+	}
+}
+
 /*
  * Entries [from, to) of a chunk grouped by user: each run's entries count
  * at once and scatter to consecutive positions
@@ -322,7 +342,8 @@ static void
 BucketPassGrouped(BucketPass *p, const RecTripleChunk *ch, int64 *h, const int32 *urank,
 				  const int32 *irank, int64 from, int64 to, int32 n_items, bool *bad)
 {
-	const RecPair *pairs = ch->pairs;
+	int			layout = ch->pairs != NULL ? GROUPED_PAIRS :
+		ch->codes != NULL ? GROUPED_CODES : GROUPED_NARROW;
 	int32		lo = 0,
 				hi = ch->n_user_runs - 1;
 
@@ -349,30 +370,24 @@ BucketPassGrouped(BucketPass *p, const RecTripleChunk *ch, int64 *h, const int32
 			float	   *out_val = p->out_val + *bucket;
 
 			*bucket += e - from;
-			if (pairs == NULL && ch->unchecked)
-				for (int64 j = from; j < e; j++)
-				{
-					*out_idx++ = irank[BucketPassIndex(ch->items16[j], n_items, bad)];
-					*out_val++ = ch->values[j];
-				}
-			else if (pairs == NULL)
-				for (int64 j = from; j < e; j++)
-				{
-					*out_idx++ = irank[ch->items16[j]];
-					*out_val++ = ch->values[j];
-				}
+			if (layout == GROUPED_CODES && ch->unchecked)
+				ScatterGrouped(ch, GROUPED_CODES, true, from, e, irank, n_items,
+							   out_idx, out_val, bad);
+			else if (layout == GROUPED_CODES)
+				ScatterGrouped(ch, GROUPED_CODES, false, from, e, irank, n_items,
+							   out_idx, out_val, bad);
+			else if (layout == GROUPED_NARROW && ch->unchecked)
+				ScatterGrouped(ch, GROUPED_NARROW, true, from, e, irank, n_items,
+							   out_idx, out_val, bad);
+			else if (layout == GROUPED_NARROW)
+				ScatterGrouped(ch, GROUPED_NARROW, false, from, e, irank, n_items,
+							   out_idx, out_val, bad);
 			else if (ch->unchecked)
-				for (int64 j = from; j < e; j++)
-				{
-					*out_idx++ = irank[BucketPassIndex(pairs[j].item, n_items, bad)];
-					*out_val++ = pairs[j].value;
-				}
+				ScatterGrouped(ch, GROUPED_PAIRS, true, from, e, irank, n_items,
+							   out_idx, out_val, bad);
 			else
-				for (int64 j = from; j < e; j++)
-				{
-					*out_idx++ = irank[pairs[j].item];
-					*out_val++ = pairs[j].value;
-				}
+				ScatterGrouped(ch, GROUPED_PAIRS, false, from, e, irank, n_items,
+							   out_idx, out_val, bad);
 		}
 		from = e;
 	}

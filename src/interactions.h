@@ -73,12 +73,46 @@ typedef struct RecUserRun
 } RecUserRun;
 
 /*
+ * Values on the half-step grid 0, 0.5, 1, ..., 127.5 (star ratings, counts)
+ * are kept in one byte, code 2v, where a layout allows it: RecHalfStepCode
+ * gives a value's code if it has one, the very same bits coming back from
+ * RecHalfStepValue (so -0 has none)
+ */
+static inline bool
+RecHalfStepCode(float value, uint8 *code)
+{
+	if (value >= 0.0f && value <= 127.5f)
+	{
+		int			c = (int) (value * 2.0f);
+		float		back = (float) c * 0.5f;
+		uint32		a,
+					b;
+
+		memcpy(&a, &value, sizeof(a));
+		memcpy(&b, &back, sizeof(b));
+		if (a == b)
+		{
+			*code = (uint8) c;
+			return true;
+		}
+	}
+	return false;
+}
+
+static inline float
+RecHalfStepValue(uint8 code)
+{
+	return (float) code * 0.5f;
+}
+
+/*
  * Interactions in one allocation, as triples or grouped by user: pairs (or,
- * while every item index fits 16 bits, a column of items16 and one of
- * values), and the user of each run of consecutive entries (input grouped by
- * user, the usual layout of a table loaded per user or of a parallel worker's
- * share of one, takes 6 or 8 bytes per interaction that way instead of 12, and
- * sorting it by user counts runs, not entries).  A chunk taken over from
+ * while every item index fits 16 bits, a column of items16 and one of values,
+ * or of their half-step codes while every value has one), and the user of each
+ * run of consecutive entries (input grouped by user, the usual layout of a
+ * table loaded per user or of a parallel worker's share of one, takes 3, 6 or
+ * 8 bytes per interaction that way instead of 12, and sorting it by user
+ * counts runs, not entries).  A chunk taken over from
  * another state keeps that state's dense indexes; its segment says how they
  * map to this state's, so combining never rewrites or copies the interactions.
  */
@@ -88,7 +122,8 @@ typedef struct RecTripleChunk
 	RecPair    *pairs;			/* [cap] item and value of each entry, or NULL: */
 	uint16	   *items16;		/* [cap] the items (every one below 65,536),
 								 * 6 bytes an entry instead of 8, and */
-	float	   *values;			/* [cap] their values */
+	float	   *values;			/* [cap] their values, or NULL: */
+	uint8	   *codes;			/* [cap] their half-step codes */
 	RecUserRun *user_runs;		/* [max_user_runs]: runs in entry order */
 	int32		n_user_runs;
 	int32		max_user_runs;
@@ -105,6 +140,15 @@ static inline int64
 RecUserRunEnd(const RecTripleChunk *c, int32 k)
 {
 	return k + 1 < c->n_user_runs ? c->user_runs[k + 1].start : c->len;
+}
+
+/* Value of entry j of a grouped chunk */
+static inline float
+RecChunkValue(const RecTripleChunk *c, int64 j)
+{
+	if (c->pairs != NULL)
+		return c->pairs[j].value;
+	return c->codes != NULL ? RecHalfStepValue(c->codes[j]) : c->values[j];
 }
 
 /* Dense index maps of chunks merged in from another state, into the state's */

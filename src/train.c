@@ -127,6 +127,8 @@ typedef struct TrainState
 	int32		max_chunks;
 	int32		own_chunks;		/* chunks the transition allocated (their sizes double) */
 	bool		ungrouped;		/* input not grouped by user: new chunks hold triples */
+	bool		off_grid;		/* a value without a half-step code came: new
+								 * chunks keep values as float4 */
 	RecTripleRun *runs;			/* presorted partial states (deserialised) */
 	int32		n_runs;
 	int32		max_runs;
@@ -183,6 +185,8 @@ typedef struct SerialHeader
 	int32		layout;			/* SERIAL_ROWS, or SERIAL_CHUNKS: */
 	int64		n_grouped;		/* entries grouped by user (the rest: triples) */
 	int64		n_user_runs;	/* their runs */
+	int32		value_width;	/* SERIAL_CHUNKS, item_width 2: bytes per value, 4
+								 * or 1 (half-step codes) */
 } SerialHeader;
 
 /*
@@ -196,8 +200,9 @@ typedef struct SerialHeader
  * entries grouped by user: as RecPair (n_grouped), or, when the state has at
  * most 65,536 items (item_width 2), their items in 16 bits and then their
  * values (6 bytes an entry instead of 8: a quarter less shared memory to
- * fill and to give back, 15 ms of the feed); their runs (RecUserRun,
- * n_user_runs; starts count from the first grouped entry); then the triples
+ * fill and to give back, 15 ms of the feed), or their half-step codes when
+ * every chunk kept codes (value_width 1: 3 bytes an entry); their runs
+ * (RecUserRun, n_user_runs; starts count from the first grouped entry); then the triples
  * (RecTriple, n - n_grouped), each array 8-aligned.  The leader's own state
  * is not serialised at all (LocalImage).
  */
@@ -299,7 +304,7 @@ typedef struct ChunkLayout
 {
 	uint64		pairs;			/* item_width 4: the grouped entries as RecPair */
 	uint64		items16;		/* item_width 2: their items, then */
-	uint64		values;			/* their values */
+	uint64		values;			/* their values or codes */
 	uint64		user_runs;
 	uint64		triples;
 	uint64		size;
@@ -307,8 +312,8 @@ typedef struct ChunkLayout
 
 /* The layout of a SERIAL_CHUNKS state of this shape */
 static ChunkLayout
-ChunkLayoutOf(int32 n_users, int32 n_items, int64 n, int item_width, int64 n_grouped,
-			  int64 n_user_runs)
+ChunkLayoutOf(int32 n_users, int32 n_items, int64 n, int item_width, int value_width,
+			  int64 n_grouped, int64 n_user_runs)
 {
 	ChunkLayout l;
 	uint64		grouped = SERIAL_IDS_OFFSET + sizeof(int64) * ((uint64) n_users + n_items);
@@ -319,7 +324,7 @@ ChunkLayoutOf(int32 n_users, int32 n_items, int64 n, int item_width, int64 n_gro
 	if (item_width == sizeof(uint16))
 	{
 		l.values = grouped + TYPEALIGN(8, sizeof(uint16) * (uint64) n_grouped);
-		l.user_runs = l.values + TYPEALIGN(8, sizeof(float) * (uint64) n_grouped);
+		l.user_runs = l.values + TYPEALIGN(8, (uint64) value_width * n_grouped);
 	}
 	else
 		l.user_runs = grouped + sizeof(RecPair) * (uint64) n_grouped;
@@ -504,14 +509,14 @@ StateAddGroupedChunk(TrainState *st, RecPair *pairs, RecUserRun *user_runs, int3
 	return c;
 }
 
-/* A grouped chunk's items16 and values as RecPair, into pairs[0 .. len) */
+/* A grouped chunk's items16 and values (or codes) as RecPair, into pairs[0 .. len) */
 static void
 ChunkPairsFromNarrow(const RecTripleChunk *c, RecPair *pairs)
 {
 	for (int64 j = 0; j < c->len; j++)
 	{
 		pairs[j].item = c->items16[j];
-		pairs[j].value = c->values[j];
+		pairs[j].value = RecChunkValue(c, j);
 	}
 }
 
@@ -589,18 +594,25 @@ StateNewChunk(TrainState *st)
 														   sizeof(RecUserRun) * max_user_runs,
 														   MCXT_ALLOC_HUGE);
 
-		/* items in 16 bits while every index fits (new chunks after one did not) */
+		/*
+		 * items in 16 bits while every index fits, values in one byte while
+		 * each has a half-step code (new chunks after one did not)
+		 */
 		if (st->items.n > SERIAL_NARROW_ITEMS)
 			c = StateAddGroupedChunk(st, StateAllocChunk(st, sizeof(RecPair) * cap),
 									 user_runs, 0, max_user_runs, 0, cap, -1);
 		else
 		{
-			/* cap is even: the values start 4-aligned */
-			char	   *block = StateAllocChunk(st, (sizeof(uint16) + sizeof(float)) * cap);
+			Size		value_bytes = st->off_grid ? sizeof(float) : sizeof(uint8);
+			char	   *block = StateAllocChunk(st, (sizeof(uint16) + value_bytes) * cap);
 
 			c = StateAddGroupedChunk(st, NULL, user_runs, 0, max_user_runs, 0, cap, -1);
 			c->items16 = (uint16 *) block;
-			c->values = (float *) (block + sizeof(uint16) * cap);
+			/* cap is even: float values start 4-aligned */
+			if (st->off_grid)
+				c->values = (float *) (block + sizeof(uint16) * cap);
+			else
+				c->codes = (uint8 *) (block + sizeof(uint16) * cap);
 		}
 	}
 	st->own_chunks++;
@@ -627,7 +639,10 @@ StateNewUserRun(TrainState *st, RecTripleChunk *c, int32 user)
 	return c;
 }
 
-/* Appends an entry to a grouped chunk with room, its item fitting the chunk */
+/*
+ * Appends an entry to a grouped chunk with room, its item (and value, if the
+ * chunk keeps codes) fitting the chunk
+ */
 static inline void
 GroupedChunkPush(RecTripleChunk *c, int32 item, float value)
 {
@@ -639,7 +654,10 @@ GroupedChunkPush(RecTripleChunk *c, int32 item, float value)
 	else
 	{
 		c->items16[c->len] = (uint16) item;
-		c->values[c->len++] = value;
+		if (c->codes != NULL)
+			RecHalfStepCode(value, &c->codes[c->len++]);
+		else
+			c->values[c->len++] = value;
 	}
 }
 
@@ -648,10 +666,18 @@ static inline void
 StateAppend(TrainState *st, int32 user, int32 item, float value)
 {
 	RecTripleChunk *c = st->n_chunks > 0 ? &st->chunks[st->n_chunks - 1] : NULL;
+	uint8		code;
 
 	/* an index past 16 bits: this chunk is full, the next ones hold RecPair */
 	if (c != NULL && c->items16 != NULL && (uint32) item > PG_UINT16_MAX)
 		c->cap = c->len;
+	/* a value without a code: the same, the next ones keep float4 values */
+	if (!st->off_grid && !RecHalfStepCode(value, &code))
+	{
+		st->off_grid = true;
+		if (c != NULL && c->codes != NULL)
+			c->cap = c->len;
+	}
 	if (c == NULL || c->len == c->cap || c->segment >= 0)
 		c = StateNewChunk(st);
 	if (c->t == NULL &&
@@ -714,12 +740,26 @@ StateAddRow(TrainState *st, int64 user_id, int64 item_id, float value)
 
 	/* the usual row: the next entry of the current user's run */
 	c = st->run_chunk;
-	if (likely(c != NULL && st->run_user == u && c->len < c->cap &&
-			   (c->pairs != NULL || (uint32) i <= PG_UINT16_MAX)))
+	if (likely(c != NULL && st->run_user == u && c->len < c->cap))
 	{
-		GroupedChunkPush(c, i, value);
-		st->n++;
-		return;
+		uint8		code;
+
+		if (c->codes != NULL)
+		{
+			if (likely((uint32) i <= PG_UINT16_MAX && RecHalfStepCode(value, &code)))
+			{
+				c->items16[c->len] = (uint16) i;
+				c->codes[c->len++] = code;
+				st->n++;
+				return;
+			}
+		}
+		else if (c->pairs != NULL || (uint32) i <= PG_UINT16_MAX)
+		{
+			GroupedChunkPush(c, i, value);
+			st->n++;
+			return;
+		}
 	}
 	StateAppend(st, u, i, value);
 }
@@ -985,6 +1025,7 @@ StateAbsorb(TrainState *dst, TrainState *src, bool own)
 			{
 				dc->items16 = sc->items16;
 				dc->values = sc->values;
+				dc->codes = sc->codes;
 			}
 			dc->unchecked = sc->unchecked;
 		}
@@ -1405,16 +1446,20 @@ SerializeChunksShared(FunctionCallInfo fcinfo, TrainState *st, const SerialHeade
 	if (!StateKeepsChunksOnly(st) || !IsParallelWorker())
 		return NULL;
 	h.layout = SERIAL_CHUNKS;
+	h.value_width = sizeof(uint8);
 	for (int32 c = 0; c < st->n_chunks; c++)
 		if (st->chunks[c].t == NULL && st->chunks[c].len > 0)
 		{
 			h.n_grouped += st->chunks[c].len;
 			h.n_user_runs += st->chunks[c].n_user_runs;
+			if (st->chunks[c].codes == NULL)
+				h.value_width = sizeof(float);
 		}
 	/* user run starts are int32, counted from the first grouped entry */
 	if (h.n_grouped > PG_INT32_MAX)
 		return NULL;
-	l = ChunkLayoutOf(h.n_users, h.n_items, h.n, h.item_width, h.n_grouped, h.n_user_runs);
+	l = ChunkLayoutOf(h.n_users, h.n_items, h.n, h.item_width, h.value_width, h.n_grouped,
+					  h.n_user_runs);
 	if (l.size > RECSYS_MODEL_MAX_BYTES ||
 		(base = SerialSharedAlloc(fcinfo, l.size, l.size, &area, &dp)) == NULL)
 		return NULL;
@@ -1443,7 +1488,13 @@ SerializeChunksShared(FunctionCallInfo fcinfo, TrainState *st, const SerialHeade
 			if (ch->items16 == NULL)
 				elog(ERROR, "training state with a wide chunk among at most 65536 items");
 			memcpy((uint16 *) (base + l.items16) + g, ch->items16, sizeof(uint16) * ch->len);
-			memcpy((float *) (base + l.values) + g, ch->values, sizeof(float) * ch->len);
+			if (h.value_width == sizeof(uint8))
+				memcpy((uint8 *) (base + l.values) + g, ch->codes, ch->len);
+			else if (ch->codes == NULL)
+				memcpy((float *) (base + l.values) + g, ch->values, sizeof(float) * ch->len);
+			else
+				for (int64 j = 0; j < ch->len; j++)
+					((float *) (base + l.values))[g + j] = RecHalfStepValue(ch->codes[j]);
 		}
 		else if (ch->pairs != NULL)
 			memcpy(pairs + g, ch->pairs, sizeof(RecPair) * ch->len);
@@ -1645,10 +1696,12 @@ DeserializeChunks(MemoryContext aggcontext, bytea *in, const SerialHeader *h,
 		h->n_user_runs < 0 || h->n_user_runs > h->n_grouped ||
 		(h->n_grouped > 0) != (h->n_user_runs > 0) ||
 		(h->item_width != sizeof(uint16) && h->item_width != sizeof(int32)) ||
-		(h->item_width == sizeof(uint16) && h->n_items > SERIAL_NARROW_ITEMS))
+		(h->item_width == sizeof(uint16) && h->n_items > SERIAL_NARROW_ITEMS) ||
+		(h->item_width == sizeof(uint16) &&
+		 h->value_width != sizeof(uint8) && h->value_width != sizeof(float)))
 		elog(ERROR, "training state of inconsistent size");
-	l = ChunkLayoutOf(h->n_users, h->n_items, h->n, h->item_width, h->n_grouped,
-					  h->n_user_runs);
+	l = ChunkLayoutOf(h->n_users, h->n_items, h->n, h->item_width, h->value_width,
+					  h->n_grouped, h->n_user_runs);
 	if (VARSIZE(in) != l.size)
 		elog(ERROR, "training state of inconsistent size");
 	alg = RecAlgorithmByCode(h->algorithm);
@@ -1699,7 +1752,10 @@ DeserializeChunks(MemoryContext aggcontext, bytea *in, const SerialHeader *h,
 		if (h->item_width == sizeof(uint16))
 		{
 			c->items16 = (uint16 *) ((char *) in + l.items16);
-			c->values = (float *) ((char *) in + l.values);
+			if (h->value_width == sizeof(uint8))
+				c->codes = (uint8 *) ((char *) in + l.values);
+			else
+				c->values = (float *) ((char *) in + l.values);
 		}
 		else
 			c->pairs = pairs;

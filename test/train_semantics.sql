@@ -1,7 +1,7 @@
 -- Training aggregates: what the input rows mean (NULLs, NaN, duplicates, order, ids),
 -- options and their errors, memory limits.
 BEGIN;
-SELECT plan(80);
+SELECT plan(81);
 
 -- planted rank-2 ratings on a small grid
 CREATE TABLE tr AS
@@ -205,8 +205,11 @@ SELECT throws_ok($$ SELECT recsys.train_als(u, 1, 1, '{"factors": 1024}') FROM g
 				 '54000', NULL, 'a model too large for max_train_mb fails before training');
 SELECT throws_like($$ SELECT recsys.train_als(u, 1, 1, '{"factors": 1024}') FROM generate_series(1, 5000) u $$,
 				   'train_als needs % MB for %, more than recsys.max_train_mb (16 MB)', 'the error names the size and the setting');
-SELECT throws_like($$ SELECT recsys.train_ials(u / 50, u % 1000, 1, '{"iterations": 0}') FROM generate_series(1, 2000000) u $$,
+-- (1.1 is off the half-step grid: 6 bytes a row; values on it take 3)
+SELECT throws_like($$ SELECT recsys.train_ials(u / 50, u % 1000, 1.1, '{"iterations": 0}') FROM generate_series(1, 2000000) u $$,
 				   'train_ials input needs more than recsys.max_train_mb (16 MB)', 'input larger than max_train_mb fails while it is read');
+SELECT throws_like($$ SELECT recsys.train_ials(u / 50, u % 1000, 1 + u % 4, '{"iterations": 0}') FROM generate_series(1, 6000000) u $$,
+				   'train_ials input needs more than recsys.max_train_mb (16 MB)', '... also when its values are kept in one byte');
 RESET recsys.max_train_mb;
 SELECT ok(pg_temp.info(pg_temp.m('als'), 'peak_bytes')::bigint
 		  >= pg_temp.info(pg_temp.m('als'), 'bytes')::bigint + 16 * pg_temp.info(pg_temp.m('als'), 'n_interactions')::bigint,

@@ -9,7 +9,7 @@
 # segment behind.
 set -u
 . "$(dirname "$0")/tap.bash"
-plan 37
+plan 42
 
 db=recsys_handover_$$
 q -d postgres "CREATE DATABASE $db" >/dev/null
@@ -96,6 +96,37 @@ out=$(in_db "$par SELECT (recsys.model_info(m)->>'n_interactions')::bigint = (SE
 	FROM wide) s")
 is "$(printf '%s\n' "$out" | tail -n 1)" "t|0|600000" \
 	"... holding each row once under its own item (a user's own items are all seen)"
+
+# half-star ratings (the half-step grid 0 .. 127.5) are kept as one-byte codes
+# until a value off the grid comes (2.25 every 500 users, -0, 128); each state
+# then switches to float4 midway.  The same rows with an off-grid value first
+# hold float4 from the start: the serial models must be equal byte for byte,
+# and the parallel plans' (states all codes, or switching, in workers) too
+in_db "CREATE TABLE half AS SELECT u AS user_id, (u * 37 + k * 11) % 800 AS item_id,
+CASE WHEN u = 2990 AND k = 1 THEN '-0'::real WHEN u = 2995 AND k = 1 THEN 128
+WHEN u = 2980 AND k = 1 THEN 127.5 WHEN u % 500 = 499 AND k % 3 = 0 THEN 2.25
+ELSE ((u * k) % 10 + 1) * 0.5 END::real AS rating
+FROM generate_series(1, 3000) u, generate_series(1, 40) k ORDER BY u, k;
+CREATE TABLE half_first AS SELECT * FROM half ORDER BY user_id % 500 = 499 DESC, user_id, item_id;
+CREATE TABLE half_grid AS SELECT * FROM half WHERE user_id % 500 <> 499 AND user_id < 2900
+ORDER BY user_id, item_id;
+CREATE TABLE half_off AS SELECT user_id, item_id, rating + 0.01::real AS rating FROM half_grid
+ORDER BY user_id, item_id;
+ANALYZE half; ANALYZE half_first; ANALYZE half_grid; ANALYZE half_off" >/dev/null
+half_serial=$(in_db "$ser SELECT $(payload "$train") FROM half")
+is "$half_serial" "$(in_db "$ser SELECT $(payload "$train") FROM half_first")" \
+	"half-star ratings kept as codes, then float4: the model of the same rows kept as float4"
+out=$(in_db "$par SELECT $(payload "$train") FROM half")
+is "$(printf '%s\n' "$out" | tail -n 1)" "$half_serial" "... and the parallel plan's"
+out=$(in_db "$par SET parallel_leader_participation = off; SELECT $(payload "$train") FROM half")
+is "$(printf '%s\n' "$out" | tail -n 1)" "$half_serial" "... and the workers' alone"
+out=$(in_db "$par SELECT $(payload "$train") FROM half_grid")
+is "$(printf '%s\n' "$out" | tail -n 1)" "$(in_db "$ser SELECT $(payload "$train") FROM half_grid")" \
+	"every rating on the grid: the parallel plan's model is the serial plan's"
+# one byte a rating instead of four: the training's peak memory shows it
+peak="(recsys.model_info(recsys.train_als(user_id, item_id, rating, '{\"factors\": 2, \"iterations\": 0}'))->>'peak_bytes')::bigint"
+is "$(in_db "$ser SELECT (SELECT $peak FROM half_off) - (SELECT $peak FROM half_grid) >= (SELECT count(*) FROM half_grid)")" "t" \
+	"... and its state holds a rating in one byte (peak memory at least a byte a rating less)"
 
 # grouped: Finalize GroupAggregate over Sort over Gather, and Finalize HashAggregate
 group="SELECT user_id % 3 AS g, $(payload "$train") AS p FROM r GROUP BY 1 ORDER BY 1"
