@@ -9,6 +9,8 @@
 #  - feeding the aggregate ("iterations": 0) against count(*) over the same table,
 #    once with a serial plan and once with the default (parallel) plan, each ratio
 #    against count(*) under the same settings, and the two plans against each other;
+#    then the same rows with their ratings rounded to half stars (0.5 .. 5, as
+#    MovieLens rates), which the state keeps in one byte each;
 #  - peak training memory per interaction (model_info's peak_bytes).
 # The data sets are generated once with recsys.synthetic_ratings and kept in
 # bench/data/ as COPY binary files, so later runs only load them.  Prints markdown;
@@ -105,6 +107,14 @@ count_ms=$(best_ms "SELECT count(*) FROM bench_explicit")
 feed_ms=$(best_ms "$feed_query")
 count_par_ms=$(best_ms "SELECT count(*) FROM bench_explicit" default)
 feed_par_ms=$(best_ms "$feed_query" default)
+"${PSQL[@]}" -c "SET client_min_messages = warning" -c "DROP TABLE IF EXISTS bench_half" \
+	-c "CREATE TABLE bench_half AS SELECT user_id, item_id, greatest(0.5, least(5, round(rating * 2) / 2))::real AS rating FROM bench_explicit" \
+	-c "VACUUM ANALYZE bench_half"
+half_query=${feed_query/FROM bench_explicit/FROM bench_half}
+half_count_ms=$(best_ms "SELECT count(*) FROM bench_half")
+half_ms=$(best_ms "$half_query")
+half_count_par_ms=$(best_ms "SELECT count(*) FROM bench_half" default)
+half_par_ms=$(best_ms "$half_query" default)
 
 cat <<EOF
 
@@ -116,5 +126,7 @@ cat <<EOF
 | feeding train_als ("iterations": 0) vs count(*), serial plan, ms | $feed_ms | $count_ms | $(awk -v a="$feed_ms" -v b="$count_ms" 'BEGIN { printf "%.2f", a / b }') |
 | feeding train_als ("iterations": 0) vs count(*), default (parallel) plan, ms | $feed_par_ms | $count_par_ms | $(awk -v a="$feed_par_ms" -v b="$count_par_ms" 'BEGIN { printf "%.2f", a / b }') |
 | feeding train_als ("iterations": 0), default (parallel) plan vs serial plan, ms | $feed_par_ms | $feed_ms | $(awk -v a="$feed_par_ms" -v b="$feed_ms" 'BEGIN { printf "%.2f", a / b }') |
+| the same rows in half stars: feeding vs count(*), serial plan, ms | $half_ms | $half_count_ms | $(awk -v a="$half_ms" -v b="$half_count_ms" 'BEGIN { printf "%.2f", a / b }') |
+| the same rows in half stars: feeding vs count(*), default (parallel) plan, ms | $half_par_ms | $half_count_par_ms | $(awk -v a="$half_par_ms" -v b="$half_count_par_ms" 'BEGIN { printf "%.2f", a / b }') |
 | peak training memory per interaction, explicit / implicit (bytes) | $(awk -v p="$als_peak" -v n="$als_nnz" 'BEGIN { printf "%.0f", p / n }') / $(awk -v p="$ials_peak" -v n="$ials_nnz" 'BEGIN { printf "%.0f", p / n }') | | |
 EOF
