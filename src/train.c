@@ -849,6 +849,66 @@ TrainTransition(FunctionCallInfo fcinfo, int code)
 	PG_RETURN_POINTER(st);
 }
 
+/*
+ * The usual row, appended without a call or a saved register: a state that
+ * has its options, the row's user the one whose run ends the last chunk, an
+ * item already numbered that fits the chunk, a value the algorithm takes;
+ * false (nothing done) for every other row, which TrainTransition then takes.
+ * The same outcome as TrainTransition's for the rows it appends.
+ */
+static pg_attribute_always_inline bool
+TransitionAppendFast(FunctionCallInfo fcinfo)
+{
+	NullableDatum *args = fcinfo->args;
+	TrainState *st = (TrainState *) DatumGetPointer(args[0].value);
+	RecTripleChunk *c;
+	int64		item_id,
+				len;
+	float		value;
+	int32		i;
+
+	if (args[0].isnull | args[1].isnull | args[2].isnull | args[3].isnull)
+		return false;
+	if (unlikely(!st->have_options) && PG_NARGS() > 4 && !args[4].isnull)
+		return false;
+	c = st->run_chunk;
+	if (c == NULL || DatumGetInt64(args[1].value) != st->last_user ||
+		st->run_user != st->last_user_dense)
+		return false;
+	item_id = DatumGetInt64(args[2].value);
+	if ((uint64) item_id >= (uint64) st->items.direct_cap)
+		return false;
+	i = st->items.direct[item_id];
+	value = DatumGetFloat4(args[3].value);
+	/* NaN fails both, infinities one */
+	if (i < 0 || !(value >= st->value_floor && value <= FLT_MAX))
+		return false;
+	len = c->len;
+	if (len >= c->cap)
+		return false;
+	if (c->pairs != NULL)
+	{
+		c->pairs[len].item = i;
+		c->pairs[len].value = value;
+	}
+	else if ((uint32) i > PG_UINT16_MAX)
+		return false;
+	else if (c->codes != NULL)
+	{
+		if (!RecHalfStepCode(value, &c->codes[len]))
+			return false;
+		c->items16[len] = (uint16) i;
+	}
+	else
+	{
+		c->items16[len] = (uint16) i;
+		c->values[len] = value;
+	}
+	c->len = len + 1;
+	st->n++;
+	return true;
+}
+
 PG_FUNCTION_INFO_V1(train_features_transfn);
 /*
  * Transition function of the training aggregates that take item features
@@ -889,6 +949,8 @@ PG_FUNCTION_INFO_V1(train_als_transfn);
 Datum
 train_als_transfn(PG_FUNCTION_ARGS)
 {
+	if (likely(TransitionAppendFast(fcinfo)))
+		PG_RETURN_DATUM(fcinfo->args[0].value);
 	return TrainTransition(fcinfo, RECSYS_ALG_ALS);
 }
 
@@ -897,6 +959,8 @@ PG_FUNCTION_INFO_V1(train_ials_transfn);
 Datum
 train_ials_transfn(PG_FUNCTION_ARGS)
 {
+	if (likely(TransitionAppendFast(fcinfo)))
+		PG_RETURN_DATUM(fcinfo->args[0].value);
 	return TrainTransition(fcinfo, RECSYS_ALG_IALS);
 }
 
@@ -909,6 +973,8 @@ PG_FUNCTION_INFO_V1(train_transfn);
 Datum
 train_transfn(PG_FUNCTION_ARGS)
 {
+	if (likely(TransitionAppendFast(fcinfo)))
+		PG_RETURN_DATUM(fcinfo->args[0].value);
 	return TrainTransition(fcinfo, -1);
 }
 

@@ -1,7 +1,7 @@
 -- Training aggregates: what the input rows mean (NULLs, NaN, duplicates, order, ids),
 -- options and their errors, memory limits.
 BEGIN;
-SELECT plan(81);
+SELECT plan(87);
 
 -- planted rank-2 ratings on a small grid
 CREATE TABLE tr AS
@@ -50,6 +50,19 @@ SELECT throws_ok($$ SELECT recsys.train_ials(1, 2, 'NaN'::real) $$, '22000',
 SELECT throws_ok($$ SELECT recsys.train_ials(1, 2, 'Infinity'::real) $$, '22000', NULL, 'train_ials: infinite weight');
 SELECT throws_ok($$ SELECT recsys.train_ials(1, 2, -1) $$, '22000',
 				 'weight must not be negative, got -1 for user 1 and item 2', 'train_ials: negative weight');
+-- the same in the middle of a user's rows, each item seen before (the usual row's path)
+SELECT throws_ok($$ SELECT recsys.train_als(1, i % 3, CASE WHEN i = 6 THEN 'Infinity'::real ELSE 1 END) FROM generate_series(1, 9) i $$,
+				 '22000', 'rating value must be finite, got Infinity for user 1 and item 0', 'train_als: Infinity amid a user''s rows (one-byte values)');
+SELECT throws_ok($$ SELECT recsys.train_als(1, i % 3, CASE WHEN i = 6 THEN 'Infinity'::real ELSE 1.3 END) FROM generate_series(1, 9) i $$,
+				 '22000', 'rating value must be finite, got Infinity for user 1 and item 0', 'train_als: Infinity amid a user''s rows (float4 values)');
+SELECT throws_ok($$ SELECT recsys.train_als(1, i % 3, CASE WHEN i = 6 THEN '-Infinity' ELSE 1.3 END) FROM generate_series(1, 9) i $$,
+				 '22000', 'rating value must be finite, got -Infinity for user 1 and item 0', 'train_als: -Infinity amid a user''s rows');
+SELECT throws_ok($$ SELECT recsys.train_als(1, i % 3, CASE WHEN i = 6 THEN 'NaN'::real ELSE 2.2 END) FROM generate_series(1, 9) i $$,
+				 '22000', 'rating value must be finite, got NaN for user 1 and item 0', 'train_als: NaN amid a user''s rows');
+SELECT throws_ok($$ SELECT recsys.train_ials(1, i % 3, CASE WHEN i = 6 THEN -1 ELSE 2 END) FROM generate_series(1, 9) i $$,
+				 '22000', 'weight must not be negative, got -1 for user 1 and item 0', 'train_ials: negative weight amid a user''s rows');
+SELECT throws_ok($$ SELECT recsys.train_ials(1, i % 3, CASE WHEN i = 6 THEN '-0.5' ELSE 2.7 END) FROM generate_series(1, 9) i $$,
+				 '22000', 'weight must not be negative, got -0.5 for user 1 and item 0', 'train_ials: ... amid float4 values');
 SELECT isnt((SELECT recsys.train_ials(u, 1, 0) FROM generate_series(1, 3) u)::text, NULL, 'zero weights are accepted');
 SELECT isnt((SELECT recsys.train_als(u, 1, -3) FROM generate_series(1, 3) u)::text, NULL, 'negative ratings are accepted');
 
