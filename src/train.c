@@ -639,10 +639,19 @@ StateNewUserRun(TrainState *st, RecTripleChunk *c, int32 user)
 	return c;
 }
 
-/*
- * Appends an entry to a grouped chunk with room, its item (and value, if the
- * chunk keeps codes) fitting the chunk
- */
+/* Whether a grouped chunk keeps item and value as they are */
+static inline bool
+GroupedChunkFits(const RecTripleChunk *c, int32 item, float value)
+{
+	uint8		code;
+
+	if (c->pairs != NULL)
+		return true;
+	return (uint32) item <= PG_UINT16_MAX &&
+		(c->codes == NULL || RecHalfStepCode(value, &code));
+}
+
+/* Appends an entry to a grouped chunk with room that fits it (GroupedChunkFits) */
 static inline void
 GroupedChunkPush(RecTripleChunk *c, int32 item, float value)
 {
@@ -740,26 +749,12 @@ StateAddRow(TrainState *st, int64 user_id, int64 item_id, float value)
 
 	/* the usual row: the next entry of the current user's run */
 	c = st->run_chunk;
-	if (likely(c != NULL && st->run_user == u && c->len < c->cap))
+	if (likely(c != NULL && st->run_user == u && c->len < c->cap &&
+			   GroupedChunkFits(c, i, value)))
 	{
-		uint8		code;
-
-		if (c->codes != NULL)
-		{
-			if (likely((uint32) i <= PG_UINT16_MAX && RecHalfStepCode(value, &code)))
-			{
-				c->items16[c->len] = (uint16) i;
-				c->codes[c->len++] = code;
-				st->n++;
-				return;
-			}
-		}
-		else if (c->pairs != NULL || (uint32) i <= PG_UINT16_MAX)
-		{
-			GroupedChunkPush(c, i, value);
-			st->n++;
-			return;
-		}
+		GroupedChunkPush(c, i, value);
+		st->n++;
+		return;
 	}
 	StateAppend(st, u, i, value);
 }
@@ -862,8 +857,7 @@ TransitionAppendFast(FunctionCallInfo fcinfo)
 	NullableDatum *args = fcinfo->args;
 	TrainState *st = (TrainState *) DatumGetPointer(args[0].value);
 	RecTripleChunk *c;
-	int64		item_id,
-				len;
+	int64		item_id;
 	float		value;
 	int32		i;
 
@@ -883,28 +877,9 @@ TransitionAppendFast(FunctionCallInfo fcinfo)
 	/* NaN fails both, infinities one */
 	if (i < 0 || !(value >= st->value_floor && value <= FLT_MAX))
 		return false;
-	len = c->len;
-	if (len >= c->cap)
+	if (c->len >= c->cap || !GroupedChunkFits(c, i, value))
 		return false;
-	if (c->pairs != NULL)
-	{
-		c->pairs[len].item = i;
-		c->pairs[len].value = value;
-	}
-	else if ((uint32) i > PG_UINT16_MAX)
-		return false;
-	else if (c->codes != NULL)
-	{
-		if (!RecHalfStepCode(value, &c->codes[len]))
-			return false;
-		c->items16[len] = (uint16) i;
-	}
-	else
-	{
-		c->items16[len] = (uint16) i;
-		c->values[len] = value;
-	}
-	c->len = len + 1;
+	GroupedChunkPush(c, i, value);
 	st->n++;
 	return true;
 }
