@@ -28,12 +28,22 @@ THREADS=${TRAIN_BENCH_THREADS:-2}
 PSQL=(psql -X -q -v ON_ERROR_STOP=1)
 mkdir -p bench/data bench/out
 
-# 1. the GEMM rate, from the standalone driver (OpenBLAS as the extension links it)
+# 1. the GEMM rate, from the standalone driver (OpenBLAS as the extension links it),
+# on the kernels the server runs: the server's OPENBLAS_CORETYPE (test/virtualenv
+# sets it in the cluster's environment only) does not reach this shell, and
+# OpenBLAS's own choice may be another core (Haswell's kernels where the server
+# runs SkylakeX's: half the rate)
 BLAS_CFLAGS=$(pkg-config --cflags openblas 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)
 BLAS_LIBS=$(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 gcc -O2 -Isrc $BLAS_CFLAGS -o bench/out/solver_bench bench/solver_bench.c \
 	src/als.c src/ials.c src/pool.c src/kernels.c $BLAS_LIBS -lpthread -lm
-gemm=$(bench/out/solver_bench --only gemm --threads "$THREADS")
+server_core=$("${PSQL[@]}" -At -c "SELECT core FROM recsys.blas_info()" 2>/dev/null || true)
+if [ -n "$server_core" ]; then
+	gemm=$(OPENBLAS_CORETYPE="$server_core" bench/out/solver_bench --only gemm --threads "$THREADS")
+else
+	server_core="OpenBLAS's choice"
+	gemm=$(bench/out/solver_bench --only gemm --threads "$THREADS")
+fi
 gemm1=$(echo "$gemm" | sed -n 's/^| SGEMM 2048^3, 1 thread | \([0-9.]*\) .*/\1/p')
 gemmT=$(echo "$gemm" | sed -n "s/^| SGEMM 2048^3, $THREADS threads | \([0-9.]*\) .*/\1/p")
 
@@ -120,7 +130,7 @@ cat <<EOF
 
 | training ($USERS users, $ITEMS items, $FACTORS factors, $THREADS threads) | measured | baseline | ratio |
 | --- | ---: | ---: | ---: |
-| SGEMM 2048^3 rate, 1 / $THREADS threads (GFLOP/s) | $gemm1 / $gemmT | | |
+| SGEMM 2048^3 rate, 1 / $THREADS threads (GFLOP/s; core $server_core, as the server's) | $gemm1 / $gemmT | | |
 | explicit ALS, $als_nnz ratings: s/iteration vs FLOP/GEMM rate ($als_flop FLOP) | $als_sweep | $(awk -v f="$als_flop" -v g="$gemmT" 'BEGIN { printf "%.3f", f / (g * 1e9) }') | $als_ratio |
 | implicit ALS CG-3, $ials_nnz interactions: s/iteration | $ials_sweep | | |
 | feeding train_als ("iterations": 0) vs count(*), serial plan, ms | $feed_ms | $count_ms | $(awk -v a="$feed_ms" -v b="$count_ms" 'BEGIN { printf "%.2f", a / b }') |
