@@ -639,35 +639,34 @@ StateNewUserRun(TrainState *st, RecTripleChunk *c, int32 user)
 	return c;
 }
 
-/* Whether a grouped chunk keeps item and value as they are */
+/*
+ * Appends an entry to a grouped chunk with room if the chunk keeps item and
+ * value as they are (RecPair always; 16-bit items below 65,536; codes when the
+ * value has one); false, nothing written, if not
+ */
 static inline bool
-GroupedChunkFits(const RecTripleChunk *c, int32 item, float value)
+GroupedChunkAppend(RecTripleChunk *c, int32 item, float value)
 {
 	uint8		code;
 
 	if (c->pairs != NULL)
-		return true;
-	return (uint32) item <= PG_UINT16_MAX &&
-		(c->codes == NULL || RecHalfStepCode(value, &code));
-}
-
-/* Appends an entry to a grouped chunk with room that fits it (GroupedChunkFits) */
-static inline void
-GroupedChunkPush(RecTripleChunk *c, int32 item, float value)
-{
-	if (c->pairs != NULL)
 	{
 		c->pairs[c->len].item = item;
 		c->pairs[c->len++].value = value;
+		return true;
+	}
+	if ((uint32) item > PG_UINT16_MAX)
+		return false;
+	if (c->codes != NULL)
+	{
+		if (!RecHalfStepCode(value, &code))
+			return false;
+		c->codes[c->len] = code;
 	}
 	else
-	{
-		c->items16[c->len] = (uint16) item;
-		if (c->codes != NULL)
-			RecHalfStepCode(value, &c->codes[c->len++]);
-		else
-			c->values[c->len++] = value;
-	}
+		c->values[c->len] = value;
+	c->items16[c->len++] = (uint16) item;
+	return true;
 }
 
 /* Appends one interaction (dense indexes already assigned) */
@@ -700,8 +699,9 @@ StateAppend(TrainState *st, int32 user, int32 item, float value)
 		t->item = item;
 		t->value = value;
 	}
-	else
-		GroupedChunkPush(c, item, value);
+	/* the chunk fits the entry: the checks above closed one that did not */
+	else if (!GroupedChunkAppend(c, item, value))
+		elog(ERROR, "training state chunk cannot keep its entry");
 	st->n++;
 	st->run_chunk = c->t == NULL && c->segment < 0 ? c : NULL;
 	st->run_user = user;
@@ -750,9 +750,8 @@ StateAddRow(TrainState *st, int64 user_id, int64 item_id, float value)
 	/* the usual row: the next entry of the current user's run */
 	c = st->run_chunk;
 	if (likely(c != NULL && st->run_user == u && c->len < c->cap &&
-			   GroupedChunkFits(c, i, value)))
+			   GroupedChunkAppend(c, i, value)))
 	{
-		GroupedChunkPush(c, i, value);
 		st->n++;
 		return;
 	}
@@ -877,9 +876,8 @@ TransitionAppendFast(FunctionCallInfo fcinfo)
 	/* NaN fails both, infinities one */
 	if (i < 0 || !(value >= st->value_floor && value <= FLT_MAX))
 		return false;
-	if (c->len >= c->cap || !GroupedChunkFits(c, i, value))
+	if (c->len >= c->cap || !GroupedChunkAppend(c, i, value))
 		return false;
-	GroupedChunkPush(c, i, value);
 	st->n++;
 	return true;
 }
