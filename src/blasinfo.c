@@ -9,13 +9,13 @@
  * OPENBLAS_CORETYPE environment variable.  On CPUs it does not recognise (common in
  * virtual machines that report a generic model) it falls back to its oldest x86-64
  * family, Prescott (SSE3), which runs the solvers several times slower than the
- * AVX2 or AVX-512 kernels the CPU could run.  The library is loaded with recsys, so
- * the choice is made before any of our code runs; what recsys can do is report the
- * core and say how to fix the server's environment.
+ * AVX2 or AVX-512 kernels the CPU could run.  A backend opens the library as it
+ * loads recsys (pool.c), and another library in the process may have loaded it
+ * first: what recsys does is report the core and say how to fix the server's
+ * environment, which fixes it for every library in the server.
  */
 #include "postgres.h"
 
-#include <dlfcn.h>
 #include <strings.h>
 
 #include "access/htup_details.h"
@@ -26,9 +26,6 @@
 
 #include "blas.h"
 #include "recsys.h"
-
-/* exported by OpenBLAS: the name of the kernel family in use, e.g. "Haswell" */
-extern char *openblas_get_corename(void);
 
 /* Instruction-set tiers of OpenBLAS's x86-64 kernel families */
 typedef enum BlasTier
@@ -126,15 +123,13 @@ BetterCore(const char *core)
 	return tier < CoreTier(suggested) ? suggested : NULL;
 }
 
-/* The file the OpenBLAS library was loaded from, or "OpenBLAS" if unknown */
+/* The file the OpenBLAS library was opened from, or "OpenBLAS" if unknown */
 static const char *
 BlasLibraryPath(void)
 {
-	Dl_info		info;
+	const char *path = RecBlasLibraryPath();
 
-	if (dladdr((void *) openblas_get_corename, &info) != 0 && info.dli_fname != NULL)
-		return info.dli_fname;
-	return "OpenBLAS";
+	return path != NULL ? path : "OpenBLAS";
 }
 
 /*
@@ -152,6 +147,7 @@ RecBlasCheckCore(void)
 
 	if (checked)
 		return;
+	RecBlasEnsure();
 	checked = true;
 	core = openblas_get_corename();
 	better = BetterCore(core);
@@ -184,10 +180,14 @@ blas_info(PG_FUNCTION_ARGS)
 	TupleDesc	tupdesc;
 	Datum		values[7];
 	bool		nulls[7] = {false};
-	const char *core = openblas_get_corename();
-	const char *config = openblas_get_config();
-	const char *better = BetterCore(core);
+	const char *core;
+	const char *config;
+	const char *better;
 
+	RecBlasEnsure();
+	core = openblas_get_corename();
+	config = openblas_get_config();
+	better = BetterCore(core);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

@@ -41,11 +41,6 @@
 #include "neighbours.h"
 #include "solverutil.h"
 
-/* LAPACK routines not (yet) declared in blas.h; OpenBLAS implements both */
-extern void strtri_(const char *uplo, const char *diag, const int *n, float *a,
-					const int *lda, int *info);
-extern void slauum_(const char *uplo, const int *n, float *a, const int *lda, int *info);
-
 /* output rows per pruning task */
 #define EASE_PRUNE_CHUNK	4
 

@@ -1,8 +1,8 @@
 /*
  * pool.c
- *		The solvers' thread pool (RecParallelFor), the limits and scratch of the
- *		linked OpenBLAS that every thread calling it depends on (RecPoolInit,
- *		RecBlasThreadLimit, RecBlasReserve), the solvers' deterministic initial
+ *		The solvers' thread pool (RecParallelFor), OpenBLAS opened (RecBlasOpen)
+ *		and the limits and scratch that every thread calling it depends on
+ *		(RecBlasThreadLimit, RecBlasReserve), the solvers' deterministic initial
  *		factors (RecInitFactors), and the huge-page advice for the large arrays
  *		training fills (RecAdviseHugePages).
  *
@@ -13,6 +13,7 @@
  * per thread before calling in here; OpenBLAS's own scratch is reserved by
  * RecBlasReserve on the calling thread before any worker starts.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -109,27 +110,113 @@ PoolFreezeHandler(int sig)
 		sigsuspend(&all);
 }
 
-/*
- * Once per process: OpenBLAS on one thread, its thread limit from the
- * "MAX_THREADS=n" of its build configuration, and the handler that parks stuck
- * workers.  OpenBLAS's pthread build starts a thread per CPU as it is loaded,
- * and each spins (sched_yield) for about 2^28 cycles before it sleeps: 0.1 s of
- * a CPU in every backend and parallel worker that loads recsys, taken from the
- * scan of a parallel training on a machine with few cores.  recsys never lets
- * OpenBLAS use them (the solvers run BLAS on their own threads), so they are
- * stopped at once.
- */
-void
-RecPoolInit(void)
-{
-	const char *config = openblas_get_config();
-	const char *at = config ? strstr(config, "MAX_THREADS=") : NULL;
-	struct sigaction sa;
+#ifdef RECSYS_BLAS_DLOPEN
+RecBlasTable rec_blas;
 
+static void *blas_handle = NULL;
+
+/*
+ * Loads the library.  RTLD_LOCAL: its symbols stay out of the backend's scope.
+ * RTLD_DEEPBIND: its ~14,000 symbol relocations (its kernel tables) look in the
+ * library and its own dependencies first instead of in every object the backend
+ * has loaded before (the server's executable, the JIT's LLVM, ...): loading
+ * recsys in a backend took 6 ms with the library linked, 3 ms opened this way.
+ * The library allocates and frees its own memory only, so binding its malloc to
+ * the C library's is safe beside an allocator preloaded into the server.
+ */
+static const char *
+BlasLoad(char *err, size_t size)
+{
+	RecBlasTable t;
+	const char *missing = NULL;
+
+	memset(&t, 0, sizeof(t));
+	blas_handle = dlopen(RECSYS_BLAS_LIBRARY, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+	if (blas_handle == NULL)
+	{
+		const char *why = dlerror();
+
+		snprintf(err, size, "could not open %s: %s", RECSYS_BLAS_LIBRARY,
+				 why ? why : "unknown error");
+		return err;
+	}
+#define BLAS_SYM(field, name) \
+	do { \
+		if (missing == NULL && \
+			(*(void **) &t.field = dlsym(blas_handle, name)) == NULL) \
+			missing = name; \
+	} while (0)
+	BLAS_SYM(sgemm, "cblas_sgemm");
+	BLAS_SYM(sgemv, "cblas_sgemv");
+	BLAS_SYM(ssyrk, "cblas_ssyrk");
+	BLAS_SYM(ssymv, "cblas_ssymv");
+	BLAS_SYM(strsm, "cblas_strsm");
+	BLAS_SYM(strmm, "cblas_strmm");
+	BLAS_SYM(saxpy, "cblas_saxpy");
+	BLAS_SYM(sdot, "cblas_sdot");
+	BLAS_SYM(dsdot, "cblas_dsdot");
+	BLAS_SYM(spotrf, "spotrf_");
+	BLAS_SYM(spotrs, "spotrs_");
+	BLAS_SYM(strtri, "strtri_");
+	BLAS_SYM(slauum, "slauum_");
+	BLAS_SYM(set_num_threads, "openblas_set_num_threads");
+	BLAS_SYM(get_num_threads, "openblas_get_num_threads");
+	BLAS_SYM(get_config, "openblas_get_config");
+	BLAS_SYM(get_corename, "openblas_get_corename");
+	BLAS_SYM(memory_alloc, "blas_memory_alloc");
+	BLAS_SYM(memory_free, "blas_memory_free");
+#undef BLAS_SYM
+	if (missing != NULL)
+	{
+		snprintf(err, size, "%s does not export %s: recsys needs OpenBLAS",
+				 RECSYS_BLAS_LIBRARY, missing);
+		return err;
+	}
+	/* exported by the pthread build only */
+	*(void **) &t.thread_shutdown = dlsym(blas_handle, "blas_thread_shutdown_");
+	t.ready = 0;
+	rec_blas = t;
+	__atomic_store_n(&rec_blas.ready, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+#endif
+
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static const char *blas_open_error = NULL;
+#ifdef RECSYS_BLAS_DLOPEN
+static char blas_open_message[512];
+#endif
+
+/*
+ * Once per process: OpenBLAS opened, on one thread, its thread limit from the
+ * "MAX_THREADS=n" of its build configuration.  OpenBLAS's pthread build starts
+ * a thread per CPU as it is loaded, and each spins (sched_yield) for about 2^28
+ * cycles before it sleeps: 0.1 s of a CPU in every process that opens it, taken
+ * from the scan of a parallel training on a machine with few cores.  recsys
+ * never lets OpenBLAS use them (the solvers run BLAS on their own threads), so
+ * they are stopped at once.
+ */
+static void
+BlasOpenOnce(void)
+{
+	const char *config;
+	const char *at;
+
+#ifdef RECSYS_BLAS_DLOPEN
+	blas_open_error = BlasLoad(blas_open_message, sizeof(blas_open_message));
+	if (blas_open_error != NULL)
+		return;
+	openblas_set_num_threads(1);
+	if (rec_blas.thread_shutdown != NULL)
+		(void) rec_blas.thread_shutdown();
+#else
 	openblas_set_num_threads(1);
 	if (blas_thread_shutdown_ != NULL)
 		(void) blas_thread_shutdown_();
+#endif
 
+	config = openblas_get_config();
+	at = config ? strstr(config, "MAX_THREADS=") : NULL;
 	blas_build_threads = 0;
 	if (at != NULL)
 	{
@@ -152,6 +239,56 @@ RecPoolInit(void)
 		blas_thread_limit = 1;
 	if (blas_thread_limit > RECSYS_MAX_THREADS)
 		blas_thread_limit = RECSYS_MAX_THREADS;
+}
+
+/* See blas.h */
+const char *
+RecBlasOpen(void)
+{
+	pthread_once(&blas_once, BlasOpenOnce);
+	return blas_open_error;
+}
+
+#ifdef RECSYS_BLAS_DLOPEN
+/*
+ * A BLAS call before any RecBlasOpen on this path: open now.  Every path that
+ * calls BLAS opens it first on the backend's thread, where a failure is an
+ * ERROR; reaching this with a library that cannot be opened is a bug, and no
+ * thread can go on without it.
+ */
+const RecBlasTable *
+RecBlasTableSlow(void)
+{
+	const char *err = RecBlasOpen();
+
+	if (err != NULL)
+	{
+		fprintf(stderr, "recsys: %s\n", err);
+		abort();
+	}
+	return &rec_blas;
+}
+#endif
+
+/* See blas.h */
+const char *
+RecBlasLibraryPath(void)
+{
+#ifdef RECSYS_BLAS_DLOPEN
+	Dl_info		info;
+
+	if (__atomic_load_n(&rec_blas.ready, __ATOMIC_ACQUIRE) &&
+		dladdr(*(void **) &rec_blas.get_corename, &info) != 0 && info.dli_fname != NULL)
+		return info.dli_fname;
+#endif
+	return NULL;
+}
+
+/* The handler that parks stuck workers: once per process */
+void
+RecPoolInitSignals(void)
+{
+	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = PoolFreezeHandler;
@@ -159,17 +296,27 @@ RecPoolInit(void)
 	sigaction(POOL_FREEZE_SIGNAL, &sa, NULL);
 }
 
-/* The most threads that may call BLAS at once; see RecPoolInit */
+/* The handler and OpenBLAS, opened now */
+void
+RecPoolInit(void)
+{
+	RecPoolInitSignals();
+	(void) RecBlasOpen();
+}
+
+/* The most threads that may call BLAS at once (opens OpenBLAS; 1 if it cannot) */
 int
 RecBlasThreadLimit(void)
 {
+	(void) RecBlasOpen();
 	return blas_thread_limit;
 }
 
-/* MAX_THREADS of the linked OpenBLAS, 0 if its configuration does not say */
+/* MAX_THREADS of OpenBLAS's build, 0 if its configuration does not say */
 int
 RecBlasBuildThreads(void)
 {
+	(void) RecBlasOpen();
 	return blas_build_threads;
 }
 
@@ -217,6 +364,9 @@ RecBlasReserve(int threads, size_t *bytes_each)
 	int			n;
 	int			rc = RECSYS_OK;
 
+	/* the callers open it first, where a failure is reported as such */
+	if (RecBlasOpen() != NULL)
+		return RECSYS_ENOMEM;
 	if (slots < 2)
 		slots = 2;
 	if (slots > blas_thread_limit + 1)

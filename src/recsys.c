@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <unistd.h>
 
+#include "access/parallel.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
@@ -63,7 +64,10 @@ RecWorkThreads(void)
 {
 	static int	noticed_setting = 0;
 	static int	noticed_limit = 0;
-	int			threads = Max(recsys_threads, 1);
+	int			threads;
+
+	RecBlasEnsure();
+	threads = Min(Max(recsys_threads, 1), RecBlasThreadLimit());
 
 	if (threads < threads_setting &&
 		(noticed_setting != threads_setting || noticed_limit != threads))
@@ -95,6 +99,22 @@ RecTrainMbSetting(void)
 }
 
 /*
+ * Opens OpenBLAS in this process if it is not yet (a parallel worker opens it
+ * when it first needs it), or fails
+ */
+void
+RecBlasEnsure(void)
+{
+	const char *err = RecBlasOpen();
+
+	if (err != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FILE),
+				 errmsg("recsys cannot use OpenBLAS: %s", err),
+				 errhint("Install OpenBLAS (on Debian: the package libopenblas0).")));
+}
+
+/*
  * Maps OpenBLAS's scratch for `threads` threads calling it at once (blas.h), or
  * fails with out of memory: on this thread, before any worker could hang in
  * OpenBLAS's allocator instead.
@@ -104,6 +124,7 @@ RecReserveBlas(int threads, const char *what)
 {
 	size_t		bytes = 0;
 
+	RecBlasEnsure();
 	if (RecBlasReserve(threads, &bytes) != RECSYS_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
@@ -208,8 +229,21 @@ _PG_init(void)
 	int			default_threads;
 	int			default_train_mb = DefaultMaxTrainMb();
 
-	RecPoolInit();
-	blas_limit = RecBlasThreadLimit();
+	/*
+	 * A backend opens OpenBLAS now, for the ceiling of recsys.max_threads.  A
+	 * parallel worker opens it only if it calls BLAS (RecBlasEnsure): the
+	 * workers feeding a training aggregate never do, and loading it was 13 ms
+	 * of a worker's start beside a running scan.  Its settings come from its
+	 * leader, whose ceiling was this library's.
+	 */
+	RecPoolInitSignals();
+	if (IsParallelWorker())
+		blas_limit = RECSYS_MAX_THREADS;
+	else
+	{
+		(void) RecBlasOpen();
+		blas_limit = RecBlasThreadLimit();
+	}
 	default_threads = Min(OnlineCpus(), blas_limit);
 
 	DefineCustomIntVariable("recsys.max_threads",
