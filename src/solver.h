@@ -246,6 +246,13 @@ extern void IalsGram(const float *f, int64_t rows, int k, float *gram);
 /* Advises transparent huge pages for a large array before it is first written */
 extern void RecAdviseHugePages(void *p, size_t bytes);
 
+/*
+ * Gives the whole pages of shared memory [p, p + bytes) back to the system now
+ * (MADV_REMOVE), on nthreads threads; the range reads as zeros afterwards.
+ * Returns a status code (RecParallelFor's).
+ */
+extern int	RecDiscardShared(void *p, size_t bytes, int nthreads, const RecControl *ctl);
+
 /* Deterministic initial factors: small values from seed, row by row */
 extern void RecInitFactors(float *f, int64_t rows, int k, uint64_t seed, uint64_t stream);
 /* the same on nthreads threads; returns a status code (RecParallelFor's) */

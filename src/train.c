@@ -154,6 +154,7 @@ typedef struct SharedImage
 {
 	dsa_area   *area;			/* NULL: a local image */
 	dsa_pointer image;
+	uint64		bytes;			/* allocated at image (area only) */
 	uint64		token;
 } SharedImage;
 
@@ -1844,6 +1845,7 @@ train_deserialfn(PG_FUNCTION_ARGS)
 		{
 			in = SharedStateImage(fcinfo, &msg, &img.area);
 			img.image = msg.image;
+			img.bytes = msg.room;
 			image_bytes = (int64) Min(msg.room, (uint64) PG_INT64_MAX);
 			in_place = true;
 		}
@@ -1984,12 +1986,47 @@ train_deserialfn(PG_FUNCTION_ARGS)
 
 /* ----------------------------------------------------------- final function */
 
-/* Frees the shared memory images whose runs st read in place */
+/*
+ * Whether a worker's image read in place may have its pages given back at once
+ * (RecDiscardShared): in a segment of the query's own (POSIX shared memory,
+ * nothing reserved by min_dynamic_shared_memory, whose pages are meant to stay)
+ */
+static bool
+SharedImageDiscardable(const SharedImage *img)
+{
+#ifdef __linux__
+	return img->area != NULL && img->bytes > 0 &&
+		dynamic_shared_memory_type == DSM_IMPL_POSIX && min_dynamic_shared_memory == 0;
+#else
+	return false;
+#endif
+}
+
+/*
+ * Frees the shared memory images whose runs st read in place; the pages of the
+ * workers' images go back to the system now, on the build's threads, instead of
+ * one by one on one thread as the query ends
+ */
 static void
 StateFreeShared(TrainState *st)
 {
+	RecControl	ctl;
+	int			threads = 0;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.interrupted = RecCancelRequested;
 	for (int32 i = 0; i < st->n_shared; i++)
+	{
+		if (SharedImageDiscardable(&st->shared[i]))
+		{
+			if (threads == 0)
+				threads = RecWorkThreads();
+			/* a cancel stops it early: the rest goes with the segment */
+			(void) RecDiscardShared(dsa_get_address(st->shared[i].area, st->shared[i].image),
+									(size_t) st->shared[i].bytes, threads, &ctl);
+		}
 		SharedImageFree(&st->shared[i]);
+	}
 	st->n_shared = 0;
 	st->shared_bytes = 0;
 }
