@@ -798,55 +798,89 @@ RecAdviseHugePages(void *p, size_t bytes)
 #endif
 }
 
-/* Pages of a shared image given back per chunk of RecDiscardShared's work */
+/* Pages of a shared image given back per piece of RecDiscardShared's work */
 #define POOL_DISCARD_BYTES	((uintptr_t) 4 << 20)
 
-typedef struct PoolDiscard
+typedef struct PoolDiscardPiece
 {
 	uintptr_t	start;			/* page aligned */
 	uintptr_t	end;
-} PoolDiscard;
+} PoolDiscardPiece;
 
 static int
 PoolDiscardChunk(void *ctx, int thread, int64_t begin, int64_t end)
 {
-	const PoolDiscard *d = (const PoolDiscard *) ctx;
+	const PoolDiscardPiece *pieces = (const PoolDiscardPiece *) ctx;
 
+	/* a failure leaves the pages to be freed with their segment */
 	for (int64_t c = begin; c < end; c++)
-	{
-		uintptr_t	from = d->start + (uintptr_t) c * POOL_DISCARD_BYTES;
-		uintptr_t	to = from + POOL_DISCARD_BYTES < d->end ? from + POOL_DISCARD_BYTES : d->end;
-
-		/* a failure leaves the pages to be freed with their segment */
-		(void) madvise((void *) from, to - from, MADV_REMOVE);
-	}
+		(void) madvise((void *) pieces[c].start, pieces[c].end - pieces[c].start, MADV_REMOVE);
 	return RECSYS_OK;
 }
 
 /*
- * Gives the whole pages of shared memory [p, p + bytes) back to the system now,
- * on `threads` threads: the caller has read them and will not again (their
- * contents become zeros).  A worker's state image read by the build is 40 MB
- * or more of 4 kB shared pages, which the query's end would otherwise unmap and
- * free one by one on one thread (20 ms for two images of 42 MB).  Linux only;
- * elsewhere, and where the system refuses, the pages stay until then.
+ * Gives the whole pages of the n shared memory ranges [p[i], p[i] + bytes[i])
+ * back to the system now, on `threads` threads: the caller has read them and
+ * will not again (their contents become zeros).  A worker's state image read
+ * by the build is 40 MB or more of 4 kB shared pages, which the query's end
+ * would otherwise unmap and free one by one on one thread (20 ms for two
+ * images of 42 MB).  The pieces alternate between the ranges, so that threads
+ * work on different segments (punching one file's pages serialises on it).
+ * Linux only; elsewhere, and where the system refuses, the pages stay until
+ * then.  Returns a status code (RecParallelFor's, or RECSYS_ENOMEM).
  */
 int
-RecDiscardShared(void *p, size_t bytes, int threads, const RecControl *ctl)
+RecDiscardShared(void *const *p, const size_t *bytes, int n, int threads,
+				 const RecControl *ctl)
 {
 #ifdef MADV_REMOVE
 	long		page = sysconf(_SC_PAGESIZE);
-	PoolDiscard d;
+	uintptr_t	mask;
+	PoolDiscardPiece *pieces;
+	int64_t		n_pieces = 0;
+	int64_t		round;
+	int			rc;
 
-	if (page <= 0 || p == NULL)
+	if (page <= 0 || n <= 0)
 		return RECSYS_OK;
-	d.start = ((uintptr_t) p + (uintptr_t) page - 1) & ~((uintptr_t) page - 1);
-	d.end = ((uintptr_t) p + bytes) & ~((uintptr_t) page - 1);
-	if (d.end <= d.start)
+	mask = (uintptr_t) page - 1;
+	for (int i = 0; i < n; i++)
+		if (p[i] != NULL && bytes[i] > 2 * (size_t) page)
+			n_pieces += (int64_t) ((bytes[i] + POOL_DISCARD_BYTES - 1) / POOL_DISCARD_BYTES);
+	if (n_pieces == 0)
 		return RECSYS_OK;
-	return RecParallelFor(threads, (int64_t) ((d.end - d.start + POOL_DISCARD_BYTES - 1) /
-											  POOL_DISCARD_BYTES),
-						  1, PoolDiscardChunk, &d, ctl);
+	pieces = malloc(sizeof(PoolDiscardPiece) * (size_t) n_pieces);
+	if (pieces == NULL)
+		return RECSYS_ENOMEM;
+	n_pieces = 0;
+	for (round = 0;; round++)
+	{
+		bool		more = false;
+
+		for (int i = 0; i < n; i++)
+		{
+			uintptr_t	start,
+						end,
+						from;
+
+			if (p[i] == NULL || bytes[i] <= 2 * (size_t) page)
+				continue;
+			start = ((uintptr_t) p[i] + mask) & ~mask;
+			end = ((uintptr_t) p[i] + bytes[i]) & ~mask;
+			from = start + (uintptr_t) round * POOL_DISCARD_BYTES;
+			if (from >= end)
+				continue;
+			pieces[n_pieces].start = from;
+			pieces[n_pieces].end = end - from > POOL_DISCARD_BYTES ? from + POOL_DISCARD_BYTES : end;
+			n_pieces++;
+			more = true;
+		}
+		if (!more)
+			break;
+	}
+	rc = RecParallelFor(threads, n_pieces, 1, PoolDiscardChunk, pieces, ctl);
+	free(pieces);
+	return rc;
 #else
 	return RECSYS_OK;
 #endif

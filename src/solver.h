@@ -247,11 +247,12 @@ extern void IalsGram(const float *f, int64_t rows, int k, float *gram);
 extern void RecAdviseHugePages(void *p, size_t bytes);
 
 /*
- * Gives the whole pages of shared memory [p, p + bytes) back to the system now
- * (MADV_REMOVE), on nthreads threads; the range reads as zeros afterwards.
- * Returns a status code (RecParallelFor's).
+ * Gives the whole pages of the n shared memory ranges [p[i], p[i] + bytes[i])
+ * back to the system now (MADV_REMOVE), on nthreads threads; the ranges read as
+ * zeros afterwards.  Returns a status code (RecParallelFor's).
  */
-extern int	RecDiscardShared(void *p, size_t bytes, int nthreads, const RecControl *ctl);
+extern int	RecDiscardShared(void *const *p, const size_t *bytes, int n, int nthreads,
+							 const RecControl *ctl);
 
 /* Deterministic initial factors: small values from seed, row by row */
 extern void RecInitFactors(float *f, int64_t rows, int k, uint64_t seed, uint64_t stream);

@@ -2010,23 +2010,34 @@ SharedImageDiscardable(const SharedImage *img)
 static void
 StateFreeShared(TrainState *st)
 {
-	RecControl	ctl;
-	int			threads = 0;
+	void	  **addresses = NULL;
+	size_t	   *sizes = NULL;
+	int			n = 0;
 
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.interrupted = RecCancelRequested;
 	for (int32 i = 0; i < st->n_shared; i++)
-	{
 		if (SharedImageDiscardable(&st->shared[i]))
 		{
-			if (threads == 0)
-				threads = RecWorkThreads();
-			/* a cancel stops it early: the rest goes with the segment */
-			(void) RecDiscardShared(dsa_get_address(st->shared[i].area, st->shared[i].image),
-									(size_t) st->shared[i].bytes, threads, &ctl);
+			if (addresses == NULL)
+			{
+				addresses = palloc(sizeof(void *) * st->n_shared);
+				sizes = palloc(sizeof(size_t) * st->n_shared);
+			}
+			addresses[n] = dsa_get_address(st->shared[i].area, st->shared[i].image);
+			sizes[n++] = (size_t) st->shared[i].bytes;
 		}
-		SharedImageFree(&st->shared[i]);
+	if (n > 0)
+	{
+		RecControl	ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.interrupted = RecCancelRequested;
+		/* a cancel or no memory stops it early: the rest goes with the segments */
+		(void) RecDiscardShared(addresses, sizes, n, RecWorkThreads(), &ctl);
+		pfree(addresses);
+		pfree(sizes);
 	}
+	for (int32 i = 0; i < st->n_shared; i++)
+		SharedImageFree(&st->shared[i]);
 	st->n_shared = 0;
 	st->shared_bytes = 0;
 }
