@@ -30,7 +30,7 @@ maps_blas() { local m; m=$(cat "/proc/$1/maps" 2>/dev/null) && [ -n "$m" ] && { 
 app=recsys_blas_probe_$$
 ( PGAPPNAME=$app q -d "$db" "$par SELECT core FROM recsys.blas_info();
 	SELECT recsys.train_als(user_id, item_id, rating, '{\"factors\": 4, \"iterations\": 1}') IS NOT NULL
-	FROM r WHERE pg_sleep(0.001) IS NOT NULL" >/dev/null 2>&1 ) &
+	FROM r WHERE pg_sleep(0.002) IS NOT NULL" >/dev/null 2>&1 ) &
 feeder=$!
 leader=
 workers=
@@ -42,6 +42,9 @@ for _ in $(seq 200); do
 	[ -n "$workers" ] && break
 done
 ok $([ -n "$workers" ] && echo 0 || echo 1) "a slow parallel feed runs with workers ($workers)"
+# well past their start (libraries are loaded before the first row): the feed
+# takes about 4 s
+sleep 1
 if [ -n "$leader" ] && [ -r "/proc/$leader/maps" ]; then
 	ok $([ "$(maps_blas "$leader")" -ge 1 ] && echo 0 || echo 1) "... its leader has OpenBLAS mapped (the check sees it)"
 	mapped=0
