@@ -6,7 +6,8 @@
  *		recommend_all's blocked selection against a plain heap over all scores
  *		(same items, same order, ties by index), the short-vector sums that
  *		must round exactly as an in-order loop, the fused cosine (its double
- *		fallback, zero vectors) and reads of vectors at odd addresses.
+ *		fallback, zero vectors), reads of vectors at odd addresses and the rank
+ *		update of the ALS normal matrix.
  *
  * Plain C, no PostgreSQL; built and run by make unit.
  */
@@ -735,6 +736,89 @@ CheckUniform(const char *set)
 	ok(bad == 0, "uniform draws equal the plain splitmix64 loop's bit for bit, nothing past n written", set);
 }
 
+/*
+ * KernSyrkLower: where the set has its own rank update, A's lower triangle
+ * equals fmaf summed over B's columns in order, bit for bit, after a first call
+ * and after a second one that adds to it; nothing outside A's k x k block is
+ * written (A's padding rows and columns past k keep their sentinel).  Where the
+ * set has none it says so and writes nothing.
+ */
+static void
+CheckSyrk(const char *set)
+{
+	const int	ks[] = {1, 3, 8, 15, 16, 17, 33, 64, 65, 100};
+	const int	ms[] = {1, 7, 145, 512};
+	unsigned	state = 77;
+	int			exact_bad = 0,
+				outside_bad = 0,
+				declined = 0,
+				done = 0;
+
+	for (int a = 0; a < (int) (sizeof(ks) / sizeof(ks[0])); a++)
+		for (int b = 0; b < (int) (sizeof(ms) / sizeof(ms[0])); b++)
+		{
+			int			k = ks[a],
+						m = ms[b],
+						lda = k + 3;
+			float	   *B1 = malloc(sizeof(float) * (size_t) k * m);
+			float	   *B2 = malloc(sizeof(float) * (size_t) k * m);
+			float	   *A = malloc(sizeof(float) * (size_t) lda * (k + 2));
+			float	   *R = malloc(sizeof(float) * (size_t) lda * (k + 2));
+
+			for (int i = 0; i < k * m; i++)
+			{
+				B1[i] = Rand(&state);
+				B2[i] = Rand(&state);
+			}
+			for (int i = 0; i < lda * (k + 2); i++)
+				A[i] = R[i] = 1000.0f + (float) i;
+			if (!KernSyrkLower(B1, k, m, A, lda, true))
+			{
+				declined++;
+				for (int i = 0; i < lda * (k + 2); i++)
+					outside_bad += A[i] != R[i];
+				goto next;
+			}
+			(void) KernSyrkLower(B2, k, m, A, lda, false);
+			done++;
+			for (int c = 0; c < k; c++)
+				for (int r = c; r < k; r++)
+				{
+					float		acc = 0.0f;
+
+					for (int j = 0; j < m; j++)
+						acc = fmaf(B1[(size_t) j * k + r], B1[(size_t) j * k + c], acc);
+					for (int j = 0; j < m; j++)
+						acc = fmaf(B2[(size_t) j * k + r], B2[(size_t) j * k + c], acc);
+					R[(size_t) c * lda + r] = acc;
+				}
+			for (int c = 0; c < k + 2; c++)
+				for (int r = 0; r < lda; r++)
+				{
+					size_t		at = (size_t) c * lda + r;
+
+					if (c < k && r < k && r >= c)
+						exact_bad += memcmp(&A[at], &R[at], sizeof(float)) != 0;
+					else if (c >= k || r >= k)
+						outside_bad += A[at] != R[at];
+				}
+next:
+			free(B1);
+			free(B2);
+			free(A);
+			free(R);
+		}
+	if (done == 0)
+		ok(declined > 0 && outside_bad == 0,
+		   "syrk: the set has no rank update of its own, says so and writes nothing", set);
+	else
+	{
+		ok(declined == 0 && exact_bad == 0,
+		   "syrk: lower triangle = in-order fmaf sums, bit for bit, k 1..100, 1..512 columns, twice", set);
+		ok(outside_bad == 0, "syrk: nothing written past k rows or columns", set);
+	}
+}
+
 int
 main(void)
 {
@@ -757,6 +841,7 @@ main(void)
 		CheckBatch(sets[s]);
 		CheckGatherDots(sets[s]);
 		CheckUniform(sets[s]);
+		CheckSyrk(sets[s]);
 	}
 	printf("1..%d\n", tests);
 	return failed != 0;
