@@ -54,6 +54,13 @@ extern void KernGatherDots(const float *Y, const int32_t *idx, int n, int k, con
  * kernel set has no rank update of its own, and the caller uses SSYRK
  */
 extern bool KernSyrkLower(const float *B, int k, int m, float *A, int lda, bool first);
+/*
+ * A = L L^T in place on the lower triangle of the column-major A (leading
+ * dimension lda; the upper part is not read), as LAPACK's SPOTRF("L"): 0, j + 1
+ * when pivot j is not positive or NaN, or -1 (nothing done) where the kernel set
+ * has no factorisation of its own, and the caller uses SPOTRF
+ */
+extern int	KernCholeskyLower(float *A, int n, int lda);
 /* elements per block of KernBlockMax */
 #define KERN_BLOCK	64
 /* out[b] = the largest of x[b * KERN_BLOCK .. (b + 1) * KERN_BLOCK); NaN if one is */

@@ -6,8 +6,8 @@
  *		recommend_all's blocked selection against a plain heap over all scores
  *		(same items, same order, ties by index), the short-vector sums that
  *		must round exactly as an in-order loop, the fused cosine (its double
- *		fallback, zero vectors), reads of vectors at odd addresses and the rank
- *		update of the ALS normal matrix.
+ *		fallback, zero vectors), reads of vectors at odd addresses, and the rank
+ *		update and Cholesky factorisation of the ALS normal matrix.
  *
  * Plain C, no PostgreSQL; built and run by make unit.
  */
@@ -819,6 +819,111 @@ next:
 	}
 }
 
+/*
+ * KernCholeskyLower: where the set has its own factorisation, L L^T of the
+ * factor equals the symmetric positive definite input to float accuracy (in
+ * double, relative to its largest entry) for n 1 .. 130, L's diagonal is
+ * positive, nothing outside the lower triangle of the n x n block is written;
+ * a matrix whose pivot p is negative (or NaN) reports p + 1, as SPOTRF does.
+ * Where the set has none it says so and writes nothing.
+ */
+static void
+CheckCholesky(const char *set)
+{
+	const int	ns[] = {1, 2, 15, 16, 17, 31, 33, 64, 65, 100, 130};
+	unsigned	state = 91;
+	int			recon_bad = 0,
+				outside_bad = 0,
+				pivot_bad = 0,
+				declined = 0,
+				done = 0;
+
+	for (int a = 0; a < (int) (sizeof(ns) / sizeof(ns[0])); a++)
+	{
+		int			n = ns[a],
+					lda = n + 2,
+					m = n + 3;
+		float	   *B = malloc(sizeof(float) * (size_t) n * m);
+		float	   *A = malloc(sizeof(float) * (size_t) lda * (n + 1));
+		float	   *S = malloc(sizeof(float) * (size_t) lda * (n + 1));
+		double		big = 0.0,
+					worst = 0.0;
+		int			info;
+
+		for (int i = 0; i < n * m; i++)
+			B[i] = Rand(&state);
+		for (int i = 0; i < lda * (n + 1); i++)
+			A[i] = 1000.0f + (float) i;
+		for (int c = 0; c < n; c++)
+			for (int r = 0; r < n; r++)
+			{
+				double		v = r == c ? 0.5 : 0.0;
+
+				for (int t = 0; t < m; t++)
+					v += (double) B[(size_t) t * n + r] * B[(size_t) t * n + c];
+				A[(size_t) c * lda + r] = (float) v;
+				if (fabs(v) > big)
+					big = fabs(v);
+			}
+		memcpy(S, A, sizeof(float) * (size_t) lda * (n + 1));
+		info = KernCholeskyLower(A, n, lda);
+		if (info < 0)
+		{
+			declined++;
+			outside_bad += memcmp(A, S, sizeof(float) * (size_t) lda * (n + 1)) != 0;
+			goto next;
+		}
+		done++;
+		if (info != 0)
+			recon_bad++;
+		for (int c = 0; c < n && info == 0; c++)
+			for (int r = c; r < n; r++)
+			{
+				double		v = 0.0;
+
+				for (int p = 0; p <= c; p++)
+					v += (double) A[(size_t) p * lda + r] * A[(size_t) p * lda + c];
+				if (fabs(v - S[(size_t) c * lda + r]) > worst)
+					worst = fabs(v - S[(size_t) c * lda + r]);
+			}
+		for (int c = 0; c < n && info == 0; c++)
+			recon_bad += !(A[(size_t) c * lda + c] > 0.0f);
+		if (worst > 1e-5 * big)
+			recon_bad++;
+		for (int c = 0; c < n + 1; c++)
+			for (int r = 0; r < lda; r++)
+				if (c >= n || r >= n || r < c)
+					outside_bad += memcmp(&A[(size_t) c * lda + r], &S[(size_t) c * lda + r],
+										  sizeof(float)) != 0;
+
+		/* a negative, then a NaN, pivot at p (the leading block stays positive) */
+		for (int kind = 0; kind < 2 && n >= 2; kind++)
+		{
+			int			p = n / 2;
+
+			memcpy(A, S, sizeof(float) * (size_t) lda * (n + 1));
+			for (int r = p; r < n; r++)
+				A[(size_t) p * lda + r] = 0.0f;
+			A[(size_t) p * lda + p] = kind == 0 ? -1.0f : NAN;
+			pivot_bad += KernCholeskyLower(A, n, lda) != p + 1;
+		}
+next:
+		free(B);
+		free(A);
+		free(S);
+	}
+	if (done == 0)
+		ok(declined > 0 && outside_bad == 0,
+		   "cholesky: the set has no factorisation of its own, says so and writes nothing", set);
+	else
+	{
+		ok(declined == 0 && recon_bad == 0,
+		   "cholesky: L L^T equals the input to float accuracy, n 1..130, positive diagonal", set);
+		ok(outside_bad == 0, "cholesky: nothing written outside the lower triangle", set);
+		ok(pivot_bad == 0, "cholesky: a negative or NaN pivot p reports p + 1", set);
+	}
+}
+
 int
 main(void)
 {
@@ -842,6 +947,7 @@ main(void)
 		CheckGatherDots(sets[s]);
 		CheckUniform(sets[s]);
 		CheckSyrk(sets[s]);
+		CheckCholesky(sets[s]);
 	}
 	printf("1..%d\n", tests);
 	return failed != 0;
