@@ -1074,39 +1074,18 @@ Syrk512(const float *B, int k, int m, float *A, int lda, bool first)
 		__mmask16	rm = k - r0 >= 16 ? (__mmask16) 0xFFFF : Tail16(k - r0);
 
 		for (int c0 = 0; c0 < k && c0 < r0 + 16; c0 += 8)
-			switch (k - c0 >= 8 ? 8 : k - c0)
-			{
-				case 8:
-					SyrkTile512(B, k, m, A, lda, first, r0, c0, rm, 8);
-					break;
-				case 7:
-					SyrkTile512(B, k, m, A, lda, first, r0, c0, rm, 7);
-					break;
-				case 6:
-					SyrkTile512(B, k, m, A, lda, first, r0, c0, rm, 6);
-					break;
-				case 5:
-					SyrkTile512(B, k, m, A, lda, first, r0, c0, rm, 5);
-					break;
-				case 4:
-					SyrkTile512(B, k, m, A, lda, first, r0, c0, rm, 4);
-					break;
-				case 3:
-					SyrkTile512(B, k, m, A, lda, first, r0, c0, rm, 3);
-					break;
-				case 2:
-					SyrkTile512(B, k, m, A, lda, first, r0, c0, rm, 2);
-					break;
-				default:
-					SyrkTile512(B, k, m, A, lda, first, r0, c0, rm, 1);
-					break;
-			}
+		{
+			/* a last block narrower than 8 columns (k not a multiple of 8): one at a time */
+			if (k - c0 >= 8)
+				SyrkTile512(B, k, m, A, lda, first, r0, c0, rm, 8);
+			else
+				for (int c = c0; c < k; c++)
+					SyrkTile512(B, k, m, A, lda, first, r0, c, rm, 1);
+		}
 	}
 	return true;
 }
-#endif
 
-#ifdef KERN_X86
 /*
  * Columns C .. C + NC - 1, rows R .. R + 15 (mask rm) of A, less the product of
  * the factor's columns 0 .. P - 1 (P <= C; their rows R.. and C..): the
