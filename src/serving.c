@@ -474,14 +474,21 @@ RecPopularityOrder(const int32_t *count, int32_t n_items, int32_t *order, int64_
 		order[i] = (int32_t) (key[i] & 0xFFFFFFFF);
 }
 
-/* Solves the symmetric positive definite d x d system A z = rhs in place */
+/*
+ * Solves the symmetric positive definite d x d system A z = rhs in place (the
+ * kernels' Cholesky where the kernel set has one, as the ALS fit factors)
+ */
 static bool
 SolveSpd(float *A, float *rhs, int d)
 {
-	int			info = 0;
+	int			info = KernCholeskyLower(A, d, d);
 	int			one = 1;
 
-	spotrf_("L", &d, A, &d, &info);
+	if (info < 0)
+	{
+		info = 0;
+		spotrf_("L", &d, A, &d, &info);
+	}
 	if (info != 0)
 		return false;
 	spotrs_("L", &d, &one, A, &d, rhs, &d, &info);
