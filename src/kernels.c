@@ -1024,92 +1024,35 @@ CholeskyNone(float *A, int n, int lda)
 
 #ifdef KERN_X86
 /*
- * One 16 x NC tile of A's lower part with AVX-512: rows r0 .. r0 + 15 (mask rm),
- * columns c0 .. c0 + NC - 1, accumulated over the m columns of B in order, one
- * FMA per entry and column of B; first: the tile is overwritten, else added to.
- * NC is a constant in each caller, so the accumulators stay in registers.
+ * One 16 x NC tile of A's lower part with AVX-512, rows R .. R + 15 (mask rm)
+ * and columns C .. C + NC - 1: plus (or, subtract, minus) the products of the
+ * columns p < terms of X (leading dimension ldx), X[R.., p] X[C + c, p], summed
+ * in order with one FMA each, into accumulators held in registers while X's
+ * columns stream past; zero: the tile starts from 0, else from A.  Only entries
+ * on or below A's diagonal are stored.  NC and subtract are constants in each
+ * caller (the loops unroll, the sign is chosen at compile time).
  */
 KERN_AVX512
 static inline __attribute__((always_inline)) void
-SyrkTile512(const float *B, int k, int m, float *A, int lda, bool first, int r0, int c0,
-			__mmask16 rm, const int NC)
-{
-	__m512		acc[8];
-	float	   *a = A + (size_t) c0 * lda + r0;
-
-	/* unrolled at any optimisation level: the accumulators must be registers */
-	_Pragma("GCC unroll 8")
-	for (int c = 0; c < NC; c++)
-		acc[c] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(rm, a + (size_t) c * lda);
-	for (int j = 0; j < m; j++)
-	{
-		const float *col = B + (size_t) j * k;
-		__m512		y = _mm512_maskz_loadu_ps(rm, col + r0);
-
-		_Pragma("GCC unroll 8")
-		for (int c = 0; c < NC; c++)
-			acc[c] = _mm512_fmadd_ps(y, _mm512_set1_ps(col[c0 + c]), acc[c]);
-	}
-	_Pragma("GCC unroll 8")
-	for (int c = 0; c < NC; c++)
-		_mm512_mask_storeu_ps(a + (size_t) c * lda, rm, acc[c]);
-}
-
-/*
- * A += B B^T (first: A = B B^T) for the k x m column-major B (leading dimension
- * k), on A's lower triangle (column-major, leading dimension lda), as tiles of
- * 16 rows by 8 columns whose accumulators stay in registers while B streams
- * past: SSYRK's product without its packing of B, its per-call set-up and its
- * locks, which cost more than the product itself on a row of 150 ratings and
- * 64 factors (22 against 38 ns per column of B, measured).  Entries above the
- * diagonal in the diagonal tiles are written too (with the same sums as their
- * mirror); nothing above k's rows or columns is.
- */
-KERN_AVX512
-static bool
-Syrk512(const float *B, int k, int m, float *A, int lda, bool first)
-{
-	for (int r0 = 0; r0 < k; r0 += 16)
-	{
-		__mmask16	rm = k - r0 >= 16 ? (__mmask16) 0xFFFF : Tail16(k - r0);
-
-		for (int c0 = 0; c0 < k && c0 < r0 + 16; c0 += 8)
-		{
-			/* a last block narrower than 8 columns (k not a multiple of 8): one at a time */
-			if (k - c0 >= 8)
-				SyrkTile512(B, k, m, A, lda, first, r0, c0, rm, 8);
-			else
-				for (int c = c0; c < k; c++)
-					SyrkTile512(B, k, m, A, lda, first, r0, c, rm, 1);
-		}
-	}
-	return true;
-}
-
-/*
- * Columns C .. C + NC - 1, rows R .. R + 15 (mask rm) of A, less the product of
- * the factor's columns 0 .. P - 1 (P <= C; their rows R.. and C..): the
- * left-looking update of a panel, its accumulators in registers while the
- * earlier columns stream past.  Only entries on or below the diagonal are
- * stored.
- */
-KERN_AVX512
-static inline __attribute__((always_inline)) void
-CholeskyUpdate512(float *A, int lda, int R, int C, int P, __mmask16 rm, const int NC)
+Tile512(const float *X, size_t ldx, int terms, float *A, int lda, int R, int C, __mmask16 rm,
+		bool zero, const bool subtract, const int NC)
 {
 	__m512		acc[16];
 
+	/* unrolled at any optimisation level: the accumulators must be registers */
 	_Pragma("GCC unroll 16")
 	for (int c = 0; c < NC; c++)
-		acc[c] = _mm512_maskz_loadu_ps(rm, A + (size_t) (C + c) * lda + R);
-	for (int p = 0; p < P; p++)
+		acc[c] = zero ? _mm512_setzero_ps() :
+			_mm512_maskz_loadu_ps(rm, A + (size_t) (C + c) * lda + R);
+	for (int p = 0; p < terms; p++)
 	{
-		const float *col = A + (size_t) p * lda;
+		const float *col = X + (size_t) p * ldx;
 		__m512		y = _mm512_maskz_loadu_ps(rm, col + R);
 
 		_Pragma("GCC unroll 16")
 		for (int c = 0; c < NC; c++)
-			acc[c] = _mm512_fnmadd_ps(y, _mm512_set1_ps(col[C + c]), acc[c]);
+			acc[c] = subtract ? _mm512_fnmadd_ps(y, _mm512_set1_ps(col[C + c]), acc[c]) :
+				_mm512_fmadd_ps(y, _mm512_set1_ps(col[C + c]), acc[c]);
 	}
 	_Pragma("GCC unroll 16")
 	for (int c = 0; c < NC; c++)
@@ -1123,12 +1066,42 @@ CholeskyUpdate512(float *A, int lda, int R, int C, int P, __mmask16 rm, const in
 }
 
 /*
+ * A += B B^T (first: A = B B^T) for the k x m column-major B (leading dimension
+ * k), on A's lower triangle (column-major, leading dimension lda), as tiles of
+ * 16 rows by 8 columns whose accumulators stay in registers while B streams
+ * past (Tile512): SSYRK's product without its packing of B, its per-call
+ * set-up and its locks, which cost more than the product itself on a row of 150
+ * ratings and 64 factors (22 against 38 ns per column of B, measured).  Nothing
+ * above the diagonal, or past k's rows or columns, is written.
+ */
+KERN_AVX512
+static bool
+Syrk512(const float *B, int k, int m, float *A, int lda, bool first)
+{
+	for (int r0 = 0; r0 < k; r0 += 16)
+	{
+		__mmask16	rm = k - r0 >= 16 ? (__mmask16) 0xFFFF : Tail16(k - r0);
+
+		for (int c0 = 0; c0 < k && c0 < r0 + 16; c0 += 8)
+		{
+			/* a last block narrower than 8 columns (k not a multiple of 8): one at a time */
+			if (k - c0 >= 8)
+				Tile512(B, (size_t) k, m, A, lda, r0, c0, rm, first, false, 8);
+			else
+				for (int c = c0; c < k; c++)
+					Tile512(B, (size_t) k, m, A, lda, r0, c, rm, first, false, 1);
+		}
+	}
+	return true;
+}
+
+/*
  * A = L L^T in place on A's lower triangle (column-major, leading dimension
  * lda; the upper part is neither read nor written), as SPOTRF("L") does: 0, or
  * j + 1 when the j-th pivot is not positive (or NaN), the factorisation stopped
  * there.  Blocked left-looking, panels of 16 columns: each panel is first
- * updated by all the columns before it with register tiles
- * (CholeskyUpdate512), then its 16 x 16 diagonal block is factored in sixteen
+ * updated by all the columns before it with register tiles (Tile512,
+ * subtracting), then its 16 x 16 diagonal block is factored in sixteen
  * registers (a column each, the pivots' multiples broadcast from their lanes),
  * and the rows below it solved against that block sixteen rows at a time, again
  * in registers.  A last panel narrower than 16 columns is factored column by
@@ -1150,10 +1123,10 @@ Cholesky512(float *A, int n, int lda)
 			__mmask16	rm = n - R >= 16 ? (__mmask16) 0xFFFF : Tail16(n - R);
 
 			if (w == 16)
-				CholeskyUpdate512(A, lda, R, J, J, rm, 16);
+				Tile512(A, (size_t) lda, J, A, lda, R, J, rm, false, true, 16);
 			else
 				for (int c = 0; c < w; c++)
-					CholeskyUpdate512(A, lda, R, J + c, J, rm, 1);
+					Tile512(A, (size_t) lda, J, A, lda, R, J + c, rm, false, true, 1);
 		}
 
 		/* the last panel, narrower than 16 columns: no rows below it */
