@@ -1096,6 +1096,38 @@ Syrk512(const float *B, int k, int m, float *A, int lda, bool first)
 }
 
 /*
+ * Columns J .. n - 1 of a blocked Cholesky factorisation, the last panel (no
+ * rows below it), already updated by the columns before J: factored column by
+ * column.  The kernels' return convention (0, or j + 1 for pivot j).
+ */
+static int
+CholeskyLastPanel(float *A, int n, int lda, int J)
+{
+	for (int j = J; j < n; j++)
+	{
+		float	   *cj = A + (size_t) j * lda;
+		float		piv = cj[j];
+		float		inv;
+
+		if (!(piv > 0.0f))
+			return j + 1;
+		piv = sqrtf(piv);
+		cj[j] = piv;
+		inv = 1.0f / piv;
+		for (int i = j + 1; i < n; i++)
+			cj[i] *= inv;
+		for (int c = j + 1; c < n; c++)
+		{
+			float	   *cc = A + (size_t) c * lda;
+
+			for (int i = c; i < n; i++)
+				cc[i] -= cj[c] * cj[i];
+		}
+	}
+	return 0;
+}
+
+/*
  * A = L L^T in place on A's lower triangle (column-major, leading dimension
  * lda; the upper part is neither read nor written), as SPOTRF("L") does: 0, or
  * j + 1 when the j-th pivot is not positive (or NaN), the factorisation stopped
@@ -1131,30 +1163,7 @@ Cholesky512(float *A, int n, int lda)
 
 		/* the last panel, narrower than 16 columns: no rows below it */
 		if (w < 16)
-		{
-			for (int j = J; j < n; j++)
-			{
-				float	   *cj = A + (size_t) j * lda;
-				float		piv = cj[j];
-				float		inv;
-
-				if (!(piv > 0.0f))
-					return j + 1;
-				piv = sqrtf(piv);
-				cj[j] = piv;
-				inv = 1.0f / piv;
-				for (int i = j + 1; i < n; i++)
-					cj[i] *= inv;
-				for (int c = j + 1; c < n; c++)
-				{
-					float	   *cc = A + (size_t) c * lda;
-
-					for (int i = c; i < n; i++)
-						cc[i] -= cj[c] * cj[i];
-				}
-			}
-			return 0;
-		}
+			return CholeskyLastPanel(A, n, lda, J);
 
 		/*
 		 * the diagonal block, column c in d[c] (lanes: rows J .. J + 15).  Lanes
@@ -1296,30 +1305,7 @@ Cholesky256(float *A, int n, int lda)
 		}
 
 		if (w < 8)
-		{
-			for (int j = J; j < n; j++)
-			{
-				float	   *cj = A + (size_t) j * lda;
-				float		piv = cj[j];
-				float		inv;
-
-				if (!(piv > 0.0f))
-					return j + 1;
-				piv = sqrtf(piv);
-				cj[j] = piv;
-				inv = 1.0f / piv;
-				for (int i = j + 1; i < n; i++)
-					cj[i] *= inv;
-				for (int c = j + 1; c < n; c++)
-				{
-					float	   *cc = A + (size_t) c * lda;
-
-					for (int i = c; i < n; i++)
-						cc[i] -= cj[c] * cj[i];
-				}
-			}
-			return 0;
-		}
+			return CholeskyLastPanel(A, n, lda, J);
 
 		_Pragma("GCC unroll 8")
 		for (int c = 0; c < 8; c++)
