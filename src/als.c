@@ -17,19 +17,19 @@
  *
  * The rated rows are gathered into a contiguous slab (at most ALS_SLAB rows at a
  * time, so a popular item's thousands of rows stay in cache), the normal matrix is
- * accumulated by the kernels' rank update (KernSyrkLower: AVX-512 tiles held in
- * registers, 1.7x OpenBLAS's SSYRK on these small products; SSYRK where the
- * kernel set has none) and the right-hand side with SGEMV, factorised by
- * Cholesky (KernCholeskyLower, blocked with register tiles: 2.4 against SPOTRF's
- * 5.0 us for 65 x 65; SPOTRF where the kernel set has none), and solved by two
- * triangular substitutions written here: for a 65 x 65 system SPOTRS costs more in
- * call overhead than the arithmetic.  The bias
- * adds a border to the matrix (see AlsSolveRow), so the rank update always runs
- * on k columns: k = 64 suits its tiles (and SSYRK's kernels) far better than 65.  In the item half-sweep an
- * item's gathered rows stay in a scratch block of up to ALS_KEEP_FLOATS for its
- * residuals, so the loss costs no second gather.  Rows are solved independently on
- * the pool's threads, in chunks of about equal work, and each reads only the other
- * side's factors, so the result is bit-identical whatever the number of threads.
+ * accumulated by a rank update and the right-hand side with SGEMV, factorised by
+ * Cholesky, and solved by two triangular substitutions written here: for a 65 x 65
+ * system SPOTRS costs more in call overhead than the arithmetic.  The rank update
+ * and the factorisation are the kernels' own where the kernel set has them
+ * (RecSyrkLower, RecCholeskyLower: register tiles, 22 against SSYRK's 38 ns per
+ * gathered row and 2.0 against SPOTRF's 5.0 us for 65 x 65 with AVX-512), OpenBLAS's
+ * otherwise.  The bias adds a border to the matrix (see AlsSolveRow), so the rank
+ * update always runs on k columns: k = 64 suits its tiles far better than 65.  In
+ * the item half-sweep an item's gathered rows stay in a scratch block of up to
+ * ALS_KEEP_FLOATS for its residuals, so the loss costs no second gather.  Rows are
+ * solved independently on the pool's threads, in chunks of about equal work, and
+ * each reads only the other side's factors, so the result is bit-identical
+ * whatever the number of threads.
  * Plain C: no PostgreSQL calls.
  */
 #include <math.h>
@@ -282,7 +282,7 @@ AlsCholeskySolve(const float *restrict a, int n, float *restrict z)
 /*
  * Builds and solves row r's normal equations.  With biases the (k+1) x (k+1)
  * matrix is bordered: [Y^T Y + reg I, Y^T 1; 1^T Y, n + reg], so the rank update
- * (KernSyrkLower or SSYRK) works on the k gathered factor columns only, and the border comes from
+ * works on the k gathered factor columns only, and the border comes from
  * one SGEMV against a vector of ones.  A row of at most h->keep ratings stays
  * gathered in the scratch block for AlsResiduals.  Leaves [x; b] in s->rhs.
  */
@@ -296,7 +296,6 @@ AlsSolveRow(const AlsHalf *h, AlsScratch *s, int64_t begin, int64_t end)
 	float		reg = h->lambda * (float) n;
 	double		tsum = 0.0;
 	int64_t		from;
-	int			info = 0;
 	int			j;
 
 	for (from = begin; from < end; from += ALS_SLAB)
@@ -309,9 +308,7 @@ AlsSolveRow(const AlsHalf *h, AlsScratch *s, int64_t begin, int64_t end)
 
 		AlsGather(h, s, from, m, at);
 		/* A[0:k, 0:k] += B B^T (lower), rhs[0:k] += B t, with B the k x m slab */
-		if (!KernSyrkLower(block, k, m, s->A, dim, beta == 0.0f))
-			cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, k, m, 1.0f,
-						block, k, beta, s->A, dim);
+		RecSyrkLower(block, k, m, s->A, dim, beta == 0.0f);
 		cblas_sgemv(CblasColMajor, CblasNoTrans, k, m, 1.0f, block, k,
 					target, 1, beta, s->rhs, 1);
 		if (h->bias)
@@ -333,10 +330,7 @@ AlsSolveRow(const AlsHalf *h, AlsScratch *s, int64_t begin, int64_t end)
 	for (j = 0; j < dim; j++)
 		s->A[(int64_t) j * dim + j] += reg;
 
-	info = KernCholeskyLower(s->A, dim, dim);
-	if (info < 0)
-		spotrf_("L", &dim, s->A, &dim, &info);
-	if (info != 0)
+	if (RecCholeskyLower(s->A, dim, dim) != 0)
 		return RECSYS_ENOTPD;
 	AlsCholeskySolve(s->A, dim, s->rhs);
 	for (j = 0; j < dim; j++)

@@ -26,6 +26,7 @@
 #ifndef RECSYS_BLAS_H
 #define RECSYS_BLAS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <cblas.h>
@@ -89,6 +90,17 @@ extern int	RecBlasBuildThreads(void);
  * NULL) receives the size of one slot's mapping.
  */
 extern int	RecBlasReserve(int threads, size_t *bytes_each);
+
+/*
+ * pool.c: the two steps of a small symmetric solve that recsys does with its own
+ * kernels where the kernel set has them (kernels.c: AVX-512, AVX2) and with
+ * OpenBLAS otherwise.  RecSyrkLower: A += B B^T (first: A = B B^T) on the lower
+ * triangle of the column-major A (leading dimension lda), B k x m column-major.
+ * RecCholeskyLower: A = L L^T in place on the lower triangle, as SPOTRF("L"):
+ * 0, or j + 1 when pivot j is not positive.
+ */
+extern void RecSyrkLower(const float *B, int k, int m, float *A, int lda, bool first);
+extern int	RecCholeskyLower(float *A, int n, int lda);
 
 #ifdef RECSYS_BLAS_DLOPEN
 

@@ -41,7 +41,6 @@
 #include <string.h>
 
 #include "blas.h"
-#include "kernels.h"
 #include "solver.h"
 #include "solverutil.h"
 
@@ -146,8 +145,7 @@ IalsApplyGathered(const IalsHalf *h, IalsScratch *s, int m, const float *v, floa
 /*
  * Forms A = G + lambda_r I + sum (c - 1) y y^T (lower triangle) and b = sum c p y over
  * the row's entries, slab by slab: b from the plain rows, then each column scaled by
- * sqrt(c - 1) so that one rank update (KernSyrkLower, else SSYRK) adds the
- * confidence term.
+ * sqrt(c - 1) so that one rank update (RecSyrkLower) adds the confidence term.
  */
 static void
 IalsFormExplicit(const IalsHalf *h, IalsScratch *s, int64_t begin, int64_t end)
@@ -176,9 +174,7 @@ IalsFormExplicit(const IalsHalf *h, IalsScratch *s, int64_t begin, int64_t end)
 			for (l = 0; l < k; l++)
 				col[l] *= scale;
 		}
-		if (!KernSyrkLower(s->block, k, m, s->A, k, false))
-			cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, k, m, 1.0f,
-						s->block, k, 1.0f, s->A, k);
+		RecSyrkLower(s->block, k, m, s->A, k, false);
 	}
 }
 
@@ -331,9 +327,7 @@ IalsSolveExact(const IalsHalf *h, IalsScratch *s, int64_t begin, int64_t end, fl
 	int			one = 1;
 
 	IalsFormExplicit(h, s, begin, end);
-	info = KernCholeskyLower(s->A, k, k);
-	if (info < 0)
-		spotrf_("L", &k, s->A, &k, &info);
+	info = RecCholeskyLower(s->A, k, k);
 	if (info != 0)
 	{
 		/*
@@ -356,12 +350,7 @@ IalsSolveExact(const IalsHalf *h, IalsScratch *s, int64_t begin, int64_t end, fl
 					dmax = s->A[(int64_t) j * k + j];
 			for (j = 0; j < k; j++)
 				s->A[(int64_t) j * k + j] += ridge_scale * dmax;
-			info = KernCholeskyLower(s->A, k, k);
-			if (info < 0)
-			{
-				info = 0;
-				spotrf_("L", &k, s->A, &k, &info);
-			}
+			info = RecCholeskyLower(s->A, k, k);
 			ridge_scale *= 10.0f;
 		}
 		if (info != 0)

@@ -114,8 +114,6 @@ PoolFreezeHandler(int sig)
 #ifdef RECSYS_BLAS_DLOPEN
 RecBlasTable rec_blas;
 
-static void *blas_handle = NULL;
-
 /*
  * Loads the library.  RTLD_LOCAL: its symbols stay out of the backend's scope.
  * RTLD_DEEPBIND: its ~14,000 symbol relocations (its kernel tables) look in the
@@ -130,6 +128,7 @@ BlasLoad(char *err, size_t size)
 {
 	RecBlasTable t;
 	const char *missing = NULL;
+	void	   *blas_handle;	/* never closed: the process keeps the library */
 
 	memset(&t, 0, sizeof(t));
 	blas_handle = dlopen(RECSYS_BLAS_LIBRARY, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
@@ -283,6 +282,29 @@ RecBlasLibraryPath(void)
 		return info.dli_fname;
 #endif
 	return NULL;
+}
+
+/* See blas.h */
+void
+RecSyrkLower(const float *B, int k, int m, float *A, int lda, bool first)
+{
+	if (!KernSyrkLower(B, k, m, A, lda, first))
+		cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, k, m, 1.0f, B, k,
+					first ? 0.0f : 1.0f, A, lda);
+}
+
+/* See blas.h */
+int
+RecCholeskyLower(float *A, int n, int lda)
+{
+	int			info = KernCholeskyLower(A, n, lda);
+
+	if (info < 0)
+	{
+		info = 0;
+		spotrf_("L", &n, A, &lda, &info);
+	}
+	return info;
 }
 
 /* The handler that parks stuck workers: once per process */

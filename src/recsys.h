@@ -31,6 +31,7 @@ extern int	RecWorkThreads(void);
 
 /* OpenBLAS scratch for `threads` callers, or ERROR out of memory naming `what` */
 extern void RecReserveBlas(int threads, const char *what);
+/* OpenBLAS opened in this process (a parallel worker opens it on first use), or ERROR 58P01 */
 extern void RecBlasEnsure(void);
 
 /* blasinfo.c: once per backend, a NOTICE when OpenBLAS runs kernels older than the CPU's */

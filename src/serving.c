@@ -475,21 +475,16 @@ RecPopularityOrder(const int32_t *count, int32_t n_items, int32_t *order, int64_
 }
 
 /*
- * Solves the symmetric positive definite d x d system A z = rhs in place (the
- * kernels' Cholesky where the kernel set has one, as the ALS fit factors)
+ * Solves the symmetric positive definite d x d system A z = rhs in place,
+ * factored as the ALS fit factors its rows (RecCholeskyLower)
  */
 static bool
 SolveSpd(float *A, float *rhs, int d)
 {
-	int			info = KernCholeskyLower(A, d, d);
+	int			info = 0;
 	int			one = 1;
 
-	if (info < 0)
-	{
-		info = 0;
-		spotrf_("L", &d, A, &d, &info);
-	}
-	if (info != 0)
+	if (RecCholeskyLower(A, d, d) != 0)
 		return false;
 	spotrs_("L", &d, &one, A, &d, rhs, &d, &info);
 	return info == 0;
