@@ -28,7 +28,7 @@ THREADS=${TRAIN_BENCH_THREADS:-2}
 PSQL=(psql -X -q -v ON_ERROR_STOP=1)
 mkdir -p bench/data bench/out
 
-# 1. the GEMM rate, from the standalone driver (OpenBLAS as the extension links it),
+# 1. the GEMM rate, from the standalone driver (the OpenBLAS the extension opens),
 # on the kernels the server runs: the server's OPENBLAS_CORETYPE (test/virtualenv
 # sets it in the cluster's environment only) does not reach this shell, and
 # OpenBLAS's own choice may be another core (Haswell's kernels where the server
@@ -38,12 +38,12 @@ BLAS_LIBS=$(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 gcc -O2 -Isrc $BLAS_CFLAGS -o bench/out/solver_bench bench/solver_bench.c \
 	src/als.c src/ials.c src/pool.c src/kernels.c $BLAS_LIBS -lpthread -lm
 server_core=$("${PSQL[@]}" -At -c "SELECT core FROM recsys.blas_info()" 2>/dev/null || true)
-if [ -n "$server_core" ]; then
-	gemm=$(OPENBLAS_CORETYPE="$server_core" bench/out/solver_bench --only gemm --threads "$THREADS")
-else
-	server_core="OpenBLAS's choice"
-	gemm=$(bench/out/solver_bench --only gemm --threads "$THREADS")
-fi
+on_core=(env ${server_core:+OPENBLAS_CORETYPE="$server_core"})
+gemm=$("${on_core[@]}" bench/out/solver_bench --only gemm --threads "$THREADS")
+# an ALS row's two dense steps, recsys's kernels against OpenBLAS's routines
+rowsolve=$("${on_core[@]}" bench/out/solver_bench --only rowsolve --factors "$FACTORS" |
+	grep '^| ALS row' || true)
+server_core=${server_core:-OpenBLAS\'s choice}
 gemm1=$(echo "$gemm" | sed -n 's/^| SGEMM 2048^3, 1 thread | \([0-9.]*\) .*/\1/p')
 gemmT=$(echo "$gemm" | sed -n "s/^| SGEMM 2048^3, $THREADS threads | \([0-9.]*\) .*/\1/p")
 
@@ -143,7 +143,8 @@ cat <<EOF
 | training ($USERS users, $ITEMS items, $FACTORS factors, $THREADS threads) | measured | baseline | ratio |
 | --- | ---: | ---: | ---: |
 | SGEMM 2048^3 rate, 1 / $THREADS threads (GFLOP/s; core $server_core, as the server's) | $gemm1 / $gemmT | | |
-| explicit ALS, $als_nnz ratings: s/iteration vs FLOP/GEMM rate ($als_flop FLOP) | $als_sweep | $(awk -v f="$als_flop" -v g="$gemmT" 'BEGIN { printf "%.3f", f / (g * 1e9) }') | $als_ratio |
+${rowsolve:+$rowsolve
+}| explicit ALS, $als_nnz ratings: s/iteration vs FLOP/GEMM rate ($als_flop FLOP) | $als_sweep | $(awk -v f="$als_flop" -v g="$gemmT" 'BEGIN { printf "%.3f", f / (g * 1e9) }') | $als_ratio |
 | implicit ALS CG-3, $ials_nnz interactions: s/iteration | $ials_sweep | | |
 | feeding train_als ("iterations": 0) vs count(*), serial plan, ms | $feed_ms | $count_ms | $(awk -v a="$feed_ms" -v b="$count_ms" 'BEGIN { printf "%.2f", a / b }') |
 | feeding train_als ("iterations": 0) vs count(*), default (parallel) plan, ms | $feed_par_ms | $count_par_ms | $(awk -v a="$feed_par_ms" -v b="$count_par_ms" 'BEGIN { printf "%.2f", a / b }') |

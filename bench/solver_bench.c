@@ -18,7 +18,7 @@
  * Usage: solver_bench [--users N] [--items N] [--ratings N] [--factors K]
  *		[--rank R] [--noise S] [--iters N] [--threads T] [--cg-steps N]
  *		[--lambda L] [--alpha A] [--item-exponent E] [--candidates N]
- *		[--only gemm|als|ials|checks] [--seed N]
+ *		[--only gemm|rowsolve|als|ials|checks] [--seed N]
  *
  * FLOP count of one explicit ALS sweep (what "ratio to GEMM" divides by):
  *		sum_u [n_u (k+1)^2 + (k+1)^3 / 3] + sum_i [n_i (k+1)^2 + (k+1)^3 / 3]
@@ -33,6 +33,7 @@
 #include <time.h>
 
 #include "blas.h"
+#include "kernels.h"
 #include "solver.h"
 
 typedef struct Options
@@ -408,6 +409,69 @@ GemmRate(int n, int threads)
 	free(b);
 	free(c);
 	return 2.0 * n * (double) n * n / best / 1e9;
+}
+
+/*
+ * One ALS row's two dense steps at k factors, best of 5 rounds of 2,000 rows,
+ * with the kernels' own routines and with OpenBLAS's: ns per gathered row of
+ * the rank update (m = 150 rows, a typical user) and us per (k+1) x (k+1)
+ * Cholesky factorisation.  Prints one markdown line each, with the kernel set.
+ */
+static void
+RowSolveRates(int k)
+{
+	int			m = 150,
+				n = k + 1,
+				rows = 2000;
+	float	   *B = malloc(sizeof(float) * (size_t) k * m);
+	float	   *A = malloc(sizeof(float) * (size_t) n * n);
+	float	   *M = malloc(sizeof(float) * (size_t) n * n);
+	double		best[4] = {1e30, 1e30, 1e30, 1e30};
+
+	for (int i = 0; i < k * m; i++)
+		B[i] = (float) ((i * 7919) % 1000) / 1000.0f - 0.5f;
+	/* a positive definite matrix: B B^T bordered, plus m on the diagonal */
+	memset(M, 0, sizeof(float) * (size_t) n * n);
+	cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, k, m, 1.0f, B, k, 0.0f, M, n);
+	for (int j = 0; j < n; j++)
+		M[(size_t) j * n + j] += (float) m;
+	for (int round = 0; round < 5; round++)
+		for (int way = 0; way < 4; way++)
+		{
+			double		t = Now();
+			int			info = 0;
+
+			for (int r = 0; r < rows; r++)
+			{
+				if (way == 0)
+					(void) KernSyrkLower(B, k, m, A, n, true);
+				else if (way == 1)
+					cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, k, m, 1.0f, B, k,
+								0.0f, A, n);
+				else
+				{
+					memcpy(A, M, sizeof(float) * (size_t) n * n);
+					if (way == 2)
+						info = KernCholeskyLower(A, n, n);
+					else
+						spotrf_("L", &n, A, &n, &info);
+				}
+			}
+			t = (Now() - t) / rows;
+			if (t < best[way])
+				best[way] = t;
+		}
+	/* the factorisations' time includes copying the matrix in, for both */
+	if (KernSyrkLower(B, k, m, A, n, true))
+		printf("| ALS row: rank update, k = %d, %d rows, %s kernels vs SSYRK (ns per row) | %.1f | %.1f | %.2f |\n",
+			   k, m, KernName(), best[0] / m * 1e9, best[1] / m * 1e9, best[0] / best[1]);
+	memcpy(A, M, sizeof(float) * (size_t) n * n);
+	if (KernCholeskyLower(A, n, n) >= 0)
+		printf("| ALS row: Cholesky %d x %d, %s kernels vs SPOTRF (us) | %.2f | %.2f | %.2f |\n",
+			   n, n, KernName(), best[2] * 1e6, best[3] * 1e6, best[2] / best[3]);
+	free(B);
+	free(A);
+	free(M);
 }
 
 /* progress callback: records losses and seconds per sweep */
@@ -804,6 +868,9 @@ main(int argc, char **argv)
 		printf("| SGEMM 2048^3, 1 thread | %.1f GFLOP/s |\n", gemm1);
 		printf("| SGEMM 2048^3, %d threads | %.1f GFLOP/s |\n", o.threads, gemmT);
 	}
+
+	if (!*o.only || !strcmp(o.only, "rowsolve"))
+		RowSolveRates(o.factors);
 
 	if (!*o.only || !strcmp(o.only, "als"))
 	{
