@@ -1098,9 +1098,12 @@ Syrk512(const float *B, int k, int m, float *A, int lda, bool first)
 /*
  * Columns J .. n - 1 of a blocked Cholesky factorisation, the last panel (no
  * rows below it), already updated by the columns before J: factored column by
- * column.  The kernels' return convention (0, or j + 1 for pivot j).
+ * column.  The kernels' return convention (0, or j + 1 for pivot j).  Inlined
+ * into each kernel, compiled for its instruction set: as a call from the AVX-512
+ * kernel into code built for the baseline, the explicit sweep took 1.50 instead
+ * of 1.14 s.
  */
-static int
+static inline __attribute__((always_inline)) int
 CholeskyLastPanel(float *A, int n, int lda, int J)
 {
 	for (int j = J; j < n; j++)
