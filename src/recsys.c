@@ -32,6 +32,7 @@ int			recsys_threads = 1;
 int			recsys_model_cache_mb = 256;
 int			recsys_max_train_mb = 1024;
 bool		recsys_parallel_shared_memory = true;
+bool		recsys_parallel_direct_read = true;
 
 /* the settings themselves: what a role asked for, and the ceilings */
 static int	threads_setting = 1;
@@ -298,6 +299,14 @@ _PG_init(void)
 							 "Hand partial training states to a parallel training's leader in shared memory, not as values.",
 							 "Workers' states go in the query's dynamic shared memory, the leader's own stays in its memory. Off: as values through the tuple queue, as states under 64 kB always go.",
 							 &recsys_parallel_shared_memory,
+							 true,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("recsys.parallel_direct_read",
+							 "Let a parallel training's leader read each worker's partial state from the worker's memory.",
+							 "With recsys.parallel_shared_memory on, where the kernel lets the processes read each other's memory: the worker waits until the leader has copied its state, and nothing goes through shared memory. Off: workers' states go in the query's dynamic shared memory.",
+							 &recsys_parallel_direct_read,
 							 true,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);

@@ -19,6 +19,7 @@ extern int	recsys_model_cache_mb;	/* recsys.model_cache_mb, at most
 extern int	recsys_max_train_mb;	/* recsys.max_train_mb, at most
 									 * recsys.train_mb_limit */
 extern bool recsys_parallel_shared_memory;	/* recsys.parallel_shared_memory */
+extern bool recsys_parallel_direct_read;	/* recsys.parallel_direct_read */
 
 /* RecControl.interrupted: true once a cancel or termination is pending */
 extern bool RecCancelRequested(void *arg);

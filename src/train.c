@@ -18,17 +18,26 @@
 #include <float.h>
 #include <math.h>
 #include <sys/statvfs.h>
+#ifdef __linux__
+#include <sys/uio.h>
+#endif
 
 #include "catalog/pg_type.h"
 #include "access/parallel.h"
+#include "access/xact.h"
 #include "executor/execParallel.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/primnodes.h"
+#include "pgstat.h"
 #include "portability/instr_time.h"
+#include "port/atomics.h"
+#include "storage/dsm.h"
 #include "storage/dsm_impl.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
 #include "utils/dsa.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -241,6 +250,74 @@ typedef struct SerialShared
 
 #define SERIAL_SHARED_MAGIC	0x52534853	/* "RSHS" */
 #define SERIAL_LOCAL_MAGIC	0x52534c48	/* "RSLH" */
+
+/*
+ * A worker's partial state read by the leader straight from the worker's
+ * memory (recsys.parallel_direct_read): what the tuple queue carries instead
+ * of an image in shared memory.  Copying a worker's state into the query's
+ * shared memory cost more than the copy itself: the kernel allocates, zeroes,
+ * maps and finally frees each 4 kB shared page (a 20M-rating feed: 30 ms while
+ * the leader waits, and 12 ms to give the pages back).  Here the worker only
+ * lists where each array of its SERIAL_CHUNKS image is (RemotePiece), and
+ * waits, its memory intact, until the leader has copied them into an image of
+ * its own with process_vm_readv (as fast as a memcpy, into pages the leader
+ * owns) and said so through a handshake segment (RemoteHandshake).
+ *
+ * The worker waits where its state's memory context goes away, as its plan
+ * ends: after its tuple has gone into the queue but before it detaches from
+ * the queue.  PostgreSQL's tuple queue shows a sender's bytes to the
+ * receiver once they pass a quarter of its 64 kB ring, or when the sender
+ * detaches; the message is therefore padded past that (REMOTE_MESSAGE_MIN), or
+ * the leader would wait for a message the worker waits to send.  Only an
+ * aggregate without GROUP BY hands over this way: its Finalize Aggregate sits
+ * right above the Gather and reads each state as it comes, while a grouped
+ * plan may sort the Gather's output first, which would wait for the workers
+ * to finish.  A worker interrupted while it waits (its leader's query failed,
+ * a cancel) gives up unless the leader has begun to read; the leader then
+ * fails.
+ */
+typedef struct RemotePiece
+{
+	uint64		offset;			/* where it goes in the image */
+	uint64		address;		/* where it is in the worker */
+	uint64		bytes;
+} RemotePiece;
+
+typedef struct SerialRemote
+{
+	uint32		magic;			/* SERIAL_REMOTE_MAGIC */
+	int32		pid;			/* the worker */
+	int32		pgprocno;
+	dsm_handle	handshake;		/* its RemoteHandshake */
+	uint64		size;			/* the image's VARSIZE */
+	int32		n_pieces;		/* RemotePiece entries after this */
+	SerialHeader header;		/* the image's header (SERIAL_CHUNKS) */
+} SerialRemote;
+
+#define SERIAL_REMOTE_MAGIC	0x52535250	/* "RSRP" */
+#define REMOTE_MESSAGE_MIN	(20 * 1024)
+
+/* The handshake: a segment the worker creates, the leader attaches */
+typedef struct RemoteHandshake
+{
+	pg_atomic_uint32 state;
+} RemoteHandshake;
+
+#define HANDOVER_WAITING	0	/* the worker waits, its memory intact */
+#define HANDOVER_READING	1	/* the leader copies: the worker must wait */
+#define HANDOVER_DONE		2	/* copied */
+#define HANDOVER_ABANDONED	3	/* the worker gave up before the leader began */
+
+/* The worker's side of a handover, in the state's context */
+typedef struct RemoteHandover
+{
+	MemoryContextCallback wait;
+	dsm_segment *seg;
+	dsm_handle	handle;
+	RemoteHandshake *hs;
+	PGPROC	   *leader;
+	int			leader_pid;
+} RemoteHandover;
 
 /*
  * The leader's own partial state, handed to its Finalize Aggregate the same
@@ -1317,6 +1394,25 @@ LocalImageFind(uint64 token)
 	return NULL;
 }
 
+/* A new local image of room bytes (none: 0) in a context under parent */
+static LocalImage *
+LocalImageCreate(MemoryContext parent, uint64 room)
+{
+	MemoryContext cxt = AllocSetContextCreate(parent, "recsys partial state",
+											  ALLOCSET_SMALL_SIZES);
+	LocalImage *li = MemoryContextAllocZero(cxt, sizeof(LocalImage));
+
+	li->cxt = cxt;
+	li->image = room > 0 ? MemoryContextAllocExtended(cxt, room, MCXT_ALLOC_HUGE) : NULL;
+	li->token = ++local_image_tokens;
+	li->unlink.func = LocalImageUnlink;
+	li->unlink.arg = li;
+	MemoryContextRegisterResetCallback(cxt, &li->unlink);
+	li->next = local_images;
+	local_images = li;
+	return li;
+}
+
 /*
  * Room of room bytes for the leader's own serialised state of at most size
  * bytes (LocalImage; no room: for the state itself), or NULL where it goes as
@@ -1328,8 +1424,6 @@ static LocalImage *
 LocalImageAlloc(FunctionCallInfo fcinfo, uint64 room, uint64 size)
 {
 	EState	   *estate;
-	MemoryContext cxt;
-	LocalImage *li;
 
 	if (!recsys_parallel_shared_memory || size < SERIAL_SHARED_MIN || IsParallelWorker() ||
 		fcinfo->context == NULL || !IsA(fcinfo->context, AggState))
@@ -1337,18 +1431,7 @@ LocalImageAlloc(FunctionCallInfo fcinfo, uint64 room, uint64 size)
 	estate = ((AggState *) fcinfo->context)->ss.ps.state;
 	if (estate->es_query_dsa == NULL)
 		return NULL;
-	cxt = AllocSetContextCreate(estate->es_query_cxt, "recsys partial state",
-								ALLOCSET_SMALL_SIZES);
-	li = MemoryContextAllocZero(cxt, sizeof(LocalImage));
-	li->cxt = cxt;
-	li->image = room > 0 ? MemoryContextAllocExtended(cxt, room, MCXT_ALLOC_HUGE) : NULL;
-	li->token = ++local_image_tokens;
-	li->unlink.func = LocalImageUnlink;
-	li->unlink.arg = li;
-	MemoryContextRegisterResetCallback(cxt, &li->unlink);
-	li->next = local_images;
-	local_images = li;
-	return li;
+	return LocalImageCreate(estate->es_query_cxt, room);
 }
 
 /* Frees an image whose runs a state read in place (if it is still there) */
@@ -1464,6 +1547,29 @@ StateKeepsChunksOnly(const TrainState *st)
 }
 
 /*
+ * h (filled in for SERIAL_ROWS) made a SERIAL_CHUNKS header for st's chunks:
+ * false where they do not fit one (user run starts are int32, counted from
+ * the first grouped entry)
+ */
+static bool
+ChunkHeaderOf(const TrainState *st, SerialHeader *h)
+{
+	h->layout = SERIAL_CHUNKS;
+	h->value_width = sizeof(uint8);
+	h->n_grouped = 0;
+	h->n_user_runs = 0;
+	for (int32 c = 0; c < st->n_chunks; c++)
+		if (st->chunks[c].t == NULL && st->chunks[c].len > 0)
+		{
+			h->n_grouped += st->chunks[c].len;
+			h->n_user_runs += st->chunks[c].n_user_runs;
+			if (st->chunks[c].codes == NULL)
+				h->value_width = sizeof(float);
+		}
+	return h->n_grouped <= PG_INT32_MAX;
+}
+
+/*
  * A worker's state as it is (SERIAL_CHUNKS) in the query's shared memory: the
  * message naming it, or NULL where it goes presorted instead (the setting
  * off, no area, a small state, one holding merged states, or no room)
@@ -1483,20 +1589,7 @@ SerializeChunksShared(FunctionCallInfo fcinfo, TrainState *st, const SerialHeade
 				r = 0,
 				t = 0;
 
-	if (!StateKeepsChunksOnly(st) || !IsParallelWorker())
-		return NULL;
-	h.layout = SERIAL_CHUNKS;
-	h.value_width = sizeof(uint8);
-	for (int32 c = 0; c < st->n_chunks; c++)
-		if (st->chunks[c].t == NULL && st->chunks[c].len > 0)
-		{
-			h.n_grouped += st->chunks[c].len;
-			h.n_user_runs += st->chunks[c].n_user_runs;
-			if (st->chunks[c].codes == NULL)
-				h.value_width = sizeof(float);
-		}
-	/* user run starts are int32, counted from the first grouped entry */
-	if (h.n_grouped > PG_INT32_MAX)
+	if (!StateKeepsChunksOnly(st) || !IsParallelWorker() || !ChunkHeaderOf(st, &h))
 		return NULL;
 	l = ChunkLayoutOf(h.n_users, h.n_items, h.n, h.item_width, h.value_width, h.n_grouped,
 					  h.n_user_runs);
@@ -1579,6 +1672,239 @@ SerializeStateLocal(FunctionCallInfo fcinfo, TrainState *st)
 							   bytes, 0, st->alg->aggregate);
 }
 
+/*
+ * Whether this worker's leader can read its memory: tried once per process
+ * by reading the leader's pid from the leader (MyProcPid lies at the same
+ * address in every backend).  Both are processes of one user, so where the
+ * kernel lets one read the other (ptrace's access rules, Yama's scope, the
+ * security modules), it lets the other read it too.
+ */
+static bool
+RemoteReadAllowed(void)
+{
+#ifdef __linux__
+	static int	allowed = -1;
+	PGPROC	   *leader = MyProc != NULL ? MyProc->lockGroupLeader : NULL;
+
+	if (leader == NULL || leader == MyProc)
+		return false;
+	if (allowed < 0)
+	{
+		int			got = 0;
+		struct iovec local = {&got, sizeof(got)};
+		struct iovec remote = {(void *) &MyProcPid, sizeof(got)};
+		int			pid = leader->pid;
+
+		allowed = pid != 0 && process_vm_readv(pid, &local, 1, &remote, 1, 0) == sizeof(got) &&
+			got == pid;
+	}
+	return allowed == 1;
+#else
+	return false;
+#endif
+}
+
+/*
+ * MemoryContextCallback of a state handed over in the worker's memory: waits
+ * until the leader has read it, or gives up while the leader has not begun
+ * (the worker is being stopped or its transaction is failing, or the leader
+ * is gone).  No error may escape: this runs as the state's context goes.
+ */
+static void
+RemoteHandoverWait(void *arg)
+{
+	RemoteHandover *rh = (RemoteHandover *) arg;
+
+	/* the segment goes only as the process exits: then nobody waits */
+	if (dsm_find_mapping(rh->handle) != rh->seg)
+		return;
+	for (;;)
+	{
+		uint32		s = pg_atomic_read_u32(&rh->hs->state);
+
+		if (s == HANDOVER_DONE || s == HANDOVER_ABANDONED)
+			break;
+		if (s == HANDOVER_WAITING &&
+			(ProcDiePending || QueryCancelPending || !IsTransactionState() ||
+			 rh->leader->pid != rh->leader_pid))
+		{
+			if (pg_atomic_compare_exchange_u32(&rh->hs->state, &s, HANDOVER_ABANDONED))
+				break;
+			continue;
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 100L,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+	dsm_detach(rh->seg);
+}
+
+/* Adds a piece of the image to a message's list unless it is empty */
+static inline void
+RemoteAddPiece(RemotePiece *pieces, int32 *n, uint64 offset, const void *address,
+			   uint64 bytes)
+{
+	if (bytes == 0)
+		return;
+	pieces[*n].offset = offset;
+	pieces[*n].address = (uint64) (uintptr_t) address;
+	pieces[*n].bytes = bytes;
+	(*n)++;
+}
+
+/*
+ * A worker's state left where it is for the leader to read (SerialRemote):
+ * the message, or NULL where it goes through shared memory instead (the
+ * settings off, GROUP BY, a small state, one holding merged states, no
+ * handshake segment, or a kernel that does not let the processes read each
+ * other's memory)
+ */
+static bytea *
+SerializeChunksRemote(FunctionCallInfo fcinfo, TrainState *st, const SerialHeader *header)
+{
+	SerialHeader h = *header;
+	ChunkLayout l;
+	SerialRemote msg;
+	RemotePiece *pieces;
+	RemoteHandover *rh;
+	RecUserRun *runs;
+	dsm_segment *seg;
+	bytea	   *out;
+	Size		out_size;
+	int32		max_pieces = 3 + 2 * st->n_chunks;
+	int32		n_pieces = 0;
+	int64		g = 0,
+				r = 0,
+				t = 0;
+
+	if (!recsys_parallel_shared_memory || !recsys_parallel_direct_read ||
+		!IsParallelWorker() || fcinfo->context == NULL || !IsA(fcinfo->context, AggState) ||
+		((AggState *) fcinfo->context)->aggstrategy != AGG_PLAIN ||
+		!StateKeepsChunksOnly(st) || !ChunkHeaderOf(st, &h))
+		return NULL;
+	l = ChunkLayoutOf(h.n_users, h.n_items, h.n, h.item_width, h.value_width, h.n_grouped,
+					  h.n_user_runs);
+	if (l.size < SERIAL_SHARED_MIN || l.size > RECSYS_MODEL_MAX_BYTES || !RemoteReadAllowed())
+		return NULL;
+
+	out_size = Max(VARHDRSZ + sizeof(msg) + sizeof(RemotePiece) * (Size) max_pieces,
+				   REMOTE_MESSAGE_MIN);
+	out = palloc0(out_size);
+	SET_VARSIZE(out, out_size);
+	pieces = (RemotePiece *) (VARDATA(out) + sizeof(msg));
+
+	/* the runs' starts counted from the first grouped entry, as the image has them */
+	runs = MemoryContextAllocExtended(st->ctx, sizeof(RecUserRun) * Max(h.n_user_runs, 1),
+									  MCXT_ALLOC_HUGE);
+	RemoteAddPiece(pieces, &n_pieces, SERIAL_IDS_OFFSET, st->users.raw,
+				   sizeof(int64) * (uint64) h.n_users);
+	RemoteAddPiece(pieces, &n_pieces, SERIAL_IDS_OFFSET + sizeof(int64) * (uint64) h.n_users,
+				   st->items.raw, sizeof(int64) * (uint64) h.n_items);
+	for (int32 c = 0; c < st->n_chunks; c++)
+	{
+		const RecTripleChunk *ch = &st->chunks[c];
+
+		if (ch->len == 0)
+			continue;
+		if (ch->t != NULL)
+		{
+			RemoteAddPiece(pieces, &n_pieces, l.triples + sizeof(RecTriple) * (uint64) t, ch->t,
+						   sizeof(RecTriple) * (uint64) ch->len);
+			t += ch->len;
+			continue;
+		}
+		/*
+		 * a chunk kept in a narrower form than the image's (codes before the
+		 * first value off the half-step grid, 16-bit items before the
+		 * 65,537th item) goes as a widened copy, as SerializeChunksShared
+		 * writes it
+		 */
+		if (h.item_width == sizeof(uint16))
+		{
+			if (ch->items16 == NULL)
+				elog(ERROR, "training state with a wide chunk among at most 65536 items");
+			RemoteAddPiece(pieces, &n_pieces, l.items16 + sizeof(uint16) * (uint64) g,
+						   ch->items16, sizeof(uint16) * (uint64) ch->len);
+			if (h.value_width == sizeof(uint8))
+				RemoteAddPiece(pieces, &n_pieces, l.values + (uint64) g, ch->codes,
+							   (uint64) ch->len);
+			else
+			{
+				const float *values = ch->values;
+
+				if (values == NULL)
+				{
+					float	   *wide = MemoryContextAllocExtended(st->ctx,
+																  sizeof(float) * ch->len,
+																  MCXT_ALLOC_HUGE);
+
+					for (int64 j = 0; j < ch->len; j++)
+						wide[j] = RecHalfStepValue(ch->codes[j]);
+					values = wide;
+				}
+				RemoteAddPiece(pieces, &n_pieces, l.values + sizeof(float) * (uint64) g,
+							   values, sizeof(float) * (uint64) ch->len);
+			}
+		}
+		else
+		{
+			const RecPair *pairs = ch->pairs;
+
+			if (pairs == NULL)
+			{
+				RecPair    *wide = MemoryContextAllocExtended(st->ctx, sizeof(RecPair) * ch->len,
+															  MCXT_ALLOC_HUGE);
+
+				ChunkPairsFromNarrow(ch, wide);
+				pairs = wide;
+			}
+			RemoteAddPiece(pieces, &n_pieces, l.pairs + sizeof(RecPair) * (uint64) g, pairs,
+						   sizeof(RecPair) * (uint64) ch->len);
+		}
+		for (int32 k = 0; k < ch->n_user_runs; k++, r++)
+		{
+			runs[r].user = ch->user_runs[k].user;
+			runs[r].start = (int32) (g + ch->user_runs[k].start);
+		}
+		g += ch->len;
+	}
+	Assert(g == h.n_grouped && r == h.n_user_runs && g + t == h.n);
+	RemoteAddPiece(pieces, &n_pieces, l.user_runs, runs, sizeof(RecUserRun) * (uint64) r);
+	Assert(n_pieces <= max_pieces);
+
+	seg = dsm_create(sizeof(RemoteHandshake), DSM_CREATE_NULL_IF_MAXSEGMENTS);
+	if (seg == NULL)
+		return NULL;
+	/* mapped until this process exits, whatever happens to the query */
+	dsm_pin_mapping(seg);
+
+	rh = MemoryContextAllocZero(st->ctx, sizeof(RemoteHandover));
+	rh->seg = seg;
+	rh->handle = dsm_segment_handle(seg);
+	rh->hs = (RemoteHandshake *) dsm_segment_address(seg);
+	pg_atomic_init_u32(&rh->hs->state, HANDOVER_WAITING);
+	rh->leader = MyProc->lockGroupLeader;
+	rh->leader_pid = rh->leader->pid;
+	rh->wait.func = RemoteHandoverWait;
+	rh->wait.arg = rh;
+	MemoryContextRegisterResetCallback(st->ctx, &rh->wait);
+
+	memset(&msg, 0, sizeof(msg));
+	msg.magic = SERIAL_REMOTE_MAGIC;
+	msg.pid = MyProcPid;
+	msg.pgprocno = MyProc->pgprocno;
+	msg.handshake = rh->handle;
+	msg.size = l.size;
+	msg.n_pieces = n_pieces;
+	msg.header = h;
+	memcpy(VARDATA(out), &msg, sizeof(msg));
+	/* nothing reads the state after this; its memory stays until it is read */
+	st->consumed = true;
+	elog(DEBUG1, "partial %s state of " UINT64_FORMAT " bytes handed over in the worker's memory",
+		 st->alg->aggregate, l.size);
+	return out;
+}
+
 PG_FUNCTION_INFO_V1(train_serialfn);
 /*
  * Serialises a partial state for the Finalize Aggregate (see SerialHeader): a
@@ -1616,7 +1942,8 @@ train_serialfn(PG_FUNCTION_ARGS)
 	h.layout = SERIAL_ROWS;
 
 	/* as it is: a worker's state in shared memory, the leader's in place */
-	if ((out = SerializeChunksShared(fcinfo, st, &h)) != NULL ||
+	if ((out = SerializeChunksRemote(fcinfo, st, &h)) != NULL ||
+		(out = SerializeChunksShared(fcinfo, st, &h)) != NULL ||
 		(out = SerializeStateLocal(fcinfo, st)) != NULL)
 		PG_RETURN_BYTEA_P(out);
 
@@ -1812,6 +2139,134 @@ DeserializeChunks(MemoryContext aggcontext, bytea *in, const SerialHeader *h,
 	return st;
 }
 
+/*
+ * A worker's state read from the worker's memory (SerialRemote) into an image
+ * of the leader's own, then taken in as DeserializeChunks takes one from
+ * shared memory.  Between claiming the worker's memory (HANDOVER_READING) and
+ * saying it is done, nothing may fail: the worker waits for the word.
+ */
+static TrainState *
+DeserializeRemote(FunctionCallInfo fcinfo, MemoryContext aggcontext, bytea *in)
+{
+	SerialRemote msg;
+	const RemotePiece *pieces;
+	ChunkLayout l;
+	PGPROC	   *worker;
+	dsm_segment *seg;
+	RemoteHandshake *hs;
+	LocalImage *li;
+	SharedImage img;
+	TrainState *st;
+	uint32		expected = HANDOVER_WAITING;
+	int			read_errno = 0;
+	bool		complete = false;
+
+	memcpy(&msg, VARDATA(in), sizeof(msg));
+	if (msg.n_pieces < 0 ||
+		VARSIZE(in) < VARHDRSZ + sizeof(msg) + sizeof(RemotePiece) * (uint64) msg.n_pieces ||
+		msg.header.layout != SERIAL_CHUNKS ||
+		msg.header.n_users < 0 || msg.header.n_items < 0 || msg.header.n < 0 ||
+		msg.header.n_grouped < 0 || msg.header.n_user_runs < 0 ||
+		msg.header.n_grouped > msg.header.n || msg.header.n_user_runs > msg.header.n_grouped ||
+		(msg.header.item_width != sizeof(uint16) && msg.header.item_width != sizeof(int32)) ||
+		(msg.header.value_width != sizeof(uint8) && msg.header.value_width != sizeof(float)))
+		elog(ERROR, "training state of inconsistent size");
+	l = ChunkLayoutOf(msg.header.n_users, msg.header.n_items, msg.header.n,
+					  msg.header.item_width, msg.header.value_width, msg.header.n_grouped,
+					  msg.header.n_user_runs);
+	if (l.size != msg.size || l.size > RECSYS_MODEL_MAX_BYTES)
+		elog(ERROR, "training state of inconsistent size");
+	pieces = (const RemotePiece *) (VARDATA(in) + sizeof(msg));
+	for (int32 p = 0; p < msg.n_pieces; p++)
+		if (pieces[p].offset < SERIAL_IDS_OFFSET || pieces[p].bytes > l.size ||
+			pieces[p].offset > l.size - pieces[p].bytes)
+			elog(ERROR, "training state of inconsistent size");
+
+	/* only a process of this leader's own parallel query */
+	if (msg.pgprocno < 0 || msg.pgprocno >= (int32) ProcGlobal->allProcCount)
+		elog(ERROR, "training state handed over outside its parallel plan");
+	worker = &ProcGlobal->allProcs[msg.pgprocno];
+	if (msg.pid == MyProcPid || worker->pid != msg.pid || worker->lockGroupLeader != MyProc)
+		elog(ERROR, "training state handed over outside its parallel plan");
+
+	/* everything that can fail before the worker's memory is claimed */
+	li = LocalImageCreate(((AggState *) fcinfo->context)->ss.ps.state->es_query_cxt, l.size);
+	RecAdviseHugePages(li->image, l.size);
+	seg = dsm_attach(msg.handshake);
+	if (seg == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("parallel worker %d stopped before its partial training state was read",
+						msg.pid)));
+	hs = (RemoteHandshake *) dsm_segment_address(seg);
+	if (!pg_atomic_compare_exchange_u32(&hs->state, &expected, HANDOVER_READING))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("parallel worker %d stopped before its partial training state was read",
+						msg.pid)));
+
+#ifdef __linux__
+	{
+		struct iovec local[64];
+		struct iovec remote[64];
+		int32		p = 0;
+
+		complete = true;
+		while (p < msg.n_pieces && complete)
+		{
+			int			n = 0;
+			ssize_t		want = 0,
+						got;
+
+			for (; p + n < msg.n_pieces && n < 64; n++)
+			{
+				local[n].iov_base = (char *) li->image + pieces[p + n].offset;
+				local[n].iov_len = pieces[p + n].bytes;
+				remote[n].iov_base = (void *) (uintptr_t) pieces[p + n].address;
+				remote[n].iov_len = pieces[p + n].bytes;
+				want += (ssize_t) pieces[p + n].bytes;
+			}
+			got = process_vm_readv(msg.pid, local, n, remote, n, 0);
+			if (got != want)
+			{
+				/* a whole piece at a time: go on from the first one not read */
+				int32		done = 0;
+
+				read_errno = got < 0 ? errno : EFAULT;
+				for (ssize_t left = got; got > 0 && done < n &&
+					 left >= (ssize_t) pieces[p + done].bytes; done++)
+					left -= (ssize_t) pieces[p + done].bytes;
+				complete = got > 0 && done > 0;
+				p += done;
+				continue;
+			}
+			p += n;
+		}
+	}
+#endif
+	/* the worker's memory is no longer needed: let it go */
+	pg_atomic_write_u32(&hs->state, HANDOVER_DONE);
+	ProcSendSignal(msg.pgprocno);
+	dsm_detach(seg);
+	if (!complete)
+	{
+		errno = read_errno;
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("could not read the partial training state of parallel worker %d: %m",
+						msg.pid),
+				 errhint("SET recsys.parallel_direct_read = off hands the states over in shared memory.")));
+	}
+
+	memcpy(VARDATA(li->image), &msg.header, sizeof(msg.header));
+	SET_VARSIZE(li->image, l.size);
+	memset(&img, 0, sizeof(img));
+	img.token = li->token;
+	st = DeserializeChunks(aggcontext, li->image, &msg.header, &img,
+						   (int64) MemoryContextMemAllocated(li->cxt, false));
+	return st;
+}
+
 PG_FUNCTION_INFO_V1(train_deserialfn);
 /*
  * Rebuilds a partial state from train_serialfn's bytea: the ids in their
@@ -1835,6 +2290,10 @@ train_deserialfn(PG_FUNCTION_ARGS)
 
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
 		elog(ERROR, "train_deserialfn called in non-aggregate context");
+	if (VARSIZE(in) >= VARHDRSZ + sizeof(SerialRemote) &&
+		*(const uint32 *) VARDATA(in) == SERIAL_REMOTE_MAGIC &&
+		fcinfo->context != NULL && IsA(fcinfo->context, AggState))
+		PG_RETURN_POINTER(DeserializeRemote(fcinfo, aggcontext, in));
 	if (VARSIZE(in) == VARHDRSZ + sizeof(SerialShared))
 	{
 		SerialShared msg;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Partial training states handed from parallel workers to the leader in the
-# query's dynamic shared memory instead of through the tuple queue
+# workers' own memory (recsys.parallel_direct_read; see 46_parallel_direct_read.sh)
+# or in the query's dynamic shared memory instead of through the tuple queue
 # (recsys.parallel_shared_memory, on by default), and the leader's own state to
 # its Finalize Aggregate as a message naming it in the leader's memory.  Each
 # handover shows as a DEBUG1 line; the models must equal the serial plan's byte for byte with it
@@ -9,7 +10,7 @@
 # segment behind.
 set -u
 . "$(dirname "$0")/tap.bash"
-plan 42
+plan 44
 
 db=recsys_handover_$$
 q -d postgres "CREATE DATABASE $db" >/dev/null
@@ -29,11 +30,12 @@ payload() { echo "md5(substring(recsys.model_send($1) FROM 101))"; }
 train="recsys.train_als(user_id, item_id, rating, '{\"factors\": 6, \"iterations\": 2}')"
 handovers() { printf '%s\n' "$1" | grep -c 'state of [0-9]* bytes handed over in shared memory'; }
 leader_handovers() { printf '%s\n' "$1" | grep -c "state of [0-9]* bytes handed over in the leader's memory"; }
+direct() { printf '%s\n' "$1" | grep -c "state of [0-9]* bytes handed over in the worker's memory"; }
 segments() { ls /dev/shm 2>/dev/null | grep -c '^PostgreSQL\.'; }
 
 serial=$(in_db "$ser SELECT $(payload "$train") FROM r")
 out=$(in_db "$par SELECT $(payload "$train") FROM r")
-n=$(($(handovers "$out") + $(leader_handovers "$out")))
+n=$(($(handovers "$out") + $(leader_handovers "$out") + $(direct "$out")))
 ok $([ "$n" -ge 1 ] && echo 0 || echo 1) "a parallel training hands its partial states over ($n)"
 is "$(printf '%s\n' "$out" | tail -n 1)" "$serial" "... and its model equals the serial plan's"
 plan_text=$(in_db "$par EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT $train FROM r")
@@ -44,6 +46,7 @@ is "$(printf '%s\n' "$out" | tail -n 1)" "$serial" "... and the model is the ser
 
 out=$(in_db "$par SET recsys.parallel_shared_memory = off; SELECT $(payload "$train") FROM r")
 is "$(handovers "$out")" "0" "recsys.parallel_shared_memory off: the states go through the tuple queue"
+is "$(direct "$out")" "0" "... none read from a worker's memory"
 is "$(leader_handovers "$out")" "0" "... the leader's too"
 is "$(printf '%s\n' "$out" | tail -n 1)" "$serial" "... and the model is the same"
 
@@ -54,7 +57,9 @@ is "$(printf '%s\n' "$out" | tail -n 1)" "$(in_db "$ser SELECT $(payload "$train
 
 out=$(in_db "$par SET parallel_leader_participation = off; SELECT $(payload "$train") FROM r")
 is "$(printf '%s\n' "$out" | tail -n 1)" "$serial" "without the leader scanning: the workers' states alone, the same model"
-ok $([ "$(handovers "$out")" -ge 1 ] && echo 0 || echo 1) "... handed over in shared memory"
+ok $([ "$(direct "$out")" -ge 1 ] && echo 0 || echo 1) "... read from the workers' memory"
+out=$(in_db "$par SET parallel_leader_participation = off; SET recsys.parallel_direct_read = off; SELECT $(payload "$train") FROM r")
+ok $([ "$(handovers "$out")" -ge 1 ] && echo 0 || echo 1) "... or, recsys.parallel_direct_read off, in shared memory"
 is "$(leader_handovers "$out")" "0" "... and no state of the leader's"
 
 # rows not grouped by user (each state's chunks hold triples once runs of one
@@ -67,7 +72,7 @@ CASE WHEN user_id < 1500 THEN user_id END, md5(user_id || ':' || item_id);
 ANALYZE mixed" >/dev/null
 for t in shuffled mixed; do
 	out=$(in_db "$par SELECT $(payload "$train") FROM $t")
-	n=$(($(handovers "$out") + $(leader_handovers "$out")))
+	n=$(($(handovers "$out") + $(leader_handovers "$out") + $(direct "$out")))
 	ok $([ "$n" -ge 1 ] && echo 0 || echo 1) "$t rows: states handed over as they are ($n)"
 	is "$(printf '%s\n' "$out" | tail -n 1)" "$serial" "... and the model is the serial plan's on the same rows"
 done
@@ -80,7 +85,7 @@ in_db "CREATE TABLE wide AS SELECT u AS user_id, (u * 7919 + k * 104729) % 20000
 ORDER BY u, k;
 ANALYZE wide" >/dev/null
 out=$(in_db "$par SELECT $(payload "$train") FROM wide")
-n=$(($(handovers "$out") + $(leader_handovers "$out")))
+n=$(($(handovers "$out") + $(leader_handovers "$out") + $(direct "$out")))
 ok $([ "$n" -ge 1 ] && echo 0 || echo 1) "200,000 items: states handed over as they are ($n)"
 is "$(printf '%s\n' "$out" | tail -n 1)" "$(in_db "$ser SELECT $(payload "$train") FROM wide")" \
 	"... and the model is the serial plan's"
