@@ -2040,6 +2040,20 @@ train_serialfn(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(out);
 }
 
+/* Whether a SERIAL_CHUNKS header's counts and widths can describe an image */
+static bool
+ChunkHeaderConsistent(const SerialHeader *h)
+{
+	return h->n_users >= 0 && h->n_items >= 0 && h->n >= 0 && h->n <= PG_INT64_MAX / 64 &&
+		h->n_grouped >= 0 && h->n_grouped <= h->n && h->n_grouped <= PG_INT32_MAX &&
+		h->n_user_runs >= 0 && h->n_user_runs <= h->n_grouped &&
+		(h->n_grouped > 0) == (h->n_user_runs > 0) &&
+		(h->item_width == sizeof(uint16) || h->item_width == sizeof(int32)) &&
+		(h->item_width != sizeof(uint16) || h->n_items <= SERIAL_NARROW_ITEMS) &&
+		(h->item_width != sizeof(uint16) ||
+		 h->value_width == sizeof(uint8) || h->value_width == sizeof(float));
+}
+
 /*
  * A state from a SERIAL_CHUNKS image in shared memory (img), read in place:
  * the ids in the sender's dense order, so that its indexes stay valid, and
@@ -2058,14 +2072,7 @@ DeserializeChunks(MemoryContext aggcontext, bytea *in, const SerialHeader *h,
 	RecTriple  *triples;
 	int64		n_triples;
 
-	if (h->n_users < 0 || h->n_items < 0 || h->n < 0 || h->n > PG_INT64_MAX / 64 ||
-		h->n_grouped < 0 || h->n_grouped > h->n || h->n_grouped > PG_INT32_MAX ||
-		h->n_user_runs < 0 || h->n_user_runs > h->n_grouped ||
-		(h->n_grouped > 0) != (h->n_user_runs > 0) ||
-		(h->item_width != sizeof(uint16) && h->item_width != sizeof(int32)) ||
-		(h->item_width == sizeof(uint16) && h->n_items > SERIAL_NARROW_ITEMS) ||
-		(h->item_width == sizeof(uint16) &&
-		 h->value_width != sizeof(uint8) && h->value_width != sizeof(float)))
+	if (!ChunkHeaderConsistent(h))
 		elog(ERROR, "training state of inconsistent size");
 	l = ChunkLayoutOf(h->n_users, h->n_items, h->n, h->item_width, h->value_width,
 					  h->n_grouped, h->n_user_runs);
@@ -2164,12 +2171,7 @@ DeserializeRemote(FunctionCallInfo fcinfo, MemoryContext aggcontext, bytea *in)
 	memcpy(&msg, VARDATA(in), sizeof(msg));
 	if (msg.n_pieces < 0 ||
 		VARSIZE(in) < VARHDRSZ + sizeof(msg) + sizeof(RemotePiece) * (uint64) msg.n_pieces ||
-		msg.header.layout != SERIAL_CHUNKS ||
-		msg.header.n_users < 0 || msg.header.n_items < 0 || msg.header.n < 0 ||
-		msg.header.n_grouped < 0 || msg.header.n_user_runs < 0 ||
-		msg.header.n_grouped > msg.header.n || msg.header.n_user_runs > msg.header.n_grouped ||
-		(msg.header.item_width != sizeof(uint16) && msg.header.item_width != sizeof(int32)) ||
-		(msg.header.value_width != sizeof(uint8) && msg.header.value_width != sizeof(float)))
+		msg.header.layout != SERIAL_CHUNKS || !ChunkHeaderConsistent(&msg.header))
 		elog(ERROR, "training state of inconsistent size");
 	l = ChunkLayoutOf(msg.header.n_users, msg.header.n_items, msg.header.n,
 					  msg.header.item_width, msg.header.value_width, msg.header.n_grouped,
