@@ -258,7 +258,8 @@ typedef struct SerialShared
  * shared memory cost more than the copy itself: the kernel allocates, zeroes,
  * maps and finally frees each 4 kB shared page (a 20M-rating feed: 30 ms while
  * the leader waits, and 12 ms to give the pages back).  Here the worker only
- * lists where each array of its SERIAL_CHUNKS image is (RemotePiece), and
+ * lists where each array of its SERIAL_CHUNKS image is (ImagePiece, as
+ * ChunkImagePieces finds them for a copy into shared memory too), and
  * waits, its memory intact, until the leader has copied them into an image of
  * its own with process_vm_readv (as fast as a memcpy, into pages the leader
  * owns) and said so through a handshake segment (RemoteHandshake).
@@ -276,12 +277,12 @@ typedef struct SerialShared
  * a cancel) gives up unless the leader has begun to read; the leader then
  * fails.
  */
-typedef struct RemotePiece
+typedef struct ImagePiece
 {
 	uint64		offset;			/* where it goes in the image */
-	uint64		address;		/* where it is in the worker */
+	uint64		address;		/* where it is in the worker's memory */
 	uint64		bytes;
-} RemotePiece;
+} ImagePiece;
 
 typedef struct SerialRemote
 {
@@ -290,7 +291,7 @@ typedef struct SerialRemote
 	int32		pgprocno;
 	dsm_handle	handshake;		/* its RemoteHandshake */
 	uint64		size;			/* the image's VARSIZE */
-	int32		n_pieces;		/* RemotePiece entries after this */
+	int32		n_pieces;		/* ImagePiece entries after this */
 	SerialHeader header;		/* the image's header (SERIAL_CHUNKS) */
 } SerialRemote;
 
@@ -1569,6 +1570,115 @@ ChunkHeaderOf(const TrainState *st, SerialHeader *h)
 	return h->n_grouped <= PG_INT32_MAX;
 }
 
+/* Adds a piece of the image to a list unless it is empty */
+static inline void
+ImageAddPiece(ImagePiece *pieces, int32 *n, uint64 offset, const void *address,
+			  uint64 bytes)
+{
+	if (bytes == 0)
+		return;
+	pieces[*n].offset = offset;
+	pieces[*n].address = (uint64) (uintptr_t) address;
+	pieces[*n].bytes = bytes;
+	(*n)++;
+}
+
+/* The most pieces ChunkImagePieces lists for a state */
+#define CHUNK_IMAGE_MAX_PIECES(st)	(3 + 2 * (st)->n_chunks)
+
+/*
+ * The arrays of st's SERIAL_CHUNKS image (header h, layout l) as pieces: where
+ * each goes in the image and where its bytes are now.  A chunk kept narrower
+ * than the image (codes before the first value off the half-step grid, 16-bit
+ * items before the 65,537th item) and the runs, whose starts the image counts
+ * from the first grouped entry, are written into new arrays in st's context.
+ * Returns the number of pieces (at most CHUNK_IMAGE_MAX_PIECES).
+ */
+static int32
+ChunkImagePieces(TrainState *st, const SerialHeader *h, const ChunkLayout *l,
+				 ImagePiece *pieces)
+{
+	RecUserRun *runs = MemoryContextAllocExtended(st->ctx,
+												  sizeof(RecUserRun) * Max(h->n_user_runs, 1),
+												  MCXT_ALLOC_HUGE);
+	int32		n_pieces = 0;
+	int64		g = 0,
+				r = 0,
+				t = 0;
+
+	ImageAddPiece(pieces, &n_pieces, SERIAL_IDS_OFFSET, st->users.raw,
+				  sizeof(int64) * (uint64) h->n_users);
+	ImageAddPiece(pieces, &n_pieces, SERIAL_IDS_OFFSET + sizeof(int64) * (uint64) h->n_users,
+				  st->items.raw, sizeof(int64) * (uint64) h->n_items);
+	for (int32 c = 0; c < st->n_chunks; c++)
+	{
+		const RecTripleChunk *ch = &st->chunks[c];
+
+		if (ch->len == 0)
+			continue;
+		if (ch->t != NULL)
+		{
+			ImageAddPiece(pieces, &n_pieces, l->triples + sizeof(RecTriple) * (uint64) t, ch->t,
+						  sizeof(RecTriple) * (uint64) ch->len);
+			t += ch->len;
+			continue;
+		}
+		if (h->item_width == sizeof(uint16))
+		{
+			/* at most 65,536 items: the transition kept every chunk narrow */
+			if (ch->items16 == NULL)
+				elog(ERROR, "training state with a wide chunk among at most 65536 items");
+			ImageAddPiece(pieces, &n_pieces, l->items16 + sizeof(uint16) * (uint64) g,
+						  ch->items16, sizeof(uint16) * (uint64) ch->len);
+			if (h->value_width == sizeof(uint8))
+				ImageAddPiece(pieces, &n_pieces, l->values + (uint64) g, ch->codes,
+							  (uint64) ch->len);
+			else
+			{
+				const float *values = ch->values;
+
+				if (values == NULL)
+				{
+					float	   *wide = MemoryContextAllocExtended(st->ctx,
+																  sizeof(float) * ch->len,
+																  MCXT_ALLOC_HUGE);
+
+					for (int64 j = 0; j < ch->len; j++)
+						wide[j] = RecHalfStepValue(ch->codes[j]);
+					values = wide;
+				}
+				ImageAddPiece(pieces, &n_pieces, l->values + sizeof(float) * (uint64) g,
+							  values, sizeof(float) * (uint64) ch->len);
+			}
+		}
+		else
+		{
+			const RecPair *pairs = ch->pairs;
+
+			if (pairs == NULL)
+			{
+				RecPair    *wide = MemoryContextAllocExtended(st->ctx, sizeof(RecPair) * ch->len,
+															  MCXT_ALLOC_HUGE);
+
+				ChunkPairsFromNarrow(ch, wide);
+				pairs = wide;
+			}
+			ImageAddPiece(pieces, &n_pieces, l->pairs + sizeof(RecPair) * (uint64) g, pairs,
+						  sizeof(RecPair) * (uint64) ch->len);
+		}
+		for (int32 k = 0; k < ch->n_user_runs; k++, r++)
+		{
+			runs[r].user = ch->user_runs[k].user;
+			runs[r].start = (int32) (g + ch->user_runs[k].start);
+		}
+		g += ch->len;
+	}
+	Assert(g == h->n_grouped && r == h->n_user_runs && g + t == h->n);
+	ImageAddPiece(pieces, &n_pieces, l->user_runs, runs, sizeof(RecUserRun) * (uint64) r);
+	Assert(n_pieces <= CHUNK_IMAGE_MAX_PIECES(st));
+	return n_pieces;
+}
+
 /*
  * A worker's state as it is (SERIAL_CHUNKS) in the query's shared memory: the
  * message naming it, or NULL where it goes presorted instead (the setting
@@ -1582,12 +1692,8 @@ SerializeChunksShared(FunctionCallInfo fcinfo, TrainState *st, const SerialHeade
 	dsa_area   *area = NULL;
 	dsa_pointer dp = InvalidDsaPointer;
 	char	   *base;
-	RecPair    *pairs;
-	RecUserRun *runs;
-	RecTriple  *triples;
-	int64		g = 0,
-				r = 0,
-				t = 0;
+	ImagePiece *pieces;
+	int32		n_pieces;
 
 	if (!StateKeepsChunksOnly(st) || !IsParallelWorker() || !ChunkHeaderOf(st, &h))
 		return NULL;
@@ -1597,50 +1703,12 @@ SerializeChunksShared(FunctionCallInfo fcinfo, TrainState *st, const SerialHeade
 		(base = SerialSharedAlloc(fcinfo, l.size, l.size, &area, &dp)) == NULL)
 		return NULL;
 
-	memcpy(base + SERIAL_IDS_OFFSET, st->users.raw, sizeof(int64) * h.n_users);
-	memcpy(base + SERIAL_IDS_OFFSET + sizeof(int64) * h.n_users, st->items.raw,
-		   sizeof(int64) * h.n_items);
-	pairs = (RecPair *) (base + l.pairs);
-	runs = (RecUserRun *) (base + l.user_runs);
-	triples = (RecTriple *) (base + l.triples);
-	for (int32 c = 0; c < st->n_chunks; c++)
-	{
-		const RecTripleChunk *ch = &st->chunks[c];
-
-		if (ch->len == 0)
-			continue;
-		if (ch->t != NULL)
-		{
-			memcpy(triples + t, ch->t, sizeof(RecTriple) * ch->len);
-			t += ch->len;
-			continue;
-		}
-		if (h.item_width == sizeof(uint16))
-		{
-			/* at most 65,536 items: the transition kept every chunk narrow */
-			if (ch->items16 == NULL)
-				elog(ERROR, "training state with a wide chunk among at most 65536 items");
-			memcpy((uint16 *) (base + l.items16) + g, ch->items16, sizeof(uint16) * ch->len);
-			if (h.value_width == sizeof(uint8))
-				memcpy((uint8 *) (base + l.values) + g, ch->codes, ch->len);
-			else if (ch->codes == NULL)
-				memcpy((float *) (base + l.values) + g, ch->values, sizeof(float) * ch->len);
-			else
-				for (int64 j = 0; j < ch->len; j++)
-					((float *) (base + l.values))[g + j] = RecHalfStepValue(ch->codes[j]);
-		}
-		else if (ch->pairs != NULL)
-			memcpy(pairs + g, ch->pairs, sizeof(RecPair) * ch->len);
-		else
-			ChunkPairsFromNarrow(ch, pairs + g);
-		for (int32 k = 0; k < ch->n_user_runs; k++, r++)
-		{
-			runs[r].user = ch->user_runs[k].user;
-			runs[r].start = (int32) (g + ch->user_runs[k].start);
-		}
-		g += ch->len;
-	}
-	Assert(g == h.n_grouped && r == h.n_user_runs && g + t == h.n);
+	pieces = palloc(sizeof(ImagePiece) * CHUNK_IMAGE_MAX_PIECES(st));
+	n_pieces = ChunkImagePieces(st, &h, &l, pieces);
+	for (int32 p = 0; p < n_pieces; p++)
+		memcpy(base + pieces[p].offset, (const void *) (uintptr_t) pieces[p].address,
+			   pieces[p].bytes);
+	pfree(pieces);
 	memcpy(VARDATA(base), &h, sizeof(h));
 	SET_VARSIZE(base, l.size);
 	StateRelease(st);
@@ -1739,19 +1807,6 @@ RemoteHandoverWait(void *arg)
 	dsm_detach(rh->seg);
 }
 
-/* Adds a piece of the image to a message's list unless it is empty */
-static inline void
-RemoteAddPiece(RemotePiece *pieces, int32 *n, uint64 offset, const void *address,
-			   uint64 bytes)
-{
-	if (bytes == 0)
-		return;
-	pieces[*n].offset = offset;
-	pieces[*n].address = (uint64) (uintptr_t) address;
-	pieces[*n].bytes = bytes;
-	(*n)++;
-}
-
 /*
  * A worker's state left where it is for the leader to read (SerialRemote):
  * the message, or NULL where it goes through shared memory instead (the
@@ -1765,17 +1820,12 @@ SerializeChunksRemote(FunctionCallInfo fcinfo, TrainState *st, const SerialHeade
 	SerialHeader h = *header;
 	ChunkLayout l;
 	SerialRemote msg;
-	RemotePiece *pieces;
+	ImagePiece *pieces;
 	RemoteHandover *rh;
-	RecUserRun *runs;
 	dsm_segment *seg;
 	bytea	   *out;
 	Size		out_size;
-	int32		max_pieces = 3 + 2 * st->n_chunks;
-	int32		n_pieces = 0;
-	int64		g = 0,
-				r = 0,
-				t = 0;
+	int32		n_pieces;
 
 	if (!recsys_parallel_shared_memory || !recsys_parallel_direct_read ||
 		!IsParallelWorker() || fcinfo->context == NULL || !IsA(fcinfo->context, AggState) ||
@@ -1787,96 +1837,18 @@ SerializeChunksRemote(FunctionCallInfo fcinfo, TrainState *st, const SerialHeade
 	if (l.size < SERIAL_SHARED_MIN || l.size > RECSYS_MODEL_MAX_BYTES || !RemoteReadAllowed())
 		return NULL;
 
-	out_size = Max(VARHDRSZ + sizeof(msg) + sizeof(RemotePiece) * (Size) max_pieces,
-				   REMOTE_MESSAGE_MIN);
-	out = palloc0(out_size);
-	SET_VARSIZE(out, out_size);
-	pieces = (RemotePiece *) (VARDATA(out) + sizeof(msg));
-
-	/* the runs' starts counted from the first grouped entry, as the image has them */
-	runs = MemoryContextAllocExtended(st->ctx, sizeof(RecUserRun) * Max(h.n_user_runs, 1),
-									  MCXT_ALLOC_HUGE);
-	RemoteAddPiece(pieces, &n_pieces, SERIAL_IDS_OFFSET, st->users.raw,
-				   sizeof(int64) * (uint64) h.n_users);
-	RemoteAddPiece(pieces, &n_pieces, SERIAL_IDS_OFFSET + sizeof(int64) * (uint64) h.n_users,
-				   st->items.raw, sizeof(int64) * (uint64) h.n_items);
-	for (int32 c = 0; c < st->n_chunks; c++)
-	{
-		const RecTripleChunk *ch = &st->chunks[c];
-
-		if (ch->len == 0)
-			continue;
-		if (ch->t != NULL)
-		{
-			RemoteAddPiece(pieces, &n_pieces, l.triples + sizeof(RecTriple) * (uint64) t, ch->t,
-						   sizeof(RecTriple) * (uint64) ch->len);
-			t += ch->len;
-			continue;
-		}
-		/*
-		 * a chunk kept in a narrower form than the image's (codes before the
-		 * first value off the half-step grid, 16-bit items before the
-		 * 65,537th item) goes as a widened copy, as SerializeChunksShared
-		 * writes it
-		 */
-		if (h.item_width == sizeof(uint16))
-		{
-			if (ch->items16 == NULL)
-				elog(ERROR, "training state with a wide chunk among at most 65536 items");
-			RemoteAddPiece(pieces, &n_pieces, l.items16 + sizeof(uint16) * (uint64) g,
-						   ch->items16, sizeof(uint16) * (uint64) ch->len);
-			if (h.value_width == sizeof(uint8))
-				RemoteAddPiece(pieces, &n_pieces, l.values + (uint64) g, ch->codes,
-							   (uint64) ch->len);
-			else
-			{
-				const float *values = ch->values;
-
-				if (values == NULL)
-				{
-					float	   *wide = MemoryContextAllocExtended(st->ctx,
-																  sizeof(float) * ch->len,
-																  MCXT_ALLOC_HUGE);
-
-					for (int64 j = 0; j < ch->len; j++)
-						wide[j] = RecHalfStepValue(ch->codes[j]);
-					values = wide;
-				}
-				RemoteAddPiece(pieces, &n_pieces, l.values + sizeof(float) * (uint64) g,
-							   values, sizeof(float) * (uint64) ch->len);
-			}
-		}
-		else
-		{
-			const RecPair *pairs = ch->pairs;
-
-			if (pairs == NULL)
-			{
-				RecPair    *wide = MemoryContextAllocExtended(st->ctx, sizeof(RecPair) * ch->len,
-															  MCXT_ALLOC_HUGE);
-
-				ChunkPairsFromNarrow(ch, wide);
-				pairs = wide;
-			}
-			RemoteAddPiece(pieces, &n_pieces, l.pairs + sizeof(RecPair) * (uint64) g, pairs,
-						   sizeof(RecPair) * (uint64) ch->len);
-		}
-		for (int32 k = 0; k < ch->n_user_runs; k++, r++)
-		{
-			runs[r].user = ch->user_runs[k].user;
-			runs[r].start = (int32) (g + ch->user_runs[k].start);
-		}
-		g += ch->len;
-	}
-	Assert(g == h.n_grouped && r == h.n_user_runs && g + t == h.n);
-	RemoteAddPiece(pieces, &n_pieces, l.user_runs, runs, sizeof(RecUserRun) * (uint64) r);
-	Assert(n_pieces <= max_pieces);
-
 	seg = dsm_create(sizeof(RemoteHandshake), DSM_CREATE_NULL_IF_MAXSEGMENTS);
 	if (seg == NULL)
 		return NULL;
 	/* mapped until this process exits, whatever happens to the query */
 	dsm_pin_mapping(seg);
+
+	out_size = Max(VARHDRSZ + sizeof(msg) + sizeof(ImagePiece) * (Size) CHUNK_IMAGE_MAX_PIECES(st),
+				   REMOTE_MESSAGE_MIN);
+	out = palloc0(out_size);
+	SET_VARSIZE(out, out_size);
+	pieces = (ImagePiece *) (VARDATA(out) + sizeof(msg));
+	n_pieces = ChunkImagePieces(st, &h, &l, pieces);
 
 	rh = MemoryContextAllocZero(st->ctx, sizeof(RemoteHandover));
 	rh->seg = seg;
@@ -2156,7 +2128,7 @@ static TrainState *
 DeserializeRemote(FunctionCallInfo fcinfo, MemoryContext aggcontext, bytea *in)
 {
 	SerialRemote msg;
-	const RemotePiece *pieces;
+	const ImagePiece *pieces;
 	ChunkLayout l;
 	PGPROC	   *worker;
 	dsm_segment *seg;
@@ -2170,7 +2142,7 @@ DeserializeRemote(FunctionCallInfo fcinfo, MemoryContext aggcontext, bytea *in)
 
 	memcpy(&msg, VARDATA(in), sizeof(msg));
 	if (msg.n_pieces < 0 ||
-		VARSIZE(in) < VARHDRSZ + sizeof(msg) + sizeof(RemotePiece) * (uint64) msg.n_pieces ||
+		VARSIZE(in) < VARHDRSZ + sizeof(msg) + sizeof(ImagePiece) * (uint64) msg.n_pieces ||
 		msg.header.layout != SERIAL_CHUNKS || !ChunkHeaderConsistent(&msg.header))
 		elog(ERROR, "training state of inconsistent size");
 	l = ChunkLayoutOf(msg.header.n_users, msg.header.n_items, msg.header.n,
@@ -2178,7 +2150,7 @@ DeserializeRemote(FunctionCallInfo fcinfo, MemoryContext aggcontext, bytea *in)
 					  msg.header.n_user_runs);
 	if (l.size != msg.size || l.size > RECSYS_MODEL_MAX_BYTES)
 		elog(ERROR, "training state of inconsistent size");
-	pieces = (const RemotePiece *) (VARDATA(in) + sizeof(msg));
+	pieces = (const ImagePiece *) (VARDATA(in) + sizeof(msg));
 	for (int32 p = 0; p < msg.n_pieces; p++)
 		if (pieces[p].offset < SERIAL_IDS_OFFSET || pieces[p].bytes > l.size ||
 			pieces[p].offset > l.size - pieces[p].bytes)
@@ -2208,41 +2180,18 @@ DeserializeRemote(FunctionCallInfo fcinfo, MemoryContext aggcontext, bytea *in)
 						msg.pid)));
 
 #ifdef __linux__
+	/* a piece at a time: a few dozen calls, each copying megabytes */
+	complete = true;
+	for (int32 p = 0; p < msg.n_pieces && complete; p++)
 	{
-		struct iovec local[64];
-		struct iovec remote[64];
-		int32		p = 0;
+		struct iovec local = {(char *) li->image + pieces[p].offset, pieces[p].bytes};
+		struct iovec remote = {(void *) (uintptr_t) pieces[p].address, pieces[p].bytes};
+		ssize_t		got = process_vm_readv(msg.pid, &local, 1, &remote, 1, 0);
 
-		complete = true;
-		while (p < msg.n_pieces && complete)
+		if (got != (ssize_t) pieces[p].bytes)
 		{
-			int			n = 0;
-			ssize_t		want = 0,
-						got;
-
-			for (; p + n < msg.n_pieces && n < 64; n++)
-			{
-				local[n].iov_base = (char *) li->image + pieces[p + n].offset;
-				local[n].iov_len = pieces[p + n].bytes;
-				remote[n].iov_base = (void *) (uintptr_t) pieces[p + n].address;
-				remote[n].iov_len = pieces[p + n].bytes;
-				want += (ssize_t) pieces[p + n].bytes;
-			}
-			got = process_vm_readv(msg.pid, local, n, remote, n, 0);
-			if (got != want)
-			{
-				/* a whole piece at a time: go on from the first one not read */
-				int32		done = 0;
-
-				read_errno = got < 0 ? errno : EFAULT;
-				for (ssize_t left = got; got > 0 && done < n &&
-					 left >= (ssize_t) pieces[p + done].bytes; done++)
-					left -= (ssize_t) pieces[p + done].bytes;
-				complete = got > 0 && done > 0;
-				p += done;
-				continue;
-			}
-			p += n;
+			read_errno = got < 0 ? errno : EFAULT;
+			complete = false;
 		}
 	}
 #endif
